@@ -1,0 +1,3 @@
+export * from './events';
+export * from './partition';
+export * from './subjects';
