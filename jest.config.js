@@ -17,11 +17,11 @@ const moduleNameMapper = {
 const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: ['/node_modules/(?!(@nestjs|cookie)/)'],
-  watchman: false,
   moduleNameMapper,
   testEnvironment: 'node',
 };
 module.exports = {
+  watchman: false,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },

@@ -1,0 +1,123 @@
+/**
+ * Configuration, validated once at boot into a typed object. Nothing else reads process.env.
+ * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
+ */
+import { parsePartitionList } from '@tidemark/contracts';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`invalid ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface TidemarkConfig {
+  natsUrl: string;
+  redisUrl: string;
+  host: string;
+  ports: {
+    ingestion: number;
+    ingestionTcp: number;
+    aggregation: number;
+    recommendation: number;
+    alerting: number;
+    dedup: number;
+    dashboard: number;
+  };
+  partitions: number;
+  ownedPartitions: number[];
+  maxOutOfOrdernessMs: number;
+  allowedLatenessMs: number;
+  idleTimeoutMs: number;
+  watermarkIdleAdvance: 'wallclock' | 'off';
+  dedupTtlMs: number;
+  /** Largest accepted HTTP body / NATS ingest request, bytes. */
+  maxBodyBytes: number;
+  /** Largest accepted TCP NDJSON line, bytes. */
+  maxLineBytes: number;
+  /** Largest number of events in one request. */
+  maxBatchEvents: number;
+  /** Accept events at most this far ahead of the ingestion clock. */
+  maxFutureMs: number;
+  /** Optional JSON file with user metric definitions (added to the defaults). */
+  metricsFile: string | undefined;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? fallback : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `"${raw}" is not a whole number`);
+  const n = Number(raw.trim());
+  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const v = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(name, `"${v}" is not a URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `"${v}" must use ${protocols.map((p) => p + '//').join(' or ')}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const v = str(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(name, `"${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+const port = (env: Env, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
+
+export function loadConfig(env: Env = process.env): TidemarkConfig {
+  const partitions = int(env, 'PARTITIONS', 8, 1, 1024);
+  let ownedPartitions: number[];
+  try {
+    ownedPartitions = parsePartitionList(str(env, 'OWNED_PARTITIONS', 'all'), partitions);
+  } catch (e) {
+    throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
+  }
+  return {
+    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    host: str(env, 'HOST', '127.0.0.1'),
+    ports: {
+      ingestion: port(env, 'INGESTION_PORT', 8080),
+      ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
+      aggregation: port(env, 'AGGREGATION_PORT', 8081),
+      recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
+      alerting: port(env, 'ALERTING_PORT', 8083),
+      dedup: port(env, 'DEDUP_PORT', 8084),
+      dashboard: port(env, 'DASHBOARD_PORT', 8090),
+    },
+    partitions,
+    ownedPartitions,
+    maxOutOfOrdernessMs: int(env, 'MAX_OUT_OF_ORDERNESS_MS', 5000, 0),
+    allowedLatenessMs: int(env, 'ALLOWED_LATENESS_MS', 60000, 0),
+    idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 10000, 1),
+    watermarkIdleAdvance: oneOf(env, 'WATERMARK_IDLE_ADVANCE', 'wallclock', ['wallclock', 'off'] as const),
+    dedupTtlMs: int(env, 'DEDUP_TTL_MS', 86_400_000, 1000),
+    maxBodyBytes: int(env, 'INGESTION_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
+    maxLineBytes: int(env, 'INGESTION_MAX_LINE_BYTES', 64 * 1024, 256),
+    maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
+    maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 86_400_000, 0),
+    metricsFile: env.METRICS_FILE?.trim() || undefined,
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  };
+}

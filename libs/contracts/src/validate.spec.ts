@@ -1,0 +1,117 @@
+import fc from 'fast-check';
+import { describeErrors, parseIsoTime, validateEvent } from './validate';
+
+const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
+const opts = { now: NOW };
+const base = { id: 'e1', ts: NOW - 1000, userId: 'u1', sessionId: 's1' };
+
+function errorsOf(input: unknown) {
+  const r = validateEvent(input, opts);
+  if (r.ok) throw new Error(`expected errors for ${JSON.stringify(input)}`);
+  return r.errors;
+}
+
+describe('validateEvent: valid events', () => {
+  it.each([
+    { ...base, type: 'page_view' },
+    { ...base, type: 'product_view', productId: 'p1' },
+    { ...base, type: 'product_view', productId: 'p1', categoryId: 'c1', price: 0, quantity: 1 },
+    { ...base, type: 'add_to_cart', productId: 'p1', price: 9.99, quantity: 2 },
+    { ...base, type: 'remove_from_cart', productId: 'p1' },
+    { ...base, type: 'checkout_started' },
+    { ...base, type: 'order_placed', orderId: 'o1', amount: 20, items: [{ productId: 'p1', price: 10, quantity: 2 }] },
+    { ...base, type: 'order_placed', orderId: 'o1', amount: 0, items: [] },
+    { ...base, type: 'payment_succeeded', orderId: 'o1', amount: 20 },
+    { ...base, type: 'payment_failed', orderId: 'o1', amount: 20, reason: 'card_declined' },
+  ])('accepts %j', (input) => {
+    const r = validateEvent(input, opts);
+    expect(r).toEqual({ ok: true, event: input });
+  });
+
+  it('normalises an ISO ts to epoch ms', () => {
+    const r = validateEvent({ ...base, type: 'page_view', ts: '2026-11-24T11:00:00.250Z' }, opts);
+    expect(r.ok && r.event.ts).toBe(Date.UTC(2026, 10, 24, 11, 0, 0, 250));
+  });
+
+  it('moves unknown top-level fields into attrs, attrs winning', () => {
+    const r = validateEvent({ ...base, type: 'page_view', referrer: 'x', campaign: 'c', attrs: { campaign: 'keep' } }, opts);
+    expect(r.ok && r.event).toEqual({ ...base, type: 'page_view', attrs: { referrer: 'x', campaign: 'keep' } });
+  });
+
+  it('keeps old logs replayable (2019) and accepts up to one day ahead', () => {
+    expect(validateEvent({ ...base, type: 'page_view', ts: '2019-10-01T00:00:00Z' }, opts).ok).toBe(true);
+    expect(validateEvent({ ...base, type: 'page_view', ts: NOW + 86_400_000 }, opts).ok).toBe(true);
+  });
+});
+
+describe('validateEvent: the validation table', () => {
+  it.each<[string, unknown, string, RegExp]>([
+    ['not an object', 'hello', '', /must be a JSON object/],
+    ['an array', [1], '', /must be a JSON object/],
+    ['null', null, '', /must be a JSON object/],
+    ['missing id', { ...base, id: undefined, type: 'page_view' }, 'id', /is required/],
+    ['empty id', { ...base, id: '', type: 'page_view' }, 'id', /fewer than 1/],
+    ['id over 128 chars', { ...base, id: 'x'.repeat(129), type: 'page_view' }, 'id', /more than 128/],
+    ['numeric id', { ...base, id: 7, type: 'page_view' }, 'id', /type string/],
+    ['missing type', { ...base }, 'type', /is required/],
+    ['unknown type', { ...base, type: 'teleport' }, 'type', /must be one of page_view/],
+    ['missing userId', { ...base, userId: undefined, type: 'page_view' }, 'userId', /is required/],
+    ['missing sessionId', { ...base, sessionId: undefined, type: 'page_view' }, 'sessionId', /is required/],
+    ['missing ts', { ...base, ts: undefined, type: 'page_view' }, 'ts', /is required/],
+    ['boolean ts', { ...base, ts: true, type: 'page_view' }, 'ts', /must be of type string or number/],
+    ['unparseable ts', { ...base, ts: 'yesterday', type: 'page_view' }, 'ts', /not an ISO-8601 time/],
+    ['impossible date', { ...base, ts: '2026-02-30T00:00:00Z', type: 'page_view' }, 'ts', /not an ISO-8601 time/],
+    ['fractional epoch', { ...base, ts: 1.5e12 + 0.5, type: 'page_view' }, 'ts', /integer/],
+    ['ts before 2000', { ...base, ts: '1999-12-31T23:59:59Z', type: 'page_view' }, 'ts', /before 2000/],
+    ['ts in seconds', { ...base, ts: 1732406400, type: 'page_view' }, 'ts', /before 2000/],
+    ['ts too far ahead', { ...base, ts: NOW + 86_400_001, type: 'page_view' }, 'ts', /ahead of the clock/],
+    ['product_view without productId', { ...base, type: 'product_view' }, 'productId', /is required/],
+    ['negative price', { ...base, type: 'add_to_cart', productId: 'p', price: -1 }, 'price', /must be >= 0/],
+    ['zero quantity', { ...base, type: 'add_to_cart', productId: 'p', quantity: 0 }, 'quantity', /must be >= 1/],
+    ['fractional quantity', { ...base, type: 'add_to_cart', productId: 'p', quantity: 1.5 }, 'quantity', /type integer/],
+    ['order without orderId', { ...base, type: 'order_placed', amount: 1, items: [] }, 'orderId', /is required/],
+    ['order without amount', { ...base, type: 'order_placed', orderId: 'o', items: [] }, 'amount', /is required/],
+    ['order without items', { ...base, type: 'order_placed', orderId: 'o', amount: 1 }, 'items', /is required/],
+    ['item without productId', { ...base, type: 'order_placed', orderId: 'o', amount: 1, items: [{ price: 1, quantity: 1 }] }, 'items.0.productId', /is required/],
+    ['item with negative price', { ...base, type: 'order_placed', orderId: 'o', amount: 1, items: [{ productId: 'p', price: -2, quantity: 1 }] }, 'items.0.price', /must be >= 0/],
+    ['payment without orderId', { ...base, type: 'payment_failed' }, 'orderId', /is required/],
+    ['attrs not an object', { ...base, type: 'page_view', attrs: 'x' }, 'attrs', /type object/],
+  ])('%s', (_name, input, field, reason) => {
+    const errors = errorsOf(input);
+    const match = errors.find((e) => e.field === field);
+    expect(match).toBeDefined();
+    expect(match!.reason).toMatch(reason);
+  });
+
+  it('reports every error of a record, once each', () => {
+    const errors = errorsOf({ type: 'add_to_cart', price: -1 });
+    expect(errors.map((e) => e.field).sort()).toEqual(['id', 'price', 'productId', 'sessionId', 'ts', 'userId']);
+    expect(describeErrors(errors)).toContain('price must be >= 0');
+  });
+
+  it('never throws, whatever the input', () => {
+    fc.assert(
+      fc.property(fc.anything(), (input) => {
+        const r = validateEvent(input, opts);
+        return r.ok || r.errors.length > 0;
+      }),
+    );
+  });
+});
+
+describe('parseIsoTime', () => {
+  it.each([
+    ['2019-10-01 00:00:00', Date.UTC(2019, 9, 1)],
+    ['2019-10-01T00:00:00Z', Date.UTC(2019, 9, 1)],
+    ['2019-10-01T02:00:00+02:00', Date.UTC(2019, 9, 1)],
+    ['2019-09-30T22:30:00-01:30', Date.UTC(2019, 9, 1)],
+    ['2019-10-01', Date.UTC(2019, 9, 1)],
+    ['2019-10-01T00:00', Date.UTC(2019, 9, 1)],
+    ['2019-10-01T00:00:00.123456Z', Date.UTC(2019, 9, 1, 0, 0, 0, 123)],
+    ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29)],
+  ])('%s', (s, expected) => expect(parseIsoTime(s)).toBe(expected));
+
+  it.each(['', 'Tue Mar 3 2020', '2019-13-01', '2023-02-29', '2019-10-01T24:00:00Z', '2019-10-01T00:00:00+25:00'])('rejects %s', (s) =>
+    expect(parseIsoTime(s)).toBeNaN(),
+  );
+});
