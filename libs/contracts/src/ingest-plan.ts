@@ -1,0 +1,61 @@
+/**
+ * What ingestion does with one request, before any I/O: validate each record, drop repeats of an `id`
+ * within the request, and route each accepted event to its raw partition. Pure.
+ */
+import { RejectedRecord } from './api';
+import { TidemarkEvent } from './events';
+import { BodyRecord } from './ndjson';
+import { partitionOf } from './partition';
+import { subjects } from './subjects';
+import { ValidateOptions, describeErrors, validateEvent } from './validate';
+
+export interface PlannedEvent {
+  index: number;
+  event: TidemarkEvent;
+  subject: string;
+  partition: number;
+  /** The serialised event, as stored in JetStream. */
+  data: Buffer;
+}
+
+export interface IngestPlan {
+  events: PlannedEvent[];
+  /** Repeats of an id already in this request. */
+  duplicatesInRequest: number;
+  rejected: RejectedRecord[];
+}
+
+export function planIngest(records: BodyRecord[], partitions: number, opts: ValidateOptions): IngestPlan {
+  const events: PlannedEvent[] = [];
+  const rejected: RejectedRecord[] = [];
+  const seen = new Set<string>();
+  let duplicatesInRequest = 0;
+  records.forEach((record, index) => {
+    const line = record.line === undefined ? {} : { line: record.line };
+    if ('error' in record) {
+      rejected.push({ index, ...line, error: record.error, errors: [{ field: '', reason: record.error }] });
+      return;
+    }
+    const result = validateEvent(record.value, opts);
+    if (!result.ok) {
+      const id = (record.value as { id?: unknown } | null)?.id;
+      rejected.push({
+        index,
+        ...line,
+        error: describeErrors(result.errors),
+        errors: result.errors,
+        ...(typeof id === 'string' ? { id } : {}),
+      });
+      return;
+    }
+    const event = result.event;
+    if (seen.has(event.id)) {
+      duplicatesInRequest++;
+      return;
+    }
+    seen.add(event.id);
+    const partition = partitionOf(event.sessionId, partitions);
+    events.push({ index, event, partition, subject: subjects.raw(partition), data: Buffer.from(JSON.stringify(event)) });
+  });
+  return { events, duplicatesInRequest, rejected };
+}
