@@ -1,0 +1,108 @@
+/**
+ * `tidemark <command>`: the one entry point for people and tools. See README "Running it".
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '@tidemark/config';
+import { ensureLocalServers } from './local-servers';
+import { Supervisor } from './supervisor';
+import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES } from './services';
+
+const USAGE = `Usage: tidemark <command>
+
+  up [--demo]              every service as its own process; starts local nats-server/redis-server when
+                           none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic
+  service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
+  simulate [options]       realistic shop traffic into ingestion
+  replay <file> [options]  a log of real events into ingestion
+  bench <what>             benchmarks: ${'ingest'}
+  help                     this text
+
+Settings come from environment variables (README "Settings").`;
+
+const BIN = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'tidemark.js');
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return up(rest);
+    case 'service':
+      return service(rest);
+    case 'bench':
+      return bench(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`tidemark: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function service(args: string[]): Promise<number> {
+  const name = args[0];
+  if (!name || !isServiceName(name)) {
+    console.error(`tidemark service: name one of ${SERVICE_NAMES.join(', ')}`);
+    return 2;
+  }
+  if (!availableServices().includes(name)) {
+    console.error(`tidemark service: "${name}" is not built in this version`);
+    return 2;
+  }
+  const mod = require(serviceEntry(name)) as { bootstrap(): Promise<unknown> };
+  await mod.bootstrap();
+  return new Promise<number>(() => undefined); // runs until signalled; the service handles SIGTERM/SIGINT
+}
+
+async function up(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { demo: { type: 'boolean', default: false } } });
+  const config = loadConfig();
+  const dataDir = path.resolve(process.cwd(), '.tidemark');
+  const servers = await ensureLocalServers(config.natsUrl, config.redisUrl, dataDir);
+  for (const m of servers.messages) console.log(`tidemark up: ${m}`);
+
+  const supervisor = new Supervisor();
+  const services = availableServices();
+  for (const name of services) {
+    supervisor.start({ name, command: process.execPath, args: [BIN, 'service', name], env: process.env });
+  }
+  if (values.demo) {
+    if (services.includes('ingestion') && require('node:fs').existsSync(path.resolve(__dirname, 'simulate.js'))) {
+      supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate'], env: process.env });
+    } else {
+      console.log('tidemark up: --demo: the traffic simulator is not part of this version yet');
+    }
+  }
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  console.log(`tidemark up: running ${services.join(', ')}`);
+  console.log(`tidemark up: send events to http://${host}:${config.ports.ingestion}/v1/events or tcp://${host}:${config.ports.ingestionTcp}`);
+  if (services.includes('dashboard')) console.log(`tidemark up: dashboard at http://${host}:${config.ports.dashboard}/`);
+  console.log('tidemark up: Ctrl-C stops everything');
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  console.log('tidemark up: stopping');
+  await supervisor.stopAll();
+  for (const s of servers.started.reverse()) await s.stop();
+  return 0;
+}
+
+async function bench(args: string[]): Promise<number> {
+  const what = args[0];
+  const benches: Record<string, string> = {
+    ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
+  };
+  const file = what ? benches[what] : undefined;
+  if (!file) {
+    console.error(`tidemark bench: name one of ${Object.keys(benches).join(', ')}`);
+    return 2;
+  }
+  const mod = require(file) as { main(args: string[]): Promise<number> };
+  return mod.main(args.slice(1));
+}

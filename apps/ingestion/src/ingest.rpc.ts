@@ -1,0 +1,52 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { BodyError, IngestReply, RpcReply, parseBody, rpc } from '@tidemark/contracts';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { NATS_CONNECTION } from './ingestion.constants';
+import { IngestService, nothingValid } from './ingest.service';
+import { IngestError, statusOf } from './ingest.errors';
+
+/**
+ * NATS request-reply on `tidemark.ingest` (queue group `ingestion`): the request body is what
+ * `POST /v1/events` takes (a JSON object, an array, or NDJSON); the reply is `{status, body?, error?}` with
+ * the status the HTTP API would have answered.
+ */
+@Injectable()
+export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(IngestRpc.name);
+  private sub?: Subscription;
+
+  constructor(
+    private readonly ingest: IngestService,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(CONFIG) private readonly config: TidemarkConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.sub = this.nc.subscribe(rpc.ingest, { queue: 'ingestion', callback: (err, msg) => (err ? this.logger.error(err) : void this.handle(msg)) });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sub?.drain().catch(() => undefined);
+  }
+
+  async answer(data: Uint8Array, contentType: string | undefined): Promise<RpcReply<IngestReply>> {
+    try {
+      if (data.byteLength > this.config.maxBodyBytes) return { status: 413, error: `request of ${data.byteLength} bytes is over the limit` };
+      const records = parseBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), contentType, this.config.maxLineBytes);
+      if (records.length === 0) return { status: 400, error: 'the request has no events' };
+      const { reply } = await this.ingest.ingest(records, 'nats');
+      return { status: nothingValid(reply) ? 400 : 202, body: reply };
+    } catch (e) {
+      if (e instanceof BodyError) return { status: 400, error: e.message };
+      if (e instanceof IngestError) return { status: statusOf(e.code), error: e.message };
+      this.logger.error(e);
+      return { status: 500, error: 'internal error' };
+    }
+  }
+
+  private async handle(msg: Msg): Promise<void> {
+    const reply = await this.answer(msg.data, msg.headers?.get('Content-Type') || undefined);
+    if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
+  }
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import * as net from 'node:net';
+import { BodyRecord, Frame, LineFramer, frameToRecord } from '@tidemark/contracts';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { IngestService } from './ingest.service';
+import { IngestError } from './ingest.errors';
+
+/**
+ * TCP NDJSON on INGESTION_TCP_PORT. One event per line; one reply line per non-blank input line, in order,
+ * sent after JetStream acknowledged it:
+ *   {"line":1,"status":"accepted"} | {"line":2,"status":"duplicate"} |
+ *   {"line":3,"status":"rejected","error":"..."} | {"line":4,"status":"unavailable","error":"..."}
+ * An over-long or broken line gets its error line and the connection goes on. Everything that arrived in
+ * one read is validated and published as one batch; the socket is paused meanwhile (backpressure).
+ */
+@Injectable()
+export class TcpIngestServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TcpIngestServer.name);
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly ingest: IngestService,
+    @Inject(CONFIG) private readonly config: TidemarkConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.server = net.createServer((socket) => this.handle(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.config.ports.ingestionTcp, this.config.host, () => resolve());
+    });
+    this.logger.log(`TCP NDJSON listening on ${this.config.host}:${this.port}`);
+  }
+
+  get port(): number {
+    return (this.server?.address() as net.AddressInfo | null)?.port ?? this.config.ports.ingestionTcp;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const s of this.sockets) s.end();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private handle(socket: net.Socket): void {
+    this.sockets.add(socket);
+    const framer = new LineFramer(this.config.maxLineBytes);
+    let queue: Promise<void> = Promise.resolve();
+    const enqueue = (frames: Frame[]) => {
+      if (frames.length === 0) return;
+      socket.pause();
+      queue = queue.then(() => this.process(socket, frames)).finally(() => {
+        if (!socket.destroyed) socket.resume();
+      });
+    };
+    socket.on('data', (chunk: Buffer) => enqueue(framer.push(chunk)));
+    socket.on('end', () => {
+      enqueue(framer.end());
+      queue.finally(() => socket.end());
+    });
+    socket.on('error', (e) => this.logger.debug(`TCP client error: ${e.message}`));
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private async process(socket: net.Socket, frames: Frame[]): Promise<void> {
+    const records: BodyRecord[] = frames.map(frameToRecord);
+    const lines = frames.map((f) => f.line);
+    let out: string;
+    try {
+      const { statuses } = await this.ingest.ingest(records, 'tcp');
+      out = statuses.map((r, i) => JSON.stringify({ line: lines[i], ...r })).join('\n') + '\n';
+    } catch (e) {
+      const error = e instanceof IngestError ? e.message : 'internal error';
+      out = lines.map((line) => JSON.stringify({ line, status: 'unavailable', error })).join('\n') + '\n';
+    }
+    if (!socket.destroyed) socket.write(out);
+  }
+}
