@@ -1,0 +1,26 @@
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+
+export async function natsClient(url: string): Promise<NatsConnection> {
+  return connect({ servers: url, noAsyncTraces: true });
+}
+
+/** Every message of a stream (optionally only one subject), decoded as JSON, with its subject and sequence. */
+export async function readStream<T = unknown>(nc: NatsConnection, stream: string, subject?: string): Promise<{ subject: string; seq: number; data: T }[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  const out: { subject: string; seq: number; data: T }[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!m) continue;
+    if (subject && m.subject !== subject) continue;
+    out.push({ subject: m.subject, seq: m.seq, data: m.json<T>() });
+  }
+  return out;
+}
+
+export async function streamCount(nc: NatsConnection, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(stream)).state.messages;
+}

@@ -1,0 +1,64 @@
+/**
+ * Runs a Tidemark service as a real child process (`bin/tidemark.js service <name>`, from the compiled
+ * dist/), waits until it is ready, and can kill -9 and restart it.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { eventually } from './eventually';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'tidemark.js');
+
+export interface ServiceProcess {
+  name: string;
+  env: Record<string, string>;
+  output(): string;
+  start(): Promise<void>;
+  /** SIGKILL, no goodbye. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<void>;
+  exitCode(): number | null;
+}
+
+export function serviceProcess(name: string, env: Record<string, string>, readyUrl: string): ServiceProcess {
+  let child: ChildProcess | undefined;
+  let out = '';
+  const waitExit = (c: ChildProcess) =>
+    new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+  const sp: ServiceProcess = {
+    name,
+    env,
+    output: () => out,
+    exitCode: () => child?.exitCode ?? null,
+    async start() {
+      const c = spawn(process.execPath, [BIN, 'service', name], {
+        env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = c;
+      c.stdout!.on('data', (d) => (out += d));
+      c.stderr!.on('data', (d) => (out += d));
+      process.once('exit', () => c.kill('SIGKILL'));
+      await eventually(
+        async () => {
+          if (c.exitCode !== null) throw new Error(`${name} exited with ${c.exitCode}:\n${out}`);
+          const r = await fetch(readyUrl);
+          if (r.status !== 200) throw new Error(`${name} not ready: ${r.status} ${await r.text()}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+    },
+    async kill() {
+      if (!child) return;
+      child.kill('SIGKILL');
+      await waitExit(child);
+    },
+    async stop() {
+      if (!child) return;
+      child.kill('SIGTERM');
+      await waitExit(child);
+    },
+  };
+  return sp;
+}
