@@ -19,6 +19,9 @@ export interface IngestReply {
   rejected: RejectedRecord[];
 }
 
+/** What became of one record of a request (TCP replies one such line per input line). */
+export type RecordStatus = { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; error: string };
+
 /** NATS replies carry the HTTP status they would have had, and an error message when it is not 202. */
 export interface RpcReply<T> {
   status: number;

@@ -32,7 +32,7 @@ describe('planIngest', () => {
     const plan = planIngest([{ value: ev('a') }, { value: ev('a', { userId: 'other' }) }, { value: ev('a') }], 8, { now: NOW });
     expect(plan.events).toHaveLength(1);
     expect(plan.events[0].event.userId).toBe('u1');
-    expect(plan.duplicatesInRequest).toBe(2);
+    expect(plan.duplicateIndices).toEqual([1, 2]);
   });
 
   it('routes by sessionId to events.raw.<partition> and stores the normalised event', () => {

@@ -20,8 +20,8 @@ export interface PlannedEvent {
 
 export interface IngestPlan {
   events: PlannedEvent[];
-  /** Repeats of an id already in this request. */
-  duplicatesInRequest: number;
+  /** Indices of records repeating an id already in this request. */
+  duplicateIndices: number[];
   rejected: RejectedRecord[];
 }
 
@@ -29,7 +29,7 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
   const events: PlannedEvent[] = [];
   const rejected: RejectedRecord[] = [];
   const seen = new Set<string>();
-  let duplicatesInRequest = 0;
+  const duplicateIndices: number[] = [];
   records.forEach((record, index) => {
     const line = record.line === undefined ? {} : { line: record.line };
     if ('error' in record) {
@@ -50,12 +50,12 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
     }
     const event = result.event;
     if (seen.has(event.id)) {
-      duplicatesInRequest++;
+      duplicateIndices.push(index);
       return;
     }
     seen.add(event.id);
     const partition = partitionOf(event.sessionId, partitions);
     events.push({ index, event, partition, subject: subjects.raw(partition), data: Buffer.from(JSON.stringify(event)) });
   });
-  return { events, duplicatesInRequest, rejected };
+  return { events, duplicateIndices, rejected };
 }
