@@ -33,6 +33,8 @@ export interface ServerHandle {
   stop(): Promise<void>;
   /** SIGKILL, as a crash. Data is kept (whatever was flushed). */
   kill(): Promise<void>;
+  /** Starts it again after stop()/kill(), on the same port with the same data folder; waits until it answers. No-op if running. */
+  start(): Promise<void>;
   /** Stops it if running, then starts it again on the same port with the same data folder and waits until it answers. */
   restart(): Promise<void>;
   /** Stops it and removes its data folder. Idempotent. */
@@ -175,7 +177,11 @@ abstract class ManagedServer implements ServerHandle {
   protected abstract probe(): Promise<boolean>;
 
   /** Starts and waits until ready; on a first start, retries on another port if this one was taken meanwhile. */
-  async start(mayChangePort: boolean): Promise<void> {
+  async start(): Promise<void> {
+    if (!this.running) await this.boot(false);
+  }
+
+  async boot(mayChangePort: boolean): Promise<void> {
     if (this.disposed) throw new Error(`${this.name} on port ${this.port} was disposed`);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -253,7 +259,7 @@ abstract class ManagedServer implements ServerHandle {
 
   async restart(): Promise<void> {
     await this.stop();
-    await this.start(false);
+    await this.boot(false);
   }
 
   async dispose(): Promise<void> {
@@ -367,7 +373,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
   const port = await freePort(HOST);
   const monitorPort = options.monitor ? await freePort(HOST) : undefined;
   const server = new NatsServer(port, tempDir('tidemark-nats-'), options.startTimeoutMs ?? 15_000, monitorPort, options.args ?? []);
-  await server.start(true).catch(async (e) => {
+  await server.boot(true).catch(async (e) => {
     await server.dispose();
     throw e;
   });
@@ -378,7 +384,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServerHandle> {
   const port = await freePort(HOST);
   const server = new RedisServer(port, tempDir('tidemark-redis-'), options.startTimeoutMs ?? 15_000, !!options.persistence, options.args ?? []);
-  await server.start(true).catch(async (e) => {
+  await server.boot(true).catch(async (e) => {
     await server.dispose();
     throw e;
   });
