@@ -1,0 +1,153 @@
+/**
+ * `tidemark bench ingest`: events/s into ingestion over HTTP (NDJSON batches) and TCP, beside the raw
+ * JetStream publish ceiling measured in the same run on the same private nats-server: core publish into
+ * the stream with a reply inbox and `Nats-Msg-Id`, acks counted by hand (as PLATFORM.md measured).
+ * Goal: ingestion >= 0.8 x the ceiling.
+ */
+import * as net from 'node:net';
+import { parseArgs } from 'node:util';
+import { connect } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { fmt, freePort, rate, sampleEvent, startBenchServers, startService, stopChild } from './support';
+
+async function ceiling(natsUrl: string, count: number, runId: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'BENCH_CEILING', subjects: ['bench.ceiling.*'], duplicate_window: 120e9 });
+  const inbox = `_INBOX.bench.${runId}`;
+  const now = Date.now();
+  const payloads = Array.from({ length: count }, (_, i) => Buffer.from(JSON.stringify(sampleEvent(i, now, runId))));
+  let acked = 0;
+  let inFlight = 0;
+  const window = 1024;
+  let wake: (() => void) | undefined;
+  let finished!: () => void;
+  const done = new Promise<void>((r) => (finished = r));
+  nc.subscribe(`${inbox}.*`, {
+    callback: (err, msg) => {
+      if (err) throw err;
+      const ack = msg.json<{ error?: unknown }>();
+      if (ack.error) throw new Error(JSON.stringify(ack.error));
+      acked++;
+      inFlight--;
+      if (wake) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+      if (acked === count) finished();
+    },
+  });
+  await nc.flush();
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    while (inFlight >= window) await new Promise<void>((r) => (wake = r));
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', `${runId}-${i}`);
+    inFlight++;
+    nc.publish(`bench.ceiling.${i % 8}`, payloads[i], { reply: `${inbox}.${i}`, headers: h });
+  }
+  await done;
+  const ms = performance.now() - t0;
+  await jsm.streams.delete('BENCH_CEILING');
+  await nc.close();
+  return rate(count, ms);
+}
+
+async function viaHttp(url: string, count: number, batch: number, concurrency: number, runId: string): Promise<number> {
+  const now = Date.now();
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i += batch) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(count, i + batch); j++) lines.push(JSON.stringify(sampleEvent(j, now, runId)));
+    bodies.push(lines.join('\n'));
+  }
+  let next = 0;
+  let accepted = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const res = await fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+        const r = (await res.json()) as { accepted: number };
+        if (res.status !== 202) throw new Error(`HTTP ${res.status}: ${JSON.stringify(r)}`);
+        accepted += r.accepted;
+      }
+    }),
+  );
+  const ms = performance.now() - t0;
+  if (accepted !== count) throw new Error(`HTTP: ${accepted} accepted of ${count}`);
+  return rate(count, ms);
+}
+
+async function viaTcp(port: number, count: number, runId: string): Promise<number> {
+  const now = Date.now();
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  let replies = 0;
+  let accepted = 0;
+  let tail = '';
+  const done = new Promise<void>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      const text = tail + d.toString();
+      const lines = text.split('\n');
+      tail = lines.pop() ?? '';
+      for (const l of lines) {
+        replies++;
+        if (l.includes('"accepted"')) accepted++;
+      }
+      if (replies >= count) resolve();
+    });
+  });
+  const t0 = performance.now();
+  const chunk = 500;
+  for (let i = 0; i < count; i += chunk) {
+    let s = '';
+    for (let j = i; j < Math.min(count, i + chunk); j++) s += JSON.stringify(sampleEvent(j, now, runId)) + '\n';
+    if (!socket.write(s)) await new Promise((r) => socket.once('drain', r));
+  }
+  await done;
+  const ms = performance.now() - t0;
+  socket.end();
+  if (accepted !== count) throw new Error(`TCP: ${accepted} accepted of ${count}`);
+  return rate(count, ms);
+}
+
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      events: { type: 'string', default: '200000' },
+      batch: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '4' },
+    },
+  });
+  const count = Number(values.events);
+  const servers = await startBenchServers();
+  const httpPort = await freePort();
+  const tcpPort = await freePort();
+  const ingestion = await startService(
+    'ingestion',
+    { NATS_URL: servers.natsUrl, REDIS_URL: servers.redisUrl, INGESTION_PORT: String(httpPort), INGESTION_TCP_PORT: String(tcpPort) },
+    `http://127.0.0.1:${httpPort}/health/ready`,
+  );
+  try {
+    const run = Date.now().toString(36);
+    // warm-up
+    await viaHttp(`http://127.0.0.1:${httpPort}`, 20_000, Number(values.batch), Number(values.concurrency), `${run}-warm`);
+    const ceil = await ceiling(servers.natsUrl, count, `${run}-c`);
+    const http = await viaHttp(`http://127.0.0.1:${httpPort}`, count, Number(values.batch), Number(values.concurrency), `${run}-h`);
+    const tcp = await viaTcp(tcpPort, count, `${run}-t`);
+    console.log(`tidemark bench ingest: ${fmt(count)} events of ~250 bytes, nats-server and ingestion on this machine`);
+    console.log(`  JetStream publish ceiling (core publish + reply inbox + Nats-Msg-Id): ${fmt(ceil)} events/s`);
+    console.log(`  ingestion HTTP NDJSON (batches of ${values.batch}, ${values.concurrency} in flight):  ${fmt(http)} events/s  ratio ${(http / ceil).toFixed(2)}`);
+    console.log(`  ingestion TCP NDJSON (one connection, pipelined):            ${fmt(tcp)} events/s  ratio ${(tcp / ceil).toFixed(2)}`);
+    console.log(`  goal: ratio >= 0.80`);
+  } finally {
+    await stopChild(ingestion);
+    await servers.stop();
+  }
+  return 0;
+}
