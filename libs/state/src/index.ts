@@ -1,0 +1,3 @@
+export * from './dedup';
+export * from './redis';
+export * from './redis-dedup.store';
