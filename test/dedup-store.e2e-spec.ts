@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.disconnect();
+  await client?.quit();
   await redis?.dispose();
 });
 

@@ -1,3 +1,5 @@
 export * from './dedup';
 export * from './redis';
 export * from './redis-dedup.store';
+export * from './fenced-batch';
+export * from './redis-fenced.writer';

@@ -1,0 +1,87 @@
+import type Redis from 'ioredis';
+import { Fence, FenceResult, FencedWriter, StateOp } from './fenced-batch';
+
+/**
+ * fenced-batch.ts in one Lua script: check the fence, apply every op, store the new sequence — atomically.
+ * ARGV[1] expectedSeq, ARGV[2] newSeq, ARGV[3] JSON of the partition fields, ARGV[4] JSON of the ops.
+ * Numbers that must stay exact travel as strings (Lua numbers are doubles).
+ * Keys are named in ARGV, so this needs a single Redis (not Redis Cluster).
+ */
+const APPLY = `
+local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
+if current ~= ARGV[1] then return {0, current} end
+local ops = cjson.decode(ARGV[4])
+for _, o in ipairs(ops) do
+  local op = o[1]
+  if op == 'i' then
+    redis.call('HINCRBY', o[2], o[3], o[4])
+  elseif op == 'x' or op == 'n' then
+    local cur = redis.call('HGET', o[2], o[3])
+    local v = tonumber(o[4])
+    if (not cur) or (op == 'x' and v > tonumber(cur)) or (op == 'n' and v < tonumber(cur)) then
+      redis.call('HSET', o[2], o[3], o[4])
+    end
+  elseif op == 's' then
+    redis.call('HSET', o[2], o[3], o[4])
+  elseif op == 'p' then
+    redis.call('PFADD', o[2], unpack(o[3]))
+  elseif op == 'z' then
+    redis.call('ZINCRBY', o[2], o[4], o[3])
+  elseif op == 'e' then
+    redis.call('PEXPIRE', o[2], o[3])
+  else
+    return redis.error_reply('unknown op ' .. tostring(op))
+  end
+end
+redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+local fields = cjson.decode(ARGV[3])
+for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
+return {1, ARGV[2]}
+`;
+
+function encode(o: StateOp): unknown[] {
+  switch (o.op) {
+    case 'hincrby':
+      return ['i', o.key, o.field, o.by];
+    case 'hmax':
+      return ['x', o.key, o.field, String(o.value)];
+    case 'hmin':
+      return ['n', o.key, o.field, String(o.value)];
+    case 'hset':
+      return ['s', o.key, o.field, o.value];
+    case 'pfadd':
+      return ['p', o.key, o.members];
+    case 'zincrby':
+      return ['z', o.key, o.member, String(o.by)];
+    case 'pexpire':
+      return ['e', o.key, String(Math.max(1, Math.round(o.ms)))];
+  }
+}
+
+interface ApplyCommand {
+  tidemarkFencedApply(numKeys: 1, key: string, ...args: string[]): Promise<[number, string]>;
+}
+
+export class RedisFencedWriter implements FencedWriter {
+  constructor(private readonly redis: Redis) {
+    redis.defineCommand('tidemarkFencedApply', { lua: APPLY });
+  }
+
+  async apply(fence: Fence, ops: StateOp[]): Promise<FenceResult> {
+    // PFADD with no members is a no-op that still creates the key: keep ops meaningful.
+    const encoded = ops.filter((o) => o.op !== 'pfadd' || o.members.length > 0).map(encode);
+    const [applied, seq] = await (this.redis as unknown as ApplyCommand).tidemarkFencedApply(
+      1,
+      fence.key,
+      String(fence.expectedSeq),
+      String(fence.newSeq),
+      JSON.stringify(fence.fields ?? {}),
+      JSON.stringify(encoded),
+    );
+    return applied === 1 ? { status: 'applied' } : { status: 'conflict', lastSeq: Number(seq) };
+  }
+
+  async lastSeq(fenceKey: string): Promise<number> {
+    return Number((await this.redis.hget(fenceKey, 'lastSeq')) ?? 0);
+  }
+}
