@@ -11,6 +11,7 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableAutoPipelining: false,
+    disconnectTimeout: 200,
     retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
   });
   try {
