@@ -31,7 +31,7 @@ describe('test harness', () => {
     expect(nats.running && redis.running).toBe(true);
     const port = await freePort();
     expect(port).toBeGreaterThan(0);
-    const varz = await (await fetch(`${nats.monitorUrl}/varz`)).json();
+    const varz = (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { jetstream: { config: { store_dir: string } } };
     expect(varz.jetstream.config.store_dir).toContain(nats.dir);
   });
 
