@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@tidemark/config';
 import { ensureLocalServers } from './local-servers';
+import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
 import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES } from './services';
 
@@ -13,7 +14,7 @@ const USAGE = `Usage: tidemark <command>
   up [--demo]              every service as its own process; starts local nats-server/redis-server when
                            none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
-  simulate [options]       realistic shop traffic into ingestion
+  simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion
   bench <what>             benchmarks: ${'ingest'}
   help                     this text
@@ -31,6 +32,11 @@ export async function main(argv: string[]): Promise<number> {
       return service(rest);
     case 'bench':
       return bench(rest);
+    case 'simulate': {
+      const config = loadConfig();
+      const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+      return simulate(rest, `http://${host}:${config.ports.ingestion}`);
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -71,11 +77,7 @@ async function up(args: string[]): Promise<number> {
     supervisor.start({ name, command: process.execPath, args: [BIN, 'service', name], env: process.env });
   }
   if (values.demo) {
-    if (services.includes('ingestion') && require('node:fs').existsSync(path.resolve(__dirname, 'simulate.js'))) {
-      supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate'], env: process.env });
-    } else {
-      console.log('tidemark up: --demo: the traffic simulator is not part of this version yet');
-    }
+    supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate', '--quiet'], env: process.env });
   }
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   console.log(`tidemark up: running ${services.join(', ')}`);
