@@ -1,0 +1,565 @@
+/**
+ * PartitionConsumer: one durable pull consumer (one stream, one filter subject = one partition), processed
+ * strictly in stream order, one batch at a time, with ack policy `all`.
+ *
+ *   pull (no_wait, up to batchSize; if empty, a long poll for 1 then no_wait for the rest)
+ *   → check continuity (DeliveryTracker) → handler(batch) → outcome:
+ *       ack          → dead letters (if any) published and acknowledged → ack the batch's last message
+ *       retry        → nak the batch in order → wait (backoff) → pull again: the same batch comes back first
+ *       deadLetter   → every message to the DLQ → ack
+ *       throws       → like retry; after maxDeliver deliveries, the batch is replayed one message at a time
+ *                      in hand and a message that still throws is dead-lettered
+ *
+ * Nothing later is ever processed before an earlier message is acked or dead-lettered. Usable without Nest.
+ */
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { headers as contractHeaders, subjects } from '@tidemark/contracts';
+import { JetStreamConnection } from './connection';
+import { DeliveryTracker } from './delivery-tracker';
+import { parseAckReply, partitionOfSubject, type ConsumedMessage } from './message';
+import { backoffDelay, DEFAULT_BACKOFF, isBatchOutcome, type BackoffPolicy, type BatchOutcome, type DeadLetterRequest } from './outcome';
+import { JetStreamPublisher } from './publisher';
+import { ensureConsumer, type DurableConsumerSpec } from './streams';
+
+export interface BatchContext {
+  stream: string;
+  durable: string;
+  filterSubject: string | undefined;
+  /** The partition, when the filter subject ends with a number. */
+  partition: number | undefined;
+  /** 0 on the first attempt of this batch, then 1, 2, ... for each retry by this consumer. */
+  attempt: number;
+  /** True when the batch is a single message replayed after its batch kept failing. */
+  isolated: boolean;
+}
+
+export type BatchHandler = (messages: ConsumedMessage[], context: BatchContext) => Promise<BatchOutcome | void> | BatchOutcome | void;
+
+export type ConsumerEvent =
+  | { type: 'batch'; count: number; firstSeq: number; lastSeq: number; durationMs: number; deadLettered: number }
+  | { type: 'retry'; attempt: number; delayMs: number; reason: string; firstSeq: number }
+  | { type: 'deadLetter'; seq: number; subject: string; reason: string; deliveryCount: number }
+  | { type: 'resync'; reason: string; waitMs: number }
+  | { type: 'error'; error: Error; where: string };
+
+export interface ConsumerLogger {
+  log?(message: unknown, ...rest: unknown[]): unknown;
+  warn(message: unknown, ...rest: unknown[]): unknown;
+  error(message: unknown, ...rest: unknown[]): unknown;
+}
+
+export interface PartitionConsumerOptions {
+  stream: string;
+  durable: string;
+  /** One subject, e.g. `events.raw.3` (required for partitioned streams). */
+  filterSubject?: string;
+  handler: BatchHandler;
+  /** Messages per batch at most (default 500). */
+  batchSize?: number;
+  /** Long-poll duration while the partition is idle (default 5000 ms). Latency does not depend on it. */
+  idlePollMs?: number;
+  /** The consumer's ack wait (default 30 000 ms). Also bounds how long a recovery after a crash waits. */
+  ackWaitMs?: number;
+  /** Default 20 000. */
+  maxAckPending?: number;
+  /** Failed deliveries before a message that keeps throwing is dead-lettered (default 5). */
+  maxDeliver?: number;
+  /** Retry backoff (default 100 ms doubling up to 10 s). */
+  backoff?: Partial<BackoffPolicy>;
+  /** Dead-letter subject (default `dlq.<stream>.<durable>`); its stream must exist (contracts `streams.dlq`). */
+  dlqSubject?: string;
+  /** Publisher for dead letters (default: one of its own on the same connection). */
+  publisher?: JetStreamPublisher;
+  /** Create/update the durable consumer at start (default true). */
+  provision?: boolean;
+  /** Timeout for JetStream API calls, acks and no_wait pulls (default 5000 ms). */
+  requestTimeoutMs?: number;
+  logger?: ConsumerLogger;
+  onEvent?: (event: ConsumerEvent) => void;
+}
+
+class PullError extends Error {
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = 'PullError';
+  }
+}
+
+interface ActivePull {
+  finish: (error?: Error) => void;
+}
+
+const sleepAbortable = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+
+const ACK = Buffer.from('+ACK');
+const NAK = Buffer.from('-NAK');
+const WPI = Buffer.from('+WPI');
+
+export class PartitionConsumer {
+  readonly stream: string;
+  readonly durable: string;
+  readonly filterSubject: string | undefined;
+  readonly partition: number | undefined;
+  private readonly nc: NatsConnection;
+  private readonly conn: JetStreamConnection | undefined;
+  private readonly handler: BatchHandler;
+  private readonly batchSize: number;
+  private readonly idlePollMs: number;
+  private readonly ackWaitMs: number;
+  private readonly maxAckPending: number;
+  private readonly maxDeliver: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly dlqSubject: string;
+  private readonly requestTimeoutMs: number;
+  private readonly logger: ConsumerLogger | undefined;
+  private readonly onEvent: ((event: ConsumerEvent) => void) | undefined;
+  private readonly provision: boolean;
+  private publisher: JetStreamPublisher | undefined;
+  private ownPublisher = false;
+  private jsm: JetStreamManager | undefined;
+
+  private readonly tracker = new DeliveryTracker();
+  private readonly inboxPrefix = createInbox();
+  private pullCounter = 0;
+  private active: ActivePull | undefined;
+  private readonly stopper = new AbortController();
+  private loop: Promise<void> | undefined;
+  private needsResync = true;
+  private resyncReason = 'start';
+  private retryAttempt = 0;
+  private retryHeadSeq = 0;
+  private lagValue = 0;
+  private processedCount = 0;
+  private running = false;
+
+  constructor(connection: NatsConnection | JetStreamConnection, options: PartitionConsumerOptions) {
+    this.conn = connection instanceof JetStreamConnection ? connection : undefined;
+    this.nc = connection instanceof JetStreamConnection ? connection.nc : connection;
+    this.stream = options.stream;
+    this.durable = options.durable;
+    this.filterSubject = options.filterSubject;
+    this.partition = options.filterSubject ? partitionOfSubject(options.filterSubject) : undefined;
+    this.handler = options.handler;
+    this.batchSize = Math.max(1, options.batchSize ?? 500);
+    this.idlePollMs = Math.max(100, options.idlePollMs ?? 5000);
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.maxAckPending = Math.max(options.maxAckPending ?? 20_000, this.batchSize);
+    this.maxDeliver = Math.max(1, options.maxDeliver ?? 5);
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.dlqSubject = options.dlqSubject ?? subjects.dlq(options.stream, options.durable);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.logger = options.logger;
+    this.onEvent = options.onEvent;
+    this.provision = options.provision ?? true;
+    this.publisher = options.publisher;
+  }
+
+  /** Messages left in the partition after the last delivered one (from the last delivery; 0 when caught up). */
+  get lag(): number {
+    return this.lagValue;
+  }
+
+  /** Messages acked (processed or dead-lettered) since start. */
+  get processed(): number {
+    return this.processedCount;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** The consumer spec used for provisioning. */
+  get spec(): DurableConsumerSpec {
+    return { stream: this.stream, durable: this.durable, filterSubject: this.filterSubject, ackWaitMs: this.ackWaitMs, maxAckPending: this.maxAckPending };
+  }
+
+  /** Provisions the durable consumer (unless `provision: false`) and starts consuming in the background. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.jsm = this.conn ? await this.conn.jsm() : await jetstreamManager(this.nc);
+    if (this.provision) await ensureConsumer(this.jsm, this.spec);
+    else await this.jsm.consumers.info(this.stream, this.durable);
+    if (!this.publisher) {
+      this.publisher = new JetStreamPublisher(this.nc, { maxInFlight: 256, ackTimeoutMs: this.requestTimeoutMs });
+      this.ownPublisher = true;
+    }
+    this.watchConnection();
+    this.running = true;
+    this.loop = this.run().finally(() => {
+      this.running = false;
+    });
+  }
+
+  /**
+   * Drains: lets the batch in hand finish (handler, dead letters, ack), abandons an idle long poll, stops.
+   * Resolves when nothing is in flight any more. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.stopper.abort();
+    this.active?.finish();
+    if (this.loop) await this.loop;
+    if (this.ownPublisher) await this.publisher?.close();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private get stopping(): boolean {
+    return this.stopper.signal.aborted;
+  }
+
+  private emit(event: ConsumerEvent): void {
+    try {
+      this.onEvent?.(event);
+    } catch {
+      // observers do not break consumption
+    }
+  }
+
+  private async run(): Promise<void> {
+    let errors = 0;
+    // A closed connection ends consumption (a crash, or the owner closed it): nothing is acked past what was processed.
+    while (!this.stopping && !this.nc.isClosed()) {
+      let batch: ConsumedMessage[] = [];
+      try {
+        if (this.needsResync) {
+          await this.resync();
+          if (this.stopping) break;
+        }
+        batch = await this.nextBatch();
+      } catch (error) {
+        if (this.stopping || this.nc.isClosed()) break;
+        errors++;
+        const delay = backoffDelay(errors, this.backoff);
+        this.emit({ type: 'error', error: error as Error, where: 'pull' });
+        this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${(error as Error).message}; pulling again in ${delay} ms`);
+        await sleepAbortable(delay, this.stopper.signal);
+        continue;
+      }
+      errors = 0;
+      if (batch.length === 0) continue;
+      const problem = this.tracker.accept(batch);
+      if (problem) {
+        // Ack nothing, nak nothing: everything pending times out and comes back sorted.
+        this.needsResync = true;
+        this.resyncReason = problem;
+        continue;
+      }
+      this.lagValue = batch[batch.length - 1].pending;
+      try {
+        await this.process(batch);
+      } catch (error) {
+        // Unsure what became of the batch in hand: never pull past it; start again from the server's state.
+        this.emit({ type: 'error', error: error as Error, where: 'process' });
+        this.logger?.error(`consumer ${this.stream}/${this.durable}: ${(error as Error).message}`);
+        this.needsResync = true;
+        this.resyncReason = `processing failed: ${(error as Error).message}`;
+      }
+    }
+  }
+
+  /**
+   * Re-reads the server's view of the consumer. When deliveries are outstanding that we do not hold (a crash,
+   * a lost delivery), waits until they time out (ack_wait) so that they come back first, in order.
+   */
+  private async resync(): Promise<void> {
+    const jsm = this.jsm!;
+    const reason = this.resyncReason;
+    // After an anomaly we dropped deliveries we held: they are pending for sure, let them time out first.
+    let waited = false;
+    if (reason !== 'start' && reason !== 'reconnect') {
+      await this.waitForRedelivery(reason);
+      waited = true;
+    }
+    while (!this.stopping) {
+      const info = await jsm.consumers.info(this.stream, this.durable);
+      if (info.num_ack_pending === 0 || waited) {
+        this.tracker.reset({
+          deliveredConsumerSeq: info.delivered.consumer_seq,
+          deliveredStreamSeq: info.delivered.stream_seq,
+          ackFloorStreamSeq: info.ack_floor.stream_seq,
+          numAckPending: info.num_ack_pending,
+        });
+        this.lagValue = info.num_pending;
+        this.needsResync = false;
+        return;
+      }
+      await this.waitForRedelivery(`${info.num_ack_pending} unacknowledged delivery(ies) from before (${reason})`);
+      waited = true;
+    }
+  }
+
+  private async waitForRedelivery(reason: string): Promise<void> {
+    const waitMs = this.ackWaitMs + Math.max(300, Math.round(this.ackWaitMs * 0.1));
+    this.emit({ type: 'resync', reason, waitMs });
+    this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${reason}; waiting ${waitMs} ms (ack wait) so pending deliveries come back first, in order`);
+    await sleepAbortable(waitMs, this.stopper.signal);
+  }
+
+  /** Up to batchSize messages: what is there now, else wait (long poll) for the first and take the rest. */
+  private async nextBatch(): Promise<ConsumedMessage[]> {
+    const now = await this.pull(this.batchSize, 0);
+    if (now.length > 0 || this.stopping) return now;
+    const first = await this.pull(1, this.idlePollMs);
+    if (first.length === 0 || this.batchSize === 1 || this.stopping) return first;
+    const rest = await this.pull(this.batchSize - 1, 0);
+    return first.concat(rest);
+  }
+
+  /**
+   * One pull request on a fresh inbox. `expiresMs` 0 = no_wait. Resolves with the messages delivered for it
+   * (also when it ends early on an error after some arrived); rejects only when none did.
+   */
+  private pull(batch: number, expiresMs: number): Promise<ConsumedMessage[]> {
+    if (this.stopping) return Promise.resolve([]);
+    const inbox = `${this.inboxPrefix}.${(++this.pullCounter).toString(36)}`;
+    const body = expiresMs > 0 ? { batch, expires: expiresMs * 1_000_000 } : { batch, no_wait: true };
+    return new Promise<ConsumedMessage[]>((resolve, reject) => {
+      const timeoutMs = expiresMs + this.requestTimeoutMs;
+      const messages: ConsumedMessage[] = [];
+      let sub: Subscription | undefined;
+      const finish = (error?: Error) => {
+        if (this.active !== pull) return;
+        this.active = undefined;
+        clearTimeout(timer);
+        // Unsubscribing also withdraws a waiting pull on the server (no interest, no delivery).
+        if (!this.nc.isClosed()) sub?.unsubscribe();
+        if (error && messages.length === 0) reject(error);
+        else resolve(messages);
+      };
+      const pull: ActivePull = { finish };
+      const timer = setTimeout(() => finish(new PullError(`pull timed out after ${timeoutMs} ms`, 408)), timeoutMs);
+      this.active = pull;
+      try {
+        sub = this.nc.subscribe(inbox, { callback: (err, msg) => this.onPullMessage(err, msg, inbox, batch, messages, finish) });
+        this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.durable}`, Buffer.from(JSON.stringify(body)), { reply: inbox });
+      } catch (error) {
+        finish(new PullError(`pull failed: ${(error as Error).message}`));
+      }
+    });
+  }
+
+  private onPullMessage(err: Error | null, msg: Msg, inbox: string, batch: number, messages: ConsumedMessage[], finish: (error?: Error) => void): void {
+    if (err) return finish(new PullError(`pull subscription failed: ${err.message}`));
+    if (msg.subject === inbox) {
+      // A status from JetStream.
+      const code = msg.headers?.code ?? 0;
+      const description = msg.headers?.description ?? '';
+      if (code === 404 || code === 408) return finish();
+      if (code === 100) return; // idle heartbeat
+      if (code === 409) {
+        if (/deleted|not found/i.test(description)) return finish(new PullError(`consumer ${this.stream}/${this.durable}: ${description}`, 409));
+        return finish(); // max ack pending / max waiting / leadership change: pull again
+      }
+      if (code === 503) return finish(new PullError(`JetStream unavailable (503 no responders) for ${this.stream}/${this.durable}`, 503));
+      return finish(new PullError(`pull status ${code} ${description}`, code));
+    }
+    const info = parseAckReply(msg.reply);
+    if (!info) return finish(new PullError(`unreadable ack subject "${msg.reply}" on ${msg.subject}`));
+    messages.push({
+      subject: msg.subject,
+      data: msg.data,
+      headers: msg.headers,
+      seq: info.streamSeq,
+      deliveryCount: info.deliveryCount,
+      partition: partitionOfSubject(msg.subject),
+      timestampMs: info.timestampMs,
+      deliverySeq: info.deliverySeq,
+      pending: info.pending,
+      reply: msg.reply!,
+    });
+    if (messages.length >= batch) finish();
+  }
+
+  private context(attempt: number, isolated: boolean): BatchContext {
+    return { stream: this.stream, durable: this.durable, filterSubject: this.filterSubject, partition: this.partition, attempt, isolated };
+  }
+
+  /** Runs the handler, keeping the batch's ack timers alive while it works. Thrown errors come back as `failed`. */
+  private async runHandler(batch: ConsumedMessage[], attempt: number, isolated: boolean): Promise<BatchOutcome | { kind: 'failed'; error: Error }> {
+    const keepAlive = setInterval(() => this.working(batch), Math.max(250, Math.floor(this.ackWaitMs / 2)));
+    try {
+      const out = await this.handler(batch, this.context(attempt, isolated));
+      if (out === undefined || out === null) return { kind: 'ack' };
+      if (!isBatchOutcome(out)) return { kind: 'failed', error: new Error(`handler returned ${JSON.stringify(out)}, not an outcome`) };
+      return out;
+    } catch (error) {
+      return { kind: 'failed', error: error instanceof Error ? error : new Error(String(error)) };
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async process(batch: ConsumedMessage[]): Promise<void> {
+    const started = Date.now();
+    const head = batch[0].seq;
+    if (head !== this.retryHeadSeq) {
+      this.retryAttempt = 0;
+      this.retryHeadSeq = head;
+    }
+    const outcome = await this.runHandler(batch, this.retryAttempt, false);
+    switch (outcome.kind) {
+      case 'ack':
+        await this.deadLetterThenAck(batch, outcome.deadLetters ?? [], started);
+        return;
+      case 'deadLetter':
+        await this.deadLetterThenAck(
+          batch,
+          batch.map((m) => ({ seq: m.seq, reason: outcome.reason })),
+          started,
+        );
+        return;
+      case 'retry':
+        await this.retry(batch, outcome.delayMs, outcome.reason ?? 'handler asked for a retry');
+        return;
+      case 'failed': {
+        const deliveries = Math.min(...batch.map((m) => m.deliveryCount));
+        if (deliveries >= this.maxDeliver) {
+          await this.isolate(batch, outcome.error);
+          return;
+        }
+        this.logger?.warn(`consumer ${this.stream}/${this.durable}: handler threw on seq ${head}..${batch[batch.length - 1].seq}: ${outcome.error.message}`);
+        await this.retry(batch, undefined, `handler threw: ${outcome.error.message}`);
+        return;
+      }
+    }
+  }
+
+  /**
+   * The batch failed on its maxDeliver-th delivery: replay it one message at a time, in hand and in order.
+   * A message that throws on its own is dead-lettered; a retry outcome puts the rest back for later.
+   */
+  private async isolate(batch: ConsumedMessage[], batchError: Error): Promise<void> {
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i];
+      const started = Date.now();
+      const outcome = batch.length === 1 ? { kind: 'failed' as const, error: batchError } : await this.runHandler([m], this.retryAttempt, true);
+      switch (outcome.kind) {
+        case 'ack':
+          await this.deadLetterThenAck([m], outcome.deadLetters ?? [], started);
+          break;
+        case 'deadLetter':
+          await this.deadLetterThenAck([m], [{ seq: m.seq, reason: outcome.reason }], started);
+          break;
+        case 'failed':
+          await this.deadLetterThenAck([m], [{ seq: m.seq, reason: `failed ${m.deliveryCount} deliveries: ${outcome.error.message}` }], started);
+          break;
+        case 'retry':
+          await this.retry(batch.slice(i), outcome.delayMs, outcome.reason ?? 'handler asked for a retry');
+          return;
+      }
+    }
+  }
+
+  /** Dead letters first (each published and acknowledged by JetStream), then ack the batch's last message. */
+  private async deadLetterThenAck(batch: ConsumedMessage[], deadLetters: DeadLetterRequest[], started: number): Promise<void> {
+    if (deadLetters.length > 0) {
+      const bySeq = new Map(batch.map((m) => [m.seq, m]));
+      const items = deadLetters.map((d) => {
+        const m = bySeq.get(d.seq);
+        if (!m) throw new Error(`handler dead-lettered seq ${d.seq}, which is not in the batch ${batch[0].seq}..${batch[batch.length - 1].seq}`);
+        return { m, reason: d.reason };
+      });
+      try {
+        await this.publisher!.publishBatch(items.map(({ m, reason }) => this.deadLetterItem(m, reason)));
+      } catch (error) {
+        // The handler's effects are committed (fenced on replay); the dead letters are not stored: do it again.
+        await this.retry(batch, undefined, `dead letter publish failed: ${(error as Error).message}`);
+        return;
+      }
+      for (const { m, reason } of items) {
+        this.emit({ type: 'deadLetter', seq: m.seq, subject: m.subject, reason, deliveryCount: m.deliveryCount });
+        this.logger?.warn(`consumer ${this.stream}/${this.durable}: dead-lettered seq ${m.seq} (${m.subject}) to ${this.dlqSubject}: ${reason}`);
+      }
+    }
+    const last = batch[batch.length - 1];
+    await this.ack(last);
+    this.tracker.acked(last.seq);
+    this.processedCount += batch.length;
+    this.retryAttempt = 0;
+    this.retryHeadSeq = 0;
+    this.emit({ type: 'batch', count: batch.length, firstSeq: batch[0].seq, lastSeq: last.seq, durationMs: Date.now() - started, deadLettered: deadLetters.length });
+  }
+
+  private deadLetterItem(m: ConsumedMessage, reason: string) {
+    const h: MsgHdrs = natsHeaders();
+    if (m.headers) {
+      for (const k of m.headers.keys()) {
+        if (/^nats-/i.test(k)) continue;
+        for (const v of m.headers.values(k)) h.append(k, v);
+      }
+    }
+    h.set(contractHeaders.dlqError, reason.replace(/[\r\n]+/g, ' ').slice(0, 1024));
+    h.set(contractHeaders.dlqStream, this.stream);
+    h.set(contractHeaders.dlqConsumer, this.durable);
+    h.set(contractHeaders.dlqSubject, m.subject);
+    h.set(contractHeaders.dlqSeq, String(m.seq));
+    h.set(contractHeaders.dlqDeliveries, String(m.deliveryCount));
+    return { subject: this.dlqSubject, data: m.data, headers: h, msgId: `dlq:${this.stream}:${this.durable}:${m.seq}` };
+  }
+
+  /** Nak the batch in order (so it comes back first, in order), then wait before pulling again. */
+  private async retry(batch: ConsumedMessage[], delayMs: number | undefined, reason: string): Promise<void> {
+    this.retryAttempt++;
+    const delay = delayMs ?? backoffDelay(this.retryAttempt, this.backoff);
+    this.emit({ type: 'retry', attempt: this.retryAttempt, delayMs: delay, reason, firstSeq: batch[0].seq });
+    try {
+      for (let i = 0; i < batch.length - 1; i++) this.nc.publish(batch[i].reply, NAK);
+      // The last nak with a reply: once answered, every nak before it has been processed.
+      await this.nc.request(batch[batch.length - 1].reply, NAK, { timeout: this.requestTimeoutMs });
+      this.tracker.naked(batch.map((m) => m.seq));
+    } catch (error) {
+      // Not sure what the server recorded: let everything time out and start again from its state.
+      this.needsResync = true;
+      this.resyncReason = `nak failed: ${(error as Error).message}`;
+    }
+    await sleepAbortable(delay, this.stopper.signal);
+  }
+
+  private async ack(m: ConsumedMessage): Promise<void> {
+    try {
+      await this.nc.request(m.reply, ACK, { timeout: this.requestTimeoutMs });
+    } catch (error) {
+      // Effects are committed; if the ack was lost the batch is redelivered later and fenced by the handler.
+      this.emit({ type: 'error', error: error as Error, where: 'ack' });
+      this.logger?.warn(`consumer ${this.stream}/${this.durable}: ack of seq ${m.seq} not confirmed: ${(error as Error).message}`);
+    }
+  }
+
+  private working(batch: ConsumedMessage[]): void {
+    try {
+      for (const m of batch) this.nc.publish(m.reply, WPI);
+    } catch {
+      // disconnected: nothing to extend
+    }
+  }
+
+  private watchConnection(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (this.stopping) break;
+        if (s.type === 'reconnect') {
+          // A restarted server may have an older consumer state: start again from what it says.
+          if (!this.needsResync) {
+            this.needsResync = true;
+            this.resyncReason = 'reconnect';
+          }
+          this.active?.finish(new PullError('reconnected during a pull'));
+        }
+      }
+    })().catch(() => undefined);
+  }
+}
