@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import { JetStreamConnection } from '@tidemark/jetstream';
 import { BodyError, IngestReply, RpcReply, parseBody, rpc } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { NATS_CONNECTION } from './ingestion.constants';
 import { IngestService, nothingValid } from './ingest.service';
 import { IngestError, statusOf } from './ingest.errors';
 
@@ -18,12 +18,12 @@ export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown 
 
   constructor(
     private readonly ingest: IngestService,
-    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    private readonly connection: JetStreamConnection,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.sub = this.nc.subscribe(rpc.ingest, { queue: 'ingestion', callback: (err, msg) => (err ? this.logger.error(err) : void this.handle(msg)) });
+    this.sub = this.connection.nc.subscribe(rpc.ingest, { queue: 'ingestion', callback: (err, msg) => (err ? this.logger.error(err) : void this.handle(msg)) });
   }
 
   async onApplicationShutdown(): Promise<void> {

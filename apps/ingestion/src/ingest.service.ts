@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BodyRecord, IngestReply, RecordStatus, planIngest } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { MetricsRegistry } from '@tidemark/observability';
-import { EVENT_PUBLISHER, EventPublisher } from './ingestion.constants';
+import { JetStreamPublisher } from '@tidemark/jetstream';
 import { IngestError, IngestErrorCode } from './ingest.errors';
 
 export type Transport = 'http' | 'tcp' | 'nats';
@@ -26,7 +26,7 @@ export class IngestService {
 
   constructor(
     @Inject(CONFIG) private readonly config: TidemarkConfig,
-    @Inject(EVENT_PUBLISHER) private readonly publisher: EventPublisher,
+    private readonly publisher: JetStreamPublisher,
     metrics: MetricsRegistry,
   ) {
     this.events = metrics.counter('tidemark_ingest_events_total', 'Records received by ingestion, by outcome', ['transport', 'outcome']);

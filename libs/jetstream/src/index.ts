@@ -7,3 +7,4 @@ export * from './delivery-tracker';
 export * from './partition-consumer';
 export * from './jetstream.server';
 export * from './jetstream.client';
+export * from './jetstream.module';
