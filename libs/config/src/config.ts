@@ -44,6 +44,8 @@ export interface TidemarkConfig {
   maxFutureMs: number;
   /** Optional JSON file with user metric definitions (added to the defaults). */
   metricsFile: string | undefined;
+  /** How long JetStream waits for a consumer's ack before redelivering (after a crash). */
+  ackWaitMs: number;
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -120,6 +122,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
     maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 86_400_000, 0),
     metricsFile: env.METRICS_FILE?.trim() || undefined,
+    ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   };

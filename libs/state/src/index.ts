@@ -3,3 +3,4 @@ export * from './redis';
 export * from './redis-dedup.store';
 export * from './fenced-batch';
 export * from './redis-fenced.writer';
+export * from './redis.module';

@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
+import { JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
+import { JsonLogger, MetricsRegistry } from '@tidemark/observability';
+
+export interface ServiceSpec {
+  name: string;
+  module: unknown;
+  port: (config: TidemarkConfig) => number;
+  /** JetStream consumers bound to the module's `@BatchPattern` handlers (hybrid app). */
+  consumers?: (config: TidemarkConfig) => JetStreamConsumerBinding[];
+  /** Nest's own body parsers (default true); off when `configureHttp` installs its own. */
+  bodyParser?: boolean;
+  /** Adjusts the fastify instance before listening (e.g. body parsers). */
+  configureHttp?: (app: NestFastifyApplication, config: TidemarkConfig) => void;
+}
+
+/**
+ * Boots one Tidemark service: validated config, JSON logs, fastify HTTP with /health and /metrics from the
+ * ObservabilityModule, JetStream consumers on the module's shared connection, graceful shutdown on SIGTERM.
+ */
+export async function startService(spec: ServiceSpec): Promise<NestFastifyApplication> {
+  const config = loadConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(spec.module as never, new FastifyAdapter({ bodyLimit: config.maxBodyBytes }), {
+    logger: new JsonLogger(spec.name, config.logLevel),
+    bodyParser: spec.bodyParser ?? true,
+  });
+  spec.configureHttp?.(app, config);
+  app.enableShutdownHooks();
+  const cfg = app.get<TidemarkConfig>(CONFIG);
+  if (spec.consumers) {
+    const metrics = app.get(MetricsRegistry);
+    const batches = metrics.histogram('tidemark_consumer_batch_seconds', 'Time to process one batch, by durable', ['durable']);
+    const processed = metrics.counter('tidemark_consumer_messages_total', 'Messages processed (acked), by durable', ['durable']);
+    const retries = metrics.counter('tidemark_consumer_retries_total', 'Batches retried after a transient failure, by durable', ['durable']);
+    const deadLetters = metrics.counter('tidemark_dead_letters_total', 'Messages sent to dlq.>, by durable', ['durable']);
+    const lag = metrics.gauge('tidemark_consumer_lag', 'Messages waiting in the stream for this consumer, by durable', ['durable']);
+    const server = new JetStreamServer({
+      connection: app.get(JetStreamConnection),
+      consumers: spec.consumers(cfg),
+      onEvent: (event, consumer) => {
+        const durable = consumer.durable;
+        if (event.type === 'batch') {
+          batches.observe({ durable }, event.durationMs / 1000);
+          processed.inc({ durable }, event.count);
+          lag.set({ durable }, consumer.lag);
+        } else if (event.type === 'retry') retries.inc({ durable });
+        else if (event.type === 'deadLetter') deadLetters.inc({ durable });
+      },
+    });
+    app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  }
+  await app.listen(spec.port(cfg), cfg.host);
+  return app;
+}
