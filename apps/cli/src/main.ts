@@ -16,7 +16,7 @@ const USAGE = `Usage: tidemark <command>
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion
-  bench <what>             benchmarks: ${'ingest'}
+  bench <what>             benchmarks: ingest, pipeline
   help                     this text
 
 Settings come from environment variables (README "Settings").`;
@@ -99,6 +99,7 @@ async function bench(args: string[]): Promise<number> {
   const what = args[0];
   const benches: Record<string, string> = {
     ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
+    pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
   };
   const file = what ? benches[what] : undefined;
   if (!file) {
