@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@tidemark/config';
 import { ensureLocalServers } from './local-servers';
+import { replay } from './replay';
 import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
 import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES } from './services';
@@ -15,7 +16,7 @@ const USAGE = `Usage: tidemark <command>
                            none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
-  replay <file> [options]  a log of real events into ingestion
+  replay <file> [options]  a log of real events into ingestion (replay --help)
   bench <what>             benchmarks: ingest, pipeline
   help                     this text
 
@@ -32,6 +33,11 @@ export async function main(argv: string[]): Promise<number> {
       return service(rest);
     case 'bench':
       return bench(rest);
+    case 'replay': {
+      const config = loadConfig();
+      const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+      return replay(rest, `http://${host}:${config.ports.ingestion}`);
+    }
     case 'simulate': {
       const config = loadConfig();
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
