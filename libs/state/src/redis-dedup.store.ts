@@ -7,9 +7,9 @@ local ttl = ARGV[1]
 local out = {}
 for i = 1, #KEYS do
   local seq = ARGV[i + 1]
-  local v = redis.call('GET', KEYS[i])
+  -- Redis >= 7.0: sets only when absent and answers the previous value (nil when it was absent).
+  local v = redis.call('SET', KEYS[i], seq, 'NX', 'PX', ttl, 'GET')
   if not v then
-    redis.call('SET', KEYS[i], seq, 'PX', ttl)
     out[i] = 0
   elseif v == seq then
     out[i] = 1
