@@ -58,6 +58,20 @@ describe('RedisFencedWriter', () => {
     );
   });
 
+  it('refuses a guarded batch like the reference, and indexes with zadd', async () => {
+    const real = new RedisFencedWriter(client);
+    const ref = new InMemoryFencedWriter();
+    await client.set('g:wm', '5000');
+    ref.strings.set('g:wm', '5000');
+    const ops: StateOp[] = [{ op: 'zadd', key: 'g:idx', member: 'w1', score: 60000 }, { op: 'hincrby', key: 'g:w', field: 'c', by: '1' }];
+    for (const below of [4000, 5000, 5001]) {
+      const fence = { key: 'g:part', expectedSeq: 0, newSeq: 1, guard: { key: 'g:wm', below } };
+      expect(await real.apply(fence, ops)).toEqual(await ref.apply(fence, ops));
+    }
+    expect(await client.zscore('g:idx', 'w1')).toBe('60000');
+    expect(await client.hget('g:w', 'c')).toBe('1');
+  });
+
   it('counts distinct members with HyperLogLog and sets TTLs', async () => {
     const w = new RedisFencedWriter(client);
     const members = Array.from({ length: 1000 }, (_, i) => `u${i}`);

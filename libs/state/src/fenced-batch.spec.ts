@@ -30,3 +30,15 @@ describe('InMemoryFencedWriter', () => {
     expect(w.hashes.get('k')).toEqual(new Map([['max', '3'], ['min', '-1']]));
   });
 });
+
+describe('InMemoryFencedWriter guard', () => {
+  it('refuses a batch whose guard value has reached the bound, writing nothing', async () => {
+    const w = new InMemoryFencedWriter();
+    w.strings.set('wm', '1000');
+    const ops = [{ op: 'hincrby' as const, key: 'win', field: 'count', by: '1' }];
+    expect(await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1, guard: { key: 'wm', below: 1000 } }, ops)).toEqual({ status: 'guarded', value: 1000 });
+    expect(w.hashes.get('win')).toBeUndefined();
+    expect(await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1, guard: { key: 'wm', below: 1001 } }, ops)).toEqual({ status: 'applied' });
+    expect(await w.apply({ key: 'q', expectedSeq: 0, newSeq: 1, guard: { key: 'absent', below: 0 } }, ops)).toEqual({ status: 'applied' });
+  });
+});

@@ -22,6 +22,8 @@ export type StateOp =
   | { op: 'pfadd'; key: string; members: string[] }
   /** Sorted-set increment (exact top-K by count). */
   | { op: 'zincrby'; key: string; member: string; by: number }
+  /** Sorted-set add with a score (idempotent): window indexes. */
+  | { op: 'zadd'; key: string; member: string; score: number }
   /** Expire the key this far ahead (state has TTLs; nothing grows without bound). */
   | { op: 'pexpire'; key: string; ms: number };
 
@@ -32,9 +34,17 @@ export interface Fence {
   newSeq: number;
   /** Other fields of the partition hash written with the batch (e.g. `maxTs`). */
   fields?: Record<string, string>;
+  /**
+   * Refuse the batch when the number stored at `key` (e.g. the operator watermark) is >= `below` (e.g. the
+   * earliest lateness deadline of the windows the batch touches): its lateness decisions are out of date.
+   */
+  guard?: { key: string; below: number };
 }
 
-export type FenceResult = { status: 'applied' } | { status: 'conflict'; lastSeq: number };
+export type FenceResult =
+  | { status: 'applied' }
+  | { status: 'conflict'; lastSeq: number }
+  | { status: 'guarded'; value: number };
 
 export interface FencedWriter {
   apply(fence: Fence, ops: StateOp[]): Promise<FenceResult>;
@@ -47,10 +57,15 @@ export class InMemoryFencedWriter implements FencedWriter {
   readonly hll = new Map<string, Set<string>>();
   readonly zsets = new Map<string, Map<string, number>>();
   readonly ttls = new Map<string, number>();
+  readonly strings = new Map<string, string>();
 
   async apply(fence: Fence, ops: StateOp[]): Promise<FenceResult> {
     const current = await this.lastSeq(fence.key);
     if (current !== fence.expectedSeq) return { status: 'conflict', lastSeq: current };
+    if (fence.guard) {
+      const stored = this.strings.get(fence.guard.key);
+      if (stored !== undefined && Number(stored) >= fence.guard.below) return { status: 'guarded', value: Number(stored) };
+    }
     for (const o of ops) this.applyOp(o);
     const h = this.hash(fence.key);
     h.set('lastSeq', String(fence.newSeq));
@@ -96,6 +111,12 @@ export class InMemoryFencedWriter implements FencedWriter {
         let z = this.zsets.get(o.key);
         if (!z) this.zsets.set(o.key, (z = new Map()));
         z.set(o.member, (z.get(o.member) ?? 0) + o.by);
+        return;
+      }
+      case 'zadd': {
+        let z = this.zsets.get(o.key);
+        if (!z) this.zsets.set(o.key, (z = new Map()));
+        z.set(o.member, o.score);
         return;
       }
       case 'pexpire':

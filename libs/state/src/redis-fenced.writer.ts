@@ -3,13 +3,18 @@ import { Fence, FenceResult, FencedWriter, StateOp } from './fenced-batch';
 
 /**
  * fenced-batch.ts in one Lua script: check the fence, apply every op, store the new sequence — atomically.
- * ARGV[1] expectedSeq, ARGV[2] newSeq, ARGV[3] JSON of the partition fields, ARGV[4] JSON of the ops.
+ * ARGV[1] expectedSeq, ARGV[2] newSeq, ARGV[3] JSON of the partition fields, ARGV[4] JSON of the ops,
+ * ARGV[5] guard key ('' for none), ARGV[6] guard bound.
  * Numbers that must stay exact travel as strings (Lua numbers are doubles).
  * Keys are named in ARGV, so this needs a single Redis (not Redis Cluster).
  */
 const APPLY = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
 if current ~= ARGV[1] then return {0, current} end
+if ARGV[5] ~= '' then
+  local g = redis.call('GET', ARGV[5])
+  if g and tonumber(g) >= tonumber(ARGV[6]) then return {2, g} end
+end
 local ops = cjson.decode(ARGV[4])
 for _, o in ipairs(ops) do
   local op = o[1]
@@ -27,6 +32,8 @@ for _, o in ipairs(ops) do
     redis.call('PFADD', o[2], unpack(o[3]))
   elseif op == 'z' then
     redis.call('ZINCRBY', o[2], o[4], o[3])
+  elseif op == 'a' then
+    redis.call('ZADD', o[2], o[4], o[3])
   elseif op == 'e' then
     redis.call('PEXPIRE', o[2], o[3])
   else
@@ -53,6 +60,8 @@ function encode(o: StateOp): unknown[] {
       return ['p', o.key, o.members];
     case 'zincrby':
       return ['z', o.key, o.member, String(o.by)];
+    case 'zadd':
+      return ['a', o.key, o.member, String(o.score)];
     case 'pexpire':
       return ['e', o.key, String(Math.max(1, Math.round(o.ms)))];
   }
@@ -77,8 +86,12 @@ export class RedisFencedWriter implements FencedWriter {
       String(fence.newSeq),
       JSON.stringify(fence.fields ?? {}),
       JSON.stringify(encoded),
+      fence.guard?.key ?? '',
+      String(fence.guard?.below ?? 0),
     );
-    return applied === 1 ? { status: 'applied' } : { status: 'conflict', lastSeq: Number(seq) };
+    if (applied === 1) return { status: 'applied' };
+    if (applied === 2) return { status: 'guarded', value: Number(seq) };
+    return { status: 'conflict', lastSeq: Number(seq) };
   }
 
   async lastSeq(fenceKey: string): Promise<number> {
