@@ -44,6 +44,12 @@ export interface TidemarkConfig {
   maxFutureMs: number;
   /** Optional JSON file with user metric definitions (added to the defaults). */
   metricsFile: string | undefined;
+  /** How often the aggregation firer checks the watermark and fires due windows. */
+  fireIntervalMs: number;
+  /** How long (in event time) fired window results stay queryable. */
+  resultRetentionMs: number;
+  /** Wall-clock TTL of window state in Redis (a safety net; the firer purges windows past their lateness). */
+  stateTtlMs: number;
   /** How long JetStream waits for a consumer's ack before redelivering (after a crash). */
   ackWaitMs: number;
   /** Publishes awaiting their JetStream ack at most, per process. */
@@ -122,6 +128,9 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
     maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 86_400_000, 0),
     metricsFile: env.METRICS_FILE?.trim() || undefined,
+    fireIntervalMs: int(env, 'FIRE_INTERVAL_MS', 200, 10),
+    resultRetentionMs: int(env, 'RESULT_RETENTION_MS', 7 * 86_400_000, 60_000),
+    stateTtlMs: int(env, 'STATE_TTL_MS', 7 * 86_400_000, 60_000),
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),

@@ -1,0 +1,102 @@
+/**
+ * The aggregation service's work on one batch of one clean partition (DESIGN.md "Exactly-once, concretely" —
+ * Aggregation):
+ *   1. decode; undecodable or timeless events are dead-lettered (they can never succeed);
+ *   2. pre-aggregate the events after the partition's lastSeq into per-window deltas, deciding lateness with
+ *      the operator watermark built from every partition's committed state (libs/streaming PreAggregator);
+ *   3. publish late events to events.late.<metric> (Nats-Msg-Id = event id|metric: idempotent; lateness
+ *      only grows with the watermark, so a retried batch never un-lates an event);
+ *   4. one Lua call applies every delta, the partition's new lastSeq and watermark state, atomically — unless
+ *      another writer moved lastSeq (`conflict`) or the operator watermark passed a touched window's lateness
+ *      deadline meanwhile (`guarded`, its decisions are stale): then nothing is written and the batch is
+ *      retried at once with fresh state;
+ *   5. then the transport acks.
+ */
+import type { ConsumedMessage, DeadLetterRequest } from '@tidemark/jetstream';
+import { subjects } from '@tidemark/contracts';
+import type { FencedWriter, StateOp } from '@tidemark/state';
+import type { PreAggregator, SequencedEvent, WatermarkState } from '@tidemark/streaming';
+import { KEYS, deltaOps } from './window-store';
+
+export interface LatePublisher {
+  publishBatch(items: { subject: string; data: Uint8Array; msgId: string }[]): Promise<unknown[]>;
+}
+
+export type AggregationOutcome =
+  | { kind: 'applied'; events: number; late: number; deltas: number; deadLetters: DeadLetterRequest[] }
+  | { kind: 'replayed'; deadLetters: DeadLetterRequest[] }
+  | { kind: 'retry'; reason: string };
+
+export class AggregationProcessor {
+  private readonly lastSeq = new Map<number, number>();
+
+  constructor(
+    private readonly writer: FencedWriter,
+    private readonly publisher: LatePublisher,
+    private readonly pre: PreAggregator,
+    private readonly watermarkState: () => Promise<WatermarkState>,
+    private readonly stateTtlMs: number,
+  ) {}
+
+  async process(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[], partition: number, now: number): Promise<AggregationOutcome> {
+    const fenceKey = KEYS.partition(partition);
+    let lastSeq = this.lastSeq.get(partition);
+    if (lastSeq === undefined) {
+      lastSeq = await this.writer.lastSeq(fenceKey);
+      this.lastSeq.set(partition, lastSeq);
+    }
+    const deadLetters: DeadLetterRequest[] = [];
+    const events: SequencedEvent[] = [];
+    for (const m of batch) {
+      try {
+        events.push({ seq: m.seq, event: JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('utf8')) });
+      } catch (e) {
+        deadLetters.push({ seq: m.seq, reason: `not JSON: ${(e as Error).message}` });
+      }
+    }
+    const batchLastSeq = batch.length ? batch[batch.length - 1].seq : lastSeq;
+    const state = await this.watermarkState();
+    const r = this.pre.run({ partition, now, events, watermark: state, afterSeq: lastSeq });
+    for (const inv of r.invalid) if (inv.seq !== null) deadLetters.push({ seq: inv.seq, reason: inv.error });
+    if (batchLastSeq <= lastSeq) return { kind: 'replayed', deadLetters };
+
+    if (r.late.length > 0) {
+      await this.publisher.publishBatch(
+        r.late.map((l) => ({
+          subject: subjects.late(l.metric),
+          msgId: `${l.event.id}|${l.metric}`,
+          data: Buffer.from(JSON.stringify({ metric: l.metric, event: l.event, windows: l.windows, watermark: l.watermark, reason: l.reason })),
+        })),
+      );
+    }
+
+    const ops: StateOp[] = [];
+    let deadline = Infinity;
+    for (const d of r.deltas) {
+      ops.push(...deltaOps({ metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd }, d.delta, this.stateTtlMs));
+      deadline = Math.min(deadline, d.windowEnd + this.pre.allowedLatenessMs);
+    }
+    const mine = r.watermark.partitions[String(partition)];
+    const fields: Record<string, string> = {};
+    if (mine) {
+      fields.maxTs = String(mine.maxTs);
+      fields.lastEventAt = String(mine.lastActiveAt);
+    }
+    const result = await this.writer.apply(
+      { key: fenceKey, expectedSeq: lastSeq, newSeq: batchLastSeq, fields, guard: deadline === Infinity ? undefined : { key: KEYS.watermark, below: deadline } },
+      ops,
+    );
+    if (result.status === 'conflict') {
+      this.lastSeq.set(partition, result.lastSeq);
+      return { kind: 'retry', reason: `partition ${partition}: lastSeq is ${result.lastSeq}, expected ${lastSeq}` };
+    }
+    if (result.status === 'guarded') return { kind: 'retry', reason: `partition ${partition}: the watermark moved to ${result.value} meanwhile` };
+    this.lastSeq.set(partition, batchLastSeq);
+    return { kind: 'applied', events: r.processed, late: r.late.length, deltas: r.deltas.length, deadLetters };
+  }
+
+  /** Forget cached sequences (e.g. after losing ownership of a partition). */
+  reset(): void {
+    this.lastSeq.clear();
+  }
+}

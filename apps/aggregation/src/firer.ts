@@ -1,0 +1,194 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import { WindowResultDto, subjects } from '@tidemark/contracts';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { JetStreamPublisher } from '@tidemark/jetstream';
+import { MetricsRegistry } from '@tidemark/observability';
+import { REDIS } from '@tidemark/state';
+import { WatermarkState, WatermarkTracker, cleanupTime } from '@tidemark/streaming';
+import { METRICS } from './aggregation.constants';
+import { LoadedMetrics } from './metric-loader';
+import { KEYS, WindowRef, dueMember, indexMember, parseDueMember, readWindow } from './window-store';
+
+/** Take or keep the firer lease: one instance fires at a time; another takes over when it stops renewing. */
+const LEASE = `
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Raise the operator watermark, never lower it. */
+const RAISE = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '-1e300')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+return 0`;
+
+/**
+ * Record a firing: the version published and the update count it covered; leave the window due when
+ * updates came in meanwhile (it fires again, with the next version); keep the result for queries.
+ */
+const RECORD = `
+redis.call('HSET', KEYS[1], '_v', ARGV[1], '_f', ARGV[2])
+if redis.call('HGET', KEYS[1], '_u') == ARGV[2] then redis.call('ZREM', KEYS[2], ARGV[3]) end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
+return 1`;
+
+interface Commands {
+  tidemarkLease(n: 1, key: string, id: string, ms: string): Promise<number>;
+  tidemarkRaise(n: 1, key: string, value: string): Promise<number>;
+  tidemarkRecord(n: 4, w: string, due: string, res: string, purge: string, version: string, updates: string, dueMember: string, resField: string, result: string, purgeAt: string): Promise<number>;
+}
+
+const PURGE_KEY = 'tm:agg:purge';
+
+/**
+ * Advances the operator watermark from every partition's committed state, fires the windows it passed
+ * (results.<metric>, `Nats-Msg-Id` = metric|key|start|version, so a re-publish after a crash is dropped),
+ * and purges window state past its lateness horizon. Runs in every instance; a lease in Redis lets one fire.
+ */
+@Injectable()
+export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(Firer.name);
+  private readonly id = randomUUID();
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private readonly fired;
+  private readonly fireDelay;
+  private readonly watermarkGauge;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CONFIG) private readonly config: TidemarkConfig,
+    @Inject(METRICS) private readonly loaded: LoadedMetrics,
+    private readonly publisher: JetStreamPublisher,
+    registry: MetricsRegistry,
+  ) {
+    redis.defineCommand('tidemarkLease', { lua: LEASE });
+    redis.defineCommand('tidemarkRaise', { lua: RAISE });
+    redis.defineCommand('tidemarkRecord', { lua: RECORD });
+    this.fired = registry.counter('tidemark_windows_fired_total', 'Window results published, by metric and whether a re-firing', ['metric', 'refire']);
+    this.fireDelay = registry.histogram('tidemark_fire_delay_seconds', 'From the firing round that saw the watermark pass a window end to its result being published (add up to FIRE_INTERVAL_MS of polling)', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+    this.watermarkGauge = registry.gauge('tidemark_watermark_ms', 'The operator watermark, epoch ms');
+  }
+
+  onApplicationBootstrap(): void {
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.tick(Date.now()).catch((e) => this.logger.warn(`firing round failed: ${(e as Error).message}`));
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(loop, this.config.fireIntervalMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private get cmd(): Commands {
+    return this.redis as unknown as Commands;
+  }
+
+  /** Reads every partition's committed state into the watermark tracker's shape. */
+  async watermarkState(): Promise<WatermarkState> {
+    const pipeline = this.redis.pipeline();
+    for (let p = 0; p < this.config.partitions; p++) pipeline.hmget(KEYS.partition(p), 'maxTs', 'lastEventAt');
+    pipeline.get(KEYS.watermark);
+    const replies = (await pipeline.exec()) ?? [];
+    const partitions: WatermarkState['partitions'] = {};
+    for (let p = 0; p < this.config.partitions; p++) {
+      const [err, v] = replies[p];
+      if (err) throw err;
+      const [maxTs, lastEventAt] = v as [string | null, string | null];
+      if (maxTs !== null) partitions[String(p)] = { maxTs: Number(maxTs), lastActiveAt: Number(lastEventAt ?? 0) };
+    }
+    const wm = replies[this.config.partitions][1] as string | null;
+    return { partitions, watermark: wm === null ? null : Number(wm) };
+  }
+
+  /** One round: lease, watermark, firings, purges. Exposed for tests. */
+  async tick(now: number): Promise<void> {
+    const leader = await this.cmd.tidemarkLease(1, KEYS.firerLease, this.id, String(Math.max(2000, this.config.fireIntervalMs * 10)));
+    if (leader !== 1) return;
+    const state = await this.watermarkState();
+    const tracker = new WatermarkTracker(
+      { maxOutOfOrdernessMs: this.config.maxOutOfOrdernessMs, idleTimeoutMs: this.config.idleTimeoutMs, idleAdvance: this.config.watermarkIdleAdvance },
+      state,
+    );
+    const wm = tracker.advance(now);
+    if (wm === null) return;
+    if (state.watermark === null || wm > state.watermark) await this.cmd.tidemarkRaise(1, KEYS.watermark, String(wm));
+    this.watermarkGauge.set(wm);
+    await this.fireDue(wm, now);
+    await this.purge(wm);
+  }
+
+  private async fireDue(wm: number, roundStartedAt: number): Promise<void> {
+    for (;;) {
+      const members = await this.redis.zrangebyscore(KEYS.due, '-inf', wm, 'LIMIT', 0, 500);
+      if (members.length === 0) return;
+      const windows = members.map(parseDueMember);
+      const results = await Promise.all(windows.map((w) => this.fireOne(w, roundStartedAt)));
+      if (results.every((r) => r === 'kept')) return; // only windows updated while firing remain: next round
+    }
+  }
+
+  private async fireOne(w: WindowRef, roundStartedAt: number): Promise<'fired' | 'removed' | 'kept'> {
+    const metric = this.loaded.set.get(w.metric);
+    if (!metric || metric.kind !== 'window') {
+      await this.redis.zrem(KEYS.due, dueMember(w));
+      return 'removed';
+    }
+    const state = await readWindow(this.redis, w, metric.aggregation.kind, metric.aggregation);
+    if (!state || state.meta.updates <= state.meta.firedAt) {
+      await this.redis.zrem(KEYS.due, dueMember(w));
+      return 'removed';
+    }
+    const version = state.meta.version + 1;
+    const result: WindowResultDto = { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value: state.value, final: true, version };
+    const payload = JSON.stringify(result);
+    await this.publisher.publish(subjects.result(w.metric), Buffer.from(payload), { msgId: `${w.metric}|${w.key}|${w.start}|${w.end}|v${version}` });
+    await this.cmd.tidemarkRecord(
+      4,
+      KEYS.window(w),
+      KEYS.due,
+      KEYS.results(w.metric),
+      PURGE_KEY,
+      String(version),
+      String(state.meta.updates),
+      dueMember(w),
+      indexMember(w),
+      payload,
+      String(cleanupTime(w.end, this.config.allowedLatenessMs)),
+    );
+    this.fired.inc({ metric: w.metric, refire: version > 1 ? 'yes' : 'no' });
+    if (version === 1) this.fireDelay.observe((Date.now() - roundStartedAt) / 1000);
+    return 'fired';
+  }
+
+  private async purge(wm: number): Promise<void> {
+    const members = await this.redis.zrangebyscore(PURGE_KEY, '-inf', wm, 'LIMIT', 0, 1000);
+    if (members.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const m of members) {
+      const w = parseDueMember(m);
+      const key = KEYS.window(w);
+      pipeline.del(key, `${key}:hll`, `${key}:z`, `${key}:f`);
+      pipeline.zrem(PURGE_KEY, m);
+    }
+    // Older than the retention horizon: forget the window altogether (index and stored result).
+    const horizon = wm - this.config.resultRetentionMs;
+    for (const name of this.loaded.set.names) {
+      const old = await this.redis.zrangebyscore(KEYS.index(name), '-inf', `(${horizon}`, 'LIMIT', 0, 1000);
+      if (old.length > 0) pipeline.hdel(KEYS.results(name), ...old).zrem(KEYS.index(name), ...old);
+    }
+    await pipeline.exec();
+  }
+}

@@ -1,0 +1,125 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { REDIS } from '@tidemark/state';
+import { CompiledWindowMetric, MetricDefinition } from '@tidemark/streaming';
+import { METRICS } from './aggregation.constants';
+import { Firer } from './firer';
+import { LoadedMetrics } from './metric-loader';
+import { KEYS, WindowRef, indexMember, parseIndexMember, readWindow } from './window-store';
+
+export enum QueryErrorCode {
+  UnknownMetric = 'unknown_metric',
+  BadParameter = 'bad_parameter',
+  NotRanked = 'not_ranked',
+}
+
+export class QueryError extends Error {
+  constructor(
+    readonly code: QueryErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RangeQuery {
+  from?: number;
+  to?: number;
+  key?: string;
+  limit?: number;
+}
+
+export interface RangeAnswer {
+  results: WindowResultDto[];
+  /** True when `limit` cut the answer. */
+  truncated: boolean;
+}
+
+export interface TopAnswer {
+  metric: string;
+  windowStart: number;
+  windowEnd: number;
+  final: boolean;
+  items: { key: string; value: number }[];
+}
+
+export const MAX_LIMIT = 10_000;
+
+/** Answers the query API from the window state (open windows: partial values) and the stored results. */
+@Injectable()
+export class QueryService {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CONFIG) private readonly config: TidemarkConfig,
+    @Inject(METRICS) private readonly metrics: LoadedMetrics,
+    private readonly firer: Firer,
+  ) {}
+
+  definitions(): { metrics: MetricDefinition[]; unsupported: { name: string; reason: string }[] } {
+    return { metrics: this.metrics.supported, unsupported: this.metrics.unsupported };
+  }
+
+  private metric(name: string): CompiledWindowMetric {
+    const m = this.metrics.set.get(name);
+    if (!m || m.kind !== 'window') throw new QueryError(QueryErrorCode.UnknownMetric, `no metric "${name}"; GET /v1/metrics lists them`);
+    return m;
+  }
+
+  /** Every window of `name` whose start is in [from, to), oldest first, optionally of one key. */
+  async range(name: string, q: RangeQuery): Promise<RangeAnswer> {
+    const metric = this.metric(name);
+    const limit = q.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new QueryError(QueryErrorCode.BadParameter, `limit must be a whole number from 1 to ${MAX_LIMIT}`);
+    if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw new QueryError(QueryErrorCode.BadParameter, 'from is after to');
+    const members = await this.redis.zrangebyscore(KEYS.index(name), q.from ?? '-inf', q.to === undefined ? '+inf' : `(${q.to}`);
+    const windows = members.map((m) => parseIndexMember(name, m)).filter((w) => q.key === undefined || w.key === q.key);
+    windows.sort((a, b) => a.start - b.start || a.end - b.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const cut = windows.slice(0, limit);
+    const results = await Promise.all(cut.map((w) => this.window(metric, w)));
+    return { results: results.filter((r): r is WindowResultDto => r !== null), truncated: windows.length > limit };
+  }
+
+  private async window(metric: CompiledWindowMetric, w: WindowRef): Promise<WindowResultDto | null> {
+    const state = await readWindow(this.redis, w, metric.aggregation.kind, metric.aggregation);
+    if (state) {
+      const final = state.meta.version > 0 && state.meta.updates === state.meta.firedAt;
+      return { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value: state.value, final, version: state.meta.version };
+    }
+    const stored = await this.redis.hget(KEYS.results(w.metric), indexMember(w));
+    return stored ? (JSON.parse(stored) as WindowResultDto) : null;
+  }
+
+  /**
+   * The ranking of the latest window: for a top-K metric its top `k` members; for a keyed metric with a
+   * numeric value (e.g. product_views), its keys by value.
+   */
+  async top(name: string, k: number): Promise<TopAnswer | null> {
+    const metric = this.metric(name);
+    if (!Number.isInteger(k) || k < 1 || k > 1000) throw new QueryError(QueryErrorCode.BadParameter, 'k must be a whole number from 1 to 1000');
+    const latest = await this.redis.zrevrangebyscore(KEYS.index(name), '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1);
+    if (latest.length === 0) return null;
+    const start = Number(latest[1]);
+    const members = await this.redis.zrangebyscore(KEYS.index(name), start, start);
+    const windows = (await Promise.all(members.map((m) => this.window(metric, parseIndexMember(name, m))))).filter((r): r is WindowResultDto => r !== null);
+    if (windows.length === 0) return null;
+    const first = windows[0];
+    let items: { key: string; value: number }[];
+    if (metric.aggregation.kind === 'topK') {
+      items = (first.value as { member: string; count: number }[]).map((e) => ({ key: e.member, value: e.count }));
+    } else if (windows.every((w) => typeof w.value === 'number')) {
+      items = windows.map((w) => ({ key: w.key, value: w.value as number })).sort((a, b) => b.value - a.value || (a.key < b.key ? -1 : 1));
+    } else {
+      throw new QueryError(QueryErrorCode.NotRanked, `metric "${name}" has no ranking (its values are not numbers)`);
+    }
+    return { metric: name, windowStart: first.windowStart, windowEnd: first.windowEnd, final: windows.every((w) => w.final), items: items.slice(0, k) };
+  }
+
+  async watermark(): Promise<WatermarkDto> {
+    const state = await this.firer.watermarkState();
+    const partitions: Record<string, number> = {};
+    for (const [p, s] of Object.entries(state.partitions)) if (s.maxTs !== null) partitions[p] = s.maxTs - this.config.maxOutOfOrdernessMs;
+    return { watermark: state.watermark, partitions };
+  }
+}

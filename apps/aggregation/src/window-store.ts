@@ -1,0 +1,172 @@
+/**
+ * How window state lives in Redis (the aggregation service's keyed state), and how it is read back.
+ *
+ *   tm:agg:w:<metric>:<start>:<end>:<key>        hash: the delta fields (count, micros, numerator, …) and
+ *                                                bookkeeping: _u (batches that touched it), _f (the _u it was
+ *                                                last fired at), _v (last version published)
+ *   …:<key>:hll | :z | :f                        HyperLogLog (distinct), sorted set (top-K), hash (funnel)
+ *   tm:agg:idx:<metric>                          sorted set of [key,start,end] by start: range queries
+ *   tm:agg:due                                   sorted set of [metric,key,start,end] by end: windows to fire
+ *   tm:agg:res:<metric>                          hash [key,start,end] → last published result (after purge)
+ *   tm:agg:p:<partition>                         hash: lastSeq, maxTs, lastEventAt (the fence)
+ *   tm:agg:wm                                    the operator watermark (never goes backwards)
+ *
+ * A batch's deltas become StateOps applied in one fenced Lua call (libs/state). Pure: no I/O here except
+ * `readAccumulator`, which takes the Redis client.
+ */
+import type Redis from 'ioredis';
+import type { AggregateDelta, AggregationKind, AnyAggregation } from '@tidemark/streaming';
+import type { StateOp } from '@tidemark/state';
+
+export interface WindowRef {
+  metric: string;
+  key: string;
+  start: number;
+  end: number;
+}
+
+export const KEYS = {
+  window: (w: WindowRef) => `tm:agg:w:${w.metric}:${w.start}:${w.end}:${w.key}`,
+  index: (metric: string) => `tm:agg:idx:${metric}`,
+  due: 'tm:agg:due',
+  results: (metric: string) => `tm:agg:res:${metric}`,
+  partition: (p: number) => `tm:agg:p:${p}`,
+  watermark: 'tm:agg:wm',
+  firerLease: 'tm:agg:firer',
+} as const;
+
+export const indexMember = (w: WindowRef) => JSON.stringify([w.key, w.start, w.end]);
+export const dueMember = (w: WindowRef) => JSON.stringify([w.metric, w.key, w.start, w.end]);
+
+export function parseIndexMember(metric: string, member: string): WindowRef {
+  const [key, start, end] = JSON.parse(member) as [string, number, number];
+  return { metric, key, start, end };
+}
+
+export function parseDueMember(member: string): WindowRef {
+  const [metric, key, start, end] = JSON.parse(member) as [string, string, number, number];
+  return { metric, key, start, end };
+}
+
+/** The Redis updates of one window's delta, plus the bookkeeping that makes it queryable and fireable. */
+export function deltaOps(w: WindowRef, delta: AggregateDelta, ttlMs: number): StateOp[] {
+  const key = KEYS.window(w);
+  const ops: StateOp[] = [];
+  const incr = (field: string, by: number) => ops.push({ op: 'hincrby', key, field, by: BigInt(Math.round(by)).toString() });
+  switch (delta.kind) {
+    case 'count':
+      incr('count', delta.count);
+      break;
+    case 'sum':
+      incr('micros', delta.micros);
+      break;
+    case 'avg':
+      incr('micros', delta.micros);
+      incr('count', delta.count);
+      break;
+    case 'min':
+      ops.push({ op: 'hmin', key, field: 'value', value: delta.value });
+      break;
+    case 'max':
+      ops.push({ op: 'hmax', key, field: 'value', value: delta.value });
+      break;
+    case 'distinct':
+      ops.push({ op: 'pfadd', key: `${key}:hll`, members: delta.members }, { op: 'pexpire', key: `${key}:hll`, ms: ttlMs });
+      break;
+    case 'topK':
+      for (const [member, n] of Object.entries(delta.counts)) ops.push({ op: 'zincrby', key: `${key}:z`, member, by: n });
+      ops.push({ op: 'pexpire', key: `${key}:z`, ms: ttlMs });
+      break;
+    case 'ratio':
+      incr('numerator', delta.numerator);
+      incr('denominator', delta.denominator);
+      break;
+    case 'funnel':
+      for (const [session, stage] of Object.entries(delta.sessions)) ops.push({ op: 'hmax', key: `${key}:f`, field: session, value: stage });
+      ops.push({ op: 'pexpire', key: `${key}:f`, ms: ttlMs });
+      break;
+    case 'abandonment':
+      incr('started', delta.started);
+      incr('completed', delta.completed);
+      break;
+    default:
+      return assertNever(delta);
+  }
+  incr('_u', 1);
+  ops.push(
+    { op: 'pexpire', key, ms: ttlMs },
+    { op: 'zadd', key: KEYS.index(w.metric), member: indexMember(w), score: w.start },
+    { op: 'zadd', key: KEYS.due, member: dueMember(w), score: w.end },
+  );
+  return ops;
+}
+
+export interface WindowMeta {
+  updates: number;
+  firedAt: number;
+  version: number;
+}
+
+export interface WindowState {
+  meta: WindowMeta;
+  value: unknown;
+}
+
+/** Reads a window back and computes its value with the metric's aggregation; null when nothing is stored. */
+export async function readWindow(redis: Redis, w: WindowRef, kind: AggregationKind, aggregation: AnyAggregation): Promise<WindowState | null> {
+  const key = KEYS.window(w);
+  const pipeline = redis.pipeline().hgetall(key);
+  if (kind === 'distinct') pipeline.pfcount(`${key}:hll`);
+  if (kind === 'topK') pipeline.zrange(`${key}:z`, 0, -1, 'WITHSCORES');
+  if (kind === 'funnel') pipeline.hgetall(`${key}:f`);
+  const replies = (await pipeline.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  const h = replies[0][1] as Record<string, string>;
+  if (!h || h._u === undefined) return null;
+  const n = (f: string) => Number(h[f] ?? 0);
+  const meta = { updates: n('_u'), firedAt: n('_f'), version: n('_v') };
+  let acc: unknown;
+  switch (kind) {
+    case 'count':
+      acc = { count: n('count') };
+      break;
+    case 'sum':
+      acc = { micros: n('micros') };
+      break;
+    case 'avg':
+      acc = { micros: n('micros'), count: n('count') };
+      break;
+    case 'min':
+    case 'max':
+      acc = { value: h.value === undefined ? null : Number(h.value) };
+      break;
+    case 'distinct':
+      return { meta, value: replies[1][1] as number };
+    case 'topK': {
+      const flat = replies[1][1] as string[];
+      const counts = new Map<string, number>();
+      for (let i = 0; i < flat.length; i += 2) counts.set(flat[i], Number(flat[i + 1]));
+      acc = { counts };
+      break;
+    }
+    case 'ratio':
+      acc = { numerator: n('numerator'), denominator: n('denominator') };
+      break;
+    case 'funnel': {
+      const sessions = new Map<string, number>();
+      for (const [s, stage] of Object.entries((replies[1][1] as Record<string, string>) ?? {})) sessions.set(s, Number(stage));
+      acc = { sessions };
+      break;
+    }
+    case 'abandonment':
+      acc = { started: n('started'), completed: n('completed') };
+      break;
+    default:
+      return assertNever(kind);
+  }
+  return { meta, value: aggregation.result(acc) };
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unknown aggregation ${JSON.stringify(x)}`);
+}
