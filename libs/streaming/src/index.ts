@@ -17,3 +17,5 @@ export * from './metrics/metric-definitions';
 export * from './metrics/default-metrics';
 export * from './metrics/compile';
 export * from './pre-aggregate';
+export * from './operator';
+export * from './harness';

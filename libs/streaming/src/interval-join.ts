@@ -11,6 +11,8 @@
  *   left  late iff W >= l + upper + allowedLateness   (its result is past correction)
  *   right late iff W >= r + allowedLateness           (a left it could match may already be purged)
  * Purge: a key's state goes when W >= max(l + upper, r − lower + upper for every right) + allowedLateness.
+ * One left per key while the key has state: the earliest (by ts, then id). A left arriving after the key's
+ * state was purged starts a new join (keys such as orderId are meant to have one left).
  *
  * Delta form (JSON), per metric|key: { kind: 'join', left: {ts, id, fields} | null, rights: [ts…] sorted
  * unique }. Merge keeps the earliest left (by ts, then id) and the union of rights; in Redis: a hash for the
@@ -188,6 +190,16 @@ export class IntervalJoinOperator {
 
   state(key: string): JoinState | undefined {
     return this.slots.get(key)?.state;
+  }
+
+  keys(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** Whether the key's left is resolved (its deadline passed) and the last version emitted (0: none). */
+  emitted(key: string): { resolved: boolean; version: number } {
+    const s = this.slots.get(key);
+    return { resolved: s?.resolved ?? false, version: s?.emitted?.version ?? 0 };
   }
 
   apply(key: string, delta: JoinDelta): void {
