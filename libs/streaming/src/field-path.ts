@@ -20,8 +20,11 @@ export function isItemPath(path: string): boolean {
   return path === ITEM_ALIAS || path.startsWith(`${ITEM_ALIAS}.`);
 }
 
+/** One property step. Functions (inherited methods such as toString) read as missing; `__proto__`, `constructor` and `prototype` are refused by validation. */
 function step(v: unknown, name: string): unknown {
-  return v !== null && typeof v === 'object' && Object.prototype.hasOwnProperty.call(v, name) ? (v as Record<string, unknown>)[name] : undefined;
+  if (v === null || typeof v !== 'object') return undefined;
+  const x = (v as Record<string, unknown>)[name];
+  return typeof x === 'function' ? undefined : x;
 }
 
 /** A function reading the path (undefined when any step is missing). */

@@ -12,7 +12,7 @@ import type { TidemarkEvent } from '@tidemark/contracts';
 import type { LateEvent } from './late-event';
 import type { MetricSet } from './metrics/compile';
 import type { MetricDefinition } from './metrics/metric-definitions';
-import { OperatorOutput, QueryOptions, StreamingOperator, WindowResult } from './operator';
+import { byWindow, OperatorOutput, QueryOptions, StreamingOperator, WindowResult } from './operator';
 import type { InvalidEvent, SequencedEvent, StreamingOptions } from './pre-aggregate';
 
 export interface HarnessOptions extends StreamingOptions {
@@ -80,7 +80,7 @@ export class StreamingTestHarness {
   latest(metric: string): WindowResult[] {
     const last = new Map<string, WindowResult>();
     for (const r of this.resultsOf(metric)) last.set(`${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`, r);
-    return [...last.values()].sort((a, b) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return [...last.values()].sort(byWindow);
   }
 
   lateOf(metric: string): LateEvent[] {

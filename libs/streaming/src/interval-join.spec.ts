@@ -143,7 +143,7 @@ describe('IntervalJoinOperator', () => {
   it('matches the reference for in-bound disorder, one left per key (property)', () => {
     const keyArb = fc.record({ left: fc.option(fc.integer({ min: 0, max: 1000 })), rights: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 4 }) });
     fc.assert(
-      fc.property(fc.array(keyArb, { maxLength: 12 }), fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 60, maxLength: 60 }), (keys, delays) => {
+      fc.property(fc.array(keyArb, { maxLength: 12, size: 'max' }), fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 60, maxLength: 60 }), (keys, delays) => {
         const bound = 30;
         const raw = keys.flatMap((k, i) => [
           ...(k.left === null ? [] : [{ key: `k${i}`, ts: k.left, isLeft: true, id: `l${i}` }]),

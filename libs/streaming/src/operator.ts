@@ -59,6 +59,11 @@ export interface QueryOptions {
   to?: number;
 }
 
+/** Results ordered by window start, window end, then key. */
+export function byWindow(a: WindowResult, b: WindowResult): number {
+  return a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
 interface Slot {
   metric: CompiledWindowMetric;
   key: string;
@@ -149,7 +154,7 @@ export class StreamingOperator {
     return { results: this.fire(), late: r.late, skipped: r.skipped, invalid: r.invalid, watermark: this.tracker.watermark };
   }
 
-  /** Current values of a metric's open windows (partial: final false, version 0; fired: final true). */
+  /** Current values of a metric's open windows (partial: final false, version 0; fired: final true), by window then key. */
   query(metric: string, opts: QueryOptions = {}): WindowResult[] {
     const m = this.metrics.get(metric);
     if (!m) throw new Error(`unknown metric "${metric}"`);
@@ -167,7 +172,7 @@ export class StreamingOperator {
         const info = join.emitted(key);
         out.push({ metric, key, windowStart: start, windowEnd: end, value: joinResultValue(st, m.join), final: info.resolved, version: info.version });
       }
-      return out.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return out.sort(byWindow);
     }
     const push = (s: Slot) => {
       if (s.alive && inRange(s.start, s.end)) out.push(this.resultOf(s, s.firedVersion > 0 && !s.dirty, s.firedVersion));
@@ -179,7 +184,7 @@ export class StreamingOperator {
       for (const s of aligned.get(key)?.values() ?? []) push(s);
       for (const s of sessions.get(key) ?? []) push(s);
     }
-    return out.sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.windowEnd - b.windowEnd);
+    return out.sort(byWindow);
   }
 
   private resultOf(s: Slot, final: boolean, version: number): WindowResult {

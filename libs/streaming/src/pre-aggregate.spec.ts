@@ -177,7 +177,7 @@ describe('preAggregate', () => {
     const types = ['page_view', 'product_view', 'add_to_cart', 'checkout_started', 'order_placed', 'payment_failed', 'payment_succeeded'] as const;
     const arb = fc.array(
       fc.record({ type: fc.constantFrom(...types), ts: fc.integer({ min: 0, max: 900_000 }), u: fc.integer({ min: 0, max: 4 }), p: fc.integer({ min: 0, max: 5 }), o: fc.integer({ min: 0, max: 3 }) }),
-      { maxLength: 40 },
+      { maxLength: 40, size: 'max' },
     );
     fc.assert(
       fc.property(arb, fc.constantFrom(0, 5_000, 60_000), fc.constantFrom(0, 60_000), (raw, bound, lateness) => {

@@ -153,8 +153,7 @@ export class PreAggregator {
       }
       processed++;
       b.event(event, seq ?? null, wm);
-      tracker.onEvent(p, event.ts, now);
-      wm = tracker.advance(now);
+      if (tracker.onEvent(p, event.ts, now)) wm = tracker.advance(now); // unchanged state, same now: same watermark
     }
     return {
       ...b.finish(),

@@ -101,6 +101,17 @@ describe('WatermarkTracker', () => {
     expect(t.advance(2001)).toBe(1990);
   });
 
+  it('onEvent says whether the partition changed (only then can the watermark move)', () => {
+    const t = new WatermarkTracker();
+    expect(t.onEvent('a', 100, 0)).toBe(true); // new partition
+    expect(t.onEvent('a', 100, 0)).toBe(false);
+    expect(t.onEvent('a', 99, 0)).toBe(false);
+    expect(t.onEvent('a', 101, 0)).toBe(true);
+    expect(t.onEvent('a', 50, 1)).toBe(true); // later activity
+    t.addPartition('b', 0);
+    expect(t.onEvent('b', 1, 0)).toBe(true); // first event of a registered partition
+  });
+
   it('refuses a non-finite event time', () => {
     expect(() => new WatermarkTracker().onEvent(0, Number.NaN, 0)).toThrow(RangeError);
   });

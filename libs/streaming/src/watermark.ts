@@ -137,16 +137,28 @@ export class WatermarkTracker {
     if (!this.partitions.has(p)) this.partitions.set(p, { maxTs: null, lastActiveAt: now });
   }
 
-  /** An event of `partition` with event time `ts`, seen at processing time `now`. */
-  onEvent(partition: string | number, ts: number, now: number): void {
+  /**
+   * An event of `partition` with event time `ts`, seen at processing time `now`. Returns true when the
+   * partition's state changed (new partition, higher maxTs or later activity): only then can advance(now) move.
+   */
+  onEvent(partition: string | number, ts: number, now: number): boolean {
     if (!Number.isFinite(ts)) throw new RangeError(`event time must be a finite number (got ${ts})`);
-    const p = String(partition);
+    const p = typeof partition === 'string' ? partition : String(partition);
     const s = this.partitions.get(p);
-    if (!s) this.partitions.set(p, { maxTs: ts, lastActiveAt: now });
-    else {
-      if (s.maxTs === null || ts > s.maxTs) s.maxTs = ts;
-      if (now > s.lastActiveAt) s.lastActiveAt = now;
+    if (!s) {
+      this.partitions.set(p, { maxTs: ts, lastActiveAt: now });
+      return true;
     }
+    let changed = false;
+    if (s.maxTs === null || ts > s.maxTs) {
+      s.maxTs = ts;
+      changed = true;
+    }
+    if (now > s.lastActiveAt) {
+      s.lastActiveAt = now;
+      changed = true;
+    }
+    return changed;
   }
 
   /** Idle: no event for longer than idleTimeout. */

@@ -1,0 +1,172 @@
+/**
+ * Benchmark of the streaming core alone (no NATS, no Redis): events/s through all 13 default metrics on one
+ * core. The stream is realistic shop traffic from the deterministic simulator (seeded), with a little
+ * disorder (5 % of events up to 3 s back) and a few late events (0.1 %, 2 min back), partitioned by
+ * sessionId over 8 partitions and cut into per-partition batches of 500, as the aggregation service reads them.
+ *
+ * Two figures:
+ *   - pre-aggregation: `preAggregate` per batch (pure, watermark state threaded through) — what the service
+ *     does in memory before its one Redis call per batch;
+ *   - full in-memory operator: pre-aggregation + applying the deltas + firing, re-firing and purging windows.
+ *
+ * Run: `node -e "require('tsconfig-paths').register({baseUrl:'dist',paths:{'@tidemark/*':['libs/*\/src']}}); require('./dist/bench/streaming/core.bench.js')"`
+ * after `npx tsc -p tsconfig.build.json`. Options (env or `main` args): --events, --batch, --seed.
+ */
+import { parseArgs } from 'node:util';
+import { partitionOf, TidemarkEvent } from '@tidemark/contracts';
+import { ShopSimulator } from '@tidemark/simulator';
+import { DEFAULT_METRICS, emptyWatermarkState, MetricSet, PreAggregator, StreamingOperator, WatermarkState } from '@tidemark/streaming';
+
+export interface CoreBenchOptions {
+  /** Events in the measured stream (default 400 000). */
+  events?: number;
+  /** Events per batch (default 500). */
+  batchSize?: number;
+  seed?: number;
+  partitions?: number;
+  /** Timed repetitions; the median is reported (default 3). */
+  repeats?: number;
+  print?: boolean;
+}
+
+export interface CoreBenchResult {
+  events: number;
+  metrics: number;
+  batchSize: number;
+  batches: number;
+  /** Simulated event-time span of the stream, minutes. */
+  spanMinutes: number;
+  preAggregate: { eventsPerSecond: number; deltasPerBatch: number };
+  operator: { eventsPerSecond: number; results: number; lateEvents: number; openWindowsAtEnd: number };
+  node: string;
+}
+
+interface Batch {
+  partition: number;
+  now: number;
+  events: { event: TidemarkEvent; seq: number }[];
+}
+
+/** Deterministic synthetic stream: the shop simulator ticking every 100 ms of simulated time. */
+export function generateStream(count: number, seed: number): TidemarkEvent[] {
+  const sim = new ShopSimulator({ seed, products: 2_000, users: 50_000, sessionsPerSecond: 150 });
+  sim.incidents = { disorderRate: 0.05, disorderMs: 3_000, lateRate: 0.001, lateMs: 120_000 };
+  const out: TidemarkEvent[] = [];
+  let now = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+  while (out.length < count) {
+    out.push(...sim.tick(now));
+    now += 100;
+  }
+  out.length = count;
+  return out;
+}
+
+/** Per-partition batches in arrival order, as consumers would fetch them; `now` = arrival (the simulated wall clock). */
+export function toBatches(events: readonly TidemarkEvent[], partitions: number, batchSize: number): Batch[] {
+  const pending: Batch[] = Array.from({ length: partitions }, (_, p) => ({ partition: p, now: 0, events: [] }));
+  const out: Batch[] = [];
+  const seqs = new Array<number>(partitions).fill(0);
+  let clock = 0;
+  for (const event of events) {
+    clock = Math.max(clock, event.ts);
+    const p = partitionOf(event.sessionId, partitions);
+    const b = pending[p];
+    b.events.push({ event, seq: ++seqs[p] });
+    b.now = clock;
+    if (b.events.length === batchSize) {
+      out.push(b);
+      pending[p] = { partition: p, now: 0, events: [] };
+    }
+  }
+  for (const b of pending) if (b.events.length > 0) out.push(b);
+  return out;
+}
+
+function timePreAggregate(pre: PreAggregator, batches: readonly Batch[]): { ms: number; deltas: number } {
+  let state: WatermarkState = emptyWatermarkState();
+  let deltas = 0;
+  const t0 = performance.now();
+  for (const b of batches) {
+    const r = pre.run({ partition: b.partition, now: b.now, events: b.events, watermark: state });
+    state = r.watermark;
+    deltas += r.deltas.length + r.joins.length;
+  }
+  return { ms: performance.now() - t0, deltas };
+}
+
+function timeOperator(metrics: MetricSet, batches: readonly Batch[]): { ms: number; results: number; late: number; open: number } {
+  const op = new StreamingOperator(metrics);
+  let results = 0;
+  let late = 0;
+  const t0 = performance.now();
+  for (const b of batches) {
+    const out = op.processBatch(b.events, { partition: b.partition, now: b.now });
+    results += out.results.length;
+    late += out.late.length;
+  }
+  return { ms: performance.now() - t0, results, late, open: op.openWindows };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function run(opts: CoreBenchOptions = {}): Promise<CoreBenchResult> {
+  const count = opts.events ?? 400_000;
+  const batchSize = opts.batchSize ?? 500;
+  const partitions = opts.partitions ?? 8;
+  const repeats = opts.repeats ?? 3;
+  const events = generateStream(count, opts.seed ?? 42);
+  const batches = toBatches(events, partitions, batchSize);
+  const metrics = new MetricSet(DEFAULT_METRICS);
+  const pre = new PreAggregator(metrics);
+
+  // warm-up (JIT) on the first fifth of the stream
+  const warm = batches.slice(0, Math.ceil(batches.length / 5));
+  timePreAggregate(pre, warm);
+  timeOperator(metrics, warm);
+
+  const preRuns = Array.from({ length: repeats }, () => timePreAggregate(pre, batches));
+  const opRuns = Array.from({ length: repeats }, () => timeOperator(metrics, batches));
+  const preMs = median(preRuns.map((r) => r.ms));
+  const opMs = median(opRuns.map((r) => r.ms));
+  const span = events.reduce((m, e) => Math.max(m, e.ts), -Infinity) - events.reduce((m, e) => Math.min(m, e.ts), Infinity);
+  const result: CoreBenchResult = {
+    events: count,
+    metrics: metrics.metrics.length,
+    batchSize,
+    batches: batches.length,
+    spanMinutes: Math.round(span / 60_000),
+    preAggregate: { eventsPerSecond: Math.round((count / preMs) * 1000), deltasPerBatch: Math.round(preRuns[0].deltas / batches.length) },
+    operator: { eventsPerSecond: Math.round((count / opMs) * 1000), results: opRuns[0].results, lateEvents: opRuns[0].late, openWindowsAtEnd: opRuns[0].open },
+    node: process.version,
+  };
+  if (opts.print !== false) {
+    const f = (n: number) => n.toLocaleString('en-US');
+    console.log(`tidemark bench streaming core: ${f(count)} simulated shop events (${result.spanMinutes} min of event time), ${result.metrics} default metrics, ${partitions} partitions, batches of ${batchSize}, one core, ${process.version}`);
+    console.log(`  pre-aggregation (batch → deltas):              ${f(result.preAggregate.eventsPerSecond)} events/s  (${result.preAggregate.deltasPerBatch} deltas per batch)`);
+    console.log(`  in-memory operator (deltas + fire + purge):    ${f(result.operator.eventsPerSecond)} events/s  (${f(result.operator.results)} results, ${f(result.operator.lateEvents)} late reports)`);
+    console.log(`  median of ${repeats} runs after a warm-up`);
+  }
+  return result;
+}
+
+/** `tidemark bench`-style entry: args --events N --batch N --seed N. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { events: { type: 'string' }, batch: { type: 'string' }, seed: { type: 'string' }, repeats: { type: 'string' } } });
+  await run({
+    events: values.events ? Number(values.events) : undefined,
+    batchSize: values.batch ? Number(values.batch) : undefined,
+    seed: values.seed ? Number(values.seed) : undefined,
+    repeats: values.repeats ? Number(values.repeats) : undefined,
+  });
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
