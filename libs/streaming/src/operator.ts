@@ -21,6 +21,7 @@ import { DEFAULT_METRICS } from './metrics/default-metrics';
 import { CompiledWindowMetric, MetricSet } from './metrics/compile';
 import type { MetricDefinition } from './metrics/metric-definitions';
 import { InvalidEvent, JoinDeltaEntry, PreAggregateResult, PreAggregator, SequencedEvent, StreamingOptions, WindowDeltaEntry } from './pre-aggregate';
+import { planSessionMerge } from './session-merge';
 import { TimerQueue } from './timers';
 import { isComplete } from './trigger';
 import { WatermarkState, WatermarkTracker } from './watermark';
@@ -215,43 +216,17 @@ export class StreamingOperator {
     }
     // session: merge with every stored session of the key that intersects
     const perKey = this.sessions[m.index];
-    const list = perKey.get(d.key) ?? [];
-    let start = d.windowStart;
-    let end = d.windowEnd;
+    const plan = planSessionMerge(perKey.get(d.key) ?? [], { start: d.windowStart, end: d.windowEnd });
     let acc = agg.applyDelta(agg.createAccumulator(), d.delta);
     let version = 0;
-    const keep: Slot[] = [];
-    let merged = 0;
-    for (const s of list) {
-      if (s.start < end && start < s.end) {
-        start = Math.min(start, s.start);
-        end = Math.max(end, s.end);
-        acc = agg.merge(s.acc, acc);
-        version = Math.max(version, s.firedVersion);
-        s.alive = false;
-        this.open--;
-        merged++;
-      } else keep.push(s);
+    for (const s of plan.merged) {
+      acc = agg.merge(s.acc, acc);
+      version = Math.max(version, s.firedVersion);
+      s.alive = false;
+      this.open--;
     }
-    // a merge can make the cover intersect sessions it did not before: repeat until stable
-    if (merged > 0) {
-      for (let changed = true; changed; ) {
-        changed = false;
-        for (let i = keep.length - 1; i >= 0; i--) {
-          const s = keep[i];
-          if (s.start < end && start < s.end) {
-            start = Math.min(start, s.start);
-            end = Math.max(end, s.end);
-            acc = agg.merge(s.acc, acc);
-            version = Math.max(version, s.firedVersion);
-            s.alive = false;
-            this.open--;
-            keep.splice(i, 1);
-            changed = true;
-          }
-        }
-      }
-    }
+    const { start, end } = plan;
+    const keep = plan.kept;
     const slot = this.newSlot(m, d.key, start, end, acc);
     slot.firedVersion = version;
     keep.push(slot);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { mergeSessions, SessionEntry } from './session-merge';
+import { mergeSessions, planSessionMerge, SessionEntry } from './session-merge';
 
 const concat = (a: number[], b: number[]): number[] => [...a, ...b].sort((x, y) => x - y);
 
@@ -64,6 +64,50 @@ describe('mergeSessions', () => {
           expect(mergeSessions(partial, concat)).toEqual(expected);
         },
       ),
+    );
+  });
+});
+
+describe('planSessionMerge', () => {
+  const stored = [
+    { start: 0, end: 10, id: 'a' },
+    { start: 20, end: 30, id: 'b' },
+    { start: 30, end: 40, id: 'c' },
+    { start: 50, end: 60, id: 'd' },
+  ];
+
+  it('finds the stored sessions a new window merges with, transitively', () => {
+    const p = planSessionMerge(stored, { start: 8, end: 21 });
+    expect(p.merged.map((s) => s.id)).toEqual(['a', 'b']);
+    expect(p.kept.map((s) => s.id)).toEqual(['c', 'd']);
+    expect([p.start, p.end]).toEqual([0, 30]);
+    const q = planSessionMerge(stored, { start: 25, end: 35 });
+    expect(q.merged.map((s) => s.id)).toEqual(['b', 'c']);
+    expect([q.start, q.end]).toEqual([20, 40]);
+  });
+
+  it('touching is not intersecting', () => {
+    const p = planSessionMerge(stored, { start: 40, end: 50 });
+    expect(p.merged).toEqual([]);
+    expect([p.start, p.end]).toEqual([40, 50]);
+  });
+
+  it('merging with a long window swallows everything it covers', () => {
+    const p = planSessionMerge(stored, { start: 5, end: 55 });
+    expect(p.merged).toHaveLength(4);
+    expect([p.start, p.end]).toEqual([0, 60]);
+  });
+
+  it('agrees with mergeSessions (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 30 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 40 }), (ts, t, gap) => {
+        const sessions = mergeSessions(ts.map((x) => ({ start: x, end: x + gap, value: [x] })), concat);
+        const p = planSessionMerge(sessions, { start: t, end: t + gap });
+        const expected = mergeSessions([...sessions, { start: t, end: t + gap, value: [t] }], concat);
+        const mergedSession = expected.find((s) => s.value.includes(t) && s.start <= t && t < s.end)!;
+        expect([p.start, p.end]).toEqual([mergedSession.start, mergedSession.end]);
+        expect(p.kept.length + 1).toBe(expected.length);
+      }),
     );
   });
 });

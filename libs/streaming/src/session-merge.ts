@@ -31,3 +31,30 @@ export function mergeSessions<T>(entries: readonly SessionEntry<T>[], combine: (
   out.push(cur);
   return out;
 }
+
+/**
+ * Where a new session window goes among a key's stored sessions (disjoint): the stored sessions it must be
+ * merged with (those intersecting the growing cover, repeated until stable), the ones kept apart, and the
+ * merged window. What a service needs to apply a `session` delta to its stored sessions; the in-memory
+ * operator uses it too. A merged session should carry the highest fired version of its parts.
+ */
+export function planSessionMerge<T extends { start: number; end: number }>(stored: readonly T[], window: { start: number; end: number }): { merged: T[]; kept: T[]; start: number; end: number } {
+  let start = window.start;
+  let end = window.end;
+  let kept = [...stored];
+  const merged: T[] = [];
+  for (let changed = true; changed; ) {
+    changed = false;
+    const next: T[] = [];
+    for (const s of kept) {
+      if (s.start < end && start < s.end) {
+        start = Math.min(start, s.start);
+        end = Math.max(end, s.end);
+        merged.push(s);
+        changed = true;
+      } else next.push(s);
+    }
+    kept = next;
+  }
+  return { merged, kept, start, end };
+}

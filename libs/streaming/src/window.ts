@@ -10,7 +10,7 @@ export interface TimeWindow {
 /** a mod n, always in [0, n) (also for negative a). */
 export function mod(a: number, n: number): number {
   const r = a % n;
-  return r < 0 ? r + n : r;
+  return r < 0 ? r + n : r || 0; // no -0
 }
 
 export function contains(w: TimeWindow, ts: number): boolean {
