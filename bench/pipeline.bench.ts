@@ -3,14 +3,19 @@
  * private servers.
  *   one-hop limit: consume a batch of a prefilled partitioned stream → one Redis call per batch → ack
  *                  (PartitionConsumer, the same transport the services use)
- *   (a) dedup:     the dedup service (its own process) draining a prefilled events.raw into events.clean
- * Goal: each hop ≥ 0.5 × the one-hop limit.
+ *   (a) dedup:       the dedup service (its own process) draining a prefilled events.raw into events.clean
+ *   (b) aggregation: the aggregation service draining a prefilled events.clean, all default metrics
+ *   (c) end to end:  ingestion + dedup + aggregation as processes; events sent over HTTP until every window
+ *                    they fill has fired (final results published)
+ *   (d) latency:     from the firing round that saw the watermark pass a window's end to its result being
+ *                    published (the firer's histogram; add up to FIRE_INTERVAL_MS of polling)
+ * Goals: each hop ≥ 0.5 × the one-hop limit; end to end ≥ 30 K events/s.
  */
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { ALL_STREAMS, partitionOf, streams, subjects } from '@tidemark/contracts';
+import { ALL_STREAMS, durables, partitionOf, streams, subjects } from '@tidemark/contracts';
 import { JetStreamPublisher, PartitionConsumer, connectNats, ensureStreams } from '@tidemark/jetstream';
 import { connectRedis } from '@tidemark/state';
 import { fmt, freePort, rate, sampleEvent, startBenchServers, startService, stopChild } from './support';
@@ -88,18 +93,147 @@ async function dedupHop(natsUrl: string, redisUrl: string, count: number): Promi
   return rate(count - first, ms);
 }
 
+async function consumersDrained(nc: NatsConnection, stream: string, durable: (p: number) => string): Promise<boolean> {
+  const jsm = await jetstream(nc).jetstreamManager();
+  for (let p = 0; p < PARTITIONS; p++) {
+    const info = await jsm.consumers.info(stream, durable(p)).catch(() => null);
+    if (!info || info.num_pending + info.num_ack_pending > 0) return false;
+  }
+  return true;
+}
+
+/** Copies the raw stream's events into events.clean (as dedup would), for the aggregation hop alone. */
+async function prefillClean(natsUrl: string, count: number, runId: string): Promise<void> {
+  const conn = await connectNats({ servers: natsUrl, name: 'bench-prefill-clean' });
+  const pub = new JetStreamPublisher(conn, { maxInFlight: 8192 });
+  const now = Date.UTC(2026, 0, 1);
+  const chunk = 10_000;
+  for (let i = 0; i < count; i += chunk) {
+    const items = [];
+    for (let j = i; j < Math.min(count, i + chunk); j++) {
+      const e = sampleEvent(j, now + j * 10, runId);
+      items.push({ subject: subjects.clean(partitionOf(e.sessionId as string, PARTITIONS)), data: Buffer.from(JSON.stringify(e)), msgId: e.id as string });
+    }
+    await pub.publishBatch(items);
+  }
+  await pub.close();
+  await conn.drain();
+}
+
+async function aggregationHop(natsUrl: string, redisUrl: string, count: number): Promise<number> {
+  const port = await freePort();
+  const nc = await connect({ servers: natsUrl });
+  const child = await startService(
+    'aggregation',
+    { NATS_URL: natsUrl, REDIS_URL: redisUrl, AGGREGATION_PORT: String(port), PARTITIONS: String(PARTITIONS), WATERMARK_IDLE_ADVANCE: 'off' },
+    `http://127.0.0.1:${port}/health/ready`,
+  );
+  const t0 = performance.now();
+  while (!(await consumersDrained(nc, streams.clean.name, durables.aggregation))) await new Promise((r) => setTimeout(r, 20));
+  const ms = performance.now() - t0;
+  await stopChild(child);
+  await nc.close();
+  return rate(count, ms);
+}
+
+interface EndToEnd {
+  rate: number;
+  fireP50: number;
+  fireP99: number;
+}
+
+/** p-quantile upper bound from a Prometheus histogram's cumulative buckets. */
+function quantile(metricsText: string, name: string, q: number): number {
+  const buckets = [...metricsText.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+)`, 'gm'))].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: Number(m[2]) }));
+  const total = buckets.length ? buckets[buckets.length - 1].n : 0;
+  if (total === 0) return NaN;
+  return buckets.find((b) => b.n >= q * total)!.le;
+}
+
+async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId: string): Promise<EndToEnd> {
+  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
+  const env = {
+    NATS_URL: natsUrl,
+    REDIS_URL: redisUrl,
+    PARTITIONS: String(PARTITIONS),
+    WATERMARK_IDLE_ADVANCE: 'off',
+    INGESTION_PORT: String(ports.http),
+    INGESTION_TCP_PORT: String(ports.tcp),
+    AGGREGATION_PORT: String(ports.agg),
+    DEDUP_PORT: String(ports.dedup),
+    FIRE_INTERVAL_MS: '50',
+  };
+  const children = await Promise.all([
+    startService('ingestion', env, `http://127.0.0.1:${ports.http}/health/ready`),
+    startService('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
+    startService('aggregation', env, `http://127.0.0.1:${ports.agg}/health/ready`),
+  ]);
+  const nc = await connect({ servers: natsUrl });
+  const base = Date.UTC(2026, 1, 1);
+  const bodies: string[] = [];
+  for (let i = 0; i < count; i += 1000) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(count, i + 1000); j++) lines.push(JSON.stringify({ ...sampleEvent(j, base + j * 5, runId), ts: base + j * 5 }));
+    bodies.push(lines.join('\n'));
+  }
+  // The last event pushes every partition's watermark past every window the others filled.
+  const end = base + count * 5 + 2 * 3_600_000;
+  const flush = Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n');
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < bodies.length) {
+        const res = await fetch(`http://127.0.0.1:${ports.http}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: bodies[next++] });
+        if (res.status !== 202) throw new Error(`ingestion answered ${res.status}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+  await fetch(`http://127.0.0.1:${ports.http}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: flush });
+  // Done when every event went through both hops and the last data window has fired.
+  const lastWindowEnd = Math.floor((base + count * 5) / 60_000) * 60_000 + 60_000;
+  for (;;) {
+    const drained = (await consumersDrained(nc, streams.raw.name, durables.dedup)) && (await consumersDrained(nc, streams.clean.name, durables.aggregation));
+    if (drained) {
+      const r = (await (await fetch(`http://127.0.0.1:${ports.agg}/v1/metrics/orders?from=${lastWindowEnd - 60_000}&to=${lastWindowEnd}`)).json()) as { final: boolean }[];
+      const gmv = (await (await fetch(`http://127.0.0.1:${ports.agg}/v1/metrics/events?from=${lastWindowEnd - 60_000}&to=${lastWindowEnd}`)).json()) as { final: boolean }[];
+      if (gmv.length > 0 && gmv.every((x) => x.final) && r.every((x) => x.final)) break;
+    }
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  const ms = performance.now() - t0;
+  const metricsText = await (await fetch(`http://127.0.0.1:${ports.agg}/metrics`)).text();
+  for (const c of children) await stopChild(c);
+  await nc.close();
+  return { rate: rate(count, ms), fireP50: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.5), fireP99: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.99) };
+}
+
 export async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { events: { type: 'string', default: '200000' } } });
   const count = Number(values.events);
   const servers = await startBenchServers();
   try {
     await prefill(servers.natsUrl, count, Date.now().toString(36));
+    const runId = Date.now().toString(36);
     const limit = await oneHopLimit(servers.natsUrl, servers.redisUrl, count);
     const dedup = await dedupHop(servers.natsUrl, servers.redisUrl, count);
+    await prefillClean(servers.natsUrl, count, `${runId}-clean`);
+    const aggregation = await aggregationHop(servers.natsUrl, servers.redisUrl, count);
+    const fresh = await startBenchServers();
+    let e2e: EndToEnd;
+    try {
+      e2e = await endToEnd(fresh.natsUrl, fresh.redisUrl, count, `${runId}-e2e`);
+    } finally {
+      await fresh.stop();
+    }
+    const ms = (s: number) => (Number.isFinite(s) ? `≤ ${Math.round(s * 1000)} ms` : 'n/a');
     console.log(`tidemark bench pipeline: ${fmt(count)} events of ~250 bytes over ${PARTITIONS} partitions, NATS and Redis on this machine`);
-    console.log(`  one-hop limit (batch consume → one Redis call → ack): ${fmt(limit)} events/s`);
-    console.log(`  (a) dedup (service process, raw → clean): ${fmt(dedup)} events/s  ratio ${(dedup / limit).toFixed(2)}`);
-    console.log('  goal: ratio >= 0.50');
+    console.log(`  one-hop limit (batch consume → one Redis call → ack):   ${fmt(limit)} events/s`);
+    console.log(`  (a) dedup (service process, raw → clean):              ${fmt(dedup)} events/s  ratio ${(dedup / limit).toFixed(2)}  (goal ≥ 0.50)`);
+    console.log(`  (b) aggregation (service process, 11 window metrics):  ${fmt(aggregation)} events/s  ratio ${(aggregation / limit).toFixed(2)}  (goal ≥ 0.50)`);
+    console.log(`  (c) end to end, HTTP ingest → final results:           ${fmt(e2e.rate)} events/s  (goal ≥ 30,000)`);
+    console.log(`  (d) watermark past a window end → result published:    p50 ${ms(e2e.fireP50)}, p99 ${ms(e2e.fireP99)} (+ up to FIRE_INTERVAL_MS polling)`);
   } finally {
     await servers.stop();
   }
