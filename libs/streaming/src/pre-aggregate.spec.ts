@@ -160,6 +160,17 @@ describe('preAggregate', () => {
     ]);
   });
 
+  it('a session event is late exactly when W >= ts + gap + allowed lateness', () => {
+    const gap = 1_800_000;
+    const W = 10_000_000;
+    const state: WatermarkState = { partitions: { '0': { maxTs: W + 5_000, lastActiveAt: 0 } }, watermark: W };
+    const lateTs = W - gap - 60_000;
+    const r = preAggregate({ partition: 0, now: 0, events: seq([ev('add_to_cart', lateTs, { sessionId: 'late' }), ev('add_to_cart', lateTs + 1, { sessionId: 'ok' })]), watermark: state }, metrics);
+    expect(r.late.filter((l) => l.metric === 'cart_abandonment')).toMatchObject([{ event: { sessionId: 'late' }, windows: [{ start: lateTs, end: lateTs + gap }] }]);
+    expect(r.late.find((l) => l.metric === 'cart_abandonment')!.reason).toMatch(/too late for cart_abandonment session window/);
+    expect(r.deltas.filter((d) => d.metric === 'cart_abandonment').map((d) => d.key)).toEqual(['ok']);
+  });
+
   it('join deltas: earliest left, sorted unique rights; a late left or right is reported', () => {
     const r = preAggregate({ partition: 0, now: 0, events: seq([paid(9, 'o'), order(5, 'o', 1, [], { id: 'b' }), order(5, 'o', 1, [], { id: 'a' }), paid(7, 'o'), paid(9, 'o')]) }, metrics);
     expect(r.joins[0].delta).toMatchObject({ left: { ts: 5, id: 'a' }, rights: [7, 9] });
