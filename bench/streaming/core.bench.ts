@@ -9,8 +9,10 @@
  *     does in memory before its one Redis call per batch;
  *   - full in-memory operator: pre-aggregation + applying the deltas + firing, re-firing and purging windows.
  *
- * Run: `node -e "require('tsconfig-paths').register({baseUrl:'dist',paths:{'@tidemark/*':['libs/*\/src']}}); require('./dist/bench/streaming/core.bench.js')"`
- * after `npx tsc -p tsconfig.build.json`. Options (env or `main` args): --events, --batch, --seed.
+ * Run after `npx tsc -p tsconfig.build.json`:
+ *   node -e "require('tsconfig-paths').register({baseUrl:'dist',paths:{'@tidemark/*':['libs/*\/src']}}); require('./dist/bench/streaming/core.bench.js')"
+ * or `TS_NODE_BASEURL=dist node -r tsconfig-paths/register dist/bench/streaming/core.bench.js --events 400000`.
+ * Options (command line, or `run(opts)`): --events, --batch, --seed, --repeats.
  */
 import { parseArgs } from 'node:util';
 import { partitionOf, TidemarkEvent } from '@tidemark/contracts';
@@ -161,7 +163,9 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
+// Run when executed directly (`node core.bench.js`) or required from `node -e` (no main module there);
+// not when another module (e.g. `tidemark bench`) imports it.
+if (require.main === module || require.main === undefined) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
