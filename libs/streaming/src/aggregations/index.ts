@@ -6,3 +6,4 @@ export * from './distinct';
 export * from './top-k';
 export * from './ratio';
 export * from './funnel';
+export * from './delta';
