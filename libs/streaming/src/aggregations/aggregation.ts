@@ -182,6 +182,6 @@ export interface Aggregation<Acc, In, D extends AggregateDelta, Out> {
 export type AnyAggregation = Aggregation<any, any, AggregateDelta, unknown>;
 
 /** A null-prototype record: safe for any member name, JSON-serialisable. */
-export function record<V>(): Record<string, V> {
+export function emptyRecord<V>(): Record<string, V> {
   return Object.create(null) as Record<string, V>;
 }

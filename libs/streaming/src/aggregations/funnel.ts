@@ -4,7 +4,7 @@
  * stage i counts the sessions whose highest stage is >= i; rate i→i+1 = sessions(i+1) / sessions(i), null
  * when sessions(i) = 0. Order-free: a session that ordered counts for every earlier stage too.
  */
-import { record } from './aggregation';
+import { emptyRecord } from './aggregation';
 import type { Aggregation, FunnelAcc, FunnelDelta, FunnelInput, FunnelResult } from './aggregation';
 
 /** The funnel result from each session's highest stage (also usable on what the service reads from Redis). */
@@ -37,7 +37,7 @@ export function funnelAggregation(stageNames: readonly string[]): Aggregation<Fu
     },
     result: (acc) => funnelResult(stageNames, acc.sessions.values()),
     deltaOf: ({ member, stage }) => {
-      const sessions = record<number>();
+      const sessions = emptyRecord<number>();
       sessions[member] = stage;
       return { kind: 'funnel', sessions };
     },
@@ -47,7 +47,7 @@ export function funnelAggregation(stageNames: readonly string[]): Aggregation<Fu
       return d;
     },
     mergeDelta: (a, b) => {
-      const sessions = record<number>();
+      const sessions = emptyRecord<number>();
       for (const m in a.sessions) sessions[m] = a.sessions[m];
       for (const m in b.sessions) if (!(b.sessions[m] <= (sessions[m] ?? -1))) sessions[m] = b.sessions[m];
       return { kind: 'funnel', sessions };

@@ -3,7 +3,7 @@
  * ZINCRBY. Result: the K members with the highest counts, ties broken by member ascending (JS string order,
  * UTF-16 code units) — so a service reading a Redis sorted set must apply the same tie-break (`topK`).
  */
-import { record } from './aggregation';
+import { emptyRecord } from './aggregation';
 import type { Aggregation, TopKAcc, TopKDelta, TopKEntry } from './aggregation';
 
 /** The k entries with the highest counts, count descending then member ascending. */
@@ -30,7 +30,7 @@ export function topKAggregation(k: number): Aggregation<TopKAcc, string, TopKDel
     },
     result: (acc) => topK(acc.counts, k),
     deltaOf: (member) => {
-      const counts = record<number>();
+      const counts = emptyRecord<number>();
       counts[member] = 1;
       return { kind: 'topK', counts };
     },
@@ -39,7 +39,7 @@ export function topKAggregation(k: number): Aggregation<TopKAcc, string, TopKDel
       return d;
     },
     mergeDelta: (a, b) => {
-      const counts = record<number>();
+      const counts = emptyRecord<number>();
       for (const m in a.counts) counts[m] = a.counts[m];
       for (const m in b.counts) counts[m] = (counts[m] ?? 0) + b.counts[m];
       return { kind: 'topK', counts };
