@@ -74,6 +74,24 @@ export function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/**
+ * `count` events of simulated shop traffic (seeded: the same every run): Zipf-popular products, sessions
+ * through the funnel, orders and payments, in event-time order from `base`.
+ */
+export function shopEvents(count: number, runId: string, base: number): Record<string, unknown>[] {
+  // Imported here so the ingest benchmark does not load the simulator.
+  const { ShopSimulator } = require('@tidemark/simulator') as typeof import('@tidemark/simulator');
+  const sim = new ShopSimulator({ seed: 42, sessionsPerSecond: 400, products: 2000, users: 50_000 });
+  const out: Record<string, unknown>[] = [];
+  for (let t = base; out.length < count; t += 100) {
+    for (const e of sim.tick(t)) {
+      if (out.length === count) break;
+      out.push({ ...e, id: `${runId}-${e.id}` });
+    }
+  }
+  return out;
+}
+
 /** A realistic ~250-byte event. */
 export function sampleEvent(i: number, now: number, runId: string): Record<string, unknown> {
   return {

@@ -311,7 +311,9 @@ describe('the pipeline, exactly once', () => {
 
     // Within lateness: their minute was re-fired with version 2 (the late orders are in it).
     const orders = (await results('orders')).find((r) => r.windowEnd === lastMinuteEnd)!;
-    expect(orders).toMatchObject({ value: 1 + within.length, final: true, version: 2 });
+    // (The three late orders may land in separate batches, each re-firing the window: version >= 2.)
+    expect(orders).toMatchObject({ value: 1 + within.length, final: true });
+    expect(orders.version).toBeGreaterThanOrEqual(2);
     // Beyond lateness: on the late output once per (event, metric), and counted in late_events, by type.
     const late = await readStream<{ metric: string; event: TidemarkEvent }>(nc, streams.late.name);
     expect(new Set(late.map((l) => l.data.event.id))).toEqual(new Set(beyond.map((e) => e.id)));

@@ -9,7 +9,7 @@ import { REDIS } from '@tidemark/state';
 import { WatermarkState, WatermarkTracker, cleanupTime } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { LoadedMetrics } from './metric-loader';
-import { KEYS, WindowRef, dueMember, indexMember, parseDueMember, readWindow } from './window-store';
+import { KEYS, WindowRef, indexMember, parseDueMember, readWindows } from './window-store';
 
 /** Take or keep the firer lease: one instance fires at a time; another takes over when it stops renewing. */
 const LEASE = `
@@ -41,6 +41,10 @@ interface Commands {
   tidemarkLease(n: 1, key: string, id: string, ms: string): Promise<number>;
   tidemarkRaise(n: 1, key: string, value: string): Promise<number>;
   tidemarkRecord(n: 4, w: string, due: string, res: string, purge: string, version: string, updates: string, dueMember: string, resField: string, result: string, purgeAt: string): Promise<number>;
+}
+
+interface PipelineCommands {
+  tidemarkRecord(...args: unknown[]): unknown;
 }
 
 const PURGE_KEY = 'tm:agg:purge';
@@ -130,47 +134,64 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.purge(wm);
   }
 
+  /** Fires every due window the watermark passed: one read, one publish batch and one record pipeline a round. */
   private async fireDue(wm: number, roundStartedAt: number): Promise<void> {
     for (;;) {
-      const members = await this.redis.zrangebyscore(KEYS.due, '-inf', wm, 'LIMIT', 0, 500);
+      const members = await this.redis.zrangebyscore(KEYS.due, '-inf', wm, 'LIMIT', 0, 1000);
       if (members.length === 0) return;
-      const windows = members.map(parseDueMember);
-      const results = await Promise.all(windows.map((w) => this.fireOne(w, roundStartedAt)));
-      if (results.every((r) => r === 'kept')) return; // only windows updated while firing remain: next round
+      const candidates = members.flatMap((member) => {
+        const w = parseDueMember(member);
+        const metric = this.loaded.set.get(w.metric);
+        return [{ member, w, metric: metric && metric.kind === 'window' ? metric : undefined }];
+      });
+      const readable = candidates.filter((c) => c.metric);
+      const states = await readWindows(
+        this.redis,
+        readable.map((c) => ({ w: c.w, kind: c.metric!.aggregation.kind, aggregation: c.metric!.aggregation })),
+      );
+      const stale = candidates.filter((c) => !c.metric).map((c) => c.member);
+      const fire: { w: WindowRef; member: string; version: number; updates: number; payload: string }[] = [];
+      readable.forEach((c, i) => {
+        const state = states[i];
+        if (!state || state.meta.updates <= state.meta.firedAt) return void stale.push(c.member);
+        const version = state.meta.version + 1;
+        const result: WindowResultDto = { metric: c.w.metric, key: c.w.key, windowStart: c.w.start, windowEnd: c.w.end, value: state.value, final: true, version };
+        fire.push({ w: c.w, member: c.member, version, updates: state.meta.updates, payload: JSON.stringify(result) });
+      });
+      if (stale.length > 0) await this.redis.zrem(KEYS.due, ...stale);
+      if (fire.length === 0) {
+        if (stale.length === 0) return;
+        continue;
+      }
+      await this.publisher.publishBatch(
+        fire.map((f) => ({ subject: subjects.result(f.w.metric), data: Buffer.from(f.payload), msgId: `${f.w.metric}|${f.w.key}|${f.w.start}|${f.w.end}|v${f.version}` })),
+      );
+      const pipeline = this.redis.pipeline();
+      for (const f of fire) {
+        (pipeline as unknown as PipelineCommands).tidemarkRecord(
+          4,
+          KEYS.window(f.w),
+          KEYS.due,
+          KEYS.results(f.w.metric),
+          PURGE_KEY,
+          String(f.version),
+          String(f.updates),
+          f.member,
+          indexMember(f.w),
+          f.payload,
+          String(cleanupTime(f.w.end, this.config.allowedLatenessMs)),
+        );
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      const delay = (Date.now() - roundStartedAt) / 1000;
+      for (const f of fire) {
+        this.fired.inc({ metric: f.w.metric, refire: f.version > 1 ? 'yes' : 'no' });
+        if (f.version === 1) this.fireDelay.observe(delay);
+      }
+      // Windows updated while being fired stay due; they fire again next round, not in a busy loop.
+      if (members.length < 1000) return;
     }
-  }
-
-  private async fireOne(w: WindowRef, roundStartedAt: number): Promise<'fired' | 'removed' | 'kept'> {
-    const metric = this.loaded.set.get(w.metric);
-    if (!metric || metric.kind !== 'window') {
-      await this.redis.zrem(KEYS.due, dueMember(w));
-      return 'removed';
-    }
-    const state = await readWindow(this.redis, w, metric.aggregation.kind, metric.aggregation);
-    if (!state || state.meta.updates <= state.meta.firedAt) {
-      await this.redis.zrem(KEYS.due, dueMember(w));
-      return 'removed';
-    }
-    const version = state.meta.version + 1;
-    const result: WindowResultDto = { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value: state.value, final: true, version };
-    const payload = JSON.stringify(result);
-    await this.publisher.publish(subjects.result(w.metric), Buffer.from(payload), { msgId: `${w.metric}|${w.key}|${w.start}|${w.end}|v${version}` });
-    await this.cmd.tidemarkRecord(
-      4,
-      KEYS.window(w),
-      KEYS.due,
-      KEYS.results(w.metric),
-      PURGE_KEY,
-      String(version),
-      String(state.meta.updates),
-      dueMember(w),
-      indexMember(w),
-      payload,
-      String(cleanupTime(w.end, this.config.allowedLatenessMs)),
-    );
-    this.fired.inc({ metric: w.metric, refire: version > 1 ? 'yes' : 'no' });
-    if (version === 1) this.fireDelay.observe((Date.now() - roundStartedAt) / 1000);
-    return 'fired';
   }
 
   private async purge(wm: number): Promise<void> {

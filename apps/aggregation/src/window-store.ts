@@ -112,16 +112,39 @@ export interface WindowState {
   value: unknown;
 }
 
+export interface WindowRead {
+  w: WindowRef;
+  kind: AggregationKind;
+  aggregation: AnyAggregation;
+}
+
 /** Reads a window back and computes its value with the metric's aggregation; null when nothing is stored. */
 export async function readWindow(redis: Redis, w: WindowRef, kind: AggregationKind, aggregation: AnyAggregation): Promise<WindowState | null> {
-  const key = KEYS.window(w);
-  const pipeline = redis.pipeline().hgetall(key);
-  if (kind === 'distinct') pipeline.pfcount(`${key}:hll`);
-  if (kind === 'topK') pipeline.zrange(`${key}:z`, 0, -1, 'WITHSCORES');
-  if (kind === 'funnel') pipeline.hgetall(`${key}:f`);
+  return (await readWindows(redis, [{ w, kind, aggregation }]))[0];
+}
+
+/** Many windows in one round trip (the firer reads every due window of a round at once). */
+export async function readWindows(redis: Redis, reads: readonly WindowRead[]): Promise<(WindowState | null)[]> {
+  if (reads.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const { w, kind } of reads) {
+    const key = KEYS.window(w);
+    pipeline.hgetall(key);
+    if (kind === 'distinct') pipeline.pfcount(`${key}:hll`);
+    if (kind === 'topK') pipeline.zrange(`${key}:z`, 0, -1, 'WITHSCORES');
+    if (kind === 'funnel') pipeline.hgetall(`${key}:f`);
+  }
   const replies = (await pipeline.exec()) ?? [];
   for (const [err] of replies) if (err) throw err;
-  const h = replies[0][1] as Record<string, string>;
+  let i = 0;
+  return reads.map(({ kind, aggregation }) => {
+    const h = replies[i++][1] as Record<string, string>;
+    const extra = kind === 'distinct' || kind === 'topK' || kind === 'funnel' ? replies[i++][1] : undefined;
+    return decodeWindow(kind, aggregation, h, extra);
+  });
+}
+
+function decodeWindow(kind: AggregationKind, aggregation: AnyAggregation, h: Record<string, string>, extra: unknown): WindowState | null {
   if (!h || h._u === undefined) return null;
   const n = (f: string) => Number(h[f] ?? 0);
   const meta = { updates: n('_u'), firedAt: n('_f'), version: n('_v') };
@@ -141,11 +164,11 @@ export async function readWindow(redis: Redis, w: WindowRef, kind: AggregationKi
       acc = { value: h.value === undefined ? null : Number(h.value) };
       break;
     case 'distinct':
-      return { meta, value: replies[1][1] as number };
+      return { meta, value: extra as number };
     case 'topK': {
-      const flat = replies[1][1] as string[];
+      const flat = extra as string[];
       const counts = new Map<string, number>();
-      for (let i = 0; i < flat.length; i += 2) counts.set(flat[i], Number(flat[i + 1]));
+      for (let j = 0; j < flat.length; j += 2) counts.set(flat[j], Number(flat[j + 1]));
       acc = { counts };
       break;
     }
@@ -154,7 +177,7 @@ export async function readWindow(redis: Redis, w: WindowRef, kind: AggregationKi
       break;
     case 'funnel': {
       const sessions = new Map<string, number>();
-      for (const [s, stage] of Object.entries((replies[1][1] as Record<string, string>) ?? {})) sessions.set(s, Number(stage));
+      for (const [sid, stage] of Object.entries((extra as Record<string, string>) ?? {})) sessions.set(sid, Number(stage));
       acc = { sessions };
       break;
     }
