@@ -6,53 +6,18 @@
  */
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
-import { headers as natsHeaders } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats } from '@tidemark/jetstream';
+import { ceiling, payloads } from './jetstream/publish.bench';
 import { fmt, freePort, rate, sampleEvent, startBenchServers, startService, stopChild } from './support';
 
-async function ceiling(natsUrl: string, count: number, runId: string): Promise<number> {
-  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: 'BENCH_CEILING', subjects: ['bench.ceiling.*'], duplicate_window: 120e9 });
-  const inbox = `_INBOX.bench.${runId}`;
-  const now = Date.now();
-  const payloads = Array.from({ length: count }, (_, i) => Buffer.from(JSON.stringify(sampleEvent(i, now, runId))));
-  let acked = 0;
-  let inFlight = 0;
-  const window = 1024;
-  let wake: (() => void) | undefined;
-  let finished!: () => void;
-  const done = new Promise<void>((r) => (finished = r));
-  nc.subscribe(`${inbox}.*`, {
-    callback: (err, msg) => {
-      if (err) throw err;
-      const ack = msg.json<{ error?: unknown }>();
-      if (ack.error) throw new Error(JSON.stringify(ack.error));
-      acked++;
-      inFlight--;
-      if (wake) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
-      if (acked === count) finished();
-    },
-  });
-  await nc.flush();
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
-    while (inFlight >= window) await new Promise<void>((r) => (wake = r));
-    const h = natsHeaders();
-    h.set('Nats-Msg-Id', `${runId}-${i}`);
-    inFlight++;
-    nc.publish(`bench.ceiling.${i % 8}`, payloads[i], { reply: `${inbox}.${i}`, headers: h });
+/** The raw JetStream publish ceiling, measured by bench/jetstream on the same server. */
+async function publishCeiling(natsUrl: string, count: number, runId: string): Promise<number> {
+  const conn = await connectNats({ servers: natsUrl, name: 'bench-ceiling' });
+  try {
+    return Math.round(await ceiling(conn, payloads(count, runId), runId));
+  } finally {
+    await conn.drain();
   }
-  await done;
-  const ms = performance.now() - t0;
-  await jsm.streams.delete('BENCH_CEILING');
-  await nc.close();
-  return rate(count, ms);
 }
 
 async function viaHttp(url: string, count: number, batch: number, concurrency: number, runId: string): Promise<number> {
@@ -137,7 +102,7 @@ export async function main(args: string[]): Promise<number> {
     const run = Date.now().toString(36);
     // warm-up
     await viaHttp(`http://127.0.0.1:${httpPort}`, 20_000, Number(values.batch), Number(values.concurrency), `${run}-warm`);
-    const ceil = await ceiling(servers.natsUrl, count, `${run}-c`);
+    const ceil = await publishCeiling(servers.natsUrl, count, `${run}c`);
     const http = await viaHttp(`http://127.0.0.1:${httpPort}`, count, Number(values.batch), Number(values.concurrency), `${run}-h`);
     const tcp = await viaTcp(tcpPort, count, `${run}-t`);
     console.log(`tidemark bench ingest: ${fmt(count)} events of ~250 bytes, nats-server and ingestion on this machine`);

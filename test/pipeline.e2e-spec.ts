@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { TidemarkEvent, durables, partitionOf, streams, subjects } from '@tidemark/contracts';
+import { TidemarkEvent, WindowResultDto, durables, partitionOf, streams, subjects } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
@@ -146,20 +146,10 @@ async function quiescent(): Promise<void> {
   }
 }
 
-interface Result {
-  metric: string;
-  key: string;
-  windowStart: number;
-  windowEnd: number;
-  value: unknown;
-  final: boolean;
-  version: number;
-}
-
-async function results(metric: string): Promise<Result[]> {
+async function results(metric: string): Promise<WindowResultDto[]> {
   const res = await fetch(`${aggUrl}/v1/metrics/${metric}?limit=10000`);
   expect(res.headers.get('x-tidemark-truncated')).toBeNull();
-  return (await res.json()) as Result[];
+  return (await res.json()) as WindowResultDto[];
 }
 
 describe('the pipeline, exactly once', () => {

@@ -27,7 +27,7 @@ export interface PublishBenchResult {
   count: number;
 }
 
-function payloads(count: number, runId: string): Buffer[] {
+export function payloads(count: number, runId: string): Buffer[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, i) =>
     Buffer.from(
@@ -52,7 +52,8 @@ async function freshStream(jsm: JetStreamManager, name: string, subject: string)
   await ensureStream(jsm, { name, subjects: [`${subject}.*`], maxAgeMs: 3_600_000, duplicateWindowMs: 120_000 });
 }
 
-async function ceiling(conn: JetStreamConnection, data: Buffer[], runId: string): Promise<number> {
+/** The raw publish ceiling on `conn`: events/s. */
+export async function ceiling(conn: JetStreamConnection, data: Buffer[], runId: string): Promise<number> {
   const nc = conn.nc;
   const subject = `bench.ceil.${runId}`;
   await freshStream(await conn.jsm(), `BENCH_CEIL_${runId}`, subject);
