@@ -4,7 +4,7 @@
  * subject (NATS wildcards), e.g. `@EventPattern('events.raw.*')` for every raw partition. The handler gets
  * the whole batch and a JetStreamContext, and returns a BatchOutcome (or nothing = ack).
  */
-import { Server, BaseRpcContext, type CustomTransportStrategy } from '@nestjs/microservices';
+import { Server, BaseRpcContext, EventPattern, type CustomTransportStrategy } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { StreamSpec } from '@tidemark/contracts';
@@ -15,6 +15,15 @@ import { isBatchOutcome, type BatchOutcome } from './outcome';
 import { PartitionConsumer, type BatchContext, type ConsumerEvent, type PartitionConsumerOptions } from './partition-consumer';
 import { JetStreamPublisher } from './publisher';
 import { ensureStreams } from './streams';
+
+/**
+ * `@EventPattern(pattern)` for batch handlers. Same metadata as Nest's decorator, typed as a plain
+ * MethodDecorator so `handle(batch: ConsumedMessage[], ctx: JetStreamContext)` type-checks (Nest 12's typed
+ * overload of `@EventPattern('...')` wants the extra parameters as `unknown`).
+ */
+export function BatchPattern(pattern: string): MethodDecorator {
+  return EventPattern<string>(pattern);
+}
 
 /** The RPC context a JetStream batch handler receives (`@Ctx() ctx: JetStreamContext`). */
 export class JetStreamContext extends BaseRpcContext<[BatchContext]> {

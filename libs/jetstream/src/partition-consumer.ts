@@ -13,14 +13,14 @@
  * Nothing later is ever processed before an earlier message is acked or dead-lettered. Usable without Nest.
  */
 import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstreamManager, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as contractHeaders, subjects } from '@tidemark/contracts';
 import { JetStreamConnection } from './connection';
 import { DeliveryTracker } from './delivery-tracker';
 import { parseAckReply, partitionOfSubject, type ConsumedMessage } from './message';
 import { backoffDelay, DEFAULT_BACKOFF, isBatchOutcome, type BackoffPolicy, type BatchOutcome, type DeadLetterRequest } from './outcome';
 import { JetStreamPublisher } from './publisher';
-import { ensureConsumer, type DurableConsumerSpec } from './streams';
+import { consumerConfigFor, ensureConsumer, type DurableConsumerSpec } from './streams';
 
 export interface BatchContext {
   stream: string;
@@ -40,7 +40,8 @@ export type ConsumerEvent =
   | { type: 'batch'; count: number; firstSeq: number; lastSeq: number; durationMs: number; deadLettered: number }
   | { type: 'retry'; attempt: number; delayMs: number; reason: string; firstSeq: number }
   | { type: 'deadLetter'; seq: number; subject: string; reason: string; deliveryCount: number }
-  | { type: 'resync'; reason: string; waitMs: number }
+  /** The consumer was re-created to deliver again from `fromSeq` (its ack floor + 1). */
+  | { type: 'resync'; reason: string; fromSeq: number }
   | { type: 'error'; error: Error; where: string };
 
 export interface ConsumerLogger {
@@ -59,7 +60,7 @@ export interface PartitionConsumerOptions {
   batchSize?: number;
   /** Long-poll duration while the partition is idle (default 5000 ms). Latency does not depend on it. */
   idlePollMs?: number;
-  /** The consumer's ack wait (default 30 000 ms). Also bounds how long a recovery after a crash waits. */
+  /** The consumer's ack wait (default 30 000 ms): how long a delivery may stay unacknowledged (kept alive while the handler works). */
   ackWaitMs?: number;
   /** Default 20 000. */
   maxAckPending?: number;
@@ -140,6 +141,9 @@ export class PartitionConsumer {
   private loop: Promise<void> | undefined;
   private needsResync = true;
   private resyncReason = 'start';
+  private recreateFrom: number | undefined;
+  /** The highest stream sequence whose ack (policy all) JetStream confirmed to this process. */
+  private confirmedFloor = 0;
   private retryAttempt = 0;
   private retryHeadSeq = 0;
   private lagValue = 0;
@@ -253,7 +257,7 @@ export class PartitionConsumer {
       if (batch.length === 0) continue;
       const problem = this.tracker.accept(batch);
       if (problem) {
-        // Ack nothing, nak nothing: everything pending times out and comes back sorted.
+        // Ack nothing, nak nothing: start again from the server's ack floor.
         this.needsResync = true;
         this.resyncReason = problem;
         continue;
@@ -272,41 +276,53 @@ export class PartitionConsumer {
   }
 
   /**
-   * Re-reads the server's view of the consumer. When deliveries are outstanding that we do not hold (a crash,
-   * a lost delivery), waits until they time out (ack_wait) so that they come back first, in order.
+   * Re-reads the server's view of the consumer. When it is consistent and nothing is outstanding (a clean
+   * start, a reconnect after our last ack), carries on from it. Otherwise — deliveries pending that we do not
+   * hold (a crash of the previous owner, a lost delivery, an anomaly we just dropped) or a state a hard server
+   * restart left inconsistent — re-creates the durable consumer to deliver again from its ack floor + 1:
+   * immediately, in stream order, nothing skipped (the acked floor is processed by definition; what follows
+   * may be a replay, which the handler fences). JetStream's own redelivery (ack_wait expiry) cannot be used
+   * for this with ack policy `all`: it redelivers in expiry order, not stream order.
    */
   private async resync(): Promise<void> {
     const jsm = this.jsm!;
     const reason = this.resyncReason;
-    // After an anomaly we dropped deliveries we held: they are pending for sure, let them time out first.
-    let waited = false;
-    if (reason !== 'start' && reason !== 'reconnect') {
-      await this.waitForRedelivery(reason);
-      waited = true;
-    }
-    while (!this.stopping) {
+    if (this.recreateFrom === undefined) {
       const info = await jsm.consumers.info(this.stream, this.durable);
-      if (info.num_ack_pending === 0 || waited) {
-        this.tracker.reset({
-          deliveredConsumerSeq: info.delivered.consumer_seq,
-          deliveredStreamSeq: info.delivered.stream_seq,
-          ackFloorStreamSeq: info.ack_floor.stream_seq,
-          numAckPending: info.num_ack_pending,
-        });
-        this.lagValue = info.num_pending;
-        this.needsResync = false;
+      const clean = info.num_ack_pending === 0 && info.delivered.stream_seq >= info.ack_floor.stream_seq;
+      if (clean && (reason === 'start' || reason === 'reconnect')) {
+        this.resetFrom(info);
         return;
       }
-      await this.waitForRedelivery(`${info.num_ack_pending} unacknowledged delivery(ies) from before (${reason})`);
-      waited = true;
+      // Everything up to the highest floor anyone knows is processed: the server's ack floor, the start of a
+      // consumer we re-created (a hard restart can lose its fresh state), and acks this process saw confirmed.
+      const optStart = info.config.deliver_policy === DeliverPolicy.StartSequence ? (info.config.opt_start_seq ?? 1) : 1;
+      this.recreateFrom = Math.max(info.ack_floor.stream_seq, optStart - 1, this.confirmedFloor) + 1;
+      const why = clean ? reason : `${reason}; ${info.num_ack_pending} delivery(ies) outstanding, delivered ${info.delivered.stream_seq}, ack floor ${info.ack_floor.stream_seq}`;
+      this.emit({ type: 'resync', reason: why, fromSeq: this.recreateFrom });
+      this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${why}; re-creating it to deliver again from stream seq ${this.recreateFrom}`);
     }
+    // Delete and add again (also after a failure half-way: `recreateFrom` stays set until it worked).
+    await jsm.consumers.delete(this.stream, this.durable).catch((error) => {
+      if (!/not found/i.test((error as Error).message)) throw error;
+    });
+    await jsm.consumers.add(this.stream, {
+      ...consumerConfigFor(this.spec),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.recreateFrom,
+    });
+    this.recreateFrom = undefined;
+    this.resetFrom(await jsm.consumers.info(this.stream, this.durable));
   }
 
-  private async waitForRedelivery(reason: string): Promise<void> {
-    const waitMs = this.ackWaitMs + Math.max(300, Math.round(this.ackWaitMs * 0.1));
-    this.emit({ type: 'resync', reason, waitMs });
-    this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${reason}; waiting ${waitMs} ms (ack wait) so pending deliveries come back first, in order`);
-    await sleepAbortable(waitMs, this.stopper.signal);
+  private resetFrom(info: ConsumerInfo): void {
+    this.tracker.reset({
+      deliveredConsumerSeq: info.delivered.consumer_seq,
+      deliveredStreamSeq: info.delivered.stream_seq,
+      ackFloorStreamSeq: info.ack_floor.stream_seq,
+    });
+    this.lagValue = info.num_pending;
+    this.needsResync = false;
   }
 
   /** Up to batchSize messages: what is there now, else wait (long poll) for the first and take the rest. */
@@ -522,7 +538,7 @@ export class PartitionConsumer {
       await this.nc.request(batch[batch.length - 1].reply, NAK, { timeout: this.requestTimeoutMs });
       this.tracker.naked(batch.map((m) => m.seq));
     } catch (error) {
-      // Not sure what the server recorded: let everything time out and start again from its state.
+      // Not sure what the server recorded: start again from its ack floor.
       this.needsResync = true;
       this.resyncReason = `nak failed: ${(error as Error).message}`;
     }
@@ -532,6 +548,7 @@ export class PartitionConsumer {
   private async ack(m: ConsumedMessage): Promise<void> {
     try {
       await this.nc.request(m.reply, ACK, { timeout: this.requestTimeoutMs });
+      if (m.seq > this.confirmedFloor) this.confirmedFloor = m.seq;
     } catch (error) {
       // Effects are committed; if the ack was lost the batch is redelivered later and fenced by the handler.
       this.emit({ type: 'error', error: error as Error, where: 'ack' });
@@ -557,7 +574,7 @@ export class PartitionConsumer {
             this.needsResync = true;
             this.resyncReason = 'reconnect';
           }
-          this.active?.finish(new PullError('reconnected during a pull'));
+          this.active?.finish();
         }
       }
     })().catch(() => undefined);

@@ -104,7 +104,9 @@ export class JetStreamPublisher {
   private readonly prefix: string;
   private readonly sub: Subscription;
   private readonly pending = new Map<string, Pending>();
-  private readonly waiters: (() => void)[] = [];
+  /** FIFO of publishes waiting for room (array + head index: shift() is O(n) on long queues). */
+  private waiters: (() => void)[] = [];
+  private waitersHead = 0;
   private readonly sweeper: NodeJS.Timeout;
   private counter = 0;
   /** Window slots taken (sent and unsettled, or handed to a waiter about to send). */
@@ -138,10 +140,9 @@ export class JetStreamPublisher {
    * Publishes one message and resolves with its PubAck. Waits for room when `maxInFlight` publishes are
    * pending (backpressure). Pass a Buffer/Uint8Array, not a string.
    */
-  async publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
     const wait = this.acquire();
-    if (wait) await wait;
-    return this.send(subject, data, options);
+    return wait ? wait.then(() => this.send(subject, data, options)) : this.send(subject, data, options);
   }
 
   /**
@@ -178,7 +179,7 @@ export class JetStreamPublisher {
     }
     this.failAll('closed', 'publisher closed before the PubAck arrived');
     clearInterval(this.sweeper);
-    while (this.waiters.length > 0) this.release();
+    while (this.waitersHead < this.waiters.length) this.release();
     if (!this.nc.isClosed()) this.sub.unsubscribe();
   }
 
@@ -282,9 +283,15 @@ export class JetStreamPublisher {
 
   /** A settled publish frees its slot, or hands it straight to the next waiter. */
   private release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.slots--;
+    if (this.waitersHead < this.waiters.length) {
+      const next = this.waiters[this.waitersHead];
+      this.waiters[this.waitersHead++] = undefined as unknown as () => void;
+      if (this.waitersHead > 1024 && this.waitersHead * 2 > this.waiters.length) {
+        this.waiters = this.waiters.slice(this.waitersHead);
+        this.waitersHead = 0;
+      }
+      next();
+    } else this.slots--;
   }
 
   private watchConnection(): void {
