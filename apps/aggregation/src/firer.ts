@@ -40,7 +40,6 @@ return 1`;
 interface Commands {
   tidemarkLease(n: 1, key: string, id: string, ms: string): Promise<number>;
   tidemarkRaise(n: 1, key: string, value: string): Promise<number>;
-  tidemarkRecord(n: 4, w: string, due: string, res: string, purge: string, version: string, updates: string, dueMember: string, resField: string, result: string, purgeAt: string): Promise<number>;
 }
 
 interface PipelineCommands {

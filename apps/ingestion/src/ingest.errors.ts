@@ -1,7 +1,8 @@
-/** Ingestion's domain errors; `ingest.controller.ts` maps each code to an HTTP status, the RPC and TCP edges likewise. */
+/**
+ * Ingestion's domain errors; each edge maps the code to its status with `statusOf`. (A body that cannot be read
+ * is a `BodyError` from contracts; a request with nothing valid is a reply with nothing accepted, not an error.)
+ */
 export enum IngestErrorCode {
-  BadBody = 'bad_body',
-  NothingValid = 'nothing_valid',
   TooLarge = 'too_large',
   Unavailable = 'unavailable',
 }
@@ -10,7 +11,6 @@ export class IngestError extends Error {
   constructor(
     readonly code: IngestErrorCode,
     message: string,
-    readonly reply?: unknown,
   ) {
     super(message);
     this.name = 'IngestError';
@@ -19,9 +19,6 @@ export class IngestError extends Error {
 
 export function statusOf(code: IngestErrorCode): number {
   switch (code) {
-    case IngestErrorCode.BadBody:
-    case IngestErrorCode.NothingValid:
-      return 400;
     case IngestErrorCode.TooLarge:
       return 413;
     case IngestErrorCode.Unavailable:
