@@ -4,7 +4,8 @@
  * DESIGN.md defines it (an event is left out of a window when the watermark at its processing had passed
  * the window's end + allowed lateness); the test supplies it.
  */
-import type { TidemarkEvent } from '@tidemark/contracts';
+import { partitionOf, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
+import { eventually } from './eventually';
 
 export interface RefWindow {
   start: number;
@@ -144,4 +145,58 @@ export function expectedValue(acc: Acc): unknown {
       };
     }
   }
+}
+
+/**
+ * Waits until every window of every reference metric ending by `lastFinalEnd` is final, then asserts the
+ * service's windows are exactly the reference's, with equal values (HyperLogLog within 2 %; a top-K list must
+ * be a valid top 10 of the reference counts, whatever the order of ties).
+ */
+export async function expectResultsMatch(
+  fetchResults: (metric: string) => Promise<WindowResultDto[]>,
+  reference: Map<string, Map<string, RefResult>>,
+  lastFinalEnd: number,
+): Promise<void> {
+  for (const m of REFERENCE_METRICS) {
+    const expected = reference.get(m.name)!;
+    const actual = await eventually(
+      async () => {
+        const rs = (await fetchResults(m.name)).filter((r) => r.windowEnd <= lastFinalEnd);
+        for (const r of rs) expect({ metric: r.metric, key: r.key, windowStart: r.windowStart, final: r.final }).toEqual({ metric: m.name, key: r.key, windowStart: r.windowStart, final: true });
+        return rs;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    const expectedFinal = [...expected.values()].filter((c) => c.end <= lastFinalEnd);
+    expect(actual.map((r) => `${r.key}|${r.windowStart}|${r.windowEnd}`).sort()).toEqual(expectedFinal.map((c) => `${c.key}|${c.start}|${c.end}`).sort());
+    for (const r of actual) {
+      const want = expectedValue(expected.get(`${r.key}|${r.windowStart}|${r.windowEnd}`)!.acc);
+      if (m.name === 'unique_visitors') {
+        const exact = want as number;
+        expect(Math.abs((r.value as number) - exact)).toBeLessThanOrEqual(Math.max(1, exact * 0.02));
+      } else if (m.name === 'top_products') {
+        const counts = want as Map<string, number>;
+        const items = r.value as { member: string; count: number }[];
+        expect(items.length).toBe(Math.min(10, counts.size));
+        for (const it of items) expect(it.count).toBe(counts.get(it.member));
+        const tenth = items[items.length - 1].count;
+        const chosen = new Set(items.map((i) => i.member));
+        for (const [member, n] of counts) if (!chosen.has(member)) expect(n).toBeLessThanOrEqual(tenth);
+      } else {
+        expect({ id: `${m.name} ${r.key} ${r.windowStart}`, value: r.value }).toEqual({ id: `${m.name} ${r.key} ${r.windowStart}`, value: want });
+      }
+    }
+  }
+}
+
+/** One page_view per partition at `ts`: moves every partition's watermark to ts − bound (they count like any event). */
+export function heartbeats(ts: number, tag: string, partitions: number): TidemarkEvent[] {
+  const out: TidemarkEvent[] = [];
+  for (let p = 0, n = 0; p < partitions; n++) {
+    const sessionId = `hb-${tag}-${n}`;
+    if (partitionOf(sessionId, partitions) !== p) continue;
+    out.push({ id: `hb-${tag}-${p}`, type: 'page_view', ts, userId: 'hb-user', sessionId });
+    p++;
+  }
+  return out;
 }
