@@ -3,10 +3,9 @@ import * as net from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { partitionOf, streams } from '@tidemark/contracts';
 import { eventually } from './support/eventually';
-import { freePort } from './support/free-port';
 import { natsClient, readStream, streamCount } from './support/jetstream-read';
-import { ServerHandle, startNats } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import type { ServerHandle } from './support/servers';
+import { IngestionStack, startIngestionStack } from './support/service-process';
 
 jest.setTimeout(60_000);
 
@@ -21,37 +20,23 @@ const ev = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+let stack: IngestionStack;
 let nats: ServerHandle;
-let ingestion: ServiceProcess;
 let nc: NatsConnection;
 let base: string;
 let tcpPort: number;
 
 beforeAll(async () => {
-  nats = await startNats();
-  const [httpPort, tcp] = [await freePort(), await freePort()];
-  tcpPort = tcp;
-  base = `http://127.0.0.1:${httpPort}`;
-  ingestion = serviceProcess(
-    'ingestion',
-    {
-      NATS_URL: nats.url,
-      INGESTION_PORT: String(httpPort),
-      INGESTION_TCP_PORT: String(tcpPort),
-      INGESTION_MAX_BODY_BYTES: String(64 * 1024),
-      INGESTION_MAX_LINE_BYTES: '2048',
-      INGESTION_MAX_BATCH_EVENTS: '500',
-    },
-    `${base}/health/ready`,
-  );
-  await ingestion.start();
-  nc = await natsClient(nats.url);
+  stack = await startIngestionStack({
+    INGESTION_MAX_BODY_BYTES: String(64 * 1024),
+    INGESTION_MAX_LINE_BYTES: '2048',
+    INGESTION_MAX_BATCH_EVENTS: '500',
+  });
+  ({ nats, nc, url: base, tcpPort } = stack);
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await ingestion?.stop();
-  await nats?.dispose();
+  await stack?.stop();
 });
 
 async function post(body: unknown, contentType = 'application/json') {

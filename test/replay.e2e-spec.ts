@@ -6,34 +6,25 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { streams } from '@tidemark/contracts';
-import { freePort } from './support/free-port';
-import { natsClient, streamCount } from './support/jetstream-read';
-import { ServerHandle, startNats } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import { streamCount } from './support/jetstream-read';
+import { IngestionStack, startIngestionStack } from './support/service-process';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
 const BIN = path.resolve(__dirname, '..', 'bin', 'tidemark.js');
 const SAMPLE = path.resolve(__dirname, '..', '..', 'shared', 'data', 'rees46-2019-oct-head', 'events.csv');
 
-let nats: ServerHandle;
-let ingestion: ServiceProcess;
+let stack: IngestionStack;
 let nc: NatsConnection;
 let url: string;
 
 beforeAll(async () => {
-  nats = await startNats();
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  ingestion = serviceProcess('ingestion', { NATS_URL: nats.url, INGESTION_PORT: String(port), INGESTION_TCP_PORT: String(await freePort()) }, `${url}/health/ready`);
-  await ingestion.start();
-  nc = await natsClient(nats.url);
+  stack = await startIngestionStack();
+  ({ nc, url } = stack);
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await ingestion?.stop();
-  await nats?.dispose();
+  await stack?.stop();
 });
 
 describe('tidemark replay', () => {

@@ -4,7 +4,11 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { eventually } from './eventually';
+import { freePort } from './free-port';
+import { natsClient } from './jetstream-read';
+import { ServerHandle, startNats } from './servers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'tidemark.js');
@@ -61,4 +65,36 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
     },
   };
   return sp;
+}
+
+export interface IngestionStack {
+  nats: ServerHandle;
+  ingestion: ServiceProcess;
+  nc: NatsConnection;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  tcpPort: number;
+  stop(): Promise<void>;
+}
+
+/** A real nats-server and the ingestion service on free ports, plus a NATS client to read the streams. */
+export async function startIngestionStack(env: Record<string, string> = {}): Promise<IngestionStack> {
+  const nats = await startNats();
+  const [httpPort, tcpPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${httpPort}`;
+  const ingestion = serviceProcess('ingestion', { NATS_URL: nats.url, INGESTION_PORT: String(httpPort), INGESTION_TCP_PORT: String(tcpPort), ...env }, `${url}/health/ready`);
+  await ingestion.start();
+  const nc = await natsClient(nats.url);
+  return {
+    nats,
+    ingestion,
+    nc,
+    url,
+    tcpPort,
+    stop: async () => {
+      await nc.close();
+      await ingestion.stop();
+      await nats.dispose();
+    },
+  };
 }
