@@ -1,0 +1,87 @@
+/**
+ * `tidemark up` as a new user runs it: nothing answers at NATS_URL / REDIS_URL, so it starts nats-server and
+ * redis-server with their data under ./.tidemark, runs every service as a child process, and on Ctrl-C
+ * (SIGINT) stops the services and the servers it started.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { eventually } from './support/eventually';
+import { freePort } from './support/free-port';
+
+jest.setTimeout(120_000);
+
+const BIN = path.resolve(__dirname, '..', 'bin', 'tidemark.js');
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+let up: ChildProcess | undefined;
+let dir: string;
+
+afterAll(() => {
+  up?.kill('SIGKILL');
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-up-'));
+  const ports = Object.fromEntries(await Promise.all(['nats', 'redis', 'ing', 'tcp', 'agg', 'dedup'].map(async (k) => [k, await freePort()] as const)));
+  let output = '';
+  up = spawn(process.execPath, [BIN, 'up'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      NATS_URL: `nats://127.0.0.1:${ports.nats}`,
+      REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+      INGESTION_PORT: String(ports.ing),
+      INGESTION_TCP_PORT: String(ports.tcp),
+      AGGREGATION_PORT: String(ports.agg),
+      DEDUP_PORT: String(ports.dedup),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  up.stdout!.on('data', (d) => (output += d));
+  up.stderr!.on('data', (d) => (output += d));
+
+  for (const [name, port] of [['ingestion', ports.ing], ['aggregation', ports.agg], ['dedup', ports.dedup]] as const) {
+    await eventually(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/health/ready`);
+        expect({ name, status: r.status }).toEqual({ name, status: 200 });
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  }
+  expect(output).toContain(`started nats-server -js on 127.0.0.1:${ports.nats}`);
+  expect(output).toContain(`started redis-server on 127.0.0.1:${ports.redis}`);
+  // every service this version has (recommendation, alerting and dashboard are not built yet)
+  expect(output).toMatch(/running ingestion, dedup, aggregation/);
+  expect(fs.existsSync(path.join(dir, '.tidemark', 'nats'))).toBe(true);
+  expect(fs.existsSync(path.join(dir, '.tidemark', 'redis'))).toBe(true);
+
+  // An event goes all the way through.
+  const res = await fetch(`http://127.0.0.1:${ports.ing}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'up-1', type: 'order_placed', ts: Date.now(), userId: 'u', sessionId: 's', orderId: 'o', amount: 3.5, items: [] }),
+  });
+  expect(res.status).toBe(202);
+  await eventually(async () => {
+    const windows = (await (await fetch(`http://127.0.0.1:${ports.agg}/v1/metrics/gmv`)).json()) as { value: number }[];
+    expect(windows.map((w) => w.value)).toEqual([3.5]);
+  });
+
+  const exited = new Promise<number | null>((resolve) => up!.once('exit', (code) => resolve(code)));
+  up.kill('SIGINT');
+  expect(await exited).toBe(0);
+  for (const port of [ports.nats, ports.redis, ports.ing, ports.agg, ports.dedup]) expect(await answers(port)).toBe(false);
+});
