@@ -105,6 +105,11 @@ export class AlertEngine {
     return { clock: this.clockValue, states: [...this.states.values()] };
   }
 
+  /** True when something changed since the last `takeChanges()`. */
+  hasChanges(): boolean {
+    return this.dirtySet.size > 0 || this.removedSet.size > 0;
+  }
+
   /** Fingerprints changed / removed since the last `takeChanges()`, for persisting. */
   takeChanges(): { changed: FingerprintState[]; removed: string[] } {
     const changed = [...this.dirtySet].map((fp) => this.states.get(fp)).filter((s): s is FingerprintState => s !== undefined);

@@ -46,4 +46,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
+
+  // --- alerting (apps/alerting) ---
+  it('alerting: defaults, overrides and errors naming the variable', () => {
+    expect(loadConfig({}).alerting).toEqual({
+      webhookUrls: [],
+      webhookMaxAttempts: 8,
+      webhookBackoffMs: 500,
+      webhookBackoffMaxMs: 60000,
+      webhookTimeoutMs: 5000,
+      absenceWallclock: true,
+      tickMs: 1000,
+      retentionMs: 86400000,
+      seedDefaultRules: true,
+    });
+    const c = loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a/hook, https://b/x', ALERTING_ABSENCE_WALLCLOCK: 'off', ALERTING_SEED_DEFAULT_RULES: 'off' }).alerting;
+    expect(c.webhookUrls).toEqual(['http://a/hook', 'https://b/x']);
+    expect(c.absenceWallclock).toBe(false);
+    expect(c.seedDefaultRules).toBe(false);
+    expect(() => loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a, ftp://b' })).toThrow(/^invalid ALERTING_WEBHOOK_URLS: "ftp:\/\/b"/);
+    expect(() => loadConfig({ ALERTING_WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/^invalid ALERTING_WEBHOOK_MAX_ATTEMPTS:/);
+    expect(() => loadConfig({ ALERTING_ABSENCE_WALLCLOCK: 'maybe' })).toThrow(/^invalid ALERTING_ABSENCE_WALLCLOCK:/);
+  });
 });

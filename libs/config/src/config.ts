@@ -55,6 +55,29 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  // --- alerting (apps/alerting) ---
+  alerting: AlertingConfig;
+}
+
+/** Settings of the alerting service (README "Alerting"). */
+export interface AlertingConfig {
+  /** Webhooks every notification is POSTed to (besides a rule's own `webhooks`). */
+  webhookUrls: string[];
+  /** Attempts per webhook and notification before it is given up (recorded in Redis `alerting:failed`). */
+  webhookMaxAttempts: number;
+  /** First retry delay; doubles per attempt up to `webhookBackoffMaxMs`. */
+  webhookBackoffMs: number;
+  webhookBackoffMaxMs: number;
+  /** How long one webhook POST may take. */
+  webhookTimeoutMs: number;
+  /** Absence rules also fire on the wall clock (nothing arrived for their duration); `off` for replays. */
+  absenceWallclock: boolean;
+  /** How often the wall-clock checks and pruning run. */
+  tickMs: number;
+  /** Resolved alerts and quiet series are forgotten this long (event time) after their last window. */
+  retentionMs: number;
+  /** Seed the default rule set on a first start (empty rule store). */
+  seedDefaultRules: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -134,5 +157,36 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    // --- alerting (apps/alerting) ---
+    alerting: {
+      webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),
+      webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
+      webhookBackoffMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MS', 500, 1),
+      webhookBackoffMaxMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MAX_MS', 60_000, 1),
+      webhookTimeoutMs: int(env, 'ALERTING_WEBHOOK_TIMEOUT_MS', 5000, 100),
+      absenceWallclock: oneOf(env, 'ALERTING_ABSENCE_WALLCLOCK', 'on', ['on', 'off'] as const) === 'on',
+      tickMs: int(env, 'ALERTING_TICK_MS', 1000, 10),
+      retentionMs: int(env, 'ALERTING_RETENTION_MS', 86_400_000, 60_000),
+      seedDefaultRules: oneOf(env, 'ALERTING_SEED_DEFAULT_RULES', 'on', ['on', 'off'] as const) === 'on',
+    },
   };
+}
+
+/** A comma-separated list of http(s) URLs (empty by default). */
+function urlList(env: Env, name: string): string[] {
+  const raw = str(env, name, '');
+  if (raw === '') return [];
+  return raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => {
+      try {
+        const p = new URL(u);
+        if (p.protocol === 'http:' || p.protocol === 'https:') return u;
+      } catch {
+        // reported below
+      }
+      throw new ConfigError(name, `"${u}" is not an http:// or https:// URL`);
+    });
 }
