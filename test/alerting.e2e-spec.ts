@@ -34,6 +34,8 @@ let hook: http.Server;
 const received: Received[] = [];
 const attemptsByKey = new Map<string, number>();
 let msgCounter = 0;
+/** While true, the receiver answers 503 to everything. */
+let webhookDown = false;
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis({ persistence: true })]);
@@ -45,7 +47,7 @@ beforeAll(async () => {
       const key = String(req.headers['idempotency-key']);
       const n = (attemptsByKey.get(key) ?? 0) + 1;
       attemptsByKey.set(key, n);
-      const status = n <= 2 ? 503 : 200; // the first two attempts of every notification fail
+      const status = webhookDown || n <= 2 ? 503 : 200; // the first two attempts of every notification fail
       received.push({ key, attempt: Number(req.headers['x-tidemark-attempt']), status, body: JSON.parse(body) });
       res.writeHead(status).end();
     });
@@ -249,5 +251,26 @@ describe('alerting service', () => {
     await eventually(async () =>
       expect((await natsNotifications('orders_per_user')).filter((n) => n.labels.key === 'u-fraud').map((n) => n.notification)).toEqual(['firing', 'resolved']),
     );
+  });
+
+  it('a notification whose delivery was cut by a kill -9 is delivered after the restart, once, with the same key', async () => {
+    webhookDown = true;
+    const order = window('unpaid_orders', 'o-crash', 20, { status: 'unmatched', leftId: 'e-1', leftTs: T0, matchedTs: null, fields: { userId: 'u-1' } }, 15);
+    await publish([order]);
+    await quiescent();
+    const key = await eventually(() => {
+      const tries = received.filter((r) => r.body.rule === 'unpaid_orders' && r.body.labels.key === 'o-crash');
+      expect(tries.length).toBeGreaterThanOrEqual(3);
+      return tries[0].key;
+    });
+    await alerting.kill();
+    webhookDown = false;
+    await alerting.start();
+    await eventually(() => expect(received.filter((r) => r.key === key && r.status === 200)).toHaveLength(1));
+    const tries = received.filter((r) => r.body.rule === 'unpaid_orders');
+    expect(new Set(tries.map((t) => t.key))).toEqual(new Set([key]));
+    expect(tries.map((t) => t.attempt)).toEqual(tries.map((_, i) => i + 1)); // attempts counted across the restart
+    expect((await natsNotifications('unpaid_orders')).map((n) => n.idempotencyKey)).toEqual([key]);
+    expect((await json('/v1/alerts?state=firing')).body.alerts.filter((a: { rule: string }) => a.rule === 'unpaid_orders')).toHaveLength(1);
   });
 });
