@@ -88,6 +88,7 @@ async function up(args: string[]): Promise<number> {
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   console.log(`tidemark up: running ${services.join(', ')}`);
   console.log(`tidemark up: send events to http://${host}:${config.ports.ingestion}/v1/events or tcp://${host}:${config.ports.ingestionTcp}`);
+  if (services.includes('alerting')) console.log(`tidemark up: alerts at http://${host}:${config.ports.alerting}/v1/alerts (live: /v1/alerts/stream, rules: /v1/alert-rules)`);
   if (services.includes('dashboard')) console.log(`tidemark up: dashboard at http://${host}:${config.ports.dashboard}/`);
   console.log('tidemark up: Ctrl-C stops everything');
 
