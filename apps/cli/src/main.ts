@@ -17,7 +17,7 @@ const USAGE = `Usage: tidemark <command>
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
-  bench <what>             benchmarks: ingest, pipeline, core
+  bench <what>             benchmarks: ingest, pipeline, core, alerting
   help                     this text
 
 Settings come from environment variables (README "Settings").`;
@@ -108,6 +108,7 @@ async function bench(args: string[]): Promise<number> {
     ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
     pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
     core: path.resolve(__dirname, '..', '..', '..', 'bench', 'streaming', 'core.bench.js'),
+    alerting: path.resolve(__dirname, '..', '..', '..', 'bench', 'alerting.bench.js'),
   };
   const file = what ? benches[what] : undefined;
   if (!file) {
