@@ -46,7 +46,7 @@ describe('lifecycle step', () => {
     expect(step(resolved, ev(true, true, 10, 10), id).alert).toMatchObject({ state: 'firing', startsAt: 10, endsAt: null });
   });
 
-  it('keys notifications by fingerprint, change number and kind', () => {
-    expect(notificationKey('abc', 3, 'resolved')).toBe('abc.3.resolved');
+  it('keys notifications by fingerprint, incident start, change number and kind', () => {
+    expect(notificationKey('abc', 1000, 3, 'resolved')).toBe('abc.1000.3.resolved');
   });
 });

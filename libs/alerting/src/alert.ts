@@ -74,7 +74,11 @@ export function step(prev: Alert | null, ev: Evaluation, id: Identity): { alert:
   return { alert: { ...prev, state: 'resolved', value: ev.value, summary: ev.summary, updatedAt: ev.at, endsAt: ev.at }, change: 'resolved' };
 }
 
-/** The idempotency key of the n-th notified change of a fingerprint: the same on every retry and replay. */
-export function notificationKey(fp: string, n: number, notification: 'firing' | 'resolved'): string {
-  return `${fp}.${n}.${notification}`;
+/**
+ * The idempotency key of a notified change: fingerprint, the incident's start (so a fingerprint forgotten after
+ * its retention and firing again later never reuses a key), the n-th notified change, and what it says. The
+ * same on every retry, after a crash and on a replay.
+ */
+export function notificationKey(fp: string, startsAt: number, n: number, notification: 'firing' | 'resolved'): string {
+  return `${fp}.${startsAt}.${n}.${notification}`;
 }

@@ -48,11 +48,11 @@ describe('threshold with forWindows (payment failure rate > 5 % for 2 windows)',
     const f = run(e, [pfr(3, 0.4), pfr(4, 0.5)]);
     expect(changes(f)).toEqual(['payment_failure_rate:firing']);
     expect(f[0].alert).toMatchObject({ state: 'firing', startsAt: T0 + 3 * MIN, updatedAt: T0 + 4 * MIN, value: 0.4, severity: 'critical', labels: { metric: 'payment_failure_rate', key: 'all' } });
-    expect(f[0].key).toBe(`${f[0].alert.fingerprint}.1.firing`);
+    expect(f[0].key).toBe(`${f[0].alert.fingerprint}.${T0 + 3 * MIN}.1.firing`);
     const r = run(e, [pfr(5, 0.01)]);
     expect(changes(r)).toEqual(['payment_failure_rate:resolved']);
     expect(r[0].alert).toMatchObject({ state: 'resolved', endsAt: T0 + 6 * MIN });
-    expect(r[0].key).toBe(`${f[0].alert.fingerprint}.2.resolved`);
+    expect(r[0].key).toBe(`${f[0].alert.fingerprint}.${T0 + 3 * MIN}.2.resolved`);
     expect(e.alerts().map((a) => a.state)).toEqual(['resolved']);
   });
 
@@ -183,6 +183,24 @@ describe('absence (no events for 2 minutes)', () => {
     expect(t[0].alert.startsAt).toBe(T0 + MIN);
     expect(t[1].alert.endsAt).toBe(T0 + 10 * MIN);
     expect(t[0].key).not.toBe(t[1].key);
+  });
+
+  it('a re-fired older window does not end an absence; a newer one does', () => {
+    const e = new AlertEngine([rule('no_events'), rule('late_events_spike')]);
+    run(e, [w('events', 'page_view', 5, 10), w('late_events', 'x', 8, 1)]);
+    expect(e.alerts().map((a) => a.state)).toEqual(['firing']);
+    expect(run(e, [w('events', 'page_view', 4, 11, 2)])).toEqual([]);
+    expect(changes(run(e, [w('events', 'page_view', 9, 10)]))).toEqual(['no_events:resolved']);
+  });
+
+  it('never reuses a key when a pruned fingerprint fires again', () => {
+    const e = new AlertEngine([rule('orders_per_user')]);
+    const first = run(e, [w('orders_per_user', 'u1', 0, 9), w('orders_per_user', 'u1', 1, 1)]);
+    run(e, [w('orders_per_user', 'u2', 200, 1)]);
+    expect(e.prune(60 * MIN)).toBe(1);
+    const again = run(e, [w('orders_per_user', 'u1', 201, 9)]);
+    expect(again[0].alert.fingerprint).toBe(first[0].alert.fingerprint);
+    expect(first.map((t) => t.key)).not.toContain(again[0].key);
   });
 
   it('with the wall clock: fires when nothing arrived for 2 minutes, resolves on the next window', () => {

@@ -274,11 +274,13 @@ export class AlertEngine {
     const s = this.absenceState(rule);
     if (arrivedAt !== undefined) this.arrivals.set(s.fingerprint, Math.max(arrivedAt, this.arrivals.get(s.fingerprint) ?? 0));
     const wasActive = s.alert !== null && s.alert.state !== 'resolved';
+    const newer = s.lastEnd === null || r.windowEnd > s.lastEnd;
     // A gap in event time that this window reveals: it fires (if it had not) and resolves now.
     if (!wasActive && s.lastEnd !== null && r.windowStart - s.lastEnd >= rule.forMs) {
       this.transition(s, this.absenceEvaluation(rule, s, true, s.lastEnd + rule.forMs, s.lastEnd, 'event time'), out);
     }
-    if (s.alert && s.alert.state !== 'resolved') {
+    // Only a newer window ends the absence (a re-fired older one is no sign of fresh data).
+    if (newer && s.alert && s.alert.state !== 'resolved') {
       const at = Math.max(r.windowStart, s.alert.updatedAt);
       this.transition(s, this.absenceEvaluation(rule, s, false, at, s.alert.startsAt, ''), out);
     }
@@ -324,7 +326,7 @@ export class AlertEngine {
     let key: string | null = null;
     if (change === 'firing' || change === 'resolved') {
       s.notified++;
-      key = notificationKey(s.fingerprint, s.notified, change);
+      key = notificationKey(s.fingerprint, shown.startsAt, s.notified, change);
     }
     out.push({ alert: shown, change, key });
   }
