@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { AlertEngine, Transition, WindowResult } from './engine';
 import { DEFAULT_RULES } from './default-rules';
 import type { AlertRule } from './rule';
@@ -285,5 +286,74 @@ describe('determinism, persistence and rule changes', () => {
     run(e, [w('orders_per_user', 'u1', 0, 1), w('orders_per_user', 'u2', 120, 1)]);
     expect(e.prune(60 * MIN)).toBe(1);
     expect(e.snapshot().states.map((s) => s.labels.key)).toEqual(['u2']);
+  });
+});
+
+describe('properties', () => {
+  const rules: AlertRule[] = [
+    { id: 'th', kind: 'threshold', severity: 'warning', metric: 'm', op: '>', value: 0.6, forWindows: 2, staleAfter: '3m' },
+    { id: 'z', kind: 'anomaly', severity: 'info', metric: 'm', method: 'zscore', direction: 'both', threshold: 2, history: 10, minHistory: 3 },
+    { id: 'roc', kind: 'rate_of_change', severity: 'info', metric: 'm', change: 'absolute', op: '>=', value: 0.5 },
+    { id: 'gone', kind: 'absence', severity: 'critical', metric: 'm', key: 'a', for: '3m' },
+  ];
+  /** Per step: a key, how far its window moves (0 = a newer version of the same window), and a value. */
+  const steps = fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c'), advance: fc.nat(3), value: fc.double({ min: 0, max: 1, noNaN: true }) }), { maxLength: 60 });
+  const toResults = (ss: { key: string; advance: number; value: number }[]): WindowResult[] => {
+    const at = new Map<string, { i: number; v: number }>();
+    return ss.map(({ key, advance, value }) => {
+      const prev = at.get(key);
+      const cur = !prev ? { i: advance, v: 1 } : advance === 0 ? { i: prev.i, v: prev.v + 1 } : { i: prev.i + advance, v: 1 };
+      at.set(key, cur);
+      return w('m', key, cur.i, value, cur.v);
+    });
+  };
+
+  it('copies of already delivered results (redeliveries, duplicate publishes) change nothing', () => {
+    fc.assert(
+      fc.property(steps, fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 20 }), (ss, copies) => {
+        const rs = toResults(ss);
+        const expected = run(new AlertEngine(rules), rs);
+        const noisy = [...rs];
+        for (const [from, offset] of copies) {
+          if (noisy.length === 0) break;
+          const src = from % noisy.length;
+          noisy.splice(src + 1 + (offset % (noisy.length - src)), 0, { ...noisy[src] });
+        }
+        expect(run(new AlertEngine(rules), noisy)).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('persisting and restoring at any point gives the same alerts', () => {
+    fc.assert(
+      fc.property(steps, fc.nat(), (ss, cutAt) => {
+        const rs = toResults(ss);
+        const expected = run(new AlertEngine(rules), rs);
+        const cut = rs.length === 0 ? 0 : cutAt % (rs.length + 1);
+        const a = new AlertEngine(rules);
+        const first = run(a, rs.slice(0, cut));
+        const b = new AlertEngine(rules, JSON.parse(JSON.stringify(a.snapshot())));
+        expect([...first, ...run(b, rs.slice(cut))]).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('notifications alternate firing/resolved per fingerprint and every key is unique', () => {
+    fc.assert(
+      fc.property(steps, (ss) => {
+        const t = run(new AlertEngine(rules), toResults(ss));
+        const keys = t.filter((x) => x.key).map((x) => x.key);
+        expect(new Set(keys).size).toBe(keys.length);
+        const last = new Map<string, string>();
+        for (const x of t) {
+          if (x.change !== 'firing' && x.change !== 'resolved') continue;
+          expect(last.get(x.alert.fingerprint) ?? 'resolved').not.toBe(x.change);
+          last.set(x.alert.fingerprint, x.change);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
