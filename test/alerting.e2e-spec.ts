@@ -63,7 +63,6 @@ beforeAll(async () => {
       ALERTING_PORT: String(port),
       ALERTING_WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
       ALERTING_WEBHOOK_BACKOFF_MS: '50',
-      ALERTING_ABSENCE_WALLCLOCK: 'off',
       ALERTING_TICK_MS: '100',
       ACK_WAIT_MS: '2000',
     },
@@ -272,5 +271,19 @@ describe('alerting service', () => {
     expect(tries.map((t) => t.attempt)).toEqual(tries.map((_, i) => i + 1)); // attempts counted across the restart
     expect((await natsNotifications('unpaid_orders')).map((n) => n.idempotencyKey)).toEqual([key]);
     expect((await json('/v1/alerts?state=firing')).body.alerts.filter((a: { rule: string }) => a.rule === 'unpaid_orders')).toHaveLength(1);
+  });
+
+  it('an absence rule fires on the wall clock, resolves when a window arrives, and resolves when deleted', async () => {
+    const rule = { id: 'heartbeat_gone', kind: 'absence', severity: 'critical', metric: 'heartbeat', for: '1s' };
+    expect((await json('/v1/alert-rules', { method: 'POST', body: JSON.stringify(rule) })).status).toBe(201);
+    const notes = () => delivered('heartbeat_gone').map((r) => r.body.notification);
+    await eventually(() => expect(notes()).toEqual(['firing']));
+    await publish([window('heartbeat', 'all', 30, 1)]);
+    await eventually(() => expect(notes().slice(0, 2)).toEqual(['firing', 'resolved']));
+    await eventually(() => expect(notes().slice(0, 3)).toEqual(['firing', 'resolved', 'firing'])); // nothing for 1 s again
+    expect((await json('/v1/alert-rules/heartbeat_gone', { method: 'DELETE' })).status).toBe(204);
+    await eventually(() => expect(notes()).toEqual(['firing', 'resolved', 'firing', 'resolved']));
+    expect(new Set(delivered('heartbeat_gone').map((r) => r.key)).size).toBe(4);
+    expect((await json('/v1/alerts')).body.alerts.filter((a: { rule: string }) => a.rule === 'heartbeat_gone')).toEqual([]);
   });
 });

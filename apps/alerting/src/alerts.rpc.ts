@@ -60,7 +60,9 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
         case 'create':
           return { status: 201, body: await this.alerting.createRule(r.rule) };
         case 'replace': {
-          const { rule, created } = await this.alerting.replaceRule(String(r.id ?? (r.rule as { id?: string } | undefined)?.id), r.rule);
+          const id = r.id ?? (r.rule as { id?: unknown } | undefined)?.id;
+          if (typeof id !== 'string') return { status: 400, error: 'id is required', errors: [{ field: 'id', reason: 'is required' }] };
+          const { rule, created } = await this.alerting.replaceRule(id, r.rule);
           return { status: created ? 201 : 200, body: rule };
         }
         case 'delete':
