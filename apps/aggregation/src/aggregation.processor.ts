@@ -15,8 +15,12 @@
 import type { ConsumedMessage, DeadLetterRequest } from '@tidemark/jetstream';
 import { subjects } from '@tidemark/contracts';
 import type { FencedWriter, StateOp } from '@tidemark/state';
-import type { PreAggregator, SequencedEvent, WatermarkState } from '@tidemark/streaming';
-import { KEYS, deltaOps } from './window-store';
+import type { PreAggregateResult, PreAggregator, SequencedEvent, WatermarkState } from '@tidemark/streaming';
+import { joinDeltaOps, joinLatenessDeadline } from './join-store';
+import { KEYS, SessionSpan, deltaOps, sessionDeltaOps } from './window-store';
+
+/** Reads the open sessions of (metric, key) pairs: one list per pair, in order (one round trip). */
+export type SessionReader = (pairs: readonly { metric: string; key: string }[]) => Promise<SessionSpan[][]>;
 
 export interface LatePublisher {
   publishBatch(items: { subject: string; data: Uint8Array; msgId: string }[]): Promise<unknown[]>;
@@ -36,6 +40,7 @@ export class AggregationProcessor {
     private readonly pre: PreAggregator,
     private readonly watermarkState: () => Promise<WatermarkState>,
     private readonly stateTtlMs: number,
+    private readonly readSessions: SessionReader,
   ) {}
 
   async process(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[], partition: number, now: number): Promise<AggregationOutcome> {
@@ -70,12 +75,7 @@ export class AggregationProcessor {
       );
     }
 
-    const ops: StateOp[] = [];
-    let deadline = Infinity;
-    for (const d of r.deltas) {
-      ops.push(...deltaOps({ metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd }, d.delta, this.stateTtlMs));
-      deadline = Math.min(deadline, d.windowEnd + this.pre.allowedLatenessMs);
-    }
+    const { ops, deadline } = await this.stateOps(r, state.watermark);
     const mine = r.watermark.partitions[String(partition)];
     const fields: Record<string, string> = {};
     if (mine) {
@@ -93,6 +93,51 @@ export class AggregationProcessor {
     if (result.status === 'guarded') return { kind: 'retry', reason: `partition ${partition}: the watermark moved to ${result.value} meanwhile` };
     this.lastSeq.set(partition, batchLastSeq);
     return { kind: 'applied', events: r.processed, late: r.late.length, deltas: r.deltas.length, deadLetters };
+  }
+
+  /**
+   * Every delta of the batch as state ops, and the earliest lateness deadline they depend on (the guard).
+   * Session deltas are merged with the key's open sessions (read first; the fence makes this partition's
+   * writer the only one to change them meanwhile); a session already past its allowed lateness at
+   * `watermark` is closed and not merged.
+   */
+  private async stateOps(r: PreAggregateResult, watermark: number | null): Promise<{ ops: StateOp[]; deadline: number }> {
+    const L = this.pre.allowedLatenessMs;
+    const ops: StateOp[] = [];
+    let deadline = Infinity;
+    const sessionDeltas = new Map<string, PreAggregateResult['deltas']>();
+    for (const d of r.deltas) {
+      deadline = Math.min(deadline, d.windowEnd + L);
+      if (d.windowType === 'session') {
+        const id = JSON.stringify([d.metric, d.key]);
+        const list = sessionDeltas.get(id);
+        if (list) list.push(d);
+        else sessionDeltas.set(id, [d]);
+        continue;
+      }
+      ops.push(...deltaOps({ metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd }, d.delta, this.stateTtlMs));
+    }
+    if (sessionDeltas.size > 0) {
+      const groups = [...sessionDeltas.values()];
+      const stored = await this.readSessions(groups.map((g) => ({ metric: g[0].metric, key: g[0].key })));
+      groups.forEach((group, i) => {
+        const open = stored[i].filter((s) => watermark === null || s.end + L > watermark);
+        const metric = this.pre.metrics.get(group[0].metric);
+        if (!metric || metric.kind !== 'window') throw new Error(`session delta for unknown metric ${group[0].metric}`);
+        for (const d of group.sort((a, b) => a.windowStart - b.windowStart)) {
+          const out = sessionDeltaOps({ metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd }, metric.aggregation.kind, d.delta, open, this.stateTtlMs);
+          ops.push(...out.ops);
+          for (const m of out.merged) deadline = Math.min(deadline, m.end + L);
+        }
+      });
+    }
+    for (const j of r.joins) {
+      const metric = this.pre.metrics.get(j.metric);
+      if (!metric || metric.kind !== 'join') throw new Error(`join delta for unknown metric ${j.metric}`);
+      ops.push(...joinDeltaOps(j.metric, j.key, j.delta, metric.join, L, this.stateTtlMs));
+      deadline = Math.min(deadline, joinLatenessDeadline(j.delta, metric.join, L));
+    }
+    return { ops, deadline };
   }
 
   /** Forget cached sequences (e.g. after losing ownership of a partition). */

@@ -9,6 +9,7 @@ import { METRICS } from './aggregation.constants';
 import { AggregationProcessor } from './aggregation.processor';
 import { Firer } from './firer';
 import { LoadedMetrics } from './metric-loader';
+import { readSessions } from './window-store';
 
 /** Binds the processor to Redis, JetStream and the metrics, and turns its outcome into the transport's. */
 @Injectable()
@@ -30,7 +31,9 @@ export class AggregationService {
       idleAdvance: config.watermarkIdleAdvance,
       allowedLatenessMs: config.allowedLatenessMs,
     });
-    this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs);
+    this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs, (pairs) =>
+      readSessions(redis, pairs),
+    );
     this.counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late, replayed batches)', ['outcome']);
   }
 
