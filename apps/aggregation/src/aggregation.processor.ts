@@ -27,12 +27,22 @@ export interface LatePublisher {
 }
 
 export type AggregationOutcome =
-  | { kind: 'applied'; events: number; late: number; deltas: number; deadLetters: DeadLetterRequest[] }
+  | { kind: 'applied'; events: number; late: number; deltas: number; deadLetters: DeadLetterRequest[]; watermarkMoved: boolean }
   | { kind: 'replayed'; deadLetters: DeadLetterRequest[] }
   | { kind: 'retry'; reason: string };
 
+/** How many window ids the processor remembers as indexed and due before it starts over. */
+const KNOWN_WINDOWS_MAX = 200_000;
+
 export class AggregationProcessor {
   private readonly lastSeq = new Map<number, number>();
+  /**
+   * Aligned windows this process has written with their bookkeeping (index, due entry, TTL). A later delta
+   * to one of them that the watermark has not reached yet (so it cannot have fired and left the due set)
+   * skips the bookkeeping; the apply's guard then also refuses the batch if the watermark reached such a
+   * window's end meanwhile.
+   */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly writer: FencedWriter,
@@ -75,7 +85,7 @@ export class AggregationProcessor {
       );
     }
 
-    const { ops, deadline } = await this.stateOps(r, state.watermark);
+    const { ops, deadline, fresh } = await this.stateOps(r, state.watermark);
     const mine = r.watermark.partitions[String(partition)];
     const fields: Record<string, string> = {};
     if (mine) {
@@ -92,7 +102,11 @@ export class AggregationProcessor {
     }
     if (result.status === 'guarded') return { kind: 'retry', reason: `partition ${partition}: the watermark moved to ${result.value} meanwhile` };
     this.lastSeq.set(partition, batchLastSeq);
-    return { kind: 'applied', events: r.processed, late: r.late.length, deltas: r.deltas.length, deadLetters };
+    if (this.known.size + fresh.length > KNOWN_WINDOWS_MAX) this.known.clear();
+    for (const id of fresh) this.known.add(id);
+    // Whether the operator watermark may now be ahead of the stored one (the firer raises it and fires).
+    const watermarkMoved = r.operatorWatermark !== null && (state.watermark === null || r.operatorWatermark > state.watermark);
+    return { kind: 'applied', events: r.processed, late: r.late.length, deltas: r.deltas.length, deadLetters, watermarkMoved };
   }
 
   /**
@@ -101,9 +115,10 @@ export class AggregationProcessor {
    * writer the only one to change them meanwhile); a session already past its allowed lateness at
    * `watermark` is closed and not merged.
    */
-  private async stateOps(r: PreAggregateResult, watermark: number | null): Promise<{ ops: StateOp[]; deadline: number }> {
+  private async stateOps(r: PreAggregateResult, watermark: number | null): Promise<{ ops: StateOp[]; deadline: number; fresh: string[] }> {
     const L = this.pre.allowedLatenessMs;
     const ops: StateOp[] = [];
+    const fresh: string[] = [];
     let deadline = Infinity;
     const sessionDeltas = new Map<string, PreAggregateResult['deltas']>();
     for (const d of r.deltas) {
@@ -115,7 +130,11 @@ export class AggregationProcessor {
         else sessionDeltas.set(id, [d]);
         continue;
       }
-      ops.push(...deltaOps({ metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd }, d.delta, this.stateTtlMs));
+      const w = { metric: d.metric, key: d.key, start: d.windowStart, end: d.windowEnd };
+      const skip = this.known.has(d.id) && watermark !== null && d.windowEnd > watermark;
+      if (skip) deadline = Math.min(deadline, d.windowEnd);
+      else fresh.push(d.id);
+      for (const op of deltaOps(w, d.delta, this.stateTtlMs, !skip)) ops.push(op);
     }
     if (sessionDeltas.size > 0) {
       const groups = [...sessionDeltas.values()];
@@ -137,11 +156,12 @@ export class AggregationProcessor {
       ops.push(...joinDeltaOps(j.metric, j.key, j.delta, metric.join, L, this.stateTtlMs));
       deadline = Math.min(deadline, joinLatenessDeadline(j.delta, metric.join, L));
     }
-    return { ops, deadline };
+    return { ops, deadline, fresh };
   }
 
   /** Forget cached sequences (e.g. after losing ownership of a partition). */
   reset(): void {
     this.lastSeq.clear();
+    this.known.clear();
   }
 }

@@ -22,7 +22,7 @@ export class AggregationService {
     @Inject(CONFIG) config: TidemarkConfig,
     @Inject(METRICS) metrics: LoadedMetrics,
     publisher: JetStreamPublisher,
-    firer: Firer,
+    private readonly firer: Firer,
     registry: MetricsRegistry,
   ) {
     const pre = new PreAggregator(metrics.set, {
@@ -41,6 +41,7 @@ export class AggregationService {
     const r = await this.processor.process(batch, partition, Date.now());
     switch (r.kind) {
       case 'applied':
+        if (r.watermarkMoved) this.firer.nudge();
         this.counts.inc({ outcome: 'applied' }, r.events);
         this.counts.inc({ outcome: 'late' }, r.late);
         return Outcome.ack(r.deadLetters);

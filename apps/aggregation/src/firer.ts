@@ -72,6 +72,8 @@ if t and tonumber(t) <= tonumber(ARGV[2]) then
 end
 return 1`;
 
+const NUDGE_GAP_MS = 25;
+
 interface Commands {
   tidemarkLease(n: 1, key: string, id: string, ms: string): Promise<number>;
   tidemarkRaise(n: 1, key: string, value: string): Promise<number>;
@@ -95,6 +97,8 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private nudged = false;
+  private lastRoundAt = 0;
   private readonly fired;
   private readonly fireDelay;
   private readonly watermarkGauge;
@@ -117,13 +121,34 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   onApplicationBootstrap(): void {
-    const loop = async () => {
-      if (this.stopped) return;
-      this.running = this.tick(Date.now()).catch((e) => this.logger.warn(`firing round failed: ${(e as Error).message}`));
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(loop, this.config.fireIntervalMs);
-    };
-    this.timer = setTimeout(loop, 0);
+    this.timer = setTimeout(this.loop, 0);
+  }
+
+  private readonly loop = async (): Promise<void> => {
+    if (this.stopped) return;
+    this.nudged = false;
+    this.lastRoundAt = Date.now();
+    this.running = this.tick(this.lastRoundAt).catch((e) => this.logger.warn(`firing round failed: ${(e as Error).message}`));
+    await this.running;
+    this.running = undefined;
+    if (!this.stopped) this.timer = setTimeout(this.loop, this.nudged ? this.nudgeDelay() : this.config.fireIntervalMs);
+  };
+
+  /** Nudged rounds start at least NUDGE_GAP_MS apart: under a backlog every batch moves the watermark. */
+  private nudgeDelay(): number {
+    return Math.max(0, this.lastRoundAt + Math.min(NUDGE_GAP_MS, this.config.fireIntervalMs) - Date.now());
+  }
+
+  /**
+   * A batch moved its partition's watermark: run a round now rather than at the next poll (FIRE_INTERVAL_MS),
+   * so a window fires as soon as the watermark passes its end. During a round, one more round follows it.
+   */
+  nudge(): void {
+    if (this.stopped) return;
+    this.nudged = true;
+    if (this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.loop, this.nudgeDelay());
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -388,7 +388,10 @@ export class PartitionConsumer {
     messages.push({
       subject: msg.subject,
       data: msg.data,
-      headers: msg.headers,
+      // Decoded on first use only (the dead-letter path): most handlers never read them.
+      get headers() {
+        return msg.headers;
+      },
       seq: info.streamSeq,
       deliveryCount: info.deliveryCount,
       partition: partitionOfSubject(msg.subject),
