@@ -3,9 +3,10 @@
  * strictly in stream order, one batch at a time, with ack policy `all`.
  *
  *   pull (no_wait, up to batchSize; if empty, a long poll for 1 then no_wait for the rest)
- *   → check continuity (DeliveryTracker) → handler(batch) → outcome:
+ *   → check continuity (DeliveryTracker) → pull the next batch ahead → handler(batch) → outcome:
  *       ack          → dead letters (if any) published and acknowledged → ack the batch's last message
- *       retry        → nak the batch in order → wait (backoff) → pull again: the same batch comes back first
+ *       retry        → nak the batch and the one pulled ahead, in order → wait (backoff) → pull again: the
+ *                      same batch comes back first
  *       deadLetter   → every message to the DLQ → ack
  *       throws       → like retry; after maxDeliver deliveries, the batch is replayed one message at a time
  *                      in hand and a message that still throws is dead-lettered
