@@ -43,6 +43,12 @@ export class AggregationProcessor {
    * window's end meanwhile.
    */
   private readonly known = new Set<string>();
+  /**
+   * The open sessions of the keys this process wrote last, as its last applied batch left them. Only this
+   * partition's writer changes them (the fence), and the firer only purges sessions past their lateness,
+   * which every batch leaves out anyway; dropped on a conflict (another writer) and when it grows large.
+   */
+  private readonly sessions = new Map<string, SessionSpan[]>();
 
   constructor(
     private readonly writer: FencedWriter,
@@ -85,7 +91,7 @@ export class AggregationProcessor {
       );
     }
 
-    const { ops, deadline, fresh } = await this.stateOps(r, state.watermark);
+    const { ops, deadline, fresh, sessions } = await this.stateOps(r, state.watermark);
     const mine = r.watermark.partitions[String(partition)];
     const fields: Record<string, string> = {};
     if (mine) {
@@ -98,12 +104,15 @@ export class AggregationProcessor {
     );
     if (result.status === 'conflict') {
       this.lastSeq.set(partition, result.lastSeq);
+      this.sessions.clear();
       return { kind: 'retry', reason: `partition ${partition}: lastSeq is ${result.lastSeq}, expected ${lastSeq}` };
     }
     if (result.status === 'guarded') return { kind: 'retry', reason: `partition ${partition}: the watermark moved to ${result.value} meanwhile` };
     this.lastSeq.set(partition, batchLastSeq);
     if (this.known.size + fresh.length > KNOWN_WINDOWS_MAX) this.known.clear();
     for (const id of fresh) this.known.add(id);
+    if (this.sessions.size + sessions.size > KNOWN_WINDOWS_MAX) this.sessions.clear();
+    for (const [id, open] of sessions) this.sessions.set(id, open);
     // Whether the operator watermark may now be ahead of the stored one (the firer raises it and fires).
     const watermarkMoved = r.operatorWatermark !== null && (state.watermark === null || r.operatorWatermark > state.watermark);
     return { kind: 'applied', events: r.processed, late: r.late.length, deltas: r.deltas.length, deadLetters, watermarkMoved };
@@ -115,7 +124,10 @@ export class AggregationProcessor {
    * writer the only one to change them meanwhile); a session already past its allowed lateness at
    * `watermark` is closed and not merged.
    */
-  private async stateOps(r: PreAggregateResult, watermark: number | null): Promise<{ ops: StateOp[]; deadline: number; fresh: string[] }> {
+  private async stateOps(
+    r: PreAggregateResult,
+    watermark: number | null,
+  ): Promise<{ ops: StateOp[]; deadline: number; fresh: string[]; sessions: Map<string, SessionSpan[]> }> {
     const L = this.pre.allowedLatenessMs;
     const ops: StateOp[] = [];
     const fresh: string[] = [];
@@ -136,11 +148,14 @@ export class AggregationProcessor {
       else fresh.push(d.id);
       for (const op of deltaOps(w, d.delta, this.stateTtlMs, !skip)) ops.push(op);
     }
+    const sessions = new Map<string, SessionSpan[]>();
     if (sessionDeltas.size > 0) {
-      const groups = [...sessionDeltas.values()];
-      const stored = await this.readSessions(groups.map((g) => ({ metric: g[0].metric, key: g[0].key })));
-      groups.forEach((group, i) => {
-        const open = stored[i].filter((s) => watermark === null || s.end + L > watermark);
+      const unknown = [...sessionDeltas.keys()].filter((id) => !this.sessions.has(id));
+      const read = await this.readSessions(unknown.map((id) => ({ metric: sessionDeltas.get(id)![0].metric, key: sessionDeltas.get(id)![0].key })));
+      const stored = new Map(unknown.map((id, i) => [id, read[i]]));
+      for (const [id, group] of sessionDeltas) {
+        const open = (stored.get(id) ?? this.sessions.get(id)!).filter((s) => watermark === null || s.end + L > watermark);
+        sessions.set(id, open);
         const metric = this.pre.metrics.get(group[0].metric);
         if (!metric || metric.kind !== 'window') throw new Error(`session delta for unknown metric ${group[0].metric}`);
         for (const d of group.sort((a, b) => a.windowStart - b.windowStart)) {
@@ -148,7 +163,7 @@ export class AggregationProcessor {
           ops.push(...out.ops);
           for (const m of out.merged) deadline = Math.min(deadline, m.end + L);
         }
-      });
+      }
     }
     for (const j of r.joins) {
       const metric = this.pre.metrics.get(j.metric);
@@ -156,12 +171,13 @@ export class AggregationProcessor {
       ops.push(...joinDeltaOps(j.metric, j.key, j.delta, metric.join, L, this.stateTtlMs));
       deadline = Math.min(deadline, joinLatenessDeadline(j.delta, metric.join, L));
     }
-    return { ops, deadline, fresh };
+    return { ops, deadline, fresh, sessions };
   }
 
   /** Forget cached sequences (e.g. after losing ownership of a partition). */
   reset(): void {
     this.lastSeq.clear();
     this.known.clear();
+    this.sessions.clear();
   }
 }
