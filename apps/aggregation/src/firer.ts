@@ -300,7 +300,8 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
         const stored = states[i];
         const keys = [JOIN_KEYS.state(r.metric, r.key), JOIN_KEYS.due, KEYS.results(r.metric)];
         if (metric?.kind !== 'join' || !stored) {
-          record.tidemarkJoinRecord(3, ...keys, r.member, '', 'drop', '0', '', '', '', '', '', '');
+          // Gone, or of a join no longer defined: forget the due entry.
+          record.tidemarkJoinRecord(3, ...keys, r.member, String(stored?.updates ?? ''), 'drop', '0', '', '', '', '', '', '');
           return;
         }
         const d = decideJoin(stored, matches.get(i) ?? null, wm, metric.join);
