@@ -9,10 +9,19 @@
  *                    products are the worst case: every product view touches 12 top_products windows.
  *   (c) end to end:  ingestion + dedup + aggregation as processes; events sent over HTTP until every window
  *                    they fill has fired (final results published)
- *   (d) latency:     from the firing round that saw the watermark pass a window's end to its result being
- *                    published (the firer's histogram; add up to FIRE_INTERVAL_MS of polling)
+ *   (d) latency:     under steady live traffic (event time = wall clock, `--rate` events/s for `--seconds`),
+ *                    with one more metric, a 1-second tumbling count (METRICS_FILE), so that windows end
+ *                    every second: p50/p99 from the watermark passing a window's end to its result being
+ *                    received on results.<metric>. The watermark passes end E once an event with
+ *                    ts ≥ E + MAX_OUT_OF_ORDERNESS_MS exists, i.e. at wall time E + 5 s: latency = received −
+ *                    (E + 5 s), so it includes that event's way through ingestion, dedup and aggregation,
+ *                    and the firer's polling (FIRE_INTERVAL_MS, default). Also the firer's own share (its
+ *                    histogram: the firing round that saw the watermark pass → published).
  * Goals: each hop ≥ 0.5 × the one-hop limit; end to end ≥ 30 K events/s.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -140,6 +149,15 @@ interface EndToEnd {
   rate: number;
   fireP50: number;
   fireP99: number;
+  /** Mean messages per consumed batch, by service. */
+  batch: { dedup: number; aggregation: number };
+}
+
+/** Mean batch size from the consumer metrics of a service's /metrics text. */
+function meanBatch(metricsText: string): number {
+  const sum = (re: RegExp) => [...metricsText.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const batches = sum(/^tidemark_consumer_batch_seconds_count\{[^}]*\} (\d+)/gm);
+  return batches === 0 ? NaN : sum(/^tidemark_consumer_messages_total\{[^}]*\} (\d+)/gm) / batches;
 }
 
 /** p-quantile upper bound from a Prometheus histogram's cumulative buckets. */
@@ -202,45 +220,146 @@ async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId:
   }
   const ms = performance.now() - t0;
   const metricsText = await (await fetch(`http://127.0.0.1:${ports.agg}/metrics`)).text();
+  const dedupText = await (await fetch(`http://127.0.0.1:${ports.dedup}/metrics`)).text();
   for (const c of children) await stopChild(c);
   await nc.close();
-  return { rate: rate(count, ms), fireP50: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.5), fireP99: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.99) };
+  return {
+    rate: rate(count, ms),
+    fireP50: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.5),
+    fireP99: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.99),
+    batch: { dedup: meanBatch(dedupText), aggregation: meanBatch(metricsText) },
+  };
+}
+
+interface SteadyLatency {
+  windows: number;
+  sent: number;
+  p50: number;
+  p99: number;
+  fireP50: number;
+  fireP99: number;
+}
+
+const BOUND_MS = 5_000;
+
+async function steadyLatency(natsUrl: string, redisUrl: string, ratePerSecond: number, seconds: number, runId: string): Promise<SteadyLatency> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-metrics-'));
+  const metricsFile = path.join(dir, 'metrics.json');
+  fs.writeFileSync(metricsFile, JSON.stringify([{ name: 'bench_events_1s', description: 'events by type, 1-second windows (bench)', key: 'type', aggregation: { type: 'count' }, window: { type: 'tumbling', size: '1s' } }]));
+  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
+  const env = {
+    NATS_URL: natsUrl,
+    REDIS_URL: redisUrl,
+    PARTITIONS: String(PARTITIONS),
+    MAX_OUT_OF_ORDERNESS_MS: String(BOUND_MS),
+    WATERMARK_IDLE_ADVANCE: 'off',
+    METRICS_FILE: metricsFile,
+    INGESTION_PORT: String(ports.http),
+    INGESTION_TCP_PORT: String(ports.tcp),
+    AGGREGATION_PORT: String(ports.agg),
+    DEDUP_PORT: String(ports.dedup),
+  };
+  const children = await Promise.all([
+    startService('ingestion', env, `http://127.0.0.1:${ports.http}/health/ready`),
+    startService('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
+    startService('aggregation', env, `http://127.0.0.1:${ports.agg}/health/ready`),
+  ]);
+  const nc = await connect({ servers: natsUrl });
+  const latencies: number[] = [];
+  const started = Date.now();
+  const sub = nc.subscribe(subjects.result('bench_events_1s'), {
+    callback: (_err, msg) => {
+      const r = msg.json<{ windowEnd: number; version: number; key: string }>();
+      // Every key (event type) of every window wholly inside the traffic.
+      if (r.version === 1 && r.windowEnd > started + 2_000) latencies.push(Date.now() - (r.windowEnd + BOUND_MS));
+    },
+  });
+  const tickMs = 20;
+  const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
+  const template = shopEvents(perTick * 50, runId, 0);
+  let sent = 0;
+  const end = started + seconds * 1000;
+  for (let tick = 0; Date.now() < end; tick++) {
+    const now = Date.now();
+    const body = template
+      .slice((tick % 50) * perTick, (tick % 50 + 1) * perTick)
+      .map((e, i) => JSON.stringify({ ...e, id: `${runId}-${tick}-${i}`, ts: now }))
+      .join('\n');
+    const res = await fetch(`http://127.0.0.1:${ports.http}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    if (res.status !== 202) throw new Error(`ingestion answered ${res.status}`);
+    await res.arrayBuffer();
+    sent += perTick;
+    const wait = started + (tick + 1) * tickMs - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  // Let the last windows that the traffic closed come out.
+  await new Promise((r) => setTimeout(r, 2_000));
+  const metricsText = await (await fetch(`http://127.0.0.1:${ports.agg}/metrics`)).text();
+  sub.unsubscribe();
+  for (const c of children) await stopChild(c);
+  await nc.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : NaN);
+  return { windows: latencies.length, sent, p50: at(0.5), p99: at(0.99), fireP50: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.5), fireP99: quantile(metricsText, 'tidemark_fire_delay_seconds', 0.99) };
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { events: { type: 'string', default: '200000' } } });
+  const { values } = parseArgs({
+    args,
+    options: { events: { type: 'string', default: '200000' }, parts: { type: 'string', default: 'abcd' }, rate: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '30' } },
+  });
   const count = Number(values.events);
-  const servers = await startBenchServers();
-  try {
-    await prefill(servers.natsUrl, count, Date.now().toString(36));
-    const runId = Date.now().toString(36);
-    const limit = await oneHopLimit(servers.natsUrl, servers.redisUrl, count);
-    const dedup = await dedupHop(servers.natsUrl, servers.redisUrl, count);
-    // (b) and (c) on servers of their own: nothing left over from (a) in their streams or in Redis.
-    const forB = await startBenchServers();
-    let aggregation: number;
+  const parts = new Set(values.parts.split(''));
+  const ms = (s: number) => (Number.isFinite(s) ? `≤ ${Math.round(s * 1000)} ms` : 'n/a');
+  console.log(`tidemark bench pipeline: ${fmt(count)} events over ${PARTITIONS} partitions, NATS and Redis on this machine; (b) and (c) on simulated shop traffic`);
+  const runId = Date.now().toString(36);
+  if (parts.has('a') || parts.has('b')) {
+    const servers = await startBenchServers();
+    let limit: number;
     try {
-      await prefillClean(forB.natsUrl, count, `${runId}-clean`);
-      aggregation = await aggregationHop(forB.natsUrl, forB.redisUrl, count);
+      await prefill(servers.natsUrl, count, runId);
+      limit = await oneHopLimit(servers.natsUrl, servers.redisUrl, count);
+      console.log(`  one-hop limit (batch consume → one Redis call → ack):   ${fmt(limit)} events/s`);
+      if (parts.has('a')) {
+        const dedup = await dedupHop(servers.natsUrl, servers.redisUrl, count);
+        console.log(`  (a) dedup (service process, raw → clean):              ${fmt(dedup)} events/s  ratio ${(dedup / limit).toFixed(2)}  (goal ≥ 0.50)`);
+      }
     } finally {
-      await forB.stop();
+      await servers.stop();
     }
+    if (parts.has('b')) {
+      // On servers of their own: nothing left over from (a) in their streams or in Redis.
+      const forB = await startBenchServers();
+      try {
+        await prefillClean(forB.natsUrl, count, `${runId}-clean`);
+        const aggregation = await aggregationHop(forB.natsUrl, forB.redisUrl, count);
+        console.log(`  (b) aggregation (service process, all 13 metrics):     ${fmt(aggregation)} events/s  ratio ${(aggregation / limit).toFixed(2)}  (goal ≥ 0.50)`);
+      } finally {
+        await forB.stop();
+      }
+    }
+  }
+  if (parts.has('c')) {
     const forC = await startBenchServers();
-    let e2e: EndToEnd;
     try {
-      e2e = await endToEnd(forC.natsUrl, forC.redisUrl, count, `${runId}-e2e`);
+      const e2e = await endToEnd(forC.natsUrl, forC.redisUrl, count, `${runId}-e2e`);
+      console.log(`  (c) end to end, HTTP ingest → final results:           ${fmt(e2e.rate)} events/s  (goal ≥ 30,000); mean batch: dedup ${e2e.batch.dedup.toFixed(0)}, aggregation ${e2e.batch.aggregation.toFixed(0)}`);
+      console.log(`      firer, whole backlog at once: round → published  p50 ${ms(e2e.fireP50)}, p99 ${ms(e2e.fireP99)}`);
     } finally {
       await forC.stop();
     }
-    const ms = (s: number) => (Number.isFinite(s) ? `≤ ${Math.round(s * 1000)} ms` : 'n/a');
-    console.log(`tidemark bench pipeline: ${fmt(count)} events over ${PARTITIONS} partitions, NATS and Redis on this machine; (b) and (c) on simulated shop traffic`);
-    console.log(`  one-hop limit (batch consume → one Redis call → ack):   ${fmt(limit)} events/s`);
-    console.log(`  (a) dedup (service process, raw → clean):              ${fmt(dedup)} events/s  ratio ${(dedup / limit).toFixed(2)}  (goal ≥ 0.50)`);
-    console.log(`  (b) aggregation (service process, 11 window metrics):  ${fmt(aggregation)} events/s  ratio ${(aggregation / limit).toFixed(2)}  (goal ≥ 0.50)`);
-    console.log(`  (c) end to end, HTTP ingest → final results:           ${fmt(e2e.rate)} events/s  (goal ≥ 30,000)`);
-    console.log(`  (d) watermark past a window end → result published:    p50 ${ms(e2e.fireP50)}, p99 ${ms(e2e.fireP99)} (+ up to FIRE_INTERVAL_MS polling)`);
-  } finally {
-    await servers.stop();
+  }
+  if (parts.has('d')) {
+    const forD = await startBenchServers();
+    try {
+      const d = await steadyLatency(forD.natsUrl, forD.redisUrl, Number(values.rate), Number(values.seconds), `${runId}-steady`);
+      console.log(`  (d) steady ${fmt(Number(values.rate))} events/s for ${values.seconds} s (${fmt(d.sent)} sent), ${d.windows} results of one-second windows:`);
+      console.log(`      watermark past a window end → result received:     p50 ${d.p50} ms, p99 ${d.p99} ms (incl. ingest → dedup → aggregation and FIRE_INTERVAL_MS polling)`);
+      console.log(`      firer's share (round → published):                  p50 ${ms(d.fireP50)}, p99 ${ms(d.fireP99)}`);
+    } finally {
+      await forD.stop();
+    }
   }
   return 0;
 }

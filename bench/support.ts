@@ -41,9 +41,13 @@ export async function startBenchServers(): Promise<BenchServers> {
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'tidemark.js');
 
-/** Runs `tidemark service <name>` as its own process and waits for /health/ready. */
+/**
+ * Runs `tidemark service <name>` as its own process and waits for /health/ready. `BENCH_NODE_ARGS` adds node
+ * flags to the services, e.g. `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile them.
+ */
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'service', name], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'service', name], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -7,7 +7,7 @@ import type { TidemarkEvent, WindowResultDto } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
 import { eventually } from './support/eventually';
 import { freePort } from './support/free-port';
-import { computeReference, expectResultsMatch, heartbeats } from './support/reference';
+import { computeReference, expectResultsMatch, expectSessionsAndJoinsMatch, heartbeats } from './support/reference';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ServiceProcess, serviceProcess } from './support/service-process';
 
@@ -82,4 +82,5 @@ it('two instances splitting the partitions count exactly like the reference, and
   // Both instances read the same Redis: either answers every query.
   await expectResultsMatch(fetchFrom(aggUrls[0]), reference, h - BOUND);
   await expectResultsMatch(fetchFrom(aggUrls[1]), reference, h - BOUND);
+  await expectSessionsAndJoinsMatch(fetchFrom(aggUrls[1]), [...events, ...hb], h - BOUND);
 });

@@ -23,6 +23,20 @@ const op = (prefix: string): fc.Arbitrary<StateOp> => {
     fc.record({ op: fc.constant('hmax' as const), key, field: fc.constant('max'), value: fc.integer() }),
     fc.record({ op: fc.constant('hmin' as const), key, field: fc.constant('min'), value: fc.integer() }),
     fc.record({ op: fc.constant('zincrby' as const), key: key.map((k) => `${k}:z`), member: fc.constantFrom('p1', 'p2', 'p3'), by: fc.integer({ min: 1, max: 5 }) }),
+    // session merging, join state and index upkeep
+    fc.record({ op: fc.constant('zadd' as const), key: key.map((k) => `${k}:z`), member: fc.constantFrom('p1', 'p2'), score: fc.integer({ min: 0, max: 9 }), only: fc.constantFrom('lt' as const, 'gt' as const) }),
+    fc.record({ op: fc.constant('zrem' as const), key: key.map((k) => `${k}:z`), member: fc.constantFrom('p1', 'p2', 'p3') }),
+    fc.record({ op: fc.constant('hdel' as const), key, field: fc.constantFrom('c', 'max') }),
+    fc.record({ op: fc.constant('del' as const), key }),
+    fc.record({
+      op: fc.constant('hmerge' as const),
+      src: key,
+      dst: key,
+      fields: fc.constant({ c: 'sum' as const, sum: 'sum' as const, max: 'max' as const }),
+      others: fc.constantFrom('min' as const, undefined),
+    }).filter((o) => o.src !== o.dst),
+    fc.record({ op: fc.constant('zmerge' as const), src: key.map((k) => `${k}:z`), dst: key.map((k) => `${k}:z`) }).filter((o) => o.src !== o.dst),
+    fc.record({ op: fc.constant('hearliest' as const), key, ts: fc.integer({ min: 0, max: 5 }), id: fc.constantFrom('x', 'y'), values: fc.constant({ f: 'v' }) }),
   );
 };
 

@@ -14,7 +14,7 @@ import { ShopSimulator } from '@tidemark/simulator';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
 import { natsClient, readStream } from './support/jetstream-read';
-import { RefWindow, computeReference, expectResultsMatch, heartbeats } from './support/reference';
+import { RefWindow, computeReference, expectResultsMatch, expectSessionsAndJoinsMatch, heartbeats } from './support/reference';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ServiceProcess, serviceProcess } from './support/service-process';
 
@@ -208,7 +208,18 @@ describe('the pipeline, exactly once', () => {
       amount: 1,
       items: [{ productId: 'p-late', categoryId: 'late-cat', price: 1, quantity: 1 }],
     };
-    await sendHttp([anchor]);
+    // Two cart sessions of one visit, 10 s too far apart to be one (gap 30 min); the first fires at w1, still
+    // within allowed lateness. A late add_to_cart between them (in the late phase) bridges them: one merged
+    // session, which fires as version 2 (a session already past its lateness would stay apart: closed).
+    const X = w1 - 30 * 60_000 - 30_000;
+    const cart = (id: string, ts: number): TidemarkEvent => ({ id, type: 'add_to_cart', ts, userId: 'sb', sessionId: 'sb', productId: 'p-0002', quantity: 1, price: 3 });
+    const split = [cart('sb-1', X), cart('sb-2', X + 30 * 60_000 + 10_000)];
+    const bridge = cart('sb-bridge', X + 29 * 60_000 + 50_000);
+    // An order unpaid at its deadline (published unmatched at w1), paid 45 s before w1: within allowed
+    // lateness, so it flips to matched, version 2.
+    const jo: TidemarkEvent = { id: 'jo', type: 'order_placed', ts: w1 - 15 * 60_000 - 30_000, userId: 'jo', sessionId: 'jo', orderId: 'jo-o', amount: 9, items: [{ productId: 'p-0003', categoryId: 'c', price: 9, quantity: 1 }] };
+    const joPaid: TidemarkEvent = { id: 'jo-paid', type: 'payment_succeeded', ts: w1 - 45_000, userId: 'jo', sessionId: 'jo', orderId: 'jo-o', amount: 9 };
+    await sendHttp([anchor, ...split, jo]);
     await quiescent();
     const hb1 = heartbeats(h1, '1', PARTITIONS);
     await sendHttp(hb1);
@@ -236,7 +247,14 @@ describe('the pipeline, exactly once', () => {
       ...(type === 'product_view' ? { productId: 'p-0001', categoryId: 'c' } : {}),
       ...(type === 'order_placed' ? { orderId: `lb-o-${i}`, amount: 5, items: [{ productId: 'p-0001', categoryId: 'c', price: 5, quantity: 1 }] } : {}),
     }));
-    const latePhase = [...within, ...beyond];
+    await eventually(async () => {
+      expect((await results('cart_abandonment')).filter((r) => r.key === 'sb').map((r) => [r.windowStart, r.final, r.version])).toEqual([
+        [X, true, 1],
+        [split[1].ts, false, 0],
+      ]);
+      expect((await results('unpaid_orders')).find((r) => r.key === 'jo-o')).toMatchObject({ version: 1, final: true, value: { status: 'unmatched' } });
+    });
+    const latePhase = [...within, ...beyond, bridge, joPaid];
     await sendHttp(latePhase);
     await quiescent();
 
@@ -249,19 +267,26 @@ describe('the pipeline, exactly once', () => {
 
     // The reference: unique ids (first occurrence), lateness decided at w1 for the late phase only.
     const unique = new Map<string, TidemarkEvent>();
-    for (const e of [...sent, anchor, ...hb1, ...latePhase, ...hb2]) if (!unique.has(e.id)) unique.set(e.id, e);
+    for (const e of [...sent, anchor, ...split, jo, ...hb1, ...latePhase, ...hb2]) if (!unique.has(e.id)) unique.set(e.id, e);
     const lateIds = new Set(latePhase.map((e) => e.id));
     const counted = (e: TidemarkEvent, _metric: string, w: RefWindow) => !lateIds.has(e.id) || w.end + LATENESS > w1;
     const reference = computeReference(unique.values(), counted);
 
     const lastFinalEnd = h2 - BOUND;
     await expectResultsMatch((metric) => results(metric), reference, lastFinalEnd);
+    // Sessions (cart_abandonment) and the interval join (unpaid_orders): no event here is past their lateness.
+    await expectSessionsAndJoinsMatch((metric) => results(metric), unique.values(), lastFinalEnd);
 
     // Within lateness: their minute was re-fired with version 2 (the late orders are in it).
     const orders = (await results('orders')).find((r) => r.windowEnd === lastMinuteEnd)!;
     // (The three late orders may land in separate batches, each re-firing the window: version >= 2.)
     expect(orders).toMatchObject({ value: 1 + within.length, final: true });
     expect(orders.version).toBeGreaterThanOrEqual(2);
+    // The bridged sessions are one, re-fired; the late-paid order flipped to matched.
+    expect((await results('cart_abandonment')).filter((r) => r.key === 'sb')).toEqual([
+      expect.objectContaining({ windowStart: X, windowEnd: split[1].ts + 30 * 60_000, version: 2, final: true, value: { abandoned: true, started: 3, completed: 0 } }),
+    ]);
+    expect((await results('unpaid_orders')).find((r) => r.key === 'jo-o')).toMatchObject({ version: 2, final: true, value: { status: 'matched', matchedTs: joPaid.ts } });
     // Beyond lateness: on the late output once per (event, metric), and counted in late_events, by type.
     const late = await readStream<{ metric: string; event: TidemarkEvent }>(nc, streams.late.name);
     expect(new Set(late.map((l) => l.data.event.id))).toEqual(new Set(beyond.map((e) => e.id)));

@@ -200,3 +200,84 @@ export function heartbeats(ts: number, tag: string, partitions: number): Tidemar
   }
   return out;
 }
+
+/** cart_abandonment by brute force: per session id, events of the session types split where a gap of ≥ 30 min opens. */
+export function referenceSessions(events: Iterable<TidemarkEvent>, gapMs = 30 * MIN): Map<string, { key: string; start: number; end: number; started: number; completed: number }> {
+  const types = new Set(['add_to_cart', 'remove_from_cart', 'checkout_started', 'order_placed']);
+  const byKey = new Map<string, TidemarkEvent[]>();
+  for (const e of events) {
+    if (!types.has(e.type)) continue;
+    const list = byKey.get(e.sessionId);
+    if (list) list.push(e);
+    else byKey.set(e.sessionId, [e]);
+  }
+  const out = new Map<string, { key: string; start: number; end: number; started: number; completed: number }>();
+  for (const [key, list] of byKey) {
+    list.sort((a, b) => a.ts - b.ts);
+    let cur: { key: string; start: number; end: number; started: number; completed: number } | null = null;
+    for (const e of list) {
+      if (!cur || e.ts >= cur.end) {
+        if (cur) out.set(`${key}|${cur.start}|${cur.end}`, cur);
+        cur = { key, start: e.ts, end: e.ts + gapMs, started: 0, completed: 0 };
+      }
+      cur.end = Math.max(cur.end, e.ts + gapMs);
+      if (e.type === 'add_to_cart') cur.started++;
+      if (e.type === 'order_placed') cur.completed++;
+    }
+    if (cur) out.set(`${key}|${cur.start}|${cur.end}`, cur);
+  }
+  return out;
+}
+
+/** unpaid_orders by brute force: the orders (earliest order_placed per orderId) with no payment_succeeded in [ts, ts + 15 min). */
+export function referenceUnpaid(events: Iterable<TidemarkEvent>, upperMs = 15 * MIN): Map<string, TidemarkEvent> {
+  const orders = new Map<string, TidemarkEvent>();
+  const payments = new Map<string, number[]>();
+  for (const e of events) {
+    if (!e.orderId) continue;
+    if (e.type === 'order_placed') {
+      const cur = orders.get(e.orderId);
+      if (!cur || e.ts < cur.ts || (e.ts === cur.ts && e.id < cur.id)) orders.set(e.orderId, e);
+    } else if (e.type === 'payment_succeeded') {
+      payments.set(e.orderId, [...(payments.get(e.orderId) ?? []), e.ts]);
+    }
+  }
+  const unpaid = new Map<string, TidemarkEvent>();
+  for (const [orderId, o] of orders) if (!(payments.get(orderId) ?? []).some((t) => t >= o.ts && t < o.ts + upperMs)) unpaid.set(orderId, o);
+  return unpaid;
+}
+
+/**
+ * The session metric (cart_abandonment) and the join (unpaid_orders) against the brute-force references: the
+ * service's sessions ending by `lastFinalEnd` are exactly the reference's, final, with equal values (a
+ * session merged into a larger one is no longer listed); its unpaid orders are exactly the reference's.
+ */
+export async function expectSessionsAndJoinsMatch(fetchResults: (metric: string) => Promise<WindowResultDto[]>, events: Iterable<TidemarkEvent>, lastFinalEnd: number): Promise<void> {
+  const all = [...events];
+  const sessions = referenceSessions(all);
+  const expectedSessions = [...sessions.values()].filter((s) => s.end <= lastFinalEnd);
+  const actual = await eventually(
+    async () => {
+      const rs = (await fetchResults('cart_abandonment')).filter((r) => r.windowEnd <= lastFinalEnd);
+      for (const r of rs) expect({ key: r.key, windowStart: r.windowStart, final: r.final }).toEqual({ key: r.key, windowStart: r.windowStart, final: true });
+      return rs;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+  expect(actual.map((r) => `${r.key}|${r.windowStart}|${r.windowEnd}`).sort()).toEqual(expectedSessions.map((s) => `${s.key}|${s.start}|${s.end}`).sort());
+  for (const r of actual) {
+    const s = sessions.get(`${r.key}|${r.windowStart}|${r.windowEnd}`)!;
+    expect({ key: r.key, value: r.value }).toEqual({ key: r.key, value: { abandoned: s.started > 0 && s.completed === 0, started: s.started, completed: s.completed } });
+  }
+  expect(expectedSessions.length).toBeGreaterThan(0);
+
+  const unpaid = referenceUnpaid(all);
+  const joins = (await fetchResults('unpaid_orders')).filter((r) => r.windowEnd <= lastFinalEnd);
+  const flagged = joins.filter((r) => (r.value as { status: string }).status === 'unmatched');
+  expect(flagged.map((r) => r.key).sort()).toEqual([...unpaid.keys()].filter((k) => unpaid.get(k)!.ts + 15 * MIN <= lastFinalEnd).sort());
+  for (const r of flagged) {
+    const o = unpaid.get(r.key)!;
+    expect(r).toMatchObject({ final: true, windowStart: o.ts, windowEnd: o.ts + 15 * MIN, value: { status: 'unmatched', leftId: o.id, leftTs: o.ts, matchedTs: null, fields: { userId: o.userId, sessionId: o.sessionId, amount: o.amount } } });
+    expect(r.version).toBeGreaterThanOrEqual(1);
+  }
+}

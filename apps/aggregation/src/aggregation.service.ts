@@ -9,6 +9,7 @@ import { METRICS } from './aggregation.constants';
 import { AggregationProcessor } from './aggregation.processor';
 import { Firer } from './firer';
 import { LoadedMetrics } from './metric-loader';
+import { readSessions } from './window-store';
 
 /** Binds the processor to Redis, JetStream and the metrics, and turns its outcome into the transport's. */
 @Injectable()
@@ -21,7 +22,7 @@ export class AggregationService {
     @Inject(CONFIG) config: TidemarkConfig,
     @Inject(METRICS) metrics: LoadedMetrics,
     publisher: JetStreamPublisher,
-    firer: Firer,
+    private readonly firer: Firer,
     registry: MetricsRegistry,
   ) {
     const pre = new PreAggregator(metrics.set, {
@@ -30,7 +31,9 @@ export class AggregationService {
       idleAdvance: config.watermarkIdleAdvance,
       allowedLatenessMs: config.allowedLatenessMs,
     });
-    this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs);
+    this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs, (pairs) =>
+      readSessions(redis, pairs),
+    );
     this.counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late, replayed batches)', ['outcome']);
   }
 
@@ -38,6 +41,7 @@ export class AggregationService {
     const r = await this.processor.process(batch, partition, Date.now());
     switch (r.kind) {
       case 'applied':
+        if (r.watermarkMoved) this.firer.nudge();
         this.counts.inc({ outcome: 'applied' }, r.events);
         this.counts.inc({ outcome: 'late' }, r.late);
         return Outcome.ack(r.deadLetters);

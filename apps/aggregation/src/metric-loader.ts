@@ -3,18 +3,11 @@ import { DEFAULT_METRICS, MetricDefinition, MetricSet, withDefaultMetrics } from
 
 /**
  * The metrics the aggregation service computes: the defaults plus the user's (METRICS_FILE, a JSON array of
- * definitions). This version of the service runs tumbling and sliding windows; session windows
- * (cart_abandonment) and interval joins (unpaid_orders) are computed by libs/streaming but not yet kept in
- * Redis by the service, so they are listed as `unsupported`.
+ * definitions): tumbling, sliding and session windows (window-store.ts) and interval joins (join-store.ts).
  */
 export interface LoadedMetrics {
   set: MetricSet;
-  supported: MetricDefinition[];
-  unsupported: { name: string; reason: string }[];
-}
-
-export function isServiceSupported(def: MetricDefinition): boolean {
-  return (def.window.type === 'tumbling' || def.window.type === 'sliding') && def.aggregation.type !== 'join';
+  definitions: readonly MetricDefinition[];
 }
 
 export function loadMetrics(file: string | undefined): LoadedMetrics {
@@ -34,9 +27,5 @@ export function loadMetrics(file: string | undefined): LoadedMetrics {
     }
     all = withDefaultMetrics(json);
   }
-  const supported = all.filter(isServiceSupported);
-  const unsupported = all
-    .filter((d) => !isServiceSupported(d))
-    .map((d) => ({ name: d.name, reason: d.aggregation.type === 'join' ? 'interval joins are not kept by the service yet' : 'session windows are not kept by the service yet' }));
-  return { set: new MetricSet(supported), supported, unsupported };
+  return { set: new MetricSet(all), definitions: all };
 }

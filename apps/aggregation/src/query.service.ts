@@ -3,9 +3,10 @@ import type Redis from 'ioredis';
 import { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { REDIS } from '@tidemark/state';
-import { CompiledWindowMetric, MetricDefinition } from '@tidemark/streaming';
+import { CompiledJoinMetric, CompiledMetric, MetricDefinition } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { Firer } from './firer';
+import { JOIN_KEYS, decodeJoin, joinValue } from './join-store';
 import { LoadedMetrics } from './metric-loader';
 import { KEYS, WindowRef, indexMember, parseIndexMember, readWindow } from './window-store';
 
@@ -57,13 +58,13 @@ export class QueryService {
     private readonly firer: Firer,
   ) {}
 
-  definitions(): { metrics: MetricDefinition[]; unsupported: { name: string; reason: string }[] } {
-    return { metrics: this.metrics.supported, unsupported: this.metrics.unsupported };
+  definitions(): { metrics: readonly MetricDefinition[] } {
+    return { metrics: this.metrics.definitions };
   }
 
-  private metric(name: string): CompiledWindowMetric {
+  private metric(name: string): CompiledMetric {
     const m = this.metrics.set.get(name);
-    if (!m || m.kind !== 'window') throw new QueryError(QueryErrorCode.UnknownMetric, `no metric "${name}"; GET /v1/metrics lists them`);
+    if (!m) throw new QueryError(QueryErrorCode.UnknownMetric, `no metric "${name}"; GET /v1/metrics lists them`);
     return m;
   }
 
@@ -81,7 +82,8 @@ export class QueryService {
     return { results: results.filter((r): r is WindowResultDto => r !== null), truncated: windows.length > limit };
   }
 
-  private async window(metric: CompiledWindowMetric, w: WindowRef): Promise<WindowResultDto | null> {
+  private async window(metric: CompiledMetric, w: WindowRef): Promise<WindowResultDto | null> {
+    if (metric.kind === 'join') return this.join(metric, w);
     const state = await readWindow(this.redis, w, metric.aggregation.kind, metric.aggregation);
     if (state) {
       const final = state.meta.version > 0 && state.meta.updates === state.meta.firedAt;
@@ -91,12 +93,25 @@ export class QueryService {
     return stored ? (JSON.parse(stored) as WindowResultDto) : null;
   }
 
+  /** A join key: its current state while kept (final once resolved), else its last published result. */
+  private async join(metric: CompiledJoinMetric, w: WindowRef): Promise<WindowResultDto | null> {
+    const stored = decodeJoin(await this.redis.hgetall(JOIN_KEYS.state(w.metric, w.key)));
+    if (stored?.left && stored.left.ts === w.start) {
+      const [match] = await this.redis.zrangebyscore(JOIN_KEYS.rights(w.metric, w.key), w.start + metric.join.lowerMs, `(${w.end}`, 'LIMIT', 0, 1);
+      const value = joinValue(stored.left, match === undefined ? null : Number(match));
+      return { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value, final: stored.resolved, version: stored.emitted?.version ?? 0 };
+    }
+    const result = await this.redis.hget(KEYS.results(w.metric), indexMember(w));
+    return result ? (JSON.parse(result) as WindowResultDto) : null;
+  }
+
   /**
    * The ranking of the latest window: for a top-K metric its top `k` members; for a keyed metric with a
    * numeric value (e.g. product_views), its keys by value.
    */
   async top(name: string, k: number): Promise<TopAnswer | null> {
     const metric = this.metric(name);
+    if (metric.kind === 'join') throw new QueryError(QueryErrorCode.NotRanked, `metric "${name}" is a join; it has no ranking`);
     if (!Number.isInteger(k) || k < 1 || k > 1000) throw new QueryError(QueryErrorCode.BadParameter, 'k must be a whole number from 1 to 1000');
     const latest = await this.redis.zrevrangebyscore(KEYS.index(name), '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1);
     if (latest.length === 0) return null;
@@ -106,7 +121,7 @@ export class QueryService {
     if (windows.length === 0) return null;
     const first = windows[0];
     let items: { key: string; value: number }[];
-    if (metric.aggregation.kind === 'topK') {
+    if (metric.kind === 'window' && metric.aggregation.kind === 'topK') {
       items = (first.value as { member: string; count: number }[]).map((e) => ({ key: e.member, value: e.count }));
     } else if (windows.every((w) => typeof w.value === 'number')) {
       items = windows.map((w) => ({ key: w.key, value: w.value as number })).sort((a, b) => b.value - a.value || (a.key < b.key ? -1 : 1));

@@ -8,15 +8,19 @@
  *   tm:agg:idx:<metric>                          sorted set of [key,start,end] by start: range queries
  *   tm:agg:due                                   sorted set of [metric,key,start,end] by end: windows to fire
  *   tm:agg:res:<metric>                          hash [key,start,end] → last published result (after purge)
+ *   tm:agg:purge                                 sorted set of [metric,key,start,end] by cleanup time
+ *   tm:agg:s:<metric>:<key>                      session windows: sorted set of "start:end" by start (the
+ *                                                key's open sessions, disjoint; merged in the batch's apply)
  *   tm:agg:p:<partition>                         hash: lastSeq, maxTs, lastEventAt (the fence)
  *   tm:agg:wm                                    the operator watermark (never goes backwards)
+ * Interval joins have their own layout: join-store.ts.
  *
  * A batch's deltas become StateOps applied in one fenced Lua call (libs/state). Pure: no I/O here except
  * `readAccumulator`, which takes the Redis client.
  */
 import type Redis from 'ioredis';
-import type { AggregateDelta, AggregationKind, AnyAggregation } from '@tidemark/streaming';
-import type { StateOp } from '@tidemark/state';
+import { planSessionMerge, type AggregateDelta, type AggregationKind, type AnyAggregation } from '@tidemark/streaming';
+import type { MergeMode, StateOp } from '@tidemark/state';
 
 export interface WindowRef {
   metric: string;
@@ -30,6 +34,8 @@ export const KEYS = {
   index: (metric: string) => `tm:agg:idx:${metric}`,
   due: 'tm:agg:due',
   results: (metric: string) => `tm:agg:res:${metric}`,
+  purge: 'tm:agg:purge',
+  sessions: (metric: string, key: string) => `tm:agg:s:${metric}:${key}`,
   partition: (p: number) => `tm:agg:p:${p}`,
   watermark: 'tm:agg:wm',
   firerLease: 'tm:agg:firer',
@@ -48,11 +54,18 @@ export function parseDueMember(member: string): WindowRef {
   return { metric, key, start, end };
 }
 
-/** The Redis updates of one window's delta, plus the bookkeeping that makes it queryable and fireable. */
-export function deltaOps(w: WindowRef, delta: AggregateDelta, ttlMs: number): StateOp[] {
+/**
+ * The Redis updates of one window's delta, plus the bookkeeping that makes it queryable and fireable (its
+ * index and due entries and its TTL). `bookkeeping: false` leaves those out, for a window the caller knows is
+ * already indexed and due (see AggregationProcessor): half the work for Node and Redis.
+ */
+export function deltaOps(w: WindowRef, delta: AggregateDelta, ttlMs: number, bookkeeping = true): StateOp[] {
   const key = KEYS.window(w);
   const ops: StateOp[] = [];
-  const incr = (field: string, by: number) => ops.push({ op: 'hincrby', key, field, by: BigInt(Math.round(by)).toString() });
+  const incr = (field: string, by: number) => {
+    const n = Math.round(by);
+    ops.push({ op: 'hincrby', key, field, by: Number.isSafeInteger(n) ? String(n) : BigInt(n).toString() });
+  };
   switch (delta.kind) {
     case 'count':
       incr('count', delta.count);
@@ -93,12 +106,79 @@ export function deltaOps(w: WindowRef, delta: AggregateDelta, ttlMs: number): St
       return assertNever(delta);
   }
   incr('_u', 1);
+  if (!bookkeeping) return ops;
   ops.push(
     { op: 'pexpire', key, ms: ttlMs },
     { op: 'zadd', key: KEYS.index(w.metric), member: indexMember(w), score: w.start },
     { op: 'zadd', key: KEYS.due, member: dueMember(w), score: w.end },
   );
   return ops;
+}
+
+/** The hash fields of each aggregation, and how two sessions' values combine. */
+const MERGE_FIELDS: Record<AggregationKind, Record<string, MergeMode>> = {
+  count: { count: 'sum' },
+  sum: { micros: 'sum' },
+  avg: { micros: 'sum', count: 'sum' },
+  min: { value: 'min' },
+  max: { value: 'max' },
+  distinct: {},
+  topK: {},
+  ratio: { numerator: 'sum', denominator: 'sum' },
+  funnel: {},
+  abandonment: { started: 'sum', completed: 'sum' },
+};
+
+/** Bookkeeping: updates add up; a merged session carries the highest firing of its parts (so it re-fires as the next version). */
+const META_FIELDS: Record<string, MergeMode> = { _u: 'sum', _f: 'max', _v: 'max' };
+
+export interface SessionSpan {
+  start: number;
+  end: number;
+}
+
+export const sessionMember = (s: SessionSpan) => `${s.start}:${s.end}`;
+
+export function parseSessionMember(member: string): SessionSpan {
+  const i = member.indexOf(':');
+  return { start: Number(member.slice(0, i)), end: Number(member.slice(i + 1)) };
+}
+
+/**
+ * The Redis updates of one session delta of a key (DESIGN.md session windows; libs/streaming planSessionMerge):
+ * the stored sessions it intersects are merged into the new cover — their state moved into it, their index,
+ * due, purge and stored-result entries removed — then the delta is applied to the cover. `stored` is the key's
+ * open sessions; it is updated in place so that several deltas of one key in a batch chain correctly.
+ * A session past its allowed lateness is closed (being purged) and is not in `stored`: an event within its
+ * gap after that starts a new session.
+ */
+export function sessionDeltaOps(w: WindowRef, kind: AggregationKind, delta: AggregateDelta, stored: SessionSpan[], ttlMs: number): { ops: StateOp[]; merged: SessionSpan[]; window: WindowRef } {
+  const plan = planSessionMerge(stored, { start: w.start, end: w.end });
+  const dst: WindowRef = { metric: w.metric, key: w.key, start: plan.start, end: plan.end };
+  const dstKey = KEYS.window(dst);
+  const setKey = KEYS.sessions(w.metric, w.key);
+  const ops: StateOp[] = [];
+  for (const s of plan.merged) {
+    if (s.start === dst.start && s.end === dst.end) continue;
+    const src: WindowRef = { metric: w.metric, key: w.key, start: s.start, end: s.end };
+    const srcKey = KEYS.window(src);
+    ops.push({ op: 'hmerge', src: srcKey, dst: dstKey, fields: { ...MERGE_FIELDS[kind], ...META_FIELDS } });
+    if (kind === 'distinct') ops.push({ op: 'pfmerge', src: `${srcKey}:hll`, dst: `${dstKey}:hll` });
+    if (kind === 'topK') ops.push({ op: 'zmerge', src: `${srcKey}:z`, dst: `${dstKey}:z` });
+    if (kind === 'funnel') ops.push({ op: 'hmerge', src: `${srcKey}:f`, dst: `${dstKey}:f`, fields: {}, others: 'max' });
+    ops.push(
+      { op: 'zrem', key: KEYS.index(w.metric), member: indexMember(src) },
+      { op: 'zrem', key: KEYS.due, member: dueMember(src) },
+      { op: 'zrem', key: KEYS.purge, member: dueMember(src) },
+      { op: 'hdel', key: KEYS.results(w.metric), field: indexMember(src) },
+      { op: 'zrem', key: setKey, member: sessionMember(s) },
+    );
+  }
+  ops.push(...deltaOps(dst, delta, ttlMs), { op: 'zadd', key: setKey, member: sessionMember(dst), score: dst.start }, { op: 'pexpire', key: setKey, ms: ttlMs });
+  stored.length = 0;
+  stored.push(...plan.kept, { start: dst.start, end: dst.end });
+  stored.sort((a, b) => a.start - b.start);
+  return { ops, merged: plan.merged, window: dst };
 }
 
 export interface WindowMeta {
@@ -192,4 +272,16 @@ function decodeWindow(kind: AggregationKind, aggregation: AnyAggregation, h: Rec
 
 function assertNever(x: never): never {
   throw new Error(`unknown aggregation ${JSON.stringify(x)}`);
+}
+
+/** The open sessions of each (metric, key), in one round trip. */
+export async function readSessions(redis: Redis, pairs: readonly { metric: string; key: string }[]): Promise<SessionSpan[][]> {
+  if (pairs.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const p of pairs) pipeline.zrange(KEYS.sessions(p.metric, p.key), 0, -1);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, members]) => {
+    if (err) throw err;
+    return (members as string[]).map(parseSessionMember);
+  });
 }

@@ -3,9 +3,10 @@
  * strictly in stream order, one batch at a time, with ack policy `all`.
  *
  *   pull (no_wait, up to batchSize; if empty, a long poll for 1 then no_wait for the rest)
- *   → check continuity (DeliveryTracker) → handler(batch) → outcome:
+ *   → check continuity (DeliveryTracker) → pull the next batch ahead → handler(batch) → outcome:
  *       ack          → dead letters (if any) published and acknowledged → ack the batch's last message
- *       retry        → nak the batch in order → wait (backoff) → pull again: the same batch comes back first
+ *       retry        → nak the batch and the one pulled ahead, in order → wait (backoff) → pull again: the
+ *                      same batch comes back first
  *       deadLetter   → every message to the DLQ → ack
  *       throws       → like retry; after maxDeliver deliveries, the batch is replayed one message at a time
  *                      in hand and a message that still throws is dead-lettered
@@ -137,6 +138,8 @@ export class PartitionConsumer {
   private readonly inboxPrefix = createInbox();
   private pullCounter = 0;
   private active: ActivePull | undefined;
+  /** The next batch, pulled while the handler works on the one in hand (one pull in flight at a time). */
+  private ahead: Promise<ConsumedMessage[]> | undefined;
   private readonly stopper = new AbortController();
   private loop: Promise<void> | undefined;
   private needsResync = true;
@@ -240,10 +243,14 @@ export class PartitionConsumer {
       let batch: ConsumedMessage[] = [];
       try {
         if (this.needsResync) {
+          // Whatever the pull ahead brings is dropped: the resync delivers again from the ack floor.
+          await this.takeAhead();
           await this.resync();
           if (this.stopping) break;
         }
-        batch = await this.nextBatch();
+        const next = this.ahead ?? this.nextBatch();
+        this.ahead = undefined;
+        batch = await next;
       } catch (error) {
         if (this.stopping || this.nc.isClosed()) break;
         errors++;
@@ -263,6 +270,10 @@ export class PartitionConsumer {
         continue;
       }
       this.lagValue = batch[batch.length - 1].pending;
+      if (!this.stopping) {
+        this.ahead = this.nextBatch();
+        this.ahead.catch(() => undefined); // its error is handled where it is awaited
+      }
       try {
         await this.process(batch);
       } catch (error) {
@@ -388,7 +399,10 @@ export class PartitionConsumer {
     messages.push({
       subject: msg.subject,
       data: msg.data,
-      headers: msg.headers,
+      // Decoded on first use only (the dead-letter path): most handlers never read them.
+      get headers() {
+        return msg.headers;
+      },
       seq: info.streamSeq,
       deliveryCount: info.deliveryCount,
       partition: partitionOfSubject(msg.subject),
@@ -528,10 +542,26 @@ export class PartitionConsumer {
   }
 
   /** Nak the batch in order (so it comes back first, in order), then wait before pulling again. */
+  /** Waits for the batch pulled ahead, if any, and takes it out of the loop's hands ([] if its pull failed). */
+  private async takeAhead(): Promise<ConsumedMessage[]> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    return ahead ? ahead.catch(() => []) : [];
+  }
+
   private async retry(batch: ConsumedMessage[], delayMs: number | undefined, reason: string): Promise<void> {
     this.retryAttempt++;
     const delay = delayMs ?? backoffDelay(this.retryAttempt, this.backoff);
     this.emit({ type: 'retry', attempt: this.retryAttempt, delayMs: delay, reason, firstSeq: batch[0].seq });
+    // The batch pulled ahead goes back too, after this one: nothing later is processed before it.
+    const ahead = await this.takeAhead();
+    if (ahead.length > 0) {
+      const problem = this.tracker.accept(ahead);
+      if (problem) {
+        this.needsResync = true;
+        this.resyncReason = problem;
+      } else batch = batch.concat(ahead);
+    }
     try {
       for (let i = 0; i < batch.length - 1; i++) this.nc.publish(batch[i].reply, NAK);
       // The last nak with a reply: once answered, every nak before it has been processed.

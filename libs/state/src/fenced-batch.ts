@@ -22,10 +22,33 @@ export type StateOp =
   | { op: 'pfadd'; key: string; members: string[] }
   /** Sorted-set increment (exact top-K by count). */
   | { op: 'zincrby'; key: string; member: string; by: number }
-  /** Sorted-set add with a score (idempotent): window indexes. */
-  | { op: 'zadd'; key: string; member: string; score: number }
+  /**
+   * Sorted-set add with a score (idempotent): window indexes. `only: 'lt'` / `'gt'` updates an existing
+   * member only when the new score is lower / higher (a due time that may only move earlier or later).
+   */
+  | { op: 'zadd'; key: string; member: string; score: number; only?: 'lt' | 'gt' }
+  | { op: 'zrem'; key: string; member: string }
+  | { op: 'hdel'; key: string; field: string }
+  | { op: 'del'; key: string }
+  /**
+   * Merge hash `src` into hash `dst` field by field, then delete `src` (session windows merging): each field
+   * of `src` is added (`sum`, integers as decimal strings), or kept as the larger / smaller number; fields
+   * not named in `fields` use `others`, or are dropped when it is absent. Nothing happens if `src` is absent.
+   */
+  | { op: 'hmerge'; src: string; dst: string; fields: Record<string, MergeMode>; others?: MergeMode }
+  /** HyperLogLog union of `src` into `dst`, then delete `src`. */
+  | { op: 'pfmerge'; src: string; dst: string }
+  /** Sorted-set union (scores added) of `src` into `dst`, then delete `src`. */
+  | { op: 'zmerge'; src: string; dst: string }
+  /**
+   * Keep the earliest record in hash `key`: write `values` plus `ts` and `id` only if the hash holds no `ts`,
+   * or a later one (ties broken by the smaller `id`). The left side of an interval join.
+   */
+  | { op: 'hearliest'; key: string; ts: number; id: string; values: Record<string, string> }
   /** Expire the key this far ahead (state has TTLs; nothing grows without bound). */
   | { op: 'pexpire'; key: string; ms: number };
+
+export type MergeMode = 'sum' | 'max' | 'min';
 
 export interface Fence {
   /** Hash holding the partition's `lastSeq` and other fields (e.g. its watermark). */
@@ -77,6 +100,14 @@ export class InMemoryFencedWriter implements FencedWriter {
     return Number(this.hashes.get(fenceKey)?.get('lastSeq') ?? 0);
   }
 
+  private remove(key: string): void {
+    this.hashes.delete(key);
+    this.hll.delete(key);
+    this.zsets.delete(key);
+    this.ttls.delete(key);
+    this.strings.delete(key);
+  }
+
   private hash(key: string): Map<string, string> {
     let h = this.hashes.get(key);
     if (!h) this.hashes.set(key, (h = new Map()));
@@ -116,7 +147,61 @@ export class InMemoryFencedWriter implements FencedWriter {
       case 'zadd': {
         let z = this.zsets.get(o.key);
         if (!z) this.zsets.set(o.key, (z = new Map()));
-        z.set(o.member, o.score);
+        const cur = z.get(o.member);
+        if (cur === undefined || o.only === undefined || (o.only === 'lt' ? o.score < cur : o.score > cur)) z.set(o.member, o.score);
+        return;
+      }
+      case 'zrem':
+        this.zsets.get(o.key)?.delete(o.member);
+        if (this.zsets.get(o.key)?.size === 0) this.zsets.delete(o.key);
+        return;
+      case 'hdel':
+        this.hashes.get(o.key)?.delete(o.field);
+        if (this.hashes.get(o.key)?.size === 0) this.hashes.delete(o.key);
+        return;
+      case 'del':
+        this.remove(o.key);
+        return;
+      case 'hmerge': {
+        const src = this.hashes.get(o.src);
+        if (!src) return;
+        const dst = this.hash(o.dst);
+        for (const [field, v] of src) {
+          const mode = o.fields[field] ?? o.others;
+          if (!mode) continue;
+          const cur = dst.get(field);
+          if (mode === 'sum') dst.set(field, (BigInt(cur ?? '0') + BigInt(v)).toString());
+          else if (cur === undefined || (mode === 'max' ? Number(v) > Number(cur) : Number(v) < Number(cur))) dst.set(field, v);
+        }
+        this.remove(o.src);
+        return;
+      }
+      case 'pfmerge': {
+        const src = this.hll.get(o.src);
+        if (!src) return;
+        let dst = this.hll.get(o.dst);
+        if (!dst) this.hll.set(o.dst, (dst = new Set()));
+        for (const m of src) dst.add(m);
+        this.remove(o.src);
+        return;
+      }
+      case 'zmerge': {
+        const src = this.zsets.get(o.src);
+        if (!src) return;
+        let dst = this.zsets.get(o.dst);
+        if (!dst) this.zsets.set(o.dst, (dst = new Map()));
+        for (const [m, n] of src) dst.set(m, (dst.get(m) ?? 0) + n);
+        this.remove(o.src);
+        return;
+      }
+      case 'hearliest': {
+        const h = this.hashes.get(o.key);
+        const ts = h?.get('ts');
+        if (ts !== undefined && !(o.ts < Number(ts) || (o.ts === Number(ts) && o.id < h!.get('id')!))) return;
+        const dst = this.hash(o.key);
+        for (const [k, v] of Object.entries(o.values)) dst.set(k, v);
+        dst.set('ts', String(o.ts));
+        dst.set('id', o.id);
         return;
       }
       case 'pexpire':

@@ -33,7 +33,46 @@ for _, o in ipairs(ops) do
   elseif op == 'z' then
     redis.call('ZINCRBY', o[2], o[4], o[3])
   elseif op == 'a' then
-    redis.call('ZADD', o[2], o[4], o[3])
+    if o[5] then redis.call('ZADD', o[2], o[5], o[4], o[3]) else redis.call('ZADD', o[2], o[4], o[3]) end
+  elseif op == 'r' then
+    redis.call('ZREM', o[2], o[3])
+  elseif op == 'hd' then
+    redis.call('HDEL', o[2], o[3])
+  elseif op == 'd' then
+    redis.call('DEL', o[2])
+  elseif op == 'hm' then
+    local src = redis.call('HGETALL', o[2])
+    for i = 1, #src, 2 do
+      local f, v = src[i], src[i + 1]
+      local mode = o[4][f] or o[5]
+      if mode == 'sum' then
+        redis.call('HINCRBY', o[3], f, v)
+      elseif mode == 'max' or mode == 'min' then
+        local cur = redis.call('HGET', o[3], f)
+        local a, b = tonumber(v), tonumber(cur)
+        if (not cur) or (a and b and ((mode == 'max' and a > b) or (mode == 'min' and a < b))) then
+          redis.call('HSET', o[3], f, v)
+        end
+      end
+    end
+    if #src > 0 then redis.call('DEL', o[2]) end
+  elseif op == 'pm' then
+    if redis.call('EXISTS', o[2]) == 1 then
+      redis.call('PFMERGE', o[3], o[3], o[2])
+      redis.call('DEL', o[2])
+    end
+  elseif op == 'zm' then
+    if redis.call('EXISTS', o[2]) == 1 then
+      redis.call('ZUNIONSTORE', o[3], 2, o[3], o[2])
+      redis.call('DEL', o[2])
+    end
+  elseif op == 'el' then
+    local cur = redis.call('HMGET', o[2], 'ts', 'id')
+    local ts = tonumber(o[3])
+    if (not cur[1]) or ts < tonumber(cur[1]) or (ts == tonumber(cur[1]) and o[4] < cur[2]) then
+      for k, v in pairs(o[5]) do redis.call('HSET', o[2], k, v) end
+      redis.call('HSET', o[2], 'ts', o[3], 'id', o[4])
+    end
   elseif op == 'e' then
     redis.call('PEXPIRE', o[2], o[3])
   else
@@ -61,7 +100,22 @@ function encode(o: StateOp): unknown[] {
     case 'zincrby':
       return ['z', o.key, o.member, String(o.by)];
     case 'zadd':
-      return ['a', o.key, o.member, String(o.score)];
+      return o.only ? ['a', o.key, o.member, String(o.score), o.only.toUpperCase()] : ['a', o.key, o.member, String(o.score)];
+    case 'zrem':
+      return ['r', o.key, o.member];
+    case 'hdel':
+      return ['hd', o.key, o.field];
+    case 'del':
+      return ['d', o.key];
+    case 'hmerge':
+      // An empty table would encode as a JSON array; Lua indexing it still yields nil, which is what we want.
+      return ['hm', o.src, o.dst, o.fields, o.others ?? false];
+    case 'pfmerge':
+      return ['pm', o.src, o.dst];
+    case 'zmerge':
+      return ['zm', o.src, o.dst];
+    case 'hearliest':
+      return ['el', o.key, String(o.ts), o.id, o.values];
     case 'pexpire':
       return ['e', o.key, String(Math.max(1, Math.round(o.ms)))];
   }
