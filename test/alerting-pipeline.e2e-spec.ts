@@ -1,14 +1,16 @@
 /**
  * Alerting fed by the real pipeline: simulated shop traffic with a payment outage goes through ingestion,
  * dedup and aggregation (real processes, real NATS and Redis); the alerting service fires the payment failure
- * alert once during the outage and resolves it once after recovery, delivered to a real local webhook.
+ * alert once during the outage and resolves it once after recovery, delivered to a real local webhook; the
+ * per-order info alerts of the unpaid orders the outage leaves reach NATS but not the shop-wide webhook.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TidemarkEvent } from '@tidemark/contracts';
+import { TidemarkEvent, streams, subjects } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
 import { eventually } from './support/eventually';
 import { freePort } from './support/free-port';
+import { natsClient, readStream } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ServiceProcess, serviceProcess } from './support/service-process';
 
@@ -22,7 +24,7 @@ let services: ServiceProcess[] = [];
 let hook: http.Server;
 let httpUrl: string;
 let alertUrl: string;
-const received: { key: string; status: number; body: { rule: string; notification: string; startsAt: number; endsAt: number | null; value: number } }[] = [];
+const received: { key: string; status: number; body: { rule: string; severity: string; notification: string; startsAt: number; endsAt: number | null; value: number } }[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -79,10 +81,10 @@ async function send(events: TidemarkEvent[]): Promise<void> {
   );
 }
 
-it('a payment outage in generated traffic fires the alert once and resolves it once after recovery', async () => {
+it('a payment outage in generated traffic fires the alert once and resolves it once after recovery; unpaid orders stay off the shop-wide webhook', async () => {
   const sim = new ShopSimulator({ seed: 3, sessionsPerSecond: 3, products: 60, users: 300 });
   const events: TidemarkEvent[] = [];
-  for (let t = T0; t < T0 + 20 * MIN; t += 250) {
+  for (let t = T0; t < T0 + 28 * MIN; t += 250) {
     const m = (t - T0) / MIN;
     sim.incidents = m >= 6 && m < 10 ? { paymentFailureRate: 0.6 } : {};
     events.push(...sim.tick(t));
@@ -102,4 +104,22 @@ it('a payment outage in generated traffic fires the alert once and resolves it o
   expect(resolved.key).not.toBe(fired.key);
   const alerts = (await (await fetch(`${alertUrl}/v1/alerts?state=resolved`)).json()) as { alerts: { rule: string }[] };
   expect(alerts.alerts.filter((a) => a.rule === 'payment_failure_rate')).toHaveLength(1);
+  // Unpaid orders (payments failed in the outage) raise per-order info alerts: listed, not POSTed to the
+  // shop-wide webhook (ALERTING_WEBHOOK_MIN_SEVERITY defaults to warning).
+  await eventually(
+    async () => {
+      const all = (await (await fetch(`${alertUrl}/v1/alerts?state=firing`)).json()) as { alerts: { rule: string; severity: string }[] };
+      expect(all.alerts.filter((a) => a.rule === 'unpaid_orders' && a.severity === 'info').length).toBeGreaterThan(0);
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+  // Their NATS notifications went out (the same delivery round as any webhook POST would have)…
+  const nc = await natsClient(nats.url);
+  try {
+    await eventually(async () => expect((await readStream(nc, streams.alerts.name, subjects.alert('unpaid_orders'))).length).toBeGreaterThan(0));
+  } finally {
+    await nc.close();
+  }
+  // …and the webhook got none of them.
+  expect(received.filter((r) => r.body.rule === 'unpaid_orders')).toEqual([]);
 });

@@ -63,6 +63,7 @@ beforeAll(async () => {
       ALERTING_PORT: String(port),
       ALERTING_WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
       ALERTING_WEBHOOK_BACKOFF_MS: '50',
+      ALERTING_WEBHOOK_MIN_SEVERITY: 'info',
       ALERTING_TICK_MS: '100',
       ACK_WAIT_MS: '2000',
     },

@@ -7,6 +7,7 @@ import {
   AlertRule,
   AlertState,
   DEFAULT_RULES,
+  SEVERITIES,
   Silence,
   Transition,
   WindowResult,
@@ -202,7 +203,8 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
       if (muting.length > 0) continue;
       const fresh = (): TargetProgress => ({ done: false, attempts: 0, nextAt: now });
       const rule = this.rules.get(t.alert.rule);
-      const urls = [...new Set([...this.config.alerting.webhookUrls, ...(rule?.webhooks ?? [])])];
+      const global = SEVERITIES.indexOf(t.alert.severity) >= SEVERITIES.indexOf(this.config.alerting.webhookMinSeverity) ? this.config.alerting.webhookUrls : [];
+      const urls = [...new Set([...global, ...(rule?.webhooks ?? [])])];
       outbox.push({
         id: t.key,
         seq: ++outboxSeq,

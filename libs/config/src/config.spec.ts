@@ -51,6 +51,7 @@ describe('loadConfig', () => {
   it('alerting: defaults, overrides and errors naming the variable', () => {
     expect(loadConfig({}).alerting).toEqual({
       webhookUrls: [],
+      webhookMinSeverity: 'warning',
       webhookMaxAttempts: 8,
       webhookBackoffMs: 500,
       webhookBackoffMaxMs: 60000,
@@ -67,5 +68,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a, ftp://b' })).toThrow(/^invalid ALERTING_WEBHOOK_URLS: "ftp:\/\/b"/);
     expect(() => loadConfig({ ALERTING_WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/^invalid ALERTING_WEBHOOK_MAX_ATTEMPTS:/);
     expect(() => loadConfig({ ALERTING_ABSENCE_WALLCLOCK: 'maybe' })).toThrow(/^invalid ALERTING_ABSENCE_WALLCLOCK:/);
+    expect(loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'info' }).alerting.webhookMinSeverity).toBe('info');
+    expect(() => loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'loud' })).toThrow(/^invalid ALERTING_WEBHOOK_MIN_SEVERITY:/);
   });
 });

@@ -63,6 +63,8 @@ export interface TidemarkConfig {
 export interface AlertingConfig {
   /** Webhooks every notification is POSTed to (besides a rule's own `webhooks`). */
   webhookUrls: string[];
+  /** Alerts below this severity are not POSTed to `webhookUrls` (a rule's own `webhooks` get every alert). */
+  webhookMinSeverity: 'info' | 'warning' | 'critical';
   /** Attempts per webhook and notification before it is given up (recorded in Redis `alerting:failed`). */
   webhookMaxAttempts: number;
   /** First retry delay; doubles per attempt up to `webhookBackoffMaxMs`. */
@@ -160,6 +162,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     // --- alerting (apps/alerting) ---
     alerting: {
       webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),
+      webhookMinSeverity: oneOf(env, 'ALERTING_WEBHOOK_MIN_SEVERITY', 'warning', ['info', 'warning', 'critical'] as const),
       webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
       webhookBackoffMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MS', 500, 1),
       webhookBackoffMaxMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MAX_MS', 60_000, 1),
