@@ -17,7 +17,7 @@ export const DEFAULT_RULES: AlertRule[] = [
   {
     id: 'gmv_drop',
     kind: 'anomaly',
-    description: 'GMV per minute 50 % below its recent level (EWMA over the previous minutes)',
+    description: 'GMV per minute 50 % below its recent level (EWMA over the previous minutes), two minutes in a row',
     severity: 'critical',
     metric: 'gmv',
     key: 'all',
@@ -26,6 +26,7 @@ export const DEFAULT_RULES: AlertRule[] = [
     threshold: 0.5,
     alpha: 0.3,
     minHistory: 5,
+    forWindows: 2,
   },
   {
     id: 'orders_per_user',

@@ -125,7 +125,9 @@ describe('anomaly on synthetic series', () => {
   it.each([1, 2, 3])('a real drop to 40 %% fires both detectors, once, and recovery resolves them (seed %i)', (seed) => {
     const e = new AlertEngine([ewma, zscore]);
     const t = run(e, series(80, (i) => (i >= 50 && i < 60 ? 4_000 : 10_000), seed));
-    expect(changes(t).sort()).toEqual(['gmv_drop:firing', 'gmv_drop:resolved', 'gmv_z:firing', 'gmv_z:resolved']);
+    // gmv_drop waits for a second low minute (forWindows 2); the z-score rule fires on the first
+    expect(changes(t).sort()).toEqual(['gmv_drop:firing', 'gmv_drop:pending', 'gmv_drop:resolved', 'gmv_z:firing', 'gmv_z:resolved']);
+    expect(t.find((x) => x.change === 'firing' && x.alert.rule === 'gmv_drop')!.alert.updatedAt).toBe(T0 + 52 * MIN);
     const fired = t.filter((x) => x.change === 'firing');
     for (const f of fired) expect(f.alert.startsAt).toBe(T0 + 51 * MIN); // the end of the first low window
     const resolved = t.filter((x) => x.change === 'resolved');
@@ -138,7 +140,7 @@ describe('anomaly on synthetic series', () => {
   });
 
   it('an upward anomaly with direction up', () => {
-    const up: AlertRule = { ...(ewma as object), id: 'gmv_up', direction: 'up', threshold: 1 } as AlertRule;
+    const up: AlertRule = { ...(ewma as object), id: 'gmv_up', direction: 'up', threshold: 1, forWindows: 1 } as AlertRule;
     const e = new AlertEngine([up]);
     const t = run(e, [...Array.from({ length: 6 }, (_, i) => w('gmv', 'all', i, 100)), w('gmv', 'all', 6, 250)]);
     expect(changes(t)).toEqual(['gmv_up:firing']);
@@ -236,7 +238,7 @@ describe('determinism, persistence and rule changes', () => {
     const a = new AlertEngine(DEFAULT_RULES);
     const all = run(a, traffic());
     expect(new Set(changes(all))).toEqual(
-      new Set(['payment_failure_rate:pending', 'payment_failure_rate:firing', 'payment_failure_rate:resolved', 'gmv_drop:firing', 'gmv_drop:resolved', 'orders_per_user:firing', 'orders_per_user:resolved', 'late_events_spike:firing', 'late_events_spike:resolved']),
+      new Set(['payment_failure_rate:pending', 'payment_failure_rate:firing', 'payment_failure_rate:resolved', 'gmv_drop:pending', 'gmv_drop:firing', 'gmv_drop:resolved', 'orders_per_user:firing', 'orders_per_user:resolved', 'late_events_spike:firing', 'late_events_spike:resolved']),
     );
     const b = new AlertEngine(DEFAULT_RULES);
     const rs = traffic();
