@@ -287,4 +287,21 @@ describe('alerting service', () => {
     expect(new Set(delivered('heartbeat_gone').map((r) => r.key)).size).toBe(4);
     expect((await json('/v1/alerts')).body.alerts.filter((a: { rule: string }) => a.rule === 'heartbeat_gone')).toEqual([]);
   });
+
+  it('results arriving while Redis is down are judged once it is back: one notification, nothing lost', async () => {
+    await redis.kill();
+    await publish([window('orders_per_user', 'u-redis', 40, 9, 10)]);
+    await eventually(async () => expect((await fetch(`${base}/health/ready`)).status).toBe(503));
+    // The batch was tried and refused (its commit failed), not merely not yet fetched.
+    await eventually(async () => expect(await fetch(`${base}/metrics`).then((r) => r.text())).toMatch(/tidemark_consumer_retries_total\{[^}]*durable="alerting-results"[^}]*\} [1-9]/), {
+      timeoutMs: 30_000,
+    });
+    await redis.start();
+    await quiescent();
+    await eventually(() => expect(delivered('orders_per_user').filter((r) => r.body.labels.key === 'u-redis').map((r) => r.body.notification)).toEqual(['firing']));
+    await publish([window('orders_per_user', 'u-redis', 41, 1, 10)]);
+    await quiescent();
+    await eventually(() => expect(delivered('orders_per_user').filter((r) => r.body.labels.key === 'u-redis').map((r) => r.body.notification)).toEqual(['firing', 'resolved']));
+    expect((await json('/v1/alerts')).body.alerts.filter((a: { labels: { key: string } }) => a.labels.key === 'u-redis')).toMatchObject([{ state: 'resolved' }]);
+  });
 });

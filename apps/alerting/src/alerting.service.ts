@@ -48,6 +48,8 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   private readonly bootedAt = Date.now();
   private ticker?: NodeJS.Timeout;
   private lastPrune = 0;
+  /** True after a failed commit until the state is reloaded from Redis. */
+  private stale = false;
   private readonly outboxListeners = new Set<(entries: OutboxEntry[]) => void>();
   private readonly transitions;
   private readonly muted;
@@ -216,8 +218,10 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     try {
       await this.store.commit({ lastSeq: extra.lastSeq, clock: this.engine.clock, outboxSeq, changed, removed, outbox, rules: extra.rules });
     } catch (e) {
+      // The engine holds changes Redis does not: nothing may run on it until it is reloaded from Redis.
+      this.stale = true;
       this.logger.warn(`commit failed, reloading the state from Redis: ${(e as Error).message}`);
-      await this.reload().catch((re) => this.logger.error(`reload failed: ${(re as Error).message}`));
+      await this.reload().catch((re) => this.logger.warn(`reload failed (tried again before the next change): ${(re as Error).message}`));
       throw new AlertingError(AlertingErrorCode.Unavailable, `Redis is unavailable: ${(e as Error).message}`);
     }
     if (extra.lastSeq !== undefined) this.lastSeq = extra.lastSeq;
@@ -250,10 +254,15 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     this.lastSeq = loaded.lastSeq;
     this.outboxSeq = loaded.outboxSeq;
     this.pendingOutbox = loaded.outbox;
+    this.stale = false;
     this.updateGauge();
   }
 
-  private serial<T>(run: () => Promise<T>): Promise<T> {
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      if (this.stale) await this.unavailableOnError(() => this.reload());
+      return work();
+    };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;

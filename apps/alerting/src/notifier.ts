@@ -83,8 +83,12 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
 
   private nextDue(): number | undefined {
     let min: number | undefined;
-    for (const e of this.entries.values())
-      for (const t of [e.nats, ...Object.values(e.webhooks)]) if (!t.done && (min === undefined || t.nextAt < min)) min = t.nextAt;
+    for (const e of this.entries.values()) {
+      const targets = [e.nats, ...Object.values(e.webhooks)];
+      // Done but still here: its removal from Redis failed; try again in a while.
+      if (targets.every((t) => t.done)) min = Math.min(min ?? Infinity, Date.now() + 1000);
+      for (const t of targets) if (!t.done && (min === undefined || t.nextAt < min)) min = t.nextAt;
+    }
     return min;
   }
 
@@ -111,6 +115,8 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
       }
     }
     await Promise.all(attempts);
+    // Entries done earlier whose removal from Redis failed are finished again too.
+    for (const e of this.entries.values()) if ([e.nats, ...Object.values(e.webhooks)].every((t) => t.done)) touched.add(e);
     for (const e of touched) {
       const targets = [e.nats, ...Object.values(e.webhooks)];
       if (targets.every((t) => t.done)) {
