@@ -136,7 +136,7 @@ function sse(into: { state: string; rule: string }[]) {
 }
 
 describe('alerting service', () => {
-  it('seeds the default rules and rejects bad rules with an error per field (HTTP and NATS)', async () => {
+  it('seeds the default rules and rejects bad rules with an error per field (HTTP and NATS); a malformed result is dead-lettered', async () => {
     const list = await json('/v1/alert-rules');
     expect(list.body.rules.map((r: { id: string }) => r.id)).toEqual(['gmv_drop', 'late_events_spike', 'no_events', 'orders_per_user', 'payment_failure_rate', 'unpaid_orders']);
 
@@ -167,6 +167,12 @@ describe('alerting service', () => {
     const natsDel = JSON.parse(Buffer.from((await nc.request('tidemark.alerts.rules', Buffer.from(JSON.stringify({ op: 'delete', id: 'big_orders' })))).data).toString());
     expect(natsDel).toEqual({ status: 204 });
     expect((await json('/v1/alert-rules/big_orders')).status).toBe(404);
+
+    // A message on results.> that is not a window result goes to the dead letters; the stream goes on.
+    await jetstream(nc).publish(subjects.result('gmv'), Buffer.from(JSON.stringify({ metric: 'gmv', value: 3 })));
+    await quiescent();
+    const dead = await readStream<{ metric: string }>(nc, streams.dlq.name, subjects.dlq(streams.results.name, durables.alerting));
+    expect(dead.map((d) => d.data)).toEqual([{ metric: 'gmv', value: 3 }]);
   });
 
   it('a payment outage fires once and resolves after recovery; each change is delivered once, retries keep the key', async () => {

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { WindowResult } from '@tidemark/alerting';
 import { BatchOutcome, BatchPattern, ConsumedMessage, DeadLetterRequest, Outcome } from '@tidemark/jetstream';
+import { AlertingError, AlertingErrorCode } from './alerting.errors';
 import { AlertingService, ParsedResult } from './alerting.service';
 
 /** Decodes one `results.<metric>` message; a reason string when it is not a window result. */
@@ -39,7 +40,10 @@ export class AlertingConsumer {
     try {
       await this.alerting.processResults(parsed);
     } catch (e) {
-      return Outcome.retry(undefined, (e as Error).message);
+      // Redis away: the whole batch again, later. Anything else is thrown: the transport retries, then isolates
+      // the message that keeps failing and dead-letters it (dlq.RESULTS.alerting-results).
+      if (e instanceof AlertingError && e.code === AlertingErrorCode.Unavailable) return Outcome.retry(undefined, e.message);
+      throw e;
     }
     return Outcome.ack(deadLetters);
   }

@@ -261,7 +261,13 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const run = async () => {
       if (this.stale) await this.unavailableOnError(() => this.reload());
-      return work();
+      try {
+        return await work();
+      } catch (e) {
+        // Domain errors are raised before anything changes; anything else may have left the engine half-changed.
+        if (!(e instanceof AlertingError)) this.stale = true;
+        throw e;
+      }
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
