@@ -52,7 +52,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).alerting).toEqual({
       webhookUrls: [],
       webhookMinSeverity: 'warning',
-      webhookMaxAttempts: 8,
+      webhookMaxAttempts: 12,
       webhookBackoffMs: 500,
       webhookBackoffMaxMs: 60000,
       webhookTimeoutMs: 5000,

@@ -163,7 +163,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     alerting: {
       webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),
       webhookMinSeverity: oneOf(env, 'ALERTING_WEBHOOK_MIN_SEVERITY', 'warning', ['info', 'warning', 'critical'] as const),
-      webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
+      webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
       webhookBackoffMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MS', 500, 1),
       webhookBackoffMaxMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MAX_MS', 60_000, 1),
       webhookTimeoutMs: int(env, 'ALERTING_WEBHOOK_TIMEOUT_MS', 5000, 100),
