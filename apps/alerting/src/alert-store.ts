@@ -104,14 +104,18 @@ export class AlertStore {
     if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
   }
 
-  async saveOutbox(entry: OutboxEntry): Promise<void> {
-    await this.redis.hset(KEYS.outbox, entry.id, JSON.stringify(entry));
-  }
-
-  async finishOutbox(entry: OutboxEntry, failures: string[]): Promise<void> {
-    const m = this.redis.multi().hdel(KEYS.outbox, entry.id);
-    for (const f of failures) m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: Date.now() }));
-    await m.exec();
+  /** One round of delivery progress in one transaction: entries still going, and entries done (with given-up targets). */
+  async saveProgress(going: OutboxEntry[], done: { entry: OutboxEntry; failures: string[] }[]): Promise<void> {
+    if (going.length === 0 && done.length === 0) return;
+    const m = this.redis.multi();
+    if (going.length > 0) m.hset(KEYS.outbox, Object.fromEntries(going.map((e) => [e.id, JSON.stringify(e)])));
+    if (done.length > 0) m.hdel(KEYS.outbox, ...done.map((d) => d.entry.id));
+    const now = Date.now();
+    for (const { entry, failures } of done)
+      for (const f of failures) m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: now }));
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
   }
 
   async putSilence(s: Silence): Promise<void> {

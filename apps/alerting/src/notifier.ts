@@ -117,17 +117,22 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
     await Promise.all(attempts);
     // Entries done earlier whose removal from Redis failed are finished again too.
     for (const e of this.entries.values()) if ([e.nats, ...Object.values(e.webhooks)].every((t) => t.done)) touched.add(e);
+    const going: OutboxEntry[] = [];
+    const done: { entry: OutboxEntry; failures: string[] }[] = [];
     for (const e of touched) {
-      const targets = [e.nats, ...Object.values(e.webhooks)];
-      if (targets.every((t) => t.done)) {
+      if ([e.nats, ...Object.values(e.webhooks)].every((t) => t.done)) {
         const failures = Object.entries(e.webhooks)
           .filter(([, t]) => t.lastError !== undefined && t.attempts >= this.policy.maxAttempts)
           .map(([u]) => u);
-        await this.store.finishOutbox(e, failures).then(
-          () => this.entries.delete(e.id),
-          (err) => this.logger.warn(`outbox ${e.id}: could not record completion: ${(err as Error).message}`),
-        );
-      } else await this.store.saveOutbox(e).catch((err) => this.logger.warn(`outbox ${e.id}: could not save progress: ${(err as Error).message}`));
+        done.push({ entry: e, failures });
+      } else going.push(e);
+    }
+    try {
+      await this.store.saveProgress(going, done);
+      for (const d of done) this.entries.delete(d.entry.id);
+    } catch (err) {
+      // Delivered targets stay marked in memory; Redis is told again next round (a crash meanwhile re-sends with the same key).
+      this.logger.warn(`could not save delivery progress: ${(err as Error).message}`);
     }
   }
 
