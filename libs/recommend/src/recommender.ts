@@ -1,0 +1,179 @@
+/**
+ * The three answers — per-user recommendations, similar products, trending — ranked from a RecReader, the
+ * same code over the in-memory store (evaluation) and Redis (the service). Scores are values at the store's
+ * clock (the highest event time applied), so "now" is event time and never Date.now().
+ *
+ * Per user (item-based k-nearest neighbours): the user's recent products are anchors, each weighted by its
+ * recency r(a) = 2^(−age/trendingHalfLife). The similarity of a product b to an anchor a is
+ * sim(a, b) = cooc(a, b) / cooc(a, a): the (weighted, decayed) share of a's visits that also had b, so
+ * sim(a, a) = 1 and 0 ≤ sim ≤ 1. A candidate's score is Σ over anchors of r(a) × sim(a, b); its reason names
+ * the anchor that contributed most ("viewed together with …", "bought together with …"). With includeViewed,
+ * an anchor the user has not bought is a candidate too, with its own similarity 1 ("you viewed it recently").
+ * Products the user bought are always excluded. The rest of the k is backfilled with trending in the anchors'
+ * categories, then trending overall; a user with no history gets trending. Items are best first; a backfilled
+ * item's score is its trending value (another scale) and it comes after every co-occurrence item.
+ */
+import type { RecommendationItem } from '@tidemark/contracts';
+import { valueAt } from './decay';
+import { Level, RecParams } from './params';
+import type { RecReader, StoredList } from './store';
+
+export type Strategy = 'personalised' | 'similar' | 'trending';
+
+export interface UserRecommendations {
+  userId: string;
+  strategy: Strategy;
+  items: RecommendationItem[];
+}
+
+export interface SimilarProducts {
+  productId: string;
+  strategy: Strategy;
+  /** false when the product was never seen: the items are then trending ones. */
+  known: boolean;
+  items: RecommendationItem[];
+}
+
+export interface TrendingProducts {
+  categoryId: string | null;
+  /** 'category' when the category's own list answered, 'overall' otherwise. */
+  scope: 'category' | 'overall';
+  items: RecommendationItem[];
+}
+
+const TOGETHER: Record<Level, string> = { 1: 'viewed together with', 2: 'added to cart together with', 3: 'bought together with' };
+
+export function togetherReason(level: Level | undefined, anchor: string): string {
+  return `${TOGETHER[level ?? 1]} ${anchor}`;
+}
+
+export function trendingReason(category: string | null): string {
+  return category === null ? 'trending overall' : `trending in ${category}`;
+}
+
+/** Rounds for the API: 6 significant digits are plenty for a ranking score. */
+function round(x: number): number {
+  return Number(x.toPrecision(6));
+}
+
+function byScore(a: RecommendationItem, b: RecommendationItem): number {
+  return b.score - a.score || (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0);
+}
+
+export class Recommender {
+  constructor(
+    private readonly reader: RecReader,
+    private readonly params: RecParams,
+  ) {}
+
+  async forUser(userId: string, k: number): Promise<UserRecommendations> {
+    const [now, user] = await Promise.all([this.reader.clock(), this.reader.user(userId)]);
+    const exclude = new Set(user.bought);
+    if (user.recent.length === 0 || now === null) {
+      return { userId, strategy: 'trending', items: await this.backfill([], exclude, k) };
+    }
+    const anchors = user.recent.slice(0, this.params.userRecent);
+    const [lists, cats] = await Promise.all([
+      this.reader.neighbours(
+        anchors.map((a) => a.item),
+        this.params.neighbours + 1,
+      ),
+      this.reader.categories(anchors.map((a) => a.item)),
+    ]);
+    if (!this.params.includeViewed) for (const a of anchors) exclude.add(a.item);
+    const cands = new Map<string, { score: number; best: number; anchor: string; level?: Level }>();
+    for (const a of anchors) {
+      const weight = Math.pow(2, (a.t - now) / this.params.trendingHalfLifeMs);
+      const list = lists.get(a.item);
+      const self = list?.items.find((n) => n.item === a.item)?.stored;
+      if (!list || !self) continue;
+      for (const n of list.items) {
+        if (n.item === a.item || exclude.has(n.item)) continue;
+        const c = (weight * n.stored) / self; // same list, same epoch: the decay factors cancel
+        const cur = cands.get(n.item);
+        if (!cur) cands.set(n.item, { score: c, best: c, anchor: a.item, level: n.level });
+        else {
+          cur.score += c;
+          if (c > cur.best) Object.assign(cur, { best: c, anchor: a.item, level: n.level });
+        }
+      }
+    }
+    const items: RecommendationItem[] = [...cands]
+      .map(([productId, c]) => ({ productId, score: c.score, reason: togetherReason(c.level, c.anchor) }))
+      .sort(byScore)
+      .slice(0, k)
+      .map((i) => ({ ...i, score: round(i.score) }));
+    if (this.params.includeViewed) {
+      // the user's own recent products they did not buy, with sim(a, a) = 1 (plus what other anchors add)
+      for (const a of anchors) {
+        if (exclude.has(a.item)) continue;
+        const own = Math.pow(2, (a.t - now) / this.params.trendingHalfLifeMs);
+        const cur = items.find((i) => i.productId === a.item);
+        if (cur) Object.assign(cur, { score: round(cur.score + own), reason: 'you viewed it recently' });
+        else items.push({ productId: a.item, score: round(own + (cands.get(a.item)?.score ?? 0)), reason: 'you viewed it recently' });
+      }
+      items.sort(byScore);
+      items.splice(k);
+    }
+    for (const i of items) exclude.add(i.productId);
+    const categories = [...new Set(anchors.map((a) => cats.get(a.item)).filter((c): c is string => c !== undefined))];
+    items.push(...(await this.backfill(categories, exclude, k - items.length)));
+    return { userId, strategy: items.length > 0 && cands.size > 0 ? 'personalised' : 'trending', items };
+  }
+
+  async similar(productId: string, k: number): Promise<SimilarProducts> {
+    const [now, lists, cats] = await Promise.all([this.reader.clock(), this.reader.neighbours([productId], k + 1), this.reader.categories([productId])]);
+    const list = lists.get(productId)!;
+    const category = cats.get(productId) ?? null;
+    const known = list.epoch !== null || category !== null;
+    const items: RecommendationItem[] =
+      list.epoch === null || now === null
+        ? []
+        : list.items
+            .filter((n) => n.item !== productId)
+            .map((n) => ({ productId: n.item, score: valueAt(n.stored, list.epoch!, now, this.params.coocHalfLifeMs), reason: togetherReason(n.level, productId) }))
+            .sort(byScore)
+            .slice(0, k)
+            .map((i) => ({ ...i, score: round(i.score) }));
+    const exclude = new Set([productId, ...items.map((i) => i.productId)]);
+    const co = items.length;
+    items.push(...(await this.backfill(category === null ? [] : [category], exclude, k - items.length)));
+    return { productId, strategy: co > 0 ? 'similar' : 'trending', known, items };
+  }
+
+  async trending(categoryId: string | null, k: number): Promise<TrendingProducts> {
+    const now = await this.reader.clock();
+    if (categoryId !== null) {
+      const own = await this.reader.trending(categoryId, k);
+      if (own.epoch !== null && own.items.length > 0) return { categoryId, scope: 'category', items: this.ranked(own, now, categoryId, new Set(), k) };
+    }
+    return { categoryId, scope: 'overall', items: this.ranked(await this.reader.trending(null, k), now, null, new Set(), k) };
+  }
+
+  /** Trending in each category in turn, then overall, skipping `exclude`, up to `k` items. */
+  private async backfill(categories: readonly string[], exclude: Set<string>, k: number): Promise<RecommendationItem[]> {
+    if (k <= 0) return [];
+    const now = await this.reader.clock();
+    const out: RecommendationItem[] = [];
+    const want = k + exclude.size;
+    const lists = await Promise.all([...categories.map((c) => this.reader.trending(c, want)), this.reader.trending(null, want)]);
+    const scopes = [...categories, null];
+    for (let i = 0; i < lists.length && out.length < k; i++) {
+      for (const item of this.ranked(lists[i], now, scopes[i], exclude, k - out.length)) {
+        out.push(item);
+        exclude.add(item.productId);
+      }
+    }
+    return out;
+  }
+
+  private ranked(list: StoredList, now: number | null, category: string | null, exclude: Set<string>, k: number): RecommendationItem[] {
+    if (list.epoch === null || now === null || k <= 0) return [];
+    return list.items
+      .filter((i) => !exclude.has(i.item))
+      .map((i) => ({ productId: i.item, score: valueAt(i.stored, list.epoch!, now, this.params.trendingHalfLifeMs), reason: trendingReason(category) }))
+      .sort(byScore)
+      .slice(0, k)
+      .map((i) => ({ ...i, score: round(i.score) }));
+  }
+}
