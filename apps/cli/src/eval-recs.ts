@@ -16,6 +16,8 @@ import { parse } from 'csv-parse';
 import type { TidemarkEvent } from '@tidemark/contracts';
 import { InMemoryRecStore, RecParams, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
 import { mapRees46 } from '@tidemark/simulator';
+import { connectRedis } from '@tidemark/state';
+import { RedisRecStore } from '../../recommendation/src/redis-rec.store';
 
 export const EVAL_USAGE = `Usage: tidemark eval recs --file <events.csv> [options]
   --file F             REES46 CSV (e.g. ../shared/data/rees46-2019-oct-head/events.csv)
@@ -37,6 +39,8 @@ export interface EvalResult {
   scored: number;
   service: EvalScore;
   baseline: EvalScore;
+  /** Scored purchases of a product the buyer had viewed or carted before. */
+  touchedBefore: number;
 }
 
 async function readLog(file: string): Promise<{ events: TidemarkEvent[]; bad: number }> {
@@ -81,6 +85,8 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
   const rec = new Recommender(store, params);
   const pop = new Popularity();
   const bought = new Map<string, Set<string>>();
+  const touched = new Map<string, Set<string>>();
+  let touchedBefore = 0;
   const start = events.length ? events[0].ts : 0;
   const s = { hits: 0, rr: 0 };
   const b = { hits: 0, rr: 0 };
@@ -93,6 +99,7 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
       const theirs = pop.top(k, mine);
       for (const item of e.items ?? []) {
         scored++;
+        if (touched.get(e.userId)?.has(item.productId)) touchedBefore++;
         const r1 = rankOf(ours, item.productId);
         const r2 = rankOf(theirs, item.productId);
         s.hits += r1 > 0 ? 1 : 0;
@@ -106,6 +113,11 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
     if (applied.status !== 'applied') throw new Error(`the store refused event ${seq + 1}: ${JSON.stringify(applied)}`);
     seq++;
     pop.add(e);
+    for (const x of interactionsOf(e)) {
+      let mine = touched.get(x.userId);
+      if (!mine) touched.set(x.userId, (mine = new Set()));
+      mine.add(x.productId);
+    }
     if (e.type === 'order_placed') {
       let mine = bought.get(e.userId);
       if (!mine) bought.set(e.userId, (mine = new Set()));
@@ -113,7 +125,7 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
     }
   }
   const score = (x: { hits: number; rr: number }): EvalScore => ({ purchases: scored, hits: x.hits, hr: scored ? x.hits / scored : 0, mrr: scored ? x.rr / scored : 0 });
-  return { events: events.length, scored, service: score(s), baseline: score(b) };
+  return { events: events.length, scored, service: score(s), baseline: score(b), touchedBefore };
 }
 
 export async function evalRecs(args: string[], params: RecParams, redisStore?: (url: string, params: RecParams) => Promise<{ store: RecStore; close(): Promise<void> }>): Promise<number> {
@@ -149,18 +161,44 @@ export async function evalRecs(args: string[], params: RecParams, redisStore?: (
   const t0 = Date.now();
   try {
     const r = await evaluate(events, store, p, k, warmup * 60_000);
+    // the same replay with the other includeViewed setting, in memory: what the user's own products add
+    const other: RecParams = { ...p, includeViewed: !p.includeViewed };
+    const ablation = await evaluate(events, new InMemoryRecStore(other), other, k, warmup * 60_000);
     const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+    const line = (name: string, x: EvalScore) => `  ${name.padEnd(64)} HR@${k} ${pct(x.hr).padStart(8)} (${x.hits}/${x.purchases})  MRR ${x.mrr.toFixed(4)}`;
+    const variant = (q: RecParams) => (q.includeViewed ? 'service: co-occurrence + own recent products + trending' : 'co-occurrence + trending, own recent products left out');
     console.log(
-      `eval recs: ${r.events} events (${bad} bad rows skipped), ${r.scored} purchases scored after a ${warmup}-minute warm-up, ${values.redis ? 'Redis' : 'in-memory'} store, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `eval recs: ${r.events} events (${bad} bad rows skipped), ${r.scored} purchases scored after a ${warmup}-minute warm-up; ${values.redis ? 'Redis' : 'in-memory'} store (the service's ranking code), ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
     console.log(
-      `  settings: weights view ${p.weights.view} / cart ${p.weights.cart} / purchase ${p.weights.purchase}, co-occurrence half-life ${p.coocHalfLifeMs} ms, trending half-life ${p.trendingHalfLifeMs} ms, include viewed: ${p.includeViewed}`,
+      `  settings: weights view ${p.weights.view} / cart ${p.weights.cart} / purchase ${p.weights.purchase}, co-occurrence half-life ${p.coocHalfLifeMs} ms, trending half-life ${p.trendingHalfLifeMs} ms, RECS_INCLUDE_VIEWED=${p.includeViewed}`,
     );
-    console.log(`  service (co-occurrence + trending):  HR@${k} ${pct(r.service.hr)} (${r.service.hits}/${r.scored})  MRR ${r.service.mrr.toFixed(4)}`);
-    console.log(`  baseline (popularity so far):        HR@${k} ${pct(r.baseline.hr)} (${r.baseline.hits}/${r.scored})  MRR ${r.baseline.mrr.toFixed(4)}`);
+    console.log(line(variant(p), r.service));
+    console.log(line('baseline: popularity so far (same exclusions)', r.baseline));
     console.log(`  HR@${k} ratio service / baseline: ${r.baseline.hr > 0 ? (r.service.hr / r.baseline.hr).toFixed(2) : 'n/a (baseline 0)'}  (goal ≥ 2)`);
+    console.log(line(`ablation: ${variant(other)}`, ablation.service));
+    console.log(`  ${r.touchedBefore} of ${r.scored} purchased products had been viewed or carted by the buyer before`);
   } finally {
     await close();
   }
   return 0;
+}
+
+/** `--redis URL`: the service's Redis store under a fresh key prefix, removed afterwards. */
+export async function openRedisRecStore(url: string, params: RecParams): Promise<{ store: RecStore; close(): Promise<void> }> {
+  const redis = await connectRedis(url, 'tidemark-eval');
+  const prefix = `eval-${Date.now().toString(36)}:`;
+  const store = new RedisRecStore(redis, { params, sessionTtlMs: 86_400_000, userTtlMs: 86_400_000, itemTtlMs: 86_400_000, prefix });
+  return {
+    store,
+    close: async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await redis.quit();
+    },
+  };
 }

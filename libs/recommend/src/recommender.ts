@@ -16,7 +16,7 @@
 import type { RecommendationItem } from '@tidemark/contracts';
 import { valueAt } from './decay';
 import { Level, RecParams } from './params';
-import type { RecReader, StoredList } from './store';
+import type { ReadContext, RecReader, StoredList } from './store';
 
 export type Strategy = 'personalised' | 'similar' | 'trending';
 
@@ -67,24 +67,19 @@ export class Recommender {
   ) {}
 
   async forUser(userId: string, k: number): Promise<UserRecommendations> {
-    const [now, user] = await Promise.all([this.reader.clock(), this.reader.user(userId)]);
+    // per anchor its 2k best neighbours (and itself): enough for a top k, a bounded read whatever RECS_NEIGHBOURS
+    const ctx = await this.reader.context({ userId, userRecent: this.params.userRecent, neighbours: Math.min(this.params.neighbours, 2 * k) + 1, trending: 2 * k });
+    const { now, user } = ctx;
     const exclude = new Set(user.bought);
     if (user.recent.length === 0 || now === null) {
-      return { userId, strategy: 'trending', items: await this.backfill([], exclude, k) };
+      return { userId, strategy: 'trending', items: this.backfill(ctx, [], exclude, k) };
     }
-    const anchors = user.recent.slice(0, this.params.userRecent);
-    const [lists, cats] = await Promise.all([
-      this.reader.neighbours(
-        anchors.map((a) => a.item),
-        this.params.neighbours + 1,
-      ),
-      this.reader.categories(anchors.map((a) => a.item)),
-    ]);
+    const anchors = user.recent;
     if (!this.params.includeViewed) for (const a of anchors) exclude.add(a.item);
     const cands = new Map<string, { score: number; best: number; anchor: string; level?: Level }>();
     for (const a of anchors) {
       const weight = Math.pow(2, (a.t - now) / this.params.trendingHalfLifeMs);
-      const list = lists.get(a.item);
+      const list = ctx.lists.get(a.item);
       const self = list?.items.find((n) => n.item === a.item)?.stored;
       if (!list || !self) continue;
       for (const n of list.items) {
@@ -116,15 +111,16 @@ export class Recommender {
       items.splice(k);
     }
     for (const i of items) exclude.add(i.productId);
-    const categories = [...new Set(anchors.map((a) => cats.get(a.item)).filter((c): c is string => c !== undefined))];
-    items.push(...(await this.backfill(categories, exclude, k - items.length)));
-    return { userId, strategy: items.length > 0 && cands.size > 0 ? 'personalised' : 'trending', items };
+    const categories = [...new Set(anchors.map((a) => ctx.categories.get(a.item)).filter((c): c is string => c !== undefined))];
+    items.push(...this.backfill(ctx, categories, exclude, k - items.length));
+    return { userId, strategy: cands.size > 0 || this.params.includeViewed ? 'personalised' : 'trending', items };
   }
 
   async similar(productId: string, k: number): Promise<SimilarProducts> {
-    const [now, lists, cats] = await Promise.all([this.reader.clock(), this.reader.neighbours([productId], k + 1), this.reader.categories([productId])]);
-    const list = lists.get(productId)!;
-    const category = cats.get(productId) ?? null;
+    const ctx = await this.reader.context({ productIds: [productId], userRecent: 0, neighbours: k + 1, trending: 2 * k });
+    const { now } = ctx;
+    const list = ctx.lists.get(productId)!;
+    const category = ctx.categories.get(productId) ?? null;
     const known = list.epoch !== null || category !== null;
     const items: RecommendationItem[] =
       list.epoch === null || now === null
@@ -137,29 +133,24 @@ export class Recommender {
             .map((i) => ({ ...i, score: round(i.score) }));
     const exclude = new Set([productId, ...items.map((i) => i.productId)]);
     const co = items.length;
-    items.push(...(await this.backfill(category === null ? [] : [category], exclude, k - items.length)));
+    items.push(...this.backfill(ctx, category === null ? [] : [category], exclude, k - items.length));
     return { productId, strategy: co > 0 ? 'similar' : 'trending', known, items };
   }
 
   async trending(categoryId: string | null, k: number): Promise<TrendingProducts> {
-    const now = await this.reader.clock();
-    if (categoryId !== null) {
-      const own = await this.reader.trending(categoryId, k);
-      if (own.epoch !== null && own.items.length > 0) return { categoryId, scope: 'category', items: this.ranked(own, now, categoryId, new Set(), k) };
-    }
-    return { categoryId, scope: 'overall', items: this.ranked(await this.reader.trending(null, k), now, null, new Set(), k) };
+    const ctx = await this.reader.context({ ...(categoryId === null ? {} : { category: categoryId }), userRecent: 0, neighbours: 0, trending: k });
+    const own = categoryId === null ? undefined : ctx.trending.get(categoryId);
+    if (own && own.epoch !== null && own.items.length > 0) return { categoryId, scope: 'category', items: this.ranked(own, ctx.now, categoryId, new Set(), k) };
+    return { categoryId, scope: 'overall', items: this.ranked(ctx.trending.get(null)!, ctx.now, null, new Set(), k) };
   }
 
   /** Trending in each category in turn, then overall, skipping `exclude`, up to `k` items. */
-  private async backfill(categories: readonly string[], exclude: Set<string>, k: number): Promise<RecommendationItem[]> {
-    if (k <= 0) return [];
-    const now = await this.reader.clock();
+  private backfill(ctx: ReadContext, categories: readonly string[], exclude: Set<string>, k: number): RecommendationItem[] {
     const out: RecommendationItem[] = [];
-    const want = k + exclude.size;
-    const lists = await Promise.all([...categories.map((c) => this.reader.trending(c, want)), this.reader.trending(null, want)]);
-    const scopes = [...categories, null];
-    for (let i = 0; i < lists.length && out.length < k; i++) {
-      for (const item of this.ranked(lists[i], now, scopes[i], exclude, k - out.length)) {
+    for (const scope of [...categories, null]) {
+      const list = ctx.trending.get(scope);
+      if (!list || out.length >= k) continue;
+      for (const item of this.ranked(list, ctx.now, scope, exclude, k - out.length)) {
         out.push(item);
         exclude.add(item.productId);
       }

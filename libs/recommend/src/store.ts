@@ -21,8 +21,36 @@ export interface UserState {
   bought: Set<string>;
 }
 
-/** Reads the recommender needs. Batched by design: one call per kind of read. */
+/** Everything one answer needs, read at once (one round trip on Redis). */
+export interface ReadContext {
+  now: number | null;
+  /** The user (per-user answers), else empty. */
+  user: UserState;
+  /** Neighbour lists of the anchors (the user's recent products, or the one product asked about). */
+  lists: Map<string, StoredList>;
+  /** Categories of the anchors. */
+  categories: Map<string, string>;
+  /** Trending lists: of each anchor category (and of the category asked about), and overall (key null). */
+  trending: Map<string | null, StoredList>;
+}
+
+export interface ReadRequest {
+  userId?: string;
+  /** The anchors when there is no user (similar products). */
+  productIds?: string[];
+  /** Trending of this category too (the trending answer). */
+  category?: string;
+  /** Most recent products of the user to use as anchors. */
+  userRecent: number;
+  /** Neighbours per anchor list. */
+  neighbours: number;
+  /** Trending items per list: this many plus what may be excluded (bought products and anchors). */
+  trending: number;
+}
+
+/** Reads the recommender needs: `context` for answers; the others for tests and tools. */
 export interface RecReader {
+  context(req: ReadRequest): Promise<ReadContext>;
   /** The highest event time applied, or null before any. */
   clock(): Promise<number | null>;
   /** The top `n` neighbours of each product (with the pair's level). */
@@ -75,7 +103,8 @@ class DecayedList {
   readonly scores = new Map<string, number>();
   readonly levels = new Map<string, Level>();
 
-  add(item: string, w: number, t: number, halfLifeMs: number, keep: number, level?: Level): void {
+  /** Adds w at t; `level` (pairs) keeps the highest one above a view (absent = 1). Trimming is left to `trim`. */
+  add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
     if (this.epoch === null) this.epoch = t;
     else if (needsRebase(t, this.epoch, halfLifeMs)) {
       const factor = Math.pow(2, (this.epoch - t) / halfLifeMs);
@@ -89,7 +118,11 @@ class DecayedList {
       this.epoch = t;
     }
     this.scores.set(item, (this.scores.get(item) ?? 0) + forwardWeight(w, t, this.epoch, halfLifeMs));
-    if (level !== undefined) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
+    if (level !== undefined && level > 1) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
+  }
+
+  /** Keeps the `keep` best (once per batch, after all its additions). */
+  trim(keep: number): void {
     for (const m of overflow(this.scores, keep)) {
       this.scores.delete(m);
       this.levels.delete(m);
@@ -142,22 +175,37 @@ export class InMemoryRecStore implements RecStore {
     return { status: 'applied' };
   }
 
-  /** Applies ops without a fence (the evaluation's replay). */
+  /**
+   * Applies ops without a fence (the evaluation's replay). Lists are trimmed to their size once, after all of
+   * the batch's additions (as the Redis script does), so a list may hold more within a batch.
+   */
   applyOps(ops: readonly RecOp[]): void {
     const p = this.params;
+    const touched = new Map<DecayedList, number>();
+    const users = new Set<string>();
     for (const o of ops) {
       switch (o.op) {
-        case 'pair':
-          list(this.neighbourLists, o.a).add(o.b, o.w, o.t, p.coocHalfLifeMs, p.neighbours, o.level);
+        case 'pair': {
+          const l = list(this.neighbourLists, o.a);
+          l.add(o.b, o.w, o.t, p.coocHalfLifeMs, o.level);
+          touched.set(l, p.neighbours);
           break;
-        case 'trend':
-          list(this.trendLists, '').add(o.item, o.w, o.t, p.trendingHalfLifeMs, p.trendingSize);
-          if (o.category !== undefined) list(this.trendLists, 'c:' + o.category).add(o.item, o.w, o.t, p.trendingHalfLifeMs, p.trendingSize);
+        }
+        case 'trend': {
+          const all = list(this.trendLists, '');
+          all.add(o.item, o.w, o.t, p.trendingHalfLifeMs);
+          touched.set(all, p.trendingSize);
+          if (o.category !== undefined) {
+            const c = list(this.trendLists, 'c:' + o.category);
+            c.add(o.item, o.w, o.t, p.trendingHalfLifeMs);
+            touched.set(c, p.trendingSize);
+          }
           break;
+        }
         case 'seen': {
           const u = this.userOf(o.user);
           u.seen.set(o.item, Math.max(u.seen.get(o.item) ?? -Infinity, o.t));
-          for (const m of overflow(u.seen, p.userRecent)) u.seen.delete(m);
+          users.add(o.user);
           break;
         }
         case 'bought':
@@ -176,10 +224,19 @@ export class InMemoryRecStore implements RecStore {
           assertNever(o);
       }
     }
+    for (const [l, keep] of touched) l.trim(keep);
+    for (const id of users) {
+      const u = this.userOf(id);
+      for (const m of overflow(u.seen, p.userRecent)) u.seen.delete(m);
+    }
   }
 
   async clock(): Promise<number | null> {
     return this.now;
+  }
+
+  async context(req: ReadRequest): Promise<ReadContext> {
+    return readContext(this, req);
   }
 
   async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
@@ -218,4 +275,20 @@ function list(lists: Map<string, DecayedList>, key: string): DecayedList {
 
 function assertNever(x: never): never {
   throw new Error(`unknown op ${JSON.stringify(x)}`);
+}
+
+/** ReadContext from the single reads, in the order the Redis script reads them (the reference for it). */
+export async function readContext(reader: Omit<RecReader, 'context'>, req: ReadRequest): Promise<ReadContext> {
+  const now = await reader.clock();
+  const user: UserState = req.userId === undefined ? { recent: [], bought: new Set() } : await reader.user(req.userId);
+  user.recent = user.recent.slice(0, req.userRecent);
+  const anchors = req.userId === undefined ? (req.productIds ?? []) : user.recent.map((r) => r.item);
+  const [lists, categories] = [await reader.neighbours(anchors, req.neighbours), await reader.categories(anchors)];
+  const n = req.trending + user.bought.size + anchors.length;
+  const trending = new Map<string | null, StoredList>();
+  for (const c of [...(req.category === undefined ? [] : [req.category]), ...anchors.map((a) => categories.get(a)).filter((c): c is string => c !== undefined)]) {
+    if (!trending.has(c)) trending.set(c, await reader.trending(c, n));
+  }
+  trending.set(null, await reader.trending(null, n));
+  return { now, user, lists, categories, trending };
 }
