@@ -110,10 +110,11 @@ export class Recommender {
       items.sort(byScore);
       items.splice(k);
     }
+    const personal = items.length > 0;
     for (const i of items) exclude.add(i.productId);
     const categories = [...new Set(anchors.map((a) => ctx.categories.get(a.item)).filter((c): c is string => c !== undefined))];
     items.push(...this.backfill(ctx, categories, exclude, k - items.length));
-    return { userId, strategy: cands.size > 0 || this.params.includeViewed ? 'personalised' : 'trending', items };
+    return { userId, strategy: personal ? 'personalised' : 'trending', items };
   }
 
   async similar(productId: string, k: number): Promise<SimilarProducts> {
