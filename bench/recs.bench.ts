@@ -82,7 +82,7 @@ export async function main(args: string[]): Promise<number> {
   const recs = `http://127.0.0.1:${ports.recs}`;
   const children = await Promise.all([
     startService('ingestion', env, `${ingest}/health/ready`),
-    startService('dedup', env, `${ingest.replace(String(ports.http), String(ports.dedup))}/health/ready`),
+    startService('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
     startService('recommendation', env, `${recs}/health/ready`),
   ]);
   try {
