@@ -109,4 +109,40 @@ describe('planner: co-occurrence within a visit', () => {
       }),
     );
   });
+
+  it('equals a brute-force count: Σ over visits of W[min(highest level of x, highest level of y)] (property)', async () => {
+    const arb = fc.array(
+      fc.record({ s: fc.constantFrom('s1', 's2', 's3', 's4'), p: fc.constantFrom('A', 'B', 'C', 'D', 'E'), l: fc.constantFrom<Level>(1, 2, 3) }),
+      { maxLength: 40 },
+    );
+    await fc.assert(
+      fc.asyncProperty(arb, fc.integer({ min: 1, max: 7 }), async (xs, batchSize) => {
+        // the brute force: each visit's highest level per product, at the end
+        const top = new Map<string, Map<string, Level>>();
+        for (const x of xs) {
+          const v = top.get(x.s) ?? top.set(x.s, new Map()).get(x.s)!;
+          v.set(x.p, Math.max(v.get(x.p) ?? 0, x.l) as Level);
+        }
+        const W = (l: Level) => [0, 1, 3, 5][l];
+        const expected = (a: string, b: string) => {
+          let sum = 0;
+          for (const v of top.values()) if (v.has(a) && v.has(b)) sum += W(Math.min(v.get(a)!, v.get(b)!) as Level);
+          return sum;
+        };
+        // the planner, in batches of any size, visits' windows read back from the store in between
+        const store = new InMemoryRecStore(P);
+        const inter = xs.map((x) => ({ userId: 'u', sessionId: x.s, productId: x.p, level: x.l, ts: T }));
+        for (let i = 0; i < inter.length; i += batchSize) {
+          const batch = inter.slice(i, i + batchSize);
+          store.applyOps(planInteractions(batch, store.sessionsSync([...new Set(batch.map((b) => b.sessionId))]), P).ops);
+        }
+        for (const a of ['A', 'B', 'C', 'D', 'E']) {
+          const got = new Map(((await store.neighbours([a], 10)).get(a)?.items ?? []).map((i) => [i.item, i.stored]));
+          for (const b of ['A', 'B', 'C', 'D', 'E']) expect([a, b, got.get(b) ?? 0]).toEqual([a, b, expected(a, b)]);
+        }
+        const trending = new Map((await store.trending(null, 10)).items.map((i) => [i.item, i.stored]));
+        for (const p of ['A', 'B', 'C', 'D', 'E']) expect(trending.get(p) ?? 0).toBe(xs.filter((x) => x.p === p).reduce((s, x) => s + W(x.l), 0));
+      }),
+    );
+  });
 });
