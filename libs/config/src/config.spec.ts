@@ -47,3 +47,41 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 });
+
+// --- recommendation (RECS_*) ---
+describe('loadConfig: recommendation settings', () => {
+  it('defaults', () => {
+    const r = loadConfig({}).recs;
+    expect(r.params).toEqual({
+      weights: { view: 1, cart: 3, purchase: 5 },
+      coocHalfLifeMs: 604_800_000,
+      trendingHalfLifeMs: 3_600_000,
+      neighbours: 50,
+      sessionWindow: 20,
+      userRecent: 20,
+      trendingSize: 500,
+      includeViewed: true,
+    });
+    expect([r.sessionTtlMs, r.userTtlMs, r.itemTtlMs]).toEqual([21_600_000, 2_592_000_000, 2_592_000_000]);
+  });
+
+  it('reads overrides', () => {
+    const r = loadConfig({ RECS_WEIGHTS: 'cart:2, purchase:10', RECS_HALF_LIFE_MS: '60000', RECS_INCLUDE_VIEWED: 'false', RECS_NEIGHBOURS: '5' }).recs;
+    expect(r.params.weights).toEqual({ view: 1, cart: 2, purchase: 10 });
+    expect(r.params.coocHalfLifeMs).toBe(60000);
+    expect(r.params.includeViewed).toBe(false);
+    expect(r.params.neighbours).toBe(5);
+  });
+
+  it.each([
+    [{ RECS_WEIGHTS: 'view:0' }, 'RECS_WEIGHTS'],
+    [{ RECS_WEIGHTS: 'click:1' }, 'RECS_WEIGHTS'],
+    [{ RECS_WEIGHTS: 'view:1,view:2' }, 'RECS_WEIGHTS'],
+    [{ RECS_HALF_LIFE_MS: '10' }, 'RECS_HALF_LIFE_MS'],
+    [{ RECS_TRENDING_HALF_LIFE_MS: 'soon' }, 'RECS_TRENDING_HALF_LIFE_MS'],
+    [{ RECS_NEIGHBOURS: '0' }, 'RECS_NEIGHBOURS'],
+    [{ RECS_INCLUDE_VIEWED: 'yes' }, 'RECS_INCLUDE_VIEWED'],
+  ])('fails fast naming the variable: %j', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
+  });
+});

@@ -3,6 +3,7 @@
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
 import { parsePartitionList } from '@tidemark/contracts';
+import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
 
 export class ConfigError extends Error {
   constructor(
@@ -55,6 +56,19 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  // --- recommendation (RECS_*) ---
+  recs: RecsConfig;
+}
+
+/** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
+export interface RecsConfig {
+  params: RecParams;
+  /** Wall-clock TTL of a visit's recent window in Redis. */
+  sessionTtlMs: number;
+  /** Wall-clock TTL of a user's recent and bought products. */
+  userTtlMs: number;
+  /** Wall-clock TTL of a product's neighbours and category. */
+  itemTtlMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -95,6 +109,35 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 
 const port = (env: Env, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
 
+// --- recommendation (RECS_*) ---
+function recsConfig(env: Env): RecsConfig {
+  let weights = DEFAULT_PARAMS.weights;
+  const spec = env.RECS_WEIGHTS;
+  if (spec !== undefined && spec.trim() !== '') {
+    try {
+      weights = parseWeights(spec);
+    } catch (e) {
+      throw new ConfigError('RECS_WEIGHTS', (e as Error).message);
+    }
+  }
+  const d = DEFAULT_PARAMS;
+  return {
+    params: {
+      weights,
+      coocHalfLifeMs: int(env, 'RECS_HALF_LIFE_MS', d.coocHalfLifeMs, 1000),
+      trendingHalfLifeMs: int(env, 'RECS_TRENDING_HALF_LIFE_MS', d.trendingHalfLifeMs, 1000),
+      neighbours: int(env, 'RECS_NEIGHBOURS', d.neighbours, 1, 1000),
+      sessionWindow: int(env, 'RECS_SESSION_WINDOW', d.sessionWindow, 1, 200),
+      userRecent: int(env, 'RECS_USER_RECENT', d.userRecent, 1, 200),
+      trendingSize: int(env, 'RECS_TRENDING_SIZE', d.trendingSize, 10, 100_000),
+      includeViewed: oneOf(env, 'RECS_INCLUDE_VIEWED', d.includeViewed ? 'true' : 'false', ['true', 'false'] as const) === 'true',
+    },
+    sessionTtlMs: int(env, 'RECS_SESSION_TTL_MS', 6 * 3_600_000, 1000),
+    userTtlMs: int(env, 'RECS_USER_TTL_MS', 30 * 86_400_000, 1000),
+    itemTtlMs: int(env, 'RECS_ITEM_TTL_MS', 30 * 86_400_000, 1000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): TidemarkConfig {
   const partitions = int(env, 'PARTITIONS', 8, 1, 1024);
   let ownedPartitions: number[];
@@ -134,5 +177,6 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    recs: recsConfig(env),
   };
 }
