@@ -24,6 +24,22 @@ describe('loadConfig', () => {
     expect(c.metricsFile).toBeUndefined();
   });
 
+  it('points the dashboard at the other services on their ports, or at the given URLs', () => {
+    expect(loadConfig({ AGGREGATION_PORT: '9181' }).dashboard).toEqual({
+      upstreams: {
+        ingestion: 'http://127.0.0.1:8080',
+        dedup: 'http://127.0.0.1:8084',
+        aggregation: 'http://127.0.0.1:9181',
+        recommendation: 'http://127.0.0.1:8082',
+        alerting: 'http://127.0.0.1:8083',
+      },
+      refreshMs: 1000,
+    });
+    expect(loadConfig({ ALERTING_URL: 'http://alerting:8083' }).dashboard.upstreams.alerting).toBe('http://alerting:8083');
+    expect(() => loadConfig({ ALERTING_URL: 'nats://x' })).toThrow(/^invalid ALERTING_URL:/);
+    expect(() => loadConfig({ DASHBOARD_REFRESH_MS: '5' })).toThrow(/^invalid DASHBOARD_REFRESH_MS:/);
+  });
+
   it('reads overrides', () => {
     const c = loadConfig({ PARTITIONS: '4', OWNED_PARTITIONS: '0-1', INGESTION_PORT: '0', WATERMARK_IDLE_ADVANCE: 'off' });
     expect(c.partitions).toBe(4);

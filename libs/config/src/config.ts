@@ -56,6 +56,12 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  // --- dashboard ---
+  /** Where the other services answer (defaults: 127.0.0.1 and their ports), and how often the page updates. */
+  dashboard: {
+    upstreams: { ingestion: string; dedup: string; aggregation: string; recommendation: string; alerting: string };
+    refreshMs: number;
+  };
   // --- recommendation (RECS_*) ---
   recs: RecsConfig;
 }
@@ -146,19 +152,22 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   } catch (e) {
     throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
   }
+  const ports = {
+    ingestion: port(env, 'INGESTION_PORT', 8080),
+    ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
+    aggregation: port(env, 'AGGREGATION_PORT', 8081),
+    recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
+    alerting: port(env, 'ALERTING_PORT', 8083),
+    dedup: port(env, 'DEDUP_PORT', 8084),
+    dashboard: port(env, 'DASHBOARD_PORT', 8090),
+  };
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  const http = ['http:', 'https:'];
   return {
     natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     host: str(env, 'HOST', '127.0.0.1'),
-    ports: {
-      ingestion: port(env, 'INGESTION_PORT', 8080),
-      ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
-      aggregation: port(env, 'AGGREGATION_PORT', 8081),
-      recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
-      alerting: port(env, 'ALERTING_PORT', 8083),
-      dedup: port(env, 'DEDUP_PORT', 8084),
-      dashboard: port(env, 'DASHBOARD_PORT', 8090),
-    },
+    ports,
     partitions,
     ownedPartitions,
     maxOutOfOrdernessMs: int(env, 'MAX_OUT_OF_ORDERNESS_MS', 5000, 0),
@@ -177,6 +186,16 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    dashboard: {
+      upstreams: {
+        ingestion: url(env, 'INGESTION_URL', local(ports.ingestion), http),
+        dedup: url(env, 'DEDUP_URL', local(ports.dedup), http),
+        aggregation: url(env, 'AGGREGATION_URL', local(ports.aggregation), http),
+        recommendation: url(env, 'RECOMMENDATION_URL', local(ports.recommendation), http),
+        alerting: url(env, 'ALERTING_URL', local(ports.alerting), http),
+      },
+      refreshMs: int(env, 'DASHBOARD_REFRESH_MS', 1000, 100),
+    },
     recs: recsConfig(env),
   };
 }
