@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@tidemark/config';
+import { evalRecs, openRedisRecStore } from './eval-recs';
 import { ensureLocalServers } from './local-servers';
 import { replay } from './replay';
 import { simulate } from './simulate';
@@ -17,7 +18,8 @@ const USAGE = `Usage: tidemark <command>
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
-  bench <what>             benchmarks: ingest, pipeline, core, alerting
+  bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
+  eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text
 
 Settings come from environment variables (README "Settings").`;
@@ -38,6 +40,9 @@ export async function main(argv: string[]): Promise<number> {
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
       return replay(rest, `http://${host}:${config.ports.ingestion}`);
     }
+    // --- recommendation ---
+    case 'eval':
+      return evalRecs(rest, loadConfig().recs.params, openRedisRecStore);
     case 'simulate': {
       const config = loadConfig();
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
@@ -108,6 +113,7 @@ async function bench(args: string[]): Promise<number> {
     ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
     pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
     core: path.resolve(__dirname, '..', '..', '..', 'bench', 'streaming', 'core.bench.js'),
+    recs: path.resolve(__dirname, '..', '..', '..', 'bench', 'recs.bench.js'),
     alerting: path.resolve(__dirname, '..', '..', '..', 'bench', 'alerting.bench.js'),
   };
   const file = what ? benches[what] : undefined;

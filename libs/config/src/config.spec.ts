@@ -24,6 +24,22 @@ describe('loadConfig', () => {
     expect(c.metricsFile).toBeUndefined();
   });
 
+  it('points the dashboard at the other services on their ports, or at the given URLs', () => {
+    expect(loadConfig({ AGGREGATION_PORT: '9181' }).dashboard).toEqual({
+      upstreams: {
+        ingestion: 'http://127.0.0.1:8080',
+        dedup: 'http://127.0.0.1:8084',
+        aggregation: 'http://127.0.0.1:9181',
+        recommendation: 'http://127.0.0.1:8082',
+        alerting: 'http://127.0.0.1:8083',
+      },
+      refreshMs: 1000,
+    });
+    expect(loadConfig({ ALERTING_URL: 'http://alerting:8083' }).dashboard.upstreams.alerting).toBe('http://alerting:8083');
+    expect(() => loadConfig({ ALERTING_URL: 'nats://x' })).toThrow(/^invalid ALERTING_URL:/);
+    expect(() => loadConfig({ DASHBOARD_REFRESH_MS: '5' })).toThrow(/^invalid DASHBOARD_REFRESH_MS:/);
+  });
+
   it('reads overrides', () => {
     const c = loadConfig({ PARTITIONS: '4', OWNED_PARTITIONS: '0-1', INGESTION_PORT: '0', WATERMARK_IDLE_ADVANCE: 'off' });
     expect(c.partitions).toBe(4);
@@ -70,5 +86,43 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ALERTING_ABSENCE_WALLCLOCK: 'maybe' })).toThrow(/^invalid ALERTING_ABSENCE_WALLCLOCK:/);
     expect(loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'info' }).alerting.webhookMinSeverity).toBe('info');
     expect(() => loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'loud' })).toThrow(/^invalid ALERTING_WEBHOOK_MIN_SEVERITY:/);
+  });
+});
+
+// --- recommendation (RECS_*) ---
+describe('loadConfig: recommendation settings', () => {
+  it('defaults', () => {
+    const r = loadConfig({}).recs;
+    expect(r.params).toEqual({
+      weights: { view: 1, cart: 3, purchase: 5 },
+      coocHalfLifeMs: 604_800_000,
+      trendingHalfLifeMs: 3_600_000,
+      neighbours: 50,
+      sessionWindow: 20,
+      userRecent: 20,
+      trendingSize: 500,
+      includeViewed: true,
+    });
+    expect([r.sessionTtlMs, r.userTtlMs, r.itemTtlMs]).toEqual([21_600_000, 2_592_000_000, 2_592_000_000]);
+  });
+
+  it('reads overrides', () => {
+    const r = loadConfig({ RECS_WEIGHTS: 'cart:2, purchase:10', RECS_HALF_LIFE_MS: '60000', RECS_INCLUDE_VIEWED: 'false', RECS_NEIGHBOURS: '5' }).recs;
+    expect(r.params.weights).toEqual({ view: 1, cart: 2, purchase: 10 });
+    expect(r.params.coocHalfLifeMs).toBe(60000);
+    expect(r.params.includeViewed).toBe(false);
+    expect(r.params.neighbours).toBe(5);
+  });
+
+  it.each([
+    [{ RECS_WEIGHTS: 'view:0' }, 'RECS_WEIGHTS'],
+    [{ RECS_WEIGHTS: 'click:1' }, 'RECS_WEIGHTS'],
+    [{ RECS_WEIGHTS: 'view:1,view:2' }, 'RECS_WEIGHTS'],
+    [{ RECS_HALF_LIFE_MS: '10' }, 'RECS_HALF_LIFE_MS'],
+    [{ RECS_TRENDING_HALF_LIFE_MS: 'soon' }, 'RECS_TRENDING_HALF_LIFE_MS'],
+    [{ RECS_NEIGHBOURS: '0' }, 'RECS_NEIGHBOURS'],
+    [{ RECS_INCLUDE_VIEWED: 'yes' }, 'RECS_INCLUDE_VIEWED'],
+  ])('fails fast naming the variable: %j', (env, name) => {
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 });

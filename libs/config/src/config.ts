@@ -3,6 +3,7 @@
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
 import { parsePartitionList } from '@tidemark/contracts';
+import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
 
 export class ConfigError extends Error {
   constructor(
@@ -55,8 +56,27 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  // --- dashboard ---
+  /** Where the other services answer (defaults: 127.0.0.1 and their ports), and how often the page updates. */
+  dashboard: {
+    upstreams: { ingestion: string; dedup: string; aggregation: string; recommendation: string; alerting: string };
+    refreshMs: number;
+  };
+  // --- recommendation (RECS_*) ---
+  recs: RecsConfig;
   // --- alerting (apps/alerting) ---
   alerting: AlertingConfig;
+}
+
+/** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
+export interface RecsConfig {
+  params: RecParams;
+  /** Wall-clock TTL of a visit's recent window in Redis. */
+  sessionTtlMs: number;
+  /** Wall-clock TTL of a user's recent and bought products. */
+  userTtlMs: number;
+  /** Wall-clock TTL of a product's neighbours and category. */
+  itemTtlMs: number;
 }
 
 /** Settings of the alerting service (README "Alerting"). */
@@ -120,6 +140,35 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 
 const port = (env: Env, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
 
+// --- recommendation (RECS_*) ---
+function recsConfig(env: Env): RecsConfig {
+  let weights = DEFAULT_PARAMS.weights;
+  const spec = env.RECS_WEIGHTS;
+  if (spec !== undefined && spec.trim() !== '') {
+    try {
+      weights = parseWeights(spec);
+    } catch (e) {
+      throw new ConfigError('RECS_WEIGHTS', (e as Error).message);
+    }
+  }
+  const d = DEFAULT_PARAMS;
+  return {
+    params: {
+      weights,
+      coocHalfLifeMs: int(env, 'RECS_HALF_LIFE_MS', d.coocHalfLifeMs, 1000),
+      trendingHalfLifeMs: int(env, 'RECS_TRENDING_HALF_LIFE_MS', d.trendingHalfLifeMs, 1000),
+      neighbours: int(env, 'RECS_NEIGHBOURS', d.neighbours, 1, 1000),
+      sessionWindow: int(env, 'RECS_SESSION_WINDOW', d.sessionWindow, 1, 200),
+      userRecent: int(env, 'RECS_USER_RECENT', d.userRecent, 1, 200),
+      trendingSize: int(env, 'RECS_TRENDING_SIZE', d.trendingSize, 10, 100_000),
+      includeViewed: oneOf(env, 'RECS_INCLUDE_VIEWED', d.includeViewed ? 'true' : 'false', ['true', 'false'] as const) === 'true',
+    },
+    sessionTtlMs: int(env, 'RECS_SESSION_TTL_MS', 6 * 3_600_000, 1000),
+    userTtlMs: int(env, 'RECS_USER_TTL_MS', 30 * 86_400_000, 1000),
+    itemTtlMs: int(env, 'RECS_ITEM_TTL_MS', 30 * 86_400_000, 1000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): TidemarkConfig {
   const partitions = int(env, 'PARTITIONS', 8, 1, 1024);
   let ownedPartitions: number[];
@@ -128,19 +177,22 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   } catch (e) {
     throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
   }
+  const ports = {
+    ingestion: port(env, 'INGESTION_PORT', 8080),
+    ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
+    aggregation: port(env, 'AGGREGATION_PORT', 8081),
+    recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
+    alerting: port(env, 'ALERTING_PORT', 8083),
+    dedup: port(env, 'DEDUP_PORT', 8084),
+    dashboard: port(env, 'DASHBOARD_PORT', 8090),
+  };
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  const http = ['http:', 'https:'];
   return {
     natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     host: str(env, 'HOST', '127.0.0.1'),
-    ports: {
-      ingestion: port(env, 'INGESTION_PORT', 8080),
-      ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
-      aggregation: port(env, 'AGGREGATION_PORT', 8081),
-      recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
-      alerting: port(env, 'ALERTING_PORT', 8083),
-      dedup: port(env, 'DEDUP_PORT', 8084),
-      dashboard: port(env, 'DASHBOARD_PORT', 8090),
-    },
+    ports,
     partitions,
     ownedPartitions,
     maxOutOfOrdernessMs: int(env, 'MAX_OUT_OF_ORDERNESS_MS', 5000, 0),
@@ -159,6 +211,17 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    dashboard: {
+      upstreams: {
+        ingestion: url(env, 'INGESTION_URL', local(ports.ingestion), http),
+        dedup: url(env, 'DEDUP_URL', local(ports.dedup), http),
+        aggregation: url(env, 'AGGREGATION_URL', local(ports.aggregation), http),
+        recommendation: url(env, 'RECOMMENDATION_URL', local(ports.recommendation), http),
+        alerting: url(env, 'ALERTING_URL', local(ports.alerting), http),
+      },
+      refreshMs: int(env, 'DASHBOARD_REFRESH_MS', 1000, 100),
+    },
+    recs: recsConfig(env),
     // --- alerting (apps/alerting) ---
     alerting: {
       webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@tidemark/config';
+import { ObservabilityModule } from '@tidemark/observability';
+import { DashboardController } from './dashboard.controller';
+import { DashboardService } from './dashboard.service';
+
+@Module({
+  imports: [ConfigModule, ObservabilityModule.forService('dashboard')],
+  controllers: [DashboardController],
+  providers: [DashboardService],
+})
+export class DashboardModule {}

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { CONFIG, ConfigModule, TidemarkConfig } from '@tidemark/config';
+import { JetStreamModule } from '@tidemark/jetstream';
+import { ObservabilityModule } from '@tidemark/observability';
+import { REDIS, RedisModule } from '@tidemark/state';
+import { REC_STORE } from './recommendation.constants';
+import { RecommendationConsumer } from './recommendation.consumer';
+import { RecommendationService } from './recommendation.service';
+import { RecsController } from './recs.controller';
+import { RecsQueryService } from './recs-query.service';
+import { RecsRpc } from './recs.rpc';
+import { RedisRecStore } from './redis-rec.store';
+
+@Module({
+  imports: [ConfigModule, ObservabilityModule.forService('recommendation'), JetStreamModule.forService('recommendation'), RedisModule],
+  controllers: [RecommendationConsumer, RecsController],
+  providers: [
+    {
+      provide: REC_STORE,
+      inject: [REDIS, CONFIG],
+      useFactory: (redis: Redis, config: TidemarkConfig) =>
+        new RedisRecStore(redis, { params: config.recs.params, sessionTtlMs: config.recs.sessionTtlMs, userTtlMs: config.recs.userTtlMs, itemTtlMs: config.recs.itemTtlMs }),
+    },
+    RecommendationService,
+    RecsQueryService,
+    RecsRpc,
+  ],
+})
+export class RecommendationModule {}

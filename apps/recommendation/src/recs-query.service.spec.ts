@@ -1,0 +1,24 @@
+import { RecsQueryError, parseId, parseK, parseOptionalId } from './recs-query.service';
+
+describe('query parameters', () => {
+  it('k: 1..100, default 10', () => {
+    expect(parseK(undefined)).toBe(10);
+    expect(parseK('')).toBe(10);
+    expect(parseK('5')).toBe(5);
+    expect(parseK(100)).toBe(100);
+    for (const bad of ['0', '101', '-1', '2.5', 'ten', 2.5, true, '1e2']) {
+      expect(() => parseK(bad)).toThrow(RecsQueryError);
+      expect(() => parseK(bad)).toThrow(/^k must be a whole number from 1 to 100/);
+    }
+  });
+
+  it('ids: required non-empty strings of at most 256 characters; categoryId optional', () => {
+    expect(parseId('userId', 'u-1')).toBe('u-1');
+    expect(() => parseId('userId', '')).toThrow('userId is required (a non-empty string)');
+    expect(() => parseId('productId', 42)).toThrow('productId is required (a non-empty string)');
+    expect(() => parseId('userId', 'x'.repeat(257))).toThrow('userId must be at most 256 characters');
+    expect(parseOptionalId('categoryId', undefined)).toBeNull();
+    expect(parseOptionalId('categoryId', 'shoes')).toBe('shoes');
+    expect(() => parseOptionalId('categoryId', 7)).toThrow('categoryId must be a string');
+  });
+});

@@ -1,0 +1,367 @@
+/**
+ * libs/recommend's RecStore on Redis: a batch's ops and its partition fence in one Lua call (atomic: all or
+ * nothing, and a redelivered batch — stored lastSeq ≠ expectedSeq — writes nothing). Reads are single
+ * commands, pipelined. Must agree with InMemoryRecStore (test/recs-store.e2e-spec.ts checks both on the same
+ * inputs against a real redis-server).
+ *
+ * Keys (prefix `recs:` by default; single Redis, not Cluster — the script names keys it computes):
+ *   part:<p>                       hash: lastSeq of clean partition p
+ *   clock                          the highest event time applied
+ *   nb:<product>                   zset: neighbours → stored (forward-decayed) co-occurrence; the product itself = its own count
+ *   nbe:<product>, nbl:<product>   that list's epoch; hash neighbour → pair level (1 view, 2 cart, 3 purchase)
+ *   tr:all, tr:c:<category>        zsets: trending overall / per category; tre:… their epochs
+ *   u:<user>                       zset: product → last time the user touched it (the userRecent latest kept)
+ *   b:<user>                       set: products the user bought
+ *   c:<product>                    the product's category
+ *   s:<session>                    JSON: the visit's recent window
+ * TTLs (wall clock, refreshed on write): visits RECS_SESSION_TTL_MS, users RECS_USER_TTL_MS, products and
+ * per-category trending RECS_ITEM_TTL_MS. Sizes: neighbours ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE.
+ */
+import type Redis from 'ioredis';
+import { MIN_SCORE, REBASE_HALF_LIVES, ReadContext, ReadRequest, RecApplyResult, RecFence, RecOp, RecParams, RecStore, SessionItem, StoredList, UserState, type Level } from '@tidemark/recommend';
+
+export interface RedisRecStoreOptions {
+  params: RecParams;
+  sessionTtlMs: number;
+  userTtlMs: number;
+  itemTtlMs: number;
+  prefix?: string;
+}
+
+const APPLY = `
+local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
+if current ~= ARGV[1] then return {0, current} end
+local C = cjson.decode(ARGV[4])
+local pre = C.pre
+-- one decayed list: additions in batch order (rebasing when one is far past the epoch), then one trim, one TTL
+local function decayed(base, id, adds, h, keep, ttl, levels)
+  local key = pre .. base .. ':' .. id
+  local ekey = pre .. base .. 'e:' .. id
+  local lkey = pre .. base .. 'l:' .. id
+  local e = tonumber(redis.call('GET', ekey))
+  local e0 = e
+  for _, x in ipairs(adds) do
+    local member, w, t = x[1], x[2], x[3]
+    if not e then
+      e = t
+    elseif (t - e) / h > C.rebase then
+      local f = 2 ^ ((e - t) / h)
+      local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+      for i = 1, #all, 2 do
+        local v = tonumber(all[i + 1]) * f
+        if v < C.min then
+          redis.call('ZREM', key, all[i])
+          if levels then redis.call('HDEL', lkey, all[i]) end
+        else
+          redis.call('ZADD', key, v, all[i])
+        end
+      end
+      e = t
+    end
+    redis.call('ZINCRBY', key, w * 2 ^ ((t - e) / h), member)
+    local level = x[4]
+    if levels and level and level > 1 then
+      local cur = tonumber(redis.call('HGET', lkey, member) or '0')
+      if level > cur then redis.call('HSET', lkey, member, level) end
+    end
+  end
+  if e ~= e0 then redis.call('SET', ekey, e) end
+  local n = redis.call('ZCARD', key)
+  if n > keep then
+    if levels then
+      local gone = redis.call('ZRANGE', key, 0, n - keep - 1)
+      redis.call('HDEL', lkey, unpack(gone))
+    end
+    redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1)
+  end
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('PEXPIRE', ekey, ttl)
+    if levels then redis.call('PEXPIRE', lkey, ttl) end
+  end
+end
+local ops = cjson.decode(ARGV[3])
+for _, o in ipairs(ops) do
+  local op = o[1]
+  if op == 'P' then
+    decayed('nb', o[2], o[3], C.ch, C.nb, C.ittl, true)
+  elseif op == 'T' then
+    decayed('tr', o[2], o[3], C.th, C.ts, o[2] == 'all' and 0 or C.ittl, false)
+  elseif op == 'S' then
+    local key = pre .. 'u:' .. o[2]
+    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
+    local n = redis.call('ZCARD', key)
+    if n > C.ur then redis.call('ZREMRANGEBYRANK', key, 0, n - C.ur - 1) end
+    redis.call('PEXPIRE', key, C.uttl)
+  elseif op == 'B' then
+    local key = pre .. 'b:' .. o[2]
+    redis.call('SADD', key, unpack(o[3]))
+    redis.call('PEXPIRE', key, C.uttl)
+  elseif op == 'c' then
+    redis.call('SET', pre .. 'c:' .. o[2], o[3], 'PX', C.ittl)
+  elseif op == 'w' then
+    redis.call('SET', pre .. 's:' .. o[2], o[3], 'PX', C.sttl)
+  elseif op == 'k' then
+    local cur = tonumber(redis.call('GET', pre .. 'clock'))
+    if (not cur) or o[2] > cur then redis.call('SET', pre .. 'clock', o[2]) end
+  else
+    return redis.error_reply('unknown recs op ' .. tostring(op))
+  end
+end
+redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+return {1, ARGV[2]}
+`;
+
+/**
+ * Everything one answer needs in one round trip (readContext in libs/recommend, in Lua, read-only).
+ * ARGV: prefix, userId ('' none), userRecent, neighbours, trending n, category, hasCategory ('1'), productIds…
+ */
+const READ = `
+local pre = ARGV[1]
+local uid = ARGV[2]
+local ur = tonumber(ARGV[3])
+local nb = tonumber(ARGV[4])
+local tn = tonumber(ARGV[5])
+local cat = ARGV[6]
+local clock = redis.call('GET', pre .. 'clock') or false
+local recent = {}
+local bought = {}
+local anchors = {}
+if uid ~= '' then
+  if ur > 0 then recent = redis.call('ZREVRANGE', pre .. 'u:' .. uid, 0, ur - 1, 'WITHSCORES') end
+  bought = redis.call('SMEMBERS', pre .. 'b:' .. uid)
+  for i = 1, #recent, 2 do anchors[#anchors + 1] = recent[i] end
+else
+  for i = 8, #ARGV do anchors[#anchors + 1] = ARGV[i] end
+end
+local lists = {}
+local cats = {}
+for i, a in ipairs(anchors) do
+  local z = {}
+  if nb > 0 then z = redis.call('ZREVRANGE', pre .. 'nb:' .. a, 0, nb - 1, 'WITHSCORES') end
+  lists[i] = { z, redis.call('GET', pre .. 'nbe:' .. a) or false, redis.call('HGETALL', pre .. 'nbl:' .. a) }
+  cats[i] = redis.call('GET', pre .. 'c:' .. a) or false
+end
+local n = tn + #bought + #anchors
+local trending = {}
+local seen = {}
+local function tr(id, name)
+  local z = {}
+  if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
+  trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
+end
+if ARGV[7] == '1' then
+  seen[cat] = true
+  tr('c:' .. cat, cat)
+end
+for i = 1, #anchors do
+  local c = cats[i]
+  if c and not seen[c] then
+    seen[c] = true
+    tr('c:' .. c, c)
+  end
+end
+tr('all', false)
+return { clock, recent, bought, anchors, lists, cats, trending }
+`;
+
+type ReadReply = [string | null, string[], string[], string[], [string[], string | null, string[]][], (string | null)[], [string | null, string[], string | null][]];
+
+/**
+ * The batch's ops grouped for the script: per neighbour list, per trending list and per user, in batch order
+ * within each (so each list sees its additions in the same order as InMemoryRecStore); categories and visit
+ * windows last-wins; one clock.
+ */
+export function encodeOps(ops: readonly RecOp[]): unknown[] {
+  const pairs = new Map<string, unknown[][]>();
+  const trends = new Map<string, unknown[][]>();
+  const seen = new Map<string, unknown[][]>();
+  const bought = new Map<string, Set<string>>();
+  const cats = new Map<string, string>();
+  const windows = new Map<string, string>();
+  let clock: number | undefined;
+  const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+  for (const o of ops) {
+    switch (o.op) {
+      case 'pair':
+        push(pairs, o.a, [o.b, o.w, o.t, o.level]);
+        break;
+      case 'trend':
+        push(trends, 'all', [o.item, o.w, o.t]);
+        if (o.category !== undefined) push(trends, `c:${o.category}`, [o.item, o.w, o.t]);
+        break;
+      case 'seen':
+        push(seen, o.user, [o.item, o.t]);
+        break;
+      case 'bought':
+        (bought.get(o.user) ?? bought.set(o.user, new Set()).get(o.user)!).add(o.item);
+        break;
+      case 'category':
+        cats.set(o.item, o.category);
+        break;
+      case 'session':
+        windows.set(o.sessionId, JSON.stringify(o.items));
+        break;
+      case 'clock':
+        clock = Math.max(clock ?? -Infinity, o.t);
+        break;
+    }
+  }
+  const out: unknown[] = [];
+  for (const [a, adds] of pairs) out.push(['P', a, adds]);
+  for (const [id, adds] of trends) out.push(['T', id, adds]);
+  for (const [u, xs] of seen) out.push(['S', u, xs]);
+  for (const [u, xs] of bought) out.push(['B', u, [...xs]]);
+  for (const [p, c] of cats) out.push(['c', p, c]);
+  for (const [id, w] of windows) out.push(['w', id, w]);
+  if (clock !== undefined) out.push(['k', clock]);
+  return out;
+}
+
+interface ApplyCommand {
+  tidemarkRecsApply(numKeys: 1, key: string, ...args: string[]): Promise<[number, string]>;
+  tidemarkRecsRead(numKeys: 0, ...args: string[]): Promise<ReadReply>;
+}
+
+/** A list from ZREVRANGE … WITHSCORES, its epoch, and its levels (HGETALL: an object via ioredis, a flat array from Lua). */
+function scored(flat: string[], epoch: string | null, levelReply?: Record<string, string> | string[]): StoredList {
+  let levels = levelReply as Record<string, string> | undefined;
+  if (Array.isArray(levelReply)) {
+    levels = {};
+    for (let i = 0; i < levelReply.length; i += 2) levels[levelReply[i]] = levelReply[i + 1];
+  }
+  if (epoch === null) return { epoch: null, items: [] };
+  const items: StoredList['items'] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const level = levels?.[flat[i]];
+    items.push({ item: flat[i], stored: Number(flat[i + 1]), ...(level ? { level: Number(level) as Level } : {}) });
+  }
+  return { epoch: Number(epoch), items };
+}
+
+export class RedisRecStore implements RecStore {
+  private readonly pre: string;
+  private readonly config: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisRecStoreOptions,
+  ) {
+    this.pre = options.prefix ?? 'recs:';
+    const p = options.params;
+    this.config = JSON.stringify({
+      pre: this.pre,
+      ch: p.coocHalfLifeMs,
+      th: p.trendingHalfLifeMs,
+      nb: p.neighbours,
+      ts: p.trendingSize,
+      ur: p.userRecent,
+      sttl: options.sessionTtlMs,
+      uttl: options.userTtlMs,
+      ittl: options.itemTtlMs,
+      rebase: REBASE_HALF_LIVES,
+      min: MIN_SCORE,
+    });
+    redis.defineCommand('tidemarkRecsApply', { lua: APPLY });
+    redis.defineCommand('tidemarkRecsRead', { lua: READ });
+  }
+
+  async context(req: ReadRequest): Promise<ReadContext> {
+    const [clock, recentFlat, bought, anchors, lists, cats, trending] = await (this.redis as unknown as ApplyCommand).tidemarkRecsRead(
+      0,
+      this.pre,
+      req.userId ?? '',
+      String(req.userId === undefined ? 0 : req.userRecent),
+      String(req.neighbours),
+      String(req.trending),
+      req.category ?? '',
+      req.category === undefined ? '0' : '1',
+      ...(req.userId === undefined ? (req.productIds ?? []) : []),
+    );
+    const recent: UserState['recent'] = [];
+    for (let i = 0; i < recentFlat.length; i += 2) recent.push({ item: recentFlat[i], t: Number(recentFlat[i + 1]) });
+    const ctx: ReadContext = { now: clock === null ? null : Number(clock), user: { recent, bought: new Set(bought) }, lists: new Map(), categories: new Map(), trending: new Map() };
+    anchors.forEach((a, i) => {
+      ctx.lists.set(a, scored(lists[i][0], lists[i][1], lists[i][2]));
+      if (cats[i] !== null) ctx.categories.set(a, cats[i]!);
+    });
+    for (const [name, flat, epoch] of trending) ctx.trending.set(name, scored(flat, epoch));
+    return ctx;
+  }
+
+  async lastSeq(partition: number): Promise<number> {
+    return Number((await this.redis.hget(`${this.pre}part:${partition}`, 'lastSeq')) ?? 0);
+  }
+
+  async apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult> {
+    const [applied, seq] = await (this.redis as unknown as ApplyCommand).tidemarkRecsApply(
+      1,
+      `${this.pre}part:${fence.partition}`,
+      String(fence.expectedSeq),
+      String(fence.newSeq),
+      JSON.stringify(encodeOps(ops)),
+      this.config,
+    );
+    return applied === 1 ? { status: 'applied' } : { status: 'conflict', lastSeq: Number(seq) };
+  }
+
+  async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
+    const out = new Map<string, SessionItem[]>();
+    if (ids.length === 0) return out;
+    const values = await this.redis.mget(ids.map((id) => `${this.pre}s:${id}`));
+    ids.forEach((id, i) => {
+      if (values[i] !== null) out.set(id, JSON.parse(values[i]!) as SessionItem[]);
+    });
+    return out;
+  }
+
+  async clock(): Promise<number | null> {
+    const v = await this.redis.get(`${this.pre}clock`);
+    return v === null ? null : Number(v);
+  }
+
+  async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    const out = new Map<string, StoredList>();
+    if (items.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    for (const item of items) {
+      pipe.zrevrange(`${this.pre}nb:${item}`, 0, n - 1, 'WITHSCORES');
+      pipe.get(`${this.pre}nbe:${item}`);
+      pipe.hgetall(`${this.pre}nbl:${item}`);
+    }
+    const res = await exec(pipe);
+    items.forEach((item, i) => out.set(item, scored(res[3 * i] as string[], res[3 * i + 1] as string | null, res[3 * i + 2] as Record<string, string>)));
+    return out;
+  }
+
+  async trending(category: string | null, n: number): Promise<StoredList> {
+    const id = category === null ? 'all' : `c:${category}`;
+    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}tr:${id}`, 0, n - 1, 'WITHSCORES').get(`${this.pre}tre:${id}`));
+    return scored(res[0] as string[], res[1] as string | null);
+  }
+
+  async user(userId: string): Promise<UserState> {
+    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${userId}`, 0, -1, 'WITHSCORES').smembers(`${this.pre}b:${userId}`));
+    const flat = res[0] as string[];
+    const recent: UserState['recent'] = [];
+    for (let i = 0; i < flat.length; i += 2) recent.push({ item: flat[i], t: Number(flat[i + 1]) });
+    return { recent, bought: new Set(res[1] as string[]) };
+  }
+
+  async categories(items: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (items.length === 0) return out;
+    const values = await this.redis.mget(items.map((i) => `${this.pre}c:${i}`));
+    items.forEach((item, i) => {
+      if (values[i] !== null) out.set(item, values[i]!);
+    });
+    return out;
+  }
+}
+
+async function exec(pipe: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const res = (await pipe.exec()) ?? [];
+  const failed = res.find(([err]) => err);
+  if (failed) throw failed[0];
+  return res.map(([, v]) => v);
+}

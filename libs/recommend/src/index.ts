@@ -1,0 +1,7 @@
+export * from './params';
+export * from './decay';
+export * from './interactions';
+export * from './ops';
+export * from './planner';
+export * from './store';
+export * from './recommender';

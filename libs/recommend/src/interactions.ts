@@ -1,0 +1,36 @@
+/**
+ * Which events teach the recommender something, and how much: a product view (level 1), an add to cart
+ * (level 2), and each item of a placed order (level 3, a purchase). Everything else is ignored.
+ */
+import type { Level } from './params';
+
+export interface Interaction {
+  userId: string;
+  sessionId: string;
+  productId: string;
+  categoryId?: string;
+  level: Level;
+  ts: number;
+}
+
+/** The interactions an event carries (none for events that say nothing about products). Pure, total. */
+export function interactionsOf(event: unknown): Interaction[] {
+  if (typeof event !== 'object' || event === null) return [];
+  const e = event as Record<string, unknown>;
+  const userId = e.userId;
+  const sessionId = e.sessionId;
+  const ts = e.ts;
+  if (typeof userId !== 'string' || typeof sessionId !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts)) return [];
+  const one = (p: unknown, c: unknown, level: Level): Interaction[] =>
+    typeof p === 'string' && p !== '' ? [{ userId, sessionId, productId: p, ...(typeof c === 'string' && c !== '' ? { categoryId: c } : {}), level, ts }] : [];
+  switch (e.type) {
+    case 'product_view':
+      return one(e.productId, e.categoryId, 1);
+    case 'add_to_cart':
+      return one(e.productId, e.categoryId, 2);
+    case 'order_placed':
+      return Array.isArray(e.items) ? e.items.flatMap((i) => (typeof i === 'object' && i !== null ? one((i as Record<string, unknown>).productId, (i as Record<string, unknown>).categoryId, 3) : [])) : [];
+    default:
+      return [];
+  }
+}

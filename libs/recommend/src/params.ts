@@ -1,0 +1,65 @@
+/**
+ * The knobs of the recommender, with their defaults (the service reads them from RECS_* settings, README
+ * "Recommendations"). Pure data.
+ */
+
+/** How strongly a shopper engaged with a product in a visit: 1 viewed, 2 added to cart, 3 bought. */
+export type Level = 1 | 2 | 3;
+
+export const LEVEL_NAMES: Record<Level, 'view' | 'cart' | 'purchase'> = { 1: 'view', 2: 'cart', 3: 'purchase' };
+
+export interface RecWeights {
+  view: number;
+  cart: number;
+  purchase: number;
+}
+
+export interface RecParams {
+  /** Weight of an interaction at each level (co-occurrence and trending). */
+  weights: RecWeights;
+  /** Half-life of co-occurrence scores, in event time (ms). */
+  coocHalfLifeMs: number;
+  /** Half-life of trending scores and of the recency of a user's items, in event time (ms). */
+  trendingHalfLifeMs: number;
+  /** Neighbours kept per product (the top ones; the rest are trimmed). */
+  neighbours: number;
+  /** A visit's most recent distinct products that a new interaction is paired with. */
+  sessionWindow: number;
+  /** Recent products kept per user (the anchors of their recommendations). */
+  userRecent: number;
+  /** Products kept per trending list (overall and per category). */
+  trendingSize: number;
+  /** Also recommend the user's own recent products that they have not bought ("you viewed it recently"). */
+  includeViewed: boolean;
+}
+
+export const DEFAULT_PARAMS: RecParams = {
+  weights: { view: 1, cart: 3, purchase: 5 },
+  coocHalfLifeMs: 7 * 86_400_000,
+  trendingHalfLifeMs: 3_600_000,
+  neighbours: 50,
+  sessionWindow: 20,
+  userRecent: 20,
+  trendingSize: 500,
+  includeViewed: true,
+};
+
+export function weightOf(weights: RecWeights, level: Level): number {
+  return level === 3 ? weights.purchase : level === 2 ? weights.cart : weights.view;
+}
+
+/** `view:1,cart:3,purchase:5` (any order, each at most once; missing ones keep their default). */
+export function parseWeights(spec: string, defaults: RecWeights = DEFAULT_PARAMS.weights): RecWeights {
+  const out = { ...defaults };
+  const seen = new Set<string>();
+  for (const part of spec.split(',')) {
+    const m = /^\s*(view|cart|purchase)\s*[:=]\s*(\d+(?:\.\d+)?)\s*$/.exec(part);
+    if (!m) throw new Error(`"${part.trim()}" is not view|cart|purchase:<number>`);
+    if (seen.has(m[1])) throw new Error(`${m[1]} is given twice`);
+    seen.add(m[1]);
+    const w = Number(m[2]);
+    if (!(w > 0)) throw new Error(`${m[1]} must be > 0`);
+    out[m[1] as keyof RecWeights] = w;
+  }
+  return out;
+}

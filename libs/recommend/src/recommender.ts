@@ -1,0 +1,171 @@
+/**
+ * The three answers — per-user recommendations, similar products, trending — ranked from a RecReader, the
+ * same code over the in-memory store (evaluation) and Redis (the service). Scores are values at the store's
+ * clock (the highest event time applied), so "now" is event time and never Date.now().
+ *
+ * Per user (item-based k-nearest neighbours): the user's recent products are anchors, each weighted by its
+ * recency r(a) = 2^(−age/trendingHalfLife). The similarity of a product b to an anchor a is
+ * sim(a, b) = cooc(a, b) / cooc(a, a): the (weighted, decayed) share of a's visits that also had b, so
+ * sim(a, a) = 1 and 0 ≤ sim ≤ 1. A candidate's score is Σ over anchors of r(a) × sim(a, b); its reason names
+ * the anchor that contributed most ("viewed together with …", "bought together with …"). With includeViewed,
+ * an anchor the user has not bought is a candidate too, with its own similarity 1 ("you viewed it recently").
+ * Products the user bought are always excluded. The rest of the k is backfilled with trending in the anchors'
+ * categories, then trending overall; a user with no history gets trending. Items are best first; a backfilled
+ * item's score is its trending value (another scale) and it comes after every co-occurrence item.
+ */
+import type { RecommendationItem } from '@tidemark/contracts';
+import { valueAt } from './decay';
+import { Level, RecParams } from './params';
+import type { ReadContext, RecReader, StoredList } from './store';
+
+export type Strategy = 'personalised' | 'similar' | 'trending';
+
+export interface UserRecommendations {
+  userId: string;
+  strategy: Strategy;
+  items: RecommendationItem[];
+}
+
+export interface SimilarProducts {
+  productId: string;
+  strategy: Strategy;
+  /** false when the product was never seen: the items are then trending ones. */
+  known: boolean;
+  items: RecommendationItem[];
+}
+
+export interface TrendingProducts {
+  categoryId: string | null;
+  /** 'category' when the category's own list answered, 'overall' otherwise. */
+  scope: 'category' | 'overall';
+  items: RecommendationItem[];
+}
+
+const TOGETHER: Record<Level, string> = { 1: 'viewed together with', 2: 'added to cart together with', 3: 'bought together with' };
+
+export function togetherReason(level: Level | undefined, anchor: string): string {
+  return `${TOGETHER[level ?? 1]} ${anchor}`;
+}
+
+export function trendingReason(category: string | null): string {
+  return category === null ? 'trending overall' : `trending in ${category}`;
+}
+
+/** Rounds for the API: 6 significant digits are plenty for a ranking score. */
+function round(x: number): number {
+  return Number(x.toPrecision(6));
+}
+
+function byScore(a: RecommendationItem, b: RecommendationItem): number {
+  return b.score - a.score || (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0);
+}
+
+export class Recommender {
+  constructor(
+    private readonly reader: RecReader,
+    private readonly params: RecParams,
+  ) {}
+
+  async forUser(userId: string, k: number): Promise<UserRecommendations> {
+    // per anchor its 2k best neighbours (and itself): enough for a top k, a bounded read whatever RECS_NEIGHBOURS
+    const ctx = await this.reader.context({ userId, userRecent: this.params.userRecent, neighbours: Math.min(this.params.neighbours, 2 * k) + 1, trending: 2 * k });
+    const { now, user } = ctx;
+    const exclude = new Set(user.bought);
+    if (user.recent.length === 0 || now === null) {
+      return { userId, strategy: 'trending', items: this.backfill(ctx, [], exclude, k) };
+    }
+    const anchors = user.recent;
+    if (!this.params.includeViewed) for (const a of anchors) exclude.add(a.item);
+    const cands = new Map<string, { score: number; best: number; anchor: string; level?: Level }>();
+    for (const a of anchors) {
+      const weight = Math.pow(2, (a.t - now) / this.params.trendingHalfLifeMs);
+      const list = ctx.lists.get(a.item);
+      const self = list?.items.find((n) => n.item === a.item)?.stored;
+      if (!list || !self) continue;
+      for (const n of list.items) {
+        if (n.item === a.item || exclude.has(n.item)) continue;
+        const c = (weight * n.stored) / self; // same list, same epoch: the decay factors cancel
+        const cur = cands.get(n.item);
+        if (!cur) cands.set(n.item, { score: c, best: c, anchor: a.item, level: n.level });
+        else {
+          cur.score += c;
+          if (c > cur.best) Object.assign(cur, { best: c, anchor: a.item, level: n.level });
+        }
+      }
+    }
+    const items: RecommendationItem[] = [...cands]
+      .map(([productId, c]) => ({ productId, score: c.score, reason: togetherReason(c.level, c.anchor) }))
+      .sort(byScore)
+      .slice(0, k)
+      .map((i) => ({ ...i, score: round(i.score) }));
+    if (this.params.includeViewed) {
+      // the user's own recent products they did not buy, with sim(a, a) = 1 (plus what other anchors add)
+      for (const a of anchors) {
+        if (exclude.has(a.item)) continue;
+        const own = Math.pow(2, (a.t - now) / this.params.trendingHalfLifeMs);
+        const cur = items.find((i) => i.productId === a.item);
+        if (cur) Object.assign(cur, { score: round(cur.score + own), reason: 'you viewed it recently' });
+        else items.push({ productId: a.item, score: round(own + (cands.get(a.item)?.score ?? 0)), reason: 'you viewed it recently' });
+      }
+      items.sort(byScore);
+      items.splice(k);
+    }
+    const personal = items.length > 0;
+    for (const i of items) exclude.add(i.productId);
+    const categories = [...new Set(anchors.map((a) => ctx.categories.get(a.item)).filter((c): c is string => c !== undefined))];
+    items.push(...this.backfill(ctx, categories, exclude, k - items.length));
+    return { userId, strategy: personal ? 'personalised' : 'trending', items };
+  }
+
+  async similar(productId: string, k: number): Promise<SimilarProducts> {
+    const ctx = await this.reader.context({ productIds: [productId], userRecent: 0, neighbours: k + 1, trending: 2 * k });
+    const { now } = ctx;
+    const list = ctx.lists.get(productId)!;
+    const category = ctx.categories.get(productId) ?? null;
+    const known = list.epoch !== null || category !== null;
+    const items: RecommendationItem[] =
+      list.epoch === null || now === null
+        ? []
+        : list.items
+            .filter((n) => n.item !== productId)
+            .map((n) => ({ productId: n.item, score: valueAt(n.stored, list.epoch!, now, this.params.coocHalfLifeMs), reason: togetherReason(n.level, productId) }))
+            .sort(byScore)
+            .slice(0, k)
+            .map((i) => ({ ...i, score: round(i.score) }));
+    const exclude = new Set([productId, ...items.map((i) => i.productId)]);
+    const co = items.length;
+    items.push(...this.backfill(ctx, category === null ? [] : [category], exclude, k - items.length));
+    return { productId, strategy: co > 0 ? 'similar' : 'trending', known, items };
+  }
+
+  async trending(categoryId: string | null, k: number): Promise<TrendingProducts> {
+    const ctx = await this.reader.context({ ...(categoryId === null ? {} : { category: categoryId }), userRecent: 0, neighbours: 0, trending: k });
+    const own = categoryId === null ? undefined : ctx.trending.get(categoryId);
+    if (own && own.epoch !== null && own.items.length > 0) return { categoryId, scope: 'category', items: this.ranked(own, ctx.now, categoryId, new Set(), k) };
+    return { categoryId, scope: 'overall', items: this.ranked(ctx.trending.get(null)!, ctx.now, null, new Set(), k) };
+  }
+
+  /** Trending in each category in turn, then overall, skipping `exclude`, up to `k` items. */
+  private backfill(ctx: ReadContext, categories: readonly string[], exclude: Set<string>, k: number): RecommendationItem[] {
+    const out: RecommendationItem[] = [];
+    for (const scope of [...categories, null]) {
+      const list = ctx.trending.get(scope);
+      if (!list || out.length >= k) continue;
+      for (const item of this.ranked(list, ctx.now, scope, exclude, k - out.length)) {
+        out.push(item);
+        exclude.add(item.productId);
+      }
+    }
+    return out;
+  }
+
+  private ranked(list: StoredList, now: number | null, category: string | null, exclude: Set<string>, k: number): RecommendationItem[] {
+    if (list.epoch === null || now === null || k <= 0) return [];
+    return list.items
+      .filter((i) => !exclude.has(i.item))
+      .map((i) => ({ productId: i.item, score: valueAt(i.stored, list.epoch!, now, this.params.trendingHalfLifeMs), reason: trendingReason(category) }))
+      .sort(byScore)
+      .slice(0, k)
+      .map((i) => ({ ...i, score: round(i.score) }));
+  }
+}

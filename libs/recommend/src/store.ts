@@ -1,0 +1,294 @@
+/**
+ * Where the recommender's state lives. Two implementations that must agree: `InMemoryRecStore` (unit tests,
+ * the evaluation) and the Redis one (the service; apps/recommendation), which applies a batch's ops and its
+ * partition fence in one Lua call.
+ */
+import { MIN_SCORE, forwardWeight, needsRebase } from './decay';
+import type { RecOp, SessionItem } from './ops';
+import type { Level, RecParams } from './params';
+
+/** A decayed list as stored: numbers relative to the list's epoch (see decay.ts). */
+export interface StoredList {
+  /** null for a list that does not exist. */
+  epoch: number | null;
+  /** Best first (ZREVRANGE order: ties by product id descending). */
+  items: { item: string; stored: number; level?: Level }[];
+}
+
+export interface UserState {
+  /** Most recent first. */
+  recent: { item: string; t: number }[];
+  bought: Set<string>;
+}
+
+/** Everything one answer needs, read at once (one round trip on Redis). */
+export interface ReadContext {
+  now: number | null;
+  /** The user (per-user answers), else empty. */
+  user: UserState;
+  /** Neighbour lists of the anchors (the user's recent products, or the one product asked about). */
+  lists: Map<string, StoredList>;
+  /** Categories of the anchors. */
+  categories: Map<string, string>;
+  /** Trending lists: of each anchor category (and of the category asked about), and overall (key null). */
+  trending: Map<string | null, StoredList>;
+}
+
+export interface ReadRequest {
+  userId?: string;
+  /** The anchors when there is no user (similar products). */
+  productIds?: string[];
+  /** Trending of this category too (the trending answer). */
+  category?: string;
+  /** Most recent products of the user to use as anchors. */
+  userRecent: number;
+  /** Neighbours per anchor list. */
+  neighbours: number;
+  /** Trending items per list: this many plus what may be excluded (bought products and anchors). */
+  trending: number;
+}
+
+/** Reads the recommender needs: `context` for answers; the others for tests and tools. */
+export interface RecReader {
+  context(req: ReadRequest): Promise<ReadContext>;
+  /** The highest event time applied, or null before any. */
+  clock(): Promise<number | null>;
+  /** The top `n` neighbours of each product (with the pair's level). */
+  neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>>;
+  /** The top `n` trending products overall (category null) or in a category. */
+  trending(category: string | null, n: number): Promise<StoredList>;
+  user(userId: string): Promise<UserState>;
+  categories(items: readonly string[]): Promise<Map<string, string>>;
+}
+
+export interface RecFence {
+  partition: number;
+  /** The partition's stored last sequence this batch was computed against. */
+  expectedSeq: number;
+  /** The batch's last stream sequence. */
+  newSeq: number;
+}
+
+export type RecApplyResult = { status: 'applied' } | { status: 'conflict'; lastSeq: number };
+
+export interface RecStore extends RecReader {
+  lastSeq(partition: number): Promise<number>;
+  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>>;
+  /** Applies the ops and stores newSeq, atomically — or, when the stored sequence is not expectedSeq, nothing. */
+  apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult>;
+}
+
+/** Redis's sorted-set order: score ascending, ties by member ascending. */
+export function byScoreAsc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
+  return a.stored - b.stored || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
+}
+
+/** ZREVRANGE's order: best first, ties by member descending. */
+export function byScoreDesc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
+  return -byScoreAsc(a, b);
+}
+
+/** The members ZREMRANGEBYRANK 0 (size − keep − 1) would remove: the lowest, ties smallest member first. */
+function overflow(entries: Map<string, number>, keep: number): string[] {
+  if (entries.size <= keep) return [];
+  return [...entries]
+    .map(([item, stored]) => ({ item, stored }))
+    .sort(byScoreAsc)
+    .slice(0, entries.size - keep)
+    .map((x) => x.item);
+}
+
+class DecayedList {
+  epoch: number | null = null;
+  readonly scores = new Map<string, number>();
+  readonly levels = new Map<string, Level>();
+
+  /** Adds w at t; `level` (pairs) keeps the highest one above a view (absent = 1). Trimming is left to `trim`. */
+  add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
+    if (this.epoch === null) this.epoch = t;
+    else if (needsRebase(t, this.epoch, halfLifeMs)) {
+      const factor = Math.pow(2, (this.epoch - t) / halfLifeMs);
+      for (const [m, s] of this.scores) {
+        const v = s * factor;
+        if (v < MIN_SCORE) {
+          this.scores.delete(m);
+          this.levels.delete(m);
+        } else this.scores.set(m, v);
+      }
+      this.epoch = t;
+    }
+    this.scores.set(item, (this.scores.get(item) ?? 0) + forwardWeight(w, t, this.epoch, halfLifeMs));
+    if (level !== undefined && level > 1) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
+  }
+
+  /** Keeps the `keep` best (once per batch, after all its additions). */
+  trim(keep: number): void {
+    for (const m of overflow(this.scores, keep)) {
+      this.scores.delete(m);
+      this.levels.delete(m);
+    }
+  }
+
+  top(n: number): StoredList {
+    const items = [...this.scores]
+      .map(([item, stored]) => ({ item, stored, ...(this.levels.has(item) ? { level: this.levels.get(item)! } : {}) }))
+      .sort(byScoreDesc)
+      .slice(0, n);
+    return { epoch: this.epoch, items };
+  }
+}
+
+/** The store in memory: the reference for the Redis store, and what the evaluation runs on. No TTLs. */
+export class InMemoryRecStore implements RecStore {
+  private readonly seqs = new Map<number, number>();
+  private readonly neighbourLists = new Map<string, DecayedList>();
+  private readonly trendLists = new Map<string, DecayedList>();
+  private readonly users = new Map<string, { seen: Map<string, number>; bought: Set<string> }>();
+  private readonly cats = new Map<string, string>();
+  private readonly windows = new Map<string, SessionItem[]>();
+  private now: number | null = null;
+
+  constructor(private readonly params: RecParams) {}
+
+  async lastSeq(partition: number): Promise<number> {
+    return this.seqs.get(partition) ?? 0;
+  }
+
+  async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
+    return this.sessionsSync(ids);
+  }
+
+  sessionsSync(ids: readonly string[]): Map<string, SessionItem[]> {
+    const out = new Map<string, SessionItem[]>();
+    for (const id of ids) {
+      const w = this.windows.get(id);
+      if (w) out.set(id, w.map((i) => ({ ...i })));
+    }
+    return out;
+  }
+
+  async apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult> {
+    const current = this.seqs.get(fence.partition) ?? 0;
+    if (current !== fence.expectedSeq) return { status: 'conflict', lastSeq: current };
+    this.applyOps(ops);
+    this.seqs.set(fence.partition, fence.newSeq);
+    return { status: 'applied' };
+  }
+
+  /**
+   * Applies ops without a fence (the evaluation's replay). Lists are trimmed to their size once, after all of
+   * the batch's additions (as the Redis script does), so a list may hold more within a batch.
+   */
+  applyOps(ops: readonly RecOp[]): void {
+    const p = this.params;
+    const touched = new Map<DecayedList, number>();
+    const users = new Set<string>();
+    for (const o of ops) {
+      switch (o.op) {
+        case 'pair': {
+          const l = list(this.neighbourLists, o.a);
+          l.add(o.b, o.w, o.t, p.coocHalfLifeMs, o.level);
+          touched.set(l, p.neighbours);
+          break;
+        }
+        case 'trend': {
+          const all = list(this.trendLists, '');
+          all.add(o.item, o.w, o.t, p.trendingHalfLifeMs);
+          touched.set(all, p.trendingSize);
+          if (o.category !== undefined) {
+            const c = list(this.trendLists, 'c:' + o.category);
+            c.add(o.item, o.w, o.t, p.trendingHalfLifeMs);
+            touched.set(c, p.trendingSize);
+          }
+          break;
+        }
+        case 'seen': {
+          const u = this.userOf(o.user);
+          u.seen.set(o.item, Math.max(u.seen.get(o.item) ?? -Infinity, o.t));
+          users.add(o.user);
+          break;
+        }
+        case 'bought':
+          this.userOf(o.user).bought.add(o.item);
+          break;
+        case 'category':
+          this.cats.set(o.item, o.category);
+          break;
+        case 'session':
+          this.windows.set(o.sessionId, o.items.map((i) => ({ ...i })));
+          break;
+        case 'clock':
+          this.now = Math.max(this.now ?? -Infinity, o.t);
+          break;
+        default:
+          assertNever(o);
+      }
+    }
+    for (const [l, keep] of touched) l.trim(keep);
+    for (const id of users) {
+      const u = this.userOf(id);
+      for (const m of overflow(u.seen, p.userRecent)) u.seen.delete(m);
+    }
+  }
+
+  async clock(): Promise<number | null> {
+    return this.now;
+  }
+
+  async context(req: ReadRequest): Promise<ReadContext> {
+    return readContext(this, req);
+  }
+
+  async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    return new Map(items.map((i) => [i, this.neighbourLists.get(i)?.top(n) ?? { epoch: null, items: [] }]));
+  }
+
+  async trending(category: string | null, n: number): Promise<StoredList> {
+    return this.trendLists.get(category === null ? '' : 'c:' + category)?.top(n) ?? { epoch: null, items: [] };
+  }
+
+  async user(userId: string): Promise<UserState> {
+    const u = this.users.get(userId);
+    if (!u) return { recent: [], bought: new Set() };
+    const recent = [...u.seen].map(([item, t]) => ({ item, stored: t })).sort(byScoreDesc).map((x) => ({ item: x.item, t: x.stored }));
+    return { recent, bought: new Set(u.bought) };
+  }
+
+  async categories(items: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const i of items) if (this.cats.has(i)) out.set(i, this.cats.get(i)!);
+    return out;
+  }
+
+  private userOf(id: string) {
+    let u = this.users.get(id);
+    if (!u) this.users.set(id, (u = { seen: new Map(), bought: new Set() }));
+    return u;
+  }
+}
+
+function list(lists: Map<string, DecayedList>, key: string): DecayedList {
+  let l = lists.get(key);
+  if (!l) lists.set(key, (l = new DecayedList()));
+  return l;
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unknown op ${JSON.stringify(x)}`);
+}
+
+/** ReadContext from the single reads, in the order the Redis script reads them (the reference for it). */
+export async function readContext(reader: Omit<RecReader, 'context'>, req: ReadRequest): Promise<ReadContext> {
+  const now = await reader.clock();
+  const user: UserState = req.userId === undefined ? { recent: [], bought: new Set() } : await reader.user(req.userId);
+  user.recent = user.recent.slice(0, req.userRecent);
+  const anchors = req.userId === undefined ? (req.productIds ?? []) : user.recent.map((r) => r.item);
+  const [lists, categories] = [await reader.neighbours(anchors, req.neighbours), await reader.categories(anchors)];
+  const n = req.trending + user.bought.size + anchors.length;
+  const trending = new Map<string | null, StoredList>();
+  for (const c of [...(req.category === undefined ? [] : [req.category]), ...anchors.map((a) => categories.get(a)).filter((c): c is string => c !== undefined)]) {
+    if (!trending.has(c)) trending.set(c, await reader.trending(c, n));
+  }
+  trending.set(null, await reader.trending(null, n));
+  return { now, user, lists, categories, trending };
+}

@@ -1,0 +1,128 @@
+/**
+ * RedisRecStore (the service's) against InMemoryRecStore (the reference, and the evaluation's) on the same
+ * inputs, on a real redis-server: the same lists, users, visits and clock after the same batches — including
+ * top-N trimming, epoch rebases and stale fences — so the evaluation's figures hold for the service.
+ */
+import fc from 'fast-check';
+import type Redis from 'ioredis';
+import { DEFAULT_PARAMS, InMemoryRecStore, Level, RecParams, RecStore, Recommender, planInteractions } from '@tidemark/recommend';
+import { connectRedis } from '@tidemark/state';
+import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
+import { ServerHandle, startRedis } from './support/servers';
+
+let server: ServerHandle;
+let client: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = await connectRedis(server.url, 'test');
+});
+
+afterAll(async () => {
+  await client?.quit();
+  await server?.dispose();
+});
+
+const T = Date.UTC(2026, 0, 1);
+const H = 1000;
+const PRODUCTS = ['A', 'B', 'C', 'D', 'E', 'F'];
+
+const interaction = (dt: fc.Arbitrary<number>) =>
+  fc.record({
+    userId: fc.constantFrom('u1', 'u2', 'u3'),
+    sessionId: fc.constantFrom('s1', 's2', 's3', 's4'),
+    productId: fc.constantFrom(...PRODUCTS),
+    categoryId: fc.constantFrom('c1', 'c2'),
+    level: fc.constantFrom<Level>(1, 1, 1, 2, 3),
+    dt,
+  });
+
+async function compare(mem: RecStore, red: RecStore, params: RecParams, exact: boolean) {
+  const close = (a: number, b: number) => (exact ? expect(b).toBe(a) : expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(a))));
+  expect(await red.clock()).toBe(await mem.clock());
+  const [nm, nr] = [await mem.neighbours(PRODUCTS, 100), await red.neighbours(PRODUCTS, 100)];
+  for (const p of PRODUCTS) {
+    const [a, b] = [nm.get(p)!, nr.get(p)!];
+    expect(b.epoch).toBe(a.epoch);
+    expect(b.items.map((i) => [i.item, i.level])).toEqual(a.items.map((i) => [i.item, i.level]));
+    a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
+  }
+  for (const c of [null, 'c1', 'c2']) {
+    const [a, b] = [await mem.trending(c, 100), await red.trending(c, 100)];
+    expect(b.epoch).toBe(a.epoch);
+    expect(b.items.map((i) => i.item)).toEqual(a.items.map((i) => i.item));
+    a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
+  }
+  for (const u of ['u1', 'u2', 'u3']) expect(await red.user(u)).toEqual(await mem.user(u));
+  expect(await red.sessions(['s1', 's2', 's3', 's4'])).toEqual(await mem.sessions(['s1', 's2', 's3', 's4']));
+  expect(await red.categories(PRODUCTS)).toEqual(await mem.categories(PRODUCTS));
+  // and so the same answers
+  const [rm, rr] = [new Recommender(mem, params), new Recommender(red, params)];
+  for (const u of ['u1', 'u2', 'nobody']) expect(await rr.forUser(u, 5)).toEqual(await rm.forUser(u, 5));
+  for (const p of ['A', 'F', 'nothing']) expect(await rr.similar(p, 5)).toEqual(await rm.similar(p, 5));
+}
+
+let run = 0;
+async function check(batches: { userId: string; sessionId: string; productId: string; categoryId: string; level: Level; dt: number }[][], params: RecParams, exact: boolean) {
+  const mem = new InMemoryRecStore(params);
+  const red = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 60_000, itemTtlMs: 60_000, prefix: `t${run++}:` });
+  let seq = 0;
+  for (const batch of batches) {
+    const inter = batch.map(({ dt, ...x }) => ({ ...x, ts: T + dt }));
+    const ids = [...new Set(inter.map((i) => i.sessionId))];
+    const [sm, sr] = [await mem.sessions(ids), await red.sessions(ids)];
+    expect(sr).toEqual(sm);
+    const ops = planInteractions(inter, sm, params).ops;
+    const fence = { partition: 0, expectedSeq: seq, newSeq: seq + batch.length + 1 };
+    expect(await red.apply(fence, ops)).toEqual(await mem.apply(fence, ops));
+    // the same batch again: refused by both, nothing written
+    expect(await red.apply(fence, ops)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    expect(await mem.apply(fence, ops)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    seq = fence.newSeq;
+  }
+  await compare(mem, red, params, exact);
+}
+
+describe('RedisRecStore agrees with InMemoryRecStore', () => {
+  it('with trimming and rebases (times in whole half-lives: exact arithmetic, exact agreement)', async () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, neighbours: 3, userRecent: 2, sessionWindow: 3, trendingSize: 4 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(interaction(fc.integer({ min: 0, max: 80 }).map((k) => k * H)), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }), (batches) =>
+        check(
+          batches.map((b) => [...b].sort((x, y) => x.dt - y.dt)),
+          params,
+          true,
+        ),
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('with any times and the default sizes (agreement to 1e-9)', async () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: 7 * H, trendingHalfLifeMs: 3 * H };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(interaction(fc.integer({ min: 0, max: 50 * H })), { minLength: 1, maxLength: 10 }), { minLength: 1, maxLength: 5 }), (batches) => check(batches, params, false)),
+      { numRuns: 40 },
+    );
+  });
+
+  it('sets TTLs on visits, users and products', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'ttl:' });
+    const ops = planInteractions(
+      [
+        { userId: 'u', sessionId: 's', productId: 'A', categoryId: 'c', level: 1, ts: T },
+        { userId: 'u', sessionId: 's', productId: 'B', categoryId: 'c', level: 3, ts: T },
+      ],
+      new Map(),
+      params,
+    ).ops;
+    await red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops);
+    const ttl = async (k: string) => client.pttl(`ttl:${k}`);
+    expect(await ttl('s:s')).toBeGreaterThan(5_000);
+    expect(await ttl('s:s')).toBeLessThanOrEqual(10_000);
+    for (const k of ['u:u', 'b:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
+    for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c']) expect(await ttl(k)).toBeGreaterThan(20_000);
+    expect(await ttl('tr:all')).toBe(-1); // bounded by RECS_TRENDING_SIZE instead
+  });
+});
