@@ -4,18 +4,12 @@
  * batching (every check runs per result). The only wall-clock input is `tickWallClock` (absence rules, off for
  * replays). State is plain JSON (`FingerprintState`), so the service can persist exactly what changed.
  */
+import type { WindowResultDto } from '@tidemark/contracts';
 import { Alert, Change, Evaluation, fingerprint, notificationKey, step } from './alert';
 import { AlertRule, CompiledRule, compare, compileRule, readField } from './rule';
 
-export interface WindowResult {
-  metric: string;
-  key: string;
-  windowStart: number;
-  windowEnd: number;
-  value: unknown;
-  final: boolean;
-  version: number;
-}
+/** A window result as published on results.<metric> (the contract's shape). */
+export type WindowResult = WindowResultDto;
 
 /** The series memory a rule needs between windows (before and after the last window, for re-evaluations). */
 export interface SeriesCore {
