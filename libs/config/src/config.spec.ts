@@ -46,6 +46,42 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
+
+  // --- dashboard ---
+  describe('dashboard upstreams', () => {
+    it('default to this host and each service port', () => {
+      const c = loadConfig({});
+      expect(c.upstreams).toEqual({
+        ingestion: 'http://127.0.0.1:8080',
+        dedup: 'http://127.0.0.1:8084',
+        aggregation: 'http://127.0.0.1:8081',
+        recommendation: 'http://127.0.0.1:8082',
+        alerting: 'http://127.0.0.1:8083',
+      });
+      expect(c.dashboardRefreshMs).toBe(1000);
+      expect(c.dashboardUpstreamTimeoutMs).toBe(1500);
+    });
+
+    it('follow the port variables, and a wildcard HOST reads as loopback', () => {
+      const c = loadConfig({ HOST: '0.0.0.0', AGGREGATION_PORT: '9181' });
+      expect(c.upstreams.aggregation).toBe('http://127.0.0.1:9181');
+    });
+
+    it('take explicit URLs (without a trailing slash)', () => {
+      const c = loadConfig({ ALERTING_URL: 'http://alerting:8083/', RECOMMENDATION_URL: 'https://recs.example' });
+      expect(c.upstreams.alerting).toBe('http://alerting:8083');
+      expect(c.upstreams.recommendation).toBe('https://recs.example');
+    });
+
+    it.each([
+      [{ AGGREGATION_URL: 'nats://x' }, 'AGGREGATION_URL'],
+      [{ ALERTING_URL: 'nope' }, 'ALERTING_URL'],
+      [{ DASHBOARD_REFRESH_MS: '10' }, 'DASHBOARD_REFRESH_MS'],
+      [{ DASHBOARD_UPSTREAM_TIMEOUT_MS: 'soon' }, 'DASHBOARD_UPSTREAM_TIMEOUT_MS'],
+    ])('fail fast naming the variable: %j', (env, name) => {
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
+    });
+  });
 });
 
 // --- recommendation (RECS_*) ---

@@ -58,6 +58,14 @@ export interface TidemarkConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   // --- recommendation (RECS_*) ---
   recs: RecsConfig;
+  // --- dashboard (apps/dashboard) -------------------------------------------------------------------------
+  /** Base URLs of the services the dashboard reads (`*_URL`; default: this host and the service's port). */
+  upstreams: { ingestion: string; dedup: string; aggregation: string; recommendation: string; alerting: string };
+  /** How often the dashboard assembles and pushes a snapshot over SSE (`DASHBOARD_REFRESH_MS`). */
+  dashboardRefreshMs: number;
+  /** How long the dashboard waits for one upstream answer before showing the panel unavailable (`DASHBOARD_UPSTREAM_TIMEOUT_MS`). */
+  dashboardUpstreamTimeoutMs: number;
+  // --- end dashboard --------------------------------------------------------------------------------------
 }
 
 /** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
@@ -146,7 +154,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   } catch (e) {
     throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
   }
-  return {
+  const config: Omit<TidemarkConfig, 'upstreams' | 'dashboardRefreshMs' | 'dashboardUpstreamTimeoutMs'> = {
     natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     host: str(env, 'HOST', '127.0.0.1'),
@@ -179,4 +187,23 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
     recs: recsConfig(env),
   };
+  return { ...config, ...dashboardConfig(env, config.host, config.ports) };
 }
+
+// --- dashboard (apps/dashboard) ---------------------------------------------------------------------------
+function dashboardConfig(env: Env, host: string, ports: TidemarkConfig['ports']) {
+  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const base = (name: string, p: number) => url(env, name, `http://${local}:${p}`, ['http:', 'https:']).replace(/\/+$/, '');
+  return {
+    upstreams: {
+      ingestion: base('INGESTION_URL', ports.ingestion),
+      dedup: base('DEDUP_URL', ports.dedup),
+      aggregation: base('AGGREGATION_URL', ports.aggregation),
+      recommendation: base('RECOMMENDATION_URL', ports.recommendation),
+      alerting: base('ALERTING_URL', ports.alerting),
+    },
+    dashboardRefreshMs: int(env, 'DASHBOARD_REFRESH_MS', 1000, 100, 60_000),
+    dashboardUpstreamTimeoutMs: int(env, 'DASHBOARD_UPSTREAM_TIMEOUT_MS', 1500, 50, 60_000),
+  };
+}
+// --- end dashboard ----------------------------------------------------------------------------------------
