@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing on a fresh Debian machine, then builds:
 #   - nats-server and redis-server (Debian packages) when they are not on the PATH
-#   - chromium (for the dashboard's browser test) when TIDEMARK_BROWSER_TESTS=1 and /usr/bin/chromium is absent
+#   - with --browser (npm test): chromium and a font (Debian packages), for the dashboard's browser test
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json
 # Called by `npm start`, `npm test` and .ci/run; cheap when everything is there.
 set -euo pipefail
@@ -11,8 +11,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-# --- dashboard browser test (npm test sets TIDEMARK_BROWSER_TESTS=1): Debian's chromium and a font for it ---
-if [ "${TIDEMARK_BROWSER_TESTS:-}" = "1" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium fonts-liberation); fi
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium fonts-liberation); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure: installing ${missing[*]} with apt-get" >&2
   sudo=""

@@ -18,7 +18,7 @@ const USAGE = `Usage: tidemark <command>
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
-  bench <what>             benchmarks: ingest, pipeline, core, recs
+  bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text
 
@@ -93,39 +93,19 @@ async function up(args: string[]): Promise<number> {
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   console.log(`tidemark up: running ${services.join(', ')}`);
   console.log(`tidemark up: send events to http://${host}:${config.ports.ingestion}/v1/events or tcp://${host}:${config.ports.ingestionTcp}`);
+  if (services.includes('alerting')) console.log(`tidemark up: alerts at http://${host}:${config.ports.alerting}/v1/alerts (live: /v1/alerts/stream, rules: /v1/alert-rules)`);
+  if (services.includes('dashboard')) console.log(`tidemark up: dashboard at http://${host}:${config.ports.dashboard}/`);
   console.log('tidemark up: Ctrl-C stops everything');
-  // --- dashboard: its URL, once it answers ---
-  let stopping = false;
-  if (services.includes('dashboard')) void announceDashboard(`http://${host}:${config.ports.dashboard}`, () => stopping);
-  // --- end dashboard ---
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  stopping = true;
   console.log('tidemark up: stopping');
   await supervisor.stopAll();
   for (const s of servers.started.reverse()) await s.stop();
   return 0;
 }
-
-// --- dashboard ---
-/** Prints the dashboard's URL as soon as its /health/ready answers 200 (the page is served from then on). */
-async function announceDashboard(url: string, stopped: () => boolean): Promise<void> {
-  while (!stopped()) {
-    const ready = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready && !stopped()) {
-      console.log(`tidemark up: dashboard ready at ${url}/`);
-      return;
-    }
-    await new Promise<void>((resolve) => setTimeout(resolve, 250).unref());
-  }
-}
-// --- end dashboard ---
 
 async function bench(args: string[]): Promise<number> {
   const what = args[0];
@@ -134,6 +114,7 @@ async function bench(args: string[]): Promise<number> {
     pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
     core: path.resolve(__dirname, '..', '..', '..', 'bench', 'streaming', 'core.bench.js'),
     recs: path.resolve(__dirname, '..', '..', '..', 'bench', 'recs.bench.js'),
+    alerting: path.resolve(__dirname, '..', '..', '..', 'bench', 'alerting.bench.js'),
   };
   const file = what ? benches[what] : undefined;
   if (!file) {

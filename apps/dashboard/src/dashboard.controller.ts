@@ -1,72 +1,89 @@
-import { Controller, Get, HttpException, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpException, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Asset, loadAssets } from './assets';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { DashboardService } from './dashboard.service';
-import { parseRecommendationQuery } from './recommendation-query';
 
-/** The page, its assets, the SSE feed of snapshots, and the per-user recommendation look-up. */
+/** The page's files live in apps/dashboard/public (no build step); the chart library is served from node_modules. */
+const PUBLIC = path.resolve(__dirname, '..', '..', '..', '..', 'apps', 'dashboard', 'public');
+const FILES: Record<string, { file: string; type: string }> = {
+  '': { file: path.join(PUBLIC, 'index.html'), type: 'text/html; charset=utf-8' },
+  'app.js': { file: path.join(PUBLIC, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  'style.css': { file: path.join(PUBLIC, 'style.css'), type: 'text/css; charset=utf-8' },
+  // The package's exports map hides dist/: find it beside its entry point.
+  'vendor/chart.umd.min.js': { file: path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
+};
+
+const USER_ID = /^[\w.:@-]{1,128}$/;
+
+function userParam(userId: string | undefined): string | undefined {
+  if (userId === undefined || userId === '') return undefined;
+  if (!USER_ID.test(userId)) throw new HttpException({ error: 'user must be 1 to 128 letters, digits or . _ : @ -' }, 400);
+  return userId;
+}
+
 @Controller()
 export class DashboardController {
-  private readonly assets: Map<string, Asset> = loadAssets();
-
-  constructor(private readonly dashboard: DashboardService) {}
+  constructor(
+    private readonly dashboard: DashboardService,
+    @Inject(CONFIG) private readonly config: TidemarkConfig,
+  ) {}
 
   @Get()
-  index(@Res() reply: FastifyReply) {
-    this.send(reply, '/');
+  index(@Res() res: FastifyReply) {
+    return this.file('', res);
   }
 
-  @Get('assets/:file')
-  asset(@Param('file') file: string, @Res() reply: FastifyReply) {
-    this.send(reply, `/assets/${file}`);
+  @Get(['app.js', 'style.css', 'vendor/chart.umd.min.js'])
+  asset(@Req() req: FastifyRequest, @Res() res: FastifyReply) {
+    return this.file(req.url.split('?')[0].slice(1), res);
   }
 
-  @Get('vendor/:file')
-  vendor(@Param('file') file: string, @Res() reply: FastifyReply) {
-    this.send(reply, `/vendor/${file}`);
+  private file(name: string, res: FastifyReply) {
+    const f = FILES[name];
+    return res.header('content-type', f.type).header('cache-control', 'no-cache').send(fs.createReadStream(f.file));
   }
 
-  /** One snapshot as JSON (what the stream pushes). */
+  /** The snapshot the page shows, once (JSON). `?user=` adds that user's recommendations. */
   @Get('v1/snapshot')
-  snapshot() {
-    return this.dashboard.snapshot();
+  @Header('cache-control', 'no-store')
+  snapshot(@Query('user') user?: string) {
+    return this.dashboard.snapshot(userParam(user));
   }
 
-  /** Server-sent events: `event: snapshot` with a Snapshot JSON, now and every DASHBOARD_REFRESH_MS. */
+  /** Server-sent events: `event: snapshot` every DASHBOARD_REFRESH_MS, the first one at once. */
   @Get('v1/stream')
-  stream(@Req() req: FastifyRequest, @Res() reply: FastifyReply) {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
+  stream(@Res() res: FastifyReply, @Query('user') user?: string) {
+    const userId = userParam(user);
+    res.hijack();
+    const raw = res.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    let closed = false;
+    let timer: NodeJS.Timeout | undefined;
+    const send = async () => {
+      try {
+        const s = await this.dashboard.snapshot(userId);
+        if (!closed) raw.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
+      } catch (e) {
+        if (!closed) raw.write(`event: failure\ndata: ${JSON.stringify({ error: (e as Error).message })}\n\n`);
+      }
+      if (!closed) timer = setTimeout(send, this.config.dashboard.refreshMs);
+    };
+    raw.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
     });
-    res.write('retry: 2000\n\n');
-    const unsubscribe = this.dashboard.subscribe(
-      (s) => res.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`),
-      () => res.end(),
-    );
-    req.raw.once('close', unsubscribe);
+    void send();
   }
 
-  /** Recommendations for a user, from the recommendation service (502 with the reason when it does not answer). */
-  @Get('v1/recommendations/users/:userId')
-  async recommendations(@Param('userId') userId: string, @Query('k') k?: string) {
-    const q = parseRecommendationQuery(userId, k);
-    if (!q.ok) throw new HttpException({ error: q.errors.map((e) => `${e.field} ${e.reason}`).join('; '), errors: q.errors }, 400);
-    const answer = await this.dashboard.recommendations(q.userId, q.k);
-    if (!answer.ok) throw new HttpException({ error: `recommendation service unavailable: ${answer.error}` }, 502);
-    return answer.value;
-  }
-
-  private send(reply: FastifyReply, url: string) {
-    const asset = this.assets.get(url);
-    if (!asset) {
-      reply.status(404).send({ error: `no such file: ${url}` });
-      return;
+  @Get('v1/recommendations/:userId')
+  async recommendations(@Param('userId') userId: string) {
+    try {
+      return await this.dashboard.recommendations(userParam(userId)!);
+    } catch (e) {
+      if (e instanceof HttpException) throw e;
+      throw new HttpException({ error: 'the recommendation service did not answer' }, 502);
     }
-    reply.header('content-type', asset.type).header('cache-control', 'no-cache').send(asset.body);
   }
 }

@@ -4,7 +4,6 @@ import { ObservabilityModule } from '@tidemark/observability';
 import { DashboardController } from './dashboard.controller';
 import { DashboardService } from './dashboard.service';
 
-/** The dashboard reads the other services over HTTP only: no NATS or Redis connection of its own. */
 @Module({
   imports: [ConfigModule, ObservabilityModule.forService('dashboard')],
   controllers: [DashboardController],

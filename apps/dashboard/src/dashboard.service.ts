@@ -1,125 +1,94 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { Inject, Injectable } from '@nestjs/common';
 import type { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
-import { Alert, Fetched, Snapshot, SnapshotInputs, assembleSnapshot, rangeStart } from './snapshot';
-import { fetchJson, fetchStatus, fetchText } from './upstream';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { Alert, SERVICE_NAMES, ServiceStatus, Snapshot, UpstreamName, activeAlerts, funnel, lastMinute, lateEvents, paymentFailure, perMinute, sumGauge } from './snapshot';
 
-/** Minutes of windows the charts show. */
-export const RANGE_MINUTES = 30;
-const SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting'] as const;
+const TIMEOUT_MS = 1500;
+const MINUTE = 60_000;
 
-type Listener = (snapshot: Snapshot) => void;
+/** An upstream that did not answer (or answered an error): its panel shows "unavailable". */
+class Unavailable extends Error {}
 
 /**
- * Assembles snapshots from the other services' public APIs and pushes one to every SSE listener each
- * `DASHBOARD_REFRESH_MS` while anyone listens (one round at a time, shared by all listeners).
+ * Asks the other services for what the page shows, every refresh, and assembles one Snapshot (snapshot.ts).
+ * All requests of a snapshot run at once; one that fails or times out marks its upstream unavailable.
  */
 @Injectable()
-export class DashboardService implements BeforeApplicationShutdown {
-  private readonly listeners = new Set<Listener>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<Snapshot> | undefined;
-  private last: Snapshot | undefined;
-  private readonly closers = new Set<() => void>();
+export class DashboardService {
+  private readonly upstreams: TidemarkConfig['dashboard']['upstreams'];
 
-  constructor(@Inject(CONFIG) private readonly config: TidemarkConfig) {}
-
-  /** A fresh snapshot (joins a round already under way). */
-  snapshot(): Promise<Snapshot> {
-    if (!this.running) {
-      this.running = this.assemble().finally(() => (this.running = undefined));
-    }
-    return this.running;
+  constructor(@Inject(CONFIG) config: TidemarkConfig) {
+    this.upstreams = config.dashboard.upstreams;
   }
 
-  /** Calls `listener` with a snapshot now and every refresh; returns the unsubscribe function. */
-  subscribe(listener: Listener, close: () => void): () => void {
-    this.listeners.add(listener);
-    this.closers.add(close);
-    if (this.last) listener(this.last);
-    if (!this.timer) {
-      void this.tick();
-      this.timer = setInterval(() => void this.tick(), this.config.dashboardRefreshMs);
+  private async get<T>(name: UpstreamName, path: string, as: 'json' | 'text' = 'json'): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.upstreams[name]), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    } catch {
+      throw new Unavailable(name);
     }
-    return () => {
-      this.listeners.delete(listener);
-      this.closers.delete(close);
-      if (this.listeners.size === 0 && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
+    if (!res.ok) {
+      await res.arrayBuffer().catch(() => undefined);
+      throw new Unavailable(name);
+    }
+    return (as === 'json' ? await res.json() : await res.text()) as T;
+  }
+
+  /** The recommendations of one user, straight from the recommendation service. */
+  async recommendations(userId: string, k = 5): Promise<Snapshot['recommendations']> {
+    const body = await this.get<{ items: { productId: string; score: number; reason: string }[] }>('recommendation', `/v1/recommendations/users/${encodeURIComponent(userId)}?k=${k}`);
+    return { userId, items: body.items };
+  }
+
+  async snapshot(userId?: string): Promise<Snapshot> {
+    const unavailable = new Set<UpstreamName>();
+    const attempt = async <T>(name: UpstreamName, run: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await run();
+      } catch (e) {
+        if (!(e instanceof Unavailable)) throw e;
+        unavailable.add(name);
+        return null;
       }
     };
-  }
-
-  /** Recommendations for one user, passed through from the recommendation service. */
-  recommendations(userId: string, k: number): Promise<Fetched<unknown>> {
-    const u = this.config.upstreams.recommendation;
-    return fetchJson(`${u}/v1/recommendations/users/${encodeURIComponent(userId)}?k=${k}`, this.config.dashboardUpstreamTimeoutMs);
-  }
-
-  /** Ends every open stream before the HTTP server closes (it waits for open connections). */
-  beforeApplicationShutdown(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    for (const close of [...this.closers]) close();
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running) return; // the previous round is still waiting for an upstream
-    const snapshot = await this.snapshot();
-    for (const l of [...this.listeners]) l(snapshot);
-  }
-
-  private async assemble(): Promise<Snapshot> {
-    const t = this.config.dashboardUpstreamTimeoutMs;
-    const { aggregation, alerting } = this.config.upstreams;
-    const now = Date.now();
-    const watermark = await fetchJson<WatermarkDto>(`${aggregation}/v1/watermark`, t);
-    const from = rangeStart(watermark.ok ? watermark.value.watermark : null, now, RANGE_MINUTES);
-    const range = (metric: string, minutes = 0) => fetchJson<WindowResultDto[]>(`${aggregation}/v1/metrics/${metric}?from=${from - minutes * 60_000}&limit=10000`, t);
-    const alerts = async (): Promise<Fetched<Alert[]>> => {
-      const [firing, pending] = await Promise.all(
-        ['firing', 'pending'].map((state) => fetchJson<{ alerts: Alert[] }>(`${alerting}/v1/alerts?state=${state}`, t)),
-      );
-      if (!firing.ok) return firing;
-      if (!pending.ok) return pending;
-      return { ok: true, value: [...(firing.value.alerts ?? []), ...(pending.value.alerts ?? [])] };
-    };
-    const [gmv, orders, uniqueVisitors, funnel, topProducts, paymentFailure, lateEvents, unpaidOrders, alertList, services] = await Promise.all([
-      range('gmv'),
-      range('orders'),
-      range('unique_visitors'),
-      range('funnel'),
-      fetchJson<{ items?: { key: string; value: number }[] }>(`${aggregation}/v1/metrics/top_products/top?k=10`, t),
-      range('payment_failure_rate'),
-      range('late_events'),
-      range('unpaid_orders', 15),
-      alerts(),
-      Promise.all(
-        SERVICES.map(async (name) => {
-          const base = this.config.upstreams[name];
-          const [health, metrics] = await Promise.all([fetchStatus(`${base}/health/ready`, t), fetchText(`${base}/metrics`, t)]);
-          return { name, health, metrics };
-        }),
-      ),
+    const services = Promise.all(
+      SERVICE_NAMES.map(async (name): Promise<ServiceStatus> => {
+        const ready = (await attempt(name, () => this.get<unknown>(name, '/health/ready'))) !== null;
+        const text = ready ? await attempt(name, () => this.get<string>(name, '/metrics', 'text')) : null;
+        return { name, ready, lag: text === null ? null : sumGauge(text, 'tidemark_consumer_lag') };
+      }),
+    );
+    const wm = await attempt('aggregation', () => this.get<WatermarkDto>('aggregation', '/v1/watermark'));
+    // Event time, not the wall clock: a replay of last year's log shows last year's windows.
+    const head = wm?.watermark ?? Date.now();
+    const range = (metric: string, fromMs: number) =>
+      attempt('aggregation', () => this.get<WindowResultDto[]>('aggregation', `/v1/metrics/${metric}?from=${Math.floor(fromMs)}&limit=10000`)).then((r) => r ?? []);
+    const since = head - 30 * MINUTE;
+    const [gmv, orders, visitors, funnelRs, failures, late, top, alerts, recs] = await Promise.all([
+      range('gmv', since),
+      range('orders', since),
+      range('unique_visitors', since),
+      range('funnel', since),
+      range('payment_failure_rate', since),
+      range('late_events', head - 60 * MINUTE),
+      attempt('aggregation', () => this.get<{ windowStart?: number; windowEnd?: number; final?: boolean; items: { key: string; value: number }[] }>('aggregation', '/v1/metrics/top_products/top?k=10')),
+      attempt('alerting', () => this.get<{ alerts: Alert[] }>('alerting', '/v1/alerts')),
+      userId ? attempt('recommendation', () => this.recommendations(userId)) : Promise.resolve(null),
     ]);
-    const inputs: SnapshotInputs = {
-      now,
-      minutes: RANGE_MINUTES,
-      watermark,
-      gmv,
-      orders,
-      uniqueVisitors,
-      funnel,
-      topProducts,
-      paymentFailure,
-      lateEvents,
-      unpaidOrders,
-      alerts: alertList,
-      services,
-      previous: this.last,
+    return {
+      at: Date.now(),
+      services: await services,
+      watermark: wm?.watermark ?? null,
+      perMinute: perMinute(gmv, orders),
+      lastMinute: lastMinute(gmv, orders, visitors),
+      funnel: funnel(funnelRs),
+      topProducts: top && top.windowStart !== undefined ? { windowStart: top.windowStart, windowEnd: top.windowEnd!, final: top.final ?? false, items: top.items } : null,
+      paymentFailure: paymentFailure(failures),
+      lateEvents: lateEvents(late),
+      alerts: alerts ? activeAlerts(alerts.alerts) : null,
+      recommendations: recs,
+      unavailable: [...unavailable],
     };
-    this.last = assembleSnapshot(inputs);
-    return this.last;
   }
 }

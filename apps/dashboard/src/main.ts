@@ -1,13 +1,9 @@
 import { startService } from '@tidemark/runtime';
 import { DashboardModule } from './dashboard.module';
 
-/** The live page (`GET /`) and its SSE feed (`GET /v1/stream`), assembled from the other services' HTTP APIs. */
+/** The live page for the shop's operators (DASHBOARD_PORT, 8090), fed over server-sent events. */
 export function bootstrap() {
-  return startService({
-    name: 'dashboard',
-    module: DashboardModule,
-    port: (c) => c.ports.dashboard,
-  });
+  return startService({ name: 'dashboard', module: DashboardModule, port: (c) => c.ports.dashboard });
 }
 
 if (require.main === module) void bootstrap();

@@ -1,310 +1,87 @@
 import type { WindowResultDto } from '@tidemark/contracts';
-import {
-  Alert,
-  Fetched,
-  MINUTE,
-  SnapshotInputs,
-  activeAlerts,
-  assembleSnapshot,
-  funnelView,
-  ingestCounts,
-  lateView,
-  promSamples,
-  rangeStart,
-  ratioView,
-  serviceView,
-  toSeries,
-  topView,
-  unpaidView,
-} from './snapshot';
+import { Alert, activeAlerts, funnel, lastMinute, lateEvents, paymentFailure, perMinute, sumGauge } from './snapshot';
 
-const T = Date.UTC(2026, 10, 24, 10, 0);
-const w = (metric: string, key: string, windowStart: number, value: unknown, final = true, version = 1, size = MINUTE): WindowResultDto => ({
-  metric,
-  key,
-  windowStart,
-  windowEnd: windowStart + size,
-  value,
-  final,
-  version,
-});
-const ok = <T>(value: T): Fetched<T> => ({ ok: true, value });
-const down: Fetched<never> = { ok: false, error: 'not answering (ECONNREFUSED)' };
+const M = 60_000;
+const T = Date.UTC(2026, 10, 3, 10, 0);
+const r = (metric: string, start: number, value: unknown, final = true, key = 'all', size = M): WindowResultDto => ({ metric, key, windowStart: start, windowEnd: start + size, value, final, version: final ? 1 : 0 });
 
-describe('rangeStart', () => {
-  it('is whole minutes before the watermark, or before the clock without one', () => {
-    expect(rangeStart(T + 30_000, T + 999_999, 30)).toBe(T - 30 * MINUTE);
-    expect(rangeStart(null, T + 59_999, 5)).toBe(T - 5 * MINUTE);
-    expect(rangeStart(T, T, 0)).toBe(T);
-  });
-});
-
-describe('toSeries', () => {
-  it('orders by window start, finds the last final window and the latest, and totals', () => {
-    const s = toSeries([w('gmv', 'all', T + MINUTE, 10.1), w('gmv', 'all', T, 20.2), w('gmv', 'all', T + 2 * MINUTE, 5, false)]);
-    expect(s.points.map((p) => [p.windowStart - T, p.value, p.final])).toEqual([
-      [0, 20.2, true],
-      [MINUTE, 10.1, true],
-      [2 * MINUTE, 5, false],
-    ]);
-    expect(s.lastFinal).toEqual({ windowStart: T + MINUTE, value: 10.1, final: true });
-    expect(s.latest).toEqual({ windowStart: T + 2 * MINUTE, value: 5, final: false });
-    expect(s.total).toBe(35.3); // not 35.300000000000004
-  });
-
-  it('adds the keys of one window (final only when all are) and ignores non-numbers', () => {
-    const s = toSeries([w('events', 'a', T, 2), w('events', 'b', T, 3, false), w('events', 'c', T, { x: 1 }), w('events', 'd', T, null)]);
-    expect(s.points).toEqual([{ windowStart: T, value: 5, final: false }]);
-    expect(s.lastFinal).toBeNull();
-  });
-
-  it('is empty without windows', () => {
-    expect(toSeries([])).toEqual({ points: [], lastFinal: null, latest: null, total: 0 });
-  });
-});
-
-describe('funnelView', () => {
-  const value = (v: number, c: number, k: number, o: number) => ({
-    stages: [
-      { name: 'view', sessions: v },
-      { name: 'cart', sessions: c },
-      { name: 'checkout', sessions: k },
-      { name: 'order', sessions: o },
-    ],
-    rates: [
-      { from: 'view', to: 'cart', rate: v ? c / v : null },
-      { from: 'cart', to: 'checkout', rate: c ? k / c : null },
-      { from: 'checkout', to: 'order', rate: k ? o / k : null },
-    ],
-  });
-
-  it('takes the latest window, open or not, with the overall conversion', () => {
-    const f = funnelView([w('funnel', 'all', T, value(10, 5, 2, 1), true, 1, 5 * MINUTE), w('funnel', 'all', T + 5 * MINUTE, value(4, 2, 1, 1), false, 0, 5 * MINUTE)]);
-    expect(f).toMatchObject({ windowStart: T + 5 * MINUTE, windowEnd: T + 10 * MINUTE, final: false, conversion: 0.25 });
-    expect(f!.stages.map((s) => s.sessions)).toEqual([4, 2, 1, 1]);
-    expect(f!.rates.map((r) => r.rate)).toEqual([0.5, 0.5, 1]);
-  });
-
-  it('has no conversion without first-stage sessions, and no view without a funnel value', () => {
-    expect(funnelView([w('funnel', 'all', T, value(0, 0, 0, 0))])!.conversion).toBeNull();
-    expect(funnelView([])).toBeNull();
-    expect(funnelView([w('funnel', 'all', T, 3)])).toBeNull();
-  });
-});
-
-describe('ratioView', () => {
-  const r = (n: number, d: number) => ({ ratio: d ? n / d : null, numerator: n, denominator: d });
-  it('prefers the latest final window over a later open one', () => {
-    const v = ratioView([w('pfr', 'all', T, r(1, 10)), w('pfr', 'all', T + MINUTE, r(2, 10)), w('pfr', 'all', T + 2 * MINUTE, r(5, 5), false)]);
-    expect(v).toEqual({ windowStart: T + MINUTE, windowEnd: T + 2 * MINUTE, final: true, ratio: 0.2, numerator: 2, denominator: 10 });
-  });
-
-  it('falls back to the latest open window, and keeps a null ratio', () => {
-    expect(ratioView([w('pfr', 'all', T, r(0, 0), false)])).toMatchObject({ final: false, ratio: null, denominator: 0 });
-    expect(ratioView([])).toBeNull();
-  });
-});
-
-describe('topView', () => {
-  it('passes the ranking through, and is empty before the first window', () => {
-    expect(topView({ windowStart: T, windowEnd: T + 3_600_000, final: false, items: [{ key: 'p-1', value: 9 }] })).toEqual({
-      windowStart: T,
-      windowEnd: T + 3_600_000,
-      final: false,
-      items: [{ key: 'p-1', value: 9 }],
-    });
-    expect(topView({ items: [] })).toEqual({ windowStart: null, windowEnd: null, final: false, items: [] });
-  });
-});
-
-describe('lateView', () => {
-  it('adds up by type over the windows, largest first', () => {
-    expect(lateView([w('late_events', 'product_view', T, 2), w('late_events', 'order_placed', T, 2), w('late_events', 'product_view', T + MINUTE, 1)])).toEqual({
-      total: 5,
-      byType: [
-        { type: 'product_view', count: 3 },
-        { type: 'order_placed', count: 2 },
-      ],
-    });
-    expect(lateView([])).toEqual({ total: 0, byType: [] });
-  });
-});
-
-describe('unpaidView', () => {
-  const v = (status: string, amount: number) => ({ status, leftId: 'e', leftTs: T, matchedTs: status === 'matched' ? T + 1 : null, fields: { userId: 'u', sessionId: 's', amount } });
-  it('counts fired orders whose latest version is unmatched, with their amounts', () => {
-    const u = unpaidView([
-      w('unpaid_orders', 'o-1', T, v('unmatched', 10.1), true, 1),
-      w('unpaid_orders', 'o-2', T, v('unmatched', 20.2), true, 1),
-      w('unpaid_orders', 'o-2', T, v('matched', 20.2), true, 2), // paid late
-      w('unpaid_orders', 'o-3', T, v('unmatched', 5), false, 0), // its 15 minutes are not over
-      w('unpaid_orders', 'o-4', T, v('unmatched', 0.2), true, 1),
-    ]);
-    expect(u).toEqual({ count: 2, amount: 10.3 });
-  });
-});
-
-describe('activeAlerts', () => {
-  const a = (fingerprint: string, state: Alert['state'], severity: Alert['severity'], startsAt: number, updatedAt = startsAt): Alert => ({
-    fingerprint,
-    rule: fingerprint.split(':')[0],
-    severity,
-    labels: {},
-    state,
-    value: 1,
-    summary: '',
-    startsAt,
-    updatedAt,
-    endsAt: null,
-  });
-  it('drops resolved alerts, keeps the newest per fingerprint, firing first, then by severity and age', () => {
-    const list = activeAlerts([
-      a('pending:x', 'pending', 'critical', 1),
-      a('info:x', 'firing', 'info', 1),
-      a('warn:x', 'firing', 'warning', 5),
-      a('crit:old', 'firing', 'critical', 3),
-      a('crit:new', 'firing', 'critical', 4),
-      a('gone:x', 'resolved', 'critical', 1),
-      a('warn:x', 'firing', 'warning', 5, 9), // a newer copy of the same alert
-    ]);
-    expect(list.map((x) => x.fingerprint)).toEqual(['crit:old', 'crit:new', 'warn:x', 'info:x', 'pending:x']);
-    expect(list.find((x) => x.fingerprint === 'warn:x')!.updatedAt).toBe(9);
-  });
-});
-
-describe('promSamples', () => {
-  const text = [
-    '# HELP tidemark_consumer_lag Messages waiting',
-    '# TYPE tidemark_consumer_lag gauge',
-    'tidemark_consumer_lag{durable="aggregation-p0",service="aggregation"} 12',
-    'tidemark_consumer_lag{durable="aggregation-p1",service="aggregation"} 3',
-    'tidemark_consumer_lag_seconds{durable="x"} 99',
-    'tidemark_watermark_ms{service="aggregation"} 1795932935697',
-    'tidemark_up 1',
-    'tidemark_odd{label="with \\"quotes\\", a } and a comma",other="b"} 2.5e3 1700000000000',
-    'tidemark_inf +Inf',
-  ].join('\n');
-
-  it('reads the samples of one metric with their labels, not of a longer name', () => {
-    expect(promSamples(text, 'tidemark_consumer_lag')).toEqual([
-      { labels: { durable: 'aggregation-p0', service: 'aggregation' }, value: 12 },
-      { labels: { durable: 'aggregation-p1', service: 'aggregation' }, value: 3 },
-    ]);
-    expect(promSamples(text, 'tidemark_up')).toEqual([{ labels: {}, value: 1 }]);
-    expect(promSamples(text, 'tidemark_odd')).toEqual([{ labels: { label: 'with "quotes", a } and a comma', other: 'b' }, value: 2500 }]);
-    expect(promSamples(text, 'tidemark_inf')).toEqual([{ labels: {}, value: Infinity }]);
-    expect(promSamples(text, 'missing')).toEqual([]);
-    expect(promSamples('', 'tidemark_up')).toEqual([]);
-  });
-});
-
-describe('serviceView', () => {
-  const metrics = (processed: number) =>
-    ok(
-      [
-        `tidemark_consumer_lag{durable="d-p0"} 4`,
-        `tidemark_consumer_lag{durable="d-p1"} 6`,
-        `tidemark_consumer_messages_total{durable="d-p0"} ${processed}`,
-        `tidemark_consumer_messages_total{durable="d-p1"} 100`,
-        `tidemark_watermark_ms 1700000000000`,
-      ].join('\n'),
-    );
-
-  it('reads health, lag per durable, watermark, and the rate since the previous snapshot', () => {
-    const v = serviceView('aggregation', ok(200), metrics(1100), { processed: 200, at: T }, T + 2000);
-    expect(v).toEqual({
-      name: 'aggregation',
-      health: 'ready',
-      lag: 10,
-      lagByDurable: { 'd-p0': 4, 'd-p1': 6 },
-      watermark: 1_700_000_000_000,
-      processed: 1200,
-      rate: 500,
-    });
-  });
-
-  it('says not-ready on a 503, down without an answer, and has no rate after a restart (counter reset)', () => {
-    expect(serviceView('dedup', ok(503), metrics(0), { processed: 5000, at: T }, T + 1000)).toMatchObject({ health: 'not-ready', rate: null });
-    expect(serviceView('alerting', down, down, undefined, T)).toEqual({
-      name: 'alerting',
-      health: 'down',
-      lag: null,
-      lagByDurable: {},
-      watermark: null,
-      processed: null,
-      rate: null,
-    });
-  });
-
-  it('has no lag for a service without consumers; ingestion counts the records it accepted', () => {
-    const text = 'tidemark_ingest_events_total{transport="http",outcome="accepted"} 5\ntidemark_ingest_events_total{transport="tcp",outcome="rejected"} 9';
-    expect(serviceView('ingestion', ok(200), ok(text), undefined, T)).toMatchObject({ lag: null, processed: 5 });
-    expect(serviceView('other', ok(200), ok('tidemark_up 1'), undefined, T)).toMatchObject({ lag: null, processed: null });
-  });
-});
-
-describe('ingestCounts', () => {
-  it('adds up the transports per outcome', () => {
+describe('sumGauge', () => {
+  it('adds the samples of one gauge over its labels, and tells an absent gauge from zero', () => {
     const text = [
-      'tidemark_ingest_events_total{transport="http",outcome="accepted"} 5',
-      'tidemark_ingest_events_total{transport="tcp",outcome="accepted"} 7',
-      'tidemark_ingest_events_total{transport="http",outcome="rejected"} 1',
+      '# HELP tidemark_consumer_lag Messages waiting',
+      '# TYPE tidemark_consumer_lag gauge',
+      'tidemark_consumer_lag{service="dedup",durable="dedup-p0"} 3',
+      'tidemark_consumer_lag{service="dedup",durable="dedup-p1"} 4',
+      'tidemark_consumer_lag_other 100',
+      'tidemark_consumer_batch_seconds_count{durable="dedup-p0"} 9',
     ].join('\n');
-    expect(ingestCounts(ok(text))).toEqual({ accepted: 12, rejected: 1, duplicates: 0 });
-    expect(ingestCounts(down)).toEqual({ accepted: null, rejected: null, duplicates: null });
+    expect(sumGauge(text, 'tidemark_consumer_lag')).toBe(7);
+    expect(sumGauge('tidemark_consumer_lag 0\n', 'tidemark_consumer_lag')).toBe(0);
+    expect(sumGauge('process_cpu_seconds_total 1\n', 'tidemark_consumer_lag')).toBeNull();
   });
 });
 
-describe('assembleSnapshot', () => {
-  const inputs = (over: Partial<SnapshotInputs> = {}): SnapshotInputs => ({
-    now: T + 10 * MINUTE,
-    minutes: 30,
-    watermark: ok({ watermark: T + 5 * MINUTE + 1, partitions: { '0': T + 5 * MINUTE + 1 } }),
-    gmv: ok([w('gmv', 'all', T, 12.5)]),
-    orders: ok([w('orders', 'all', T, 2)]),
-    uniqueVisitors: ok([w('unique_visitors', 'all', T, 7)]),
-    funnel: ok([]),
-    topProducts: ok({ metric: 'top_products', items: [] } as never),
-    paymentFailure: ok([]),
-    lateEvents: ok([]),
-    unpaidOrders: { ok: false, error: 'HTTP 404: unknown metric "unpaid_orders"' },
-    alerts: down,
-    services: [{ name: 'aggregation', health: ok(200), metrics: ok('tidemark_consumer_messages_total{durable="a"} 50') }],
-    ...over,
+describe('perMinute', () => {
+  it('pairs GMV and orders by minute, fills minutes without orders with zero, keeps the last N', () => {
+    const gmv = [r('gmv', T, 10.5), r('gmv', T + 2 * M, 7, false)];
+    const orders = [r('orders', T, 2), r('orders', T + 2 * M, 1, false)];
+    expect(perMinute(gmv, orders)).toEqual([
+      { windowStart: T, windowEnd: T + M, gmv: 10.5, orders: 2, final: true },
+      { windowStart: T + M, windowEnd: T + 2 * M, gmv: 0, orders: 0, final: true },
+      { windowStart: T + 2 * M, windowEnd: T + 3 * M, gmv: 7, orders: 1, final: false },
+    ]);
+    expect(perMinute(gmv, orders, 2).map((p) => p.windowStart)).toEqual([T + M, T + 2 * M]);
+    expect(perMinute([], [])).toEqual([]);
+  });
+});
+
+describe('lastMinute', () => {
+  it('is the latest final minute of unique visitors, with its GMV and orders (zero when none)', () => {
+    const visitors = [r('unique_visitors', T, 5), r('unique_visitors', T + M, 3), r('unique_visitors', T + 2 * M, 9, false)];
+    const gmv = [r('gmv', T, 10), r('gmv', T + 2 * M, 4, false)];
+    const orders = [r('orders', T, 1)];
+    expect(lastMinute(gmv, orders, visitors)).toEqual({ windowStart: T + M, windowEnd: T + 2 * M, gmv: 0, orders: 0, uniqueVisitors: 3 });
+    expect(lastMinute(gmv, orders, [r('unique_visitors', T, 5, false)])).toBeNull();
+  });
+});
+
+describe('funnel, payment failures, late events, alerts', () => {
+  const stages = (n: number[]) => ({
+    stages: ['view', 'cart', 'checkout', 'order'].map((name, i) => ({ name, sessions: n[i] })),
+    rates: [{ from: 'view', to: 'cart', rate: n[1] / n[0] }],
   });
 
-  it('makes a panel of every answer, and an unavailable panel with the reason of every failure', () => {
-    const s = assembleSnapshot(inputs());
-    expect(s.generatedAt).toBe(T + 10 * MINUTE);
-    expect(s.range).toEqual({ from: T - 25 * MINUTE, minutes: 30 });
-    expect(s.watermark).toEqual({ status: 'ok', watermark: T + 5 * MINUTE + 1, partitions: { '0': T + 5 * MINUTE + 1 } });
-    expect(s.gmv).toMatchObject({ status: 'ok', total: 12.5, lastFinal: { value: 12.5 } });
-    expect(s.funnel).toEqual({ status: 'ok', window: null });
-    expect(s.paymentFailure).toEqual({ status: 'ok', window: null });
-    expect(s.unpaidOrders).toEqual({ status: 'unavailable', error: 'HTTP 404: unknown metric "unpaid_orders"' });
-    expect(s.alerts).toEqual({ status: 'unavailable', error: 'not answering (ECONNREFUSED)' });
-    expect(s.services[0]).toMatchObject({ name: 'aggregation', processed: 50, rate: null });
-    expect(s.ingest).toEqual({ accepted: null, rejected: null, duplicates: null });
+  it('shows the latest final funnel, else the open one', () => {
+    expect(funnel([r('funnel', T, stages([4, 2, 1, 1]), true, 'all', 5 * M), r('funnel', T + 5 * M, stages([1, 0, 0, 0]), false, 'all', 5 * M)])).toMatchObject({
+      windowStart: T,
+      final: true,
+      stages: [{ name: 'view', sessions: 4 }, { name: 'cart', sessions: 2 }, { name: 'checkout', sessions: 1 }, { name: 'order', sessions: 1 }],
+    });
+    expect(funnel([r('funnel', T + 5 * M, stages([1, 0, 0, 0]), false)])).toMatchObject({ final: false });
+    expect(funnel([])).toBeNull();
   });
 
-  it('uses the clock for the range without a watermark, and rates against the previous snapshot', () => {
-    const first = assembleSnapshot(inputs({ watermark: down }));
-    expect(first.watermark.status).toBe('unavailable');
-    expect(first.range.from).toBe(T + 10 * MINUTE - 30 * MINUTE);
-    const second = assembleSnapshot(
-      inputs({
-        now: T + 10 * MINUTE + 500,
-        previous: first,
-        services: [{ name: 'aggregation', health: ok(200), metrics: ok('tidemark_consumer_messages_total{durable="a"} 150') }],
-      }),
-    );
-    expect(second.services[0].rate).toBe(200);
+  it('lists the failure ratio by window end and names the latest final window', () => {
+    const pf = paymentFailure([
+      r('payment_failure_rate', T + M, { ratio: 0.5, numerator: 1, denominator: 2 }, false, 'all', 5 * M),
+      r('payment_failure_rate', T, { ratio: 0.25, numerator: 1, denominator: 4 }, true, 'all', 5 * M),
+    ]);
+    expect(pf.series).toEqual([
+      { windowEnd: T + 5 * M, ratio: 0.25 },
+      { windowEnd: T + 6 * M, ratio: 0.5 },
+    ]);
+    expect(pf.latest).toEqual({ windowStart: T, windowEnd: T + 5 * M, ratio: 0.25, failed: 1, payments: 4 });
   });
 
-  it('turns an answer of the wrong shape into an unavailable panel instead of failing the snapshot', () => {
-    const s = assembleSnapshot(inputs({ gmv: ok({ error: 'x' } as never), alerts: ok({} as never) }));
-    expect(s.gmv).toEqual({ status: 'unavailable', error: 'unexpected answer: not an array' });
-    expect(s.alerts.status).toBe('unavailable');
-    expect(s.orders.status).toBe('ok');
+  it('adds late events up by type', () => {
+    expect(lateEvents([r('late_events', T, 2, true, 'product_view'), r('late_events', T + M, 1, false, 'product_view'), r('late_events', T, 1, true, 'order_placed')])).toEqual({
+      total: 4,
+      byType: { product_view: 3, order_placed: 1 },
+    });
+  });
+
+  it('keeps pending and firing alerts, firing first, then the most recent', () => {
+    const a = (fingerprint: string, state: Alert['state'], updatedAt: number): Alert => ({ fingerprint, rule: 'r', severity: 'warning', labels: {}, state, value: 1, summary: '', startsAt: 0, updatedAt, endsAt: null });
+    expect(activeAlerts([a('1', 'pending', 5), a('2', 'resolved', 9), a('3', 'firing', 1), a('4', 'firing', 3)]).map((x) => x.fingerprint)).toEqual(['4', '3', '1']);
   });
 });

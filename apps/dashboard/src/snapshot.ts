@@ -1,74 +1,58 @@
 /**
- * The dashboard's snapshot, assembled from what the other services answered. Framework-free and pure: every
- * input (the upstream answers, the previous snapshot's counters, the clock) is an argument.
+ * What the dashboard shows, assembled from the other services' public answers (the aggregation query API,
+ * /metrics and /health of every service, the alerting and recommendation APIs). Pure: the caller fetches,
+ * this turns the answers into one snapshot; every number on the page comes from here.
  */
-import type { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
+import type { WindowResultDto } from '@tidemark/contracts';
 
-/** What one upstream call gave: its body, or why there is none. */
-export type Fetched<T> = { ok: true; value: T } | { ok: false; error: string };
+export const SERVICE_NAMES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting'] as const;
+export type UpstreamName = (typeof SERVICE_NAMES)[number];
 
-/** A panel's content, or why it cannot be shown (the page says "unavailable" with the reason). */
-export type Panel<T> = ({ status: 'ok' } & T) | { status: 'unavailable'; error: string };
-
-export const MINUTE = 60_000;
-
-export interface SeriesPoint {
-  windowStart: number;
-  value: number;
-  final: boolean;
+export interface ServiceStatus {
+  name: UpstreamName;
+  /** /health/ready answered 200. */
+  ready: boolean;
+  /** Messages waiting for its consumers (sum of tidemark_consumer_lag), null when it has none or did not answer. */
+  lag: number | null;
 }
 
-export interface Series {
-  points: SeriesPoint[];
-  /** The latest window the watermark has passed (`final`), if any. */
-  lastFinal: SeriesPoint | null;
-  /** The latest window, final or not. */
-  latest: SeriesPoint | null;
-  /** Sum over the points (the range shown). */
-  total: number;
-}
-
-export interface FunnelView {
+export interface MinutePoint {
   windowStart: number;
   windowEnd: number;
+  gmv: number | null;
+  orders: number | null;
   final: boolean;
-  stages: { name: string; sessions: number }[];
-  rates: { from: string; to: string; rate: number | null }[];
-  /** Sessions of the last stage / sessions of the first, null without first-stage sessions. */
-  conversion: number | null;
 }
 
-export interface RatioView {
-  windowStart: number;
-  windowEnd: number;
-  final: boolean;
-  ratio: number | null;
-  numerator: number;
-  denominator: number;
-}
-
-export interface TopView {
-  windowStart: number | null;
-  windowEnd: number | null;
-  final: boolean;
-  items: { key: string; value: number }[];
-}
-
-export interface LateView {
-  total: number;
-  byType: { type: string; count: number }[];
-}
-
-export interface UnpaidView {
-  /** Orders whose payment has not arrived within the join window (status `unmatched`). */
-  count: number;
-  amount: number;
+export interface Snapshot {
+  /** When it was assembled (wall clock, ms). */
+  at: number;
+  services: ServiceStatus[];
+  watermark: number | null;
+  /** GMV and orders per minute, oldest first (the last `SERIES_MINUTES`, the open minute included). */
+  perMinute: MinutePoint[];
+  /** The latest minute the watermark has passed (final), or null. */
+  lastMinute: { windowStart: number; windowEnd: number; gmv: number; orders: number; uniqueVisitors: number | null } | null;
+  funnel: { windowStart: number; windowEnd: number; final: boolean; stages: { name: string; sessions: number }[]; rates: { from: string; to: string; rate: number | null }[] } | null;
+  topProducts: { windowStart: number; windowEnd: number; final: boolean; items: { key: string; value: number }[] } | null;
+  paymentFailure: {
+    series: { windowEnd: number; ratio: number | null }[];
+    latest: { windowStart: number; windowEnd: number; ratio: number | null; failed: number; payments: number } | null;
+  };
+  /** Late events counted over the last hour of event time, by type. */
+  lateEvents: { total: number; byType: Record<string, number> };
+  /** Active alerts (pending and firing), null when the alerting service did not answer. */
+  alerts: Alert[] | null;
+  /** For the chosen user, null when none was chosen or the recommendation service did not answer. */
+  recommendations: { userId: string; items: { productId: string; score: number; reason: string }[] } | null;
+  /** Upstreams that did not answer this time (their panels show "unavailable"). */
+  unavailable: UpstreamName[];
 }
 
 export interface Alert {
   fingerprint: string;
   rule: string;
-  severity: 'info' | 'warning' | 'critical';
+  severity: string;
   labels: Record<string, string>;
   state: 'pending' | 'firing' | 'resolved';
   value: number | null;
@@ -78,326 +62,107 @@ export interface Alert {
   endsAt: number | null;
 }
 
-export interface ServiceView {
-  name: string;
-  /** ready = /health/ready answered 200; not-ready = it answered otherwise; down = no answer. */
-  health: 'ready' | 'not-ready' | 'down';
-  /** Sum of `tidemark_consumer_lag` over its durables; null when it has none (or no /metrics). */
-  lag: number | null;
-  lagByDurable: Record<string, number>;
-  /** `tidemark_watermark_ms`, when the service exposes one. */
-  watermark: number | null;
-  /** Sum of `tidemark_consumer_messages_total` (messages processed), or ingestion's accepted records. */
-  processed: number | null;
-  /** Messages processed per second since the previous snapshot. */
-  rate: number | null;
-}
+export const SERIES_MINUTES = 30;
+const MINUTE = 60_000;
 
-export interface Snapshot {
-  generatedAt: number;
-  /** The range of windows shown: [from, now]. */
-  range: { from: number; minutes: number };
-  watermark: Panel<WatermarkDto>;
-  gmv: Panel<Series>;
-  orders: Panel<Series>;
-  uniqueVisitors: Panel<Series>;
-  funnel: Panel<{ window: FunnelView | null }>;
-  topProducts: Panel<TopView>;
-  paymentFailure: Panel<{ window: RatioView | null }>;
-  lateEvents: Panel<LateView>;
-  unpaidOrders: Panel<UnpaidView>;
-  alerts: Panel<{ alerts: Alert[] }>;
-  services: ServiceView[];
-  ingest: { accepted: number | null; rejected: number | null; duplicates: number | null };
-}
-
-/** Where the range of windows shown starts: `minutes` whole minutes before the watermark (or the clock, without one). */
-export function rangeStart(watermark: number | null, now: number, minutes: number): number {
-  const ref = watermark ?? now;
-  return Math.floor(ref / MINUTE) * MINUTE - minutes * MINUTE;
-}
-
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-/** Window results of a numeric metric as a series by window start (values of several keys in one window are added). */
-export function toSeries(windows: readonly WindowResultDto[]): Series {
-  const byStart = new Map<number, SeriesPoint>();
-  for (const w of windows) {
-    const v = num(w.value);
-    if (v === null) continue;
-    const p = byStart.get(w.windowStart);
-    if (p) {
-      p.value += v;
-      p.final = p.final && w.final;
-    } else byStart.set(w.windowStart, { windowStart: w.windowStart, value: v, final: w.final });
+/** Sum of a gauge's samples in Prometheus text (e.g. tidemark_consumer_lag over its durables); null if absent. */
+export function sumGauge(metricsText: string, name: string): number | null {
+  let found = false;
+  let total = 0;
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!Number.isFinite(value)) continue;
+    found = true;
+    total += value;
   }
-  const points = [...byStart.values()].sort((a, b) => a.windowStart - b.windowStart);
-  let lastFinal: SeriesPoint | null = null;
-  for (const p of points) if (p.final) lastFinal = p;
-  return { points, lastFinal, latest: points.at(-1) ?? null, total: roundCents(points.reduce((s, p) => s + p.value, 0)) };
+  return found ? total : null;
 }
 
-/** Money and counts add up in binary floating point; keep what is shown stable. */
-function roundCents(v: number): number {
-  return Math.round(v * 1e6) / 1e6;
+function numberValue(r: WindowResultDto | undefined): number | null {
+  return r && typeof r.value === 'number' ? r.value : null;
 }
 
-/** Latest of the windows (by start): the final one preferred only when `preferFinal`. */
-function latestWindow(windows: readonly WindowResultDto[], preferFinal: boolean): WindowResultDto | null {
-  let latest: WindowResultDto | null = null;
-  let latestFinal: WindowResultDto | null = null;
-  for (const w of windows) {
-    if (!latest || w.windowStart > latest.windowStart) latest = w;
-    if (w.final && (!latestFinal || w.windowStart > latestFinal.windowStart)) latestFinal = w;
-  }
-  return preferFinal ? (latestFinal ?? latest) : latest;
-}
-
-/** The latest funnel window (the current one, final or not) with its stages, step rates and overall conversion. */
-export function funnelView(windows: readonly WindowResultDto[]): FunnelView | null {
-  const w = latestWindow(
-    windows.filter((x) => isFunnelValue(x.value)),
-    false,
-  );
-  if (!w) return null;
-  const value = w.value as { stages: FunnelView['stages']; rates: FunnelView['rates'] };
-  const first = value.stages[0]?.sessions ?? 0;
-  const last = value.stages.at(-1)?.sessions ?? 0;
-  return {
-    windowStart: w.windowStart,
-    windowEnd: w.windowEnd,
-    final: w.final,
-    stages: value.stages,
-    rates: value.rates,
-    conversion: first > 0 ? last / first : null,
+/** GMV and orders per minute, by window start, the last `minutes` windows up to the latest one seen. */
+export function perMinute(gmv: readonly WindowResultDto[], orders: readonly WindowResultDto[], minutes = SERIES_MINUTES): MinutePoint[] {
+  const byStart = new Map<number, MinutePoint>();
+  const point = (r: WindowResultDto) => {
+    let p = byStart.get(r.windowStart);
+    if (!p) byStart.set(r.windowStart, (p = { windowStart: r.windowStart, windowEnd: r.windowEnd, gmv: null, orders: null, final: true }));
+    p.final &&= r.final;
+    return p;
   };
-}
-
-function isFunnelValue(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && Array.isArray((v as { stages?: unknown }).stages) && Array.isArray((v as { rates?: unknown }).rates);
-}
-
-/** The latest final window of a ratio metric (the latest partial one when none is final yet). */
-export function ratioView(windows: readonly WindowResultDto[]): RatioView | null {
-  const w = latestWindow(
-    windows.filter((x) => typeof x.value === 'object' && x.value !== null && 'denominator' in x.value),
-    true,
-  );
-  if (!w) return null;
-  const v = w.value as { ratio: number | null; numerator: number; denominator: number };
-  return { windowStart: w.windowStart, windowEnd: w.windowEnd, final: w.final, ratio: v.ratio, numerator: v.numerator, denominator: v.denominator };
-}
-
-/** The aggregation's `/top` answer (`{metric, items: []}` before any window). */
-export function topView(answer: { windowStart?: number; windowEnd?: number; final?: boolean; items?: { key: string; value: number }[] }): TopView {
-  return {
-    windowStart: answer.windowStart ?? null,
-    windowEnd: answer.windowEnd ?? null,
-    final: answer.final ?? false,
-    items: (answer.items ?? []).map((i) => ({ key: String(i.key), value: Number(i.value) })),
-  };
-}
-
-/** Late events over the range, by type, largest first. */
-export function lateView(windows: readonly WindowResultDto[]): LateView {
-  const byType = new Map<string, number>();
-  for (const w of windows) {
-    const v = num(w.value);
-    if (v !== null) byType.set(w.key, (byType.get(w.key) ?? 0) + v);
-  }
-  const list = [...byType].map(([type, count]) => ({ type, count })).sort((a, b) => b.count - a.count || (a.type < b.type ? -1 : 1));
-  return { total: list.reduce((s, x) => s + x.count, 0), byType: list };
-}
-
-/**
- * Orders still unpaid after the join window: the latest fired version of each order's result says `unmatched`
- * (an open join — `final: false` — is not counted: its 15 minutes are not over).
- */
-export function unpaidView(windows: readonly WindowResultDto[]): UnpaidView {
-  const latest = new Map<string, WindowResultDto>();
-  for (const w of windows) {
-    if (!w.final) continue;
-    const prev = latest.get(w.key);
-    if (!prev || w.version > prev.version) latest.set(w.key, w);
-  }
-  let count = 0;
-  let amount = 0;
-  for (const w of latest.values()) {
-    const v = w.value as { status?: string; fields?: { amount?: unknown } } | null;
-    if (v?.status !== 'unmatched') continue;
-    count++;
-    amount += num(v.fields?.amount) ?? 0;
-  }
-  return { count, amount: roundCents(amount) };
-}
-
-const SEVERITY_RANK: Record<Alert['severity'], number> = { critical: 0, warning: 1, info: 2 };
-
-/** Alerts not resolved, firing before pending, then by severity, then the oldest first; one per fingerprint. */
-export function activeAlerts(alerts: readonly Alert[]): Alert[] {
-  const byFp = new Map<string, Alert>();
-  for (const a of alerts) {
-    if (a.state === 'resolved') continue;
-    const prev = byFp.get(a.fingerprint);
-    if (!prev || a.updatedAt >= prev.updatedAt) byFp.set(a.fingerprint, a);
-  }
-  return [...byFp.values()].sort(
-    (a, b) =>
-      (a.state === b.state ? 0 : a.state === 'firing' ? -1 : 1) ||
-      (SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3) ||
-      a.startsAt - b.startsAt ||
-      (a.fingerprint < b.fingerprint ? -1 : 1),
-  );
-}
-
-export interface PromSample {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** The samples of one metric in Prometheus text exposition format (comments and other metrics skipped). */
-export function promSamples(text: string, metric: string): PromSample[] {
-  const out: PromSample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line.startsWith(metric) || line.startsWith('#')) continue;
-    const rest = line.slice(metric.length);
-    let labels: Record<string, string> = {};
-    let valuePart: string;
-    if (rest.startsWith('{')) {
-      const close = findLabelsEnd(rest);
-      if (close < 0) continue;
-      labels = parseLabels(rest.slice(1, close));
-      valuePart = rest.slice(close + 1);
-    } else if (rest.startsWith(' ') || rest.startsWith('\t')) {
-      valuePart = rest;
-    } else continue; // another metric with this one's name as a prefix
-    const value = parsePromNumber(valuePart.trim().split(/\s+/)[0]);
-    if (value !== null) out.push({ labels, value });
+  for (const r of gmv) point(r).gmv = numberValue(r);
+  for (const r of orders) point(r).orders = numberValue(r);
+  const starts = [...byStart.keys()].sort((a, b) => a - b);
+  if (starts.length === 0) return [];
+  // Minutes without orders have no window: show them as zero, so the chart's time axis has no holes.
+  const last = starts[starts.length - 1];
+  const out: MinutePoint[] = [];
+  for (let s = Math.max(starts[0], last - (minutes - 1) * MINUTE); s <= last; s += MINUTE) {
+    out.push(byStart.get(s) ?? { windowStart: s, windowEnd: s + MINUTE, gmv: 0, orders: 0, final: true });
   }
   return out;
 }
 
-function findLabelsEnd(s: string): number {
-  let inQuotes = false;
-  for (let i = 1; i < s.length; i++) {
-    const c = s[i];
-    if (inQuotes) {
-      if (c === '\\') i++;
-      else if (c === '"') inQuotes = false;
-    } else if (c === '"') inQuotes = true;
-    else if (c === '}') return i;
+/** The latest window of a metric whose result is final (the watermark passed its end). */
+export function latestFinal(results: readonly WindowResultDto[], key?: string): WindowResultDto | undefined {
+  let best: WindowResultDto | undefined;
+  for (const r of results) {
+    if (!r.final || (key !== undefined && r.key !== key)) continue;
+    if (!best || r.windowStart > best.windowStart) best = r;
   }
-  return -1;
+  return best;
 }
 
-function parseLabels(s: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  const re = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) labels[m[1]] = m[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-  return labels;
+/** The last final minute: its GMV and orders (0 when no order), and its unique visitors. */
+export function lastMinute(gmv: readonly WindowResultDto[], orders: readonly WindowResultDto[], visitors: readonly WindowResultDto[]): Snapshot['lastMinute'] {
+  const v = latestFinal(visitors);
+  if (!v) return null;
+  const at = (rs: readonly WindowResultDto[]) => numberValue(rs.find((r) => r.windowStart === v.windowStart)) ?? 0;
+  return { windowStart: v.windowStart, windowEnd: v.windowEnd, gmv: at(gmv), orders: at(orders), uniqueVisitors: numberValue(v) };
 }
 
-function parsePromNumber(s: string | undefined): number | null {
-  if (s === undefined) return null;
-  if (s === '+Inf') return Infinity;
-  if (s === '-Inf') return -Infinity;
-  const n = Number(s);
-  return s === '' || Number.isNaN(n) ? null : n;
+interface FunnelValue {
+  stages: { name: string; sessions: number }[];
+  rates: { from: string; to: string; rate: number | null }[];
 }
 
-const sum = (samples: PromSample[]): number | null => (samples.length === 0 ? null : samples.reduce((s, x) => s + x.value, 0));
+/** The latest funnel window: the last final one, else the open one. */
+export function funnel(results: readonly WindowResultDto[]): Snapshot['funnel'] {
+  const r = latestFinal(results) ?? [...results].sort((a, b) => b.windowStart - a.windowStart)[0];
+  if (!r) return null;
+  const v = r.value as FunnelValue;
+  return { windowStart: r.windowStart, windowEnd: r.windowEnd, final: r.final, stages: v.stages, rates: v.rates };
+}
 
-/** One service's row: health, consumer lag, watermark and processing rate (against the previous snapshot's row). */
-export function serviceView(
-  name: string,
-  health: Fetched<number>,
-  metrics: Fetched<string>,
-  previous: { processed: number | null; at: number } | undefined,
-  now: number,
-): ServiceView {
-  const h: ServiceView['health'] = !health.ok ? 'down' : health.value === 200 ? 'ready' : 'not-ready';
-  const text = metrics.ok ? metrics.value : '';
-  const lagSamples = promSamples(text, 'tidemark_consumer_lag');
-  const lagByDurable: Record<string, number> = {};
-  for (const s of lagSamples) lagByDurable[s.labels.durable ?? ''] = (lagByDurable[s.labels.durable ?? ''] ?? 0) + s.value;
-  const wm = promSamples(text, 'tidemark_watermark_ms').map((s) => s.value);
-  // messages its consumers processed; for ingestion (no consumer) the records it accepted
-  const processed =
-    sum(promSamples(text, 'tidemark_consumer_messages_total')) ?? sum(promSamples(text, 'tidemark_ingest_events_total').filter((s) => s.labels.outcome === 'accepted'));
-  let rate: number | null = null;
-  if (previous && previous.processed !== null && processed !== null && now > previous.at && processed >= previous.processed) {
-    rate = ((processed - previous.processed) * 1000) / (now - previous.at);
+interface RatioValue {
+  ratio: number | null;
+  numerator: number;
+  denominator: number;
+}
+
+export function paymentFailure(results: readonly WindowResultDto[]): Snapshot['paymentFailure'] {
+  const sorted = [...results].sort((a, b) => a.windowEnd - b.windowEnd);
+  const series = sorted.map((r) => ({ windowEnd: r.windowEnd, ratio: (r.value as RatioValue).ratio }));
+  const l = latestFinal(results);
+  const v = l?.value as RatioValue | undefined;
+  return { series, latest: l && v ? { windowStart: l.windowStart, windowEnd: l.windowEnd, ratio: v.ratio, failed: v.numerator, payments: v.denominator } : null };
+}
+
+export function lateEvents(results: readonly WindowResultDto[]): Snapshot['lateEvents'] {
+  const byType: Record<string, number> = {};
+  let total = 0;
+  for (const r of results) {
+    const n = numberValue(r) ?? 0;
+    byType[r.key] = (byType[r.key] ?? 0) + n;
+    total += n;
   }
-  return {
-    name,
-    health: h,
-    lag: sum(lagSamples),
-    lagByDurable,
-    watermark: wm.length > 0 && wm.some((v) => v > 0) ? Math.max(...wm) : null,
-    processed,
-    rate,
-  };
+  return { total, byType };
 }
 
-/** Ingestion's record counters (`tidemark_ingest_events_total{outcome}`), summed over transports. */
-export function ingestCounts(metrics: Fetched<string>): Snapshot['ingest'] {
-  const samples = metrics.ok ? promSamples(metrics.value, 'tidemark_ingest_events_total') : [];
-  const of = (outcome: string) => (metrics.ok ? samples.filter((s) => s.labels.outcome === outcome).reduce((t, s) => t + s.value, 0) : null);
-  return { accepted: of('accepted'), rejected: of('rejected'), duplicates: of('duplicate') };
-}
-
-/** Everything one snapshot is made of, as fetched. */
-export interface SnapshotInputs {
-  now: number;
-  minutes: number;
-  watermark: Fetched<WatermarkDto>;
-  gmv: Fetched<WindowResultDto[]>;
-  orders: Fetched<WindowResultDto[]>;
-  uniqueVisitors: Fetched<WindowResultDto[]>;
-  funnel: Fetched<WindowResultDto[]>;
-  topProducts: Fetched<Parameters<typeof topView>[0]>;
-  paymentFailure: Fetched<WindowResultDto[]>;
-  lateEvents: Fetched<WindowResultDto[]>;
-  unpaidOrders: Fetched<WindowResultDto[]>;
-  alerts: Fetched<Alert[]>;
-  services: { name: string; health: Fetched<number>; metrics: Fetched<string> }[];
-  /** The previous snapshot, for rates. */
-  previous?: Snapshot;
-}
-
-function panel<I, O extends object>(f: Fetched<I>, make: (v: I) => O): Panel<O> {
-  if (!f.ok) return { status: 'unavailable', error: f.error };
-  try {
-    return { status: 'ok', ...make(f.value) };
-  } catch (e) {
-    return { status: 'unavailable', error: `unexpected answer: ${(e as Error).message}` };
-  }
-}
-
-const asArray = <T>(v: T[]): T[] => {
-  if (!Array.isArray(v)) throw new Error('not an array');
-  return v;
-};
-
-export function assembleSnapshot(i: SnapshotInputs): Snapshot {
-  const wm = i.watermark.ok ? i.watermark.value.watermark : null;
-  const prevServices = new Map((i.previous?.services ?? []).map((s) => [s.name, { processed: s.processed, at: i.previous!.generatedAt }]));
-  return {
-    generatedAt: i.now,
-    range: { from: rangeStart(wm, i.now, i.minutes), minutes: i.minutes },
-    watermark: panel(i.watermark, (v) => ({ watermark: v.watermark, partitions: v.partitions ?? {} })),
-    gmv: panel(i.gmv, (v) => toSeries(asArray(v))),
-    orders: panel(i.orders, (v) => toSeries(asArray(v))),
-    uniqueVisitors: panel(i.uniqueVisitors, (v) => toSeries(asArray(v))),
-    funnel: panel(i.funnel, (v) => ({ window: funnelView(asArray(v)) })),
-    topProducts: panel(i.topProducts, topView),
-    paymentFailure: panel(i.paymentFailure, (v) => ({ window: ratioView(asArray(v)) })),
-    lateEvents: panel(i.lateEvents, (v) => lateView(asArray(v))),
-    unpaidOrders: panel(i.unpaidOrders, (v) => unpaidView(asArray(v))),
-    alerts: panel(i.alerts, (v) => ({ alerts: activeAlerts(asArray(v)) })),
-    services: i.services.map((s) => serviceView(s.name, s.health, s.metrics, prevServices.get(s.name), i.now)),
-    ingest: ingestCounts(i.services.find((s) => s.name === 'ingestion')?.metrics ?? { ok: false, error: 'not asked' }),
-  };
+/** Pending and firing alerts, firing first, then the most recent. */
+export function activeAlerts(alerts: readonly Alert[]): Alert[] {
+  const rank = (a: Alert) => (a.state === 'firing' ? 0 : 1);
+  return alerts.filter((a) => a.state !== 'resolved').sort((a, b) => rank(a) - rank(b) || b.updatedAt - a.updatedAt);
 }

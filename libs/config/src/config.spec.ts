@@ -24,6 +24,22 @@ describe('loadConfig', () => {
     expect(c.metricsFile).toBeUndefined();
   });
 
+  it('points the dashboard at the other services on their ports, or at the given URLs', () => {
+    expect(loadConfig({ AGGREGATION_PORT: '9181' }).dashboard).toEqual({
+      upstreams: {
+        ingestion: 'http://127.0.0.1:8080',
+        dedup: 'http://127.0.0.1:8084',
+        aggregation: 'http://127.0.0.1:9181',
+        recommendation: 'http://127.0.0.1:8082',
+        alerting: 'http://127.0.0.1:8083',
+      },
+      refreshMs: 1000,
+    });
+    expect(loadConfig({ ALERTING_URL: 'http://alerting:8083' }).dashboard.upstreams.alerting).toBe('http://alerting:8083');
+    expect(() => loadConfig({ ALERTING_URL: 'nats://x' })).toThrow(/^invalid ALERTING_URL:/);
+    expect(() => loadConfig({ DASHBOARD_REFRESH_MS: '5' })).toThrow(/^invalid DASHBOARD_REFRESH_MS:/);
+  });
+
   it('reads overrides', () => {
     const c = loadConfig({ PARTITIONS: '4', OWNED_PARTITIONS: '0-1', INGESTION_PORT: '0', WATERMARK_IDLE_ADVANCE: 'off' });
     expect(c.partitions).toBe(4);
@@ -47,40 +63,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 
-  // --- dashboard ---
-  describe('dashboard upstreams', () => {
-    it('default to this host and each service port', () => {
-      const c = loadConfig({});
-      expect(c.upstreams).toEqual({
-        ingestion: 'http://127.0.0.1:8080',
-        dedup: 'http://127.0.0.1:8084',
-        aggregation: 'http://127.0.0.1:8081',
-        recommendation: 'http://127.0.0.1:8082',
-        alerting: 'http://127.0.0.1:8083',
-      });
-      expect(c.dashboardRefreshMs).toBe(1000);
-      expect(c.dashboardUpstreamTimeoutMs).toBe(1500);
+  // --- alerting (apps/alerting) ---
+  it('alerting: defaults, overrides and errors naming the variable', () => {
+    expect(loadConfig({}).alerting).toEqual({
+      webhookUrls: [],
+      webhookMinSeverity: 'warning',
+      webhookMaxAttempts: 12,
+      webhookBackoffMs: 500,
+      webhookBackoffMaxMs: 60000,
+      webhookTimeoutMs: 5000,
+      absenceWallclock: true,
+      tickMs: 1000,
+      retentionMs: 86400000,
+      seedDefaultRules: true,
     });
-
-    it('follow the port variables, and a wildcard HOST reads as loopback', () => {
-      const c = loadConfig({ HOST: '0.0.0.0', AGGREGATION_PORT: '9181' });
-      expect(c.upstreams.aggregation).toBe('http://127.0.0.1:9181');
-    });
-
-    it('take explicit URLs (without a trailing slash)', () => {
-      const c = loadConfig({ ALERTING_URL: 'http://alerting:8083/', RECOMMENDATION_URL: 'https://recs.example' });
-      expect(c.upstreams.alerting).toBe('http://alerting:8083');
-      expect(c.upstreams.recommendation).toBe('https://recs.example');
-    });
-
-    it.each([
-      [{ AGGREGATION_URL: 'nats://x' }, 'AGGREGATION_URL'],
-      [{ ALERTING_URL: 'nope' }, 'ALERTING_URL'],
-      [{ DASHBOARD_REFRESH_MS: '10' }, 'DASHBOARD_REFRESH_MS'],
-      [{ DASHBOARD_UPSTREAM_TIMEOUT_MS: 'soon' }, 'DASHBOARD_UPSTREAM_TIMEOUT_MS'],
-    ])('fail fast naming the variable: %j', (env, name) => {
-      expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
-    });
+    const c = loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a/hook, https://b/x', ALERTING_ABSENCE_WALLCLOCK: 'off', ALERTING_SEED_DEFAULT_RULES: 'off' }).alerting;
+    expect(c.webhookUrls).toEqual(['http://a/hook', 'https://b/x']);
+    expect(c.absenceWallclock).toBe(false);
+    expect(c.seedDefaultRules).toBe(false);
+    expect(() => loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a, ftp://b' })).toThrow(/^invalid ALERTING_WEBHOOK_URLS: "ftp:\/\/b"/);
+    expect(() => loadConfig({ ALERTING_WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/^invalid ALERTING_WEBHOOK_MAX_ATTEMPTS:/);
+    expect(() => loadConfig({ ALERTING_ABSENCE_WALLCLOCK: 'maybe' })).toThrow(/^invalid ALERTING_ABSENCE_WALLCLOCK:/);
+    expect(loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'info' }).alerting.webhookMinSeverity).toBe('info');
+    expect(() => loadConfig({ ALERTING_WEBHOOK_MIN_SEVERITY: 'loud' })).toThrow(/^invalid ALERTING_WEBHOOK_MIN_SEVERITY:/);
   });
 });
 

@@ -56,16 +56,16 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  // --- dashboard ---
+  /** Where the other services answer (defaults: 127.0.0.1 and their ports), and how often the page updates. */
+  dashboard: {
+    upstreams: { ingestion: string; dedup: string; aggregation: string; recommendation: string; alerting: string };
+    refreshMs: number;
+  };
   // --- recommendation (RECS_*) ---
   recs: RecsConfig;
-  // --- dashboard (apps/dashboard) -------------------------------------------------------------------------
-  /** Base URLs of the services the dashboard reads (`*_URL`; default: this host and the service's port). */
-  upstreams: { ingestion: string; dedup: string; aggregation: string; recommendation: string; alerting: string };
-  /** How often the dashboard assembles and pushes a snapshot over SSE (`DASHBOARD_REFRESH_MS`). */
-  dashboardRefreshMs: number;
-  /** How long the dashboard waits for one upstream answer before showing the panel unavailable (`DASHBOARD_UPSTREAM_TIMEOUT_MS`). */
-  dashboardUpstreamTimeoutMs: number;
-  // --- end dashboard --------------------------------------------------------------------------------------
+  // --- alerting (apps/alerting) ---
+  alerting: AlertingConfig;
 }
 
 /** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
@@ -77,6 +77,29 @@ export interface RecsConfig {
   userTtlMs: number;
   /** Wall-clock TTL of a product's neighbours and category. */
   itemTtlMs: number;
+}
+
+/** Settings of the alerting service (README "Alerting"). */
+export interface AlertingConfig {
+  /** Webhooks every notification is POSTed to (besides a rule's own `webhooks`). */
+  webhookUrls: string[];
+  /** Alerts below this severity are not POSTed to `webhookUrls` (a rule's own `webhooks` get every alert). */
+  webhookMinSeverity: 'info' | 'warning' | 'critical';
+  /** Attempts per webhook and notification before it is given up (recorded in Redis `alerting:failed`). */
+  webhookMaxAttempts: number;
+  /** First retry delay; doubles per attempt up to `webhookBackoffMaxMs`. */
+  webhookBackoffMs: number;
+  webhookBackoffMaxMs: number;
+  /** How long one webhook POST may take. */
+  webhookTimeoutMs: number;
+  /** Absence rules also fire on the wall clock (nothing arrived for their duration); `off` for replays. */
+  absenceWallclock: boolean;
+  /** How often the wall-clock checks and pruning run. */
+  tickMs: number;
+  /** Resolved alerts and quiet series are forgotten this long (event time) after their last window. */
+  retentionMs: number;
+  /** Seed the default rule set on a first start (empty rule store). */
+  seedDefaultRules: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -154,19 +177,22 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   } catch (e) {
     throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
   }
-  const config: Omit<TidemarkConfig, 'upstreams' | 'dashboardRefreshMs' | 'dashboardUpstreamTimeoutMs'> = {
+  const ports = {
+    ingestion: port(env, 'INGESTION_PORT', 8080),
+    ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
+    aggregation: port(env, 'AGGREGATION_PORT', 8081),
+    recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
+    alerting: port(env, 'ALERTING_PORT', 8083),
+    dedup: port(env, 'DEDUP_PORT', 8084),
+    dashboard: port(env, 'DASHBOARD_PORT', 8090),
+  };
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  const http = ['http:', 'https:'];
+  return {
     natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     host: str(env, 'HOST', '127.0.0.1'),
-    ports: {
-      ingestion: port(env, 'INGESTION_PORT', 8080),
-      ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
-      aggregation: port(env, 'AGGREGATION_PORT', 8081),
-      recommendation: port(env, 'RECOMMENDATION_PORT', 8082),
-      alerting: port(env, 'ALERTING_PORT', 8083),
-      dedup: port(env, 'DEDUP_PORT', 8084),
-      dashboard: port(env, 'DASHBOARD_PORT', 8090),
-    },
+    ports,
     partitions,
     ownedPartitions,
     maxOutOfOrdernessMs: int(env, 'MAX_OUT_OF_ORDERNESS_MS', 5000, 0),
@@ -185,25 +211,48 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    dashboard: {
+      upstreams: {
+        ingestion: url(env, 'INGESTION_URL', local(ports.ingestion), http),
+        dedup: url(env, 'DEDUP_URL', local(ports.dedup), http),
+        aggregation: url(env, 'AGGREGATION_URL', local(ports.aggregation), http),
+        recommendation: url(env, 'RECOMMENDATION_URL', local(ports.recommendation), http),
+        alerting: url(env, 'ALERTING_URL', local(ports.alerting), http),
+      },
+      refreshMs: int(env, 'DASHBOARD_REFRESH_MS', 1000, 100),
+    },
     recs: recsConfig(env),
+    // --- alerting (apps/alerting) ---
+    alerting: {
+      webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),
+      webhookMinSeverity: oneOf(env, 'ALERTING_WEBHOOK_MIN_SEVERITY', 'warning', ['info', 'warning', 'critical'] as const),
+      webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
+      webhookBackoffMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MS', 500, 1),
+      webhookBackoffMaxMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MAX_MS', 60_000, 1),
+      webhookTimeoutMs: int(env, 'ALERTING_WEBHOOK_TIMEOUT_MS', 5000, 100),
+      absenceWallclock: oneOf(env, 'ALERTING_ABSENCE_WALLCLOCK', 'on', ['on', 'off'] as const) === 'on',
+      tickMs: int(env, 'ALERTING_TICK_MS', 1000, 10),
+      retentionMs: int(env, 'ALERTING_RETENTION_MS', 86_400_000, 60_000),
+      seedDefaultRules: oneOf(env, 'ALERTING_SEED_DEFAULT_RULES', 'on', ['on', 'off'] as const) === 'on',
+    },
   };
-  return { ...config, ...dashboardConfig(env, config.host, config.ports) };
 }
 
-// --- dashboard (apps/dashboard) ---------------------------------------------------------------------------
-function dashboardConfig(env: Env, host: string, ports: TidemarkConfig['ports']) {
-  const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const base = (name: string, p: number) => url(env, name, `http://${local}:${p}`, ['http:', 'https:']).replace(/\/+$/, '');
-  return {
-    upstreams: {
-      ingestion: base('INGESTION_URL', ports.ingestion),
-      dedup: base('DEDUP_URL', ports.dedup),
-      aggregation: base('AGGREGATION_URL', ports.aggregation),
-      recommendation: base('RECOMMENDATION_URL', ports.recommendation),
-      alerting: base('ALERTING_URL', ports.alerting),
-    },
-    dashboardRefreshMs: int(env, 'DASHBOARD_REFRESH_MS', 1000, 100, 60_000),
-    dashboardUpstreamTimeoutMs: int(env, 'DASHBOARD_UPSTREAM_TIMEOUT_MS', 1500, 50, 60_000),
-  };
+/** A comma-separated list of http(s) URLs (empty by default). */
+function urlList(env: Env, name: string): string[] {
+  const raw = str(env, name, '');
+  if (raw === '') return [];
+  return raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u) => {
+      try {
+        const p = new URL(u);
+        if (p.protocol === 'http:' || p.protocol === 'https:') return u;
+      } catch {
+        // reported below
+      }
+      throw new ConfigError(name, `"${u}" is not an http:// or https:// URL`);
+    });
 }
-// --- end dashboard ----------------------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
+import { REDIS } from '@tidemark/state';
+
+/** Delivery progress of one target (NATS or one webhook URL) of a notification. */
+export interface TargetProgress {
+  done: boolean;
+  attempts: number;
+  /** Wall clock of the next attempt. */
+  nextAt: number;
+  lastError?: string;
+}
+
+/** One notification waiting in the durable outbox: written in the same transaction as the state change. */
+export interface OutboxEntry {
+  /** The idempotency key. */
+  id: string;
+  /** Global order of the outbox. */
+  seq: number;
+  notification: Notification;
+  nats: TargetProgress;
+  webhooks: Record<string, TargetProgress>;
+}
+
+export interface Commit {
+  lastSeq?: number;
+  clock: number | null;
+  outboxSeq: number;
+  changed: FingerprintState[];
+  removed: string[];
+  outbox: OutboxEntry[];
+  rules?: { put?: AlertRule; delete?: string };
+}
+
+export const KEYS = {
+  rules: 'alerting:rules',
+  seeded: 'alerting:rules:seeded',
+  state: 'alerting:state',
+  meta: 'alerting:meta',
+  outbox: 'alerting:outbox',
+  silences: 'alerting:silences',
+  failed: 'alerting:failed',
+} as const;
+
+export interface Loaded {
+  rules: AlertRule[];
+  snapshot: EngineSnapshot;
+  lastSeq: number;
+  outboxSeq: number;
+  outbox: OutboxEntry[];
+  silences: Silence[];
+}
+
+/**
+ * Everything the alerting service keeps in Redis. A batch's state changes, its notifications (outbox) and its
+ * last applied stream sequence are written in one MULTI/EXEC, so a crash leaves either all or none of them.
+ */
+@Injectable()
+export class AlertStore {
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  /** Seeds `rules` once, ever (a marker key), so deleted defaults stay deleted. Returns true when seeded now. */
+  async seedOnce(rules: AlertRule[]): Promise<boolean> {
+    const first = await this.redis.set(KEYS.seeded, String(Date.now()), 'NX');
+    if (first !== 'OK') return false;
+    const existing = await this.redis.hlen(KEYS.rules);
+    if (existing > 0) return false;
+    if (rules.length > 0) await this.redis.hset(KEYS.rules, Object.fromEntries(rules.map((r) => [r.id, JSON.stringify(r)])));
+    return true;
+  }
+
+  async load(): Promise<Loaded> {
+    const [rules, states, meta, outbox, silences] = await Promise.all([
+      this.redis.hgetall(KEYS.rules),
+      this.redis.hgetall(KEYS.state),
+      this.redis.hgetall(KEYS.meta),
+      this.redis.hgetall(KEYS.outbox),
+      this.redis.hgetall(KEYS.silences),
+    ]);
+    const parse = <T>(m: Record<string, string>) => Object.values(m).map((v) => JSON.parse(v) as T);
+    return {
+      rules: parse<AlertRule>(rules).sort((a, b) => a.id.localeCompare(b.id)),
+      snapshot: { clock: meta.clock !== undefined && meta.clock !== '' ? Number(meta.clock) : null, states: parse<FingerprintState>(states) },
+      lastSeq: Number(meta.lastSeq ?? 0),
+      outboxSeq: Number(meta.outboxSeq ?? 0),
+      outbox: parse<OutboxEntry>(outbox).sort((a, b) => a.seq - b.seq),
+      silences: parse<Silence>(silences).sort((a, b) => a.createdAt - b.createdAt),
+    };
+  }
+
+  async commit(c: Commit): Promise<void> {
+    const m = this.redis.multi();
+    if (c.changed.length > 0) m.hset(KEYS.state, Object.fromEntries(c.changed.map((s) => [s.fingerprint, JSON.stringify(s)])));
+    if (c.removed.length > 0) m.hdel(KEYS.state, ...c.removed);
+    if (c.outbox.length > 0) m.hset(KEYS.outbox, Object.fromEntries(c.outbox.map((e) => [e.id, JSON.stringify(e)])));
+    if (c.rules?.put) m.hset(KEYS.rules, c.rules.put.id, JSON.stringify(c.rules.put));
+    if (c.rules?.delete) m.hdel(KEYS.rules, c.rules.delete);
+    const meta: Record<string, string> = { clock: c.clock === null ? '' : String(c.clock), outboxSeq: String(c.outboxSeq) };
+    if (c.lastSeq !== undefined) meta.lastSeq = String(c.lastSeq);
+    m.hset(KEYS.meta, meta);
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
+  }
+
+  /** One round of delivery progress in one transaction: entries still going, and entries done (with given-up targets). */
+  async saveProgress(going: OutboxEntry[], done: { entry: OutboxEntry; failures: string[] }[]): Promise<void> {
+    if (going.length === 0 && done.length === 0) return;
+    const m = this.redis.multi();
+    if (going.length > 0) m.hset(KEYS.outbox, Object.fromEntries(going.map((e) => [e.id, JSON.stringify(e)])));
+    if (done.length > 0) m.hdel(KEYS.outbox, ...done.map((d) => d.entry.id));
+    const now = Date.now();
+    for (const { entry, failures } of done)
+      for (const f of failures) m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: now }));
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
+  }
+
+  async putSilence(s: Silence): Promise<void> {
+    await this.redis.hset(KEYS.silences, s.id, JSON.stringify(s));
+  }
+
+  async deleteSilence(id: string): Promise<boolean> {
+    return (await this.redis.hdel(KEYS.silences, id)) > 0;
+  }
+}

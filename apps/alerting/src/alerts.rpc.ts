@@ -1,0 +1,92 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import { rpc } from '@tidemark/contracts';
+import { JetStreamConnection } from '@tidemark/jetstream';
+import { AlertingError, errorBody, statusOf } from './alerting.errors';
+import { AlertingService } from './alerting.service';
+
+/** Subject of the rule API over NATS (request-reply). */
+export const RULES_SUBJECT = 'tidemark.alerts.rules';
+
+/**
+ * NATS request-reply (queue group `alerting`):
+ * - `tidemark.alerts.list` `{state?}` → `{alerts}` (or `{error, errors}`);
+ * - `tidemark.alerts.rules` `{op: "list"|"get"|"create"|"replace"|"delete", id?, rule?}` →
+ *   `{status: 200|201|204, body?}` or `{status: 400|404|409|503, error, errors?}`.
+ */
+@Injectable()
+export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AlertsRpc.name);
+  private subs: Subscription[] = [];
+
+  constructor(
+    private readonly alerting: AlertingService,
+    private readonly connection: JetStreamConnection,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.subs.length > 0) return;
+    const nc = this.connection.nc;
+    const on = (subject: string, answer: (data: unknown) => Promise<unknown>) =>
+      nc.subscribe(subject, {
+        queue: 'alerting',
+        callback: (err, msg) => (err ? this.logger.error(err) : void this.reply(msg, answer)),
+      });
+    this.subs = [on(rpc.alertsList, (d) => this.list(d)), on(RULES_SUBJECT, (d) => this.rules(d))];
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.subs.map((s) => s.drain().catch(() => undefined)));
+  }
+
+  async list(req: unknown): Promise<unknown> {
+    try {
+      const state = (req as { state?: unknown } | null)?.state;
+      return { alerts: this.alerting.listAlerts(state === undefined || state === null ? undefined : String(state)) };
+    } catch (e) {
+      if (e instanceof AlertingError) return errorBody(e);
+      throw e;
+    }
+  }
+
+  async rules(req: unknown): Promise<unknown> {
+    const r = (req ?? {}) as { op?: string; id?: string; rule?: unknown };
+    try {
+      switch (r.op) {
+        case 'list':
+          return { status: 200, body: { rules: this.alerting.listRules() } };
+        case 'get':
+          return { status: 200, body: this.alerting.getRule(String(r.id)) };
+        case 'create':
+          return { status: 201, body: await this.alerting.createRule(r.rule) };
+        case 'replace': {
+          const id = r.id ?? (r.rule as { id?: unknown } | undefined)?.id;
+          if (typeof id !== 'string') return { status: 400, error: 'id is required', errors: [{ field: 'id', reason: 'is required' }] };
+          const { rule, created } = await this.alerting.replaceRule(id, r.rule);
+          return { status: created ? 201 : 200, body: rule };
+        }
+        case 'delete':
+          await this.alerting.deleteRule(String(r.id));
+          return { status: 204 };
+        default:
+          return { status: 400, error: `unknown op "${r.op}": list, get, create, replace or delete`, errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] };
+      }
+    } catch (e) {
+      if (e instanceof AlertingError) return { status: statusOf(e.code), ...errorBody(e) };
+      throw e;
+    }
+  }
+
+  private async reply(msg: Msg, answer: (data: unknown) => Promise<unknown>): Promise<void> {
+    let out: unknown;
+    try {
+      let data: unknown = {};
+      if (msg.data.length > 0) data = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+      out = await answer(data);
+    } catch (e) {
+      out = e instanceof SyntaxError ? { status: 400, error: `the request must be JSON: ${e.message}` } : { status: 500, error: 'internal error' };
+      if (!(e instanceof SyntaxError)) this.logger.error(e);
+    }
+    if (msg.reply) msg.respond(Buffer.from(JSON.stringify(out)));
+  }
+}

@@ -1,0 +1,15 @@
+import { durables, streams } from '@tidemark/contracts';
+import { startService } from '@tidemark/runtime';
+import { AlertingModule } from './alerting.module';
+
+/** Consumes `results.>` (one durable, the stream is not partitioned); rules, alerts, silences and notifications. */
+export function bootstrap() {
+  return startService({
+    name: 'alerting',
+    module: AlertingModule,
+    port: (c) => c.ports.alerting,
+    consumers: (c) => [{ stream: streams.results.name, durable: durables.alerting, filterSubject: 'results.>', ackWaitMs: c.ackWaitMs }],
+  });
+}
+
+if (require.main === module) void bootstrap();

@@ -1,0 +1,6 @@
+export * from './rule';
+export * from './alert';
+export * from './engine';
+export * from './silence';
+export * from './delivery';
+export * from './default-rules';
