@@ -175,5 +175,19 @@ it('shows what the query APIs answer, live', async () => {
 
   fs.mkdirSync(path.dirname(ARTIFACT), { recursive: true });
   await page.screenshot({ path: ARTIFACT, fullPage: true });
+
+  // A service that stops answering: its tiles say so, the rest of the page goes on.
+  await services.find((p) => p.name === 'aggregation')!.kill();
+  await eventually(async () => expect(await shown(page, 'gmv')).toBe('unavailable'), { timeoutMs: 30_000, intervalMs: 100 });
+  await eventually(async () => {
+    const active = (await api<{ alerts: { state: string }[] }>('alerting', '/v1/alerts')).alerts.filter((a) => a.state !== 'resolved');
+    expect(await shown(page, 'alert-count')).toBe(String(active.length));
+  });
+
+  // Stopping the dashboard while the page is open ends its stream: the process exits (an open stream used to
+  // hold the HTTP server's close forever) and the page says it lost the feed.
+  const dashboard = services.find((p) => p.name === 'dashboard')!;
+  await dashboard.stop();
+  await eventually(async () => expect(await shown(page, 'connection')).toBe('reconnecting'), { timeoutMs: 30_000, intervalMs: 100 });
   expect(errors).toEqual([]);
 });

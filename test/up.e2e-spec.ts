@@ -68,6 +68,11 @@ it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async ()
   expect(output).toContain(`started redis-server on 127.0.0.1:${ports.redis}`);
   // every service
   expect(output).toMatch(/running ingestion, dedup, aggregation, recommendation, alerting, dashboard/);
+  // the dashboard's URL, printed once it answers, serves the page
+  await eventually(() => expect(output).toContain(`tidemark up: dashboard ready at http://127.0.0.1:${ports.dash}/`), { timeoutMs: 60_000 });
+  const page = await fetch(`http://127.0.0.1:${ports.dash}/`);
+  expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(await page.text()).toContain('<title>');
   expect(fs.existsSync(path.join(dir, '.tidemark', 'nats'))).toBe(true);
   expect(fs.existsSync(path.join(dir, '.tidemark', 'redis'))).toBe(true);
 

@@ -94,18 +94,39 @@ async function up(args: string[]): Promise<number> {
   console.log(`tidemark up: running ${services.join(', ')}`);
   console.log(`tidemark up: send events to http://${host}:${config.ports.ingestion}/v1/events or tcp://${host}:${config.ports.ingestionTcp}`);
   if (services.includes('alerting')) console.log(`tidemark up: alerts at http://${host}:${config.ports.alerting}/v1/alerts (live: /v1/alerts/stream, rules: /v1/alert-rules)`);
-  if (services.includes('dashboard')) console.log(`tidemark up: dashboard at http://${host}:${config.ports.dashboard}/`);
   console.log('tidemark up: Ctrl-C stops everything');
+  // --- dashboard: its URL, once it answers (the page is served from then on) ---
+  let stopping = false;
+  if (services.includes('dashboard')) void announceDashboard(`http://${host}:${config.ports.dashboard}`, () => stopping);
+  // --- end dashboard ---
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  stopping = true;
   console.log('tidemark up: stopping');
   await supervisor.stopAll();
   for (const s of servers.started.reverse()) await s.stop();
   return 0;
 }
+
+// --- dashboard ---
+/** Prints the dashboard's URL as soon as its /health/ready answers 200. */
+async function announceDashboard(url: string, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    const ready = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready && !stopped()) {
+      console.log(`tidemark up: dashboard ready at ${url}/`);
+      return;
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, 250).unref());
+  }
+}
+// --- end dashboard ---
 
 async function bench(args: string[]): Promise<number> {
   const what = args[0];

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { DashboardService } from './dashboard.service';
+import { OpenStreams } from './open-streams';
 
 /** The page's files live in apps/dashboard/public (no build step); the chart library is served from node_modules. */
 const PUBLIC = path.resolve(__dirname, '..', '..', '..', '..', 'apps', 'dashboard', 'public');
@@ -27,6 +28,7 @@ function userParam(userId: string | undefined): string | undefined {
 export class DashboardController {
   constructor(
     private readonly dashboard: DashboardService,
+    private readonly streams: OpenStreams,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
   ) {}
 
@@ -70,9 +72,15 @@ export class DashboardController {
       }
       if (!closed) timer = setTimeout(send, this.config.dashboard.refreshMs);
     };
+    const forget = this.streams.add(() => {
+      closed = true;
+      clearTimeout(timer);
+      raw.end();
+    });
     raw.on('close', () => {
       closed = true;
       clearTimeout(timer);
+      forget();
     });
     void send();
   }
