@@ -10,6 +10,22 @@ export interface LoadedMetrics {
   definitions: readonly MetricDefinition[];
 }
 
+/** The field events are partitioned by (libs/contracts partitionOf): one partition holds all of a key's events. */
+const ROUTING_KEY = 'sessionId';
+
+/**
+ * A session window is merged by reading its key's stored sessions and writing the merge (window-store.ts),
+ * which is safe because one partition's writer (the fence) is the only one to touch that key: the key must
+ * be the routing key. Other windows and joins only add to their state, from any partition.
+ */
+export function checkServiceable(defs: readonly MetricDefinition[]): void {
+  for (const d of defs) {
+    if (d.window.type === 'session' && d.key !== ROUTING_KEY) {
+      throw new Error(`metric "${d.name}": a session window must be keyed by "${ROUTING_KEY}" (events are partitioned by it), not ${d.key === undefined ? 'nothing' : `"${d.key}"`}`);
+    }
+  }
+}
+
 export function loadMetrics(file: string | undefined): LoadedMetrics {
   let all: readonly MetricDefinition[] = DEFAULT_METRICS;
   if (file) {
@@ -27,5 +43,6 @@ export function loadMetrics(file: string | undefined): LoadedMetrics {
     }
     all = withDefaultMetrics(json);
   }
+  checkServiceable(all);
   return { set: new MetricSet(all), definitions: all };
 }
