@@ -19,6 +19,7 @@
  *                    histogram: the firing round that saw the watermark pass → published).
  * Goals: each hop ≥ 0.5 × the one-hop limit; end to end ≥ 30 K events/s.
  */
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -170,7 +171,8 @@ function quantile(metricsText: string, name: string, q: number): number {
   return buckets.find((b) => b.n >= q * total)!.le;
 }
 
-async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId: string): Promise<EndToEnd> {
+/** Ingestion, dedup and aggregation as processes on free ports, with `extra` settings; resolves once all are ready. */
+async function startPipeline(natsUrl: string, redisUrl: string, extra: Record<string, string>): Promise<{ ports: { http: number; agg: number; dedup: number }; children: ChildProcess[] }> {
   const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
   const env = {
     NATS_URL: natsUrl,
@@ -181,13 +183,18 @@ async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId:
     INGESTION_TCP_PORT: String(ports.tcp),
     AGGREGATION_PORT: String(ports.agg),
     DEDUP_PORT: String(ports.dedup),
-    FIRE_INTERVAL_MS: '50',
+    ...extra,
   };
   const children = await Promise.all([
     startService('ingestion', env, `http://127.0.0.1:${ports.http}/health/ready`),
     startService('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
     startService('aggregation', env, `http://127.0.0.1:${ports.agg}/health/ready`),
   ]);
+  return { ports, children };
+}
+
+async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId: string): Promise<EndToEnd> {
+  const { ports, children } = await startPipeline(natsUrl, redisUrl, { FIRE_INTERVAL_MS: '50' });
   const nc = await connect({ servers: natsUrl });
   const base = Date.UTC(2026, 1, 1);
   const events = shopEvents(count, runId, base);
@@ -248,24 +255,7 @@ async function steadyLatency(natsUrl: string, redisUrl: string, ratePerSecond: n
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-metrics-'));
   const metricsFile = path.join(dir, 'metrics.json');
   fs.writeFileSync(metricsFile, JSON.stringify([{ name: 'bench_events_1s', description: 'events by type, 1-second windows (bench)', key: 'type', aggregation: { type: 'count' }, window: { type: 'tumbling', size: '1s' } }]));
-  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
-  const env = {
-    NATS_URL: natsUrl,
-    REDIS_URL: redisUrl,
-    PARTITIONS: String(PARTITIONS),
-    MAX_OUT_OF_ORDERNESS_MS: String(BOUND_MS),
-    WATERMARK_IDLE_ADVANCE: 'off',
-    METRICS_FILE: metricsFile,
-    INGESTION_PORT: String(ports.http),
-    INGESTION_TCP_PORT: String(ports.tcp),
-    AGGREGATION_PORT: String(ports.agg),
-    DEDUP_PORT: String(ports.dedup),
-  };
-  const children = await Promise.all([
-    startService('ingestion', env, `http://127.0.0.1:${ports.http}/health/ready`),
-    startService('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
-    startService('aggregation', env, `http://127.0.0.1:${ports.agg}/health/ready`),
-  ]);
+  const { ports, children } = await startPipeline(natsUrl, redisUrl, { MAX_OUT_OF_ORDERNESS_MS: String(BOUND_MS), METRICS_FILE: metricsFile });
   const nc = await connect({ servers: natsUrl });
   const latencies: number[] = [];
   const started = Date.now();

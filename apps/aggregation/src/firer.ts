@@ -276,8 +276,9 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
       });
       const matchReads = this.redis.pipeline();
       const withLeft: number[] = [];
+      const metrics = refs.map((r) => this.loaded.set.get(r.metric));
       refs.forEach((r, i) => {
-        const metric = this.loaded.set.get(r.metric);
+        const metric = metrics[i];
         const left = states[i]?.left;
         if (!left || metric?.kind !== 'join') return;
         withLeft.push(i);
@@ -296,7 +297,7 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
       const publish: { subject: string; data: Buffer; msgId: string }[] = [];
       const emitted: { metric: string; version: number }[] = [];
       refs.forEach((r, i) => {
-        const metric = this.loaded.set.get(r.metric);
+        const metric = metrics[i];
         const stored = states[i];
         const keys = [JOIN_KEYS.state(r.metric, r.key), JOIN_KEYS.due, KEYS.results(r.metric)];
         if (metric?.kind !== 'join' || !stored) {
