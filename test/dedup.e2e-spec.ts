@@ -1,12 +1,13 @@
 /**
- * The dedup service as a real process over real NATS and Redis: first occurrences reach events.clean.<p>
- * exactly once, true duplicates never — also duplicates far beyond JetStream's duplicate window (published
- * straight into the raw stream here), across a kill -9 mid-backlog; poison messages go to dlq.> without
- * blocking their partition.
+ * The dedup service as a real process over real NATS and Redis, on frames: first occurrences reach
+ * events.clean.<p> exactly once, true duplicates never — also duplicates far beyond JetStream's duplicate
+ * window (published straight into the raw stream here), inside one frame, across a kill -9 mid-backlog and
+ * across repeated kill -9s right between storing a clean frame and acking its raw frames; a message that is
+ * not a frame goes to dlq.> without blocking its partition.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
-import { durables, partitionOf, streams, subjects } from '@tidemark/contracts';
+import { chunkFrames, durables, encodeFrame, partitionOf, streams, subjects } from '@tidemark/contracts';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
 import { natsClient, readStream } from './support/jetstream-read';
@@ -27,7 +28,8 @@ beforeAll(async () => {
   const port = await freePort();
   dedup = serviceProcess(
     'dedup',
-    { NATS_URL: nats.url, REDIS_URL: redis.url, DEDUP_PORT: String(port), PARTITIONS: String(PARTITIONS), ACK_WAIT_MS: '2000' },
+    // Small clean frames: a backlog takes many forwards, so the kills below land between them.
+    { NATS_URL: nats.url, REDIS_URL: redis.url, DEDUP_PORT: String(port), PARTITIONS: String(PARTITIONS), ACK_WAIT_MS: '2000', FRAME_MAX_EVENTS: '40' },
     `http://127.0.0.1:${port}/health/ready`,
   );
   await dedup.start();
@@ -42,10 +44,21 @@ afterAll(async () => {
 const T = Date.UTC(2026, 10, 24, 10);
 const event = (id: string, sessionId: string) => ({ id, type: 'page_view', ts: T, userId: 'u', sessionId });
 
-async function publishRaw(events: { id: string; sessionId: string }[]) {
+/**
+ * Publishes the events as raw frames of up to `perFrame` events per partition, in order. No Nats-Msg-Id:
+ * these copies are what a client resending after JetStream's window would produce.
+ */
+async function publishRaw(events: { id: string; sessionId: string }[], perFrame = 50) {
   const js = jetstream(nc);
-  // No Nats-Msg-Id: these copies are what a client resending after JetStream's window would produce.
-  await Promise.all(events.map((e) => js.publish(subjects.raw(partitionOf(e.sessionId, PARTITIONS)), Buffer.from(JSON.stringify(e)))));
+  const byPartition = new Map<number, { id: Buffer; body: Buffer }[]>();
+  for (const e of events) {
+    const p = partitionOf(e.sessionId, PARTITIONS);
+    if (!byPartition.has(p)) byPartition.set(p, []);
+    byPartition.get(p)!.push({ id: Buffer.from(e.id), body: Buffer.from(JSON.stringify(e)) });
+  }
+  for (const [p, entries] of byPartition) {
+    for (const frame of chunkFrames(entries, { maxEvents: perFrame, maxBytes: 256 * 1024 })) await js.publish(subjects.raw(p), encodeFrame(frame));
+  }
 }
 
 async function quiescent() {
@@ -55,10 +68,13 @@ async function quiescent() {
 describe('dedup service', () => {
   it('forwards each id once, in partition order, and drops duplicates beyond the JetStream window', async () => {
     const sends = ['a', 'b', 'a', 'c', 'b', 'a', 'd'].map((id) => event(`t1-${id}`, `s-${id}`));
-    await publishRaw(sends);
+    await publishRaw(sends, 2);
+    await publishRaw(sends, 1000); // the same ids again, many in one frame
+    // a single JSON event (the format before frames) is still read
+    await jetstream(nc).publish(subjects.raw(partitionOf('s-e', PARTITIONS)), Buffer.from(JSON.stringify(event('t1-e', 's-e'))));
     await quiescent();
     const clean = await readStream<{ id: string; sessionId: string }>(nc, streams.clean.name);
-    expect(clean.map((m) => m.data.id).sort()).toEqual(['t1-a', 't1-b', 't1-c', 't1-d']);
+    expect(clean.map((m) => m.data.id).sort()).toEqual(['t1-a', 't1-b', 't1-c', 't1-d', 't1-e']);
     for (const m of clean) expect(m.subject).toBe(subjects.clean(partitionOf(m.data.sessionId, PARTITIONS)));
   });
 
@@ -76,7 +92,7 @@ describe('dedup service', () => {
     const dead = (await jsm.streams.getMessage(streams.dlq.name, { seq: info.state.first_seq }))!;
     expect(dead.subject).toBe(`dlq.${streams.raw.name}.${durables.dedup(p)}`);
     expect(Buffer.from(dead.data).toString()).toBe('{not json');
-    expect(dead.header.get('Tidemark-Error')).toMatch(/not JSON/);
+    expect(dead.header.get('Tidemark-Error')).toMatch(/neither a frame nor a JSON event/);
     const clean = await readStream<{ id: string }>(nc, streams.clean.name);
     expect(clean.filter((m) => m.data.id === 't2-after')).toHaveLength(1);
   });
@@ -89,7 +105,7 @@ describe('dedup service', () => {
     await publishRaw(sends);
     await eventually(async () => {
       const c = (await (await jetstream(nc).jetstreamManager()).streams.info(streams.clean.name)).state.messages;
-      expect(c).toBeGreaterThan(1000);
+      expect(c).toBeGreaterThan(25);
     });
     await dedup.kill();
     await dedup.start();
@@ -98,5 +114,32 @@ describe('dedup service', () => {
     const t3 = clean.filter((m) => m.data.id.startsWith('t3-')).map((m) => m.data.id);
     expect(t3).toHaveLength(ids.length);
     expect(new Set(t3).size).toBe(ids.length);
+  });
+
+  it('neither loses nor doubles an event across repeated kill -9s between storing a clean frame and acking its raw frames', async () => {
+    const ids = Array.from({ length: 3000 }, (_, i) => `t4-${i}`);
+    const sends = ids.map((id, i) => event(id, `s4-${i % 31}`));
+    for (let i = 0; i < 300; i++) sends.push(event(ids[(i * 13) % ids.length], `s4-${((i * 13) % ids.length) % 31}`));
+    await dedup.stop();
+    await publishRaw(sends, 20);
+    // Each start dies (kill -9, from inside) right after its 3rd clean frame is stored: before the ack.
+    dedup.env.TIDEMARK_FAULT = 'dedup-kill-after-forward:3';
+    let kills = 0;
+    for (; kills < 6; kills++) {
+      // Other clean frame limits on every start: the forwards after a restart are cut differently (other
+      // Nats-Msg-Ids), so only the floor read back from the clean stream keeps a forwarded frame from doubling.
+      dedup.env.FRAME_MAX_EVENTS = String(40 + 20 * (kills % 3));
+      await dedup.start().catch(() => undefined); // may die before it answers ready
+      await eventually(() => expect(dedup.exited()).toBe(true), { timeoutMs: 30_000 });
+    }
+    delete dedup.env.TIDEMARK_FAULT;
+    dedup.env.FRAME_MAX_EVENTS = '40';
+    await dedup.start();
+    await quiescent();
+    const clean = await readStream<{ id: string }>(nc, streams.clean.name);
+    const t4 = clean.filter((m) => m.data.id.startsWith('t4-')).map((m) => m.data.id);
+    expect(kills).toBe(6);
+    expect(t4).toHaveLength(ids.length);
+    expect(new Set(t4).size).toBe(ids.length);
   });
 });

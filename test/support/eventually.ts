@@ -14,6 +14,11 @@ export interface EventuallyOptions {
 
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Thrown by an assertion that can never pass any more (e.g. the process it waits for has died): no retry. */
+export class GiveUp extends Error {
+  override name = 'GiveUp';
+}
+
 /**
  * Runs `assertion` until it returns (or resolves) without throwing, and returns its value. After `timeoutMs`
  * the last error is rethrown (its message prefixed with how long was waited), so a failing `expect` reads as usual.
@@ -28,6 +33,7 @@ export async function eventually<T>(assertion: () => T | Promise<T>, options: Ev
     try {
       return await assertion();
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       if (Date.now() + intervalMs > deadline) {
         if (error instanceof Error) {
           error.message = `eventually: still failing after ${timeoutMs} ms (${attempts} attempts): ${error.message}`;

@@ -5,7 +5,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { eventually } from './eventually';
+import { GiveUp, eventually } from './eventually';
 import { freePort } from './free-port';
 import { natsClient } from './jetstream-read';
 import { ServerHandle, startNats } from './servers';
@@ -23,6 +23,8 @@ export interface ServiceProcess {
   /** SIGTERM and wait for a clean exit. */
   stop(): Promise<void>;
   exitCode(): number | null;
+  /** True once the process has ended (by itself or a signal). */
+  exited(): boolean;
 }
 
 export function serviceProcess(name: string, env: Record<string, string>, readyUrl: string): ServiceProcess {
@@ -35,6 +37,7 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
     env,
     output: () => out,
     exitCode: () => child?.exitCode ?? null,
+    exited: () => child !== undefined && (child.exitCode !== null || child.signalCode !== null),
     async start() {
       const c = spawn(process.execPath, [BIN, 'service', name], {
         env: { ...process.env, LOG_LEVEL: 'warn', ...env },
@@ -46,7 +49,7 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
       process.once('exit', () => c.kill('SIGKILL'));
       await eventually(
         async () => {
-          if (c.exitCode !== null) throw new Error(`${name} exited with ${c.exitCode}:\n${out}`);
+          if (c.exitCode !== null || c.signalCode !== null) throw new GiveUp(`${name} exited with ${c.exitCode ?? c.signalCode}:\n${out}`);
           const r = await fetch(readyUrl);
           if (r.status !== 200) throw new Error(`${name} not ready: ${r.status} ${await r.text()}`);
         },

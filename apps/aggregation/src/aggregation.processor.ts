@@ -12,7 +12,7 @@
  *      retried at once with fresh state;
  *   5. then the transport acks.
  */
-import type { ConsumedMessage, DeadLetterRequest } from '@tidemark/jetstream';
+import { decodeFrames, type ConsumedMessage, type DeadLetterRequest } from '@tidemark/jetstream';
 import { subjects } from '@tidemark/contracts';
 import type { FencedWriter, StateOp } from '@tidemark/state';
 import type { PreAggregateResult, PreAggregator, SequencedEvent, WatermarkState } from '@tidemark/streaming';
@@ -28,7 +28,7 @@ export interface LatePublisher {
 
 export type AggregationOutcome =
   | { kind: 'applied'; events: number; late: number; deltas: number; deadLetters: DeadLetterRequest[]; watermarkMoved: boolean }
-  | { kind: 'replayed'; deadLetters: DeadLetterRequest[] }
+  | { kind: 'replayed'; events: number; deadLetters: DeadLetterRequest[] }
   | { kind: 'retry'; reason: string };
 
 /** How many window ids the processor remembers as indexed and due before it starts over. */
@@ -66,20 +66,19 @@ export class AggregationProcessor {
       lastSeq = await this.writer.lastSeq(fenceKey);
       this.lastSeq.set(partition, lastSeq);
     }
-    const deadLetters: DeadLetterRequest[] = [];
-    const events: SequencedEvent[] = [];
-    for (const m of batch) {
-      try {
-        events.push({ seq: m.seq, event: JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('utf8')) });
-      } catch (e) {
-        deadLetters.push({ seq: m.seq, reason: `not JSON: ${(e as Error).message}` });
-      }
-    }
+    // Frames: every event of a frame shares its sequence, so a frame is applied whole or skipped whole.
+    const decoded = decodeFrames(batch);
+    const deadLetters = decoded.deadLetters;
+    const events = decoded.events as SequencedEvent[];
     const batchLastSeq = batch.length ? batch[batch.length - 1].seq : lastSeq;
     const state = await this.watermarkState();
     const r = this.pre.run({ partition, now, events, watermark: state, afterSeq: lastSeq });
-    for (const inv of r.invalid) if (inv.seq !== null) deadLetters.push({ seq: inv.seq, reason: inv.error });
-    if (batchLastSeq <= lastSeq) return { kind: 'replayed', deadLetters };
+    for (const inv of r.invalid) {
+      if (inv.seq === null) continue;
+      const data = inv.index === undefined ? undefined : Buffer.from(JSON.stringify(inv.event) ?? 'null');
+      deadLetters.push({ seq: inv.seq, reason: inv.error, ...(inv.index === undefined ? {} : { index: inv.index, data }) });
+    }
+    if (batchLastSeq <= lastSeq) return { kind: 'replayed', events: decoded.count, deadLetters };
 
     if (r.late.length > 0) {
       await this.publisher.publishBatch(

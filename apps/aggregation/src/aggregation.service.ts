@@ -46,7 +46,7 @@ export class AggregationService {
         this.counts.inc({ outcome: 'late' }, r.late);
         return Outcome.ack(r.deadLetters);
       case 'replayed':
-        this.counts.inc({ outcome: 'replayed' }, batch.length);
+        this.counts.inc({ outcome: 'replayed' }, r.events);
         return Outcome.ack(r.deadLetters);
       case 'retry':
         return Outcome.retry(0, r.reason);

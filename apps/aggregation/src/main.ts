@@ -1,6 +1,6 @@
 import { durables, streams, subjects } from '@tidemark/contracts';
 import { partitionConsumers } from '@tidemark/jetstream';
-import { startService } from '@tidemark/runtime';
+import { framedBatches, startService } from '@tidemark/runtime';
 import { AggregationModule } from './aggregation.module';
 
 /** Consumes events.clean.<p> for the owned partitions; fires windows to results.<metric>; answers queries. */
@@ -10,7 +10,7 @@ export function bootstrap() {
     module: AggregationModule,
     port: (c) => c.ports.aggregation,
     consumers: (c) =>
-      partitionConsumers({ stream: streams.clean, durable: durables.aggregation, subject: subjects.clean, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs }),
+      partitionConsumers({ stream: streams.clean, durable: durables.aggregation, subject: subjects.clean, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs, ...framedBatches(c) }),
   });
 }
 

@@ -1,6 +1,6 @@
 import { durables, streams, subjects } from '@tidemark/contracts';
 import { partitionConsumers } from '@tidemark/jetstream';
-import { startService } from '@tidemark/runtime';
+import { framedBatches, startService } from '@tidemark/runtime';
 import { DedupModule } from './dedup.module';
 
 /** Consumes events.raw.<p> for the owned partitions and forwards first occurrences to events.clean.<p>. */
@@ -10,7 +10,7 @@ export function bootstrap() {
     module: DedupModule,
     port: (c) => c.ports.dedup,
     consumers: (c) =>
-      partitionConsumers({ stream: streams.raw, durable: durables.dedup, subject: subjects.raw, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs }),
+      partitionConsumers({ stream: streams.raw, durable: durables.dedup, subject: subjects.raw, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs, ...framedBatches(c) }),
   });
 }
 

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { BodyRecord, IngestReply, RecordStatus, planIngest } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { MetricsRegistry } from '@tidemark/observability';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { IngestError, IngestErrorCode } from './ingest.errors';
+import { RawFramePublisher } from './raw-frames';
 
 export type Transport = 'http' | 'tcp' | 'nats';
 
@@ -14,54 +15,75 @@ export interface IngestResult {
 }
 
 /**
- * Validates a request's records, publishes the valid ones to `events.raw.<p>` with `Nats-Msg-Id` = event id,
- * and answers only once JetStream has acknowledged every one. A retry of the same request finds its events
- * as duplicates: nothing is stored twice, nothing reported accepted is lost.
+ * Validates a request's records and publishes the valid ones to `events.raw.<p>` in frames (raw-frames.ts),
+ * answering only once JetStream has acknowledged every frame that holds them. `duplicates` counts repeats of
+ * an id inside the request, events of a frame JetStream recognised as an exact retry (same frame within the
+ * stream's duplicate window: a request sent again), and an id already waiting in the same lingering frame.
+ * It is informative: exactly-once does not depend on it (the dedup service drops every later copy of an id).
  */
 @Injectable()
-export class IngestService {
+export class IngestService implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestService.name);
+  private readonly frames: RawFramePublisher;
   private readonly events;
   private readonly latency;
 
   constructor(
     @Inject(CONFIG) private readonly config: TidemarkConfig,
-    private readonly publisher: JetStreamPublisher,
+    publisher: JetStreamPublisher,
     metrics: MetricsRegistry,
   ) {
+    const frames = metrics.counter('tidemark_ingest_frames_total', 'Raw frames published');
+    const frameEvents = metrics.histogram('tidemark_ingest_frame_events', 'Events per raw frame', [], [1, 2, 5, 10, 50, 100, 500, 1000, 4096]);
+    this.frames = new RawFramePublisher(publisher, { maxEvents: config.frameMaxEvents, maxBytes: config.frameMaxBytes }, config.ingestLingerMs, (n) => {
+      frames.inc();
+      frameEvents.observe(n);
+    });
     this.events = metrics.counter('tidemark_ingest_events_total', 'Records received by ingestion, by outcome', ['transport', 'outcome']);
     this.latency = metrics.histogram('tidemark_ingest_request_seconds', 'Time from a request to its JetStream acknowledgement', ['transport']);
   }
 
-  /** Throws `IngestError` when the request is too large or JetStream did not acknowledge every event. */
-  async ingest(records: BodyRecord[], transport: Transport, now = Date.now()): Promise<IngestResult> {
+  onApplicationShutdown(): void {
+    this.frames.flushAll();
+  }
+
+  /**
+   * Throws `IngestError` when the request is too large, or (unless `partial`) when JetStream did not
+   * acknowledge a frame holding some of its events. With `partial` (TCP), those events are `unavailable`.
+   */
+  async ingest(records: BodyRecord[], transport: Transport, now = Date.now(), partial = false): Promise<IngestResult> {
     if (records.length > this.config.maxBatchEvents) {
       throw new IngestError(IngestErrorCode.TooLarge, `${records.length} events in one request; the limit is ${this.config.maxBatchEvents}`);
     }
     const end = this.latency.startTimer({ transport });
     const plan = planIngest(records, this.config.partitions, { now, maxFutureMs: this.config.maxFutureMs });
-    let acks: { duplicate: boolean }[] = [];
-    if (plan.events.length > 0) {
-      try {
-        acks = await this.publisher.publishBatch(plan.events.map((e) => ({ subject: e.subject, data: e.data, msgId: e.event.id })));
-      } catch (e) {
-        this.events.inc({ transport, outcome: 'unavailable' }, plan.events.length);
-        this.logger.warn({ msg: 'JetStream did not acknowledge a batch', events: plan.events.length, error: (e as Error).message });
-        throw new IngestError(IngestErrorCode.Unavailable, `events could not be stored: ${(e as Error).message}; retry the request`);
-      }
-    }
+    const settled = await Promise.allSettled(this.frames.submit(plan.events, records.length === 1));
     const statuses: RecordStatus[] = new Array(records.length);
     let accepted = 0;
+    let duplicates = plan.duplicateIndices.length;
+    let failed: unknown;
+    let unavailable = 0;
     plan.events.forEach((e, i) => {
-      if (acks[i].duplicate) statuses[e.index] = { status: 'duplicate' };
-      else {
+      const s = settled[i];
+      if (s.status === 'rejected') {
+        failed ??= s.reason;
+        unavailable++;
+        statuses[e.index] = { status: 'unavailable', error: `not stored: ${(s.reason as Error)?.message ?? s.reason}; send it again` };
+      } else if (s.value === 'duplicate') {
+        statuses[e.index] = { status: 'duplicate' };
+        duplicates++;
+      } else {
         statuses[e.index] = { status: 'accepted' };
         accepted++;
       }
     });
     for (const i of plan.duplicateIndices) statuses[i] = { status: 'duplicate' };
     for (const r of plan.rejected) statuses[r.index] = { status: 'rejected', error: r.error };
-    const duplicates = plan.events.length - accepted + plan.duplicateIndices.length;
+    if (unavailable > 0) {
+      this.events.inc({ transport, outcome: 'unavailable' }, unavailable);
+      this.logger.warn({ msg: 'JetStream did not acknowledge a frame', events: unavailable, error: (failed as Error)?.message });
+      if (!partial) throw new IngestError(IngestErrorCode.Unavailable, `events could not be stored: ${(failed as Error)?.message}; retry the request`);
+    }
     this.events.inc({ transport, outcome: 'accepted' }, accepted);
     this.events.inc({ transport, outcome: 'duplicate' }, duplicates);
     this.events.inc({ transport, outcome: 'rejected' }, plan.rejected.length);

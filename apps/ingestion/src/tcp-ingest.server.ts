@@ -67,7 +67,7 @@ export class TcpIngestServer implements OnApplicationBootstrap, OnApplicationShu
     const lines = frames.map((f) => f.line);
     let out: string;
     try {
-      const { statuses } = await this.ingest.ingest(records, 'tcp');
+      const { statuses } = await this.ingest.ingest(records, 'tcp', Date.now(), true);
       out = statuses.map((r, i) => JSON.stringify({ line: lines[i], ...r })).join('\n') + '\n';
     } catch (e) {
       const error = e instanceof IngestError ? e.message : 'internal error';

@@ -1,6 +1,6 @@
 import { durables, streams, subjects } from '@tidemark/contracts';
 import { partitionConsumers } from '@tidemark/jetstream';
-import { startService } from '@tidemark/runtime';
+import { framedBatches, startService } from '@tidemark/runtime';
 import { RecommendationModule } from './recommendation.module';
 
 /** Consumes events.clean.<p> for the owned partitions into Redis; answers recommendations over HTTP and NATS. */
@@ -10,7 +10,7 @@ export function bootstrap() {
     module: RecommendationModule,
     port: (c) => c.ports.recommendation,
     consumers: (c) =>
-      partitionConsumers({ stream: streams.clean, durable: durables.recommendation, subject: subjects.clean, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs }),
+      partitionConsumers({ stream: streams.clean, durable: durables.recommendation, subject: subjects.clean, partitions: c.ownedPartitions, ackWaitMs: c.ackWaitMs, ...framedBatches(c) }),
   });
 }
 

@@ -11,12 +11,12 @@
  * reading it before the atomic write is safe. Users and products span partitions, but every op on them is an
  * increment, a max or an add, so batches of different partitions commute (up to top-N trimming).
  */
-import type { DeadLetterRequest } from '@tidemark/jetstream';
+import { decodeFrames, type DeadLetterRequest } from '@tidemark/jetstream';
 import { RecParams, RecStore, planEvents, sessionsOf } from '@tidemark/recommend';
 
 export type RecsBatchOutcome =
   | { kind: 'applied'; events: number; interactions: number; deadLetters: DeadLetterRequest[] }
-  | { kind: 'replayed'; deadLetters: DeadLetterRequest[] }
+  | { kind: 'replayed'; events: number; deadLetters: DeadLetterRequest[] }
   | { kind: 'retry'; reason: string };
 
 export class RecommendationProcessor {
@@ -33,20 +33,12 @@ export class RecommendationProcessor {
       lastSeq = await this.store.lastSeq(partition);
       this.lastSeq.set(partition, lastSeq);
     }
-    const deadLetters: DeadLetterRequest[] = [];
-    const events: unknown[] = [];
-    for (const m of batch) {
-      let event: unknown;
-      try {
-        event = JSON.parse(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('utf8'));
-      } catch (e) {
-        deadLetters.push({ seq: m.seq, reason: `not JSON: ${(e as Error).message}` });
-        continue;
-      }
-      if (m.seq > lastSeq) events.push(event);
-    }
+    const decoded = decodeFrames(batch);
+    const deadLetters = decoded.deadLetters;
+    const after = lastSeq;
+    const events = decoded.events.filter((e) => e.seq > after).map((e) => e.event);
     const batchLastSeq = batch.length ? batch[batch.length - 1].seq : lastSeq;
-    if (batchLastSeq <= lastSeq) return { kind: 'replayed', deadLetters };
+    if (batchLastSeq <= lastSeq) return { kind: 'replayed', events: decoded.count, deadLetters };
     const plan = planEvents(events, await this.store.sessions(sessionsOf(events)), this.params);
     const r = await this.store.apply({ partition, expectedSeq: lastSeq, newSeq: batchLastSeq }, plan.ops);
     if (r.status === 'conflict') {

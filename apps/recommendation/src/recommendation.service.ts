@@ -24,7 +24,7 @@ export class RecommendationService {
         this.counts.inc({ outcome: 'applied' }, r.events);
         return Outcome.ack(r.deadLetters);
       case 'replayed':
-        this.counts.inc({ outcome: 'replayed' }, batch.length);
+        this.counts.inc({ outcome: 'replayed' }, r.events);
         return Outcome.ack(r.deadLetters);
       case 'retry':
         return Outcome.retry(0, r.reason);

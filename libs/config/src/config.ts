@@ -43,6 +43,22 @@ export interface TidemarkConfig {
   maxBatchEvents: number;
   /** Accept events at most this far ahead of the ingestion clock. */
   maxFutureMs: number;
+  /** Frames on events.raw/clean (docs/architecture.md "Frames"): events and bytes per frame at most. */
+  frameMaxEvents: number;
+  frameMaxBytes: number;
+  /** How long ingestion holds single-event requests to share a frame per partition. */
+  ingestLingerMs: number;
+  /** Dedup state: slot hashes per partition (size it to ids per partition per horizon / 64; docs/operations.md). */
+  dedupSlots: number;
+  /** How often dedup drops ids past DEDUP_TTL_MS. */
+  dedupSweepIntervalMs: number;
+  /** Bytes a consumer pulls in one batch at most (frames: about this many bytes of events). */
+  consumerBatchBytes: number;
+  /**
+   * Fault injection for the crash tests (TIDEMARK_FAULT, unset in production): `dedup-kill-after-forward:N`
+   * makes dedup kill -9 itself right after its N-th clean frame is stored, before the raw frames are acked.
+   */
+  fault: { dedupKillAfterForward?: number };
   /** Optional JSON file with user metric definitions (added to the defaults). */
   metricsFile: string | undefined;
   /** How often the aggregation firer checks the watermark and fires due windows. */
@@ -204,6 +220,13 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     maxLineBytes: int(env, 'INGESTION_MAX_LINE_BYTES', 64 * 1024, 256),
     maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
     maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 86_400_000, 0),
+    frameMaxEvents: int(env, 'FRAME_MAX_EVENTS', 1000, 1, 4096),
+    frameMaxBytes: int(env, 'FRAME_MAX_BYTES', 256 * 1024, 1024, 900 * 1024),
+    ingestLingerMs: int(env, 'INGESTION_LINGER_MS', 2, 0, 1000),
+    dedupSlots: int(env, 'DEDUP_SLOTS', 65_536, 1, 1 << 24),
+    dedupSweepIntervalMs: int(env, 'DEDUP_SWEEP_INTERVAL_MS', 600_000, 1000),
+    consumerBatchBytes: int(env, 'CONSUMER_BATCH_BYTES', 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+    fault: fault(env),
     metricsFile: env.METRICS_FILE?.trim() || undefined,
     fireIntervalMs: int(env, 'FIRE_INTERVAL_MS', 200, 10),
     resultRetentionMs: int(env, 'RESULT_RETENTION_MS', 7 * 86_400_000, 60_000),
@@ -236,6 +259,14 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
       seedDefaultRules: oneOf(env, 'ALERTING_SEED_DEFAULT_RULES', 'on', ['on', 'off'] as const) === 'on',
     },
   };
+}
+
+function fault(env: Env): TidemarkConfig['fault'] {
+  const raw = str(env, 'TIDEMARK_FAULT', '');
+  if (raw === '') return {};
+  const m = /^dedup-kill-after-forward:(\d+)$/.exec(raw);
+  if (!m || Number(m[1]) < 1) throw new ConfigError('TIDEMARK_FAULT', `"${raw}" is not dedup-kill-after-forward:<N ≥ 1>`);
+  return { dedupKillAfterForward: Number(m[1]) };
 }
 
 /** A comma-separated list of http(s) URLs (empty by default). */

@@ -20,7 +20,12 @@ export interface IngestReply {
 }
 
 /** What became of one record of a request (TCP replies one such line per input line). */
-export type RecordStatus = { status: 'accepted' } | { status: 'duplicate' } | { status: 'rejected'; error: string };
+export type RecordStatus =
+  | { status: 'accepted' }
+  | { status: 'duplicate' }
+  | { status: 'rejected'; error: string }
+  /** Its frame was not stored (JetStream did not acknowledge it): send it again. TCP only; HTTP/NATS answer 503. */
+  | { status: 'unavailable'; error: string };
 
 /** NATS replies carry the HTTP status they would have had, and an error message when it is not 202. */
 export interface RpcReply<T> {

@@ -6,3 +6,4 @@ export * from './event-schema';
 export * from './ndjson';
 export * from './api';
 export * from './ingest-plan';
+export * from './frame';

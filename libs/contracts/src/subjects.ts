@@ -60,4 +60,8 @@ export const headers = {
   dlqSubject: 'Tidemark-Subject',
   dlqSeq: 'Tidemark-Stream-Seq',
   dlqDeliveries: 'Tidemark-Deliveries',
+  /** The position of a dead-lettered event in its frame (the message at Tidemark-Stream-Seq). */
+  dlqFrameIndex: 'Tidemark-Frame-Index',
+  /** On a clean frame: the last raw stream sequence it covers (dedup resumes after it). */
+  rawSeq: 'Tidemark-Raw-Seq',
 } as const;

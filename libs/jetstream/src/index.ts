@@ -8,3 +8,4 @@ export * from './partition-consumer';
 export * from './jetstream.server';
 export * from './jetstream.client';
 export * from './jetstream.module';
+export * from './frames';

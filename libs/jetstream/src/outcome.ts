@@ -16,6 +16,12 @@ export interface DeadLetterRequest {
   /** Stream sequence of the message. */
   seq: number;
   reason: string;
+  /**
+   * One event of a frame (the message at `seq`): its position in the frame. Only that event goes to the DLQ
+   * (`data`, its own bytes), with the frame's sequence and this index in headers; the rest of the frame goes on.
+   */
+  index?: number;
+  data?: Uint8Array;
 }
 
 export type BatchOutcome =

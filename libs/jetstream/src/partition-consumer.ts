@@ -38,6 +38,7 @@ export interface BatchContext {
 export type BatchHandler = (messages: ConsumedMessage[], context: BatchContext) => Promise<BatchOutcome | void> | BatchOutcome | void;
 
 export type ConsumerEvent =
+  /** `count`: messages, or events with `countOf`. */
   | { type: 'batch'; count: number; firstSeq: number; lastSeq: number; durationMs: number; deadLettered: number }
   | { type: 'retry'; attempt: number; delayMs: number; reason: string; firstSeq: number }
   | { type: 'deadLetter'; seq: number; subject: string; reason: string; deliveryCount: number }
@@ -59,6 +60,13 @@ export interface PartitionConsumerOptions {
   handler: BatchHandler;
   /** Messages per batch at most (default 500). */
   batchSize?: number;
+  /** Bytes per batch at most (JetStream's pull `max_bytes`; default: no bound). Keep it above the largest message. */
+  maxBytes?: number;
+  /**
+   * Events a message holds (frames hold many; default 1 each): `processed` and `lag` then count events
+   * (`lag` estimated from the messages pending and the events per message seen so far).
+   */
+  countOf?: (message: ConsumedMessage) => number;
   /** Long-poll duration while the partition is idle (default 5000 ms). Latency does not depend on it. */
   idlePollMs?: number;
   /** The consumer's ack wait (default 30 000 ms): how long a delivery may stay unacknowledged (kept alive while the handler works). */
@@ -120,6 +128,9 @@ export class PartitionConsumer {
   private readonly conn: JetStreamConnection | undefined;
   private readonly handler: BatchHandler;
   private readonly batchSize: number;
+  private readonly maxBytes: number | undefined;
+  private readonly countOf: ((message: ConsumedMessage) => number) | undefined;
+  private processedMessages = 0;
   private readonly idlePollMs: number;
   private readonly ackWaitMs: number;
   private readonly maxAckPending: number;
@@ -162,6 +173,8 @@ export class PartitionConsumer {
     this.partition = options.filterSubject ? partitionOfSubject(options.filterSubject) : undefined;
     this.handler = options.handler;
     this.batchSize = Math.max(1, options.batchSize ?? 500);
+    this.maxBytes = options.maxBytes;
+    this.countOf = options.countOf;
     this.idlePollMs = Math.max(100, options.idlePollMs ?? 5000);
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.maxAckPending = Math.max(options.maxAckPending ?? 20_000, this.batchSize);
@@ -175,12 +188,16 @@ export class PartitionConsumer {
     this.publisher = options.publisher;
   }
 
-  /** Messages left in the partition after the last delivered one (from the last delivery; 0 when caught up). */
+  /**
+   * Messages left in the partition after the last delivered one (from the last delivery; 0 when caught up);
+   * with `countOf`, events (messages × the events per message seen so far).
+   */
   get lag(): number {
-    return this.lagValue;
+    if (!this.countOf || this.processedMessages === 0) return this.lagValue;
+    return Math.round((this.lagValue * this.processedCount) / this.processedMessages);
   }
 
-  /** Messages acked (processed or dead-lettered) since start. */
+  /** Messages (with `countOf`, events) acked (processed or dead-lettered) since start. */
   get processed(): number {
     return this.processedCount;
   }
@@ -353,7 +370,8 @@ export class PartitionConsumer {
   private pull(batch: number, expiresMs: number): Promise<ConsumedMessage[]> {
     if (this.stopping) return Promise.resolve([]);
     const inbox = `${this.inboxPrefix}.${(++this.pullCounter).toString(36)}`;
-    const body = expiresMs > 0 ? { batch, expires: expiresMs * 1_000_000 } : { batch, no_wait: true };
+    const body: Record<string, unknown> = expiresMs > 0 ? { batch, expires: expiresMs * 1_000_000 } : { batch, no_wait: true };
+    if (this.maxBytes) body.max_bytes = this.maxBytes;
     return new Promise<ConsumedMessage[]>((resolve, reject) => {
       const timeoutMs = expiresMs + this.requestTimeoutMs;
       const messages: ConsumedMessage[] = [];
@@ -389,6 +407,8 @@ export class PartitionConsumer {
       if (code === 100) return; // idle heartbeat
       if (code === 409) {
         if (/deleted|not found/i.test(description)) return finish(new PullError(`consumer ${this.stream}/${this.durable}: ${description}`, 409));
+        // The next message alone is larger than max_bytes: an error (pulled again after a backoff), never a busy loop.
+        if (/exceeds maxbytes/i.test(description)) return finish(new PullError(`consumer ${this.stream}/${this.durable}: ${description} (max_bytes ${this.maxBytes})`, 409));
         return finish(); // max ack pending / max waiting / leadership change: pull again
       }
       if (code === 503) return finish(new PullError(`JetStream unavailable (503 no responders) for ${this.stream}/${this.durable}`, 503));
@@ -501,10 +521,10 @@ export class PartitionConsumer {
       const items = deadLetters.map((d) => {
         const m = bySeq.get(d.seq);
         if (!m) throw new Error(`handler dead-lettered seq ${d.seq}, which is not in the batch ${batch[0].seq}..${batch[batch.length - 1].seq}`);
-        return { m, reason: d.reason };
+        return { m, d, reason: d.reason };
       });
       try {
-        await this.publisher!.publishBatch(items.map(({ m, reason }) => this.deadLetterItem(m, reason)));
+        await this.publisher!.publishBatch(items.map(({ m, d }) => this.deadLetterItem(m, d)));
       } catch (error) {
         // The handler's effects are committed (fenced on replay); the dead letters are not stored: do it again.
         await this.retry(batch, undefined, `dead letter publish failed: ${(error as Error).message}`);
@@ -518,13 +538,20 @@ export class PartitionConsumer {
     const last = batch[batch.length - 1];
     await this.ack(last);
     this.tracker.acked(last.seq);
-    this.processedCount += batch.length;
+    let events = batch.length;
+    if (this.countOf) {
+      events = 0;
+      for (const m of batch) events += this.countOf(m);
+    }
+    this.processedMessages += batch.length;
+    this.processedCount += events;
     this.retryAttempt = 0;
     this.retryHeadSeq = 0;
-    this.emit({ type: 'batch', count: batch.length, firstSeq: batch[0].seq, lastSeq: last.seq, durationMs: Date.now() - started, deadLettered: deadLetters.length });
+    this.emit({ type: 'batch', count: events, firstSeq: batch[0].seq, lastSeq: last.seq, durationMs: Date.now() - started, deadLettered: deadLetters.length });
   }
 
-  private deadLetterItem(m: ConsumedMessage, reason: string) {
+  private deadLetterItem(m: ConsumedMessage, d: DeadLetterRequest) {
+    const reason = d.reason;
     const h: MsgHdrs = natsHeaders();
     if (m.headers) {
       for (const k of m.headers.keys()) {
@@ -538,7 +565,9 @@ export class PartitionConsumer {
     h.set(contractHeaders.dlqSubject, m.subject);
     h.set(contractHeaders.dlqSeq, String(m.seq));
     h.set(contractHeaders.dlqDeliveries, String(m.deliveryCount));
-    return { subject: this.dlqSubject, data: m.data, headers: h, msgId: `dlq:${this.stream}:${this.durable}:${m.seq}` };
+    if (d.index === undefined) return { subject: this.dlqSubject, data: m.data, headers: h, msgId: `dlq:${this.stream}:${this.durable}:${m.seq}` };
+    h.set(contractHeaders.dlqFrameIndex, String(d.index));
+    return { subject: this.dlqSubject, data: d.data ?? new Uint8Array(0), headers: h, msgId: `dlq:${this.stream}:${this.durable}:${m.seq}:${d.index}` };
   }
 
   /** Nak the batch in order (so it comes back first, in order), then wait before pulling again. */

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { frameCount } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
-import { JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
+import { ConsumedMessage, JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
 import { JsonLogger, MetricsRegistry } from '@tidemark/observability';
 
 export interface ServiceSpec {
@@ -15,6 +16,14 @@ export interface ServiceSpec {
   bodyParser?: boolean;
   /** Adjusts the fastify instance before listening (e.g. body parsers). */
   configureHttp?: (app: NestFastifyApplication, config: TidemarkConfig) => void;
+}
+
+/**
+ * Consumer settings for the framed streams (events.raw, events.clean): pulls bounded by bytes
+ * (CONSUMER_BATCH_BYTES), lag and throughput counted in events.
+ */
+export function framedBatches(config: TidemarkConfig) {
+  return { batchSize: 1024, maxBytes: config.consumerBatchBytes, countOf: (m: ConsumedMessage) => frameCount(m.data) || 1 };
 }
 
 /**
@@ -33,10 +42,10 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
   if (spec.consumers) {
     const metrics = app.get(MetricsRegistry);
     const batches = metrics.histogram('tidemark_consumer_batch_seconds', 'Time to process one batch, by durable', ['durable']);
-    const processed = metrics.counter('tidemark_consumer_messages_total', 'Messages processed (acked), by durable', ['durable']);
+    const processed = metrics.counter('tidemark_consumer_messages_total', 'Messages processed (acked), by durable; events for the framed streams', ['durable']);
     const retries = metrics.counter('tidemark_consumer_retries_total', 'Batches retried after a transient failure, by durable', ['durable']);
     const deadLetters = metrics.counter('tidemark_dead_letters_total', 'Messages sent to dlq.>, by durable', ['durable']);
-    const lag = metrics.gauge('tidemark_consumer_lag', 'Messages waiting in the stream for this consumer, by durable', ['durable']);
+    const lag = metrics.gauge('tidemark_consumer_lag', 'Messages waiting in the stream for this consumer, by durable; events (estimated) for the framed streams', ['durable']);
     const server = new JetStreamServer({
       connection: app.get(JetStreamConnection),
       consumers: spec.consumers(cfg),

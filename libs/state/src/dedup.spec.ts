@@ -1,63 +1,67 @@
 import fc from 'fast-check';
-import { InMemoryDedupStore, classify, shouldForward } from './dedup';
+import { InMemoryDedupStore, claimValue, classify, dedupKey, horizonHours, isExpired } from './dedup';
 
-describe('classify', () => {
-  it.each([
-    [null, 7, 'first'],
-    ['7', 7, 'retry'],
-    ['f7', 7, 'forwarded'],
-    ['3', 7, 'duplicate'],
-    ['f3', 7, 'duplicate'],
-    ['17', 7, 'duplicate'],
-    ['f17', 1, 'duplicate'],
-  ] as const)('stored %p, seq %p → %s', (stored, seq, expected) => {
-    expect(classify(stored, seq)).toBe(expected);
+const HOUR = 3_600_000;
+const TTL = 24 * HOUR;
+
+describe('dedup claims', () => {
+  it('packs the hour and the place of the event in 8 bytes', () => {
+    const v = claimValue(123_456_789, 4095, 5 * HOUR + 1);
+    expect(v).toHaveLength(8);
+    expect(v.readUInt16BE(0)).toBe(5);
+    expect(v.readUIntBE(2, 6)).toBe(123_456_789 * 4096 + 4095);
+    expect(() => claimValue(1, 4096, 0)).toThrow(RangeError);
+    expect(() => claimValue(2 ** 36, 0, 0)).toThrow(RangeError);
   });
 
-  it('forwards first occurrences and their redeliveries only', () => {
-    expect(['first', 'retry', 'forwarded', 'duplicate'].filter((d) => shouldForward(d as never))).toEqual(['first', 'retry']);
+  it('classifies: nothing → first, same place → retry, another place → duplicate, an old claim → expired', () => {
+    const mine = claimValue(7, 2, 100 * HOUR);
+    expect(classify(null, mine, 100 * HOUR, TTL)).toBe('first');
+    expect(classify(Buffer.from(mine), mine, 100 * HOUR, TTL)).toBe('retry');
+    expect(classify(claimValue(7, 3, 100 * HOUR), mine, 100 * HOUR, TTL)).toBe('duplicate');
+    expect(classify(claimValue(3, 0, 99 * HOUR), mine, 100 * HOUR, TTL)).toBe('duplicate');
+    const old = claimValue(3, 0, 100 * HOUR - (horizonHours(TTL) + 1) * HOUR);
+    expect(classify(old, mine, 100 * HOUR, TTL)).toBe('expired');
+  });
+
+  it('keeps a claim at least the TTL and at most TTL + 2 h, also across the 16-bit hour wrap', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 22 }), fc.integer({ min: 0, max: 60 * HOUR }), (hour, age) => {
+        const made = hour * HOUR + 1234;
+        const expired = isExpired(claimValue(1, 0, made), made + age, TTL);
+        if (age <= TTL) expect(expired).toBe(false);
+        if (age > TTL + 2 * HOUR) expect(expired).toBe(true);
+      }),
+    );
+  });
+
+  it('spreads ids over the slots with 8-byte fields', () => {
+    const k = dedupKey('order-1', 1024);
+    expect(k.field).toHaveLength(8);
+    expect(k.slot).toBeGreaterThanOrEqual(0);
+    expect(k.slot).toBeLessThan(1024);
+    expect(dedupKey(Buffer.from('order-1'), 1024)).toEqual(k);
+    const used = new Set(Array.from({ length: 4000 }, (_, i) => dedupKey(`id-${i}`, 64).slot));
+    expect(used.size).toBe(64);
   });
 });
 
-describe('InMemoryDedupStore: crash-safety against a reference (property)', () => {
-  /**
-   * A raw stream of (id, seq) messages processed in batches; each batch may "crash" after the claim, after
-   * the forward, or after the mark, and is then redelivered whole. Whatever the crashes, every id reaches
-   * the clean stream at least once, and — given the clean stream's Nats-Msg-Id de-duplication — exactly once.
-   */
-  it('forwards every distinct id, and a true duplicate never', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 60 }),
-        fc.array(fc.constantFrom('none', 'afterClaim', 'afterForward', 'afterMark'), { maxLength: 30 }),
-        fc.integer({ min: 1, max: 8 }),
-        async (ids, crashes, batchSize) => {
-          const messages = ids.map((n, i) => ({ id: `id-${n}`, seq: i + 1 }));
-          const store = new InMemoryDedupStore();
-          const forwardedMsgIds = new Set<string>(); // the clean stream, de-duplicated by Nats-Msg-Id
-          const forwardedSeqs: number[] = [];
-          let pos = 0;
-          let crash = 0;
-          while (pos < messages.length) {
-            const batch = messages.slice(pos, pos + batchSize);
-            const mode = crashes[crash++] ?? 'none';
-            const decisions = await store.claim(batch);
-            if (mode === 'afterClaim') continue;
-            const toForward = batch.filter((_, i) => shouldForward(decisions[i]));
-            for (const m of toForward) {
-              if (!forwardedMsgIds.has(m.id)) forwardedSeqs.push(m.seq);
-              forwardedMsgIds.add(m.id);
-            }
-            if (mode === 'afterForward') continue;
-            await store.markForwarded(toForward);
-            if (mode === 'afterMark') continue;
-            pos += batch.length; // acked
-          }
-          const firstSeqOf = new Map<string, number>();
-          for (const m of messages) if (!firstSeqOf.has(m.id)) firstSeqOf.set(m.id, m.seq);
-          expect(forwardedSeqs.sort((a, b) => a - b)).toEqual([...firstSeqOf.values()].sort((a, b) => a - b));
-        },
-      ),
-    );
+describe('InMemoryDedupStore', () => {
+  it('decides in order within one call: the first occurrence claims, later ones are duplicates', async () => {
+    const s = new InMemoryDedupStore(TTL, 4);
+    const items = ['a', 'b', 'a'].map((id, index) => ({ id, seq: 1, index, timeMs: 0 }));
+    expect(await s.claim(0, items, 0)).toEqual(['first', 'first', 'duplicate']);
+    expect(await s.claim(0, items, 0)).toEqual(['retry', 'retry', 'duplicate']);
+    // partitions are separate (ids of a partition never reach another)
+    expect(await s.claim(1, items.slice(0, 1), 0)).toEqual(['first']);
+  });
+
+  it('sweeps claims past the horizon and only those', async () => {
+    const s = new InMemoryDedupStore(TTL, 4);
+    await s.claim(0, [{ id: 'old', seq: 1, index: 0, timeMs: 0 }], 0);
+    await s.claim(0, [{ id: 'new', seq: 2, index: 0, timeMs: 20 * HOUR }], 20 * HOUR);
+    expect(await s.sweep(0, 27 * HOUR)).toBe(1);
+    expect(await s.claim(0, [{ id: 'new', seq: 3, index: 0, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['duplicate']);
+    expect(await s.claim(0, [{ id: 'old', seq: 3, index: 1, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['first']);
   });
 });

@@ -1,56 +1,125 @@
 import type Redis from 'ioredis';
-import { DedupDecision, DedupItem, DedupStore } from './dedup';
+import { DedupDecision, DedupItem, DedupStore, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
 
-/** `classify` of dedup.ts, in Lua: one round trip claims a whole batch, in order. */
+/**
+ * dedup.ts in Redis. Keys: `<prefix>{p<partition>}:<slot>`, one small hash per slot, so every call of one
+ * partition touches one Redis Cluster slot (the hash tag). One Lua call claims a chunk of ids: per id one
+ * HSETNX, and an HGET only when the id was there already (a duplicate or a redelivery).
+ * KEYS: the slot hashes; ARGV: n fields, then n values (8 bytes each, binary).
+ */
 const CLAIM = `
-local ttl = ARGV[1]
+local n = #KEYS
 local out = {}
-for i = 1, #KEYS do
-  local seq = ARGV[i + 1]
-  -- Redis >= 7.0: sets only when absent and answers the previous value (nil when it was absent).
-  local v = redis.call('SET', KEYS[i], seq, 'NX', 'PX', ttl, 'GET')
-  if not v then
-    out[i] = 0
-  elseif v == seq then
-    out[i] = 1
-  elseif v == 'f' .. seq then
-    out[i] = 2
+for i = 1, n do
+  if redis.call('HSETNX', KEYS[i], ARGV[i], ARGV[n + i]) == 1 then
+    out[i] = false
   else
-    out[i] = 3
+    out[i] = redis.call('HGET', KEYS[i], ARGV[i])
   end
 end
 return out
 `;
 
-const CODES: DedupDecision[] = ['first', 'retry', 'forwarded', 'duplicate'];
+/** Overwrites expired claims. KEYS: slot hashes; ARGV: n fields, then n values. */
+const TAKE_OVER = `
+local n = #KEYS
+for i = 1, n do redis.call('HSET', KEYS[i], ARGV[i], ARGV[n + i]) end
+return n
+`;
+
+/**
+ * Drops claims older than the horizon. KEYS: slot hashes; ARGV[1]: the current hour (mod 65536), ARGV[2]: the
+ * horizon in hours. A value's first two bytes are its hour (big-endian). Deletes in chunks (no unbounded unpack).
+ */
+const SWEEP = `
+local now = tonumber(ARGV[1])
+local horizon = tonumber(ARGV[2])
+local dropped = 0
+for i = 1, #KEYS do
+  local all = redis.call('HGETALL', KEYS[i])
+  local old = {}
+  for j = 1, #all, 2 do
+    local v = all[j + 1]
+    local h = string.byte(v, 1) * 256 + string.byte(v, 2)
+    if (now - h) % 65536 > horizon then
+      old[#old + 1] = all[j]
+      if #old == 500 then
+        redis.call('HDEL', KEYS[i], unpack(old))
+        dropped = dropped + #old
+        old = {}
+      end
+    end
+  end
+  if #old > 0 then
+    redis.call('HDEL', KEYS[i], unpack(old))
+    dropped = dropped + #old
+  end
+end
+return dropped
+`;
+
+interface DedupCommands {
+  /** ioredis' `<name>Buffer` variant of a defined command answers Buffers (the values are binary). */
+  tidemarkDedupClaimBuffer(numKeys: number, ...args: (string | Buffer)[]): Promise<(Buffer | null)[]>;
+  tidemarkDedupTakeOver(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+  tidemarkDedupSweep(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+}
+
+/** Ids per Lua call at most (a frame holds up to 4096 events; calls stay short for other clients). */
+const CHUNK = 1024;
+/** Slot hashes per sweep call. */
+const SWEEP_CHUNK = 256;
 
 export class RedisDedupStore implements DedupStore {
+  private readonly cmd: DedupCommands;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly ttlMs: number,
+    private readonly slots = 65_536,
     private readonly prefix = 'tm:dedup:',
   ) {
     redis.defineCommand('tidemarkDedupClaim', { lua: CLAIM });
+    redis.defineCommand('tidemarkDedupTakeOver', { lua: TAKE_OVER });
+    redis.defineCommand('tidemarkDedupSweep', { lua: SWEEP });
+    this.cmd = redis as unknown as DedupCommands;
   }
 
-  async claim(items: DedupItem[]): Promise<DedupDecision[]> {
-    if (items.length === 0) return [];
-    const keys = items.map((i) => this.prefix + i.id);
-    const args = [String(this.ttlMs), ...items.map((i) => String(i.seq))];
-    const codes = (await (this.redis as unknown as ClaimCommand).tidemarkDedupClaim(keys.length, ...keys, ...args)) as number[];
-    return codes.map((c) => CODES[c]);
+  /** The Redis key of a partition's slot hash. */
+  slotKey(partition: number, slot: number): string {
+    return `${this.prefix}{p${partition}}:${slot}`;
   }
 
-  async markForwarded(items: DedupItem[]): Promise<void> {
-    if (items.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const i of items) pipeline.set(this.prefix + i.id, `f${i.seq}`, 'PX', this.ttlMs);
-    const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err);
-    if (failed) throw failed[0];
+  async claim(partition: number, items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
+    const out: DedupDecision[] = [];
+    for (let at = 0; at < items.length; at += CHUNK) {
+      const chunk = items.slice(at, at + CHUNK);
+      const keys = chunk.map((i) => dedupKey(i.id, this.slots));
+      const values = chunk.map((i) => claimValue(i.seq, i.index, i.timeMs));
+      const names = keys.map((k) => this.slotKey(partition, k.slot));
+      const found = await this.cmd.tidemarkDedupClaimBuffer(names.length, ...names, ...keys.map((k) => k.field), ...values);
+      const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
+      if (overwrite.length > 0) {
+        await this.cmd.tidemarkDedupTakeOver(
+          overwrite.length,
+          ...overwrite.map((i) => names[i]),
+          ...overwrite.map((i) => keys[i].field),
+          ...overwrite.map((i) => values[i]),
+        );
+      }
+      for (const d of decisions) out.push(d);
+    }
+    return out;
   }
-}
 
-interface ClaimCommand {
-  tidemarkDedupClaim(numKeys: number, ...args: string[]): Promise<unknown>;
+  async sweep(partition: number, nowMs: number): Promise<number> {
+    let dropped = 0;
+    const args = [String(hourOf(nowMs) & 0xffff), String(horizonHours(this.ttlMs))];
+    for (let at = 0; at < this.slots; at += SWEEP_CHUNK) {
+      const names: string[] = [];
+      for (let s = at; s < Math.min(this.slots, at + SWEEP_CHUNK); s++) names.push(this.slotKey(partition, s));
+      dropped += await this.cmd.tidemarkDedupSweep(names.length, ...names, ...args);
+    }
+    return dropped;
+  }
 }

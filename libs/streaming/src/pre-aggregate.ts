@@ -37,6 +37,8 @@ export interface SequencedEvent {
   event: TidemarkEvent;
   /** Stream sequence number (optional in tests). */
   seq?: number;
+  /** Position of the event in its frame (the message at `seq`), passed through to `invalid`. */
+  index?: number;
 }
 
 export interface PreAggregateInput {
@@ -77,6 +79,8 @@ export interface JoinDeltaEntry {
 
 export interface InvalidEvent {
   seq: number | null;
+  /** The event's position in its frame, when the input said. */
+  index?: number;
   event: unknown;
   error: string;
 }
@@ -141,14 +145,14 @@ export class PreAggregator {
     let processed = 0;
     let lastSeq: number | null = null;
     let wm = tracker.advance(now);
-    for (const { event, seq } of events) {
+    for (const { event, seq, index } of events) {
       if (seq !== undefined && (lastSeq === null || seq > lastSeq)) lastSeq = seq;
       if (afterSeq !== undefined && seq !== undefined && seq <= afterSeq) {
         replayed++;
         continue;
       }
       if (event === null || typeof event !== 'object' || typeof event.ts !== 'number' || !Number.isFinite(event.ts) || typeof event.type !== 'string') {
-        b.invalid.push({ seq: seq ?? null, event, error: 'event needs a string type and a finite numeric ts (epoch ms)' });
+        b.invalid.push({ seq: seq ?? null, ...(index === undefined ? {} : { index }), event, error: 'event needs a string type and a finite numeric ts (epoch ms)' });
         continue;
       }
       processed++;
