@@ -145,7 +145,7 @@ export function parseSessionMember(member: string): SessionSpan {
 }
 
 /**
- * The Redis updates of one session delta of a key (DESIGN.md session windows; libs/streaming planSessionMerge):
+ * The Redis updates of one session delta of a key (docs/semantics.md "Windows and lateness", sessions; libs/streaming planSessionMerge):
  * the stored sessions it intersects are merged into the new cover — their state moved into it, their index,
  * due, purge and stored-result entries removed — then the delta is applied to the cover. `stored` is the key's
  * open sessions; it is updated in place so that several deltas of one key in a batch chain correctly.

@@ -1,6 +1,6 @@
 /**
- * The dedup service's work on one batch of one raw partition, in stream order (DESIGN.md "Exactly-once,
- * concretely" — Dedup): claim every id with its raw sequence (one Lua call), forward first occurrences to
+ * The dedup service's work on one batch of one raw partition, in stream order (docs/semantics.md "Exactly-once:
+ * dedup"): claim every id with its raw sequence (one Lua call), forward first occurrences to
  * `events.clean.<p>` with `Nats-Msg-Id` = event id and wait for every ack, mark them forwarded, and only
  * then let the transport ack the batch. A message that cannot be decoded is dead-lettered, never dropped.
  * Any failure of Redis or NATS throws: nothing of the batch is acked and it comes again whole.

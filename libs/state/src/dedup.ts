@@ -1,5 +1,5 @@
 /**
- * Long-horizon de-duplication by event id (DESIGN.md "Exactly-once, concretely" — Dedup).
+ * Long-horizon de-duplication by event id (docs/semantics.md "Exactly-once: dedup").
  *
  * Each id is claimed with the raw stream sequence of the message carrying it. The stored value is
  * `<seq>` once claimed and `f<seq>` once its forward to the clean stream was acknowledged. For a message

@@ -1,5 +1,5 @@
 /**
- * Exactly-once state updates (DESIGN.md "Exactly-once, concretely" — Aggregation): a batch's state updates
+ * Exactly-once state updates (docs/semantics.md "Exactly-once: the common protocol", "Exactly-once: aggregation"): a batch's state updates
  * and the partition's last applied stream sequence are written together, atomically, or not at all.
  *
  * The caller knows the partition's `lastSeq` (its cache, loaded at start) and passes the updates of the
