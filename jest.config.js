@@ -1,5 +1,5 @@
 // Jest runs TypeScript through SWC. NestJS 12 ships ESM only, so node_modules/@nestjs is transformed
-// to CommonJS too (see PLATFORM.md); everything else in node_modules is left alone.
+// to CommonJS too (see docs/platform.md "Versions that work together"); everything else in node_modules is left alone.
 const swc = [
   '@swc/jest',
   {

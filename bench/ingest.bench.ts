@@ -1,7 +1,7 @@
 /**
  * `tidemark bench ingest`: events/s into ingestion over HTTP (NDJSON batches) and TCP, beside the raw
  * JetStream publish ceiling measured in the same run on the same private nats-server: core publish into
- * the stream with a reply inbox and `Nats-Msg-Id`, acks counted by hand (as PLATFORM.md measured).
+ * the stream with a reply inbox and `Nats-Msg-Id`, acks counted by hand (as measured in docs/platform.md, "Throughput of the building blocks").
  * Goal: ingestion >= 0.8 x the ceiling.
  */
 import * as net from 'node:net';

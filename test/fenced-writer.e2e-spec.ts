@@ -100,6 +100,48 @@ describe('RedisFencedWriter', () => {
     expect(await client.pttl('h:uv')).toBeGreaterThan(50_000);
   });
 
+  it('refuses, like the reference, a batch it could only apply in part: nothing written, the fence unmoved', async () => {
+    const real = new RedisFencedWriter(client);
+    const ref = new InMemoryFencedWriter();
+    const first: StateOp[] = [
+      { op: 'zadd', key: 'x:j:Z:r', member: '1', score: 1 },
+      { op: 'hincrby', key: 'x:big', field: 'c', by: '9000000000000000000' },
+    ];
+    const fence = { key: 'x:part', expectedSeq: 0, newSeq: 1 };
+    expect(await real.apply(fence, first)).toEqual(await ref.apply(fence, first));
+    const cases: StateOp[][] = [
+      // the first op alone would succeed; the second meets a sorted set where it needs a hash
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hearliest', key: 'x:j:Z:r', ts: 5, id: 'e', values: { fields: '{}' } }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hincrby', key: 'x:j:Z:r', field: '_u', by: '1' }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'zincrby', key: 'x:win', member: 'm', by: 1 }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'pfadd', key: 'x:hll', members: ['ok', '\ud800'] }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hset', key: 'x:win', field: 'f', value: 'x\udc00' }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hincrby', key: 'x:big', field: 'c', by: '300000000000000000' }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hincrby', key: 'x:win', field: 'c', by: '1.5' }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'zadd', key: 'x:z', member: 'm', score: NaN }],
+      [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }, { op: 'hmax', key: 'x:win', field: 'v', value: Infinity }],
+    ];
+    for (const ops of cases) {
+      const f = { key: 'x:part', expectedSeq: 1, newSeq: 2 };
+      await expect(real.apply(f, ops)).rejects.toThrow(/refused: /);
+      await expect(ref.apply(f, ops)).rejects.toThrow(/refused: /);
+      expect(await client.exists('x:win', 'x:hll', 'x:z')).toBe(0);
+      expect(await client.type('x:j:Z:r')).toBe('zset');
+      expect(await real.lastSeq('x:part')).toBe(1);
+    }
+    const ok: StateOp[] = [{ op: 'hincrby', key: 'x:win', field: 'count', by: '1' }];
+    const f = { key: 'x:part', expectedSeq: 1, newSeq: 2 };
+    expect(await real.apply(f, ok)).toEqual(await ref.apply(f, ok));
+    expect(await client.hget('x:win', 'count')).toBe('1');
+  });
+
+  it('adds any number of HyperLogLog members (no unbounded Lua unpack)', async () => {
+    const w = new RedisFencedWriter(client);
+    const members = Array.from({ length: 20_000 }, (_, i) => `m${i}`);
+    expect(await w.apply({ key: 'u:part', expectedSeq: 0, newSeq: 1 }, [{ op: 'pfadd', key: 'u:hll', members }])).toEqual({ status: 'applied' });
+    expect(Math.abs((await client.pfcount('u:hll')) - 20_000) / 20_000).toBeLessThan(0.02);
+  });
+
   it('keeps applied batches through a Redis restart (append-only file, fsync always)', async () => {
     const w = new RedisFencedWriter(client);
     await w.apply({ key: 'd:part', expectedSeq: 0, newSeq: 7 }, [{ op: 'hincrby', key: 'd:win', field: 'c', by: '3' }]);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type Redis from 'ioredis';
 import { DEFAULT_PARAMS, InMemoryRecStore, Level, RecParams, RecStore, Recommender, planInteractions } from '@tidemark/recommend';
-import { connectRedis } from '@tidemark/state';
+import { KEY_PART_LUA, connectRedis, encodeKeyPart, isWellFormed } from '@tidemark/state';
 import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { ServerHandle, startRedis } from './support/servers';
 
@@ -25,14 +25,19 @@ afterAll(async () => {
 
 const T = Date.UTC(2026, 0, 1);
 const H = 1000;
-const PRODUCTS = ['A', 'B', 'C', 'D', 'E', 'F'];
+// Ids with the key separator, hash-tag braces, globs, spaces and non-ASCII: keys are built from encoded ids
+// (the READ script encodes the ids it reads from Redis itself), so the stores must still agree.
+const PRODUCTS = ['A', 'B:r', '{C}', 'e:D*', '中文', 'F 😀'];
+const USERS = ['u1', 'u:2', '{u3}'];
+const SESSIONS = ['s1', 's:2', 's 3', '会话'];
+const CATEGORIES = ['c1', 'c:2%'];
 
 const interaction = (dt: fc.Arbitrary<number>) =>
   fc.record({
-    userId: fc.constantFrom('u1', 'u2', 'u3'),
-    sessionId: fc.constantFrom('s1', 's2', 's3', 's4'),
+    userId: fc.constantFrom(...USERS),
+    sessionId: fc.constantFrom(...SESSIONS),
     productId: fc.constantFrom(...PRODUCTS),
-    categoryId: fc.constantFrom('c1', 'c2'),
+    categoryId: fc.constantFrom(...CATEGORIES),
     level: fc.constantFrom<Level>(1, 1, 1, 2, 3),
     dt,
   });
@@ -47,19 +52,19 @@ async function compare(mem: RecStore, red: RecStore, params: RecParams, exact: b
     expect(b.items.map((i) => [i.item, i.level])).toEqual(a.items.map((i) => [i.item, i.level]));
     a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
   }
-  for (const c of [null, 'c1', 'c2']) {
+  for (const c of [null, ...CATEGORIES]) {
     const [a, b] = [await mem.trending(c, 100), await red.trending(c, 100)];
     expect(b.epoch).toBe(a.epoch);
     expect(b.items.map((i) => i.item)).toEqual(a.items.map((i) => i.item));
     a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
   }
-  for (const u of ['u1', 'u2', 'u3']) expect(await red.user(u)).toEqual(await mem.user(u));
-  expect(await red.sessions(['s1', 's2', 's3', 's4'])).toEqual(await mem.sessions(['s1', 's2', 's3', 's4']));
+  for (const u of USERS) expect(await red.user(u)).toEqual(await mem.user(u));
+  expect(await red.sessions(SESSIONS)).toEqual(await mem.sessions(SESSIONS));
   expect(await red.categories(PRODUCTS)).toEqual(await mem.categories(PRODUCTS));
   // and so the same answers
   const [rm, rr] = [new Recommender(mem, params), new Recommender(red, params)];
-  for (const u of ['u1', 'u2', 'nobody']) expect(await rr.forUser(u, 5)).toEqual(await rm.forUser(u, 5));
-  for (const p of ['A', 'F', 'nothing']) expect(await rr.similar(p, 5)).toEqual(await rm.similar(p, 5));
+  for (const u of [...USERS, 'nobody']) expect(await rr.forUser(u, 5)).toEqual(await rm.forUser(u, 5));
+  for (const p of [...PRODUCTS, 'nothing']) expect(await rr.similar(p, 5)).toEqual(await rm.similar(p, 5));
 }
 
 let run = 0;
@@ -124,5 +129,36 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     for (const k of ['u:u', 'b:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
     for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c']) expect(await ttl(k)).toBeGreaterThan(20_000);
     expect(await ttl('tr:all')).toBe(-1); // bounded by RECS_TRENDING_SIZE instead
+  });
+
+  it('keeps a user who bought more products than one Lua unpack takes (20,000)', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'big:' });
+    const ops = Array.from({ length: 20_000 }, (_, i) => ({ op: 'bought' as const, user: 'u:1', item: `p${i}` }));
+    expect(await red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'applied' });
+    expect((await red.user('u:1')).bought.size).toBe(20_000);
+  });
+
+  it('refuses a batch it could only apply in part (a key of another type), writing nothing', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'wt:' });
+    await client.hset('wt:b:u2', 'x', '1'); // not a set
+    const ops = [
+      { op: 'seen' as const, user: 'u1', item: 'A', t: T },
+      { op: 'bought' as const, user: 'u2', item: 'A' },
+    ];
+    await expect(red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).rejects.toThrow(/refused: /);
+    expect(await client.exists('wt:u:u1')).toBe(0);
+    expect(await red.lastSeq(0)).toBe(0);
+  });
+
+  it("the READ script's keypart is encodeKeyPart (property, valid Unicode)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }).filter((x) => isWellFormed(x)), fc.constantFrom(':', '{', '}', '*', '%', '\\', ' ', '\u0000', '\u007f', '😀', '中文')), { minLength: 1, maxLength: 20 }), async (parts) => {
+        const lua = await client.eval(`${KEY_PART_LUA}\nlocal out = {}\nfor i, a in ipairs(ARGV) do out[i] = keypart(a) end\nreturn out`, 0, ...parts);
+        expect(lua).toEqual(parts.map(encodeKeyPart));
+      }),
+      { numRuns: 50 },
+    );
   });
 });

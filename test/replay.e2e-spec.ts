@@ -6,13 +6,14 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { streams } from '@tidemark/contracts';
+import { SAMPLES } from '@tidemark/simulator';
 import { streamCount } from './support/jetstream-read';
 import { IngestionStack, startIngestionStack } from './support/service-process';
 
 jest.setTimeout(120_000);
 const run = promisify(execFile);
 const BIN = path.resolve(__dirname, '..', 'bin', 'tidemark.js');
-const SAMPLE = path.resolve(__dirname, '..', '..', 'shared', 'data', 'rees46-2019-oct-head', 'events.csv');
+const SAMPLE = SAMPLES.rees46; // data/samples/ in the repository
 
 let stack: IngestionStack;
 let nc: NatsConnection;

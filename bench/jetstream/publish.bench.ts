@@ -1,6 +1,6 @@
 /**
  * JetStream publish throughput: (a) the raw ceiling — core publish into the stream with a reply inbox and
- * `Nats-Msg-Id`, PubAcks counted by hand, 1024 in flight (as PLATFORM.md measured) — and (b) JetStreamPublisher
+ * `Nats-Msg-Id`, PubAcks counted by hand, 1024 in flight (as measured in docs/platform.md, "Throughput of the building blocks") — and (b) JetStreamPublisher
  * (`publish` with its default window of 1024, and `publishBatch` in chunks of 500 with 4 chunks in flight, the
  * way ingestion uses it), plus (c) PartitionConsumer draining what was published (batches of 500, ack all).
  * ~250-byte JSON events, Buffers. Each part uses its own stream, deleted afterwards.

@@ -1,7 +1,7 @@
 /**
  * A brute-force reference for the default window metrics, independent of libs/streaming: every accepted
  * event, every window it belongs to, counted from scratch. `counted(event, window)` decides lateness the way
- * DESIGN.md defines it (an event is left out of a window when the watermark at its processing had passed
+ * docs/semantics.md "Windows and lateness" defines it (an event is left out of a window when the watermark at its processing had passed
  * the window's end + allowed lateness); the test supplies it.
  */
 import { partitionOf, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';

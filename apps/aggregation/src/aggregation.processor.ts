@@ -1,6 +1,6 @@
 /**
- * The aggregation service's work on one batch of one clean partition (DESIGN.md "Exactly-once, concretely" —
- * Aggregation):
+ * The aggregation service's work on one batch of one clean partition (docs/semantics.md "Exactly-once:
+ * aggregation"):
  *   1. decode; undecodable or timeless events are dead-lettered (they can never succeed);
  *   2. pre-aggregate the events after the partition's lastSeq into per-window deltas, deciding lateness with
  *      the operator watermark built from every partition's committed state (libs/streaming PreAggregator);

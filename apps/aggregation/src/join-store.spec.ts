@@ -49,3 +49,22 @@ describe('decideJoin', () => {
     expect(flipped).toMatchObject({ kind: 'resolve', emit: { version: 2, value: { status: 'matched', matchedTs: left.ts + 7 } } });
   });
 });
+
+describe('join keys are encoded: no orderId names the keys of another order', () => {
+  it('order `Z` paid, then order `Z:r`: both batches apply, each key its own state', async () => {
+    const w = new InMemoryFencedWriter();
+    await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1 }, joinDeltaOps('unpaid', 'Z', { kind: 'join', left, rights: [1_100_000] }, B, L, 1000));
+    const other = { ts: 1_200_000, id: 'o2', fields: { amount: 10 } };
+    expect(await w.apply({ key: 'p', expectedSeq: 1, newSeq: 2 }, joinDeltaOps('unpaid', 'Z:r', { kind: 'join', left: other, rights: [] }, B, L, 1000))).toEqual({ status: 'applied' });
+    expect(decodeJoin(Object.fromEntries(w.hashes.get(JOIN_KEYS.state('unpaid', 'Z'))!))?.left).toEqual(left);
+    expect(decodeJoin(Object.fromEntries(w.hashes.get(JOIN_KEYS.state('unpaid', 'Z:r'))!))?.left).toEqual(other);
+    expect([...w.zsets.get(JOIN_KEYS.rights('unpaid', 'Z'))!.keys()]).toEqual(['1100000']);
+  });
+
+  it.each(['Z:r', ':', '{', '}', '*', 'a:b:r', '😀', '中文', 'x'.repeat(128)])('%j: the state and payments keys have no `:` in the key part', (key) => {
+    expect(JOIN_KEYS.state('unpaid', key).split(':')).toHaveLength(5);
+    expect(JOIN_KEYS.rights('unpaid', key).split(':')).toHaveLength(6);
+    expect(JOIN_KEYS.state('unpaid', key)).not.toMatch(/[{}*]/);
+    expect(JOIN_KEYS.state('unpaid', key)).not.toBe(JOIN_KEYS.rights('unpaid', key.replace(/:r$/, '')));
+  });
+});

@@ -11,16 +11,19 @@
  *                                  may flip it to matched: version + 1)
  *   tm:agg:jpurge                  sorted set of [metric,key] by cleanup time (only moves later)
  *
+ * `<key>` (the join key, e.g. an orderId) is encoded with encodeKeyPart (libs/state key-part.ts): it holds no
+ * `:`, so order `Z:r`'s state is never order `Z`'s payments set. Readers never parse key names.
+ *
  * A batch's join deltas become StateOps in the same fenced Lua call as its window deltas. The firer resolves
  * due keys with `decideJoin` (pure) and records what it published. Pure: no I/O here.
  */
-import type { StateOp } from '@tidemark/state';
+import { encodeKeyPart, type StateOp } from '@tidemark/state';
 import type { IntervalBounds, JoinDelta, JoinLeft, JoinResultValue, JoinStatus } from '@tidemark/streaming';
 import { KEYS, indexMember } from './window-store';
 
 export const JOIN_KEYS = {
-  state: (metric: string, key: string) => `tm:agg:j:${metric}:${key}`,
-  rights: (metric: string, key: string) => `tm:agg:j:${metric}:${key}:r`,
+  state: (metric: string, key: string) => `tm:agg:j:${metric}:${encodeKeyPart(key)}`,
+  rights: (metric: string, key: string) => `tm:agg:j:${metric}:${encodeKeyPart(key)}:r`,
   due: 'tm:agg:jdue',
   purge: 'tm:agg:jpurge',
 } as const;

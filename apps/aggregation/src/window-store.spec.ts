@@ -1,5 +1,5 @@
 import { InMemoryFencedWriter } from '@tidemark/state';
-import { KEYS, SessionSpan, dueMember, indexMember, sessionDeltaOps, sessionMember } from './window-store';
+import { KEYS, SessionSpan, deltaOps, dueMember, indexMember, sessionDeltaOps, sessionMember } from './window-store';
 
 const MIN = 60_000;
 const w = (start: number, end: number) => ({ metric: 'ab', key: 's1', start, end });
@@ -46,5 +46,24 @@ describe('sessionDeltaOps', () => {
     const out = await apply(writer, 1, stored, 0, 20 * MIN, 1);
     expect(out.window).toEqual(w(0, 30 * MIN));
     expect(Object.fromEntries(writer.hashes.get(KEYS.window(w(0, 30 * MIN)))!)).toEqual({ started: '2', completed: '0', _u: '2' });
+  });
+});
+
+describe('window keys are encoded: no key value names another key', () => {
+  it('a distinct metric keyed `a` and `a:hll`: each its own hash and HyperLogLog', async () => {
+    const writer = new InMemoryFencedWriter();
+    const ops = [
+      ...deltaOps({ metric: 'uv', key: 'a', start: 0, end: MIN }, { kind: 'distinct', members: ['u1'] }, 1000),
+      ...deltaOps({ metric: 'uv', key: 'a:hll', start: 0, end: MIN }, { kind: 'distinct', members: ['u2'] }, 1000),
+    ];
+    expect(await writer.apply({ key: 'p', expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'applied' });
+    expect(writer.hashes.get(KEYS.window({ metric: 'uv', key: 'a:hll', start: 0, end: MIN }))!.get('_u')).toBe('1');
+    expect([...writer.hll.get(`${KEYS.window({ metric: 'uv', key: 'a', start: 0, end: MIN })}:hll`)!]).toEqual(['u1']);
+  });
+
+  it.each([':', '{x}', '*', 'a:b:r', '😀', '中文', ' ', 'x'.repeat(128)])('%j: window and session keys keep their shape', (key) => {
+    expect(KEYS.window({ metric: 'm', key, start: 0, end: MIN }).split(':')).toHaveLength(7);
+    expect(KEYS.sessions('m', key).split(':')).toHaveLength(5);
+    expect(KEYS.window({ metric: 'm', key, start: 0, end: MIN })).not.toMatch(/[{}* ]/);
   });
 });

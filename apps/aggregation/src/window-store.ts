@@ -1,6 +1,10 @@
 /**
  * How window state lives in Redis (the aggregation service's keyed state), and how it is read back.
  *
+ * `<key>` is the window's key (a user-supplied value: productId, userId…) encoded with encodeKeyPart
+ * (libs/state key-part.ts): it holds no `:`, so no key can name another key's state or one of its suffixed
+ * keys (`:hll`, `:z`, `:f`). Readers never parse key names: the key travels in JSON members.
+ *
  *   tm:agg:w:<metric>:<start>:<end>:<key>        hash: the delta fields (count, micros, numerator, …) and
  *                                                bookkeeping: _u (batches that touched it), _f (the _u it was
  *                                                last fired at), _v (last version published)
@@ -20,7 +24,7 @@
  */
 import type Redis from 'ioredis';
 import { planSessionMerge, type AggregateDelta, type AggregationKind, type AnyAggregation } from '@tidemark/streaming';
-import type { MergeMode, StateOp } from '@tidemark/state';
+import { encodeKeyPart, type MergeMode, type StateOp } from '@tidemark/state';
 
 export interface WindowRef {
   metric: string;
@@ -30,12 +34,12 @@ export interface WindowRef {
 }
 
 export const KEYS = {
-  window: (w: WindowRef) => `tm:agg:w:${w.metric}:${w.start}:${w.end}:${w.key}`,
+  window: (w: WindowRef) => `tm:agg:w:${w.metric}:${w.start}:${w.end}:${encodeKeyPart(w.key)}`,
   index: (metric: string) => `tm:agg:idx:${metric}`,
   due: 'tm:agg:due',
   results: (metric: string) => `tm:agg:res:${metric}`,
   purge: 'tm:agg:purge',
-  sessions: (metric: string, key: string) => `tm:agg:s:${metric}:${key}`,
+  sessions: (metric: string, key: string) => `tm:agg:s:${metric}:${encodeKeyPart(key)}`,
   partition: (p: number) => `tm:agg:p:${p}`,
   watermark: 'tm:agg:wm',
   firerLease: 'tm:agg:firer',
@@ -145,7 +149,7 @@ export function parseSessionMember(member: string): SessionSpan {
 }
 
 /**
- * The Redis updates of one session delta of a key (DESIGN.md session windows; libs/streaming planSessionMerge):
+ * The Redis updates of one session delta of a key (docs/semantics.md "Windows and lateness", sessions; libs/streaming planSessionMerge):
  * the stored sessions it intersects are merged into the new cover — their state moved into it, their index,
  * due, purge and stored-result entries removed — then the delta is applied to the cover. `stored` is the key's
  * open sessions; it is updated in place so that several deltas of one key in a batch chain correctly.

@@ -15,12 +15,13 @@ import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import type { TidemarkEvent } from '@tidemark/contracts';
 import { InMemoryRecStore, RecParams, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
-import { mapRees46 } from '@tidemark/simulator';
+import { SAMPLES, displayPath, mapRees46 } from '@tidemark/simulator';
 import { connectRedis } from '@tidemark/state';
 import { RedisRecStore } from '../../recommendation/src/redis-rec.store';
 
 export const EVAL_USAGE = `Usage: tidemark eval recs --file <events.csv> [options]
-  --file F             REES46 CSV (e.g. ../shared/data/rees46-2019-oct-head/events.csv)
+  --file F             REES46 CSV; the sample in the repository is
+                       ${displayPath(SAMPLES.rees46)}
   --k N                list length (default 10)
   --warmup-minutes M   purchases in the first M minutes of the log are applied but not scored (default 30)
   --include-viewed     also recommend the user's own recent products (RECS_INCLUDE_VIEWED)

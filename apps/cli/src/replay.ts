@@ -8,9 +8,11 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
-import { mapRees46, parseSpeed, dueAt, progressBar } from '@tidemark/simulator';
+import { SAMPLES, displayPath, mapRees46, parseSpeed, dueAt, progressBar } from '@tidemark/simulator';
 
 export const REPLAY_USAGE = `Usage: tidemark replay <file> [options]
+  <file>         NDJSON of Tidemark events or a REES46 CSV; a real REES46 sample is in the repository:
+                 ${displayPath(SAMPLES.rees46)}
   --format F     ndjson | rees46 (default: rees46 for .csv, else ndjson)
   --speed S      1x, 60x, ... or max (default max)
   --batch N      events per request (default 500)

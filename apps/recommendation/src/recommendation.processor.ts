@@ -1,6 +1,6 @@
 /**
- * The recommendation service's work on one batch of one clean partition (DESIGN.md "Exactly-once,
- * concretely"), the same way as aggregation's:
+ * The recommendation service's work on one batch of one clean partition (docs/semantics.md "Exactly-once:
+ * the common protocol"), the same way as aggregation's:
  *   1. decode; an undecodable message is dead-lettered (it can never succeed);
  *   2. keep the events after the partition's lastSeq (a redelivered batch may overlap what was applied);
  *   3. read the windows of the visits they touch, plan the ops (libs/recommend);

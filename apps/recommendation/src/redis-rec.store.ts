@@ -14,10 +14,15 @@
  *   b:<user>                       set: products the user bought
  *   c:<product>                    the product's category
  *   s:<session>                    JSON: the visit's recent window
+ * Every id in a key name (<product>, <category>, <user>, <session>) is encoded with encodeKeyPart (libs/state
+ * key-part.ts; the READ script with its Lua twin for ids it reads from Redis): no id holds `:` or a hash-tag
+ * brace, so none names another key. Members and values (neighbour ids, a product's category, a user's
+ * products) are stored as they are.
  * TTLs (wall clock, refreshed on write): visits RECS_SESSION_TTL_MS, users RECS_USER_TTL_MS, products and
  * per-category trending RECS_ITEM_TTL_MS. Sizes: neighbours ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE.
  */
 import type Redis from 'ioredis';
+import { KEY_PART_LUA, encodeKeyPart as kp } from '@tidemark/state';
 import { MIN_SCORE, REBASE_HALF_LIVES, ReadContext, ReadRequest, RecApplyResult, RecFence, RecOp, RecParams, RecStore, SessionItem, StoredList, UserState, type Level } from '@tidemark/recommend';
 
 export interface RedisRecStoreOptions {
@@ -28,11 +33,68 @@ export interface RedisRecStoreOptions {
   prefix?: string;
 }
 
+/**
+ * Redis keeps the writes a script made before an error, so APPLY checks everything before its first write and
+ * refuses the batch whole (an error reply `refused: …`, the fence unmoved): the JSON decodes (a lone UTF-16
+ * surrogate does not; ingestion rejects events holding one), every op is known, its numbers are finite, and
+ * every key it reads or writes holds the type it needs or nothing (ids are encoded, so a key cannot be another
+ * one's; the check makes it hold whatever the caller passes). `unpack` goes in chunks of 1,000 (Lua's stack
+ * holds ~8,000 values: a user may have bought more products than that).
+ */
 const APPLY = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
 if current ~= ARGV[1] then return {0, current} end
-local C = cjson.decode(ARGV[4])
+local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
+local okc, C = pcall(cjson.decode, ARGV[4])
+if not okc or type(C) ~= 'table' then return refuse('config is not valid JSON') end
+local oko, ops = pcall(cjson.decode, ARGV[3])
+if not oko or type(ops) ~= 'table' then return refuse('ops are not valid JSON (a string that is not well-formed Unicode?)') end
 local pre = C.pre
+local want = {}
+local function is(key, t)
+  local w = want[key]
+  if w == nil then
+    w = redis.call('TYPE', key).ok
+    if w == 'none' then w = t end
+    want[key] = w
+  end
+  return w == t
+end
+local function num(x) return type(x) == 'number' and x == x and x ~= math.huge and x ~= -math.huge end
+local function str(x) return type(x) == 'string' end
+local function each(list, f)
+  if type(list) ~= 'table' then return false end
+  for _, x in ipairs(list) do
+    if not f(x) then return false end
+  end
+  return true
+end
+local function tuple(x) return type(x) == 'table' end
+for n, o in ipairs(ops) do
+  local op = o[1]
+  local ok
+  if op == 'P' or op == 'T' then
+    local base = op == 'P' and 'nb' or 'tr'
+    ok = str(o[2]) and is(pre .. base .. ':' .. o[2], 'zset') and is(pre .. base .. 'e:' .. o[2], 'string')
+      and (op == 'T' or is(pre .. base .. 'l:' .. o[2], 'hash'))
+      and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) and num(x[3]) and (x[4] == nil or num(x[4])) end)
+  elseif op == 'S' then
+    ok = str(o[2]) and is(pre .. 'u:' .. o[2], 'zset') and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) end)
+  elseif op == 'B' then
+    ok = str(o[2]) and is(pre .. 'b:' .. o[2], 'set') and type(o[3]) == 'table' and #o[3] > 0 and each(o[3], str)
+  elseif op == 'c' or op == 'w' then
+    -- SET replaces a key of any type
+    ok = str(o[2]) and str(o[3])
+  elseif op == 'k' then
+    ok = num(o[2]) and is(pre .. 'clock', 'string')
+  else
+    return refuse('unknown recs op ' .. tostring(op))
+  end
+  if not ok then return refuse('op ' .. n .. ' (' .. tostring(op) .. '): bad arguments or a key of another type') end
+end
+local function chunked(cmd, key, list)
+  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
+end
 -- one decayed list: additions in batch order (rebasing when one is far past the epoch), then one trim, one TTL
 local function decayed(base, id, adds, h, keep, ttl, levels)
   local key = pre .. base .. ':' .. id
@@ -69,8 +131,7 @@ local function decayed(base, id, adds, h, keep, ttl, levels)
   local n = redis.call('ZCARD', key)
   if n > keep then
     if levels then
-      local gone = redis.call('ZRANGE', key, 0, n - keep - 1)
-      redis.call('HDEL', lkey, unpack(gone))
+      chunked('HDEL', lkey, redis.call('ZRANGE', key, 0, n - keep - 1))
     end
     redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1)
   end
@@ -80,7 +141,6 @@ local function decayed(base, id, adds, h, keep, ttl, levels)
     if levels then redis.call('PEXPIRE', lkey, ttl) end
   end
 end
-local ops = cjson.decode(ARGV[3])
 for _, o in ipairs(ops) do
   local op = o[1]
   if op == 'P' then
@@ -95,7 +155,7 @@ for _, o in ipairs(ops) do
     redis.call('PEXPIRE', key, C.uttl)
   elseif op == 'B' then
     local key = pre .. 'b:' .. o[2]
-    redis.call('SADD', key, unpack(o[3]))
+    chunked('SADD', key, o[3])
     redis.call('PEXPIRE', key, C.uttl)
   elseif op == 'c' then
     redis.call('SET', pre .. 'c:' .. o[2], o[3], 'PX', C.ittl)
@@ -104,8 +164,6 @@ for _, o in ipairs(ops) do
   elseif op == 'k' then
     local cur = tonumber(redis.call('GET', pre .. 'clock'))
     if (not cur) or o[2] > cur then redis.call('SET', pre .. 'clock', o[2]) end
-  else
-    return redis.error_reply('unknown recs op ' .. tostring(op))
   end
 end
 redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
@@ -114,9 +172,11 @@ return {1, ARGV[2]}
 
 /**
  * Everything one answer needs in one round trip (readContext in libs/recommend, in Lua, read-only).
- * ARGV: prefix, userId ('' none), userRecent, neighbours, trending n, category, hasCategory ('1'), productIds…
+ * ARGV: prefix, userId (encoded; '' none), userRecent, neighbours, trending n, category, hasCategory ('1'),
+ * productIds… Ids it reads from Redis (a user's products, a product's category) and the ids in ARGV are
+ * encoded with `keypart` before they name a key.
  */
-const READ = `
+const READ = `${KEY_PART_LUA}
 local pre = ARGV[1]
 local uid = ARGV[2]
 local ur = tonumber(ARGV[3])
@@ -138,9 +198,10 @@ local lists = {}
 local cats = {}
 for i, a in ipairs(anchors) do
   local z = {}
-  if nb > 0 then z = redis.call('ZREVRANGE', pre .. 'nb:' .. a, 0, nb - 1, 'WITHSCORES') end
-  lists[i] = { z, redis.call('GET', pre .. 'nbe:' .. a) or false, redis.call('HGETALL', pre .. 'nbl:' .. a) }
-  cats[i] = redis.call('GET', pre .. 'c:' .. a) or false
+  local ka = keypart(a)
+  if nb > 0 then z = redis.call('ZREVRANGE', pre .. 'nb:' .. ka, 0, nb - 1, 'WITHSCORES') end
+  lists[i] = { z, redis.call('GET', pre .. 'nbe:' .. ka) or false, redis.call('HGETALL', pre .. 'nbl:' .. ka) }
+  cats[i] = redis.call('GET', pre .. 'c:' .. ka) or false
 end
 local n = tn + #bought + #anchors
 local trending = {}
@@ -152,13 +213,13 @@ local function tr(id, name)
 end
 if ARGV[7] == '1' then
   seen[cat] = true
-  tr('c:' .. cat, cat)
+  tr('c:' .. keypart(cat), cat)
 end
 for i = 1, #anchors do
   local c = cats[i]
   if c and not seen[c] then
     seen[c] = true
-    tr('c:' .. c, c)
+    tr('c:' .. keypart(c), c)
   end
 end
 tr('all', false)
@@ -168,7 +229,7 @@ return { clock, recent, bought, anchors, lists, cats, trending }
 type ReadReply = [string | null, string[], string[], string[], [string[], string | null, string[]][], (string | null)[], [string | null, string[], string | null][]];
 
 /**
- * The batch's ops grouped for the script: per neighbour list, per trending list and per user, in batch order
+ * The batch's ops grouped for the script, by encoded id: per neighbour list, per trending list and per user, in batch order
  * within each (so each list sees its additions in the same order as InMemoryRecStore); categories and visit
  * windows last-wins; one clock.
  */
@@ -184,23 +245,23 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
   for (const o of ops) {
     switch (o.op) {
       case 'pair':
-        push(pairs, o.a, [o.b, o.w, o.t, o.level]);
+        push(pairs, kp(o.a), [o.b, o.w, o.t, o.level]);
         break;
       case 'trend':
         push(trends, 'all', [o.item, o.w, o.t]);
-        if (o.category !== undefined) push(trends, `c:${o.category}`, [o.item, o.w, o.t]);
+        if (o.category !== undefined) push(trends, `c:${kp(o.category)}`, [o.item, o.w, o.t]);
         break;
       case 'seen':
-        push(seen, o.user, [o.item, o.t]);
+        push(seen, kp(o.user), [o.item, o.t]);
         break;
       case 'bought':
-        (bought.get(o.user) ?? bought.set(o.user, new Set()).get(o.user)!).add(o.item);
+        (bought.get(kp(o.user)) ?? bought.set(kp(o.user), new Set()).get(kp(o.user))!).add(o.item);
         break;
       case 'category':
-        cats.set(o.item, o.category);
+        cats.set(kp(o.item), o.category);
         break;
       case 'session':
-        windows.set(o.sessionId, JSON.stringify(o.items));
+        windows.set(kp(o.sessionId), JSON.stringify(o.items));
         break;
       case 'clock':
         clock = Math.max(clock ?? -Infinity, o.t);
@@ -270,7 +331,7 @@ export class RedisRecStore implements RecStore {
     const [clock, recentFlat, bought, anchors, lists, cats, trending] = await (this.redis as unknown as ApplyCommand).tidemarkRecsRead(
       0,
       this.pre,
-      req.userId ?? '',
+      req.userId === undefined ? '' : kp(req.userId),
       String(req.userId === undefined ? 0 : req.userRecent),
       String(req.neighbours),
       String(req.trending),
@@ -308,7 +369,7 @@ export class RedisRecStore implements RecStore {
   async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
     const out = new Map<string, SessionItem[]>();
     if (ids.length === 0) return out;
-    const values = await this.redis.mget(ids.map((id) => `${this.pre}s:${id}`));
+    const values = await this.redis.mget(ids.map((id) => `${this.pre}s:${kp(id)}`));
     ids.forEach((id, i) => {
       if (values[i] !== null) out.set(id, JSON.parse(values[i]!) as SessionItem[]);
     });
@@ -325,9 +386,10 @@ export class RedisRecStore implements RecStore {
     if (items.length === 0) return out;
     const pipe = this.redis.pipeline();
     for (const item of items) {
-      pipe.zrevrange(`${this.pre}nb:${item}`, 0, n - 1, 'WITHSCORES');
-      pipe.get(`${this.pre}nbe:${item}`);
-      pipe.hgetall(`${this.pre}nbl:${item}`);
+      const k = kp(item);
+      pipe.zrevrange(`${this.pre}nb:${k}`, 0, n - 1, 'WITHSCORES');
+      pipe.get(`${this.pre}nbe:${k}`);
+      pipe.hgetall(`${this.pre}nbl:${k}`);
     }
     const res = await exec(pipe);
     items.forEach((item, i) => out.set(item, scored(res[3 * i] as string[], res[3 * i + 1] as string | null, res[3 * i + 2] as Record<string, string>)));
@@ -335,13 +397,14 @@ export class RedisRecStore implements RecStore {
   }
 
   async trending(category: string | null, n: number): Promise<StoredList> {
-    const id = category === null ? 'all' : `c:${category}`;
+    const id = category === null ? 'all' : `c:${kp(category)}`;
     const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}tr:${id}`, 0, n - 1, 'WITHSCORES').get(`${this.pre}tre:${id}`));
     return scored(res[0] as string[], res[1] as string | null);
   }
 
   async user(userId: string): Promise<UserState> {
-    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${userId}`, 0, -1, 'WITHSCORES').smembers(`${this.pre}b:${userId}`));
+    const u = kp(userId);
+    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${u}`, 0, -1, 'WITHSCORES').smembers(`${this.pre}b:${u}`));
     const flat = res[0] as string[];
     const recent: UserState['recent'] = [];
     for (let i = 0; i < flat.length; i += 2) recent.push({ item: flat[i], t: Number(flat[i + 1]) });
@@ -351,7 +414,7 @@ export class RedisRecStore implements RecStore {
   async categories(items: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (items.length === 0) return out;
-    const values = await this.redis.mget(items.map((i) => `${this.pre}c:${i}`));
+    const values = await this.redis.mget(items.map((i) => `${this.pre}c:${kp(i)}`));
     items.forEach((item, i) => {
       if (values[i] !== null) out.set(item, values[i]!);
     });

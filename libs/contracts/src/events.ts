@@ -1,5 +1,5 @@
 /**
- * The input contract: one shop event. See DESIGN.md "Events".
+ * The input contract: one shop event. See docs/architecture.md "Contracts: events".
  * After validation, `ts` is always epoch milliseconds and unknown top-level fields have been moved into `attrs`.
  */
 export const EVENT_TYPES = [

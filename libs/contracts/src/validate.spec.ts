@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describeErrors, parseIsoTime, validateEvent } from './validate';
+import { NOT_WELL_FORMED, describeErrors, illFormedStrings, parseIsoTime, validateEvent } from './validate';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const opts = { now: NOW };
@@ -96,6 +96,39 @@ describe('validateEvent: the validation table', () => {
         return r.ok || r.errors.length > 0;
       }),
     );
+  });
+});
+
+describe('validateEvent: strings must be well-formed Unicode', () => {
+  const order = { ...base, type: 'order_placed', orderId: 'o', amount: 1, items: [{ productId: 'p', price: 1, quantity: 1 }] };
+  it.each<[string, unknown, string[]]>([
+    ['a lone high surrogate in userId', { ...base, type: 'page_view', userId: '\ud800' }, ['userId']],
+    ['a lone low surrogate in id', { ...base, type: 'page_view', id: 'e\udc00' }, ['id']],
+    ['a reversed pair in sessionId', { ...base, type: 'page_view', sessionId: '\ude00\ud83d' }, ['sessionId']],
+    ['productId', { ...base, type: 'product_view', productId: 'p\ud83d' }, ['productId']],
+    ['an item productId', { ...order, items: [{ productId: 'p', price: 1, quantity: 1 }, { productId: '\ud800', price: 1, quantity: 1 }] }, ['items.1.productId']],
+    ['an item categoryId', { ...order, items: [{ productId: 'p', categoryId: '\udbff', price: 1, quantity: 1 }] }, ['items.0.categoryId']],
+    ['orderId', { ...order, orderId: 'Z\ud800' }, ['orderId']],
+    ['an attrs value', { ...base, type: 'page_view', attrs: { note: '\ud800' } }, ['attrs.note']],
+    ['a nested attrs value', { ...base, type: 'page_view', attrs: { a: [{ b: 'x\udfff' }] } }, ['attrs.a.0.b']],
+    ['an attrs key', { ...base, type: 'page_view', attrs: { '\ud800': 1 } }, ['attrs.\ud800']],
+    ['an unknown top-level field', { ...base, type: 'page_view', referrer: '\ud800' }, ['referrer']],
+    ['a ts string', { ...base, type: 'page_view', ts: '2026-11-24T11:00:00Z\ud800' }, ['ts']],
+    ['two fields', { ...base, type: 'page_view', userId: '\ud800', sessionId: '\udc00' }, ['userId', 'sessionId']],
+  ])('rejects %s, naming the field', (_name, input, fields) => {
+    const errors = errorsOf(input);
+    expect(errors).toEqual(fields.map((field) => ({ field, reason: NOT_WELL_FORMED })));
+    expect(describeErrors(errors)).toMatch(/not well-formed Unicode/);
+  });
+
+  it('accepts well-formed non-ASCII (emoji pairs, CJK, accents) and the separator characters', () => {
+    const input = { ...base, type: 'product_view', userId: '😀 user', sessionId: '中文会话', productId: 'a:b:r{x}*%', attrs: { 'clé': 'naïve 🎉' } };
+    expect(validateEvent(input, opts)).toEqual({ ok: true, event: input });
+  });
+
+  it('illFormedStrings finds every ill-formed string and key (property: none in well-formed JSON values)', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => illFormedStrings(v).length === 0));
+    expect(illFormedStrings({ a: ['ok', '\ud800'], b: { c: '\udc00' } })).toEqual(['a.1', 'b.c']);
   });
 });
 

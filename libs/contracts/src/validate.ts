@@ -119,6 +119,9 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
     return fail([{ field: '', reason: 'an event must be a JSON object' }]);
   }
   const record = input as Record<string, unknown>;
+  // Before the schema: a lone surrogate cannot be stored or passed to Redis's Lua (cjson) intact.
+  const illFormed = illFormedStrings(record);
+  if (illFormed.length > 0) return fail(illFormed.map((field) => ({ field, reason: NOT_WELL_FORMED })));
   const validate = schemaValidator();
   const errors: FieldError[] = [];
   if (!validate(record)) {
@@ -140,6 +143,32 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   event.ts = ts;
   if (extras) event.attrs = { ...extras, ...((record.attrs as Record<string, unknown> | undefined) ?? {}) };
   return { ok: true, event: event as unknown as TidemarkEvent };
+}
+
+export const NOT_WELL_FORMED = 'is not well-formed Unicode (it holds a lone UTF-16 surrogate)';
+
+/**
+ * The dotted paths (`userId`, `items.0.productId`, `attrs.note`) of the strings in `value`, object keys
+ * included (the path then ends with that key), that are not well-formed Unicode: a lone UTF-16 surrogate,
+ * e.g. JSON `"\ud800"`. Such a string has no UTF-8 form, so it would not survive storage or Redis's Lua.
+ */
+export function illFormedStrings(value: unknown, path = '', out: string[] = []): string[] {
+  if (typeof value === 'string') {
+    if (!isWellFormed(value)) out.push(path);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => illFormedStrings(v, path ? `${path}.${i}` : String(i), out));
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = path ? `${path}.${k}` : k;
+      if (!isWellFormed(k)) out.push(p);
+      else illFormedStrings(v, p, out);
+    }
+  }
+  return out;
+}
+
+function isWellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
 function dedupeErrors(errors: FieldError[]): FieldError[] {

@@ -1,7 +1,7 @@
 /**
  * JetStreamPublisher: publishes into JetStream with de-duplication ids and a bounded window of pending acks.
  *
- * Fast path (PLATFORM.md): a core NATS publish with a reply subject on one shared wildcard inbox, the PubAcks
+ * Fast path (docs/platform.md "Throughput of the building blocks"): a core NATS publish with a reply subject on one shared wildcard inbox, the PubAcks
  * counted by hand — about 3x `js.publish`. Every publish resolves with its PubAck `{ stream, seq, duplicate }`
  * or rejects with a `JetStreamPublishError`:
  *  - `unavailable`: no JetStream answers for the subject (503 no responders: JetStream down, or no stream

@@ -2,3 +2,4 @@ export * from './random';
 export * from './shop-simulator';
 export * from './rees46';
 export * from './replay-pacing';
+export * from './samples';

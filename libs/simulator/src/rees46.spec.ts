@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { validateEvent } from '@tidemark/contracts';
 import { mapRees46 } from './rees46';
+import { SAMPLES } from './samples';
 
-const SAMPLE = path.resolve(__dirname, '../../../../shared/data/rees46-2019-oct-head/events.csv');
+const SAMPLE = SAMPLES.rees46;
 
 describe('mapRees46', () => {
   const row = ['2019-10-01 00:00:00 UTC', 'view', '44600062', '2103807459595387724', '', 'shiseido', '35.79', '541312140', '72d76fde'];

@@ -1,4 +1,4 @@
-import { InMemoryFencedWriter } from './fenced-batch';
+import { InMemoryFencedWriter, StateOp } from './fenced-batch';
 
 describe('InMemoryFencedWriter', () => {
   it('applies a batch and its sequence together, and refuses a stale fence without writing', async () => {
@@ -121,5 +121,60 @@ describe('InMemoryFencedWriter merge and join ops', () => {
     expect(w.zsets.get('i')).toEqual(new Map([['b', 2]]));
     expect(w.hashes.get('h')).toEqual(new Map([['y', '1']]));
     expect(w.hashes.has('gone')).toBe(false);
+  });
+});
+
+describe('InMemoryFencedWriter: refuses a batch it could only apply in part, writing nothing', () => {
+  async function refused(w: InMemoryFencedWriter, ops: StateOp[], fields?: Record<string, string>) {
+    const before = JSON.stringify([[...w.hashes].map(([k, v]) => [k, [...v]]), [...w.zsets].map(([k, v]) => [k, [...v]])]);
+    await expect(w.apply({ key: 'p', expectedSeq: await w.lastSeq('p'), newSeq: 99, fields }, ops)).rejects.toThrow(/^refused: /);
+    expect(JSON.stringify([[...w.hashes].map(([k, v]) => [k, [...v]]), [...w.zsets].map(([k, v]) => [k, [...v]])])).toBe(before);
+  }
+
+  it('a key that already holds another type (an order `Z:r` landing on order `Z`s payments, unencoded)', async () => {
+    const w = new InMemoryFencedWriter();
+    await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1 }, [{ op: 'zadd', key: 'j:Z:r', member: '1', score: 1 }]);
+    await refused(w, [
+      { op: 'hincrby', key: 'win', field: 'count', by: '1' },
+      { op: 'hearliest', key: 'j:Z:r', ts: 5, id: 'e', values: { fields: '{}' } },
+    ]);
+    expect(await w.lastSeq('p')).toBe(1);
+  });
+
+  it('a batch naming one key with two types', async () => {
+    await refused(new InMemoryFencedWriter(), [
+      { op: 'hincrby', key: 'k', field: 'count', by: '1' },
+      { op: 'zincrby', key: 'k', member: 'm', by: 1 },
+    ]);
+  });
+
+  it('a string that is not well-formed Unicode (it cannot travel through JSON into Lua), in an op or a field', async () => {
+    await refused(new InMemoryFencedWriter(), [{ op: 'hincrby', key: 'k', field: 'count', by: '1' }, { op: 'pfadd', key: 'k:hll', members: ['ok', '\ud800'] }]);
+    await refused(new InMemoryFencedWriter(), [{ op: 'hincrby', key: 'k:\udc00', field: 'count', by: '1' }]);
+    await refused(new InMemoryFencedWriter(), [{ op: 'hincrby', key: 'k', field: 'count', by: '1' }], { maxTs: '\ud800' });
+  });
+
+  it('numbers that do not parse, and an increment that would overflow int64', async () => {
+    await refused(new InMemoryFencedWriter(), [{ op: 'hincrby', key: 'k', field: 'c', by: '1.5' }]);
+    await refused(new InMemoryFencedWriter(), [{ op: 'hmax', key: 'k', field: 'c', value: NaN }]);
+    await refused(new InMemoryFencedWriter(), [{ op: 'zadd', key: 'z', member: 'm', score: Infinity }]);
+    await refused(new InMemoryFencedWriter(), [{ op: 'pexpire', key: 'z', ms: NaN }]);
+    const w = new InMemoryFencedWriter();
+    await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1 }, [{ op: 'hincrby', key: 'k', field: 'c', by: '9000000000000000000' }]);
+    await refused(w, [{ op: 'hincrby', key: 'k', field: 'c', by: '300000000000000000' }]);
+  });
+
+  it('keeps accepting what the aggregation writes: types agree per key, del and pexpire take any type', async () => {
+    const w = new InMemoryFencedWriter();
+    const ops: StateOp[] = [
+      { op: 'hincrby', key: 'w', field: '_u', by: '1' },
+      { op: 'pfadd', key: 'w:hll', members: ['a'] },
+      { op: 'pexpire', key: 'w:hll', ms: 10 },
+      { op: 'zincrby', key: 'w:z', member: 'a', by: 1 },
+      { op: 'del', key: 'w:z' },
+      { op: 'hmerge', src: 'v', dst: 'w', fields: { _u: 'sum' } },
+    ];
+    expect(await w.apply({ key: 'p', expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'applied' });
+    expect(await w.apply({ key: 'p', expectedSeq: 1, newSeq: 2 }, ops)).toEqual({ status: 'applied' });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Exactly-once state updates (DESIGN.md "Exactly-once, concretely" — Aggregation): a batch's state updates
+ * Exactly-once state updates (docs/semantics.md "Exactly-once: the common protocol", "Exactly-once: aggregation"): a batch's state updates
  * and the partition's last applied stream sequence are written together, atomically, or not at all.
  *
  * The caller knows the partition's `lastSeq` (its cache, loaded at start) and passes the updates of the
@@ -10,6 +10,8 @@
  *     writer owns the partition or the cache is stale: reload and recompute.
  * Operations are commutative increments, so their order within a batch does not matter.
  */
+
+import { isWellFormed } from './key-part';
 
 export type StateOp =
   /** Integer increment (counts, fixed-point sums). `by` is a decimal integer string (no float drift). */
@@ -89,6 +91,7 @@ export class InMemoryFencedWriter implements FencedWriter {
       const stored = this.strings.get(fence.guard.key);
       if (stored !== undefined && Number(stored) >= fence.guard.below) return { status: 'guarded', value: Number(stored) };
     }
+    this.check(fence, ops);
     for (const o of ops) this.applyOp(o);
     const h = this.hash(fence.key);
     h.set('lastSeq', String(fence.newSeq));
@@ -98,6 +101,92 @@ export class InMemoryFencedWriter implements FencedWriter {
 
   async lastSeq(fenceKey: string): Promise<number> {
     return Number(this.hashes.get(fenceKey)?.get('lastSeq') ?? 0);
+  }
+
+  /**
+   * The checks RedisFencedWriter's script makes before its first write (see there): throws `refused: …`
+   * and writes nothing when a string is not well-formed Unicode, an op's numbers do not parse, a key holds
+   * another type than the op needs (or the batch names it with two types), or an HINCRBY would overflow.
+   */
+  private check(fence: Fence, ops: StateOp[]): void {
+    const refuse = (msg: string): never => {
+      throw new Error(`refused: ${msg}`);
+    };
+    for (const [k, v] of Object.entries(fence.fields ?? {})) if (!isWellFormed(k) || !isWellFormed(v)) refuse('fields are not valid JSON');
+    if (!ops.every(wellFormedOp)) refuse('ops are not valid JSON (a string that is not well-formed Unicode?)');
+    const want = new Map<string, KeyType>();
+    const is = (key: string, t: KeyType): boolean => {
+      let w = want.get(key);
+      if (w === undefined) want.set(key, (w = this.typeOf(key) ?? t));
+      return w === t;
+    };
+    const int = (s: string) => /^-?\d+$/.test(s);
+    const num = (x: number | string) => Number.isFinite(Number(x)) && String(x).trim() !== '';
+    const fits = (a: string, b: string) => Math.abs(Number(a) + Number(b)) < INT_LIMIT;
+    ops.forEach((o, n) => {
+      let ok: boolean;
+      switch (o.op) {
+        case 'hincrby':
+          ok = is(o.key, 'hash') && int(o.by);
+          if (ok && Math.abs(Number(o.by)) >= 2 ** 31) ok = fits(this.hashes.get(o.key)?.get(o.field) ?? '0', o.by);
+          break;
+        case 'hmax':
+        case 'hmin':
+          ok = is(o.key, 'hash') && num(o.value);
+          break;
+        case 'hset':
+        case 'hdel':
+          ok = is(o.key, 'hash');
+          break;
+        case 'pfadd':
+          ok = is(o.key, 'string');
+          break;
+        case 'zincrby':
+          ok = is(o.key, 'zset') && num(o.by);
+          break;
+        case 'zadd':
+          ok = is(o.key, 'zset') && num(o.score);
+          break;
+        case 'zrem':
+          ok = is(o.key, 'zset');
+          break;
+        case 'del':
+          ok = true;
+          break;
+        case 'pexpire':
+          ok = int(String(Math.max(1, Math.round(o.ms))));
+          break;
+        case 'hmerge': {
+          ok = is(o.src, 'hash') && is(o.dst, 'hash');
+          const dst = this.hashes.get(o.dst);
+          for (const [f, v] of ok ? (this.hashes.get(o.src) ?? []) : []) {
+            if ((o.fields[f] ?? o.others) !== 'sum') continue;
+            const cur = dst?.get(f) ?? '0';
+            ok = ok && int(v) && int(cur) && fits(v, cur);
+          }
+          break;
+        }
+        case 'pfmerge':
+          ok = is(o.src, 'string') && is(o.dst, 'string');
+          break;
+        case 'zmerge':
+          ok = is(o.src, 'zset') && is(o.dst, 'zset');
+          break;
+        case 'hearliest':
+          ok = is(o.key, 'hash') && num(o.ts);
+          break;
+        default:
+          return assertNever(o);
+      }
+      if (!ok) refuse(`op ${n + 1} (${o.op}): bad arguments or a key of another type`);
+    });
+  }
+
+  private typeOf(key: string): KeyType | undefined {
+    if (this.hashes.has(key)) return 'hash';
+    if (this.zsets.has(key)) return 'zset';
+    if (this.hll.has(key) || this.strings.has(key)) return 'string';
+    return undefined;
   }
 
   private remove(key: string): void {
@@ -211,6 +300,22 @@ export class InMemoryFencedWriter implements FencedWriter {
         return assertNever(o);
     }
   }
+}
+
+type KeyType = 'hash' | 'zset' | 'string';
+
+/** HINCRBY refuses to overflow int64 (±9.22e18); sums are kept below this, checked in doubles like Lua does. */
+const INT_LIMIT = 9.2e18;
+
+function wellFormedValue(v: unknown): boolean {
+  if (typeof v === 'string') return isWellFormed(v);
+  if (Array.isArray(v)) return v.every(wellFormedValue);
+  if (typeof v === 'object' && v !== null) return Object.entries(v).every(([k, x]) => isWellFormed(k) && wellFormedValue(x));
+  return true;
+}
+
+function wellFormedOp(o: StateOp): boolean {
+  return wellFormedValue(o);
 }
 
 function assertNever(x: never): never {

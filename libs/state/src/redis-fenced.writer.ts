@@ -7,15 +7,108 @@ import { Fence, FenceResult, FencedWriter, StateOp } from './fenced-batch';
  * ARGV[5] guard key ('' for none), ARGV[6] guard bound.
  * Numbers that must stay exact travel as strings (Lua numbers are doubles).
  * Keys are named in ARGV, so this needs a single Redis (not Redis Cluster).
+ *
+ * Redis keeps the writes a script made before an error, so the script must never fail after its first write:
+ * a failure half-way would leave part of the batch applied without the fence moving, and the retried batch
+ * would apply it again. So it checks everything first and writes nothing on a refusal (an error reply whose
+ * message starts with `refused:`):
+ *   - the JSON decodes (a lone UTF-16 surrogate does not; ingestion rejects events holding one);
+ *   - every op is known and its numbers parse (HINCRBY amounts are integers);
+ *   - every key an op writes holds the type the op needs, or nothing (the types a batch names agree too;
+ *     `del` and `pexpire` take any type). User-supplied key parts are encoded (key-part.ts), so a key name
+ *     cannot be another key's, but a check per distinct key is cheap and makes it hold whatever the caller does;
+ *   - an HINCRBY of |by| >= 2^31, and a merged sum, stays within ±9.2e18 (HINCRBY refuses int64 overflow).
+ *     An increment below 2^31 is not checked: it would take over 2^31 batches to the same window field to
+ *     come near the limit.
+ * Unbounded `unpack` is avoided (Lua's stack holds ~8,000 values): PFADD goes in chunks of 1,000.
+ * InMemoryFencedWriter makes the same checks.
  */
 const APPLY = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
 if current ~= ARGV[1] then return {0, current} end
+local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
+if not tonumber(ARGV[2]) then return refuse('newSeq is not a number') end
 if ARGV[5] ~= '' then
+  if not tonumber(ARGV[6]) then return refuse('guard bound is not a number') end
   local g = redis.call('GET', ARGV[5])
   if g and tonumber(g) >= tonumber(ARGV[6]) then return {2, g} end
 end
-local ops = cjson.decode(ARGV[4])
+local okf, fields = pcall(cjson.decode, ARGV[3])
+if not okf or type(fields) ~= 'table' then return refuse('fields are not valid JSON') end
+local oko, ops = pcall(cjson.decode, ARGV[4])
+if not oko or type(ops) ~= 'table' then return refuse('ops are not valid JSON (a string that is not well-formed Unicode?)') end
+for k, v in pairs(fields) do
+  if type(k) ~= 'string' or type(v) ~= 'string' then return refuse('partition fields must be strings') end
+end
+local LIMIT = 9.2e18
+local want = {}
+local function is(key, t)
+  if type(key) ~= 'string' then return false end
+  local w = want[key]
+  if w == nil then
+    w = redis.call('TYPE', key).ok
+    if w == 'none' then w = t end
+    want[key] = w
+  end
+  return w == t
+end
+local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$') ~= nil end
+local function num(x)
+  local v = tonumber(x)
+  return v ~= nil and v == v and v ~= math.huge and v ~= -math.huge
+end
+local function str(x) return type(x) == 'string' end
+local modes = { sum = true, max = true, min = true }
+local bad = nil
+for n, o in ipairs(ops) do
+  local op = o[1]
+  local ok
+  if op == 'i' then
+    ok = is(o[2], 'hash') and str(o[3]) and int(o[4])
+    if ok and math.abs(tonumber(o[4])) >= 2147483648 then
+      ok = math.abs(tonumber(redis.call('HGET', o[2], o[3]) or '0') + tonumber(o[4])) < LIMIT
+    end
+  elseif op == 'x' or op == 'n' then
+    ok = is(o[2], 'hash') and str(o[3]) and str(o[4]) and num(o[4])
+  elseif op == 's' or op == 'hd' then
+    ok = is(o[2], 'hash') and str(o[3]) and (op == 'hd' or str(o[4]))
+  elseif op == 'p' then
+    ok = is(o[2], 'string') and type(o[3]) == 'table' and #o[3] > 0
+    if ok then for _, m in ipairs(o[3]) do ok = ok and str(m) end end
+  elseif op == 'z' then
+    ok = is(o[2], 'zset') and str(o[3]) and num(o[4])
+  elseif op == 'a' then
+    ok = is(o[2], 'zset') and str(o[3]) and num(o[4]) and (o[5] == nil or o[5] == 'LT' or o[5] == 'GT')
+  elseif op == 'r' then
+    ok = is(o[2], 'zset') and str(o[3])
+  elseif op == 'd' then
+    ok = str(o[2])
+  elseif op == 'hm' then
+    ok = is(o[2], 'hash') and is(o[3], 'hash') and type(o[4]) == 'table' and (o[5] == false or modes[o[5]] ~= nil)
+    if ok then for _, m in pairs(o[4]) do ok = ok and modes[m] ~= nil end end
+    if ok then
+      local src = redis.call('HGETALL', o[2])
+      for i = 1, #src, 2 do
+        if (o[4][src[i]] or o[5]) == 'sum' then
+          local cur = redis.call('HGET', o[3], src[i]) or '0'
+          ok = ok and int(src[i + 1]) and int(cur) and math.abs(tonumber(src[i + 1]) + tonumber(cur)) < LIMIT
+        end
+      end
+    end
+  elseif op == 'pm' then
+    ok = is(o[2], 'string') and is(o[3], 'string')
+  elseif op == 'zm' then
+    ok = is(o[2], 'zset') and is(o[3], 'zset')
+  elseif op == 'el' then
+    ok = is(o[2], 'hash') and num(o[3]) and str(o[4]) and type(o[5]) == 'table'
+    if ok then for k, v in pairs(o[5]) do ok = ok and str(k) and str(v) end end
+  elseif op == 'e' then
+    ok = str(o[2]) and int(o[3]) and tonumber(o[3]) > 0
+  else
+    return refuse('unknown op ' .. tostring(op))
+  end
+  if not ok then return refuse('op ' .. n .. ' (' .. tostring(op) .. ' ' .. tostring(o[2]) .. '): bad arguments or a key of another type') end
+end
 for _, o in ipairs(ops) do
   local op = o[1]
   if op == 'i' then
@@ -29,7 +122,8 @@ for _, o in ipairs(ops) do
   elseif op == 's' then
     redis.call('HSET', o[2], o[3], o[4])
   elseif op == 'p' then
-    redis.call('PFADD', o[2], unpack(o[3]))
+    local m = o[3]
+    for i = 1, #m, 1000 do redis.call('PFADD', o[2], unpack(m, i, math.min(i + 999, #m))) end
   elseif op == 'z' then
     redis.call('ZINCRBY', o[2], o[4], o[3])
   elseif op == 'a' then
@@ -75,12 +169,9 @@ for _, o in ipairs(ops) do
     end
   elseif op == 'e' then
     redis.call('PEXPIRE', o[2], o[3])
-  else
-    return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
 redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
-local fields = cjson.decode(ARGV[3])
 for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
 return {1, ARGV[2]}
 `;

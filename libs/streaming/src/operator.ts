@@ -26,7 +26,7 @@ import { TimerQueue } from './timers';
 import { isComplete } from './trigger';
 import { WatermarkState, WatermarkTracker } from './watermark';
 
-/** A window result (DESIGN.md; the shape of WindowResultDto). */
+/** A window result (the shape of WindowResultDto; docs/architecture.md "Contracts: APIs and ports"). */
 export interface WindowResult<V = unknown> {
   metric: string;
   key: string;

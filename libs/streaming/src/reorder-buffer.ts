@@ -1,6 +1,6 @@
 /**
  * Reorder buffer: holds events per key and releases them in event-time order as the watermark passes them
- * (DESIGN.md "Order": logic that needs event-time order per key). With watermark W, an event at ts is
+ * (docs/semantics.md "Order": logic that needs event-time order per key). With watermark W, an event at ts is
  * released once ts < W — every event before it has been seen — in (ts, arrival) order: ties keep arrival
  * order, so each key's events come out in event-time order. An event whose ts is already below the
  * watermark when it is added cannot be put in order any more: `add` refuses it and returns 'late' (the

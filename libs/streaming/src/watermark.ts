@@ -1,5 +1,5 @@
 /**
- * Event-time watermarks (DESIGN.md "Event time and watermarks").
+ * Event-time watermarks (docs/semantics.md "Event time and watermarks").
  *
  * Meaning: a watermark W says "every event with ts < W has been seen" (events at ts >= W may still come).
  * So the window [start, end) is complete — and fires — when W >= end. We do NOT subtract Flink's extra

@@ -1,4 +1,4 @@
-/** The 13 default metrics of DESIGN.md, declared in default-metrics.json and validated by the same loader as user definitions. */
+/** The 13 default metrics (docs/architecture.md "Default metrics"), declared in default-metrics.json and validated by the same loader as user definitions. */
 import definitions from './default-metrics.json';
 import { MetricDefinition, validateMetricDefinitions } from './metric-definitions';
 
