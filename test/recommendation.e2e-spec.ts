@@ -12,7 +12,7 @@ import { durables, rpc, streams, subjects } from '@tidemark/contracts';
 import { InMemoryRecStore, Recommender, planEvents, sessionsOf } from '@tidemark/recommend';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
-import { natsClient, readStream, streamCount } from './support/jetstream-read';
+import { natsClient, readStream, streamEventCount } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ServiceProcess, serviceProcess } from './support/service-process';
 
@@ -220,7 +220,7 @@ describe('recommendation service', () => {
     await quiescent();
     const metrics = await (await fetch(`${recsUrl}/metrics`)).text();
     const replayed = Number(/tidemark_recs_events_total\{[^}]*outcome="replayed"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0);
-    expect(replayed).toBe(await streamCount(nc, streams.clean.name)); // every event came again
+    expect(replayed).toBe(await streamEventCount(nc, streams.clean.name)); // every event came again
     expect(metrics).not.toMatch(/tidemark_recs_events_total\{[^}]*outcome="applied"/);
     expect(await Promise.all(paths.map(get))).toEqual(before);
   });

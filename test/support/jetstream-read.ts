@@ -32,3 +32,8 @@ export async function streamCount(nc: NatsConnection, stream: string): Promise<n
   const jsm = await jetstreamManager(nc);
   return (await jsm.streams.info(stream)).state.messages;
 }
+
+/** Events stored in a stream: a frame counts its events, any other message one. */
+export async function streamEventCount(nc: NatsConnection, stream: string): Promise<number> {
+  return (await readStream(nc, stream)).length;
+}

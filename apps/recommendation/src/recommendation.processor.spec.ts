@@ -18,9 +18,9 @@ describe('RecommendationProcessor', () => {
     expect(await p.process(batch, 0)).toMatchObject({ kind: 'applied', events: 3, interactions: 3 });
     const before = await snapshot(store);
     expect(before.a.items.map((i) => i.productId)).toEqual(['B', 'C']);
-    expect(await p.process(batch, 0)).toEqual({ kind: 'replayed', deadLetters: [] });
+    expect(await p.process(batch, 0)).toEqual({ kind: 'replayed', events: 3, deadLetters: [] });
     // a fresh processor (after a restart) reads lastSeq from the store
-    expect(await new RecommendationProcessor(store, DEFAULT_PARAMS).process(batch, 0)).toEqual({ kind: 'replayed', deadLetters: [] });
+    expect(await new RecommendationProcessor(store, DEFAULT_PARAMS).process(batch, 0)).toEqual({ kind: 'replayed', events: 3, deadLetters: [] });
     expect(await snapshot(store)).toEqual(before);
   });
 
