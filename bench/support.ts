@@ -20,6 +20,10 @@ export function freePort(): Promise<number> {
 export interface BenchServers {
   natsUrl: string;
   redisUrl: string;
+  /** nats-server's monitoring endpoint (`/varz`), e.g. `http://127.0.0.1:8222`. */
+  natsMonitorUrl: string;
+  natsPid: number;
+  redisPid: number;
   stop(): Promise<void>;
 }
 
@@ -28,10 +32,15 @@ export async function startBenchServers(): Promise<BenchServers> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-'));
   const natsUrl = `nats://127.0.0.1:${await freePort()}`;
   const redisUrl = `redis://127.0.0.1:${await freePort()}`;
-  const { started } = await ensureLocalServers(natsUrl, redisUrl, dir);
+  const monitor = await freePort();
+  const { started } = await ensureLocalServers(natsUrl, redisUrl, dir, { natsMonitorPort: monitor });
+  const pid = (name: string) => started.find((s) => s.name === name)!.process.pid!;
   return {
     natsUrl,
     redisUrl,
+    natsMonitorUrl: `http://127.0.0.1:${monitor}`,
+    natsPid: pid('nats-server'),
+    redisPid: pid('redis-server'),
     stop: async () => {
       for (const s of [...started].reverse() as LocalServer[]) await s.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -46,6 +55,7 @@ const BIN = path.resolve(__dirname, '..', '..', 'bin', 'tidemark.js');
  * flags to the services, e.g. `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile them.
  */
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
+  // (the pid of the returned child is the service's own node process: cpuMicros(child.pid) measures it)
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'service', name], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
@@ -109,4 +119,42 @@ export function sampleEvent(i: number, now: number, runId: string): Record<strin
     price: 19.99 + (i % 100),
     quantity: 1,
   };
+}
+
+/** CPU time a process has used (user + system), µs, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
+export function cpuMicros(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+/** Messages in + out of nats-server since it started (`/varz`). */
+export async function natsMessages(monitorUrl: string): Promise<number> {
+  const v = (await (await fetch(`${monitorUrl}/varz`)).json()) as { in_msgs: number; out_msgs: number };
+  return v.in_msgs + v.out_msgs;
+}
+
+/** Messages in + out of nats-server by client connection name (`/connz`): which service moves how many. */
+export async function natsMessagesByClient(monitorUrl: string): Promise<Record<string, number>> {
+  const c = (await (await fetch(`${monitorUrl}/connz?limit=4096`)).json()) as { connections?: { name?: string; in_msgs: number; out_msgs: number }[] };
+  const out: Record<string, number> = {};
+  for (const x of c.connections ?? []) {
+    const name = x.name ?? '(unnamed)';
+    out[name] = (out[name] ?? 0) + x.in_msgs + x.out_msgs;
+  }
+  return out;
+}
+
+/** Commands Redis has run since it started (INFO commandstats; commands run inside scripts included). */
+export async function redisCommands(redis: { info(section: string): Promise<string> }): Promise<number> {
+  const text = await redis.info('commandstats');
+  let n = 0;
+  for (const m of text.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }

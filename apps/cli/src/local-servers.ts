@@ -81,7 +81,7 @@ export interface EnsureResult {
 }
 
 /** Starts what is missing. Throws when a server is needed but cannot be started. */
-export async function ensureLocalServers(natsUrl: string, redisUrl: string, dataDir: string): Promise<EnsureResult> {
+export async function ensureLocalServers(natsUrl: string, redisUrl: string, dataDir: string, options: { natsMonitorPort?: number } = {}): Promise<EnsureResult> {
   const started: LocalServer[] = [];
   const messages: string[] = [];
   const nats = hostPort(natsUrl, 4222);
@@ -95,7 +95,8 @@ export async function ensureLocalServers(natsUrl: string, redisUrl: string, data
     if (!bin) throw new Error(`nothing answers at NATS_URL=${natsUrl} and nats-server is not installed (apt-get install nats-server)`);
     const dir = path.join(dataDir, 'nats');
     fs.mkdirSync(dir, { recursive: true });
-    const s = startProcess('nats-server', bin, ['-js', '-a', nats.host, '-p', String(nats.port), '-sd', dir], path.join(dataDir, 'nats.log'));
+    const monitor = options.natsMonitorPort ? ['-m', String(options.natsMonitorPort)] : [];
+    const s = startProcess('nats-server', bin, ['-js', '-a', nats.host, '-p', String(nats.port), '-sd', dir, ...monitor], path.join(dataDir, 'nats.log'));
     started.push(s);
     await waitUntil(() => canConnect(nats.host, nats.port), 15000, 'nats-server', s.process);
     messages.push(`started nats-server -js on ${nats.host}:${nats.port} (data in ${dir})`);
