@@ -50,6 +50,12 @@ export async function startBenchServers(): Promise<BenchServers> {
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'tidemark.js');
 
+/** Services started by the bench: killed if the bench exits first (one exit hook for all of them). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 /**
  * Runs `tidemark service <name>` as its own process and waits for /health/ready. `BENCH_NODE_ARGS` adds node
  * flags to the services, e.g. `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile them.
@@ -58,7 +64,8 @@ export async function startService(name: string, env: Record<string, string>, re
   // (the pid of the returned child is the service's own node process: cpuMicros(child.pid) measures it)
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'service', name], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-  process.once('exit', () => child.kill('SIGKILL'));
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
