@@ -35,7 +35,7 @@ import { connect } from '@nats-io/transport-node';
 import { ALL_STREAMS, chunkFrames, durables, encodeFrame, partitionOf, streams, subjects } from '@tidemark/contracts';
 import { JetStreamPublisher, PartitionConsumer, connectNats, decodeFrames, ensureStreams } from '@tidemark/jetstream';
 import { connectRedis } from '@tidemark/state';
-import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommands, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
 
 const PARTITIONS = 8;
 
@@ -371,6 +371,8 @@ interface FullRun {
   /** Window results published per event (each a message on results.<metric>: the results contract). */
   resultsPerEvent: number;
   redisPerEvent: number;
+  /** Redis commands per event, by command. */
+  redisByCommand: Record<string, number>;
   redisBytesPerEvent: number;
 }
 
@@ -411,6 +413,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
     const [cmd0, msg0] = [await redisCommands(redis), await natsMessages(servers.natsMonitorUrl)];
     const byClient0 = await natsMessagesByClient(servers.natsMonitorUrl);
+    const calls0 = await redisCommandCalls(redis);
     const jsm = await jetstream(nc).jetstreamManager();
     const results0 = (await jsm.streams.info(streams.results.name)).state.messages;
     const t0 = performance.now();
@@ -442,7 +445,9 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const byClient1 = await natsMessagesByClient(servers.natsMonitorUrl);
     const natsByClient = Object.fromEntries(Object.entries(byClient1).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (byClient0[k] ?? 0)) / count]));
     const results = (await jsm.streams.info(streams.results.name)).state.messages - results0;
-    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisBytesPerEvent: memory / count };
+    const calls1 = await redisCommandCalls(redis);
+    const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / count]).filter(([, v]) => (v as number) > 0));
+    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count };
   } finally {
     for (const c of children) await stopChild(c);
     await redis.quit();
@@ -472,6 +477,10 @@ function printFull(runs: FullRun[], count: number): void {
   for (const n of FULL_SERVICES) row(`  of which ${n}'s connection`, m((r) => r.natsByClient[n] ?? 0).toFixed(3), '');
   row('window results published per event', m((r) => r.resultsPerEvent).toFixed(3), '', '(a message each on results.<metric>)');
   row('Redis commands per event', m((r) => r.redisPerEvent).toFixed(2), BEFORE_FRAMES.redisPerEvent.toFixed(1), '≤ 2 (issue "Throughput II")');
+  const commands = [...new Set(runs.flatMap((r) => Object.keys(r.redisByCommand)))]
+    .map((c) => [c, m((r) => r.redisByCommand[c] ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
   row('Redis memory kept per event, bytes', fmt(Math.round(m((r) => r.redisBytesPerEvent))), '~1,000');
   const goals: Record<string, string> = { 'nats-server': '≤ 5', ingestion: '≤ 10', dedup: '≤ 8' };
   for (const n of names) row(`CPU µs per event: ${n}`, m((r) => r.cpu[n]).toFixed(1), String(BEFORE_FRAMES.cpu[n]), goals[n] ?? '');

@@ -153,6 +153,13 @@ export async function natsMessagesByClient(monitorUrl: string): Promise<Record<s
   return out;
 }
 
+/** Calls per command since Redis started (INFO commandstats; commands run inside scripts included). */
+export async function redisCommandCalls(redis: { info(section: string): Promise<string> }): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
 /** Commands Redis has run since it started (INFO commandstats; commands run inside scripts included). */
 export async function redisCommands(redis: { info(section: string): Promise<string> }): Promise<number> {
   const text = await redis.info('commandstats');
