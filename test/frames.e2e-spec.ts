@@ -1,7 +1,8 @@
 /**
- * Frames through the consumers, as real processes: one broken event inside a clean frame goes to the DLQ
- * alone (its bytes, the frame's sequence and its index), and the rest of its frame is counted — by the
- * aggregation and by the recommendation service alike.
+ * Frames through the consumers, as real processes: one broken event inside a clean frame — not JSON, or
+ * holding a lone surrogate that ingestion would have refused — goes to the DLQ alone (its bytes, the frame's
+ * sequence and its index), and the rest of its frame is counted, by the aggregation and by the
+ * recommendation service alike; the partition does not stall.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -51,21 +52,30 @@ it('dead-letters a broken event of a frame alone, with its frame sequence and in
     { id: Buffer.from('f-1'), body: Buffer.from(JSON.stringify(view('f-1', 'P1'))) },
     { id: Buffer.from('f-2'), body: Buffer.from('{"id":"f-2", broken') },
     { id: Buffer.from('f-3'), body: Buffer.from(JSON.stringify(view('f-3', 'P2'))) },
+    { id: Buffer.from('f-4'), body: Buffer.from(JSON.stringify(view('f-4', 'P3')).replace('"u1"', '"\\ud800"')) },
   ]);
   const ack = await jetstream(nc).publish(subjects.clean(p), frame);
   for (const durable of [durables.aggregation(p), durables.recommendation(p)]) await waitForQuiescence(nc, streams.clean.name, durable, { timeoutMs: 60_000 });
 
   const jsm = await jetstreamManager(nc);
   const dlq = await jsm.streams.info(streams.dlq.name);
-  expect(dlq.state.messages).toBe(2); // one from each consumer
+  expect(dlq.state.messages).toBe(4); // two from each consumer
+  const dead: string[] = [];
   for (let seq = dlq.state.first_seq; seq <= dlq.state.last_seq; seq++) {
     const m = (await jsm.streams.getMessage(streams.dlq.name, { seq }))!;
     expect([`dlq.${streams.clean.name}.${durables.aggregation(p)}`, `dlq.${streams.clean.name}.${durables.recommendation(p)}`]).toContain(m.subject);
-    expect(Buffer.from(m.data).toString()).toBe('{"id":"f-2", broken');
     expect(m.header.get(headers.dlqSeq)).toBe(String(ack.seq));
-    expect(m.header.get(headers.dlqFrameIndex)).toBe('1');
-    expect(m.header.get(headers.dlqError)).toMatch(/not JSON/);
+    const index = m.header.get(headers.dlqFrameIndex);
+    dead.push(`${m.subject.split('.').pop()} ${index} ${m.header.get(headers.dlqError)}`);
+    if (index === '1') expect(Buffer.from(m.data).toString()).toBe('{"id":"f-2", broken');
+    else expect(JSON.parse(Buffer.from(m.data).toString()).id).toBe('f-4');
   }
+  expect(dead.sort()).toEqual([
+    expect.stringMatching(new RegExp(`^${durables.aggregation(p)} 1 not JSON`)),
+    `${durables.aggregation(p)} 3 strings that are not well-formed Unicode: userId`,
+    expect.stringMatching(new RegExp(`^${durables.recommendation(p)} 1 not JSON`)),
+    `${durables.recommendation(p)} 3 strings that are not well-formed Unicode: userId`,
+  ]);
 
   await eventually(async () => {
     const rows = (await (await fetch(`${aggUrl}/v1/metrics/product_views?from=${T - 60_000}&to=${T + 60_000}`)).json()) as { key: string; value: number }[];

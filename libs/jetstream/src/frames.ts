@@ -1,9 +1,11 @@
 /**
  * Reading a batch of frames (events.raw / events.clean) into events, for every consumer alike: a message
- * that is not a frame is dead-lettered whole; an event that is not JSON is dead-lettered alone, with its
- * frame's sequence and its index, and the rest of its frame goes on. Pure.
+ * that is not a frame is dead-lettered whole; an event that is not JSON, or holds a string that is not
+ * well-formed Unicode (a lone surrogate, which ingestion refuses but another publisher could store, and
+ * which no state store can key), is dead-lettered alone, with its frame's sequence and its index, and the
+ * rest of its frame goes on. Pure.
  */
-import { frameBodies } from '@tidemark/contracts';
+import { frameBodies, illFormedStrings } from '@tidemark/contracts';
 import type { ConsumedMessage } from './message';
 import type { DeadLetterRequest } from './outcome';
 
@@ -36,11 +38,21 @@ export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data
     }
     count += bodies.length;
     for (let index = 0; index < bodies.length; index++) {
+      const text = bodies[index].toString('utf8');
+      let event: unknown;
       try {
-        events.push({ seq: m.seq, index, event: JSON.parse(bodies[index].toString('utf8')) });
+        event = JSON.parse(text);
       } catch (e) {
         deadLetters.push({ seq: m.seq, index, data: bodies[index], reason: `not JSON: ${(e as Error).message}` });
+        continue;
       }
+      // Only a \u escape can make a lone surrogate (UTF-8 bytes cannot): the walk runs only then.
+      const illFormed = text.includes('\\u') ? illFormedStrings(event) : [];
+      if (illFormed.length > 0) {
+        deadLetters.push({ seq: m.seq, index, data: bodies[index], reason: `strings that are not well-formed Unicode: ${illFormed.join(', ')}` });
+        continue;
+      }
+      events.push({ seq: m.seq, index, event });
     }
   }
   return { events, deadLetters, count };
