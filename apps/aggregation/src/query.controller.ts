@@ -1,5 +1,6 @@
 import { Controller, Get, HttpException, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Scoped } from '@tidemark/runtime';
 import { QueryError, QueryErrorCode, QueryService } from './query.service';
 
 /** Maps each query error code to its HTTP status, exhaustively. */
@@ -30,6 +31,7 @@ function http<T>(run: () => Promise<T>): Promise<T> {
   });
 }
 
+@Scoped('read')
 @Controller('v1')
 export class QueryController {
   constructor(private readonly query: QueryService) {}

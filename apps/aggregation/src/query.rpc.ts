@@ -1,7 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { RpcReply, rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
+import { API_KEY_RING } from '@tidemark/config';
+import type { ApiKeyRing } from '@tidemark/auth';
+import { rpcDenied } from '@tidemark/runtime';
 import { statusOf } from './query.controller';
 import { QueryError, QueryService } from './query.service';
 
@@ -19,6 +22,7 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly query: QueryService,
     private readonly connection: JetStreamConnection,
+    @Inject(API_KEY_RING) private readonly ring: ApiKeyRing,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,7 +62,7 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private async handle(msg: Msg): Promise<void> {
-    const reply = await this.answer(msg.data);
+    const reply = rpcDenied(this.ring, msg.headers, 'read') ?? (await this.answer(msg.data));
     if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
   }
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Scoped } from '@tidemark/runtime';
 import { AlertHub, LiveAlert } from './alert-hub';
 import { AlertingService } from './alerting.service';
 import { http } from './http';
@@ -13,12 +14,14 @@ export class AlertsController {
 
   /** `{alerts}`, optionally only one `state` (pending, firing, resolved). */
   @Get('alerts')
+  @Scoped('read')
   list(@Query('state') state?: string) {
     return http(() => ({ alerts: this.alerting.listAlerts(state) }));
   }
 
   /** SSE: `event: alert` with an Alert on every state change; the current non-resolved alerts on connect. */
   @Get('alerts/stream')
+  @Scoped('read')
   stream(@Res() reply: FastifyReply): void {
     reply.hijack();
     const raw = reply.raw;
@@ -36,17 +39,20 @@ export class AlertsController {
   }
 
   @Get('silences')
+  @Scoped('admin')
   silences() {
     return { silences: this.alerting.listSilences() };
   }
 
   @Post('silences')
+  @Scoped('admin')
   @HttpCode(201)
   createSilence(@Body() body: unknown) {
     return http(() => this.alerting.createSilence(body));
   }
 
   @Delete('silences/:id')
+  @Scoped('admin')
   @HttpCode(204)
   async deleteSilence(@Param('id') id: string) {
     await http(() => this.alerting.deleteSilence(id));

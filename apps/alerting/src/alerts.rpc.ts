@@ -1,7 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
+import { API_KEY_RING } from '@tidemark/config';
+import type { ApiKeyRing, Scope } from '@tidemark/auth';
+import { rpcDenied } from '@tidemark/runtime';
 import { AlertingError, errorBody, statusOf } from './alerting.errors';
 import { AlertingService } from './alerting.service';
 
@@ -22,17 +25,18 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   constructor(
     private readonly alerting: AlertingService,
     private readonly connection: JetStreamConnection,
+    @Inject(API_KEY_RING) private readonly ring: ApiKeyRing,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.subs.length > 0) return;
     const nc = this.connection.nc;
-    const on = (subject: string, answer: (data: unknown) => Promise<unknown>) =>
+    const on = (subject: string, scope: Scope, answer: (data: unknown) => Promise<unknown>) =>
       nc.subscribe(subject, {
         queue: 'alerting',
-        callback: (err, msg) => (err ? this.logger.error(err) : void this.reply(msg, answer)),
+        callback: (err, msg) => (err ? this.logger.error(err) : void this.reply(msg, scope, answer)),
       });
-    this.subs = [on(rpc.alertsList, (d) => this.list(d)), on(RULES_SUBJECT, (d) => this.rules(d))];
+    this.subs = [on(rpc.alertsList, 'read', (d) => this.list(d)), on(RULES_SUBJECT, 'admin', (d) => this.rules(d))];
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -77,16 +81,20 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
     }
   }
 
-  private async reply(msg: Msg, answer: (data: unknown) => Promise<unknown>): Promise<void> {
-    let out: unknown;
+  private async reply(msg: Msg, scope: Scope, answer: (data: unknown) => Promise<unknown>): Promise<void> {
+    const out = rpcDenied(this.ring, msg.headers, scope) ?? (await this.answerJson(msg.data, answer));
+    if (msg.reply) msg.respond(Buffer.from(JSON.stringify(out)));
+  }
+
+  private async answerJson(raw: Uint8Array, answer: (data: unknown) => Promise<unknown>): Promise<unknown> {
     try {
       let data: unknown = {};
-      if (msg.data.length > 0) data = JSON.parse(Buffer.from(msg.data).toString('utf8'));
-      out = await answer(data);
+      if (raw.length > 0) data = JSON.parse(Buffer.from(raw).toString('utf8'));
+      return await answer(data);
     } catch (e) {
-      out = e instanceof SyntaxError ? { status: 400, error: `the request must be JSON: ${e.message}` } : { status: 500, error: 'internal error' };
-      if (!(e instanceof SyntaxError)) this.logger.error(e);
+      if (e instanceof SyntaxError) return { status: 400, error: `the request must be JSON: ${e.message}` };
+      this.logger.error(e);
+      return { status: 500, error: 'internal error' };
     }
-    if (msg.reply) msg.respond(Buffer.from(JSON.stringify(out)));
   }
 }

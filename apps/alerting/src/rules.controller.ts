@@ -1,9 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Scoped } from '@tidemark/runtime';
 import { AlertingService } from './alerting.service';
 import { http } from './http';
 
 /** CRUD over alert rules: `GET/POST /v1/alert-rules`, `GET/PUT/DELETE /v1/alert-rules/:id`. 400 names each bad field. */
+@Scoped('admin')
 @Controller('v1/alert-rules')
 export class RulesController {
   constructor(private readonly alerting: AlertingService) {}

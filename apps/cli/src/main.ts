@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'replay': {
       const config = loadConfig();
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-      return replay(rest, `http://${host}:${config.ports.ingestion}`);
+      return replay(rest, `http://${host}:${config.ports.ingestion}`, config.clientApiKey);
     }
     // --- recommendation ---
     case 'eval':
@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'simulate': {
       const config = loadConfig();
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
-      return simulate(rest, `http://${host}:${config.ports.ingestion}`);
+      return simulate(rest, `http://${host}:${config.ports.ingestion}`, config.clientApiKey);
     }
     case undefined:
     case 'help':

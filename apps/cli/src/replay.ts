@@ -52,7 +52,7 @@ async function* rees46Rows(file: string): AsyncGenerator<Row> {
   }
 }
 
-export async function replay(args: string[], defaultUrl: string): Promise<number> {
+export async function replay(args: string[], defaultUrl: string, apiKey?: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -102,7 +102,7 @@ export async function replay(args: string[], defaultUrl: string): Promise<number
     const body = rows.map((r) => JSON.stringify(r.value)).join('\n');
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) }, body });
         const reply = (await res.json()) as { accepted?: number; duplicates?: number; rejected?: { index: number; error: string }[]; error?: string };
         if (res.status === 202 || res.status === 400) {
           totals.sent += rows.length;

@@ -18,7 +18,7 @@ export const SIMULATE_USAGE = `Usage: tidemark simulate [options]
   --late P              share of events moved back 2 minutes
   --quiet               no progress line`;
 
-export async function simulate(args: string[], defaultUrl: string): Promise<number> {
+export async function simulate(args: string[], defaultUrl: string, apiKey?: string): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -69,7 +69,7 @@ export async function simulate(args: string[], defaultUrl: string): Promise<numb
     const events = sim.tick(tickStart);
     if (events.length > 0) {
       try {
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.map((e) => JSON.stringify(e)).join('\n') });
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) }, body: events.map((e) => JSON.stringify(e)).join('\n') });
         const r = (await res.json()) as { accepted?: number; duplicates?: number; rejected?: unknown[] };
         totals.sent += events.length;
         if (res.status === 202 || res.status === 400) {

@@ -1,4 +1,5 @@
-// The dashboard page: one EventSource (/v1/stream), one render per snapshot. No build step; Chart.js is
+// The dashboard page: one server-sent event stream (/v1/stream, read with fetch so that it can carry an API
+// key), one render per snapshot. No build step; Chart.js is
 // served by the dashboard from node_modules (window.Chart).
 const $ = (sel) => document.querySelector(sel);
 const num = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -153,21 +154,75 @@ function render(s) {
     );
 }
 
-let source;
-function connect() {
-  source?.close();
+// With API keys configured (docs/security.md) the data routes want a `read` key: the page asks for one and
+// keeps it for this tab only (sessionStorage).
+const KEY = 'tidemark-api-key';
+let stream;
+async function connect() {
+  stream?.abort();
+  const ctl = (stream = new AbortController());
   const user = $('#user').value.trim();
-  source = new EventSource(`/v1/stream${user ? `?user=${encodeURIComponent(user)}` : ''}`);
-  source.addEventListener('snapshot', (e) => {
-    $('#connection').className = 'pill live';
-    text('#connection', 'live');
-    render(JSON.parse(e.data));
-  });
-  source.onerror = () => {
+  const key = sessionStorage.getItem(KEY);
+  let res;
+  try {
+    res = await fetch(`/v1/stream${user ? `?user=${encodeURIComponent(user)}` : ''}`, {
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+      signal: ctl.signal,
+    });
+  } catch {
+    return retry(ctl);
+  }
+  if (res.status === 401 || res.status === 403) {
+    sessionStorage.removeItem(KEY);
+    $('#key-form').hidden = false;
     $('#connection').className = 'pill down';
-    text('#connection', 'reconnecting');
-  };
+    text('#connection', res.status === 401 ? 'API key needed' : 'this key cannot read');
+    return;
+  }
+  if (!res.ok || !res.body) return retry(ctl);
+  $('#key-form').hidden = true;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        if (event === 'snapshot') {
+          $('#connection').className = 'pill live';
+          text('#connection', 'live');
+          render(JSON.parse(data));
+        }
+      }
+    }
+  } catch {
+    // the stream broke: reconnect below
+  }
+  retry(ctl);
 }
+
+function retry(ctl) {
+  if (ctl.signal.aborted) return;
+  $('#connection').className = 'pill down';
+  text('#connection', 'reconnecting');
+  setTimeout(() => {
+    if (!ctl.signal.aborted) connect();
+  }, 1000);
+}
+
+$('#key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(KEY, $('#key').value.trim());
+  $('#key').value = '';
+  connect();
+});
 
 $('#user-form').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { Public, Scoped } from '@tidemark/runtime';
 import { DashboardService } from './dashboard.service';
 import { OpenStreams } from './open-streams';
 
@@ -33,11 +34,13 @@ export class DashboardController {
   ) {}
 
   @Get()
+  @Public()
   index(@Res() res: FastifyReply) {
     return this.file('', res);
   }
 
   @Get(['app.js', 'style.css', 'vendor/chart.umd.min.js'])
+  @Public()
   asset(@Req() req: FastifyRequest, @Res() res: FastifyReply) {
     return this.file(req.url.split('?')[0].slice(1), res);
   }
@@ -49,6 +52,7 @@ export class DashboardController {
 
   /** The snapshot the page shows, once (JSON). `?user=` adds that user's recommendations. */
   @Get('v1/snapshot')
+  @Scoped('read')
   @Header('cache-control', 'no-store')
   snapshot(@Query('user') user?: string) {
     return this.dashboard.snapshot(userParam(user));
@@ -56,6 +60,7 @@ export class DashboardController {
 
   /** Server-sent events: `event: snapshot` every DASHBOARD_REFRESH_MS, the first one at once. */
   @Get('v1/stream')
+  @Scoped('read')
   stream(@Res() res: FastifyReply, @Query('user') user?: string) {
     const userId = userParam(user);
     res.hijack();
@@ -86,6 +91,7 @@ export class DashboardController {
   }
 
   @Get('v1/recommendations/:userId')
+  @Scoped('read')
   async recommendations(@Param('userId') userId: string) {
     try {
       return await this.dashboard.recommendations(userParam(userId)!);

@@ -16,15 +16,18 @@ class Unavailable extends Error {}
 @Injectable()
 export class DashboardService {
   private readonly upstreams: TidemarkConfig['dashboard']['upstreams'];
+  /** The dashboard's own `read` key for the other services (DASHBOARD_API_KEY), when keys are configured. */
+  private readonly headers: Record<string, string>;
 
   constructor(@Inject(CONFIG) config: TidemarkConfig) {
     this.upstreams = config.dashboard.upstreams;
+    this.headers = config.dashboardApiKey ? { authorization: `Bearer ${config.dashboardApiKey}` } : {};
   }
 
   private async get<T>(name: UpstreamName, path: string, as: 'json' | 'text' = 'json'): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.upstreams[name]), { signal: AbortSignal.timeout(TIMEOUT_MS) });
+      res = await fetch(new URL(path, this.upstreams[name]), { headers: this.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
     } catch {
       throw new Unavailable(name);
     }

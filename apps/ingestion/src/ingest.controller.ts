@@ -1,11 +1,13 @@
 import { Controller, Headers, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Scoped } from '@tidemark/runtime';
 import { BodyError, parseBody } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { IngestService, nothingValid } from './ingest.service';
 import { IngestError, statusOf } from './ingest.errors';
 
 /** Bodies arrive as raw Buffers (see main.ts), so JSON, arrays and NDJSON are read by one parser. */
+@Scoped('ingest')
 @Controller('v1/events')
 export class IngestController {
   constructor(

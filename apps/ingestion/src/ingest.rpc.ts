@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { JetStreamConnection } from '@tidemark/jetstream';
 import { BodyError, IngestReply, RpcReply, parseBody, rpc } from '@tidemark/contracts';
-import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { API_KEY_RING, CONFIG, TidemarkConfig } from '@tidemark/config';
+import type { ApiKeyRing } from '@tidemark/auth';
+import { rpcDenied } from '@tidemark/runtime';
 import { IngestService, nothingValid } from './ingest.service';
 import { IngestError, statusOf } from './ingest.errors';
 
@@ -20,6 +22,7 @@ export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown 
     private readonly ingest: IngestService,
     private readonly connection: JetStreamConnection,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
+    @Inject(API_KEY_RING) private readonly ring: ApiKeyRing,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -46,7 +49,7 @@ export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   private async handle(msg: Msg): Promise<void> {
-    const reply = await this.answer(msg.data, msg.headers?.get('Content-Type') || undefined);
+    const reply = rpcDenied(this.ring, msg.headers, 'ingest') ?? (await this.answer(msg.data, msg.headers?.get('Content-Type') || undefined));
     if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
   }
 }

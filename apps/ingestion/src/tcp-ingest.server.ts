@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import * as net from 'node:net';
 import { BodyRecord, Frame, LineFramer, frameToRecord } from '@tidemark/contracts';
-import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { API_KEY_RING, CONFIG, TidemarkConfig } from '@tidemark/config';
+import type { ApiKeyRing } from '@tidemark/auth';
 import { IngestService } from './ingest.service';
 import { IngestError } from './ingest.errors';
 
@@ -12,6 +13,9 @@ import { IngestError } from './ingest.errors';
  *   {"line":3,"status":"rejected","error":"..."} | {"line":4,"status":"unavailable","error":"..."}
  * An over-long or broken line gets its error line and the connection goes on. Everything that arrived in
  * one read is validated and published as one batch; the socket is paused meanwhile (backpressure).
+ * With API keys configured (docs/security.md) the first line must be `AUTH <key>` with the `ingest` scope,
+ * answered `{"line":1,"status":"authenticated"}`; anything else gets one error line and the connection is
+ * closed, nothing ingested.
  */
 @Injectable()
 export class TcpIngestServer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -22,6 +26,7 @@ export class TcpIngestServer implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     private readonly ingest: IngestService,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
+    @Inject(API_KEY_RING) private readonly ring: ApiKeyRing,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -46,7 +51,25 @@ export class TcpIngestServer implements OnApplicationBootstrap, OnApplicationShu
     this.sockets.add(socket);
     const framer = new LineFramer(this.config.maxLineBytes);
     let queue: Promise<void> = Promise.resolve();
+    let authed = !this.ring.enabled;
+    let refused = false;
     const enqueue = (frames: Frame[]) => {
+      if (refused) return;
+      if (!authed && frames.length > 0) {
+        const first = frames[0];
+        const secret = first.kind === 'line' ? /^AUTH (\S+)$/.exec(first.text.trim())?.[1] : undefined;
+        const d = this.ring.authorize(secret, 'ingest');
+        if (!d.ok) {
+          refused = true;
+          const status = secret === undefined ? 'unauthorized' : d.status === 401 ? 'unauthorized' : 'forbidden';
+          const why = secret === undefined ? 'the first line must be AUTH <key> (a key with the ingest scope)' : d.reason;
+          socket.end(JSON.stringify({ line: first.line, status, error: why }) + '\n');
+          return;
+        }
+        authed = true;
+        queue = queue.then(() => void (socket.destroyed || socket.write(JSON.stringify({ line: first.line, status: 'authenticated' }) + '\n')));
+        frames = frames.slice(1);
+      }
       if (frames.length === 0) return;
       socket.pause();
       queue = queue.then(() => this.process(socket, frames)).finally(() => {

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpException, Param, Query } from '@nestjs/common';
+import { Scoped } from '@tidemark/runtime';
 import { RecsQueryError, RecsQueryErrorCode, RecsQueryService } from './recs-query.service';
 
 /** Maps each query error code to its HTTP status, exhaustively. */
@@ -23,6 +24,7 @@ function http<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** `{…, items: [{productId, score, reason}]}`; a bad parameter → 400 `{error}`. */
+@Scoped('read')
 @Controller('v1')
 export class RecsController {
   constructor(private readonly recs: RecsQueryService) {}

@@ -1,7 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
+import { API_KEY_RING } from '@tidemark/config';
+import type { ApiKeyRing } from '@tidemark/auth';
+import { rpcDenied } from '@tidemark/runtime';
 import { statusOf } from './recs.controller';
 import { RecsQueryError, RecsQueryService } from './recs-query.service';
 
@@ -20,6 +23,7 @@ export class RecsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly recs: RecsQueryService,
     private readonly connection: JetStreamConnection,
+    @Inject(API_KEY_RING) private readonly ring: ApiKeyRing,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -53,7 +57,7 @@ export class RecsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private async handle(kind: Kind, msg: Msg): Promise<void> {
-    const reply = await this.answer(kind, msg.data);
+    const reply = rpcDenied(this.ring, msg.headers, 'read') ?? (await this.answer(kind, msg.data));
     if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
   }
 }

@@ -126,3 +126,41 @@ describe('loadConfig: recommendation settings', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 });
+
+describe('loadConfig: API keys and protected mode', () => {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const os = require('node:os') as typeof import('node:os');
+  const path = require('node:path') as typeof import('node:path');
+
+  it('is open on loopback without keys', () => {
+    expect(loadConfig({}).auth).toEqual({ keys: [], off: false });
+    expect(loadConfig({}).dashboardApiKey).toBeUndefined();
+    expect(loadConfig({ API_KEYS: 'read:abcdefghijklmnop,ingest+read:bcdefghijklmnopq' }).clientApiKey).toBe('bcdefghijklmnopq');
+    expect(loadConfig({ API_KEYS: 'read:abcdefghijklmnop', TIDEMARK_API_KEY: 'given' }).clientApiKey).toBe('given');
+  });
+
+  it('refuses to start on a reachable address without keys, naming API_KEYS, unless AUTH=off', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/^invalid API_KEYS: HOST=0.0.0.0 is reachable/);
+    expect(() => loadConfig({ HOST: '10.1.2.3' })).toThrow(/invalid API_KEYS/);
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH: 'off' }).auth).toEqual({ keys: [], off: true });
+    expect(loadConfig({ HOST: '0.0.0.0', API_KEYS: 'read:abcdefghijklmnop' }).auth.keys).toHaveLength(1);
+  });
+
+  it('reads API_KEYS and API_KEYS_FILE together; the dashboard takes the first read key unless DASHBOARD_API_KEY says', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-keys-'));
+    const file = path.join(dir, 'keys');
+    fs.writeFileSync(file, '# operators\nadmin+read:filesecret-0000001\n');
+    const c = loadConfig({ API_KEYS: 'ingest:inlinesecret-00001', API_KEYS_FILE: file });
+    expect(c.auth.keys.map((k) => [...k.scopes].join('+'))).toEqual(['ingest', 'admin+read']);
+    expect(c.dashboardApiKey).toBe('filesecret-0000001');
+    expect(loadConfig({ API_KEYS: 'ingest:inlinesecret-00001', API_KEYS_FILE: file, DASHBOARD_API_KEY: 'mine' }).dashboardApiKey).toBe('mine');
+    expect(() => loadConfig({ API_KEYS_FILE: path.join(dir, 'missing') })).toThrow(/^invalid API_KEYS_FILE: cannot read .*ENOENT/);
+    fs.writeFileSync(file, 'admin:short\n');
+    expect(() => loadConfig({ API_KEYS_FILE: file })).toThrow(/^invalid API_KEYS_FILE: API_KEYS_FILE entry 1 has a secret shorter/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names API_KEYS for a bad entry, without its secret', () => {
+    expect(() => loadConfig({ API_KEYS: 'read:abcdefghijklmnop,write:abcdefghijklmnoq' })).toThrow(/^invalid API_KEYS: API_KEYS entry 2 has the unknown scope "write"/);
+  });
+});

@@ -2,6 +2,8 @@
  * Configuration, validated once at boot into a typed object. Nothing else reads process.env.
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
+import * as fs from 'node:fs';
+import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
 import { parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
 
@@ -16,6 +18,15 @@ export class ConfigError extends Error {
 }
 
 export interface TidemarkConfig {
+  /**
+   * API keys (API_KEYS, API_KEYS_FILE): empty = open. AUTH=off empties it deliberately. A non-loopback HOST
+   * with no keys refuses to start unless AUTH=off (docs/security.md).
+   */
+  auth: { keys: ApiKey[]; off: boolean };
+  /** The `read` key the dashboard sends to the other services (DASHBOARD_API_KEY; default: the first read key of API_KEYS). */
+  dashboardApiKey: string | undefined;
+  /** The `ingest` key `tidemark simulate` and `replay` send (TIDEMARK_API_KEY; default: the first ingest key of API_KEYS). */
+  clientApiKey: string | undefined;
   natsUrl: string;
   redisUrl: string;
   host: string;
@@ -204,10 +215,12 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   };
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const http = ['http:', 'https:'];
+  const host = str(env, 'HOST', '127.0.0.1');
   return {
+    ...authConfig(env, host),
     natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    host: str(env, 'HOST', '127.0.0.1'),
+    host,
     ports,
     partitions,
     ownedPartitions,
@@ -259,6 +272,44 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
       seedDefaultRules: oneOf(env, 'ALERTING_SEED_DEFAULT_RULES', 'on', ['on', 'off'] as const) === 'on',
     },
   };
+}
+
+/**
+ * API_KEYS, API_KEYS_FILE and AUTH, with protected mode: never an open service on a reachable address by
+ * accident. Also the dashboard's upstream key: DASHBOARD_API_KEY, or the first `read` entry.
+ */
+function authConfig(env: Env, host: string): Pick<TidemarkConfig, 'auth' | 'dashboardApiKey' | 'clientApiKey'> {
+  const mode = oneOf(env, 'AUTH', 'on', ['on', 'off'] as const);
+  const sources: { variable: string; entries: string[] }[] = [];
+  const inline = str(env, 'API_KEYS', '');
+  if (inline !== '') sources.push({ variable: 'API_KEYS', entries: inline.split(',') });
+  const file = str(env, 'API_KEYS_FILE', '');
+  if (file !== '') {
+    try {
+      sources.push({ variable: 'API_KEYS_FILE', entries: keyFileEntries(fs.readFileSync(file, 'utf8')) });
+    } catch (e) {
+      throw new ConfigError('API_KEYS_FILE', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const keys: ApiKey[] = [];
+  for (const { variable, entries } of sources) {
+    try {
+      keys.push(...parseApiKeys(entries, variable));
+    } catch (e) {
+      throw new ConfigError(variable, (e as ApiKeyError).message);
+    }
+  }
+  const own = (name: string) => str(env, name, '') || undefined;
+  if (mode === 'off') return { auth: { keys: [], off: true }, dashboardApiKey: own('DASHBOARD_API_KEY'), clientApiKey: own('TIDEMARK_API_KEY') };
+  if (keys.length === 0 && !isLoopbackHost(host)) {
+    throw new ConfigError('API_KEYS', `HOST=${host} is reachable from other machines and no API keys are configured: set API_KEYS or API_KEYS_FILE, or AUTH=off to run open on purpose`);
+  }
+  // The first secret of an entry with the scope (the entries parsed above, so well-formed).
+  const firstWith = (scope: string) => {
+    const entry = sources.flatMap((x) => x.entries.map((e) => e.trim())).find((e) => e.slice(0, Math.max(0, e.indexOf(':'))).split('+').includes(scope));
+    return entry?.slice(entry.indexOf(':') + 1);
+  };
+  return { auth: { keys, off: false }, dashboardApiKey: own('DASHBOARD_API_KEY') ?? firstWith('read'), clientApiKey: own('TIDEMARK_API_KEY') ?? firstWith('ingest') };
 }
 
 function fault(env: Env): TidemarkConfig['fault'] {

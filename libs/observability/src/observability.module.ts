@@ -1,5 +1,6 @@
-import { Controller, DynamicModule, Get, Global, Module, Res } from '@nestjs/common';
+import { Controller, DynamicModule, Get, Global, Module, Res, SetMetadata } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { SCOPE_METADATA } from '@tidemark/auth';
 import { HealthRegistry } from './health';
 import { MetricsRegistry } from './metrics';
 
@@ -11,17 +12,21 @@ export class ObservabilityController {
   ) {}
 
   @Get('health/live')
+  @SetMetadata(SCOPE_METADATA, 'public')
   live() {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
+  @SetMetadata(SCOPE_METADATA, 'public')
   async ready(@Res() reply: FastifyReply) {
     const report = await this.health.readiness();
     reply.status(report.status === 'ok' ? 200 : 503).send(report);
   }
 
+  /** Prometheus scrapes with a `read` key (`authorization: { credentials: … }`) when keys are configured. */
   @Get('metrics')
+  @SetMetadata(SCOPE_METADATA, 'read')
   async render(@Res() reply: FastifyReply) {
     reply.header('content-type', this.metrics.contentType).send(await this.metrics.render());
   }

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { frameCount } from '@tidemark/contracts';
-import { CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
+import { API_KEY_RING, CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
+import type { ApiKeyRing } from '@tidemark/auth';
+import { ApiKeyGuard } from './auth';
 import { ConsumedMessage, JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
 import { JsonLogger, MetricsRegistry } from '@tidemark/observability';
 
@@ -39,6 +41,7 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
   spec.configureHttp?.(app, config);
   app.enableShutdownHooks();
   const cfg = app.get<TidemarkConfig>(CONFIG);
+  app.useGlobalGuards(new ApiKeyGuard(app.get(Reflector), app.get<ApiKeyRing>(API_KEY_RING)));
   if (spec.consumers) {
     const metrics = app.get(MetricsRegistry);
     const batches = metrics.histogram('tidemark_consumer_batch_seconds', 'Time to process one batch, by durable', ['durable']);
