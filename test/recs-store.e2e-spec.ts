@@ -58,6 +58,14 @@ async function compare(mem: RecStore, red: RecStore, params: RecParams, exact: b
     expect(b.items.map((i) => i.item)).toEqual(a.items.map((i) => i.item));
     a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
   }
+  const [qm, qr] = [await mem.sequences(PRODUCTS, 100), await red.sequences(PRODUCTS, 100)];
+  for (const p of PRODUCTS) {
+    const [a, b] = [qm.get(p)!, qr.get(p)!];
+    expect(b.epoch).toBe(a.epoch);
+    expect(b.items.map((i) => i.item)).toEqual(a.items.map((i) => i.item));
+    a.items.forEach((x, i) => close(x.stored, b.items[i].stored));
+    expect(await red.postings(p, 100)).toEqual(await mem.postings(p, 100));
+  }
   for (const u of USERS) expect(await red.user(u)).toEqual(await mem.user(u));
   expect(await red.sessions(SESSIONS)).toEqual(await mem.sessions(SESSIONS));
   expect(await red.categories(PRODUCTS)).toEqual(await mem.categories(PRODUCTS));
@@ -65,6 +73,14 @@ async function compare(mem: RecStore, red: RecStore, params: RecParams, exact: b
   const [rm, rr] = [new Recommender(mem, params), new Recommender(red, params)];
   for (const u of [...USERS, 'nobody']) expect(await rr.forUser(u, 5)).toEqual(await rm.forUser(u, 5));
   for (const p of [...PRODUCTS, 'nothing']) expect(await rr.similar(p, 5)).toEqual(await rm.similar(p, 5));
+  // the session answer: its one-call read (READ_SESSION) equals the reference read, and so the answers
+  for (const s of [...SESSIONS, 'no visit']) {
+    const req = { sessionId: s, anchors: 3, neighbours: 4, sequences: 4, knnVisits: 3, knnNeighbours: 2, trending: 3 };
+    const [cm, cr] = [await mem.sessionContext(req), await red.sessionContext(req)];
+    if (exact) expect(cr).toEqual(cm);
+    else expect([cr.anchors, cr.window, cr.visits, [...cr.categories]]).toEqual([cm.anchors, cm.window, cm.visits, [...cm.categories]]);
+    for (const excludeSeen of [true, false]) expect(await rr.forSession(s, 5, { excludeSeen })).toEqual(await rm.forSession(s, 5, { excludeSeen }));
+  }
 }
 
 let run = 0;
@@ -90,7 +106,7 @@ async function check(batches: { userId: string; sessionId: string; productId: st
 
 describe('RedisRecStore agrees with InMemoryRecStore', () => {
   it('with trimming and rebases (times in whole half-lives: exact arithmetic, exact agreement)', async () => {
-    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, neighbours: 3, userRecent: 2, sessionWindow: 3, trendingSize: 4 };
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, neighbours: 3, userRecent: 2, sessionWindow: 3, trendingSize: 4, seqSteps: 2, knnVisits: 2, knnNeighbours: 2, sessionAnchors: 2 };
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(interaction(fc.integer({ min: 0, max: 80 }).map((k) => k * H)), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }), (batches) =>
         check(
@@ -127,7 +143,7 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     expect(await ttl('s:s')).toBeGreaterThan(5_000);
     expect(await ttl('s:s')).toBeLessThanOrEqual(10_000);
     for (const k of ['u:u', 'b:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
-    for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c']) expect(await ttl(k)).toBeGreaterThan(20_000);
+    for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c', 'sq:A', 'sqe:A', 'vs:B']) expect(await ttl(k)).toBeGreaterThan(20_000);
     expect(await ttl('tr:all')).toBe(-1); // bounded by RECS_TRENDING_SIZE instead
   });
 

@@ -14,19 +14,28 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { InMemoryRecStore, RecParams, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
-import { SAMPLES, displayPath, mapRees46 } from '@tidemark/simulator';
+import { InMemoryRecStore, RecParams, RecStore, Recommender, SIGNAL_NAMES, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
+import { SAMPLES, displayPath, mapOnlineRetail, mapRees46 } from '@tidemark/simulator';
 import { connectRedis } from '@tidemark/state';
 import { RedisRecStore } from '../../recommendation/src/redis-rec.store';
+import { ServiceUnderTest, evaluateBasket, evaluateNextItem, jsonOf, tableOf } from './eval-session';
 
-export const EVAL_USAGE = `Usage: tidemark eval recs --file <events.csv> [options]
-  --file F             REES46 CSV; the sample in the repository is
-                       ${displayPath(SAMPLES.rees46)}
+const TASKS = ['next-purchase', 'next-item', 'basket'] as const;
+
+export const EVAL_USAGE = `Usage: tidemark eval recs --task T --file <csv> [options]
+  --task T             next-purchase (default): the user's top k before each purchase (REES46 log)
+                       next-item: at each view or cart of a visit, the visit's next new product (REES46 log)
+                       basket: one line of each order left out, recommended from the rest (UCI Online Retail)
+  --file F             the log; the samples in the repository are
+                       ${displayPath(SAMPLES.rees46)} (REES46)
+                       ${displayPath(SAMPLES.onlineRetail)} (UCI, basket)
   --k N                list length (default 10)
-  --warmup-minutes M   purchases in the first M minutes of the log are applied but not scored (default 30)
-  --include-viewed     also recommend the user's own recent products (RECS_INCLUDE_VIEWED)
-  --redis URL          run on the Redis store (an empty database you can spare) instead of in memory
-  Other settings (half-lives, weights, sizes) come from the RECS_* environment variables, as in the service.`;
+  --warmup-minutes M   events in the first M minutes of the log are applied but not scored (default 30)
+  --json               next-item, basket: {"task","k","rows":[{"name","seenExcluded","hr","mrr","coverage"}]}
+  --ablation           next-item, basket: also the service with each RECS_SIGNALS signal off in turn
+  --include-viewed     next-purchase: also recommend the user's own recent products (RECS_INCLUDE_VIEWED)
+  --redis URL          run the service on the Redis store (an empty database you can spare) instead of in memory
+  Other settings (signals, half-lives, weights, sizes) come from the RECS_* environment variables, as in the service.`;
 
 export interface EvalScore {
   purchases: number;
@@ -58,6 +67,25 @@ async function readLog(file: string): Promise<{ events: TidemarkEvent[]; bad: nu
     }
   }
   // event-time order; Array.prototype.sort is stable, so equal times keep the file's order
+  events.sort((a, b) => a.ts - b.ts);
+  return { events, bad };
+}
+
+/** A UCI Online Retail CSV as add_to_cart events (mapOnlineRetail), in event-time order (stable). */
+async function readRetail(file: string): Promise<{ events: TidemarkEvent[]; bad: number }> {
+  const events: TidemarkEvent[] = [];
+  const ids = new Set<string>();
+  let bad = 0;
+  const parser = fs.createReadStream(file).pipe(parse({ from_line: 2, relax_column_count: true, relax_quotes: true, skip_empty_lines: true }));
+  for await (const rec of parser as AsyncIterable<string[]>) {
+    const m = mapOnlineRetail(rec);
+    if (m.ok) {
+      if (!ids.has(m.event.id)) {
+        ids.add(m.event.id);
+        events.push(m.event);
+      }
+    } else if (!m.skipped) bad++;
+  }
   events.sort((a, b) => a.ts - b.ts);
   return { events, bad };
 }
@@ -129,29 +157,100 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
   return { events: events.length, scored, service: score(s), baseline: score(b), touchedBefore };
 }
 
+class UsageError extends Error {}
+
+/** --task next-item | basket: the session answer against the baselines, optionally with the ablation. */
+async function sessionTask(
+  task: 'next-item' | 'basket',
+  file: string,
+  p: RecParams,
+  k: number,
+  warmup: number,
+  json: boolean,
+  ablation: boolean,
+  redis: string | undefined,
+  redisStore?: (url: string, params: RecParams) => Promise<{ store: RecStore; close(): Promise<void> }>,
+): Promise<number> {
+  const { events, bad } = task === 'basket' ? await readRetail(file) : await readLog(file);
+  let store: RecStore = new InMemoryRecStore(p);
+  let close = async () => undefined as void;
+  if (redis) {
+    if (!redisStore) throw new Error('--redis is not available here');
+    ({ store, close } = await redisStore(redis, p));
+  }
+  const t0 = Date.now();
+  try {
+    const services: ServiceUnderTest[] = [{ name: 'service', store, params: p }];
+    if (ablation) {
+      // each switched-on signal off in turn, each variant on its own in-memory store, in the same replay
+      for (const s of SIGNAL_NAMES) {
+        if (!p.signals[s]) continue;
+        const q: RecParams = { ...p, signals: { ...p.signals, [s]: false } };
+        services.push({ name: `service without ${s}`, store: new InMemoryRecStore(q), params: q });
+      }
+    }
+    const run = task === 'basket' ? evaluateBasket : evaluateNextItem;
+    const r = await run(events, services, k, warmup * 60_000);
+    if (json) {
+      const variants = ablation ? r.rows.filter((x) => x.name.startsWith('service without ')) : undefined;
+      console.log(JSON.stringify(jsonOf(r, variants)));
+      return 0;
+    }
+    const on = SIGNAL_NAMES.filter((s) => p.signals[s]).join(', ') || 'none';
+    console.log(
+      `eval recs --task ${task}: ${r.events} events (${bad} bad rows skipped), ${r.products} products, ${warmup}-minute warm-up; ${redis ? 'Redis' : 'in-memory'} store (the service's code), ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    console.log(`  service signals (RECS_SIGNALS): ${on}; anchors ${p.sessionAnchors}, sequence steps ${p.seqSteps}, kNN ${p.knnNeighbours} of ${p.knnVisits} visits per product`);
+    console.log(tableOf(r));
+  } finally {
+    await close();
+  }
+  return 0;
+}
+
 export async function evalRecs(args: string[], params: RecParams, redisStore?: (url: string, params: RecParams) => Promise<{ store: RecStore; close(): Promise<void> }>): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      file: { type: 'string' },
-      k: { type: 'string', default: '10' },
-      'warmup-minutes': { type: 'string', default: '30' },
-      'include-viewed': { type: 'boolean', default: false },
-      redis: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help || positionals[0] !== 'recs' || !values.file) {
+  let values;
+  let positionals: string[];
+  let task: string;
+  let k: number;
+  let warmup: number;
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        task: { type: 'string', default: 'next-purchase' },
+        file: { type: 'string' },
+        k: { type: 'string', default: '10' },
+        'warmup-minutes': { type: 'string', default: '30' },
+        'include-viewed': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        ablation: { type: 'boolean', default: false },
+        redis: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+    if (values.help) {
+      console.log(EVAL_USAGE);
+      return 0;
+    }
+    if (positionals[0] !== 'recs' || positionals.length > 1) throw new UsageError(positionals.length ? `unknown argument "${positionals.slice(positionals[0] === 'recs' ? 1 : 0).join(' ')}"` : 'name what to evaluate: recs');
+    if (!values.file) throw new UsageError('--file is required');
+    task = values.task!;
+    if (!TASKS.includes(task as (typeof TASKS)[number])) throw new UsageError(`--task must be one of ${TASKS.join(', ')}, not "${task}"`);
+    k = Number(values.k);
+    warmup = Number(values['warmup-minutes']);
+    if (!Number.isInteger(k) || k < 1 || k > 100) throw new UsageError('--k must be a whole number 1..100');
+    if (!Number.isFinite(warmup) || warmup < 0) throw new UsageError('--warmup-minutes must be a number >= 0');
+  } catch (e) {
+    if (!(e instanceof UsageError) && !(e instanceof TypeError)) throw e; // parseArgs: TypeError (ERR_PARSE_ARGS_*)
+    console.error(`tidemark eval: ${(e as Error).message}`);
     console.log(EVAL_USAGE);
-    return values.help ? 0 : 2;
+    return 2;
   }
   if (!fs.existsSync(values.file)) throw new Error(`no such file: ${values.file}`);
-  const k = Number(values.k);
-  const warmup = Number(values['warmup-minutes']);
-  if (!Number.isInteger(k) || k < 1 || k > 100) throw new Error('--k must be a whole number 1..100');
-  if (!Number.isFinite(warmup) || warmup < 0) throw new Error('--warmup-minutes must be a number >= 0');
   const p: RecParams = { ...params, includeViewed: params.includeViewed || values['include-viewed']! };
+  if (task !== 'next-purchase') return sessionTask(task as 'next-item' | 'basket', values.file, p, k, warmup, values.json!, values.ablation!, values.redis, redisStore);
   const { events, bad } = await readLog(values.file);
   let store: RecStore = new InMemoryRecStore(p);
   let close = async () => undefined as void;
@@ -162,6 +261,11 @@ export async function evalRecs(args: string[], params: RecParams, redisStore?: (
   const t0 = Date.now();
   try {
     const r = await evaluate(events, store, p, k, warmup * 60_000);
+    if (values.json) {
+      const row = (name: string, x: EvalScore) => ({ name, seenExcluded: false, hr: x.hr, mrr: x.mrr, coverage: null });
+      console.log(JSON.stringify({ task, k, rows: [row('service', r.service), row('popularity', r.baseline)] }));
+      return 0;
+    }
     // the same replay with the other includeViewed setting, in memory: what the user's own products add
     const other: RecParams = { ...p, includeViewed: !p.includeViewed };
     const ablation = await evaluate(events, new InMemoryRecStore(other), other, k, warmup * 60_000);

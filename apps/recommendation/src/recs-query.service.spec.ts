@@ -1,4 +1,4 @@
-import { RecsQueryError, parseId, parseK, parseOptionalId } from './recs-query.service';
+import { RecsQueryError, parseExcludeSeen, parseId, parseK, parseOptionalId } from './recs-query.service';
 
 describe('query parameters', () => {
   it('k: 1..100, default 10', () => {
@@ -20,5 +20,11 @@ describe('query parameters', () => {
     expect(parseOptionalId('categoryId', undefined)).toBeNull();
     expect(parseOptionalId('categoryId', 'shoes')).toBe('shoes');
     expect(() => parseOptionalId('categoryId', 7)).toThrow('categoryId must be a string');
+  });
+
+  it('excludeSeen: default true; true/false/1/0; anything else is refused', () => {
+    expect([parseExcludeSeen(undefined), parseExcludeSeen(''), parseExcludeSeen('true'), parseExcludeSeen('1')]).toEqual([true, true, true, true]);
+    expect([parseExcludeSeen('false'), parseExcludeSeen('0'), parseExcludeSeen(false)]).toEqual([false, false, false]);
+    for (const bad of ['yes', 'TRUE', 2]) expect(() => parseExcludeSeen(bad)).toThrow(/^excludeSeen must be true or false/);
   });
 });

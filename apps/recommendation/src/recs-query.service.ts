@@ -6,7 +6,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { MetricsRegistry } from '@tidemark/observability';
-import { RecStore, Recommender, SimilarProducts, TrendingProducts, UserRecommendations } from '@tidemark/recommend';
+import { RecStore, Recommender, SessionRecommendations, SimilarProducts, TrendingProducts, UserRecommendations } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
 
 export enum RecsQueryErrorCode {
@@ -48,6 +48,14 @@ export function parseOptionalId(name: string, raw: unknown): string | null {
   return parseId(name, raw);
 }
 
+/** `excludeSeen`: absent → true; `true`/`false` (also 1/0). */
+export function parseExcludeSeen(raw: unknown): boolean {
+  if (raw === undefined || raw === null || raw === '') return true;
+  if (raw === true || raw === 'true' || raw === '1' || raw === 1) return true;
+  if (raw === false || raw === 'false' || raw === '0' || raw === 0) return false;
+  throw new RecsQueryError(RecsQueryErrorCode.BadParameter, `excludeSeen must be true or false, not ${JSON.stringify(raw)}`);
+}
+
 @Injectable()
 export class RecsQueryService {
   private readonly recommender: Recommender;
@@ -61,6 +69,12 @@ export class RecsQueryService {
   forUser(userId: unknown, k: unknown): Promise<UserRecommendations> {
     const [id, n] = [parseId('userId', userId), parseK(k)];
     return this.timed('user', () => this.recommender.forUser(id, n));
+  }
+
+  /** The next products for a visit (Recommender.forSession); seen products left out unless excludeSeen=false. */
+  forSession(sessionId: unknown, k: unknown, excludeSeen?: unknown): Promise<SessionRecommendations> {
+    const [id, n, ex] = [parseId('sessionId', sessionId), parseK(k), parseExcludeSeen(excludeSeen)];
+    return this.timed('session', () => this.recommender.forSession(id, n, { excludeSeen: ex }));
   }
 
   similar(productId: unknown, k: unknown): Promise<SimilarProducts> {

@@ -34,6 +34,11 @@ export class RecsController {
     return http(() => this.recs.forUser(userId, k));
   }
 
+  @Get('recommendations/sessions/:sessionId')
+  forSession(@Param('sessionId') sessionId: string, @Query('k') k?: string, @Query('excludeSeen') excludeSeen?: string) {
+    return http(() => this.recs.forSession(sessionId, k, excludeSeen));
+  }
+
   @Get('recommendations/products/:productId/similar')
   similar(@Param('productId') productId: string, @Query('k') k?: string) {
     return http(() => this.recs.similar(productId, k));

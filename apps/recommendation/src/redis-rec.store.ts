@@ -10,6 +10,8 @@
  *   nb:<product>                   zset: neighbours → stored (forward-decayed) co-occurrence; the product itself = its own count
  *   nbe:<product>, nbl:<product>   that list's epoch; hash neighbour → pair level (1 view, 2 cart, 3 purchase)
  *   tr:all, tr:c:<category>        zsets: trending overall / per category; tre:… their epochs
+ *   sq:<product>, sqe:<product>    zset: sequential rules product → next product (forward-decayed; itself = its own count), its epoch
+ *   vs:<product>                   zset: visits → last time they touched the product (session-kNN; the knnVisits latest kept)
  *   u:<user>                       zset: product → last time the user touched it (the userRecent latest kept)
  *   b:<user>                       set: products the user bought
  *   c:<product>                    the product's category
@@ -19,11 +21,12 @@
  * brace, so none names another key. Members and values (neighbour ids, a product's category, a user's
  * products) are stored as they are.
  * TTLs (wall clock, refreshed on write): visits RECS_SESSION_TTL_MS, users RECS_USER_TTL_MS, products and
- * per-category trending RECS_ITEM_TTL_MS. Sizes: neighbours ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE.
+ * per-category trending RECS_ITEM_TTL_MS. Sizes: neighbours and rules ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE,
+ * visits per product ≤ RECS_KNN_VISITS.
  */
 import type Redis from 'ioredis';
 import { KEY_PART_LUA, encodeKeyPart as kp } from '@tidemark/state';
-import { MIN_SCORE, REBASE_HALF_LIVES, ReadContext, ReadRequest, RecApplyResult, RecFence, RecOp, RecParams, RecStore, SessionItem, StoredList, UserState, type Level } from '@tidemark/recommend';
+import { MIN_SCORE, REBASE_HALF_LIVES, ReadContext, ReadRequest, RecApplyResult, RecFence, RecOp, RecParams, RecStore, SessionContext, SessionItem, SessionReadRequest, StoredList, UserState, type Level } from '@tidemark/recommend';
 
 export interface RedisRecStoreOptions {
   params: RecParams;
@@ -73,13 +76,13 @@ local function tuple(x) return type(x) == 'table' end
 for n, o in ipairs(ops) do
   local op = o[1]
   local ok
-  if op == 'P' or op == 'T' then
-    local base = op == 'P' and 'nb' or 'tr'
+  if op == 'P' or op == 'T' or op == 'Q' then
+    local base = op == 'P' and 'nb' or (op == 'T' and 'tr' or 'sq')
     ok = str(o[2]) and is(pre .. base .. ':' .. o[2], 'zset') and is(pre .. base .. 'e:' .. o[2], 'string')
-      and (op == 'T' or is(pre .. base .. 'l:' .. o[2], 'hash'))
+      and (op ~= 'P' or is(pre .. base .. 'l:' .. o[2], 'hash'))
       and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) and num(x[3]) and (x[4] == nil or num(x[4])) end)
-  elseif op == 'S' then
-    ok = str(o[2]) and is(pre .. 'u:' .. o[2], 'zset') and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) end)
+  elseif op == 'S' or op == 'V' then
+    ok = str(o[2]) and is(pre .. (op == 'S' and 'u:' or 'vs:') .. o[2], 'zset') and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) end)
   elseif op == 'B' then
     ok = str(o[2]) and is(pre .. 'b:' .. o[2], 'set') and type(o[3]) == 'table' and #o[3] > 0 and each(o[3], str)
   elseif op == 'c' or op == 'w' then
@@ -147,6 +150,14 @@ for _, o in ipairs(ops) do
     decayed('nb', o[2], o[3], C.ch, C.nb, C.ittl, true)
   elseif op == 'T' then
     decayed('tr', o[2], o[3], C.th, C.ts, o[2] == 'all' and 0 or C.ittl, false)
+  elseif op == 'Q' then
+    decayed('sq', o[2], o[3], C.ch, C.nb, C.ittl, false)
+  elseif op == 'V' then
+    local key = pre .. 'vs:' .. o[2]
+    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
+    local n = redis.call('ZCARD', key)
+    if n > C.kv then redis.call('ZREMRANGEBYRANK', key, 0, n - C.kv - 1) end
+    redis.call('PEXPIRE', key, C.ittl)
   elseif op == 'S' then
     local key = pre .. 'u:' .. o[2]
     for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
@@ -226,6 +237,91 @@ tr('all', false)
 return { clock, recent, bought, anchors, lists, cats, trending }
 `;
 
+/**
+ * A session answer's reads in one round trip (readSessionContext in libs/recommend, in Lua, read-only): the
+ * visit's window, its most recent products as anchors, their neighbours, rules and categories, the
+ * session-kNN visits (posting lists of the anchors, ranked by anchors shared, then latest time, then id) with
+ * their windows, and trending. Windows are returned as stored (JSON) and parsed by the caller.
+ * ARGV: prefix, sessionId (encoded), sessionId (raw), anchors, neighbours, rules, knn visits, knn neighbours, trending n.
+ */
+const READ_SESSION = `${KEY_PART_LUA}
+local pre = ARGV[1]
+local raw = ARGV[3]
+local na, nb, ns, kv, kn, tn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local clock = redis.call('GET', pre .. 'clock') or false
+local wjson = redis.call('GET', pre .. 's:' .. ARGV[2]) or false
+local window = {}
+if wjson then window = cjson.decode(wjson) end
+local anchors = {}
+for i = #window, 1, -1 do
+  if #anchors >= na then break end
+  anchors[#anchors + 1] = window[i].p
+end
+local lists, seqs, cats = {}, {}, {}
+for i, a in ipairs(anchors) do
+  local ka = keypart(a)
+  if nb > 0 then
+    lists[i] = { redis.call('ZREVRANGE', pre .. 'nb:' .. ka, 0, nb - 1, 'WITHSCORES'), redis.call('GET', pre .. 'nbe:' .. ka) or false, redis.call('HGETALL', pre .. 'nbl:' .. ka) }
+  else
+    lists[i] = { {}, false, {} }
+  end
+  if ns > 0 then
+    seqs[i] = { redis.call('ZREVRANGE', pre .. 'sq:' .. ka, 0, ns - 1, 'WITHSCORES'), redis.call('GET', pre .. 'sqe:' .. ka) or false }
+  else
+    seqs[i] = { {}, false }
+  end
+  cats[i] = redis.call('GET', pre .. 'c:' .. ka) or false
+end
+local visits = {}
+if kv > 0 and kn > 0 then
+  local cand, order = {}, {}
+  for _, a in ipairs(anchors) do
+    local z = redis.call('ZREVRANGE', pre .. 'vs:' .. keypart(a), 0, kv - 1, 'WITHSCORES')
+    for j = 1, #z, 2 do
+      local id, t = z[j], tonumber(z[j + 1])
+      if id ~= raw then
+        local c = cand[id]
+        if not c then
+          c = { id = id, n = 1, t = t }
+          cand[id] = c
+          order[#order + 1] = c
+        else
+          c.n = c.n + 1
+          if t > c.t then c.t = t end
+        end
+      end
+    end
+  end
+  table.sort(order, function(x, y)
+    if x.n ~= y.n then return x.n > y.n end
+    if x.t ~= y.t then return x.t > y.t end
+    return x.id < y.id
+  end)
+  for j = 1, math.min(kn, #order) do
+    local w = redis.call('GET', pre .. 's:' .. keypart(order[j].id))
+    if w then visits[#visits + 1] = { order[j].id, w } end
+  end
+end
+local n = tn + #window
+local trending, seen = {}, {}
+local function tr(id, name)
+  local z = {}
+  if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
+  trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
+end
+for i = 1, #anchors do
+  local c = cats[i]
+  if c and not seen[c] then
+    seen[c] = true
+    tr('c:' .. keypart(c), c)
+  end
+end
+tr('all', false)
+return { clock, wjson, anchors, lists, seqs, cats, visits, trending }
+`;
+
+type SessionReply = [string | null, string | null, string[], [string[], string | null, string[]][], [string[], string | null][], (string | null)[], [string, string][], [string | null, string[], string | null][]];
+
 type ReadReply = [string | null, string[], string[], string[], [string[], string | null, string[]][], (string | null)[], [string | null, string[], string | null][]];
 
 /**
@@ -236,6 +332,8 @@ type ReadReply = [string | null, string[], string[], string[], [string[], string
 export function encodeOps(ops: readonly RecOp[]): unknown[] {
   const pairs = new Map<string, unknown[][]>();
   const trends = new Map<string, unknown[][]>();
+  const rules = new Map<string, unknown[][]>();
+  const visits = new Map<string, unknown[][]>();
   const seen = new Map<string, unknown[][]>();
   const bought = new Map<string, Set<string>>();
   const cats = new Map<string, string>();
@@ -246,6 +344,12 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
     switch (o.op) {
       case 'pair':
         push(pairs, kp(o.a), [o.b, o.w, o.t, o.level]);
+        break;
+      case 'seq':
+        push(rules, kp(o.a), [o.b, o.w, o.t]);
+        break;
+      case 'visit':
+        push(visits, kp(o.item), [o.sessionId, o.t]);
         break;
       case 'trend':
         push(trends, 'all', [o.item, o.w, o.t]);
@@ -271,6 +375,8 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
   const out: unknown[] = [];
   for (const [a, adds] of pairs) out.push(['P', a, adds]);
   for (const [id, adds] of trends) out.push(['T', id, adds]);
+  for (const [a, adds] of rules) out.push(['Q', a, adds]);
+  for (const [item, xs] of visits) out.push(['V', item, xs]);
   for (const [u, xs] of seen) out.push(['S', u, xs]);
   for (const [u, xs] of bought) out.push(['B', u, [...xs]]);
   for (const [p, c] of cats) out.push(['c', p, c]);
@@ -282,6 +388,7 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
 interface ApplyCommand {
   tidemarkRecsApply(numKeys: 1, key: string, ...args: string[]): Promise<[number, string]>;
   tidemarkRecsRead(numKeys: 0, ...args: string[]): Promise<ReadReply>;
+  tidemarkRecsReadSession(numKeys: 0, ...args: string[]): Promise<SessionReply>;
 }
 
 /** A list from ZREVRANGE … WITHSCORES, its epoch, and its levels (HGETALL: an object via ioredis, a flat array from Lua). */
@@ -317,6 +424,7 @@ export class RedisRecStore implements RecStore {
       nb: p.neighbours,
       ts: p.trendingSize,
       ur: p.userRecent,
+      kv: p.knnVisits,
       sttl: options.sessionTtlMs,
       uttl: options.userTtlMs,
       ittl: options.itemTtlMs,
@@ -325,6 +433,7 @@ export class RedisRecStore implements RecStore {
     });
     redis.defineCommand('tidemarkRecsApply', { lua: APPLY });
     redis.defineCommand('tidemarkRecsRead', { lua: READ });
+    redis.defineCommand('tidemarkRecsReadSession', { lua: READ_SESSION });
   }
 
   async context(req: ReadRequest): Promise<ReadContext> {
@@ -393,6 +502,50 @@ export class RedisRecStore implements RecStore {
     }
     const res = await exec(pipe);
     items.forEach((item, i) => out.set(item, scored(res[3 * i] as string[], res[3 * i + 1] as string | null, res[3 * i + 2] as Record<string, string>)));
+    return out;
+  }
+
+  async sessionContext(req: SessionReadRequest): Promise<SessionContext> {
+    const [clock, wjson, anchors, lists, seqs, cats, visits, trending] = await (this.redis as unknown as ApplyCommand).tidemarkRecsReadSession(
+      0,
+      this.pre,
+      kp(req.sessionId),
+      req.sessionId,
+      ...[req.anchors, req.neighbours, req.sequences, req.knnVisits, req.knnNeighbours, req.trending].map((x) => String(Math.max(0, x))),
+    );
+    const ctx: SessionContext = {
+      now: clock === null ? null : Number(clock),
+      window: wjson === null ? [] : (JSON.parse(wjson) as SessionItem[]),
+      anchors,
+      lists: new Map(),
+      sequences: new Map(),
+      categories: new Map(),
+      visits: visits.map(([sessionId, w]) => ({ sessionId, items: JSON.parse(w) as SessionItem[] })),
+      trending: new Map(),
+    };
+    anchors.forEach((a, i) => {
+      ctx.lists.set(a, scored(lists[i][0], lists[i][1], lists[i][2]));
+      ctx.sequences.set(a, scored(seqs[i][0], seqs[i][1]));
+      if (cats[i] !== null) ctx.categories.set(a, cats[i]!);
+    });
+    for (const [name, flat, epoch] of trending) ctx.trending.set(name, scored(flat, epoch));
+    return ctx;
+  }
+
+  async sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    const out = new Map<string, StoredList>();
+    if (items.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    for (const item of items) pipe.zrevrange(`${this.pre}sq:${kp(item)}`, 0, n - 1, 'WITHSCORES').get(`${this.pre}sqe:${kp(item)}`);
+    const res = await exec(pipe);
+    items.forEach((item, i) => out.set(item, scored(res[2 * i] as string[], res[2 * i + 1] as string | null)));
+    return out;
+  }
+
+  async postings(item: string, n: number): Promise<StoredList['items']> {
+    const flat = await this.redis.zrevrange(`${this.pre}vs:${kp(item)}`, 0, n - 1, 'WITHSCORES');
+    const out: StoredList['items'] = [];
+    for (let i = 0; i < flat.length; i += 2) out.push({ item: flat[i], stored: Number(flat[i + 1]) });
     return out;
   }
 

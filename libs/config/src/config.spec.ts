@@ -102,6 +102,11 @@ describe('loadConfig: recommendation settings', () => {
       userRecent: 20,
       trendingSize: 500,
       includeViewed: true,
+      sessionAnchors: 10,
+      seqSteps: 3,
+      knnVisits: 100,
+      knnNeighbours: 50,
+      signals: { neighbours: true, sequence: true, knn: true, category: true },
     });
     expect([r.sessionTtlMs, r.userTtlMs, r.itemTtlMs]).toEqual([21_600_000, 2_592_000_000, 2_592_000_000]);
   });
@@ -112,6 +117,8 @@ describe('loadConfig: recommendation settings', () => {
     expect(r.params.coocHalfLifeMs).toBe(60000);
     expect(r.params.includeViewed).toBe(false);
     expect(r.params.neighbours).toBe(5);
+    const s = loadConfig({ RECS_SIGNALS: 'neighbours,category', RECS_SESSION_ANCHORS: '3', RECS_SEQ_STEPS: '2', RECS_KNN_VISITS: '20', RECS_KNN_NEIGHBOURS: '5' }).recs.params;
+    expect([s.signals, s.sessionAnchors, s.seqSteps, s.knnVisits, s.knnNeighbours]).toEqual([{ neighbours: true, sequence: false, knn: false, category: true }, 3, 2, 20, 5]);
   });
 
   it.each([
@@ -122,6 +129,12 @@ describe('loadConfig: recommendation settings', () => {
     [{ RECS_TRENDING_HALF_LIFE_MS: 'soon' }, 'RECS_TRENDING_HALF_LIFE_MS'],
     [{ RECS_NEIGHBOURS: '0' }, 'RECS_NEIGHBOURS'],
     [{ RECS_INCLUDE_VIEWED: 'yes' }, 'RECS_INCLUDE_VIEWED'],
+    [{ RECS_SIGNALS: 'neighbours,trending' }, 'RECS_SIGNALS'],
+    [{ RECS_SIGNALS: 'knn,knn' }, 'RECS_SIGNALS'],
+    [{ RECS_SESSION_ANCHORS: '0' }, 'RECS_SESSION_ANCHORS'],
+    [{ RECS_SEQ_STEPS: '21' }, 'RECS_SEQ_STEPS'],
+    [{ RECS_KNN_VISITS: 'many' }, 'RECS_KNN_VISITS'],
+    [{ RECS_KNN_NEIGHBOURS: '0' }, 'RECS_KNN_NEIGHBOURS'],
   ])('fails fast naming the variable: %j', (env, name) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });

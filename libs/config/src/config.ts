@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
 import { parsePartitionList } from '@tidemark/contracts';
-import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, RecParams, RecSignals, parseSignals, parseWeights } from '@tidemark/recommend';
 
 export class ConfigError extends Error {
   constructor(
@@ -168,6 +168,17 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
 const port = (env: Env, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
 
 // --- recommendation (RECS_*) ---
+/** RECS_SIGNALS: the session answer's signals switched on (README "Recommendations", for an ablation). */
+function signals(env: Env): RecSignals {
+  const spec = env.RECS_SIGNALS;
+  if (spec === undefined || spec.trim() === '') return { ...DEFAULT_PARAMS.signals };
+  try {
+    return parseSignals(spec);
+  } catch (e) {
+    throw new ConfigError('RECS_SIGNALS', (e as Error).message);
+  }
+}
+
 function recsConfig(env: Env): RecsConfig {
   let weights = DEFAULT_PARAMS.weights;
   const spec = env.RECS_WEIGHTS;
@@ -189,6 +200,11 @@ function recsConfig(env: Env): RecsConfig {
       userRecent: int(env, 'RECS_USER_RECENT', d.userRecent, 1, 200),
       trendingSize: int(env, 'RECS_TRENDING_SIZE', d.trendingSize, 10, 100_000),
       includeViewed: oneOf(env, 'RECS_INCLUDE_VIEWED', d.includeViewed ? 'true' : 'false', ['true', 'false'] as const) === 'true',
+      sessionAnchors: int(env, 'RECS_SESSION_ANCHORS', d.sessionAnchors, 1, 50),
+      seqSteps: int(env, 'RECS_SEQ_STEPS', d.seqSteps, 1, 20),
+      knnVisits: int(env, 'RECS_KNN_VISITS', d.knnVisits, 1, 1000),
+      knnNeighbours: int(env, 'RECS_KNN_NEIGHBOURS', d.knnNeighbours, 1, 500),
+      signals: signals(env),
     },
     sessionTtlMs: int(env, 'RECS_SESSION_TTL_MS', 6 * 3_600_000, 1000),
     userTtlMs: int(env, 'RECS_USER_TTL_MS', 30 * 86_400_000, 1000),

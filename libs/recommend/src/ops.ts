@@ -15,6 +15,10 @@ export interface SessionItem {
 export type RecOp =
   /** Co-occurrence: neighbours(a)[b] += w at time t (forward-decayed); the pair's level is the max seen. */
   | { op: 'pair'; a: string; b: string; w: number; t: number; level: Level }
+  /** Sequential rule: sequences(a)[b] += w at time t (forward-decayed, co-occurrence half-life); a = b: a's own count. */
+  | { op: 'seq'; a: string; b: string; w: number; t: number }
+  /** Session-kNN posting list: the visit touched `item` at t (keeps the latest; the oldest beyond knnVisits are trimmed). */
+  | { op: 'visit'; item: string; sessionId: string; t: number }
   /** Trending overall (and in `category`) += w at time t. */
   | { op: 'trend'; item: string; category?: string; w: number; t: number }
   /** The user touched `item` at t (keeps the latest time; the oldest items beyond userRecent are trimmed). */

@@ -31,7 +31,31 @@ export interface RecParams {
   trendingSize: number;
   /** Also recommend the user's own recent products that they have not bought ("you viewed it recently"). */
   includeViewed: boolean;
+  /** The visit's most recent distinct products that anchor a session answer (forSession). */
+  sessionAnchors: number;
+  /** Sequential rules: a product B touched within this many distinct-product steps after A teaches A → B. */
+  seqSteps: number;
+  /** Session-kNN: recent visits kept per product (its posting list), and the most similar visits used per answer. */
+  knnVisits: number;
+  knnNeighbours: number;
+  /** The signals of a session answer, each switchable (RECS_SIGNALS) for an ablation. */
+  signals: RecSignals;
 }
+
+/**
+ * neighbours: recency-weighted co-occurrence over the visit's recent products; sequence: sequential rules
+ * (A then B within seqSteps steps); knn: session-kNN (products of the most similar recent visits); category:
+ * trending in the anchors' categories fills what the others leave (cold products).
+ */
+export interface RecSignals {
+  neighbours: boolean;
+  sequence: boolean;
+  knn: boolean;
+  category: boolean;
+}
+
+export const SIGNAL_NAMES = ['neighbours', 'sequence', 'knn', 'category'] as const;
+export type SignalName = (typeof SIGNAL_NAMES)[number];
 
 export const DEFAULT_PARAMS: RecParams = {
   weights: { view: 1, cart: 3, purchase: 5 },
@@ -42,6 +66,11 @@ export const DEFAULT_PARAMS: RecParams = {
   userRecent: 20,
   trendingSize: 500,
   includeViewed: true,
+  sessionAnchors: 10,
+  seqSteps: 3,
+  knnVisits: 100,
+  knnNeighbours: 50,
+  signals: { neighbours: true, sequence: true, knn: true, category: true },
 };
 
 export function weightOf(weights: RecWeights, level: Level): number {
@@ -60,6 +89,21 @@ export function parseWeights(spec: string, defaults: RecWeights = DEFAULT_PARAMS
     const w = Number(m[2]);
     if (!(w > 0)) throw new Error(`${m[1]} must be > 0`);
     out[m[1] as keyof RecWeights] = w;
+  }
+  return out;
+}
+
+/** `neighbours,sequence,knn,category` (any subset, each at most once; `none` for none): the signals switched on. */
+export function parseSignals(spec: string): RecSignals {
+  const out: RecSignals = { neighbours: false, sequence: false, knn: false, category: false };
+  if (spec.trim() === 'none') return out;
+  const seen = new Set<string>();
+  for (const part of spec.split(',')) {
+    const name = part.trim();
+    if (!(SIGNAL_NAMES as readonly string[]).includes(name)) throw new Error(`"${name}" is not one of ${SIGNAL_NAMES.join(', ')} (or none)`);
+    if (seen.has(name)) throw new Error(`${name} is given twice`);
+    seen.add(name);
+    out[name as SignalName] = true;
   }
   return out;
 }

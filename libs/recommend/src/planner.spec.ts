@@ -63,6 +63,8 @@ describe('planner: co-occurrence within a visit', () => {
     const plan = planInteractions([{ userId: 'u', sessionId: 's', productId: 'A', categoryId: 'shoes', level: 3, ts: T + 5 }], new Map(), P);
     expect(plan.ops).toEqual([
       { op: 'pair', a: 'A', b: 'A', w: 5, t: T + 5, level: 3 },
+      { op: 'seq', a: 'A', b: 'A', w: 1, t: T + 5 },
+      { op: 'visit', item: 'A', sessionId: 's', t: T + 5 },
       { op: 'trend', item: 'A', category: 'shoes', w: 5, t: T + 5 },
       { op: 'seen', user: 'u', item: 'A', t: T + 5 },
       { op: 'bought', user: 'u', item: 'A' },
@@ -70,6 +72,47 @@ describe('planner: co-occurrence within a visit', () => {
       { op: 'session', sessionId: 's', items: [{ p: 'A', l: 3, t: T + 5 }] },
       { op: 'clock', t: T + 5 },
     ]);
+  });
+
+  it('sequential rules: a product entering the visit gets y → x with 1/d from the seqSteps products before it, and counts itself (hand-computed)', () => {
+    const rules = (ops: RecOp[]) => ops.filter((o): o is Extract<RecOp, { op: 'seq' }> => o.op === 'seq').map((o) => `${o.a}>${o.b}:${+o.w.toFixed(3)}`);
+    const { ops } = run([[view('A'), view('B'), view('C'), view('B'), cart('C'), view('D')]], { ...P, seqSteps: 2 });
+    expect(rules(ops)).toEqual([
+      'A>A:1',
+      'B>B:1',
+      'A>B:1',
+      'C>C:1',
+      'B>C:1',
+      'A>C:0.5',
+      // B again, C carted: nothing (not new to the visit); the window's order is now A, B, C (C touched last)
+      'D>D:1',
+      'C>D:1',
+      'B>D:0.5',
+    ]);
+    // visits: one posting per product entering the visit
+    expect(ops.filter((o) => o.op === 'visit').map((o) => (o as { item: string }).item)).toEqual(['A', 'B', 'C', 'D']);
+  });
+
+  it('a switched-off signal costs no state: no rules without sequence, no postings without knn', () => {
+    const { ops } = run([[view('A'), view('B')]], { ...P, signals: { ...P.signals, sequence: false, knn: false } });
+    expect(ops.some((o) => o.op === 'seq' || o.op === 'visit')).toBe(false);
+  });
+
+  it('per event, bounded work: at most 2·sessionWindow + 1 pairs, seqSteps + 1 rules and one posting (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ p: fc.constantFrom('A', 'B', 'C', 'D', 'E', 'F', 'G'), l: fc.constantFrom<Level>(1, 2, 3) }), { maxLength: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 4 }), (xs, win, steps) => {
+        const params = { ...P, sessionWindow: win, seqSteps: steps };
+        let windows = new Map<string, SessionItem[]>();
+        for (const x of xs) {
+          const plan = planInteractions([{ userId: 'u', sessionId: 's', productId: x.p, level: x.l, ts: T }], windows, params);
+          const count = (op: string) => plan.ops.filter((o) => o.op === op).length;
+          expect(count('pair')).toBeLessThanOrEqual(2 * win + 1);
+          expect(count('seq')).toBeLessThanOrEqual(steps + 1);
+          expect(count('visit')).toBeLessThanOrEqual(1);
+          windows = plan.sessions;
+        }
+      }),
+    );
   });
 
   it('ignores events that say nothing about products, and malformed ones', () => {

@@ -9,6 +9,12 @@
  * The window holds the visit's `sessionWindow` most recently touched distinct products. A product is also
  * paired with itself (W[its level] per visit): its own visit count, never trimmed (no pair outweighs it), so
  * that co-occurrence(x, y) / co-occurrence(x, x) is the weighted share of x's visits that also had y.
+ * Sequential rules (signal `sequence`): when a product x enters the window, each of the `seqSteps` products
+ * touched just before it (distinct products, d = 1 for the last one) gets the rule y → x with weight 1/d, and x
+ * counts itself once (x → x += 1: the denominator of "how often does x lead to …"). Session-kNN (signal `knn`):
+ * a product entering the window records the visit in its posting list. Both only when their signal is on, so
+ * a switched-off signal costs no state. Per event at most 2·sessionWindow + 1 pair, seqSteps + 1 rule and one
+ * posting ops: bounded whatever the visit's length.
  * Trending: every interaction adds its weight. Users: every interaction marks the product as seen at its time;
  * a purchase also as bought.
  */
@@ -44,6 +50,13 @@ export function planInteractions(interactions: readonly Interaction[], sessions:
         if (w <= 0) continue;
         ops.push({ op: 'pair', a: x.productId, b: y.p, w, t: x.ts, level }, { op: 'pair', a: y.p, b: x.productId, w, t: x.ts, level });
       }
+    }
+    if (at < 0) {
+      if (params.signals.sequence) {
+        ops.push({ op: 'seq', a: x.productId, b: x.productId, w: 1, t: x.ts });
+        for (let d = 1; d <= params.seqSteps && d <= window.length; d++) ops.push({ op: 'seq', a: window[window.length - d].p, b: x.productId, w: 1 / d, t: x.ts });
+      }
+      if (params.signals.knn) ops.push({ op: 'visit', item: x.productId, sessionId: x.sessionId, t: x.ts });
     }
     const lastTouched = at >= 0 ? Math.max(window[at].t, x.ts) : x.ts;
     if (at >= 0) window.splice(at, 1);

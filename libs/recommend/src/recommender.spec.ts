@@ -1,6 +1,6 @@
 import { DEFAULT_PARAMS, RecParams } from './params';
 import { planEvents, sessionsOf } from './planner';
-import { Recommender } from './recommender';
+import { Recommender, anchorWeight } from './recommender';
 import { InMemoryRecStore } from './store';
 
 const H = 3_600_000;
@@ -148,5 +148,91 @@ describe('InMemoryRecStore', () => {
     expect((await store.trending(null, 5)).items).toEqual([{ item: 'A', stored: 1 }]);
     expect(await store.lastSeq(1)).toBe(5);
     expect(await store.lastSeq(2)).toBe(0);
+  });
+});
+
+describe('Recommender.forSession (hand-computed)', () => {
+  const only = (...on: (keyof RecParams['signals'])[]): RecParams => ({ ...P, signals: { neighbours: on.includes('neighbours'), sequence: on.includes('sequence'), knn: on.includes('knn'), category: on.includes('category') } });
+  const visit = (s: string, ps: string[], t = T) => ps.map((p) => view(p, t, s));
+  const ids = (r: { items: { productId: string }[] }) => r.items.map((i) => i.productId);
+
+  it('neighbours: Σ over anchors of anchorWeight(i) · cooc(a, b) / cooc(a, a), scaled to a best of 1', async () => {
+    const p = only('neighbours');
+    // A's visits: s1 (B), s2 (C), s3 (B) and the current one: cooc(A, A) = 4, cooc(A, B) = 2, cooc(A, C) = 1.
+    // D's: s4 (C), s5 (C) and the current one: cooc(D, D) = 3, cooc(D, C) = 2. The current visit: D, then A.
+    const store = storeWith([...visit('s1', ['A', 'B']), ...visit('s2', ['A', 'C']), ...visit('s3', ['A', 'B']), ...visit('s4', ['D', 'C']), ...visit('s5', ['D', 'C']), ...visit('now', ['D', 'A'])], p);
+    // anchors A (weight 1), D (1/2): B = 2/4 = 0.5; C = 1/4 + 1/2 · 2/3 = 0.58333 → C 1, B 0.5 / 0.58333
+    expect(await new Recommender(store, p).forSession('now', 2)).toEqual({
+      sessionId: 'now',
+      strategy: 'session',
+      items: [
+        { productId: 'C', score: 1, reason: 'viewed together with D' },
+        { productId: 'B', score: 0.857143, reason: 'viewed together with A' },
+      ],
+    });
+    expect(anchorWeight(0)).toBe(1);
+    expect(anchorWeight(2)).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('sequence: rule(a → b) / rule(a, a), the rules counting 1/d for b within seqSteps after a', async () => {
+    const p = only('sequence');
+    // s1: A, B, C → A→B 1, A→C 1/2, B→C 1; s2: A, C → A→C + 1; the current visit: A. A's own count 3.
+    const store = storeWith([...visit('s1', ['A', 'B', 'C']), ...visit('s2', ['A', 'C']), ...visit('now', ['A'])], p);
+    expect(await new Recommender(store, p).forSession('now', 2)).toEqual({
+      sessionId: 'now',
+      strategy: 'session',
+      items: [
+        { productId: 'C', score: 1, reason: 'often next after A' }, // 1.5 / 3
+        { productId: 'B', score: 0.666667, reason: 'often next after A' }, // 1 / 3, scaled by 1 / 0.5
+      ],
+    });
+  });
+
+  it('knn: the visits sharing the anchors, sim = Σ shared anchorWeight / √|visit|; their other products score Σ sim', async () => {
+    const p = only('knn');
+    const store = storeWith([...visit('s1', ['A', 'B']), ...visit('s2', ['A', 'C', 'E']), ...visit('s3', ['F', 'G']), ...visit('now', ['A'])], p);
+    // s1: 1/√2, s2: 1/√3; s3 shares nothing. B = 0.70711, C = E = 0.57735 → B 1, C and E 0.816497
+    const r = await new Recommender(store, p).forSession('now', 3);
+    expect(r.items).toEqual([
+      { productId: 'B', score: 1, reason: 'in similar visits' },
+      { productId: 'C', score: 0.816497, reason: 'in similar visits' },
+      { productId: 'E', score: 0.816497, reason: 'in similar visits' },
+    ]);
+    // the read: posting lists of the anchors, the current visit left out, best first
+    const ctx = await store.sessionContext({ sessionId: 'now', anchors: 5, neighbours: 0, sequences: 0, knnVisits: 10, knnNeighbours: 1, trending: 0 });
+    expect(ctx.visits).toEqual([{ sessionId: 's1', items: [{ p: 'A', l: 1, t: T }, { p: 'B', l: 1, t: T }] }]); // a tie on anchors shared and on time: the smaller id
+  });
+
+  it('signals add up, each scaled to a best of 1; seen products are left out unless excludeSeen is false (then only the last one)', async () => {
+    const p = only('neighbours', 'sequence');
+    const store = storeWith([...visit('s1', ['A', 'B']), ...visit('s2', ['B', 'C']), ...visit('now', ['B', 'A'])], p);
+    const rec = new Recommender(store, p);
+    // seen excluded: B and A out; C comes from B (neighbours 1/2 · 1/2 → 1 after scaling; rules B→C 1/2 · 1/2 → 1): 2
+    expect((await rec.forSession('now', 1)).items).toEqual([{ productId: 'C', score: 2, reason: 'viewed together with B' }]);
+    // seen included: B (the anchor before the last) is a candidate through A's lists
+    expect(ids(await rec.forSession('now', 2, { excludeSeen: false }))).toEqual(['B', 'C']);
+  });
+
+  it('category: trending in the anchors’ categories fills the rest (most recent anchor first), then overall; off: overall only', async () => {
+    const events = [view('T1', T, 'x1', 'u', 'tv'), view('T1', T, 'x2', 'u', 'tv'), view('P1', T, 'x3', 'u', 'phones'), view('Q', T, 'x4', 'u', 'toys'), view('Q', T, 'x5', 'u', 'toys'), view('Q', T, 'x6', 'u', 'toys'), view('A', T, 'now', 'me', 'phones')];
+    const on = only('category');
+    const r = await new Recommender(storeWith(events, on), on).forSession('now', 3);
+    expect(r).toEqual({
+      sessionId: 'now',
+      strategy: 'trending',
+      items: [
+        { productId: 'P1', score: 1, reason: 'trending in phones' },
+        { productId: 'Q', score: 3, reason: 'trending overall' },
+        { productId: 'T1', score: 2, reason: 'trending overall' },
+      ],
+    });
+    const off = only();
+    expect(ids(await new Recommender(storeWith(events, off), off).forSession('now', 3))).toEqual(['Q', 'T1', 'P1']);
+  });
+
+  it('a visit never seen gets trending overall', async () => {
+    const store = storeWith(visit('s1', ['A', 'B', 'A']));
+    const r = await new Recommender(store, P).forSession('nobody', 2);
+    expect(r).toEqual({ sessionId: 'nobody', strategy: 'trending', items: [{ productId: 'A', score: 2, reason: 'trending overall' }, { productId: 'B', score: 1, reason: 'trending overall' }] });
   });
 });

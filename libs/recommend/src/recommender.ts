@@ -16,9 +16,26 @@
 import type { RecommendationItem } from '@tidemark/contracts';
 import { valueAt } from './decay';
 import { Level, RecParams } from './params';
-import type { ReadContext, RecReader, StoredList } from './store';
+import type { ReadContext, RecReader, SessionContext, StoredList } from './store';
 
-export type Strategy = 'personalised' | 'similar' | 'trending';
+export type Strategy = 'personalised' | 'similar' | 'trending' | 'session';
+
+export interface SessionRecommendations {
+  sessionId: string;
+  /** 'session' when the visit's signals answered (some items may still be backfilled), 'trending' otherwise. */
+  strategy: Strategy;
+  items: RecommendationItem[];
+}
+
+export interface SessionOptions {
+  /** Leave out every product the visit has touched (default true); otherwise only the most recent one. */
+  excludeSeen?: boolean;
+}
+
+/** The weight of the anchor i steps back in the visit (0 = the most recent): 1, 1/2, 1/3, … */
+export function anchorWeight(i: number): number {
+  return 1 / (i + 1);
+}
 
 export interface UserRecommendations {
   userId: string;
@@ -117,6 +134,93 @@ export class Recommender {
     return { userId, strategy: personal ? 'personalised' : 'trending', items };
   }
 
+  /**
+   * The next products for a visit (session-based; README "Recommendations", "Per visit"): its `sessionAnchors`
+   * most recent products are anchors, the i-th most recent weighted anchorWeight(i). Each switched-on signal
+   * scores candidates, is scaled to a best of 1, and the scaled scores are added:
+   *   neighbours  Σ_i w_i · cooc(a_i, b) / cooc(a_i, a_i)
+   *   sequence    Σ_i w_i · rule(a_i → b) / rule(a_i, a_i)       (how often b came within seqSteps after a_i)
+   *   knn         Σ_v sim(v) over the neighbour visits v holding b, sim(v) = Σ_{i: a_i ∈ v} w_i / √|v|
+   * The reason names the signal and anchor that gave the most. The rest of the k: trending in the anchors'
+   * categories, most recent anchor first (signal `category`), then overall. A visit never seen gets trending.
+   */
+  async forSession(sessionId: string, k: number, options: SessionOptions = {}): Promise<SessionRecommendations> {
+    const p = this.params;
+    const sig = p.signals;
+    const read = Math.min(p.neighbours, 3 * k) + 1;
+    const ctx = await this.reader.sessionContext({
+      sessionId,
+      anchors: p.sessionAnchors,
+      neighbours: sig.neighbours ? read : 0,
+      sequences: sig.sequence ? read : 0,
+      knnVisits: sig.knn ? p.knnVisits : 0,
+      knnNeighbours: sig.knn ? p.knnNeighbours : 0,
+      trending: 2 * k,
+    });
+    const exclude = new Set<string>(options.excludeSeen === false ? ctx.anchors.slice(0, 1) : ctx.window.map((i) => i.p));
+    if (ctx.anchors.length === 0 || ctx.now === null) return { sessionId, strategy: 'trending', items: this.backfill(ctx, [], exclude, k) };
+    const total = new Map<string, { score: number; best: number; reason: string }>();
+    const add = (scores: Map<string, { score: number; best: number; reason: string }>) => {
+      let max = 0;
+      for (const c of scores.values()) max = Math.max(max, c.score);
+      if (!(max > 0)) return;
+      for (const [item, c] of scores) {
+        const x = c.score / max;
+        const cur = total.get(item);
+        if (!cur) total.set(item, { score: x, best: x, reason: c.reason });
+        else {
+          cur.score += x;
+          if (x > cur.best) Object.assign(cur, { best: x, reason: c.reason });
+        }
+      }
+    };
+    const bump = (m: Map<string, { score: number; best: number; reason: string }>, item: string, x: number, reason: () => string) => {
+      const cur = m.get(item);
+      if (!cur) m.set(item, { score: x, best: x, reason: reason() });
+      else {
+        cur.score += x;
+        if (x > cur.best) Object.assign(cur, { best: x, reason: reason() });
+      }
+    };
+    const anchored = (lists: Map<string, StoredList>, reason: (level: Level | undefined, a: string) => string) => {
+      const out = new Map<string, { score: number; best: number; reason: string }>();
+      ctx.anchors.forEach((a, i) => {
+        const list = lists.get(a);
+        const self = list?.items.find((n) => n.item === a)?.stored;
+        if (!list || !self) return;
+        for (const n of list.items) {
+          if (n.item === a || exclude.has(n.item)) continue;
+          bump(out, n.item, (anchorWeight(i) * n.stored) / self, () => reason(n.level, a)); // same list, same epoch: decay cancels
+        }
+      });
+      return out;
+    };
+    if (sig.neighbours) add(anchored(ctx.lists, togetherReason));
+    if (sig.sequence) add(anchored(ctx.sequences, (_l, a) => `often next after ${a}`));
+    if (sig.knn) {
+      const weight = new Map(ctx.anchors.map((a, i) => [a, anchorWeight(i)]));
+      const out = new Map<string, { score: number; best: number; reason: string }>();
+      for (const v of ctx.visits) {
+        let sim = 0;
+        for (const x of v.items) sim += weight.get(x.p) ?? 0;
+        sim /= Math.sqrt(v.items.length);
+        if (!(sim > 0)) continue;
+        for (const x of v.items) if (!exclude.has(x.p) && !weight.has(x.p)) bump(out, x.p, sim, () => 'in similar visits');
+      }
+      add(out);
+    }
+    const items: RecommendationItem[] = [...total]
+      .map(([productId, c]) => ({ productId, score: c.score, reason: c.reason }))
+      .sort(byScore)
+      .slice(0, k)
+      .map((i) => ({ ...i, score: round(i.score) }));
+    const personal = items.length > 0;
+    for (const i of items) exclude.add(i.productId);
+    const categories = sig.category ? [...new Set(ctx.anchors.map((a) => ctx.categories.get(a)).filter((c): c is string => c !== undefined))] : [];
+    items.push(...this.backfill(ctx, categories, exclude, k - items.length));
+    return { sessionId, strategy: personal ? 'session' : 'trending', items };
+  }
+
   async similar(productId: string, k: number): Promise<SimilarProducts> {
     const ctx = await this.reader.context({ productIds: [productId], userRecent: 0, neighbours: k + 1, trending: 2 * k });
     const { now } = ctx;
@@ -146,7 +250,7 @@ export class Recommender {
   }
 
   /** Trending in each category in turn, then overall, skipping `exclude`, up to `k` items. */
-  private backfill(ctx: ReadContext, categories: readonly string[], exclude: Set<string>, k: number): RecommendationItem[] {
+  private backfill(ctx: Pick<ReadContext | SessionContext, 'trending' | 'now'>, categories: readonly string[], exclude: Set<string>, k: number): RecommendationItem[] {
     const out: RecommendationItem[] = [];
     for (const scope of [...categories, null]) {
       const list = ctx.trending.get(scope);

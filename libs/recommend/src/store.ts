@@ -48,9 +48,46 @@ export interface ReadRequest {
   trending: number;
 }
 
-/** Reads the recommender needs: `context` for answers; the others for tests and tools. */
+/** What a session answer needs (forSession), read at once (one round trip on Redis). */
+export interface SessionReadRequest {
+  sessionId: string;
+  /** The visit's most recent products used as anchors. */
+  anchors: number;
+  /** Neighbours per anchor list (0: none read). */
+  neighbours: number;
+  /** Sequential rules per anchor (0: none read). */
+  sequences: number;
+  /** Session-kNN: visits read per anchor's posting list (0: none), and how many of the best are returned. */
+  knnVisits: number;
+  knnNeighbours: number;
+  /** Trending items per list: this many plus the visit's window (which may be excluded). */
+  trending: number;
+}
+
+export interface SessionContext {
+  now: number | null;
+  /** The visit's window, oldest first (as stored). */
+  window: SessionItem[];
+  /** The anchors: the window's most recent products, most recent first. */
+  anchors: string[];
+  lists: Map<string, StoredList>;
+  sequences: Map<string, StoredList>;
+  categories: Map<string, string>;
+  /** The neighbour visits (session-kNN) and their windows, best first: most anchors shared, then latest, then id. */
+  visits: { sessionId: string; items: SessionItem[] }[];
+  /** Trending of each anchor category (most recent anchor's first) and overall (key null). */
+  trending: Map<string | null, StoredList>;
+}
+
+/** Reads the recommender needs: `context` and `sessionContext` for answers; the others for tests and tools. */
 export interface RecReader {
   context(req: ReadRequest): Promise<ReadContext>;
+  sessionContext(req: SessionReadRequest): Promise<SessionContext>;
+  /** The top `n` sequential rules of each product (itself: its own count). */
+  sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>>;
+  /** The `n` visits that touched `item` most recently, most recent first (stored = the time). */
+  postings(item: string, n: number): Promise<StoredList['items']>;
+  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>>;
   /** The highest event time applied, or null before any. */
   clock(): Promise<number | null>;
   /** The top `n` neighbours of each product (with the pair's level). */
@@ -73,7 +110,6 @@ export type RecApplyResult = { status: 'applied' } | { status: 'conflict'; lastS
 
 export interface RecStore extends RecReader {
   lastSeq(partition: number): Promise<number>;
-  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>>;
   /** Applies the ops and stores newSeq, atomically — or, when the stored sequence is not expectedSeq, nothing. */
   apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult>;
 }
@@ -143,6 +179,8 @@ export class InMemoryRecStore implements RecStore {
   private readonly seqs = new Map<number, number>();
   private readonly neighbourLists = new Map<string, DecayedList>();
   private readonly trendLists = new Map<string, DecayedList>();
+  private readonly seqLists = new Map<string, DecayedList>();
+  private readonly posting = new Map<string, Map<string, number>>();
   private readonly users = new Map<string, { seen: Map<string, number>; bought: Set<string> }>();
   private readonly cats = new Map<string, string>();
   private readonly windows = new Map<string, SessionItem[]>();
@@ -183,12 +221,26 @@ export class InMemoryRecStore implements RecStore {
     const p = this.params;
     const touched = new Map<DecayedList, number>();
     const users = new Set<string>();
+    const postings = new Set<string>();
     for (const o of ops) {
       switch (o.op) {
         case 'pair': {
           const l = list(this.neighbourLists, o.a);
           l.add(o.b, o.w, o.t, p.coocHalfLifeMs, o.level);
           touched.set(l, p.neighbours);
+          break;
+        }
+        case 'seq': {
+          const l = list(this.seqLists, o.a);
+          l.add(o.b, o.w, o.t, p.coocHalfLifeMs);
+          touched.set(l, p.neighbours);
+          break;
+        }
+        case 'visit': {
+          let m = this.posting.get(o.item);
+          if (!m) this.posting.set(o.item, (m = new Map()));
+          m.set(o.sessionId, Math.max(m.get(o.sessionId) ?? -Infinity, o.t));
+          postings.add(o.item);
           break;
         }
         case 'trend': {
@@ -229,6 +281,10 @@ export class InMemoryRecStore implements RecStore {
       const u = this.userOf(id);
       for (const m of overflow(u.seen, p.userRecent)) u.seen.delete(m);
     }
+    for (const item of postings) {
+      const m = this.posting.get(item)!;
+      for (const s of overflow(m, p.knnVisits)) m.delete(s);
+    }
   }
 
   async clock(): Promise<number | null> {
@@ -239,8 +295,25 @@ export class InMemoryRecStore implements RecStore {
     return readContext(this, req);
   }
 
+  async sessionContext(req: SessionReadRequest): Promise<SessionContext> {
+    return readSessionContext(this, req);
+  }
+
   async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
     return new Map(items.map((i) => [i, this.neighbourLists.get(i)?.top(n) ?? { epoch: null, items: [] }]));
+  }
+
+  async sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    return new Map(items.map((i) => [i, this.seqLists.get(i)?.top(n) ?? { epoch: null, items: [] }]));
+  }
+
+  async postings(item: string, n: number): Promise<StoredList['items']> {
+    const m = this.posting.get(item);
+    if (!m) return [];
+    return [...m]
+      .map(([s, t]) => ({ item: s, stored: t }))
+      .sort(byScoreDesc)
+      .slice(0, n);
   }
 
   async trending(category: string | null, n: number): Promise<StoredList> {
@@ -291,4 +364,49 @@ export async function readContext(reader: Omit<RecReader, 'context'>, req: ReadR
   }
   trending.set(null, await reader.trending(null, n));
   return { now, user, lists, categories, trending };
+}
+
+/**
+ * SessionContext from the single reads, in the order the Redis script reads them (the reference for it).
+ * Session-kNN candidates: the visits in the anchors' posting lists (the current one left out), ranked by how
+ * many anchors they share, then by their latest time in those lists, then by id; the best knnNeighbours are
+ * read whole. A visit whose window has expired is skipped.
+ */
+export async function readSessionContext(reader: Omit<RecReader, 'sessionContext' | 'context'>, req: SessionReadRequest): Promise<SessionContext> {
+  const now = await reader.clock();
+  const window = (await reader.sessions([req.sessionId])).get(req.sessionId) ?? [];
+  const anchors = [...window]
+    .reverse()
+    .slice(0, Math.max(req.anchors, 0))
+    .map((i) => i.p);
+  const empty = new Map<string, StoredList>(anchors.map((a) => [a, { epoch: null, items: [] }]));
+  const lists = req.neighbours > 0 ? await reader.neighbours(anchors, req.neighbours) : empty;
+  const sequences = req.sequences > 0 ? await reader.sequences(anchors, req.sequences) : empty;
+  const categories = await reader.categories(anchors);
+  const visits: SessionContext['visits'] = [];
+  if (req.knnVisits > 0 && req.knnNeighbours > 0) {
+    const cand = new Map<string, { n: number; t: number }>();
+    for (const a of anchors) {
+      for (const v of await reader.postings(a, req.knnVisits)) {
+        if (v.item === req.sessionId) continue;
+        const c = cand.get(v.item);
+        if (!c) cand.set(v.item, { n: 1, t: v.stored });
+        else Object.assign(c, { n: c.n + 1, t: Math.max(c.t, v.stored) });
+      }
+    }
+    const best = [...cand]
+      .sort((x, y) => y[1].n - x[1].n || y[1].t - x[1].t || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+      .slice(0, req.knnNeighbours)
+      .map(([id]) => id);
+    const ws = await reader.sessions(best);
+    for (const id of best) if (ws.has(id)) visits.push({ sessionId: id, items: ws.get(id)! });
+  }
+  const n = req.trending + window.length;
+  const trending = new Map<string | null, StoredList>();
+  for (const a of anchors) {
+    const c = categories.get(a);
+    if (c !== undefined && !trending.has(c)) trending.set(c, await reader.trending(c, n));
+  }
+  trending.set(null, await reader.trending(null, n));
+  return { now, window, anchors, lists, sequences, categories, visits, trending };
 }

@@ -3,3 +3,4 @@ export * from './shop-simulator';
 export * from './rees46';
 export * from './replay-pacing';
 export * from './samples';
+export * from './online-retail';
