@@ -5,6 +5,7 @@ import { BatchOutcome, ConsumedMessage, JetStreamPublisher, Outcome } from '@tid
 import { MetricsRegistry } from '@tidemark/observability';
 import { REDIS, RedisFencedWriter } from '@tidemark/state';
 import { PreAggregator } from '@tidemark/streaming';
+import { pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
 import { AggregationProcessor } from './aggregation.processor';
 import { Firer } from './firer';
@@ -16,6 +17,7 @@ import { readSessions } from './window-store';
 export class AggregationService {
   private readonly processor: AggregationProcessor;
   private readonly counts;
+  private readonly latency;
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -34,6 +36,7 @@ export class AggregationService {
     this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs, (pairs) =>
       readSessions(redis, pairs),
     );
+    this.latency = pipelineLatency(registry);
     this.counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late, replayed batches)', ['outcome']);
   }
 
@@ -42,6 +45,7 @@ export class AggregationService {
     switch (r.kind) {
       case 'applied':
         if (r.watermarkMoved) this.firer.nudge();
+        this.latency(batch, Date.now());
         this.counts.inc({ outcome: 'applied' }, r.events);
         this.counts.inc({ outcome: 'late' }, r.late);
         return Outcome.ack(r.deadLetters);

@@ -101,7 +101,6 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
   private lastRoundAt = 0;
   private readonly fired;
   private readonly fireDelay;
-  private readonly watermarkGauge;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -117,7 +116,22 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     redis.defineCommand('tidemarkJoinPurge', { lua: JOIN_PURGE });
     this.fired = registry.counter('tidemark_windows_fired_total', 'Window results published, by metric and whether a re-firing', ['metric', 'refire']);
     this.fireDelay = registry.histogram('tidemark_fire_delay_seconds', 'From the firing round that saw the watermark pass a window end to its result being published (add up to FIRE_INTERVAL_MS of polling)', [], [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
-    this.watermarkGauge = registry.gauge('tidemark_watermark_ms', 'The operator watermark, epoch ms');
+    // Read at scrape time from every partition's committed state, like the firer does.
+    registry.gauge('tidemark_watermark_seconds', 'The operator watermark (event time), Unix seconds; absent until one exists', [], async (g) => {
+      g.reset();
+      const wm = (await this.watermarkState().catch(() => undefined))?.watermark;
+      if (wm !== undefined && wm !== null) g.set(wm / 1000);
+    });
+    registry.gauge('tidemark_event_time_lag_seconds', 'How far the operator watermark is behind the wall clock, seconds', [], async (g) => {
+      g.reset();
+      const wm = (await this.watermarkState().catch(() => undefined))?.watermark;
+      if (wm !== undefined && wm !== null) g.set(Math.max(0, Date.now() - wm) / 1000);
+    });
+    registry.gauge('tidemark_partition_watermark_seconds', "A partition's watermark (its highest event time minus MAX_OUT_OF_ORDERNESS_MS), Unix seconds", ['partition'], async (g) => {
+      g.reset();
+      const state = await this.watermarkState().catch(() => undefined);
+      for (const [p, s] of Object.entries(state?.partitions ?? {})) if (s.maxTs !== null) g.set({ partition: p }, (s.maxTs - this.config.maxOutOfOrdernessMs) / 1000);
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -190,7 +204,6 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     const wm = tracker.advance(now);
     if (wm === null) return;
     if (state.watermark === null || wm > state.watermark) await this.cmd.tidemarkRaise(1, KEYS.watermark, String(wm));
-    this.watermarkGauge.set(wm);
     await this.fireDue(wm, now);
     await this.fireJoins(wm, now);
     await this.purge(wm);

@@ -28,10 +28,10 @@ export class JetStreamCleanStream implements CleanStream {
     return { rawSeq: Number.isSafeInteger(raw) ? raw : 0, cleanSeq: last.seq };
   }
 
-  async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number): Promise<number> {
+  async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number, ingestedAt: number): Promise<number> {
     const ack = await this.publisher.publish(subjects.clean(partition), frame, {
       msgId,
-      headers: { [headers.rawSeq]: String(rawSeq) },
+      headers: { [headers.rawSeq]: String(rawSeq), [headers.ingestedAt]: String(ingestedAt) },
       expectedLastSubjectSequence: expectedLastSeq,
     });
     if (this.killAfter !== undefined && ++this.stored >= this.killAfter) process.kill(process.pid, 'SIGKILL');

@@ -14,7 +14,7 @@ class FakeCleanStream implements CleanStream {
     return last ? { rawSeq: last.rawSeq, cleanSeq: last.seq } : { rawSeq: 0, cleanSeq: 0 };
   }
 
-  async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number): Promise<number> {
+  async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number, _ingestedAt: number): Promise<number> {
     const fail = this.failNext;
     this.failNext = undefined;
     if (fail === 'before') throw new Error('no responders');

@@ -36,7 +36,7 @@ export interface CleanStream {
    * Stores a clean frame only if the subject's last sequence is `expectedLastSeq`; resolves with its sequence
    * (the original's for a duplicate msgId). Rejects when the expectation or the publish fails.
    */
-  publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number): Promise<number>;
+  publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number, ingestedAt: number): Promise<number>;
 }
 
 export interface DedupBatchResult {
@@ -56,6 +56,8 @@ interface Group {
   bytes: number;
   firstRawSeq: number;
   lastRawSeq: number;
+  /** When the earliest of its raw frames was stored. */
+  ingestedAt: number;
 }
 
 export class DedupProcessor {
@@ -116,12 +118,13 @@ export class DedupProcessor {
       forwarded += kept.length;
       const fits = group && group.entries.length + kept.length <= this.limits.maxEvents && group.bytes + bytes <= this.limits.maxBytes;
       if (!group || (!fits && group.entries.length > 0)) {
-        group = { entries: [], bytes: EMPTY_FRAME_SIZE, firstRawSeq: m.seq, lastRawSeq: m.seq };
+        group = { entries: [], bytes: EMPTY_FRAME_SIZE, firstRawSeq: m.seq, lastRawSeq: m.seq, ingestedAt: m.timestampMs };
         groups.push(group);
       }
       for (const e of kept) group.entries.push(e);
       group.bytes += bytes;
       group.lastRawSeq = m.seq;
+      group.ingestedAt = Math.min(group.ingestedAt, m.timestampMs);
     }
 
     let published = 0;
@@ -129,7 +132,7 @@ export class DedupProcessor {
       if (g.entries.length === 0) continue; // nothing new: the next forward's floor covers these frames
       const msgId = `${partition}:${g.firstRawSeq}-${g.lastRawSeq}`;
       try {
-        const seq = await this.clean.publish(partition, encodeFrame(g.entries), msgId, g.lastRawSeq, floor.cleanSeq);
+        const seq = await this.clean.publish(partition, encodeFrame(g.entries), msgId, g.lastRawSeq, floor.cleanSeq, g.ingestedAt);
         floor = { rawSeq: g.lastRawSeq, cleanSeq: seq };
         this.floors.set(partition, floor);
         published++;

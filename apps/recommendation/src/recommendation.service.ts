@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { BatchOutcome, ConsumedMessage, Outcome } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
+import { pipelineLatency } from '@tidemark/runtime';
 import type { RecStore } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
 import { RecommendationProcessor } from './recommendation.processor';
@@ -11,9 +12,11 @@ import { RecommendationProcessor } from './recommendation.processor';
 export class RecommendationService {
   private readonly processor: RecommendationProcessor;
   private readonly counts;
+  private readonly latency;
 
   constructor(@Inject(REC_STORE) store: RecStore, @Inject(CONFIG) config: TidemarkConfig, registry: MetricsRegistry) {
     this.processor = new RecommendationProcessor(store, config.recs.params);
+    this.latency = pipelineLatency(registry);
     this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied, replayed)', ['outcome']);
   }
 
@@ -22,6 +25,7 @@ export class RecommendationService {
     switch (r.kind) {
       case 'applied':
         this.counts.inc({ outcome: 'applied' }, r.events);
+        this.latency(batch, Date.now());
         return Outcome.ack(r.deadLetters);
       case 'replayed':
         this.counts.inc({ outcome: 'replayed' }, r.events);

@@ -64,4 +64,6 @@ export const headers = {
   dlqFrameIndex: 'Tidemark-Frame-Index',
   /** On a clean frame: the last raw stream sequence it covers (dedup resumes after it). */
   rawSeq: 'Tidemark-Raw-Seq',
+  /** On a clean frame: when the earliest raw frame it covers was stored (epoch ms), i.e. accepted by ingestion. */
+  ingestedAt: 'Tidemark-Ingested-At',
 } as const;

@@ -197,6 +197,19 @@ export class PartitionConsumer {
     return Math.round((this.lagValue * this.processedCount) / this.processedMessages);
   }
 
+  /**
+   * What JetStream says is waiting for this consumer right now — not yet delivered, or delivered and not yet
+   * acked — asked at call time (a consumer that stalls shows a growing lag); with `countOf`, in events
+   * (estimated from the events per message seen so far). For metrics scrapes.
+   */
+  async serverLag(): Promise<number> {
+    const jsm = this.jsm ?? (this.conn ? await this.conn.jsm() : await jetstreamManager(this.nc));
+    const info = await jsm.consumers.info(this.stream, this.durable);
+    const messages = info.num_pending + info.num_ack_pending;
+    if (!this.countOf || this.processedMessages === 0) return messages;
+    return Math.round((messages * this.processedCount) / this.processedMessages);
+  }
+
   /** Messages (with `countOf`, events) acked (processed or dead-lettered) since start. */
   get processed(): number {
     return this.processedCount;

@@ -2,22 +2,38 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * One Prometheus registry per process, labelled with the service name. Services declare their own
- * counters and histograms through it; `/metrics` renders it.
+ * counters and histograms through it (`tidemark_…`, base units: seconds, bytes); `/metrics` renders it.
+ * Node's default process metrics keep their standard names (`process_cpu_seconds_total`, `nodejs_…`), so
+ * stock Node.js dashboards find them. `promtool check metrics` passes on every service (test/observability).
  */
 export class MetricsRegistry {
   readonly registry = new Registry();
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry, prefix: 'tidemark_' });
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client also names three gauges `…_total`, which Prometheus reserves for counters; their numbers
+    // are the sums of `nodejs_active_handles`, `…_requests` and `…_resources` (by type), which stay.
+    for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`nodejs_active_${name}_total`);
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     return this.getOrCreate(name, () => new Counter({ name, help, labelNames, registers: [this.registry] })) as Counter<L>;
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return this.getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] })) as Gauge<L>;
+  /** `collect` runs at every scrape (it may be async): read a value then, rather than when something happened. */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (gauge: Gauge<L>) => void | Promise<void>): Gauge<L> {
+    return this.getOrCreate(
+      name,
+      () =>
+        new Gauge<L>({
+          name,
+          help,
+          labelNames,
+          registers: [this.registry],
+          ...(collect ? { collect: async function (this: Gauge<L>) { await collect(this); } } : {}),
+        }),
+    ) as Gauge<L>;
   }
 
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets = LATENCY_BUCKETS_SECONDS): Histogram<L> {

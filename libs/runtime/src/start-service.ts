@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { frameCount } from '@tidemark/contracts';
+import { frameCount, headers as contractHeaders } from '@tidemark/contracts';
 import { API_KEY_RING, CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
 import { ApiKeyGuard } from './auth';
@@ -48,7 +48,6 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
     const processed = metrics.counter('tidemark_consumer_messages_total', 'Messages processed (acked), by durable; events for the framed streams', ['durable']);
     const retries = metrics.counter('tidemark_consumer_retries_total', 'Batches retried after a transient failure, by durable', ['durable']);
     const deadLetters = metrics.counter('tidemark_dead_letters_total', 'Messages sent to dlq.>, by durable', ['durable']);
-    const lag = metrics.gauge('tidemark_consumer_lag', 'Messages waiting in the stream for this consumer, by durable; events (estimated) for the framed streams', ['durable']);
     const server = new JetStreamServer({
       connection: app.get(JetStreamConnection),
       consumers: spec.consumers(cfg),
@@ -57,14 +56,37 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
         if (event.type === 'batch') {
           batches.observe({ durable }, event.durationMs / 1000);
           processed.inc({ durable }, event.count);
-          lag.set({ durable }, consumer.lag);
         } else if (event.type === 'retry') retries.inc({ durable });
         else if (event.type === 'deadLetter') deadLetters.inc({ durable });
       },
+    });
+    // Asked of JetStream at every scrape: a stalled consumer shows its lag growing (not its last batch's).
+    metrics.gauge('tidemark_consumer_lag', 'Messages waiting for this consumer (undelivered or unacked), by durable; events (estimated) on the framed streams', ['durable'], async (g) => {
+      g.reset();
+      await Promise.all(
+        server.consumers.map(async (c) => {
+          const lag = await Promise.race([c.serverLag(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref())]).catch(() => undefined);
+          if (lag !== undefined) g.set({ durable: c.durable }, lag);
+        }),
+      );
     });
     app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   await app.listen(spec.port(cfg), cfg.host);
   return app;
+}
+
+/**
+ * `tidemark_pipeline_latency_seconds`: from ingestion storing an event's raw frame to this service applying
+ * it, one observation a clean frame (dedup stamps Tidemark-Ingested-At; no per-event cost).
+ */
+export function pipelineLatency(metrics: MetricsRegistry): (batch: readonly ConsumedMessage[], now: number) => void {
+  const h = metrics.histogram('tidemark_pipeline_latency_seconds', 'From ingestion storing a raw frame to this service applying the clean frame holding its events', [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+  return (batch, now) => {
+    for (const m of batch) {
+      const at = Number(m.headers?.get(contractHeaders.ingestedAt) || NaN);
+      if (Number.isFinite(at)) h.observe(Math.max(0, now - at) / 1000);
+    }
+  };
 }
