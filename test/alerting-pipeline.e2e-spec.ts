@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { TidemarkEvent, streams, subjects } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
 import { eventually } from './support/eventually';
+import { localReceiversFile } from './support/receivers';
 import { freePort } from './support/free-port';
 import { natsClient, readStream } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
@@ -52,7 +53,9 @@ beforeAll(async () => {
     AGGREGATION_PORT: String(ports.agg),
     DEDUP_PORT: String(ports.dedup),
     ALERTING_PORT: String(ports.alert),
-    ALERTING_WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+    // A local receiver: loopback is refused unless the receiver allows private targets (docs/security.md).
+    ALERTING_RECEIVERS_FILE: localReceiversFile((hook.address() as AddressInfo).port),
+    ALERTING_DEFAULT_RECEIVERS: 'local',
     ALERTING_ABSENCE_WALLCLOCK: 'off',
   };
   services = [

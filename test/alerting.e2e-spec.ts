@@ -10,6 +10,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { durables, streams, subjects } from '@tidemark/contracts';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
+import { localReceiversFile } from './support/receivers';
 import { natsClient, readStream } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ServiceProcess, serviceProcess } from './support/service-process';
@@ -61,7 +62,9 @@ beforeAll(async () => {
       NATS_URL: nats.url,
       REDIS_URL: redis.url,
       ALERTING_PORT: String(port),
-      ALERTING_WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
+      // A local receiver: loopback is refused unless the receiver allows private targets (docs/security.md).
+      ALERTING_RECEIVERS_FILE: localReceiversFile((hook.address() as AddressInfo).port),
+      ALERTING_DEFAULT_RECEIVERS: 'local',
       ALERTING_WEBHOOK_BACKOFF_MS: '50',
       ALERTING_WEBHOOK_MIN_SEVERITY: 'info',
       ALERTING_TICK_MS: '100',

@@ -56,6 +56,12 @@ export interface RedisServerHandle extends ServerHandle {
 export interface StartNatsOptions {
   /** Also open the HTTP monitoring port (`-m`). */
   monitor?: boolean;
+  /** A server config file (`-c`); the port, address and store folder flags still win over it. */
+  configFile?: string;
+  /** Environment of the server process (a config may read `$VARIABLES`). */
+  env?: Record<string, string>;
+  /** User and password the readiness probe connects with (when the config requires authentication). */
+  probeAuth?: { user: string; pass: string };
   /** Extra command-line arguments. */
   args?: string[];
   /** How long to wait for it to answer (default 15 000 ms). */
@@ -65,6 +71,10 @@ export interface StartNatsOptions {
 export interface StartRedisOptions {
   /** `appendonly yes`, `appendfsync always` (for restart tests). Default false: `--save ""`, no AOF. */
   persistence?: boolean;
+  /** An ACL file (`--aclfile`); give `probeAuth` too when it disables the default user. */
+  aclFile?: string;
+  /** User and password the readiness probe authenticates with (`AUTH user password`). */
+  probeAuth?: { user: string; password: string };
   args?: string[];
   startTimeoutMs?: number;
 }
@@ -198,9 +208,14 @@ abstract class ManagedServer implements ServerHandle {
     }
   }
 
+  /** Extra environment of the server process. */
+  protected env(): Record<string, string> {
+    return {};
+  }
+
   private async startOnce(): Promise<void> {
     const out = fs.openSync(this.logFile, 'a');
-    const child = spawn(this.binary(), this.args(), { stdio: ['ignore', out, out] });
+    const child = spawn(this.binary(), this.args(), { stdio: ['ignore', out, out], env: { ...process.env, ...this.env() } });
     fs.closeSync(out);
     child.on('error', () => undefined);
     child.unref();
@@ -280,12 +295,17 @@ class NatsServer extends ManagedServer implements NatsServerHandle {
     startTimeoutMs: number,
     readonly monitorPort: number | undefined,
     private readonly extraArgs: string[],
+    private readonly options: StartNatsOptions = {},
   ) {
     super(port, dir, startTimeoutMs);
   }
 
   get url(): string {
     return `nats://${HOST}:${this.port}`;
+  }
+
+  protected override env(): Record<string, string> {
+    return this.options.env ?? {};
   }
 
   get monitorUrl(): string | undefined {
@@ -298,13 +318,14 @@ class NatsServer extends ManagedServer implements NatsServerHandle {
 
   protected args(): string[] {
     const args = ['-js', '-sd', path.join(this.dir, 'jetstream'), '-a', HOST, '-p', String(this.port)];
+    if (this.options.configFile) args.unshift('-c', this.options.configFile);
     if (this.monitorPort !== undefined) args.push('-m', String(this.monitorPort));
     return [...args, ...this.extraArgs];
   }
 
   /** Ready = a client can connect and JetStream answers `$JS.API.INFO` (streams recovered). */
   protected async probe(): Promise<boolean> {
-    const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000, noAsyncTraces: true });
+    const nc = await connect({ servers: this.url, reconnect: false, timeout: 1000, noAsyncTraces: true, ...this.options.probeAuth });
     try {
       const reply = await nc.request('$JS.API.INFO', undefined, { timeout: 1000 });
       const body = JSON.parse(Buffer.from(reply.data).toString('utf8')) as { error?: unknown };
@@ -324,6 +345,7 @@ class RedisServer extends ManagedServer implements RedisServerHandle {
     startTimeoutMs: number,
     readonly persistence: boolean,
     private readonly extraArgs: string[],
+    private readonly options: StartRedisOptions = {},
   ) {
     super(port, dir, startTimeoutMs);
   }
@@ -339,6 +361,7 @@ class RedisServer extends ManagedServer implements RedisServerHandle {
   protected args(): string[] {
     const args = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--daemonize', 'no', '--protected-mode', 'no', '--save', ''];
     args.push(...(this.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    if (this.options.aclFile) args.push('--aclfile', this.options.aclFile);
     return [...args, ...this.extraArgs];
   }
 
@@ -353,10 +376,13 @@ class RedisServer extends ManagedServer implements RedisServerHandle {
       };
       socket.setTimeout(1000, () => done(false));
       socket.once('error', () => done(false));
-      socket.once('connect', () => socket.write('PING\r\n'));
+      const auth = this.options.probeAuth;
+      const quote = (s: string) => JSON.stringify(s);
+      socket.once('connect', () => socket.write(auth ? `AUTH ${quote(auth.user)} ${quote(auth.password)}\r\nPING\r\n` : 'PING\r\n'));
       socket.on('data', (chunk) => {
         data += chunk.toString('utf8');
-        if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+        if (!auth && data.includes('\r\n')) done(data.startsWith('+PONG'));
+        if (auth && (data.split('\r\n').length > 2 || data.startsWith('-'))) done(data.startsWith('+OK\r\n+PONG'));
       });
     });
   }
@@ -372,7 +398,7 @@ function tempDir(prefix: string): string {
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
   const port = await freePort(HOST);
   const monitorPort = options.monitor ? await freePort(HOST) : undefined;
-  const server = new NatsServer(port, tempDir('tidemark-nats-'), options.startTimeoutMs ?? 15_000, monitorPort, options.args ?? []);
+  const server = new NatsServer(port, tempDir('tidemark-nats-'), options.startTimeoutMs ?? 15_000, monitorPort, options.args ?? [], options);
   await server.boot(true).catch(async (e) => {
     await server.dispose();
     throw e;
@@ -383,7 +409,7 @@ export async function startNats(options: StartNatsOptions = {}): Promise<NatsSer
 /** Starts `redis-server` on a free loopback port with data in a fresh temp folder and waits until PING answers. */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServerHandle> {
   const port = await freePort(HOST);
-  const server = new RedisServer(port, tempDir('tidemark-redis-'), options.startTimeoutMs ?? 15_000, !!options.persistence, options.args ?? []);
+  const server = new RedisServer(port, tempDir('tidemark-redis-'), options.startTimeoutMs ?? 15_000, !!options.persistence, options.args ?? [], options);
   await server.boot(true).catch(async (e) => {
     await server.dispose();
     throw e;

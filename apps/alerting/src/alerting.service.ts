@@ -14,6 +14,7 @@ import {
   describeErrors,
   silencedBy,
   validateRule,
+  type WebhookPolicy,
   validateSilence,
 } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
@@ -34,6 +35,9 @@ export interface ParsedResult {
  * wall-clock tick) runs one at a time; its state changes, notifications and stream position are committed in
  * one Redis transaction, and if that fails everything is reloaded from Redis and the caller retries.
  */
+/** Outbox target key of a named receiver: `receiver:<name>` (a raw webhook's key is its URL). */
+export const RECEIVER_TARGET = 'receiver:';
+
 @Injectable()
 export class AlertingService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Alerting');
@@ -54,6 +58,8 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   private readonly transitions;
   private readonly muted;
   private readonly activeGauge;
+  /** Receivers and raw URLs a rule may name (docs/security.md "Webhooks"). */
+  private readonly webhookPolicy: WebhookPolicy;
 
   constructor(
     @Inject(CONFIG) private readonly config: TidemarkConfig,
@@ -64,6 +70,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     this.transitions = metrics.counter('tidemark_alert_transitions_total', 'Alert state changes, by rule and change', ['rule', 'change']);
     this.muted = metrics.counter('tidemark_alert_silenced_total', 'Notifications muted by a silence, by rule', ['rule']);
     this.activeGauge = metrics.gauge('tidemark_alerts', 'Alerts by state', ['state']);
+    this.webhookPolicy = { receivers: new Set(config.alerting.receivers.keys()), allowlist: config.alerting.webhookAllowlist };
   }
 
   async onModuleInit(): Promise<void> {
@@ -173,7 +180,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   // ---- internals ----------------------------------------------------------------------------------------
 
   private validate(input: unknown, id?: string): AlertRule {
-    const v = validateRule(input, id);
+    const v = validateRule(input, id, this.webhookPolicy);
     if (!v.ok) throw new AlertingError(AlertingErrorCode.Invalid, describeErrors(v.errors), v.errors);
     return v.rule;
   }
@@ -205,8 +212,9 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
       if (muting.length > 0) continue;
       const fresh = (): TargetProgress => ({ done: false, attempts: 0, nextAt: now });
       const rule = this.rules.get(t.alert.rule);
-      const global = SEVERITIES.indexOf(t.alert.severity) >= SEVERITIES.indexOf(this.config.alerting.webhookMinSeverity) ? this.config.alerting.webhookUrls : [];
-      const urls = [...new Set([...global, ...(rule?.webhooks ?? [])])];
+      const a = this.config.alerting;
+      const global = SEVERITIES.indexOf(t.alert.severity) >= SEVERITIES.indexOf(a.webhookMinSeverity) ? [...a.webhookUrls, ...a.defaultReceivers.map((n) => RECEIVER_TARGET + n)] : [];
+      const urls = [...new Set([...global, ...(rule?.receivers ?? []).map((n) => RECEIVER_TARGET + n), ...(rule?.webhooks ?? [])])];
       outbox.push({
         id: t.key,
         seq: ++outboxSeq,

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { classifyStatus, retryDelay, type RetryPolicy } from '@tidemark/alerting';
-import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { classifyStatus, rawWebhookProblem, retryDelay, webhookSignatureHeaders, type RetryPolicy } from '@tidemark/alerting';
+import { CONFIG, TidemarkConfig, redactUrl } from '@tidemark/config';
 import { subjects } from '@tidemark/contracts';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
 import { AlertStore, OutboxEntry, TargetProgress } from './alert-store';
-import { AlertingService } from './alerting.service';
+import { AlertingService, RECEIVER_TARGET } from './alerting.service';
+import { BlockedAddressError, postWebhook } from './webhook-client';
 
 /**
  * Delivers the durable outbox: each notification to NATS `alerts.<rule>` (`Nats-Msg-Id` = its idempotency key)
@@ -145,18 +146,18 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
       delete t.lastError;
       this.deliveries.inc({ target: kind, outcome: 'delivered' });
     } catch (err) {
-      const rejected = err instanceof RejectedError;
+      const rejected = err instanceof RejectedError || err instanceof BlockedAddressError;
       t.lastError = (err as Error).message;
       // NATS is retried forever (it is our own stream); a webhook gives up after maxAttempts or a 4xx answer.
       if (kind === 'webhook' && (rejected || t.attempts >= this.policy.maxAttempts)) {
         t.done = true;
         this.deliveries.inc({ target: kind, outcome: 'failed' });
-        this.logger.error(`webhook ${name}: gave up on ${e.id} after ${t.attempts} attempts: ${t.lastError}`);
+        this.logger.error(`webhook ${targetLabel(name)}: gave up on ${e.id} after ${t.attempts} attempts: ${t.lastError}`);
         t.attempts = Math.max(t.attempts, this.policy.maxAttempts);
       } else {
         t.nextAt = Date.now() + retryDelay(t.attempts, this.policy);
         this.deliveries.inc({ target: kind, outcome: 'retry' });
-        this.logger.warn(`${kind} ${name}: attempt ${t.attempts} for ${e.id} failed (${t.lastError}); next in ${t.nextAt - Date.now()} ms`);
+        this.logger.warn(`${kind} ${targetLabel(name)}: attempt ${t.attempts} for ${e.id} failed (${t.lastError}); next in ${t.nextAt - Date.now()} ms`);
       }
     }
   }
@@ -166,19 +167,53 @@ export class Notifier implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.publisher.publish(subjects.alert(e.notification.rule), Buffer.from(JSON.stringify({ ...body, idempotencyKey })), { msgId: idempotencyKey });
   }
 
-  private async postWebhook(url: string, e: OutboxEntry, attempt: number): Promise<void> {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': e.id, 'x-tidemark-attempt': String(attempt), 'x-tidemark-rule': e.notification.rule },
-      body: JSON.stringify(e.notification),
-      signal: AbortSignal.timeout(this.config.alerting.webhookTimeoutMs),
+  /**
+   * One POST to a target: a receiver (`receiver:<name>`: its URL, headers, Standard Webhooks signature and
+   * private-address permission) or a raw URL (ALERTING_WEBHOOK_URLS, or a rule's URL still on the allow-list).
+   * Addresses are checked after DNS and redirects are not followed (webhook-client.ts, docs/security.md).
+   */
+  private async postWebhook(target: string, e: OutboxEntry, attempt: number): Promise<void> {
+    const a = this.config.alerting;
+    let url: string;
+    let headers: Record<string, string> = {};
+    let secret: string | undefined;
+    let allowPrivate = false;
+    if (target.startsWith(RECEIVER_TARGET)) {
+      const r = a.receivers.get(target.slice(RECEIVER_TARGET.length));
+      if (!r) throw new RejectedError(`receiver "${target.slice(RECEIVER_TARGET.length)}" is no longer defined in ALERTING_RECEIVERS_FILE`);
+      ({ url, headers, secret, allowPrivate } = r);
+    } else {
+      url = target;
+      if (!a.webhookUrls.includes(url) && rawWebhookProblem(url, a.webhookAllowlist) !== undefined) {
+        throw new RejectedError('the URL is not on ALERTING_WEBHOOK_ALLOWLIST (any more)');
+      }
+    }
+    const body = JSON.stringify(e.notification);
+    const signature = secret ? webhookSignatureHeaders(secret, e.id, Math.floor(Date.now() / 1000), body) : {};
+    const status = await postWebhook({
+      url,
+      allowPrivate,
+      body,
+      timeoutMs: a.webhookTimeoutMs,
+      headers: {
+        ...headers,
+        'content-type': 'application/json',
+        'idempotency-key': e.id,
+        'x-tidemark-attempt': String(attempt),
+        'x-tidemark-rule': e.notification.rule,
+        ...signature,
+      },
     });
-    await res.arrayBuffer().catch(() => undefined);
-    const verdict = classifyStatus(res.status);
+    const verdict = classifyStatus(status);
     if (verdict === 'delivered') return;
-    if (verdict === 'rejected') throw new RejectedError(`HTTP ${res.status} (not retried)`);
-    throw new Error(`HTTP ${res.status}`);
+    if (verdict === 'rejected') throw new RejectedError(`HTTP ${status} (not retried${status >= 300 && status < 400 ? '; redirects are not followed' : ''})`);
+    throw new Error(`HTTP ${status}`);
   }
+}
+
+/** A target as logs show it: `receiver:<name>`, or a raw URL without its credentials. */
+function targetLabel(target: string): string {
+  return target === 'nats' || target.startsWith(RECEIVER_TARGET) ? target : redactUrl(target);
 }
 
 class RejectedError extends Error {}

@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { redactUrl } from '@tidemark/config';
 
 export function canConnect(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -89,10 +90,10 @@ export async function ensureLocalServers(natsUrl: string, redisUrl: string, data
   fs.mkdirSync(dataDir, { recursive: true });
 
   if (await canConnect(nats.host, nats.port)) {
-    messages.push(`NATS answers at ${natsUrl}: using it`);
+    messages.push(`NATS answers at ${redactUrl(natsUrl)}: using it`);
   } else {
     const bin = findBinary('nats-server');
-    if (!bin) throw new Error(`nothing answers at NATS_URL=${natsUrl} and nats-server is not installed (apt-get install nats-server)`);
+    if (!bin) throw new Error(`nothing answers at NATS_URL=${redactUrl(natsUrl)} and nats-server is not installed (apt-get install nats-server)`);
     const dir = path.join(dataDir, 'nats');
     fs.mkdirSync(dir, { recursive: true });
     const monitor = options.natsMonitorPort ? ['-m', String(options.natsMonitorPort)] : [];
@@ -103,10 +104,10 @@ export async function ensureLocalServers(natsUrl: string, redisUrl: string, data
   }
 
   if (await canConnect(redis.host, redis.port)) {
-    messages.push(`Redis answers at ${redisUrl}: using it`);
+    messages.push(`Redis answers at ${redactUrl(redisUrl)}: using it`);
   } else {
     const bin = findBinary('redis-server');
-    if (!bin) throw new Error(`nothing answers at REDIS_URL=${redisUrl} and redis-server is not installed (apt-get install redis-server)`);
+    if (!bin) throw new Error(`nothing answers at REDIS_URL=${redactUrl(redisUrl)} and redis-server is not installed (apt-get install redis-server)`);
     const dir = path.join(dataDir, 'redis');
     fs.mkdirSync(dir, { recursive: true });
     const args = ['--port', String(redis.port), '--bind', redis.host, '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'];

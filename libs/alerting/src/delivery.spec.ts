@@ -18,4 +18,7 @@ describe('delivery', () => {
       'rejected',
     ]);
   });
+  it('gives up on a redirect (never followed)', () => {
+    expect([301, 302, 307, 308].map(classifyStatus)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+  });
 });

@@ -3,6 +3,7 @@
  * into the form the engine evaluates. Pure: no I/O, no clock.
  */
 import { parseDuration } from '@tidemark/streaming';
+import { rawWebhookProblem } from './receivers';
 
 export type Severity = 'info' | 'warning' | 'critical';
 export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!=';
@@ -35,7 +36,9 @@ interface RuleCommon {
   labels?: Record<string, string>;
   /** Summary template: `{{rule}}`, `{{metric}}`, `{{key}}`, `{{value}}` are replaced. */
   summary?: string;
-  /** Extra webhook URLs for this rule (besides ALERTING_WEBHOOK_URLS). */
+  /** Receivers (ALERTING_RECEIVERS_FILE) notified for this rule, by name, besides ALERTING_DEFAULT_RECEIVERS. */
+  receivers?: string[];
+  /** Raw webhook URLs for this rule: only those matching ALERTING_WEBHOOK_ALLOWLIST (docs/security.md "Webhooks"). */
   webhooks?: string[];
   enabled?: boolean;
 }
@@ -113,7 +116,7 @@ const METRIC = /^[A-Za-z0-9_-]{1,128}$/;
 const FIELD = /^[A-Za-z0-9_$]+(\.[A-Za-z0-9_$]+)*$/;
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-const COMMON_FIELDS = ['id', 'kind', 'description', 'severity', 'metric', 'key', 'field', 'guard', 'labels', 'summary', 'webhooks', 'enabled'];
+const COMMON_FIELDS = ['id', 'kind', 'description', 'severity', 'metric', 'key', 'field', 'guard', 'labels', 'summary', 'receivers', 'webhooks', 'enabled'];
 const SERIES_FIELDS = ['forWindows', 'for', 'staleAfter'];
 const KIND_FIELDS: Record<RuleKind, string[]> = {
   threshold: [...SERIES_FIELDS, 'op', 'value'],
@@ -125,8 +128,22 @@ const KIND_FIELDS: Record<RuleKind, string[]> = {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Validates one rule; `idFromPath` (PUT /v1/alert-rules/:id) fills a missing id and must match a given one. */
-export function validateRule(input: unknown, idFromPath?: string): RuleValidation {
+/**
+ * Where a rule may send webhooks (docs/security.md "Webhooks"): receiver names the operator defined, and the
+ * normalised URL prefixes a raw URL must start with. The default allows no receiver and no raw URL.
+ */
+export interface WebhookPolicy {
+  receivers: ReadonlySet<string>;
+  allowlist: readonly string[];
+}
+
+const NO_WEBHOOKS: WebhookPolicy = { receivers: new Set(), allowlist: [] };
+
+/**
+ * Validates one rule; `idFromPath` (PUT /v1/alert-rules/:id) fills a missing id and must match a given one;
+ * `webhooks` says which receivers and raw URLs the rule may name.
+ */
+export function validateRule(input: unknown, idFromPath?: string, webhooks: WebhookPolicy = NO_WEBHOOKS): RuleValidation {
   const errors: FieldError[] = [];
   const err = (field: string, reason: string) => errors.push({ field, reason });
   if (!isObject(input)) return { ok: false, errors: [{ field: '', reason: 'a rule must be a JSON object' }] };
@@ -167,9 +184,20 @@ export function validateRule(input: unknown, idFromPath?: string): RuleValidatio
         else if (typeof v !== 'string') err(`labels.${k}`, 'must be a string');
       }
   }
+  if (r.receivers !== undefined) {
+    if (!Array.isArray(r.receivers)) err('receivers', 'must be an array of receiver names');
+    else
+      r.receivers.forEach((n, i) =>
+        typeof n === 'string' && webhooks.receivers.has(n) ? undefined : err(`receivers.${i}`, 'is not a receiver defined in ALERTING_RECEIVERS_FILE'),
+      );
+  }
   if (r.webhooks !== undefined) {
     if (!Array.isArray(r.webhooks)) err('webhooks', 'must be an array of http(s) URLs');
-    else r.webhooks.forEach((u, i) => (isHttpUrl(u) ? undefined : err(`webhooks.${i}`, 'must be an http:// or https:// URL')));
+    else
+      r.webhooks.forEach((u, i) => {
+        const problem = rawWebhookProblem(u, webhooks.allowlist);
+        if (problem) err(`webhooks.${i}`, problem);
+      });
   }
 
   if (RULE_KINDS.includes(kind)) {
@@ -225,16 +253,6 @@ function duration(v: unknown, field: string, err: (f: string, r: string) => void
     if (ms < min) err(field, `must be at least ${min} ms`);
   } catch (e) {
     err(field, (e as Error).message);
-  }
-}
-
-function isHttpUrl(u: unknown): boolean {
-  if (typeof u !== 'string') return false;
-  try {
-    const p = new URL(u);
-    return p.protocol === 'http:' || p.protocol === 'https:';
-  } catch {
-    return false;
   }
 }
 

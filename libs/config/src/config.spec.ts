@@ -67,6 +67,9 @@ describe('loadConfig', () => {
   it('alerting: defaults, overrides and errors naming the variable', () => {
     expect(loadConfig({}).alerting).toEqual({
       webhookUrls: [],
+      receivers: new Map(),
+      defaultReceivers: [],
+      webhookAllowlist: [],
       webhookMinSeverity: 'warning',
       webhookMaxAttempts: 12,
       webhookBackoffMs: 500,

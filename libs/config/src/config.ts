@@ -3,9 +3,11 @@
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
 import * as fs from 'node:fs';
+import { Receiver, ReceiversError, normalizeAllowPrefix, parseReceivers } from '@tidemark/alerting';
 import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
 import { parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, RecSignals, parseSignals, parseWeights } from '@tidemark/recommend';
+import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redisTls } from './transport';
 
 export class ConfigError extends Error {
   constructor(
@@ -27,8 +29,14 @@ export interface TidemarkConfig {
   dashboardApiKey: string | undefined;
   /** The `ingest` key `tidemark simulate` and `replay` send (TIDEMARK_API_KEY; default: the first ingest key of API_KEYS). */
   clientApiKey: string | undefined;
+  /** NATS_URL without credentials (they move to `nats.auth`): safe to log. */
   natsUrl: string;
+  /** How the service authenticates to NATS and which TLS files it uses (docs/security.md "Transport"). */
+  nats: NatsSecurity;
+  /** REDIS_URL as given: may carry `user:password@` — log it only through `redactUrl`. */
   redisUrl: string;
+  /** REDIS_TLS_* files (with a `rediss://` REDIS_URL). */
+  redisTls?: TlsFiles;
   host: string;
   ports: {
     ingestion: number;
@@ -110,6 +118,12 @@ export interface RecsConfig {
 export interface AlertingConfig {
   /** Webhooks every notification is POSTed to (besides a rule's own `webhooks`). */
   webhookUrls: string[];
+  /** Receivers the operator defines (ALERTING_RECEIVERS_FILE), by name; rules name them in `receivers`. */
+  receivers: Map<string, Receiver>;
+  /** Receivers every notification goes to, like `webhookUrls` (ALERTING_DEFAULT_RECEIVERS). */
+  defaultReceivers: string[];
+  /** Normalised URL prefixes a rule's raw `webhooks` URL must start with (ALERTING_WEBHOOK_ALLOWLIST). */
+  webhookAllowlist: string[];
   /** Alerts below this severity are not POSTed to `webhookUrls` (a rule's own `webhooks` get every alert). */
   webhookMinSeverity: 'info' | 'warning' | 'critical';
   /** Attempts per webhook and notification before it is given up (recorded in Redis `alerting:failed`). */
@@ -232,10 +246,14 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const http = ['http:', 'https:'];
   const host = str(env, 'HOST', '127.0.0.1');
+  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const { nats, redisTlsFiles } = transport(env, redisUrl);
   return {
     ...authConfig(env, host),
-    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
-    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    natsUrl: nats.url,
+    nats: nats.security,
+    redisUrl,
+    ...(redisTlsFiles ? { redisTls: redisTlsFiles } : {}),
     host,
     ports,
     partitions,
@@ -277,6 +295,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     // --- alerting (apps/alerting) ---
     alerting: {
       webhookUrls: urlList(env, 'ALERTING_WEBHOOK_URLS'),
+      ...webhookReceivers(env),
       webhookMinSeverity: oneOf(env, 'ALERTING_WEBHOOK_MIN_SEVERITY', 'warning', ['info', 'warning', 'critical'] as const),
       webhookMaxAttempts: int(env, 'ALERTING_WEBHOOK_MAX_ATTEMPTS', 12, 1, 100),
       webhookBackoffMs: int(env, 'ALERTING_WEBHOOK_BACKOFF_MS', 500, 1),
@@ -326,6 +345,46 @@ function authConfig(env: Env, host: string): Pick<TidemarkConfig, 'auth' | 'dash
     return entry?.slice(entry.indexOf(':') + 1);
   };
   return { auth: { keys, off: false }, dashboardApiKey: own('DASHBOARD_API_KEY') ?? firstWith('read'), clientApiKey: own('TIDEMARK_API_KEY') ?? firstWith('ingest') };
+}
+
+/** NATS_* and REDIS_TLS_* transport security (libs/config/src/transport.ts), errors named by variable. */
+function transport(env: Env, redisUrl: string) {
+  const natsUrl = url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']);
+  try {
+    return { nats: natsSecurity(env, natsUrl), redisTlsFiles: redisTls(env, redisUrl) };
+  } catch (e) {
+    if (e instanceof TransportSettingError) throw new ConfigError(e.variable, e.message);
+    throw e;
+  }
+}
+
+/** ALERTING_RECEIVERS_FILE, ALERTING_DEFAULT_RECEIVERS and ALERTING_WEBHOOK_ALLOWLIST (docs/security.md "Webhooks"). */
+function webhookReceivers(env: Env): Pick<AlertingConfig, 'receivers' | 'defaultReceivers' | 'webhookAllowlist'> {
+  let receivers = new Map<string, Receiver>();
+  const file = str(env, 'ALERTING_RECEIVERS_FILE', '');
+  if (file !== '') {
+    try {
+      receivers = parseReceivers(fs.readFileSync(readableFile('ALERTING_RECEIVERS_FILE', file), 'utf8'));
+    } catch (e) {
+      if (e instanceof ReceiversError || e instanceof TransportSettingError) throw new ConfigError('ALERTING_RECEIVERS_FILE', `${file}: ${e.message}`);
+      throw e;
+    }
+  }
+  const list = (name: string) =>
+    str(env, name, '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const defaultReceivers = list('ALERTING_DEFAULT_RECEIVERS');
+  for (const n of defaultReceivers) if (!receivers.has(n)) throw new ConfigError('ALERTING_DEFAULT_RECEIVERS', `"${n}" is not a receiver of ALERTING_RECEIVERS_FILE`);
+  const webhookAllowlist = list('ALERTING_WEBHOOK_ALLOWLIST').map((p) => {
+    try {
+      return normalizeAllowPrefix(p);
+    } catch (e) {
+      throw new ConfigError('ALERTING_WEBHOOK_ALLOWLIST', (e as Error).message);
+    }
+  });
+  return { receivers, defaultReceivers, webhookAllowlist };
 }
 
 function fault(env: Env): TidemarkConfig['fault'] {

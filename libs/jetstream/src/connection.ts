@@ -2,9 +2,11 @@
  * The NATS connection every Tidemark service uses: fail fast on the first connect (a clear error naming the
  * URL), then reconnect forever with a growing delay; status changes exposed for health checks.
  */
+import * as fs from 'node:fs';
 import { connect } from '@nats-io/transport-node';
-import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
+import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { redactUrl, type NatsSecurity } from '@tidemark/config';
 
 export type NatsConnectionState = 'connected' | 'reconnecting' | 'closed';
 
@@ -26,8 +28,39 @@ export interface ConnectNatsOptions {
   reconnectDelayMs?: { min: number; max: number };
   /** Called on every state change (also available as `onStatus`). */
   onStatus?: (event: NatsStatusEvent) => void;
+  /** Credentials and TLS files (config `nats`, docs/security.md "Transport"). */
+  security?: NatsSecurity;
   /** Any other nats.js option (wins over ours, except `servers` and `noAsyncTraces`). */
   natsOptions?: Partial<ConnectionOptions>;
+}
+
+/**
+ * nats.js options for a service's credentials and TLS: user/password, token, an nkey seed file or a creds
+ * file (read here, once per connect), and the CA / client certificate files.
+ */
+export function natsSecurityOptions(security: NatsSecurity | undefined): Partial<ConnectionOptions> {
+  if (!security) return {};
+  const out: Partial<ConnectionOptions> = {};
+  const auth = security.auth;
+  switch (auth.kind) {
+    case 'userPassword':
+      out.user = auth.user;
+      out.pass = auth.password;
+      break;
+    case 'token':
+      out.token = auth.token;
+      break;
+    case 'nkey':
+      out.authenticator = nkeyAuthenticator(new TextEncoder().encode(fs.readFileSync(auth.seedFile, 'utf8').trim()));
+      break;
+    case 'creds':
+      out.authenticator = credsAuthenticator(new Uint8Array(fs.readFileSync(auth.credsFile)));
+      break;
+    case 'none':
+      break;
+  }
+  if (security.tls) out.tls = { ...security.tls };
+  return out;
 }
 
 export class NatsConnectError extends Error {
@@ -35,7 +68,7 @@ export class NatsConnectError extends Error {
     readonly servers: string,
     cause: unknown,
   ) {
-    super(`could not connect to NATS at ${servers}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`could not connect to NATS at ${servers.split(',').map(redactUrl).join(',')}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.name = 'NatsConnectError';
   }
 }
@@ -75,6 +108,7 @@ export class JetStreamConnection {
         },
         pingInterval: 10_000,
         maxPingOut: 3,
+        ...natsSecurityOptions(options.security),
         ...options.natsOptions,
         servers: options.servers,
         noAsyncTraces: true,
@@ -82,7 +116,7 @@ export class JetStreamConnection {
     } catch (error) {
       throw new NatsConnectError(servers, error);
     }
-    self = new JetStreamConnection(nc, servers);
+    self = new JetStreamConnection(nc, servers.split(',').map(redactUrl).join(','));
     if (options.onStatus) self.onStatus(options.onStatus);
     self.watch();
     return self;

@@ -33,6 +33,7 @@ export class JetStreamModule implements OnApplicationShutdown {
             const connection = await connectNats({
               servers: config.natsUrl,
               name: `tidemark-${service}`,
+              security: config.nats,
               onStatus: (e) => (e.state === 'connected' ? logger.log(`NATS ${e.cause}`) : logger.warn(`NATS ${e.state} (${e.cause})`)),
             });
             await ensureStreams(await connection.jsm(), ALL_STREAMS);

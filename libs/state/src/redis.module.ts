@@ -15,7 +15,7 @@ export const REDIS = Symbol('TIDEMARK_REDIS');
       provide: REDIS,
       inject: [CONFIG, HealthRegistry],
       useFactory: async (config: TidemarkConfig, health: HealthRegistry) => {
-        const redis = await connectRedis(config.redisUrl, 'tidemark');
+        const redis = await connectRedis(config.redisUrl, 'tidemark', config.redisTls);
         health.register('redis', async () => {
           await redis.ping();
         });
