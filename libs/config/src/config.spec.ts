@@ -141,7 +141,7 @@ function serviceLinks(name: string, ip: string, ports: { name: string; port: num
 
 describe('loadConfig in a Kubernetes pod (service links present)', () => {
   // Every Service of deploy/k8s, with the cluster IPs Kubernetes would hand out.
-  const pod = {
+  const pod: Record<string, string> = {
     ...serviceLinks('kubernetes', '10.96.0.1', [{ name: 'https', port: 443 }]),
     ...serviceLinks('nats', '10.96.0.10', [{ name: 'client', port: 4222 }, { name: 'monitor', port: 8222 }]),
     ...serviceLinks('redis', '10.96.0.11', [{ name: 'redis', port: 6379 }]),
