@@ -2,6 +2,7 @@
 # Installs what is missing on a fresh Debian machine, then builds:
 #   - nats-server and redis-server (Debian packages) when they are not on the PATH
 #   - with --browser (npm test): chromium and a font (Debian packages), for the dashboard's browser test
+#   - with --browser (npm test): kubectl (Debian's kubernetes-client) when none is on the PATH, for test/k8s.e2e-spec.ts
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json
 # Called by `npm start`, `npm test` and .ci/run; cheap when everything is there.
 set -euo pipefail
@@ -12,6 +13,7 @@ missing=()
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium fonts-liberation); fi
+if [ "${1:-}" = "--browser" ] && ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure: installing ${missing[*]} with apt-get" >&2
   sudo=""
