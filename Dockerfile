@@ -1,13 +1,38 @@
-# One image for every Tidemark service; docker-compose.yml picks the service with the command.
-FROM node:20-bookworm-slim
+# One image for every Tidemark service (docs/operations.md "Docker"): `tidemark service <name>` picks one.
+#   docker build -t tidemark:latest .
+# Node 22 LTS; the code also runs on Node ≥ 20.19 (package.json "engines").
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# --- build: every dependency, compile, then drop the dev dependencies ---
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
-COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY apps ./apps
 COPY libs ./libs
-COPY bench ./bench
+# bench/ is not copied: the runtime image has no benchmarks (run them from a checkout).
+RUN npm run build \
+ && rm -f dist/.tsbuildinfo \
+ && npm prune --omit=dev --no-audit --no-fund --loglevel=error
+
+# --- runtime: compiled code, production dependencies, a non-root user ---
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0
+RUN groupadd --gid 10001 tidemark \
+ && useradd --uid 10001 --gid tidemark --no-create-home --shell /usr/sbin/nologin tidemark
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/apps ./dist/apps
+COPY --from=build /app/dist/libs ./dist/libs
+COPY apps/dashboard/public ./apps/dashboard/public
+COPY data/samples ./data/samples
 COPY bin ./bin
-RUN npm run build && npm prune --omit=dev
-ENV HOST=0.0.0.0
+# Numeric, so that Kubernetes' runAsNonRoot can check it (deploy/k8s runs as 10001 too).
+USER 10001:10001
+# ingestion HTTP and TCP, aggregation, recommendation, alerting, dedup, dashboard
+EXPOSE 8080 9000 8081 8082 8083 8084 8090
 ENTRYPOINT ["node", "bin/tidemark.js"]
+CMD ["help"]

@@ -3,6 +3,7 @@
 #   - nats-server and redis-server (Debian packages) when they are not on the PATH
 #   - with --browser (npm test): chromium and a font (Debian packages), for the dashboard's browser test, and
 #     promtool (Debian's prometheus package), which lints every service's /metrics and the alert rules
+#   - with --browser (npm test): kubectl (Debian's kubernetes-client) when none is on the PATH, for test/k8s.e2e-spec.ts
 #   - npm packages (npm ci) when node_modules is missing or older than package-lock.json
 # Called by `npm start`, `npm test` and .ci/run; cheap when everything is there.
 set -euo pipefail
@@ -14,6 +15,7 @@ command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium fonts-liberation); fi
 if [ "${1:-}" = "--browser" ] && ! command -v promtool >/dev/null 2>&1; then missing+=(prometheus); fi
+if [ "${1:-}" = "--browser" ] && ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure: installing ${missing[*]} with apt-get" >&2
   sudo=""

@@ -1,6 +1,7 @@
 /**
  * `tidemark <command>`: the one entry point for people and tools. See README "Running it".
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@tidemark/config';
@@ -10,6 +11,7 @@ import { replay } from './replay';
 import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
 import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES } from './services';
+import { EXIT, UsageError, isUsageError, version } from './usage';
 
 const USAGE = `Usage: tidemark <command>
 
@@ -20,15 +22,46 @@ const USAGE = `Usage: tidemark <command>
   replay <file> [options]  a log of real events into ingestion (replay --help)
   bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
-  help                     this text
+  help                     this text (also --help, and --help after any command)
+  --version                the version
 
-Settings come from environment variables (README "Settings").`;
+Exit codes: 0 done, 1 failed, 2 usage error. Settings come from environment variables (README "Settings").`;
+
+const UP_USAGE = `Usage: tidemark up [--demo]
+  Runs every service as its own process (restarted when it dies); starts nats-server and redis-server
+  with their data under ./.tidemark when none answer at NATS_URL / REDIS_URL. Ctrl-C stops everything.
+  --demo         also runs \`tidemark simulate\` (simulated shop traffic)`;
+
+const SERVICE_USAGE = `Usage: tidemark service <name>
+  One service in the foreground until SIGTERM/SIGINT: ${SERVICE_NAMES.join(', ')}`;
+
+const BENCHES = ['ingest', 'pipeline', 'core', 'recs', 'alerting'];
+const BENCH_USAGE = `Usage: tidemark bench <what> [options]
+  <what>         ${BENCHES.join(', ')} (each takes --help); benchmarks run from a checkout (bench/ is not in the Docker image)`;
 
 const BIN = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'tidemark.js');
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (e) {
+    if (!isUsageError(e)) throw e; // a failure: bin/tidemark.js prints it and exits 1
+    const command = argv[0] && !argv[0].startsWith('-') ? ` ${argv[0]}` : '';
+    console.error(`tidemark${command}: ${(e as Error).message}\n(see tidemark${command} --help)`);
+    return EXIT.usage;
+  }
+}
+
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
+async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case '--version':
+    case '-V':
+    case 'version':
+      console.log(version());
+      return EXIT.ok;
     case 'up':
       return up(rest);
     case 'service':
@@ -56,11 +89,16 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       console.error(`tidemark: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+      return EXIT.usage;
   }
 }
 
 async function service(args: string[]): Promise<number> {
+  if (wantsHelp(args)) {
+    console.log(SERVICE_USAGE);
+    return EXIT.ok;
+  }
+  if (args.length > 1) throw new UsageError(`one service name, not "${args.join(' ')}"`);
   const name = args[0];
   if (!name || !isServiceName(name)) {
     console.error(`tidemark service: name one of ${SERVICE_NAMES.join(', ')}`);
@@ -76,7 +114,11 @@ async function service(args: string[]): Promise<number> {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { demo: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args, options: { demo: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) {
+    console.log(UP_USAGE);
+    return EXIT.ok;
+  }
   const config = loadConfig();
   const dataDir = path.resolve(process.cwd(), '.tidemark');
   const servers = await ensureLocalServers(config.natsUrl, config.redisUrl, dataDir);
@@ -130,6 +172,10 @@ async function announceDashboard(url: string, stopped: () => boolean): Promise<v
 
 async function bench(args: string[]): Promise<number> {
   const what = args[0];
+  if (what === undefined || what === '--help' || what === '-h') {
+    console.log(BENCH_USAGE);
+    return what === undefined ? EXIT.usage : EXIT.ok;
+  }
   const benches: Record<string, string> = {
     ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
     pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
@@ -140,8 +186,9 @@ async function bench(args: string[]): Promise<number> {
   const file = what ? benches[what] : undefined;
   if (!file) {
     console.error(`tidemark bench: name one of ${Object.keys(benches).join(', ')}`);
-    return 2;
+    return EXIT.usage;
   }
+  if (!fs.existsSync(file)) throw new Error(`benchmarks are not in this build (no ${path.relative(process.cwd(), file)}): run them from a checkout`);
   const mod = require(file) as { main(args: string[]): Promise<number> };
   return mod.main(args.slice(1));
 }

@@ -9,6 +9,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import { SAMPLES, displayPath, mapRees46, parseSpeed, dueAt, progressBar } from '@tidemark/simulator';
+import { UsageError } from './usage';
 
 export const REPLAY_USAGE = `Usage: tidemark replay <file> [options]
   <file>         NDJSON of Tidemark events or a REES46 CSV; a real REES46 sample is in the repository:
@@ -17,7 +18,7 @@ export const REPLAY_USAGE = `Usage: tidemark replay <file> [options]
   --speed S      1x, 60x, ... or max (default max)
   --batch N      events per request (default 500)
   --url URL      ingestion base URL (default http://127.0.0.1:$INGESTION_PORT)
-  --quiet        no progress bar`;
+  --quiet        no progress bar (there is none when stderr is not a terminal: pipes, CI logs)`;
 
 interface Row {
   line: number;
@@ -70,12 +71,19 @@ export async function replay(args: string[], defaultUrl: string, apiKey?: string
     console.log(REPLAY_USAGE);
     return values.help ? 0 : 2;
   }
-  if (!fs.existsSync(file)) throw new Error(`no such file: ${file}`);
   const format = values.format ?? (file.endsWith('.csv') ? 'rees46' : 'ndjson');
-  if (format !== 'ndjson' && format !== 'rees46') throw new Error(`--format must be ndjson or rees46, not "${format}"`);
-  const speed = parseSpeed(values.speed!);
+  if (format !== 'ndjson' && format !== 'rees46') throw new UsageError(`--format must be ndjson or rees46, not "${format}"`);
+  let speed: number;
+  try {
+    speed = parseSpeed(values.speed!);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const batchSize = Number(values.batch);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`--batch must be a whole number >= 1`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`--batch must be a whole number >= 1`);
+  // The bar redraws one line with \r: only on a terminal, never in pipes or CI logs.
+  const bar = !values.quiet && process.stderr.isTTY === true;
+  if (!fs.existsSync(file)) throw new Error(`no such file: ${file}`);
   const url = `${values.url!.replace(/\/$/, '')}/v1/events`;
   const total = fs.statSync(file).size;
 
@@ -86,13 +94,13 @@ export async function replay(args: string[], defaultUrl: string, apiKey?: string
   let lastBytes = 0;
   let lastDraw = 0;
   const draw = (force = false) => {
-    if (values.quiet || (!force && Date.now() - lastDraw < 200)) return;
+    if (!bar || (!force && Date.now() - lastDraw < 200)) return;
     lastDraw = Date.now();
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
     process.stderr.write(`\r${progressBar(lastBytes, total)} ${totals.sent} events, ${Math.round(totals.sent / secs)}/s, ${totals.bad + totals.rejected} bad`);
   };
   const report = (line: number, error: string) => {
-    process.stderr.write(`${values.quiet ? '' : '\r\x1b[K'}line ${line}: ${error}\n`);
+    process.stderr.write(`${bar ? '\r\x1b[K' : ''}line ${line}: ${error}\n`);
   };
 
   const flush = async () => {
@@ -148,7 +156,7 @@ export async function replay(args: string[], defaultUrl: string, apiKey?: string
   await flush();
   lastBytes = total;
   draw(true);
-  if (!values.quiet) process.stderr.write('\n');
+  if (bar) process.stderr.write('\n');
   console.log(
     `replay: ${totals.rows} rows, ${totals.sent} events sent, ${totals.accepted} accepted, ${totals.duplicates} duplicates, ${totals.rejected} rejected by ingestion, ${totals.bad} bad rows skipped, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Incidents, ShopSimulator } from '@tidemark/simulator';
+import { UsageError } from './usage';
 
 export const SIMULATE_USAGE = `Usage: tidemark simulate [options]
   --url URL             ingestion base URL (default http://127.0.0.1:$INGESTION_PORT)
@@ -42,7 +43,7 @@ export async function simulate(args: string[], defaultUrl: string, apiKey?: stri
   }
   const num = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, not "${v}"`);
+    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, not "${v}"`);
     return n;
   };
   const sim = new ShopSimulator({ seed: num('seed', values.seed, 0, 2 ** 32), sessionsPerSecond: num('sessions', values.sessions, 0, 100_000) });

@@ -180,3 +180,68 @@ describe('loadConfig: API keys and protected mode', () => {
     expect(() => loadConfig({ API_KEYS: 'read:abcdefghijklmnop,write:abcdefghijklmnoq' })).toThrow(/^invalid API_KEYS: API_KEYS entry 2 has the unknown scope "write"/);
   });
 });
+
+/** The variables Kubernetes gives every pod for each Service in its namespace (docs/operations.md "Service links"). */
+function serviceLinks(name: string, ip: string, ports: { name: string; port: number }[]): Record<string, string> {
+  const N = name.toUpperCase().replace(/-/g, '_');
+  const env: Record<string, string> = { [`${N}_SERVICE_HOST`]: ip, [`${N}_SERVICE_PORT`]: String(ports[0].port), [`${N}_PORT`]: `tcp://${ip}:${ports[0].port}` };
+  for (const p of ports) {
+    env[`${N}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
+    const prefix = `${N}_PORT_${p.port}_TCP`;
+    Object.assign(env, { [prefix]: `tcp://${ip}:${p.port}`, [`${prefix}_PROTO`]: 'tcp', [`${prefix}_PORT`]: String(p.port), [`${prefix}_ADDR`]: ip });
+  }
+  return env;
+}
+
+describe('loadConfig in a Kubernetes pod (service links present)', () => {
+  // Every Service of deploy/k8s, with the cluster IPs Kubernetes would hand out.
+  const pod: Record<string, string> = {
+    ...serviceLinks('kubernetes', '10.96.0.1', [{ name: 'https', port: 443 }]),
+    ...serviceLinks('nats', '10.96.0.10', [{ name: 'client', port: 4222 }, { name: 'monitor', port: 8222 }]),
+    ...serviceLinks('redis', '10.96.0.11', [{ name: 'redis', port: 6379 }]),
+    ...serviceLinks('ingestion', '10.96.0.20', [{ name: 'http', port: 8080 }, { name: 'tcp', port: 9000 }]),
+    ...serviceLinks('aggregation', '10.96.0.21', [{ name: 'http', port: 8081 }]),
+    ...serviceLinks('recommendation', '10.96.0.22', [{ name: 'http', port: 8082 }]),
+    ...serviceLinks('alerting', '10.96.0.23', [{ name: 'http', port: 8083 }]),
+    ...serviceLinks('dedup', '10.96.0.24', [{ name: 'http', port: 8084 }]),
+    ...serviceLinks('dashboard', '10.96.0.25', [{ name: 'http', port: 8090 }]),
+    ...serviceLinks('ingestion-tcp', '10.96.0.26', [{ name: 'tcp', port: 9001 }]),
+    NATS_URL: 'nats://nats:4222',
+    REDIS_URL: 'redis://redis:6379',
+    HOST: '0.0.0.0',
+    API_KEYS: 'admin+read:from-the-k8s-secret-01',
+  };
+
+  it('the links are what the pod would see', () => {
+    expect(pod.INGESTION_PORT).toBe('tcp://10.96.0.20:8080');
+    expect(pod.INGESTION_TCP_PORT).toBe('tcp://10.96.0.26:9001');
+    expect(pod.DEDUP_PORT_8084_TCP_ADDR).toBe('10.96.0.24');
+  });
+
+  it('ignores them: every port keeps its default and the config loads', () => {
+    const c = loadConfig(pod);
+    expect(c.ports).toEqual({ ingestion: 8080, ingestionTcp: 9000, aggregation: 8081, recommendation: 8082, alerting: 8083, dedup: 8084, dashboard: 8090 });
+    expect(c.natsUrl).toBe('nats://nats:4222');
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.dashboard.upstreams.ingestion).toBe('http://127.0.0.1:8080');
+  });
+
+  it('ignores an IPv6 link too', () => {
+    expect(loadConfig({ ALERTING_PORT: 'tcp://[fd00:10:96::23]:8083' }).ports.alerting).toBe(8083);
+  });
+
+  it('still reads a port set as a number among the links', () => {
+    expect(loadConfig({ ...pod, AGGREGATION_PORT: '9181' }).ports.aggregation).toBe(9181);
+  });
+
+  it.each([
+    ['INGESTION_PORT', 'tcp://10.0.0.1'],
+    ['INGESTION_PORT', 'http://10.0.0.1:8080'],
+    ['DEDUP_PORT', 'tcp://10.0.0.1:8084/x'],
+    ['DASHBOARD_PORT', '80x'],
+    ['ALERTING_PORT', 'tcp://:8083'],
+  ])('still rejects a malformed %s=%s, naming the variable', (name, value) => {
+    expect(() => loadConfig({ ...pod, [name]: value })).toThrow(new RegExp(`^invalid ${name}:`));
+    expect(() => loadConfig({ ...pod, [name]: value })).toThrow(ConfigError);
+  });
+});

@@ -179,7 +179,18 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return v as T;
 }
 
-const port = (env: Env, name: string, fallback: number) => int(env, name, fallback, 0, 65535);
+/**
+ * A Kubernetes service link: a Service named `ingestion` gives every pod in its namespace
+ * `INGESTION_PORT=tcp://10.0.0.1:8080` (docs/operations.md "Service links"). Such a value in a `*_PORT`
+ * variable is not ours: it is ignored and the default port is used. Any other non-number still fails.
+ */
+const SERVICE_LINK = /^(tcp|udp|sctp):\/\/(\[[0-9A-Fa-f:.]+\]|[^\s/:[\]]+):\d{1,5}$/;
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw !== undefined && SERVICE_LINK.test(raw.trim())) return fallback;
+  return int(env, name, fallback, 0, 65535);
+}
 
 // --- recommendation (RECS_*) ---
 /** RECS_SIGNALS: the session answer's signals switched on (README "Recommendations", for an ablation). */
