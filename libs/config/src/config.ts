@@ -2,7 +2,7 @@
  * Configuration, validated once at boot into a typed object. Nothing else reads process.env.
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
-import { parsePartitionList } from '@tidemark/contracts';
+import { DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
 
 export class ConfigError extends Error {
@@ -263,12 +263,12 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     maxBodyBytes: int(env, 'INGESTION_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     maxLineBytes: int(env, 'INGESTION_MAX_LINE_BYTES', 64 * 1024, 256),
     maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
-    maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 300_000, 0),
+    maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', DEFAULT_MAX_FUTURE_MS, 0),
     eventLimits: {
-      maxOrderItems: int(env, 'INGESTION_MAX_ORDER_ITEMS', 100, 1, 1000),
-      maxAttrsBytes: int(env, 'INGESTION_MAX_ATTRS_BYTES', 8192, 2, 1024 * 1024),
-      maxAttrsKeys: int(env, 'INGESTION_MAX_ATTRS_KEYS', 64, 0, 10_000),
-      maxAttrsDepth: int(env, 'INGESTION_MAX_ATTRS_DEPTH', 4, 1, 32),
+      maxOrderItems: int(env, 'INGESTION_MAX_ORDER_ITEMS', DEFAULT_EVENT_LIMITS.maxOrderItems, 1, 1000),
+      maxAttrsBytes: int(env, 'INGESTION_MAX_ATTRS_BYTES', DEFAULT_EVENT_LIMITS.maxAttrsBytes, 2, 1024 * 1024),
+      maxAttrsKeys: int(env, 'INGESTION_MAX_ATTRS_KEYS', DEFAULT_EVENT_LIMITS.maxAttrsKeys, 0, 10_000),
+      maxAttrsDepth: int(env, 'INGESTION_MAX_ATTRS_DEPTH', DEFAULT_EVENT_LIMITS.maxAttrsDepth, 1, 32),
     },
     tcp: {
       maxConnections: int(env, 'INGESTION_TCP_MAX_CONNECTIONS', 1024, 1, 1_000_000),
