@@ -2,6 +2,7 @@
  * Silences and rules from outsiders cannot cost more than linear time or grow without bound (README
  * "Limits"): the alerting service as a real process over real NATS and Redis.
  */
+import * as net from 'node:net';
 import type Redis from 'ioredis';
 import { loadConfig } from '@tidemark/config';
 import { connectRedis } from '@tidemark/state';
@@ -33,6 +34,8 @@ beforeAll(async () => {
       ALERTING_SEED_DEFAULT_RULES: 'off',
       ALERTING_MAX_SILENCES: '3',
       ALERTING_MAX_RULES: '2',
+      SSE_MAX_CLIENTS: '2',
+      HTTP_CONNECTION_TIMEOUT_MS: '1000',
     },
     `${base}/health/ready`,
   );
@@ -111,5 +114,39 @@ describe('alerting:failed', () => {
     await store.saveProgress([], [{ entry: entry(2), failures: ['a', 'b', 'c', 'd'] }]);
     const kept = (await client.lrange(KEYS.failed, 0, -1)).map((j) => JSON.parse(j) as { id: string; target: string });
     expect(kept.map((k) => `${k.id}:${k.target}`)).toEqual(['k1:b', 'k1:c', 'k2:a', 'k2:b', 'k2:c', 'k2:d'].slice(1));
+  });
+});
+
+describe('HTTP connections', () => {
+  it('SSE: beyond SSE_MAX_CLIENTS a 429; the streams admitted outlive the idle timeout', async () => {
+    const controllers = [new AbortController(), new AbortController()];
+    const open = await Promise.all(controllers.map((c) => fetch(`${base}/v1/alerts/stream`, { signal: c.signal })));
+    expect(open.map((r) => r.status)).toEqual([200, 200]);
+    const third = await fetch(`${base}/v1/alerts/stream`);
+    expect(third.status).toBe(429);
+    // An admitted stream is not cut by HTTP_CONNECTION_TIMEOUT_MS (1 s): it still reads after 1.5 s.
+    const reader = open[0].body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain(': connected');
+    await new Promise((r) => setTimeout(r, 1500));
+    // A closed stream frees its place.
+    controllers[1].abort();
+    await eventually(async () => {
+      const c = new AbortController();
+      const r = await fetch(`${base}/v1/alerts/stream`, { signal: c.signal });
+      c.abort();
+      expect(r.status).toBe(200);
+    });
+    controllers[0].abort();
+  });
+
+  it('closes a connection that sends half a request and stalls (HTTP_CONNECTION_TIMEOUT_MS)', async () => {
+    const port = Number(new URL(base).port);
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.write('GET /v1/silences HTTP/1.1\r\nHost: x\r\n'));
+      s.on('close', () => resolve(true));
+      s.on('error', () => undefined);
+    });
+    expect(closed).toBe(true);
   });
 });
