@@ -2,7 +2,7 @@
  * Configuration, validated once at boot into a typed object. Nothing else reads process.env.
  * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
  */
-import { DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
+import { ALL_STREAMS, DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, parseWeights } from '@tidemark/recommend';
 
 export class ConfigError extends Error {
@@ -329,14 +329,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
 }
 
 /** Default size of each JetStream stream, bytes; `STREAM_MAX_BYTES_<NAME>` overrides one (README "Limits"). */
-export const DEFAULT_STREAM_MAX_BYTES: Record<string, number> = {
-  EVENTS_RAW: 8 * 1024 ** 3,
-  EVENTS_CLEAN: 8 * 1024 ** 3,
-  EVENTS_LATE: 1024 ** 3,
-  RESULTS: 2 * 1024 ** 3,
-  ALERTS: 1024 ** 3,
-  DLQ: 1024 ** 3,
-};
+export const DEFAULT_STREAM_MAX_BYTES: Record<string, number> = Object.fromEntries(ALL_STREAMS.map((s) => [s.name, s.maxBytes ?? 0]));
 
 function streamMaxBytes(env: Env): Record<string, number> {
   const out: Record<string, number> = {};
