@@ -20,15 +20,20 @@ export function statusOf(code: QueryErrorCode): number {
 
 export function parseTime(name: string, v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new QueryError(QueryErrorCode.BadParameter, `${name} must be epoch milliseconds, not "${v}"`);
+  if (!/^-?\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw new QueryError(QueryErrorCode.BadParameter, `${name} must be epoch milliseconds, not "${v.slice(0, 64)}"`);
+  }
   return Number(v);
 }
 
-function http<T>(run: () => Promise<T>): Promise<T> {
-  return run().catch((e) => {
+/** Query errors become their status; a parameter that fails to parse (thrown before the query runs) included. */
+async function http<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
     if (e instanceof QueryError) throw new HttpException({ error: e.message }, statusOf(e.code));
     throw e;
-  });
+  }
 }
 
 @Scoped('read')
@@ -52,7 +57,7 @@ export class QueryController {
     @Query('limit') limit?: string,
   ) {
     const answer = await http(() =>
-      this.query.range(name, { from: parseTime('from', from), to: parseTime('to', to), key, limit: limit === undefined ? undefined : Number(limit) }),
+      this.query.range(name, { from: parseTime('from', from), to: parseTime('to', to), key, limit: limit === undefined || limit === '' ? undefined : Number(limit) }),
     );
     if (answer.truncated) res.header('x-tidemark-truncated', 'true');
     return answer.results;

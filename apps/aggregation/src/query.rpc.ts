@@ -6,7 +6,7 @@ import { API_KEY_RING } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
 import { rpcDenied } from '@tidemark/runtime';
 import { statusOf } from './query.controller';
-import { QueryError, QueryService } from './query.service';
+import { QueryError, QueryErrorCode, QueryService, RangeQuery } from './query.service';
 
 /**
  * NATS request-reply on `tidemark.metrics.query` (queue group `aggregation`). Request:
@@ -14,6 +14,21 @@ import { QueryError, QueryService } from './query.service';
  *   {"op":"top","metric":"top_products","k":5} | {"op":"watermark"} | {"op":"definitions"}
  * Reply: {"status":200,"body":…} or {"status":400|404,"error":"…"}; a range body is {results, truncated}.
  */
+/** The range parameters of a NATS request, checked like the HTTP query's (a 400 naming the field, never a 500). */
+export function rangeQueryOf(req: Record<string, unknown>): RangeQuery {
+  const time = (name: 'from' | 'to'): number | undefined => {
+    const v = req[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new QueryError(QueryErrorCode.BadParameter, `${name} must be epoch milliseconds (an integer)`);
+    return v;
+  };
+  const key = req.key;
+  if (key !== undefined && key !== null && typeof key !== 'string') throw new QueryError(QueryErrorCode.BadParameter, 'key must be a string');
+  const limit = req.limit;
+  if (limit !== undefined && limit !== null && typeof limit !== 'number') throw new QueryError(QueryErrorCode.BadParameter, 'limit must be a number');
+  return { from: time('from'), to: time('to'), key: (key ?? undefined) as string | undefined, limit: (limit ?? undefined) as number | undefined };
+}
+
 @Injectable()
 export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(QueryRpc.name);
@@ -37,16 +52,16 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
     let req: { op?: string; metric?: string; from?: number; to?: number; key?: string; limit?: number; k?: number };
     try {
       req = JSON.parse(Buffer.from(data).toString('utf8'));
-      if (typeof req !== 'object' || req === null) throw new Error('not an object');
+      if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new Error('not an object');
     } catch (e) {
       return { status: 400, error: `the request must be a JSON object: ${(e as Error).message}` };
     }
     try {
       switch (req.op ?? 'range') {
         case 'range':
-          return { status: 200, body: await this.query.range(String(req.metric), req) };
+          return { status: 200, body: await this.query.range(String(req.metric), rangeQueryOf(req as Record<string, unknown>)) };
         case 'top':
-          return { status: 200, body: await this.query.top(String(req.metric), req.k ?? 10) };
+          return { status: 200, body: await this.query.top(String(req.metric), typeof req.k === 'number' ? req.k : req.k === undefined ? 10 : NaN) };
         case 'watermark':
           return { status: 200, body: await this.query.watermark() };
         case 'definitions':

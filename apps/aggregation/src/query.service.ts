@@ -47,6 +47,8 @@ export interface TopAnswer {
 }
 
 export const MAX_LIMIT = 10_000;
+/** Index entries read per Redis call by a range query with a key. */
+export const RANGE_PAGE = 1000;
 
 /** Answers the query API from the window state (open windows: partial values) and the stored results. */
 @Injectable()
@@ -68,15 +70,38 @@ export class QueryService {
     return m;
   }
 
-  /** Every window of `name` whose start is in [from, to), oldest first, optionally of one key. */
+  /**
+   * Every window of `name` whose start is in [from, to), oldest first (windows with the same start in index
+   * order: by key, then end), optionally of one key. `limit` is pushed into Redis (`ZRANGEBYSCORE … LIMIT`):
+   * at most `limit + 1` index entries are read without a key; with a key, the index is read in pages of
+   * RANGE_PAGE entries until `limit + 1` windows of the key are found or the range ends.
+   */
   async range(name: string, q: RangeQuery): Promise<RangeAnswer> {
     const metric = this.metric(name);
     const limit = q.limit ?? 1000;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new QueryError(QueryErrorCode.BadParameter, `limit must be a whole number from 1 to ${MAX_LIMIT}`);
+    for (const [field, v] of [['from', q.from], ['to', q.to]] as const) {
+      if (v !== undefined && !Number.isSafeInteger(v)) throw new QueryError(QueryErrorCode.BadParameter, `${field} must be epoch milliseconds (an integer)`);
+    }
+    if (q.key !== undefined && typeof q.key !== 'string') throw new QueryError(QueryErrorCode.BadParameter, 'key must be a string');
     if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw new QueryError(QueryErrorCode.BadParameter, 'from is after to');
-    const members = await this.redis.zrangebyscore(KEYS.index(name), q.from ?? '-inf', q.to === undefined ? '+inf' : `(${q.to}`);
-    const windows = members.map((m) => parseIndexMember(name, m)).filter((w) => q.key === undefined || w.key === q.key);
-    windows.sort((a, b) => a.start - b.start || a.end - b.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const min = q.from ?? '-inf';
+    const max = q.to === undefined ? '+inf' : `(${q.to}`;
+    const idx = KEYS.index(name);
+    let windows: WindowRef[];
+    if (q.key === undefined) {
+      windows = (await this.redis.zrangebyscore(idx, min, max, 'LIMIT', 0, limit + 1)).map((m) => parseIndexMember(name, m));
+    } else {
+      windows = [];
+      for (let offset = 0; windows.length <= limit; offset += RANGE_PAGE) {
+        const page = await this.redis.zrangebyscore(idx, min, max, 'LIMIT', offset, RANGE_PAGE);
+        for (const m of page) {
+          const w = parseIndexMember(name, m);
+          if (w.key === q.key) windows.push(w);
+        }
+        if (page.length < RANGE_PAGE) break;
+      }
+    }
     const cut = windows.slice(0, limit);
     const results = await Promise.all(cut.map((w) => this.window(metric, w)));
     return { results: results.filter((r): r is WindowResultDto => r !== null), truncated: windows.length > limit };

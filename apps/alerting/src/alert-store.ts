@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { REDIS } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
@@ -58,7 +59,14 @@ export interface Loaded {
  */
 @Injectable()
 export class AlertStore {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  private readonly failedMax: number;
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CONFIG) config: TidemarkConfig,
+  ) {
+    this.failedMax = config.alerting.failedMax;
+  }
 
   /** Seeds `rules` once, ever (a marker key), so deleted defaults stay deleted. Returns true when seeded now. */
   async seedOnce(rules: AlertRule[]): Promise<boolean> {
@@ -111,8 +119,14 @@ export class AlertStore {
     if (going.length > 0) m.hset(KEYS.outbox, Object.fromEntries(going.map((e) => [e.id, JSON.stringify(e)])));
     if (done.length > 0) m.hdel(KEYS.outbox, ...done.map((d) => d.entry.id));
     const now = Date.now();
+    let pushed = 0;
     for (const { entry, failures } of done)
-      for (const f of failures) m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: now }));
+      for (const f of failures) {
+        m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: now }));
+        pushed++;
+      }
+    // Only the newest ALERTING_FAILED_MAX given-up deliveries are kept (README "Limits").
+    if (pushed > 0) m.ltrim(KEYS.failed, -this.failedMax, -1);
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
@@ -120,6 +134,10 @@ export class AlertStore {
 
   async putSilence(s: Silence): Promise<void> {
     await this.redis.hset(KEYS.silences, s.id, JSON.stringify(s));
+  }
+
+  async deleteSilences(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.hdel(KEYS.silences, ...ids);
   }
 
   async deleteSilence(id: string): Promise<boolean> {

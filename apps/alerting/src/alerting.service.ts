@@ -13,6 +13,9 @@ import {
   WindowResult,
   describeErrors,
   silencedBy,
+  compileSilence,
+  expiredSilences,
+  type CompiledSilence,
   validateRule,
   type WebhookPolicy,
   validateSilence,
@@ -43,7 +46,8 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   private readonly logger = new Logger('Alerting');
   private engine = new AlertEngine();
   private rules = new Map<string, AlertRule>();
-  private silences = new Map<string, Silence>();
+  /** Silences with their matchers compiled once (libs/alerting silence.ts), never per alert transition. */
+  private silences = new Map<string, CompiledSilence>();
   private lastSeq = 0;
   private outboxSeq = 0;
   /** Mutations wait for the state loaded from Redis (the consumer may start before the module's init hooks). */
@@ -116,7 +120,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   }
 
   listSilences(): Silence[] {
-    return [...this.silences.values()];
+    return [...this.silences.values()].map(({ compiled: _compiled, ...silence }) => silence);
   }
 
   // ---- mutations ----------------------------------------------------------------------------------------
@@ -136,6 +140,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     return this.serial(async () => {
       const rule = this.validate(input);
       if (this.rules.has(rule.id)) throw new AlertingError(AlertingErrorCode.Conflict, `alert rule "${rule.id}" exists: PUT /v1/alert-rules/${rule.id} replaces it`);
+      this.checkRuleCount();
       await this.commit(this.engine.upsertRule(rule), { rules: { put: rule } });
       this.rules.set(rule.id, rule);
       return rule;
@@ -147,6 +152,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     return this.serial(async () => {
       const rule = this.validate(input, id);
       const created = !this.rules.has(id);
+      if (created) this.checkRuleCount();
       await this.commit(this.engine.upsertRule(rule), { rules: { put: rule } });
       this.rules.set(id, rule);
       return { rule, created };
@@ -163,12 +169,27 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
 
   async createSilence(input: unknown): Promise<Silence> {
     const now = Date.now();
-    const v = validateSilence(input, now, parseDuration);
+    const v = validateSilence(input, now, parseDuration, { maxDurationMs: this.config.alerting.maxSilenceDurationMs });
     if (!v.ok) throw new AlertingError(AlertingErrorCode.Invalid, describeErrors(v.errors), v.errors);
+    const max = this.config.alerting.maxSilences;
+    const current = [...this.silences.values()].filter((s) => s.endsAt > now).length;
+    if (current >= max) {
+      const reason = `there are already ${current} silences, the limit (ALERTING_MAX_SILENCES); delete one or let one end`;
+      throw new AlertingError(AlertingErrorCode.Invalid, reason, [{ field: 'silences', reason }]);
+    }
     const silence: Silence = { id: randomUUID(), ...v.silence, createdAt: now };
     await this.unavailableOnError(() => this.store.putSilence(silence));
-    this.silences.set(silence.id, silence);
+    this.silences.set(silence.id, compileSilence(silence));
     return silence;
+  }
+
+  /** Forgets the silences that have ended (in memory and in Redis). */
+  async pruneSilences(now = Date.now()): Promise<number> {
+    const ended = expiredSilences(this.silences.values(), now);
+    if (ended.length === 0) return 0;
+    await this.store.deleteSilences(ended);
+    for (const id of ended) this.silences.delete(id);
+    return ended.length;
   }
 
   async deleteSilence(id: string): Promise<void> {
@@ -178,6 +199,14 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   }
 
   // ---- internals ----------------------------------------------------------------------------------------
+
+  private checkRuleCount(): void {
+    const max = this.config.alerting.maxRules;
+    if (this.rules.size >= max) {
+      const reason = `there are already ${this.rules.size} rules, the limit (ALERTING_MAX_RULES)`;
+      throw new AlertingError(AlertingErrorCode.Invalid, reason, [{ field: 'rules', reason }]);
+    }
+  }
 
   private validate(input: unknown, id?: string): AlertRule {
     const v = validateRule(input, id, this.webhookPolicy);
@@ -194,6 +223,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
         this.lastPrune = now;
         this.engine.prune(this.config.alerting.retentionMs);
       }
+      await this.pruneSilences(now).catch((e) => this.logger.warn(`pruning silences: ${(e as Error).message}`));
       if (transitions.length === 0 && !this.engine.hasChanges()) return;
       await this.commit(transitions, {});
     });
@@ -205,8 +235,9 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     const outbox: OutboxEntry[] = [];
     const live: (Alert & { silenced?: boolean })[] = [];
     let outboxSeq = this.outboxSeq;
+    const silences = [...this.silences.values()];
     for (const t of transitions) {
-      const muting = silencedBy(t.alert, this.listSilences(), now);
+      const muting = silencedBy(t.alert, silences, now);
       live.push(muting.length > 0 && t.key ? { ...t.alert, silenced: true } : t.alert);
       if (!t.key || (t.change !== 'firing' && t.change !== 'resolved')) continue;
       if (muting.length > 0) continue;
@@ -258,7 +289,7 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
     const loaded = await this.store.load();
     this.rules = new Map(loaded.rules.map((r) => [r.id, r]));
     this.engine = new AlertEngine(loaded.rules, loaded.snapshot);
-    this.silences = new Map(loaded.silences.map((s) => [s.id, s]));
+    this.silences = new Map(loaded.silences.map((s) => [s.id, compileSilence(s)]));
     this.lastSeq = loaded.lastSeq;
     this.outboxSeq = loaded.outboxSeq;
     this.pendingOutbox = loaded.outbox;

@@ -1,16 +1,23 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Scoped } from '@tidemark/runtime';
+import { CONFIG, TidemarkConfig } from '@tidemark/config';
+import { Scoped, SseClients } from '@tidemark/runtime';
 import { AlertHub, LiveAlert } from './alert-hub';
 import { AlertingService } from './alerting.service';
 import { http } from './http';
 
 @Controller('v1')
 export class AlertsController {
+  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (README "Limits"). */
+  private readonly sse: SseClients;
+
   constructor(
     private readonly alerting: AlertingService,
     private readonly hub: AlertHub,
-  ) {}
+    @Inject(CONFIG) config: TidemarkConfig,
+  ) {
+    this.sse = new SseClients({ maxClients: config.http.sseMaxClients, maxBufferBytes: config.http.sseMaxBufferBytes });
+  }
 
   /** `{alerts}`, optionally only one `state` (pending, firing, resolved). */
   @Get('alerts')
@@ -23,19 +30,30 @@ export class AlertsController {
   @Get('alerts/stream')
   @Scoped('read')
   stream(@Res() reply: FastifyReply): void {
-    reply.hijack();
     const raw = reply.raw;
+    const client = this.sse.admit(raw);
+    if (!client) {
+      void reply.status(429).header('retry-after', '5').send({ error: 'too many live streams open (SSE_MAX_CLIENTS); try again later' });
+      return;
+    }
+    reply.hijack();
+    raw.socket?.setTimeout(0); // the stream's liveness is its pings and the buffer cap, not the idle timeout
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const send = (a: LiveAlert) => raw.write(`event: alert\ndata: ${JSON.stringify(a)}\n\n`);
-    raw.write(': connected\n\n');
-    for (const a of this.alerting.listAlerts()) if (a.state !== 'resolved') send(a);
-    const off = this.hub.subscribe(send);
-    const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);
+    let off: () => void = () => undefined;
+    const ping = setInterval(() => client.send(': ping\n\n'), 15_000);
     ping.unref();
-    raw.on('close', () => {
+    const close = () => {
+      client.close();
       off();
       clearInterval(ping);
-    });
+    };
+    const send = (a: LiveAlert) => {
+      if (!client.send(`event: alert\ndata: ${JSON.stringify(a)}\n\n`)) close();
+    };
+    raw.on('close', close);
+    client.send(': connected\n\n');
+    for (const a of this.alerting.listAlerts()) if (a.state !== 'resolved') send(a);
+    if (!client.dropped) off = this.hub.subscribe(send);
   }
 
   @Get('silences')

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { Public, Scoped } from '@tidemark/runtime';
+import { Public, Scoped, SseClients } from '@tidemark/runtime';
 import { DashboardService } from './dashboard.service';
 import { OpenStreams } from './open-streams';
 
@@ -27,11 +27,16 @@ function userParam(userId: string | undefined): string | undefined {
 
 @Controller()
 export class DashboardController {
+  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (README "Limits"). */
+  private readonly sse: SseClients;
+
   constructor(
     private readonly dashboard: DashboardService,
     private readonly streams: OpenStreams,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
-  ) {}
+  ) {
+    this.sse = new SseClients({ maxClients: config.http.sseMaxClients, maxBufferBytes: config.http.sseMaxBufferBytes });
+  }
 
   @Get()
   @Public()
@@ -63,17 +68,20 @@ export class DashboardController {
   @Scoped('read')
   stream(@Res() res: FastifyReply, @Query('user') user?: string) {
     const userId = userParam(user);
-    res.hijack();
     const raw = res.raw;
+    const client = this.sse.admit(raw);
+    if (!client) return res.status(429).header('retry-after', '5').send({ error: 'too many live streams open (SSE_MAX_CLIENTS); try again later' });
+    res.hijack();
+    raw.socket?.setTimeout(0); // the stream's liveness is its updates and the buffer cap, not the idle timeout
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     let closed = false;
     let timer: NodeJS.Timeout | undefined;
     const send = async () => {
       try {
         const s = await this.dashboard.snapshot(userId);
-        if (!closed) raw.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`);
+        if (!closed && !client.send(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`)) closed = true;
       } catch (e) {
-        if (!closed) raw.write(`event: failure\ndata: ${JSON.stringify({ error: (e as Error).message })}\n\n`);
+        if (!closed && !client.send(`event: failure\ndata: ${JSON.stringify({ error: (e as Error).message })}\n\n`)) closed = true;
       }
       if (!closed) timer = setTimeout(send, this.config.dashboard.refreshMs);
     };
@@ -85,6 +93,7 @@ export class DashboardController {
     raw.on('close', () => {
       closed = true;
       clearTimeout(timer);
+      client.close();
       forget();
     });
     void send();

@@ -56,7 +56,7 @@ export class IngestService implements OnApplicationShutdown {
       throw new IngestError(IngestErrorCode.TooLarge, `${records.length} events in one request; the limit is ${this.config.maxBatchEvents}`);
     }
     const end = this.latency.startTimer({ transport });
-    const plan = planIngest(records, this.config.partitions, { now, maxFutureMs: this.config.maxFutureMs });
+    const plan = planIngest(records, this.config.partitions, { now, maxFutureMs: this.config.maxFutureMs, limits: this.config.eventLimits });
     const settled = await Promise.allSettled(this.frames.submit(plan.events, records.length === 1));
     const statuses: RecordStatus[] = new Array(records.length);
     let accepted = 0;

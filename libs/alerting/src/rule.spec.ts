@@ -97,3 +97,25 @@ describe('compare and readField', () => {
     expect(readField({ a: null }, 'a.b')).toBeUndefined();
   });
 });
+
+describe('rule size caps (README "Limits")', () => {
+  const base = { id: 'r1', kind: 'threshold', metric: 'gmv', op: '>', value: 1 };
+  const fields = (input: Record<string, unknown>) => {
+    const v = validateRule({ ...base, ...input });
+    return v.ok ? [] : v.errors.map((e) => e.field);
+  };
+  it.each<[Record<string, unknown>, string]>([
+    [{ description: 'd'.repeat(1025) }, 'description'],
+    [{ summary: 's'.repeat(1025) }, 'summary'],
+    [{ key: 'k'.repeat(257) }, 'key'],
+    [{ labels: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`l${i}`, 'v'])) }, 'labels'],
+    [{ labels: { team: 'v'.repeat(257) } }, 'labels.team'],
+    [{ labels: { ['n'.repeat(129)]: 'v' } }, 'labels'],
+    [{ webhooks: Array.from({ length: 9 }, () => 'http://x/') }, 'webhooks'],
+    [{ webhooks: ['http://x/' + 'p'.repeat(2100)] }, 'webhooks'],
+  ])('%j → 400 naming %s', (input, field) => expect(fields(input)).toEqual([field]));
+
+  it('accepts a rule at the caps', () => {
+    expect(fields({ description: 'd'.repeat(1024), labels: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`l${i}`, 'v'.repeat(256)])) })).toEqual([]);
+  });
+});

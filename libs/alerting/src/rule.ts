@@ -128,6 +128,9 @@ const KIND_FIELDS: Record<RuleKind, string[]> = {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+/** Caps on one rule (README "Limits"): what is stored, listed and copied into every alert stays small. */
+export const RULE_LIMITS = { maxTextLength: 1024, maxKeyLength: 256, maxLabels: 32, maxLabelNameLength: 128, maxLabelValueLength: 256, maxWebhooks: 8, maxUrlLength: 2048 } as const;
+
 /**
  * Where a rule may send webhooks (docs/security.md "Webhooks"): receiver names the operator defined, and the
  * normalised URL prefixes a raw URL must start with. The default allows no receiver and no raw URL.
@@ -160,7 +163,12 @@ export function validateRule(input: unknown, idFromPath?: string, webhooks: Webh
   if (r.severity === undefined) r.severity = 'warning';
   else if (!SEVERITIES.includes(r.severity as Severity)) err('severity', `must be one of ${SEVERITIES.join(', ')}`);
   if (typeof r.metric !== 'string' || !METRIC.test(r.metric)) err('metric', r.metric === undefined ? 'is required' : 'must be a metric name (letters, digits, _ and -)');
+  const RL = RULE_LIMITS;
+  const tooLong = (field: string, v: unknown, max: number) => typeof v === 'string' && v.length > max && err(field, `is ${v.length} characters, over the limit of ${max}`);
   if (r.key !== undefined && (typeof r.key !== 'string' || r.key === '')) err('key', 'must be a non-empty string');
+  tooLong('key', r.key, RL.maxKeyLength);
+  tooLong('description', r.description, RL.maxTextLength);
+  tooLong('summary', r.summary, RL.maxTextLength);
   if (r.field !== undefined && (typeof r.field !== 'string' || !FIELD.test(r.field))) err('field', 'must be a dotted path such as "ratio" or "stats.value"');
   if (r.description !== undefined && typeof r.description !== 'string') err('description', 'must be a string');
   if (r.summary !== undefined && typeof r.summary !== 'string') err('summary', 'must be a string');
@@ -177,9 +185,12 @@ export function validateRule(input: unknown, idFromPath?: string, webhooks: Webh
   }
   if (r.labels !== undefined) {
     if (!isObject(r.labels)) err('labels', 'must be an object of string values');
+    else if (Object.keys(r.labels).length > RL.maxLabels) err('labels', `has ${Object.keys(r.labels).length} labels, over the limit of ${RL.maxLabels}`);
     else
       for (const [k, v] of Object.entries(r.labels)) {
-        if (!LABEL_NAME.test(k)) err(`labels.${k}`, 'label names are letters, digits and _ (not starting with a digit)');
+        if (k.length > RL.maxLabelNameLength) err('labels', `a label name is ${k.length} characters, over the limit of ${RL.maxLabelNameLength}`);
+        else if (typeof v === 'string' && v.length > RL.maxLabelValueLength) err(`labels.${k}`, `is ${v.length} characters, over the limit of ${RL.maxLabelValueLength}`);
+        else if (!LABEL_NAME.test(k)) err(`labels.${k}`, 'label names are letters, digits and _ (not starting with a digit)');
         else if (['metric', 'key', 'alertname'].includes(k)) err(`labels.${k}`, 'is reserved');
         else if (typeof v !== 'string') err(`labels.${k}`, 'must be a string');
       }
@@ -193,6 +204,8 @@ export function validateRule(input: unknown, idFromPath?: string, webhooks: Webh
   }
   if (r.webhooks !== undefined) {
     if (!Array.isArray(r.webhooks)) err('webhooks', 'must be an array of http(s) URLs');
+    else if (r.webhooks.length > RL.maxWebhooks) err('webhooks', `has ${r.webhooks.length} URLs, over the limit of ${RL.maxWebhooks}`);
+    else if (r.webhooks.some((u) => typeof u === 'string' && u.length > RL.maxUrlLength)) err('webhooks', `a URL is over the limit of ${RL.maxUrlLength} characters`);
     else
       r.webhooks.forEach((u, i) => {
         const problem = rawWebhookProblem(u, webhooks.allowlist);

@@ -63,6 +63,31 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 
+  it('limits: documented defaults (README "Limits"), overrides, and errors naming the variable', () => {
+    const c = loadConfig({});
+    expect(c.maxFutureMs).toBe(300_000);
+    expect(c.eventLimits).toEqual({ maxOrderItems: 100, maxAttrsBytes: 8192, maxAttrsKeys: 64, maxAttrsDepth: 4 });
+    expect(c.tcp).toEqual({ maxConnections: 1024, maxConnectionsPerPeer: 64, idleTimeoutMs: 120_000, maxReplyBufferBytes: 1024 * 1024 });
+    expect(c.http).toEqual({ requestTimeoutMs: 30_000, connectionTimeoutMs: 120_000, sseMaxClients: 256, sseMaxBufferBytes: 1024 * 1024 });
+    expect(c.streamMaxBytes).toEqual({
+      EVENTS_RAW: 8 * 1024 ** 3,
+      EVENTS_CLEAN: 8 * 1024 ** 3,
+      EVENTS_LATE: 1024 ** 3,
+      RESULTS: 2 * 1024 ** 3,
+      ALERTS: 1024 ** 3,
+      DLQ: 1024 ** 3,
+    });
+    const o = loadConfig({ INGESTION_TCP_MAX_CONNECTIONS_PER_PEER: '3', STREAM_MAX_BYTES_DLQ: '2097152', INGESTION_MAX_ORDER_ITEMS: '1000' });
+    expect(o.tcp.maxConnectionsPerPeer).toBe(3);
+    expect(o.streamMaxBytes.DLQ).toBe(2097152);
+    expect(o.eventLimits.maxOrderItems).toBe(1000);
+    expect(() => loadConfig({ INGESTION_MAX_ORDER_ITEMS: '1001' })).toThrow(/^invalid INGESTION_MAX_ORDER_ITEMS:/);
+    expect(() => loadConfig({ INGESTION_TCP_MAX_CONNECTIONS: '0' })).toThrow(/^invalid INGESTION_TCP_MAX_CONNECTIONS:/);
+    expect(() => loadConfig({ STREAM_MAX_BYTES_EVENTS_RAW: '10' })).toThrow(/^invalid STREAM_MAX_BYTES_EVENTS_RAW:/);
+    expect(() => loadConfig({ SSE_MAX_CLIENTS: 'many' })).toThrow(/^invalid SSE_MAX_CLIENTS:/);
+    expect(() => loadConfig({ ALERTING_MAX_SILENCE_DURATION_MS: '5' })).toThrow(/^invalid ALERTING_MAX_SILENCE_DURATION_MS:/);
+  });
+
   // --- alerting (apps/alerting) ---
   it('alerting: defaults, overrides and errors naming the variable', () => {
     expect(loadConfig({}).alerting).toEqual({
@@ -79,6 +104,10 @@ describe('loadConfig', () => {
       tickMs: 1000,
       retentionMs: 86400000,
       seedDefaultRules: true,
+      maxRules: 500,
+      maxSilences: 1000,
+      maxSilenceDurationMs: 90 * 86400000,
+      failedMax: 1000,
     });
     const c = loadConfig({ ALERTING_WEBHOOK_URLS: 'http://a/hook, https://b/x', ALERTING_ABSENCE_WALLCLOCK: 'off', ALERTING_SEED_DEFAULT_RULES: 'off' }).alerting;
     expect(c.webhookUrls).toEqual(['http://a/hook', 'https://b/x']);

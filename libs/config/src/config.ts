@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { Receiver, ReceiversError, normalizeAllowPrefix, parseReceivers } from '@tidemark/alerting';
 import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
-import { parsePartitionList } from '@tidemark/contracts';
+import { ALL_STREAMS, DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, RecSignals, parseSignals, parseWeights } from '@tidemark/recommend';
 import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redisTls } from './transport';
 
@@ -60,8 +60,16 @@ export interface TidemarkConfig {
   maxLineBytes: number;
   /** Largest number of events in one request. */
   maxBatchEvents: number;
-  /** Accept events at most this far ahead of the ingestion clock. */
+  /** Accept events at most this far ahead of the ingestion clock (docs/semantics.md "Event time"). */
   maxFutureMs: number;
+  /** What one event may hold (README "Limits"): a record beyond a cap is rejected, naming the field. */
+  eventLimits: EventLimitsConfig;
+  /** TCP NDJSON listener limits (README "Limits"). */
+  tcp: TcpLimitsConfig;
+  /** HTTP listener limits of every service (README "Limits"). */
+  http: HttpLimitsConfig;
+  /** JetStream stream sizes, bytes per stream name (README "Limits"). */
+  streamMaxBytes: Record<string, number>;
   /** Frames on events.raw/clean (docs/architecture.md "Frames"): events and bytes per frame at most. */
   frameMaxEvents: number;
   frameMaxBytes: number;
@@ -103,6 +111,37 @@ export interface TidemarkConfig {
   alerting: AlertingConfig;
 }
 
+export interface EventLimitsConfig {
+  /** `items` per `order_placed`. */
+  maxOrderItems: number;
+  /** `attrs` (unknown top-level fields included) as JSON, bytes. */
+  maxAttrsBytes: number;
+  /** Keys in `attrs`, nested objects' keys counted too. */
+  maxAttrsKeys: number;
+  /** Nesting of `attrs`: 1 = flat values only. */
+  maxAttrsDepth: number;
+}
+
+export interface TcpLimitsConfig {
+  maxConnections: number;
+  maxConnectionsPerPeer: number;
+  /** A connection with nothing read or written this long is closed. */
+  idleTimeoutMs: number;
+  /** The listener stops reading a connection while its unsent replies are over this. */
+  maxReplyBufferBytes: number;
+}
+
+export interface HttpLimitsConfig {
+  /** Time to receive a whole request (headers and body); fastify `requestTimeout`. */
+  requestTimeoutMs: number;
+  /** A socket with no activity this long is closed; fastify `connectionTimeout`. */
+  connectionTimeoutMs: number;
+  /** Server-sent-event clients at once, per endpoint. */
+  sseMaxClients: number;
+  /** A server-sent-event client whose unsent data is over this is dropped. */
+  sseMaxBufferBytes: number;
+}
+
 /** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
 export interface RecsConfig {
   params: RecParams;
@@ -141,6 +180,11 @@ export interface AlertingConfig {
   retentionMs: number;
   /** Seed the default rule set on a first start (empty rule store). */
   seedDefaultRules: boolean;
+  /** Caps (README "Limits"): rules, silences (active or pending), a silence's length, given-up deliveries kept. */
+  maxRules: number;
+  maxSilences: number;
+  maxSilenceDurationMs: number;
+  failedMax: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -277,7 +321,26 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     maxBodyBytes: int(env, 'INGESTION_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024),
     maxLineBytes: int(env, 'INGESTION_MAX_LINE_BYTES', 64 * 1024, 256),
     maxBatchEvents: int(env, 'INGESTION_MAX_BATCH_EVENTS', 10_000, 1),
-    maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', 86_400_000, 0),
+    maxFutureMs: int(env, 'INGESTION_MAX_FUTURE_MS', DEFAULT_MAX_FUTURE_MS, 0),
+    eventLimits: {
+      maxOrderItems: int(env, 'INGESTION_MAX_ORDER_ITEMS', DEFAULT_EVENT_LIMITS.maxOrderItems, 1, 1000),
+      maxAttrsBytes: int(env, 'INGESTION_MAX_ATTRS_BYTES', DEFAULT_EVENT_LIMITS.maxAttrsBytes, 2, 1024 * 1024),
+      maxAttrsKeys: int(env, 'INGESTION_MAX_ATTRS_KEYS', DEFAULT_EVENT_LIMITS.maxAttrsKeys, 0, 10_000),
+      maxAttrsDepth: int(env, 'INGESTION_MAX_ATTRS_DEPTH', DEFAULT_EVENT_LIMITS.maxAttrsDepth, 1, 32),
+    },
+    tcp: {
+      maxConnections: int(env, 'INGESTION_TCP_MAX_CONNECTIONS', 1024, 1, 1_000_000),
+      maxConnectionsPerPeer: int(env, 'INGESTION_TCP_MAX_CONNECTIONS_PER_PEER', 64, 1, 1_000_000),
+      idleTimeoutMs: int(env, 'INGESTION_TCP_IDLE_TIMEOUT_MS', 120_000, 100),
+      maxReplyBufferBytes: int(env, 'INGESTION_TCP_MAX_REPLY_BUFFER_BYTES', 1024 * 1024, 1024),
+    },
+    http: {
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100),
+      connectionTimeoutMs: int(env, 'HTTP_CONNECTION_TIMEOUT_MS', 120_000, 100),
+      sseMaxClients: int(env, 'SSE_MAX_CLIENTS', 256, 1, 100_000),
+      sseMaxBufferBytes: int(env, 'SSE_MAX_BUFFER_BYTES', 1024 * 1024, 1024),
+    },
+    streamMaxBytes: streamMaxBytes(env),
     frameMaxEvents: int(env, 'FRAME_MAX_EVENTS', 1000, 1, 4096),
     frameMaxBytes: int(env, 'FRAME_MAX_BYTES', 256 * 1024, 1024, 900 * 1024),
     ingestLingerMs: int(env, 'INGESTION_LINGER_MS', 2, 0, 1000),
@@ -316,6 +379,10 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
       tickMs: int(env, 'ALERTING_TICK_MS', 1000, 10),
       retentionMs: int(env, 'ALERTING_RETENTION_MS', 86_400_000, 60_000),
       seedDefaultRules: oneOf(env, 'ALERTING_SEED_DEFAULT_RULES', 'on', ['on', 'off'] as const) === 'on',
+      maxRules: int(env, 'ALERTING_MAX_RULES', 500, 1, 100_000),
+      maxSilences: int(env, 'ALERTING_MAX_SILENCES', 1000, 1, 100_000),
+      maxSilenceDurationMs: int(env, 'ALERTING_MAX_SILENCE_DURATION_MS', 90 * 86_400_000, 60_000, 3650 * 86_400_000),
+      failedMax: int(env, 'ALERTING_FAILED_MAX', 1000, 1, 1_000_000),
     },
   };
 }
@@ -396,6 +463,15 @@ function webhookReceivers(env: Env): Pick<AlertingConfig, 'receivers' | 'default
     }
   });
   return { receivers, defaultReceivers, webhookAllowlist };
+}
+
+/** Default size of each JetStream stream, bytes; `STREAM_MAX_BYTES_<NAME>` overrides one (README "Limits"). */
+export const DEFAULT_STREAM_MAX_BYTES: Record<string, number> = Object.fromEntries(ALL_STREAMS.map((s) => [s.name, s.maxBytes ?? 0]));
+
+function streamMaxBytes(env: Env): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, fallback] of Object.entries(DEFAULT_STREAM_MAX_BYTES)) out[name] = int(env, `STREAM_MAX_BYTES_${name}`, fallback, 1024 * 1024);
+  return out;
 }
 
 function fault(env: Env): TidemarkConfig['fault'] {

@@ -42,4 +42,12 @@ describe('planIngest', () => {
     expect(p.subject).toBe(`events.raw.${p.partition}`);
     expect(JSON.parse(p.data.toString())).toEqual({ ...ev('a'), ts: NOW - 5, attrs: { extra: 1 } });
   });
+
+  it('rejects a record nested 200,000 levels deep on its own; its neighbours are planned (no throw for the batch)', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = { a: deep };
+    const plan = planIngest([{ value: ev('a') }, { value: ev('b', { attrs: deep }) }, { value: ev('c') }], 8, { now: NOW });
+    expect(plan.events.map((e) => e.event.id)).toEqual(['a', 'c']);
+    expect(plan.rejected).toEqual([{ index: 1, id: 'b', error: 'attrs.a.a.a.a is nested deeper than 4 levels', errors: [{ field: 'attrs.a.a.a.a', reason: 'is nested deeper than 4 levels' }] }]);
+  });
 });

@@ -49,13 +49,22 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
       return;
     }
     const event = result.event;
+    let data: Buffer;
+    try {
+      data = Buffer.from(JSON.stringify(event));
+    } catch (e) {
+      // validateEvent bounds nesting, so this is a safety net: one record's problem never fails its batch.
+      const error = `cannot be serialised: ${(e as Error).message}`;
+      rejected.push({ index, ...line, error, errors: [{ field: '', reason: error }], id: event.id });
+      return;
+    }
     if (seen.has(event.id)) {
       duplicateIndices.push(index);
       return;
     }
     seen.add(event.id);
     const partition = partitionOf(event.sessionId, partitions);
-    events.push({ index, event, partition, subject: subjects.raw(partition), data: Buffer.from(JSON.stringify(event)) });
+    events.push({ index, event, partition, subject: subjects.raw(partition), data });
   });
   return { events, duplicateIndices, rejected };
 }

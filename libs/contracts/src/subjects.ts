@@ -27,19 +27,30 @@ export interface StreamSpec {
   maxAgeMs: number;
   /** JetStream de-duplication window for `Nats-Msg-Id`, milliseconds. */
   duplicateWindowMs: number;
+  /**
+   * Size bound in bytes (JetStream `max_bytes`; discard old beyond it); absent = unlimited. The values below
+   * are the defaults; `STREAM_MAX_BYTES_<NAME>` overrides one (README "Limits").
+   */
+  maxBytes?: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
 const TWO_MINUTES = 2 * 60 * 1000;
+const GIB = 1024 ** 3;
 
 export const streams = {
-  raw: { name: 'EVENTS_RAW', subjects: ['events.raw.*'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES },
-  clean: { name: 'EVENTS_CLEAN', subjects: ['events.clean.*'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES },
-  late: { name: 'EVENTS_LATE', subjects: ['events.late.>'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES },
-  results: { name: 'RESULTS', subjects: ['results.>'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES },
-  alerts: { name: 'ALERTS', subjects: ['alerts.>'], maxAgeMs: 30 * DAY, duplicateWindowMs: TWO_MINUTES },
-  dlq: { name: 'DLQ', subjects: ['dlq.>'], maxAgeMs: 30 * DAY, duplicateWindowMs: TWO_MINUTES },
+  raw: { name: 'EVENTS_RAW', subjects: ['events.raw.*'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: 8 * GIB },
+  clean: { name: 'EVENTS_CLEAN', subjects: ['events.clean.*'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: 8 * GIB },
+  late: { name: 'EVENTS_LATE', subjects: ['events.late.>'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: GIB },
+  results: { name: 'RESULTS', subjects: ['results.>'], maxAgeMs: 7 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: 2 * GIB },
+  alerts: { name: 'ALERTS', subjects: ['alerts.>'], maxAgeMs: 30 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: GIB },
+  dlq: { name: 'DLQ', subjects: ['dlq.>'], maxAgeMs: 30 * DAY, duplicateWindowMs: TWO_MINUTES, maxBytes: GIB },
 } satisfies Record<string, StreamSpec>;
+
+/** The contract streams with their sizes from the configuration (`{EVENTS_RAW: bytes, …}`; absent = the default). */
+export function streamsWithMaxBytes(maxBytes: Record<string, number>): StreamSpec[] {
+  return ALL_STREAMS.map((s) => ({ ...s, maxBytes: maxBytes[s.name] ?? s.maxBytes }));
+}
 
 export const ALL_STREAMS: StreamSpec[] = Object.values(streams);
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { NOT_WELL_FORMED, describeErrors, illFormedStrings, parseIsoTime, validateEvent } from './validate';
+import { DEFAULT_EVENT_LIMITS, NOT_WELL_FORMED, describeErrors, illFormedStrings, parseIsoTime, validateEvent } from './validate';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const opts = { now: NOW };
@@ -38,9 +38,10 @@ describe('validateEvent: valid events', () => {
     expect(r.ok && r.event).toEqual({ ...base, type: 'page_view', attrs: { referrer: 'x', campaign: 'keep' } });
   });
 
-  it('keeps old logs replayable (2019) and accepts up to one day ahead', () => {
+  it('keeps old logs replayable (2019) and accepts up to five minutes ahead by default, more when configured', () => {
     expect(validateEvent({ ...base, type: 'page_view', ts: '2019-10-01T00:00:00Z' }, opts).ok).toBe(true);
-    expect(validateEvent({ ...base, type: 'page_view', ts: NOW + 86_400_000 }, opts).ok).toBe(true);
+    expect(validateEvent({ ...base, type: 'page_view', ts: NOW + 300_000 }, opts).ok).toBe(true);
+    expect(validateEvent({ ...base, type: 'page_view', ts: NOW + 86_400_000 }, { ...opts, maxFutureMs: 86_400_000 }).ok).toBe(true);
   });
 });
 
@@ -65,6 +66,7 @@ describe('validateEvent: the validation table', () => {
     ['ts before 2000', { ...base, ts: '1999-12-31T23:59:59Z', type: 'page_view' }, 'ts', /before 2000/],
     ['ts in seconds', { ...base, ts: 1732406400, type: 'page_view' }, 'ts', /before 2000/],
     ['ts too far ahead', { ...base, ts: NOW + 86_400_001, type: 'page_view' }, 'ts', /ahead of the clock/],
+    ['ts an hour ahead (default bound: 5 minutes)', { ...base, ts: NOW + 3_600_000, type: 'page_view' }, 'ts', /is more than 300000 ms ahead of the clock/],
     ['product_view without productId', { ...base, type: 'product_view' }, 'productId', /is required/],
     ['negative price', { ...base, type: 'add_to_cart', productId: 'p', price: -1 }, 'price', /must be >= 0/],
     ['zero quantity', { ...base, type: 'add_to_cart', productId: 'p', quantity: 0 }, 'quantity', /must be >= 1/],
@@ -147,4 +149,54 @@ describe('parseIsoTime', () => {
   it.each(['', 'Tue Mar 3 2020', '2019-13-01', '2023-02-29', '2019-10-01T24:00:00Z', '2019-10-01T00:00:00+25:00'])('rejects %s', (s) =>
     expect(parseIsoTime(s)).toBeNaN(),
   );
+});
+
+describe('validateEvent: caps that keep one event cheap (README "Limits")', () => {
+  const order = (n: number) => ({ ...base, type: 'order_placed', orderId: 'o1', amount: 1, items: Array.from({ length: n }, (_, i) => ({ productId: `p${i}`, price: 1, quantity: 1 })) });
+  const nested = (levels: number): unknown => (levels === 0 ? 1 : { a: nested(levels - 1) });
+  function deepObject(levels: number): unknown {
+    let v: unknown = 1;
+    for (let i = 0; i < levels; i++) v = { a: v };
+    return v;
+  }
+
+  it('items: up to the cap, then a rejection naming items (no trim)', () => {
+    expect(validateEvent(order(100), opts).ok).toBe(true);
+    expect(errorsOf(order(101))).toEqual([{ field: 'items', reason: 'has 101 items, over the limit of 100' }]);
+    expect(errorsOf(order(1001))).toEqual([{ field: 'items', reason: 'has 1001 items, over the limit of 100' }]);
+    const limits = { ...DEFAULT_EVENT_LIMITS, maxOrderItems: 1000 };
+    expect(validateEvent(order(1000), { ...opts, limits }).ok).toBe(true);
+  });
+
+  it('attrs depth: flat plus three nested levels by default; deeper is rejected naming the path', () => {
+    expect(validateEvent({ ...base, type: 'page_view', attrs: nested(4) }, opts).ok).toBe(true);
+    expect(errorsOf({ ...base, type: 'page_view', attrs: nested(5) })).toEqual([{ field: 'attrs.a.a.a.a', reason: 'is nested deeper than 4 levels' }]);
+    // an unknown top-level field moves into attrs: the same bound
+    expect(errorsOf({ ...base, type: 'page_view', extra: nested(4) })).toEqual([{ field: 'attrs.extra.a.a.a', reason: 'is nested deeper than 4 levels' }]);
+    const flat = { ...DEFAULT_EVENT_LIMITS, maxAttrsDepth: 1 };
+    expect(validateEvent({ ...base, type: 'page_view', attrs: { a: 1, b: 'x' } }, { ...opts, limits: flat }).ok).toBe(true);
+    expect(validateEvent({ ...base, type: 'page_view', attrs: { a: [1] } }, { ...opts, limits: flat }).ok).toBe(false);
+  });
+
+  it('a value nested 100,000 levels deep (attrs, an unknown field, an item field, userId) is one rejection, not a thrown error', () => {
+    const deep = deepObject(100_000);
+    for (const input of [
+      { ...base, type: 'page_view', attrs: deep },
+      { ...base, type: 'page_view', extra: deep },
+      { ...base, type: 'page_view', userId: deep },
+      { ...order(1), items: [{ productId: 'p', price: 1, quantity: 1, x: deep }] },
+    ]) {
+      const r = validateEvent(input, opts);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors[0].reason).toBe('is nested deeper than 4 levels');
+    }
+  });
+
+  it('attrs keys (nested keys counted) and bytes', () => {
+    const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    expect(validateEvent({ ...base, type: 'page_view', attrs: keys(64) }, opts).ok).toBe(true);
+    expect(errorsOf({ ...base, type: 'page_view', attrs: keys(65) })).toEqual([{ field: 'attrs', reason: 'has 65 keys, over the limit of 64' }]);
+    expect(errorsOf({ ...base, type: 'page_view', attrs: { a: keys(40), b: keys(40) } })).toEqual([{ field: 'attrs', reason: 'has 82 keys, over the limit of 64' }]);
+    expect(errorsOf({ ...base, type: 'page_view', note: 'x'.repeat(9000) })).toEqual([{ field: 'attrs', reason: 'is 9011 bytes as JSON, over the limit of 8192' }]);
+  });
 });

@@ -22,12 +22,36 @@ export type ValidationResult = { ok: true; event: TidemarkEvent } | { ok: false;
 export interface ValidateOptions {
   /** The clock, epoch ms. */
   now: number;
-  /** How far ahead of `now` an event may be (default one day). */
+  /** How far ahead of `now` an event may be (default DEFAULT_MAX_FUTURE_MS; docs/semantics.md "Event time"). */
   maxFutureMs?: number;
+  /** What one event may hold (default DEFAULT_EVENT_LIMITS). */
+  limits?: EventLimits;
 }
 
+/**
+ * Caps that keep one event cheap downstream (README "Limits"). Beyond a cap the record is rejected, naming
+ * the field; nothing is trimmed.
+ */
+export interface EventLimits {
+  /** `items` of an `order_placed`. */
+  maxOrderItems: number;
+  /** `attrs` as stored (unknown top-level fields moved in), JSON bytes. */
+  maxAttrsBytes: number;
+  /** Keys in `attrs`, the keys of nested objects counted too. */
+  maxAttrsKeys: number;
+  /** Levels of `attrs`: 1 = flat values; also bounds the nesting of any other field (items' extra fields). */
+  maxAttrsDepth: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = { maxOrderItems: 100, maxAttrsBytes: 8192, maxAttrsKeys: 64, maxAttrsDepth: 4 };
+
 export const MIN_EVENT_TS = Date.UTC(2000, 0, 1);
-const DAY = 86_400_000;
+/**
+ * Default bound on `ts` ahead of the ingestion clock: a few minutes (clock skew of senders), not a day, so a
+ * few events from the future cannot push the watermark ahead and make every genuine event late
+ * (docs/semantics.md "Event time and watermarks").
+ */
+export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
 
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
@@ -109,7 +133,7 @@ export function normaliseTs(raw: unknown, opts: ValidateOptions): number | Field
     return { field: 'ts', reason: 'must be an ISO-8601 string or epoch milliseconds' };
   }
   if (t < MIN_EVENT_TS) return { field: 'ts', reason: 'is before 2000-01-01' };
-  const maxFuture = opts.maxFutureMs ?? DAY;
+  const maxFuture = opts.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   if (t > opts.now + maxFuture) return { field: 'ts', reason: `is more than ${maxFuture} ms ahead of the clock` };
   return t;
 }
@@ -119,6 +143,11 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
     return fail([{ field: '', reason: 'an event must be a JSON object' }]);
   }
   const record = input as Record<string, unknown>;
+  const limits = opts.limits ?? DEFAULT_EVENT_LIMITS;
+  // First, without recursion: a deeply nested value would overflow the stack of every recursive walk below
+  // (and of JSON.stringify when it is stored).
+  const deep = tooDeep(record, Math.max(2, limits.maxAttrsDepth));
+  if (deep !== undefined) return fail([{ field: deep, reason: `is nested deeper than ${limits.maxAttrsDepth} levels` }]);
   // Before the schema: a lone surrogate cannot be stored or passed to Redis's Lua (cjson) intact.
   const illFormed = illFormedStrings(record);
   if (illFormed.length > 0) return fail(illFormed.map((field) => ({ field, reason: NOT_WELL_FORMED })));
@@ -127,8 +156,12 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   if (!validate(record)) {
     for (const e of validate.errors ?? []) {
       // The discriminator branch reports the `type` const mismatch of other branches; keep only useful errors.
+      if (e.keyword === 'maxItems' && fieldOf(e) === 'items') continue; // reported below with the configured cap
       errors.push({ field: fieldOf(e), reason: reasonOf(e) });
     }
+  }
+  if (Array.isArray(record.items) && record.items.length > limits.maxOrderItems) {
+    errors.push({ field: 'items', reason: `has ${record.items.length} items, over the limit of ${limits.maxOrderItems}` });
   }
   const ts = normaliseTs(record.ts, opts);
   if (typeof ts !== 'number' && record.ts !== undefined && !errors.some((e) => e.field === 'ts')) errors.push(ts);
@@ -142,7 +175,44 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   }
   event.ts = ts;
   if (extras) event.attrs = { ...extras, ...((record.attrs as Record<string, unknown> | undefined) ?? {}) };
+  if (event.attrs !== undefined) {
+    const attrErrors = attrsErrors(event.attrs as Record<string, unknown>, limits);
+    if (attrErrors.length > 0) return fail(attrErrors);
+  }
   return { ok: true, event: event as unknown as TidemarkEvent };
+}
+
+/**
+ * The dotted path of the first object or array nested more than `maxLevels` levels below `value` (an object
+ * directly in `value` is level 1), or undefined. Iterative, so any depth is safe to measure.
+ */
+export function tooDeep(value: unknown, maxLevels: number): string | undefined {
+  const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (path.length > maxLevels) return path.join('.');
+    for (const [k, child] of Object.entries(v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, path: [...path, k] });
+  }
+  return undefined;
+}
+
+function attrsErrors(attrs: Record<string, unknown>, limits: EventLimits): FieldError[] {
+  const deep = tooDeep(attrs, limits.maxAttrsDepth - 1);
+  if (deep !== undefined) return [{ field: `attrs.${deep}`, reason: `is nested deeper than ${limits.maxAttrsDepth} levels` }];
+  let keys = 0;
+  const stack: unknown[] = [attrs];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (!Array.isArray(v)) keys += Object.keys(v).length;
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push(child);
+  }
+  const errors: FieldError[] = [];
+  if (keys > limits.maxAttrsKeys) errors.push({ field: 'attrs', reason: `has ${keys} keys, over the limit of ${limits.maxAttrsKeys}` });
+  const bytes = Buffer.byteLength(JSON.stringify(attrs));
+  if (bytes > limits.maxAttrsBytes) errors.push({ field: 'attrs', reason: `is ${bytes} bytes as JSON, over the limit of ${limits.maxAttrsBytes}` });
+  return errors;
 }
 
 export const NOT_WELL_FORMED = 'is not well-formed Unicode (it holds a lone UTF-16 surrogate)';

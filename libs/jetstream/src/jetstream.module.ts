@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { ALL_STREAMS } from '@tidemark/contracts';
+import { ALL_STREAMS, streamsWithMaxBytes } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { HealthRegistry, MetricsRegistry } from '@tidemark/observability';
 import { JetStreamConnection, connectNats } from './connection';
@@ -36,7 +36,7 @@ export class JetStreamModule implements OnApplicationShutdown {
               security: config.nats,
               onStatus: (e) => (e.state === 'connected' ? logger.log(`NATS ${e.cause}`) : logger.warn(`NATS ${e.state} (${e.cause})`)),
             });
-            await ensureStreams(await connection.jsm(), ALL_STREAMS);
+            await ensureStreams(await connection.jsm(), streamsWithMaxBytes(config.streamMaxBytes), { defaults: ALL_STREAMS });
             const up = metrics.gauge('tidemark_nats_connected', '1 while the NATS connection is up');
             up.set(1);
             connection.onStatus((e) => up.set(e.state === 'connected' ? 1 : 0));

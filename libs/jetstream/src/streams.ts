@@ -40,6 +40,23 @@ export class ProvisioningError extends Error {
 export interface StreamProvisionOptions {
   /** Replicas (default 1: single server). */
   replicas?: number;
+  /** The contract's own specs: their `maxBytes` is "ours, the default" when deciding whether to change a size. */
+  defaults?: readonly StreamSpec[];
+}
+
+/**
+ * Whether provisioning changes a stream's `max_bytes` (-1 = unlimited), and to what; undefined = leave it.
+ * Never downgrades what an operator set: it changes a size that is unlimited (a stream from before sizes) or
+ * still our default, or raises one that is smaller than wanted; and it never sets a size below the bytes
+ * the stream already holds (discard-old would delete them at once).
+ */
+export function decideMaxBytes(current: number, storedBytes: number, wanted: number | undefined, ourDefault: number | undefined): number | undefined {
+  const want = wanted ?? -1;
+  if (want === current) return undefined;
+  if (want === -1) return current === ourDefault ? -1 : undefined; // limit removed from the contract: only ours goes
+  if (want < storedBytes) return undefined;
+  if (current === -1 || current === ourDefault || (current !== -1 && want > current)) return want;
+  return undefined;
 }
 
 /** The stream configuration a spec stands for: file storage, limits retention, discard old. */
@@ -54,6 +71,7 @@ export function streamConfigFor(spec: StreamSpec, options: StreamProvisionOption
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
     max_age: msToNanos(spec.maxAgeMs),
+    max_bytes: spec.maxBytes ?? -1,
     duplicate_window: msToNanos(spec.duplicateWindowMs),
     num_replicas: options.replicas ?? 1,
   };
@@ -70,8 +88,11 @@ function isNotFound(error: unknown): boolean {
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, options: StreamProvisionOptions = {}): Promise<ProvisionResult> {
   const wanted = streamConfigFor(spec, options);
   let current: StreamConfig;
+  let storedBytes = 0;
   try {
-    current = (await jsm.streams.info(spec.name)).config;
+    const info = await jsm.streams.info(spec.name);
+    current = info.config;
+    storedBytes = info.state.bytes;
   } catch (error) {
     if (!isNotFound(error)) throw new ProvisioningError(`stream ${spec.name}: info failed: ${(error as Error).message}`, { cause: error });
     try {
@@ -94,6 +115,9 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opti
   if (current.max_age !== wanted.max_age) changed.push('max_age');
   if (current.duplicate_window !== wanted.duplicate_window) changed.push('duplicate_window');
   if (current.num_replicas !== wanted.num_replicas) changed.push('num_replicas');
+  const ourDefault = options.defaults?.find((d) => d.name === spec.name)?.maxBytes ?? spec.maxBytes;
+  const maxBytes = decideMaxBytes(current.max_bytes ?? -1, storedBytes, spec.maxBytes, ourDefault);
+  if (maxBytes !== undefined) changed.push('max_bytes');
   if (current.retention !== wanted.retention) {
     throw new ProvisioningError(`stream ${spec.name} has retention ${current.retention}, wanted ${wanted.retention}; retention cannot be changed in place`);
   }
@@ -104,6 +128,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opti
       max_age: wanted.max_age,
       duplicate_window: wanted.duplicate_window,
       num_replicas: wanted.num_replicas,
+      max_bytes: maxBytes ?? current.max_bytes,
     });
   } catch (error) {
     throw new ProvisioningError(`stream ${spec.name}: update of ${changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });

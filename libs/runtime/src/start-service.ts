@@ -34,7 +34,14 @@ export function framedBatches(config: TidemarkConfig) {
  */
 export async function startService(spec: ServiceSpec): Promise<NestFastifyApplication> {
   const config = loadConfig();
-  const app = await NestFactory.create<NestFastifyApplication>(spec.module as never, new FastifyAdapter({ bodyLimit: config.maxBodyBytes }), {
+  // Timeouts (README "Limits"): a whole request must arrive within HTTP_REQUEST_TIMEOUT_MS, and a socket idle
+  // for HTTP_CONNECTION_TIMEOUT_MS is closed (SSE streams lift it for their own socket: sse.ts drops slow ones).
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.maxBodyBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(spec.module as never, adapter, {
     logger: new JsonLogger(spec.name, config.logLevel),
     bodyParser: spec.bodyParser ?? true,
   });

@@ -1,0 +1,167 @@
+/**
+ * Caps that keep one event cheap, and queries that cannot fail with a 500 (README "Limits"), over real
+ * processes (ingestion → dedup → aggregation on real NATS and Redis).
+ */
+import * as net from 'node:net';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { WindowResultDto } from '@tidemark/contracts';
+import { eventually } from './support/eventually';
+import { freePort } from './support/free-port';
+import { natsClient } from './support/jetstream-read';
+import { ServerHandle, startNats, startRedis } from './support/servers';
+import { ServiceProcess, serviceProcess } from './support/service-process';
+
+jest.setTimeout(120_000);
+
+const NOW = Date.now();
+const MIN = 60_000;
+let seq = 0;
+const ev = (extra: Record<string, unknown> = {}) => ({ id: `lim-${process.pid}-${++seq}`, type: 'page_view', ts: NOW - 1000, userId: 'u1', sessionId: `s-${seq % 5}`, ...extra });
+
+let nats: ServerHandle;
+let redis: ServerHandle;
+let nc: NatsConnection;
+let services: ServiceProcess[];
+let httpUrl: string;
+let aggUrl: string;
+let tcpPort: number;
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([startNats(), startRedis()]);
+  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
+  httpUrl = `http://127.0.0.1:${ports.http}`;
+  aggUrl = `http://127.0.0.1:${ports.agg}`;
+  tcpPort = ports.tcp;
+  const env = {
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    PARTITIONS: '2',
+    INGESTION_PORT: String(ports.http),
+    INGESTION_TCP_PORT: String(ports.tcp),
+    AGGREGATION_PORT: String(ports.agg),
+    DEDUP_PORT: String(ports.dedup),
+    FIRE_INTERVAL_MS: '50',
+  };
+  services = [
+    serviceProcess('ingestion', env, `${httpUrl}/health/ready`),
+    serviceProcess('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
+    serviceProcess('aggregation', env, `${aggUrl}/health/ready`),
+  ];
+  await Promise.all(services.map((s) => s.start()));
+  nc = await natsClient(nats.url);
+});
+
+afterAll(async () => {
+  await nc?.close().catch(() => undefined);
+  await Promise.all((services ?? []).map((s) => s.stop()));
+  await Promise.all([nats?.dispose(), redis?.dispose()]);
+});
+
+interface Reply {
+  status: number;
+  body: { accepted: number; duplicates: number; rejected: { index: number; error: string; errors: { field: string; reason: string }[] }[]; error?: string };
+}
+
+async function post(body: string, contentType = 'application/json'): Promise<Reply> {
+  const res = await fetch(`${httpUrl}/v1/events`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  return { status: res.status, body: (await res.json()) as Reply['body'] };
+}
+
+function deepAttrs(levels: number): string {
+  return '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+}
+
+describe('one event stays cheap: a 400 or a per-record rejection naming the field, never a 500 or a trim', () => {
+  it('a deeply nested attrs is rejected on its own; the rest of the batch is accepted', async () => {
+    const good = [ev(), ev()];
+    const body = `[${JSON.stringify(good[0])},${JSON.stringify(ev()).slice(0, -1)},"attrs":${deepAttrs(100_000)}},${JSON.stringify(good[1])}]`;
+    const r = await post(body);
+    expect(r.status).toBe(202);
+    expect(r.body.accepted).toBe(2);
+    expect(r.body.rejected).toEqual([expect.objectContaining({ index: 1, errors: [{ field: 'attrs.a.a.a.a', reason: 'is nested deeper than 4 levels' }] })]);
+  });
+
+  it('the same over TCP and NATS: the deep line is rejected, its neighbours accepted', async () => {
+    const lines = [JSON.stringify(ev()), `${JSON.stringify(ev()).slice(0, -1)},"attrs":${deepAttrs(10_000)}}`, JSON.stringify(ev())];
+    const replies = await new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: tcpPort, allowHalfOpen: true });
+      let text = '';
+      s.on('data', (d) => (text += d));
+      s.on('end', () => resolve(text));
+      s.on('error', reject);
+      s.end(lines.join('\n') + '\n');
+    });
+    expect(replies.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { line: 1, status: 'accepted' },
+      { line: 2, status: 'rejected', error: 'attrs.a.a.a.a is nested deeper than 4 levels' },
+      { line: 3, status: 'accepted' },
+    ]);
+    const reply = await nc.request('tidemark.ingest', Buffer.from(`[${JSON.stringify(ev())},${lines[1].replace(/"id":"[^"]+"/, '"id":"nats-deep"')}]`), { timeout: 10_000 });
+    expect(reply.json()).toMatchObject({ status: 202, body: { accepted: 1, rejected: [{ index: 1, errors: [{ field: 'attrs.a.a.a.a' }] }] } });
+  });
+
+  it('items over the cap, attrs with too many keys or bytes, ts an hour ahead: 400 naming the field', async () => {
+    const items = Array.from({ length: 101 }, (_, i) => ({ productId: `p${i}`, price: 1, quantity: 1 }));
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [ev({ type: 'order_placed', orderId: 'o1', amount: 101, items }), 'items', /has 101 items, over the limit of 100/],
+      [ev({ attrs: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) }), 'attrs', /has 65 keys/],
+      [ev({ note: 'x'.repeat(10_000) }), 'attrs', /bytes as JSON, over the limit of 8192/],
+      [ev({ ts: NOW + 60 * MIN }), 'ts', /ahead of the clock/],
+    ];
+    for (const [event, field, reason] of cases) {
+      const r = await post(JSON.stringify(event));
+      expect(r.status).toBe(400);
+      expect(r.body.rejected[0].errors).toEqual([{ field, reason: expect.stringMatching(reason) }]);
+    }
+  });
+});
+
+describe('range queries', () => {
+  beforeAll(async () => {
+    // page_view and product_view in three minutes ahead (open windows, not late): six windows of `events` (key = type).
+    const events = [1, 2, 3].flatMap((m) => [ev({ ts: NOW + m * MIN }), ev({ type: 'product_view', productId: 'p1', ts: NOW + m * MIN })]);
+    expect((await post(JSON.stringify(events))).status).toBe(202);
+    await eventually(async () => {
+      const all = (await (await fetch(`${aggUrl}/v1/metrics/events?from=${NOW}&to=${NOW + 4 * MIN}`)).json()) as WindowResultDto[];
+      expect(all).toHaveLength(6);
+    });
+  });
+
+  it('answers 400, not 500, to from/to/limit that are not numbers', async () => {
+    for (const q of ['from=abc', 'to=abc', 'from=1e3', 'to=99999999999999999999999', 'limit=abc', 'limit=0', 'from=5&to=1']) {
+      const res = await fetch(`${aggUrl}/v1/metrics/events?${q}`);
+      expect([q, res.status]).toEqual([q, 400]);
+      expect(((await res.json()) as { error: string }).error).toMatch(/from|to|limit/);
+    }
+  });
+
+  it('NATS: unvalidated from/to/key/limit answer 400, not 500', async () => {
+    for (const req of [{ from: 'abc' }, { to: 'abc' }, { from: 1.5 }, { to: [1] }, { key: 5 }, { limit: 'all' }, { from: 1e300 }]) {
+      const reply = await nc.request('tidemark.metrics.query', Buffer.from(JSON.stringify({ op: 'range', metric: 'events', ...req })), { timeout: 5000 });
+      expect([req, reply.json<{ status: number }>().status]).toEqual([req, 400]);
+    }
+    const arr = await nc.request('tidemark.metrics.query', Buffer.from('[]'), { timeout: 5000 });
+    expect(arr.json<{ status: number }>().status).toBe(400);
+  });
+
+  it('limit and key: the first windows, oldest first, truncated flagged', async () => {
+    const from = NOW;
+    const to = NOW + 4 * MIN;
+    const res = await fetch(`${aggUrl}/v1/metrics/events?from=${from}&to=${to}&limit=3`);
+    expect(res.headers.get('x-tidemark-truncated')).toBe('true');
+    const three = (await res.json()) as WindowResultDto[];
+    expect(three.map((w) => w.windowStart)).toEqual([...three.map((w) => w.windowStart)].sort((a, b) => a - b));
+    expect(three).toHaveLength(3);
+    const keyed = await fetch(`${aggUrl}/v1/metrics/events?from=${from}&to=${to}&key=product_view&limit=2`);
+    expect(keyed.headers.get('x-tidemark-truncated')).toBe('true');
+    const two = (await keyed.json()) as WindowResultDto[];
+    expect(two.map((w) => [w.key, w.value])).toEqual([
+      ['product_view', 1],
+      ['product_view', 1],
+    ]);
+    expect(two[0].windowStart).toBeLessThan(two[1].windowStart);
+    const all = await fetch(`${aggUrl}/v1/metrics/events?from=${from}&to=${to}&key=product_view`);
+    expect(all.headers.get('x-tidemark-truncated')).toBeNull();
+    expect((await all.json()) as WindowResultDto[]).toHaveLength(3);
+  });
+});
