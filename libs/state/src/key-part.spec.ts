@@ -106,3 +106,10 @@ describe('isWellFormed', () => {
     expect(isWellFormed(s)).toBe(ok);
   });
 });
+
+describe('encodeKeyPart: a leading U+FEFF', () => {
+  it('is kept, not taken for a byte-order mark', () => {
+    expect(decodeKeyPart(encodeKeyPart('\uFEFFx'))).toBe('\uFEFFx');
+    expect(decodeKeyPart(encodeKeyPart('\uFEFF'))).toBe('\uFEFF');
+  });
+});

@@ -41,7 +41,8 @@ export function encodeKeyPart(value: string): string {
   return out;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the value, not a byte-order mark to drop.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Inverts `encodeKeyPart`; throws on a string it cannot have produced. */
 export function decodeKeyPart(encoded: string): string {
