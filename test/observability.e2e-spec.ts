@@ -12,43 +12,30 @@ import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { chunkFrames, encodeFrame, partitionOf, subjects } from '@tidemark/contracts';
 import { eventually } from './support/eventually';
-import { freePort } from './support/free-port';
 import { natsClient } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import { ALL_SERVICES, ServiceName, Stack, startStack } from './support/stack';
 
 jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '..');
-const SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting', 'dashboard'] as const;
+const SERVICES = ALL_SERVICES;
 const PARTITIONS = 2;
 let nats: ServerHandle;
 let redis: ServerHandle;
 let nc: NatsConnection;
-const url = {} as Record<(typeof SERVICES)[number], string>;
-const services: ServiceProcess[] = [];
+let stack: Stack;
+let url: Record<ServiceName, string>;
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis({ persistence: true })]);
   nc = await natsClient(nats.url);
-  const ports: Record<string, number> = { INGESTION_TCP_PORT: await freePort() };
-  for (const s of SERVICES) ports[`${s.toUpperCase()}_PORT`] = await freePort();
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    PARTITIONS: String(PARTITIONS),
-    WATERMARK_IDLE_ADVANCE: 'off',
-    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-  };
-  for (const s of SERVICES) {
-    url[s] = `http://127.0.0.1:${ports[`${s.toUpperCase()}_PORT`]}`;
-    services.push(serviceProcess(s, env, `${url[s]}/health/ready`));
-  }
-  await Promise.all(services.map((s) => s.start()));
+  stack = await startStack({ NATS_URL: nats.url, REDIS_URL: redis.url, PARTITIONS: String(PARTITIONS), WATERMARK_IDLE_ADVANCE: 'off' });
+  url = stack.url;
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
+  await stack?.stop();
   await nc?.close();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });

@@ -20,45 +20,32 @@ import { eventually } from './support/eventually';
 import { freePort } from './support/free-port';
 import { natsClient, streamEventCount } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import { serviceProcess } from './support/service-process';
+import { ALL_SERVICES, ServiceName, Stack, startStack } from './support/stack';
 
 jest.setTimeout(120_000);
 
 const KEY = { ingest: 'ingest-key-000000001', read: 'read-key-0000000002', admin: 'admin-key-000000003', ops: 'ops-key-00000000004' };
 const API_KEYS = `ingest:${KEY.ingest},read:${KEY.read},admin:${KEY.admin},admin+read:${KEY.ops}`;
-const SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting', 'dashboard'] as const;
-type Service = (typeof SERVICES)[number];
+const SERVICES = ALL_SERVICES;
+type Service = ServiceName;
 
 let nats: ServerHandle;
 let redis: ServerHandle;
 let nc: NatsConnection;
-const url = {} as Record<Service, string>;
+let stack: Stack;
+let url: Record<Service, string>;
 let tcpPort: number;
-const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   nc = await natsClient(nats.url);
-  const ports: Record<string, number> = { INGESTION_TCP_PORT: await freePort() };
-  for (const s of SERVICES) ports[`${s.toUpperCase()}_PORT`] = await freePort();
-  tcpPort = ports.INGESTION_TCP_PORT;
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    PARTITIONS: '2',
-    API_KEYS,
-    DASHBOARD_REFRESH_MS: '200',
-    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-  };
-  for (const s of SERVICES) {
-    url[s] = `http://127.0.0.1:${ports[`${s.toUpperCase()}_PORT`]}`;
-    services.push(serviceProcess(s, env, `${url[s]}/health/ready`));
-  }
-  await Promise.all(services.map((s) => s.start()));
+  stack = await startStack({ NATS_URL: nats.url, REDIS_URL: redis.url, PARTITIONS: '2', API_KEYS, DASHBOARD_REFRESH_MS: '200' });
+  ({ url, tcpPort } = stack);
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
+  await stack?.stop();
   await nc?.close();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });

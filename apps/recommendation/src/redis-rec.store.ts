@@ -25,7 +25,7 @@
  * visits per product ≤ RECS_KNN_VISITS.
  */
 import type Redis from 'ioredis';
-import { KEY_PART_LUA, encodeKeyPart as kp } from '@tidemark/state';
+import { KEY_PART_LUA, LUA_KEY_TYPE_CHECK, encodeKeyPart as kp } from '@tidemark/state';
 import { MIN_SCORE, REBASE_HALF_LIVES, ReadContext, ReadRequest, RecApplyResult, RecFence, RecOp, RecParams, RecStore, SessionContext, SessionItem, SessionReadRequest, StoredList, UserState, type Level } from '@tidemark/recommend';
 
 export interface RedisRecStoreOptions {
@@ -53,16 +53,7 @@ if not okc or type(C) ~= 'table' then return refuse('config is not valid JSON') 
 local oko, ops = pcall(cjson.decode, ARGV[3])
 if not oko or type(ops) ~= 'table' then return refuse('ops are not valid JSON (a string that is not well-formed Unicode?)') end
 local pre = C.pre
-local want = {}
-local function is(key, t)
-  local w = want[key]
-  if w == nil then
-    w = redis.call('TYPE', key).ok
-    if w == 'none' then w = t end
-    want[key] = w
-  end
-  return w == t
-end
+${LUA_KEY_TYPE_CHECK}
 local function num(x) return type(x) == 'number' and x == x and x ~= math.huge and x ~= -math.huge end
 local function str(x) return type(x) == 'string' end
 local function each(list, f)

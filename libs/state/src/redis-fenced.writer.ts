@@ -23,6 +23,23 @@ import { Fence, FenceResult, FencedWriter, StateOp } from './fenced-batch';
  * Unbounded `unpack` is avoided (Lua's stack holds ~8,000 values): PFADD goes in chunks of 1,000.
  * InMemoryFencedWriter makes the same checks.
  */
+/**
+ * Lua, shared by the fenced scripts that validate before their first write: `is(key, type)` says whether `key`
+ * holds that Redis type or nothing yet, and remembers the answer, so that every op of one call on a key
+ * must agree on its type (a key read as absent is claimed for the first type asked). One TYPE per key.
+ */
+export const LUA_KEY_TYPE_CHECK = `local want = {}
+local function is(key, t)
+  if type(key) ~= 'string' then return false end
+  local w = want[key]
+  if w == nil then
+    w = redis.call('TYPE', key).ok
+    if w == 'none' then w = t end
+    want[key] = w
+  end
+  return w == t
+end`;
+
 const APPLY = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
 if current ~= ARGV[1] then return {0, current} end
@@ -41,17 +58,7 @@ for k, v in pairs(fields) do
   if type(k) ~= 'string' or type(v) ~= 'string' then return refuse('partition fields must be strings') end
 end
 local LIMIT = 9.2e18
-local want = {}
-local function is(key, t)
-  if type(key) ~= 'string' then return false end
-  local w = want[key]
-  if w == nil then
-    w = redis.call('TYPE', key).ok
-    if w == 'none' then w = t end
-    want[key] = w
-  end
-  return w == t
-end
+${LUA_KEY_TYPE_CHECK}
 local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$') ~= nil end
 local function num(x)
   local v = tonumber(x)
