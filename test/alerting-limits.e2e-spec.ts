@@ -1,5 +1,5 @@
 /**
- * Silences and rules from outsiders cannot cost more than linear time or grow without bound (README
+ * Silences and rules from outsiders cannot cost more than linear time or grow without bound (docs/settings.md
  * "Limits"): the alerting service as a real process over real NATS and Redis.
  */
 import * as net from 'node:net';

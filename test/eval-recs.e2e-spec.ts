@@ -1,7 +1,7 @@
 /**
  * `tidemark eval recs` as a user runs it, on the real samples: next-purchase (the default task), next-item on
  * REES46 and basket completion on UCI Online Retail through --json, asserting ratios between the recommenders
- * of one run (the goals of README "Recommendations"), never absolute timed numbers.
+ * of one run (the goals of docs/recommendations.md), never absolute timed numbers.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';

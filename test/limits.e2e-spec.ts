@@ -1,5 +1,5 @@
 /**
- * Caps that keep one event cheap, and queries that cannot fail with a 500 (README "Limits"), over real
+ * Caps that keep one event cheap, and queries that cannot fail with a 500 (docs/settings.md "Limits"), over real
  * processes (ingestion → dedup → aggregation on real NATS and Redis).
  */
 import * as net from 'node:net';

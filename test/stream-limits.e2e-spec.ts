@@ -1,5 +1,5 @@
 /**
- * Bounded storage (README "Limits"): every contract stream gets `max_bytes`, provisioning never lowers a size
+ * Bounded storage (docs/settings.md "Limits"): every contract stream gets `max_bytes`, provisioning never lowers a size
  * an operator configured, and a service boots with STREAM_MAX_BYTES_<NAME>.
  */
 import type { NatsConnection } from '@nats-io/nats-core';

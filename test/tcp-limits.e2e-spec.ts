@@ -1,5 +1,5 @@
 /**
- * TCP NDJSON ingest against hostile or careless clients (README "Limits"): half-close, a client that never
+ * TCP NDJSON ingest against hostile or careless clients (docs/settings.md "Limits"): half-close, a client that never
  * reads its replies, idle connections, connection caps in total and per peer address.
  */
 import * as net from 'node:net';

@@ -125,7 +125,7 @@ export class AlertStore {
         m.rpush(KEYS.failed, JSON.stringify({ id: entry.id, target: f, notification: entry.notification, at: now }));
         pushed++;
       }
-    // Only the newest ALERTING_FAILED_MAX given-up deliveries are kept (README "Limits").
+    // Only the newest ALERTING_FAILED_MAX given-up deliveries are kept (docs/settings.md "Limits").
     if (pushed > 0) m.ltrim(KEYS.failed, -this.failedMax, -1);
     const res = await m.exec();
     const failed = res?.find(([err]) => err);

@@ -8,7 +8,7 @@ import { http } from './http';
 
 @Controller('v1')
 export class AlertsController {
-  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (README "Limits"). */
+  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (docs/settings.md "Limits"). */
   private readonly sse: SseClients;
 
   constructor(

@@ -1,5 +1,5 @@
 /**
- * Session-based evaluation (`tidemark eval recs --task next-item | basket`, README "Recommendations"): the
+ * Session-based evaluation (`tidemark eval recs --task next-item | basket`, docs/recommendations.md): the
  * service's session answer (libs/recommend `Recommender.forSession`, on the store the service uses) against
  * three baselines kept here, all fed the same events in the same run:
  *   popularity            interactions so far per product (undecayed);

@@ -1,5 +1,5 @@
 /**
- * `tidemark <command>`: the one entry point for people and tools. See README "Running it".
+ * `tidemark <command>`: the one entry point for people and tools. See docs/cli.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,7 +25,7 @@ const USAGE = `Usage: tidemark <command>
   help                     this text (also --help, and --help after any command)
   --version                the version
 
-Exit codes: 0 done, 1 failed, 2 usage error. Settings come from environment variables (README "Settings").`;
+Exit codes: 0 done, 1 failed, 2 usage error. Settings come from environment variables (docs/settings.md).`;
 
 const UP_USAGE = `Usage: tidemark up [--demo]
   Runs every service as its own process (restarted when it dies); starts nats-server and redis-server

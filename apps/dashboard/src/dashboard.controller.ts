@@ -27,7 +27,7 @@ function userParam(userId: string | undefined): string | undefined {
 
 @Controller()
 export class DashboardController {
-  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (README "Limits"). */
+  /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (docs/settings.md "Limits"). */
   private readonly sse: SseClients;
 
   constructor(

@@ -1,5 +1,5 @@
 /**
- * Connection caps of the TCP listener, in total and per peer address (README "Limits"). Pure: the listener
+ * Connection caps of the TCP listener, in total and per peer address (docs/settings.md "Limits"). Pure: the listener
  * asks `admit` for each new connection and calls `release` once it closes.
  */
 export interface ConnectionCaps {

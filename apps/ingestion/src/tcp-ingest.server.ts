@@ -17,7 +17,7 @@ import { ConnectionLimiter } from './connection-limits';
  * one read is validated and published as one batch (or several of at most INGESTION_MAX_BATCH_EVENTS); the
  * socket is paused meanwhile.
  *
- * Limits (README "Limits"): reading stops while the unsent replies are over INGESTION_TCP_MAX_REPLY_BUFFER_BYTES
+ * Limits (docs/settings.md "Limits"): reading stops while the unsent replies are over INGESTION_TCP_MAX_REPLY_BUFFER_BYTES
  * (a client that never reads its replies cannot grow our memory; it is closed by the idle timeout);
  * INGESTION_TCP_IDLE_TIMEOUT_MS without traffic closes a connection; INGESTION_TCP_MAX_CONNECTIONS in total and
  * INGESTION_TCP_MAX_CONNECTIONS_PER_PEER per peer address (a refused client gets one `{"error":…}` line).

@@ -1,5 +1,5 @@
 /**
- * Linear-time label patterns for silences (README "Silences", "Limits"). A JavaScript regular expression
+ * Linear-time label patterns for silences (docs/alerting.md "Silences", "Limits"). A JavaScript regular expression
  * can take exponential time (`(a+)+` against `aaaa…!`), so patterns are globs, matched against the whole
  * value: `*` any run of characters, `?` one character, `\` makes the next character literal; `a|b` is
  * either alternative. A simple regular expression (literals, `.`, `.*`, `.+`, `\` escapes, `|` at the top

@@ -98,7 +98,7 @@ describe('compare and readField', () => {
   });
 });
 
-describe('rule size caps (README "Limits")', () => {
+describe('rule size caps (docs/settings.md "Limits")', () => {
   const base = { id: 'r1', kind: 'threshold', metric: 'gmv', op: '>', value: 1 };
   const fields = (input: Record<string, unknown>) => {
     const v = validateRule({ ...base, ...input });

@@ -128,7 +128,7 @@ const KIND_FIELDS: Record<RuleKind, string[]> = {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Caps on one rule (README "Limits"): what is stored, listed and copied into every alert stays small. */
+/** Caps on one rule (docs/settings.md "Limits"): what is stored, listed and copied into every alert stays small. */
 export const RULE_LIMITS = { maxTextLength: 1024, maxKeyLength: 256, maxLabels: 32, maxLabelNameLength: 128, maxLabelValueLength: 256, maxWebhooks: 8, maxUrlLength: 2048 } as const;
 
 /**

@@ -54,7 +54,7 @@ describe('silencedBy', () => {
   });
 });
 
-describe('silences in linear time, with caps (README "Limits")', () => {
+describe('silences in linear time, with caps (docs/settings.md "Limits")', () => {
   const v = (input: Record<string, unknown>, maxDurationMs = 90 * 86_400_000) => validateSilence({ endsAt: NOW + 1000, ...input }, NOW, parseDuration, { maxDurationMs });
   const fieldsOf = (r: ReturnType<typeof v>) => (r.ok ? [] : r.errors.map((e) => e.field));
 

@@ -6,7 +6,7 @@ import type { Alert } from './alert';
 import { CompiledPattern, PatternError, compileGlob, compileSimpleRegex, matchPattern } from './glob';
 import type { FieldError } from './rule';
 
-/** Caps on one silence (README "Limits"); the number of silences and their length are settings. */
+/** Caps on one silence (docs/settings.md "Limits"); the number of silences and their length are settings. */
 export const SILENCE_LIMITS = { maxMatchers: 16, maxNameLength: 128, maxPatternLength: 256, maxCommentLength: 1024, maxLabelValueLength: 1024 } as const;
 
 export interface SilenceCaps {

@@ -63,7 +63,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 
-  it('limits: documented defaults (README "Limits"), overrides, and errors naming the variable', () => {
+  it('limits: documented defaults (docs/settings.md "Limits"), overrides, and errors naming the variable', () => {
     const c = loadConfig({});
     expect(c.maxFutureMs).toBe(300_000);
     expect(c.eventLimits).toEqual({ maxOrderItems: 100, maxAttrsBytes: 8192, maxAttrsKeys: 64, maxAttrsDepth: 4 });

@@ -1,6 +1,6 @@
 /**
  * Configuration, validated once at boot into a typed object. Nothing else reads process.env.
- * Every variable is documented in the README ("Settings"); an invalid value fails fast with its name.
+ * Every variable is documented in the docs/settings.md; an invalid value fails fast with its name.
  */
 import * as fs from 'node:fs';
 import { Receiver, ReceiversError, normalizeAllowPrefix, parseReceivers } from '@tidemark/alerting';
@@ -62,13 +62,13 @@ export interface TidemarkConfig {
   maxBatchEvents: number;
   /** Accept events at most this far ahead of the ingestion clock (docs/semantics.md "Event time"). */
   maxFutureMs: number;
-  /** What one event may hold (README "Limits"): a record beyond a cap is rejected, naming the field. */
+  /** What one event may hold (docs/settings.md "Limits"): a record beyond a cap is rejected, naming the field. */
   eventLimits: EventLimitsConfig;
-  /** TCP NDJSON listener limits (README "Limits"). */
+  /** TCP NDJSON listener limits (docs/settings.md "Limits"). */
   tcp: TcpLimitsConfig;
-  /** HTTP listener limits of every service (README "Limits"). */
+  /** HTTP listener limits of every service (docs/settings.md "Limits"). */
   http: HttpLimitsConfig;
-  /** JetStream stream sizes, bytes per stream name (README "Limits"). */
+  /** JetStream stream sizes, bytes per stream name (docs/settings.md "Limits"). */
   streamMaxBytes: Record<string, number>;
   /** Frames on events.raw/clean (docs/architecture.md "Frames"): events and bytes per frame at most. */
   frameMaxEvents: number;
@@ -142,7 +142,7 @@ export interface HttpLimitsConfig {
   sseMaxBufferBytes: number;
 }
 
-/** The recommendation service's settings (README "Recommendations"); `params` is libs/recommend's RecParams. */
+/** The recommendation service's settings (docs/recommendations.md); `params` is libs/recommend's RecParams. */
 export interface RecsConfig {
   params: RecParams;
   /** Wall-clock TTL of a visit's recent window in Redis. */
@@ -153,7 +153,7 @@ export interface RecsConfig {
   itemTtlMs: number;
 }
 
-/** Settings of the alerting service (README "Alerting"). */
+/** Settings of the alerting service (docs/alerting.md). */
 export interface AlertingConfig {
   /** Webhooks every notification is POSTed to (besides a rule's own `webhooks`). */
   webhookUrls: string[];
@@ -180,7 +180,7 @@ export interface AlertingConfig {
   retentionMs: number;
   /** Seed the default rule set on a first start (empty rule store). */
   seedDefaultRules: boolean;
-  /** Caps (README "Limits"): rules, silences (active or pending), a silence's length, given-up deliveries kept. */
+  /** Caps (docs/settings.md "Limits"): rules, silences (active or pending), a silence's length, given-up deliveries kept. */
   maxRules: number;
   maxSilences: number;
   maxSilenceDurationMs: number;
@@ -237,7 +237,7 @@ function port(env: Env, name: string, fallback: number): number {
 }
 
 // --- recommendation (RECS_*) ---
-/** RECS_SIGNALS: the session answer's signals switched on (README "Recommendations", for an ablation). */
+/** RECS_SIGNALS: the session answer's signals switched on (docs/recommendations.md, for an ablation). */
 function signals(env: Env): RecSignals {
   const spec = env.RECS_SIGNALS;
   if (spec === undefined || spec.trim() === '') return { ...DEFAULT_PARAMS.signals };
@@ -465,7 +465,7 @@ function webhookReceivers(env: Env): Pick<AlertingConfig, 'receivers' | 'default
   return { receivers, defaultReceivers, webhookAllowlist };
 }
 
-/** Default size of each JetStream stream, bytes; `STREAM_MAX_BYTES_<NAME>` overrides one (README "Limits"). */
+/** Default size of each JetStream stream, bytes; `STREAM_MAX_BYTES_<NAME>` overrides one (docs/settings.md "Limits"). */
 export const DEFAULT_STREAM_MAX_BYTES: Record<string, number> = Object.fromEntries(ALL_STREAMS.map((s) => [s.name, s.maxBytes ?? 0]));
 
 function streamMaxBytes(env: Env): Record<string, number> {

@@ -29,7 +29,7 @@ export interface StreamSpec {
   duplicateWindowMs: number;
   /**
    * Size bound in bytes (JetStream `max_bytes`; discard old beyond it); absent = unlimited. The values below
-   * are the defaults; `STREAM_MAX_BYTES_<NAME>` overrides one (README "Limits").
+   * are the defaults; `STREAM_MAX_BYTES_<NAME>` overrides one (docs/settings.md "Limits").
    */
   maxBytes?: number;
 }

@@ -151,7 +151,7 @@ describe('parseIsoTime', () => {
   );
 });
 
-describe('validateEvent: caps that keep one event cheap (README "Limits")', () => {
+describe('validateEvent: caps that keep one event cheap (docs/settings.md "Limits")', () => {
   const order = (n: number) => ({ ...base, type: 'order_placed', orderId: 'o1', amount: 1, items: Array.from({ length: n }, (_, i) => ({ productId: `p${i}`, price: 1, quantity: 1 })) });
   const nested = (levels: number): unknown => (levels === 0 ? 1 : { a: nested(levels - 1) });
   function deepObject(levels: number): unknown {

@@ -2,7 +2,7 @@
  * Validation of incoming events: one record in, either a normalised `TidemarkEvent` or a list of
  * precise per-field errors out. Pure: the clock is an argument.
  *
- * Decisions (documented in the README):
+ * Decisions (documented in docs/ingestion.md):
  * - `ts` is an ISO-8601 string (a time without offset is UTC) or integer epoch milliseconds; it is normalised
  *   to epoch ms. Absurd times are rejected: before 2000-01-01, or more than `maxFutureMs` ahead of `now`.
  * - Unknown top-level fields are kept: they are moved into `attrs` (a field already in `attrs` wins).
@@ -29,7 +29,7 @@ export interface ValidateOptions {
 }
 
 /**
- * Caps that keep one event cheap downstream (README "Limits"). Beyond a cap the record is rejected, naming
+ * Caps that keep one event cheap downstream (docs/settings.md "Limits"). Beyond a cap the record is rejected, naming
  * the field; nothing is trimmed.
  */
 export interface EventLimits {

@@ -1,6 +1,6 @@
 /**
- * The knobs of the recommender, with their defaults (the service reads them from RECS_* settings, README
- * "Recommendations"). Pure data.
+ * The knobs of the recommender, with their defaults (the service reads them from RECS_* settings,
+ * docs/recommendations.md). Pure data.
  */
 
 /** How strongly a shopper engaged with a product in a visit: 1 viewed, 2 added to cart, 3 bought. */

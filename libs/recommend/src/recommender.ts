@@ -135,7 +135,7 @@ export class Recommender {
   }
 
   /**
-   * The next products for a visit (session-based; README "Recommendations", "Per visit"): its `sessionAnchors`
+   * The next products for a visit (session-based; docs/recommendations.md, "Per visit"): its `sessionAnchors`
    * most recent products are anchors, the i-th most recent weighted anchorWeight(i). Each switched-on signal
    * scores candidates, is scaled to a best of 1, and the scaled scores are added:
    *   neighbours  Σ_i w_i · cooc(a_i, b) / cooc(a_i, a_i)

@@ -1,5 +1,5 @@
 /**
- * Server-sent-event clients with limits (README "Limits"): at most `maxClients` at once per endpoint, and a
+ * Server-sent-event clients with limits (docs/settings.md "Limits"): at most `maxClients` at once per endpoint, and a
  * client whose unsent data passes `maxBufferBytes` (it does not read, or reads too slowly) is dropped rather
  * than buffered without bound. Framework-free: a sink is anything with `write`, `writableLength` and `destroy`
  * (a Node `ServerResponse`).

@@ -34,7 +34,7 @@ export function framedBatches(config: TidemarkConfig) {
  */
 export async function startService(spec: ServiceSpec): Promise<NestFastifyApplication> {
   const config = loadConfig();
-  // Timeouts (README "Limits"): a whole request must arrive within HTTP_REQUEST_TIMEOUT_MS, and a socket idle
+  // Timeouts (docs/settings.md "Limits"): a whole request must arrive within HTTP_REQUEST_TIMEOUT_MS, and a socket idle
   // for HTTP_CONNECTION_TIMEOUT_MS is closed (SSE streams lift it for their own socket: sse.ts drops slow ones).
   const adapter = new FastifyAdapter({
     bodyLimit: config.maxBodyBytes,
