@@ -374,6 +374,8 @@ interface FullRun {
   /** Redis commands per event, by command. */
   redisByCommand: Record<string, number>;
   redisBytesPerEvent: number;
+  /** JetStream bytes stored per event, by stream (file storage; raw and clean frames, results). */
+  streamBytesPerEvent: Record<string, number>;
 }
 
 const FULL_SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting'] as const;
@@ -416,6 +418,8 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const calls0 = await redisCommandCalls(redis);
     const jsm = await jetstream(nc).jetstreamManager();
     const results0 = (await jsm.streams.info(streams.results.name)).state.messages;
+    const bytesOf = async () => Object.fromEntries(await Promise.all([streams.raw, streams.clean, streams.results].map(async (x) => [x.name, (await jsm.streams.info(x.name)).state.bytes] as const)));
+    const bytes0 = await bytesOf();
     const t0 = performance.now();
     const posting = postAll(ports.ingestion, bodies.slice(0, -1), 4);
     await posting;
@@ -446,8 +450,10 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const natsByClient = Object.fromEntries(Object.entries(byClient1).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (byClient0[k] ?? 0)) / count]));
     const results = (await jsm.streams.info(streams.results.name)).state.messages - results0;
     const calls1 = await redisCommandCalls(redis);
+    const bytes1 = await bytesOf();
+    const streamBytesPerEvent = Object.fromEntries(Object.entries(bytes1).map(([k, v]) => [k, (v - (bytes0[k] ?? 0)) / count]));
     const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / count]).filter(([, v]) => (v as number) > 0));
-    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count };
+    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count, streamBytesPerEvent };
   } finally {
     for (const c of children) await stopChild(c);
     await redis.quit();
@@ -482,6 +488,7 @@ function printFull(runs: FullRun[], count: number): void {
     .sort((a, b) => b[1] - a[1]);
   console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
   row('Redis memory kept per event, bytes', fmt(Math.round(m((r) => r.redisBytesPerEvent))), '~1,000');
+  for (const name of Object.keys(runs[0].streamBytesPerEvent)) row(`JetStream bytes per event: ${name}`, fmt(Math.round(m((r) => r.streamBytesPerEvent[name]))), '');
   const goals: Record<string, string> = { 'nats-server': '≤ 5', ingestion: '≤ 10', dedup: '≤ 8' };
   for (const n of names) row(`CPU µs per event: ${n}`, m((r) => r.cpu[n]).toFixed(1), String(BEFORE_FRAMES.cpu[n]), goals[n] ?? '');
   row('CPU µs per event: sum', sum.toFixed(1), String(before), '≤ 66 (= 30 K events/s on two cores)');
