@@ -48,7 +48,6 @@ it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async ()
       RECOMMENDATION_PORT: String(ports.recs),
       ALERTING_PORT: String(ports.alert),
       DASHBOARD_PORT: String(ports.dash),
-      LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -66,8 +65,14 @@ it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async ()
   }
   expect(output).toContain(`started nats-server -js on 127.0.0.1:${ports.nats}`);
   expect(output).toContain(`started redis-server on 127.0.0.1:${ports.redis}`);
-  // every service
+  // every service, and its state once it is ready
   expect(output).toMatch(/running ingestion, dedup, aggregation, recommendation, alerting, dashboard/);
+  for (const name of ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting', 'dashboard']) {
+    await eventually(() => expect(output).toContain(`tidemark up: ${name} ready`), { timeoutMs: 30_000 });
+  }
+  // at the default level, no framework start-up chatter (modules loaded, routes mapped); not a terminal: JSON lines
+  expect(output).not.toMatch(/Mapped \{|dependencies initialized/);
+  expect(output).toMatch(/^ingestion\s+\| \{"time":/m);
   // the dashboard's URL, printed once it answers, serves the page
   await eventually(() => expect(output).toContain(`tidemark up: dashboard ready at http://127.0.0.1:${ports.dash}/`), { timeoutMs: 60_000 });
   const page = await fetch(`http://127.0.0.1:${ports.dash}/`);

@@ -4,12 +4,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '@tidemark/config';
+import { loadConfig, type TidemarkConfig } from '@tidemark/config';
 import { evalRecs, openRedisRecStore } from './eval-recs';
 import { ensureLocalServers } from './local-servers';
 import { replay } from './replay';
 import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
+import { formatLogLine, resolveLogFormat } from './log-format';
 import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES } from './services';
 import { EXIT, UsageError, isUsageError, version } from './usage';
 
@@ -124,7 +125,8 @@ async function up(args: string[]): Promise<number> {
   const servers = await ensureLocalServers(config.natsUrl, config.redisUrl, dataDir);
   for (const m of servers.messages) console.log(`tidemark up: ${m}`);
 
-  const supervisor = new Supervisor();
+  const format = resolveLogFormat(config.logFormat, process.stdout.isTTY === true);
+  const supervisor = new Supervisor(undefined, (line) => formatLogLine(line, format));
   const services = availableServices();
   for (const name of services) {
     supervisor.start({ name, command: process.execPath, args: [BIN, 'service', name], env: process.env });
@@ -141,6 +143,10 @@ async function up(args: string[]): Promise<number> {
   let stopping = false;
   if (services.includes('dashboard')) void announceDashboard(`http://${host}:${config.ports.dashboard}`, () => stopping);
   // --- end dashboard ---
+  void watchReadiness(
+    services.map((name) => ({ name, url: `http://${host}:${config.ports[PORT_OF[name]]}/health/ready` })),
+    () => stopping,
+  );
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -151,6 +157,40 @@ async function up(args: string[]): Promise<number> {
   await supervisor.stopAll();
   for (const s of servers.started.reverse()) await s.stop();
   return 0;
+}
+
+const PORT_OF: Record<string, keyof TidemarkConfig['ports']> = {
+  ingestion: 'ingestion',
+  dedup: 'dedup',
+  aggregation: 'aggregation',
+  recommendation: 'recommendation',
+  alerting: 'alerting',
+  dashboard: 'dashboard',
+};
+
+/** Prints each service's state when it changes: ready, or not ready with the checks that fail. */
+async function watchReadiness(targets: { name: string; url: string }[], stopped: () => boolean): Promise<void> {
+  const last = new Map<string, string>();
+  while (!stopped()) {
+    for (const t of targets) {
+      const state = await fetch(t.url, { signal: AbortSignal.timeout(1000) }).then(
+        async (r) => {
+          if (r.ok) return 'ready';
+          const body = (await r.json().catch(() => ({}))) as { checks?: Record<string, { status?: string; error?: string }> };
+          const failing = Object.entries(body.checks ?? {})
+            .filter(([, c]) => c.status !== 'ok')
+            .map(([k, c]) => (c.error ? `${k}: ${c.error}` : k));
+          return `not ready${failing.length ? ` (${failing.join('; ')})` : ''}`;
+        },
+        () => 'starting',
+      );
+      if (last.get(t.name) !== state && !stopped()) {
+        if (!(state === 'starting' && !last.has(t.name))) console.log(`tidemark up: ${t.name} ${state}`);
+        last.set(t.name, state);
+      }
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+  }
 }
 
 // --- dashboard ---

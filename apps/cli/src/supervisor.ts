@@ -16,7 +16,11 @@ export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private stopping = false;
 
-  constructor(private readonly log: (line: string) => void = (l) => process.stdout.write(l + '\n')) {}
+  constructor(
+    private readonly log: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+    /** Each line a service writes, before it is prefixed (log-format.ts). */
+    private readonly format: (line: string) => string = (l) => l,
+  ) {}
 
   start(spec: SupervisedSpec, attempt = 0): void {
     if (this.stopping) return;
@@ -24,7 +28,7 @@ export class Supervisor {
     this.children.set(spec.name, child);
     const pad = spec.name.padEnd(14);
     for (const stream of [child.stdout, child.stderr]) {
-      readline.createInterface({ input: stream! }).on('line', (line) => this.log(`${pad}| ${line}`));
+      readline.createInterface({ input: stream! }).on('line', (line) => this.log(`${pad}| ${this.format(line).replace(/\n/g, `\n${pad}| `)}`));
     }
     const startedAt = Date.now();
     child.once('exit', (code, signal) => {

@@ -99,6 +99,8 @@ export interface TidemarkConfig {
   /** Publishes awaiting their JetStream ack at most, per process. */
   publishMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How `tidemark up` shows its services' logs: `auto` (readable on a terminal, JSON lines elsewhere), `json`, `pretty`. */
+  logFormat: 'auto' | 'json' | 'pretty';
   // --- dashboard ---
   /** Where the other services answer (defaults: 127.0.0.1 and their ports), and how often the page updates. */
   dashboard: {
@@ -355,6 +357,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),
     publishMaxInFlight: int(env, 'PUBLISH_MAX_IN_FLIGHT', 8192, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    logFormat: oneOf(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty'] as const),
     dashboard: {
       upstreams: {
         ingestion: url(env, 'INGESTION_URL', local(ports.ingestion), http),

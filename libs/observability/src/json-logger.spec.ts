@@ -20,3 +20,24 @@ describe('JsonLogger.format', () => {
     expect(logger.format('error', err, [])).toMatchObject({ msg: 'boom', stack: expect.stringContaining('boom') });
   });
 });
+
+describe('JsonLogger levels', () => {
+  it("logs Nest's start-up chatter at debug: hidden at info, shown at debug", () => {
+    const out: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      new JsonLogger('x', 'info').log('Mapped {/v1/events, POST} route', 'RouterExplorer');
+      new JsonLogger('x', 'info').log('listening on 8080', 'Bootstrap');
+      new JsonLogger('x', 'debug').log('AppModule dependencies initialized', 'InstanceLoader');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.map((l) => JSON.parse(l)).map((r) => [r.level, r.context])).toEqual([
+      ['info', 'Bootstrap'],
+      ['debug', 'InstanceLoader'],
+    ]);
+  });
+});

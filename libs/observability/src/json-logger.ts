@@ -3,6 +3,12 @@ import { LoggerService } from '@nestjs/common';
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
+/**
+ * Nest's start-up chatter (every module loaded, every route mapped: ~20 lines a service) is logged at debug,
+ * not info: at the default level a start shows what a person wants to read.
+ */
+const CHATTER = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication', 'NestMicroservice']);
+
 /** Structured logs: one JSON object a line on stdout (errors on stderr), for any log shipper. */
 export class JsonLogger implements LoggerService {
   constructor(
@@ -51,6 +57,8 @@ export class JsonLogger implements LoggerService {
   }
 
   private write(level: LogLevel, message: unknown, rest: unknown[]) {
+    const context = rest[rest.length - 1];
+    if (level === 'info' && typeof context === 'string' && CHATTER.has(context)) level = 'debug';
     if (LEVELS[level] < LEVELS[this.level]) return;
     const line = JSON.stringify(this.format(level, message, rest)) + '\n';
     (level === 'error' ? process.stderr : process.stdout).write(line);
