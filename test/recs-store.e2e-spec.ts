@@ -142,26 +142,33 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const ttl = async (k: string) => client.pttl(`ttl:${k}`);
     expect(await ttl('s:s')).toBeGreaterThan(5_000);
     expect(await ttl('s:s')).toBeLessThanOrEqual(10_000);
-    for (const k of ['u:u', 'b:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
+    for (const k of ['u:u', 'bz:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
     for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c', 'sq:A', 'sqe:A', 'vs:B']) expect(await ttl(k)).toBeGreaterThan(20_000);
     expect(await ttl('tr:all')).toBe(-1); // bounded by RECS_TRENDING_SIZE instead
   });
 
-  it('keeps a user who bought more products than one Lua unpack takes (20,000)', async () => {
+  it('keeps the newest RECS_USER_BOUGHT products of a user who bought 20,000 (more than one Lua unpack takes), like the in-memory store', async () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'big:' });
-    const ops = Array.from({ length: 20_000 }, (_, i) => ({ op: 'bought' as const, user: 'u:1', item: `p${i}` }));
+    const mem = new InMemoryRecStore(params);
+    const ops = Array.from({ length: 20_000 }, (_, i) => ({ op: 'bought' as const, user: 'u:1', item: `p${i}`, t: T + i }));
     expect(await red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'applied' });
-    expect((await red.user('u:1')).bought.size).toBe(20_000);
+    await mem.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops);
+    const bought = (await red.user('u:1')).bought;
+    expect(bought.size).toBe(params.userBought);
+    expect(bought.has('p19999')).toBe(true);
+    expect(bought.has(`p${19_999 - params.userBought}`)).toBe(false);
+    expect([...(await mem.user('u:1')).bought].sort()).toEqual([...bought].sort());
+    expect(await client.zcard('big:bz:u%3A1')).toBe(params.userBought);
   });
 
   it('refuses a batch it could only apply in part (a key of another type), writing nothing', async () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'wt:' });
-    await client.hset('wt:b:u2', 'x', '1'); // not a set
+    await client.hset('wt:bz:u2', 'x', '1'); // not a sorted set
     const ops = [
       { op: 'seen' as const, user: 'u1', item: 'A', t: T },
-      { op: 'bought' as const, user: 'u2', item: 'A' },
+      { op: 'bought' as const, user: 'u2', item: 'A', t: T },
     ];
     await expect(red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).rejects.toThrow(/refused: /);
     expect(await client.exists('wt:u:u1')).toBe(0);

@@ -13,7 +13,7 @@
  *   sq:<product>, sqe:<product>    zset: sequential rules product → next product (forward-decayed; itself = its own count), its epoch
  *   vs:<product>                   zset: visits → last time they touched the product (session-kNN; the knnVisits latest kept)
  *   u:<user>                       zset: product → last time the user touched it (the userRecent latest kept)
- *   b:<user>                       set: products the user bought
+ *   bz:<user>                      sorted set: products the user bought, by time; the newest userBought kept
  *   c:<product>                    the product's category
  *   s:<session>                    JSON: the visit's recent window
  * Every id in a key name (<product>, <category>, <user>, <session>) is encoded with encodeKeyPart (libs/state
@@ -75,7 +75,7 @@ for n, o in ipairs(ops) do
   elseif op == 'S' or op == 'V' then
     ok = str(o[2]) and is(pre .. (op == 'S' and 'u:' or 'vs:') .. o[2], 'zset') and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) end)
   elseif op == 'B' then
-    ok = str(o[2]) and is(pre .. 'b:' .. o[2], 'set') and type(o[3]) == 'table' and #o[3] > 0 and each(o[3], str)
+    ok = str(o[2]) and is(pre .. 'bz:' .. o[2], 'zset') and each(o[3], function(x) return tuple(x) and str(x[1]) and num(x[2]) end)
   elseif op == 'c' or op == 'w' then
     -- SET replaces a key of any type
     ok = str(o[2]) and str(o[3])
@@ -156,8 +156,10 @@ for _, o in ipairs(ops) do
     if n > C.ur then redis.call('ZREMRANGEBYRANK', key, 0, n - C.ur - 1) end
     redis.call('PEXPIRE', key, C.uttl)
   elseif op == 'B' then
-    local key = pre .. 'b:' .. o[2]
-    chunked('SADD', key, o[3])
+    local key = pre .. 'bz:' .. o[2]
+    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
+    local n = redis.call('ZCARD', key)
+    if n > C.bm then redis.call('ZREMRANGEBYRANK', key, 0, n - C.bm - 1) end
     redis.call('PEXPIRE', key, C.uttl)
   elseif op == 'c' then
     redis.call('SET', pre .. 'c:' .. o[2], o[3], 'PX', C.ittl)
@@ -191,7 +193,7 @@ local bought = {}
 local anchors = {}
 if uid ~= '' then
   if ur > 0 then recent = redis.call('ZREVRANGE', pre .. 'u:' .. uid, 0, ur - 1, 'WITHSCORES') end
-  bought = redis.call('SMEMBERS', pre .. 'b:' .. uid)
+  bought = redis.call('ZRANGE', pre .. 'bz:' .. uid, 0, -1)
   for i = 1, #recent, 2 do anchors[#anchors + 1] = recent[i] end
 else
   for i = 8, #ARGV do anchors[#anchors + 1] = ARGV[i] end
@@ -326,7 +328,7 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
   const rules = new Map<string, unknown[][]>();
   const visits = new Map<string, unknown[][]>();
   const seen = new Map<string, unknown[][]>();
-  const bought = new Map<string, Set<string>>();
+  const bought = new Map<string, (string | number)[][]>();
   const cats = new Map<string, string>();
   const windows = new Map<string, string>();
   let clock: number | undefined;
@@ -350,7 +352,7 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
         push(seen, kp(o.user), [o.item, o.t]);
         break;
       case 'bought':
-        (bought.get(kp(o.user)) ?? bought.set(kp(o.user), new Set()).get(kp(o.user))!).add(o.item);
+        push(bought, kp(o.user), [o.item, o.t]);
         break;
       case 'category':
         cats.set(kp(o.item), o.category);
@@ -369,7 +371,7 @@ export function encodeOps(ops: readonly RecOp[]): unknown[] {
   for (const [a, adds] of rules) out.push(['Q', a, adds]);
   for (const [item, xs] of visits) out.push(['V', item, xs]);
   for (const [u, xs] of seen) out.push(['S', u, xs]);
-  for (const [u, xs] of bought) out.push(['B', u, [...xs]]);
+  for (const [u, xs] of bought) out.push(['B', u, xs]);
   for (const [p, c] of cats) out.push(['c', p, c]);
   for (const [id, w] of windows) out.push(['w', id, w]);
   if (clock !== undefined) out.push(['k', clock]);
@@ -415,6 +417,7 @@ export class RedisRecStore implements RecStore {
       nb: p.neighbours,
       ts: p.trendingSize,
       ur: p.userRecent,
+      bm: p.userBought,
       kv: p.knnVisits,
       sttl: options.sessionTtlMs,
       uttl: options.userTtlMs,
@@ -548,7 +551,7 @@ export class RedisRecStore implements RecStore {
 
   async user(userId: string): Promise<UserState> {
     const u = kp(userId);
-    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${u}`, 0, -1, 'WITHSCORES').smembers(`${this.pre}b:${u}`));
+    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${u}`, 0, -1, 'WITHSCORES').zrange(`${this.pre}bz:${u}`, 0, -1));
     const flat = res[0] as string[];
     const recent: UserState['recent'] = [];
     for (let i = 0; i < flat.length; i += 2) recent.push({ item: flat[i], t: Number(flat[i + 1]) });

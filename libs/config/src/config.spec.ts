@@ -132,6 +132,7 @@ describe('loadConfig: recommendation settings', () => {
       neighbours: 50,
       sessionWindow: 20,
       userRecent: 20,
+      userBought: 200,
       trendingSize: 500,
       includeViewed: true,
       sessionAnchors: 10,

@@ -269,6 +269,7 @@ function recsConfig(env: Env): RecsConfig {
       neighbours: int(env, 'RECS_NEIGHBOURS', d.neighbours, 1, 1000),
       sessionWindow: int(env, 'RECS_SESSION_WINDOW', d.sessionWindow, 1, 200),
       userRecent: int(env, 'RECS_USER_RECENT', d.userRecent, 1, 200),
+      userBought: int(env, 'RECS_USER_BOUGHT', d.userBought, 1, 10_000),
       trendingSize: int(env, 'RECS_TRENDING_SIZE', d.trendingSize, 10, 100_000),
       includeViewed: oneOf(env, 'RECS_INCLUDE_VIEWED', d.includeViewed ? 'true' : 'false', ['true', 'false'] as const) === 'true',
       sessionAnchors: int(env, 'RECS_SESSION_ANCHORS', d.sessionAnchors, 1, 50),

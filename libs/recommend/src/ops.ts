@@ -23,8 +23,8 @@ export type RecOp =
   | { op: 'trend'; item: string; category?: string; w: number; t: number }
   /** The user touched `item` at t (keeps the latest time; the oldest items beyond userRecent are trimmed). */
   | { op: 'seen'; user: string; item: string; t: number }
-  /** The user bought `item`. */
-  | { op: 'bought'; user: string; item: string }
+  /** The user bought `item` at t (keeps the latest time; the oldest beyond userBought are trimmed). */
+  | { op: 'bought'; user: string; item: string; t: number }
   /** The product's category. */
   | { op: 'category'; item: string; category: string }
   /** The visit's recent window, replaced whole. */

@@ -27,6 +27,11 @@ export interface RecParams {
   sessionWindow: number;
   /** Recent products kept per user (the anchors of their recommendations). */
   userRecent: number;
+  /**
+   * Bought products kept per user, the most recent ones (never recommended to them again). A cap, so that one
+   * user's purchases cannot grow a key or the read of every lookup without bound (docs/settings.md "Limits").
+   */
+  userBought: number;
   /** Products kept per trending list (overall and per category). */
   trendingSize: number;
   /** Also recommend the user's own recent products that they have not bought ("you viewed it recently"). */
@@ -64,6 +69,7 @@ export const DEFAULT_PARAMS: RecParams = {
   neighbours: 50,
   sessionWindow: 20,
   userRecent: 20,
+  userBought: 200,
   trendingSize: 500,
   includeViewed: true,
   sessionAnchors: 10,

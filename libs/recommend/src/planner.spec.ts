@@ -67,7 +67,7 @@ describe('planner: co-occurrence within a visit', () => {
       { op: 'visit', item: 'A', sessionId: 's', t: T + 5 },
       { op: 'trend', item: 'A', category: 'shoes', w: 5, t: T + 5 },
       { op: 'seen', user: 'u', item: 'A', t: T + 5 },
-      { op: 'bought', user: 'u', item: 'A' },
+      { op: 'bought', user: 'u', item: 'A', t: T + 5 },
       { op: 'category', item: 'A', category: 'shoes' },
       { op: 'session', sessionId: 's', items: [{ p: 'A', l: 3, t: T + 5 }] },
       { op: 'clock', t: T + 5 },

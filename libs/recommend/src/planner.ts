@@ -65,7 +65,7 @@ export function planInteractions(interactions: readonly Interaction[], sessions:
 
     ops.push({ op: 'trend', item: x.productId, ...(x.categoryId ? { category: x.categoryId } : {}), w: weightOf(params.weights, x.level), t: x.ts });
     ops.push({ op: 'seen', user: x.userId, item: x.productId, t: x.ts });
-    if (x.level === 3) ops.push({ op: 'bought', user: x.userId, item: x.productId });
+    if (x.level === 3) ops.push({ op: 'bought', user: x.userId, item: x.productId, t: x.ts });
     if (x.categoryId) ops.push({ op: 'category', item: x.productId, category: x.categoryId });
     clock = Math.max(clock, x.ts);
   }

@@ -181,7 +181,7 @@ export class InMemoryRecStore implements RecStore {
   private readonly trendLists = new Map<string, DecayedList>();
   private readonly seqLists = new Map<string, DecayedList>();
   private readonly posting = new Map<string, Map<string, number>>();
-  private readonly users = new Map<string, { seen: Map<string, number>; bought: Set<string> }>();
+  private readonly users = new Map<string, { seen: Map<string, number>; bought: Map<string, number> }>();
   private readonly cats = new Map<string, string>();
   private readonly windows = new Map<string, SessionItem[]>();
   private now: number | null = null;
@@ -260,9 +260,12 @@ export class InMemoryRecStore implements RecStore {
           users.add(o.user);
           break;
         }
-        case 'bought':
-          this.userOf(o.user).bought.add(o.item);
+        case 'bought': {
+          const u = this.userOf(o.user);
+          u.bought.set(o.item, Math.max(u.bought.get(o.item) ?? -Infinity, o.t));
+          users.add(o.user);
           break;
+        }
         case 'category':
           this.cats.set(o.item, o.category);
           break;
@@ -280,6 +283,7 @@ export class InMemoryRecStore implements RecStore {
     for (const id of users) {
       const u = this.userOf(id);
       for (const m of overflow(u.seen, p.userRecent)) u.seen.delete(m);
+      for (const m of overflow(u.bought, p.userBought)) u.bought.delete(m);
     }
     for (const item of postings) {
       const m = this.posting.get(item)!;
@@ -324,7 +328,7 @@ export class InMemoryRecStore implements RecStore {
     const u = this.users.get(userId);
     if (!u) return { recent: [], bought: new Set() };
     const recent = [...u.seen].map(([item, t]) => ({ item, stored: t })).sort(byScoreDesc).map((x) => ({ item: x.item, t: x.stored }));
-    return { recent, bought: new Set(u.bought) };
+    return { recent, bought: new Set(u.bought.keys()) };
   }
 
   async categories(items: readonly string[]): Promise<Map<string, string>> {
@@ -335,7 +339,7 @@ export class InMemoryRecStore implements RecStore {
 
   private userOf(id: string) {
     let u = this.users.get(id);
-    if (!u) this.users.set(id, (u = { seen: new Map(), bought: new Set() }));
+    if (!u) this.users.set(id, (u = { seen: new Map(), bought: new Map() }));
     return u;
   }
 }
