@@ -13,11 +13,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { TidemarkEvent, WindowResultDto, durables, streams } from '@tidemark/contracts';
 import { eventually, waitForQuiescence } from './support/eventually';
-import { freePort } from './support/free-port';
 import { natsClient } from './support/jetstream-read';
 import { heartbeats } from './support/reference';
 import { ServerHandle, startNats, startRedis } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import { Stack, startStack } from './support/stack';
 
 jest.setTimeout(180_000);
 
@@ -28,42 +27,34 @@ const SEC = 1000;
 let nats: ServerHandle;
 let redis: ServerHandle;
 let nc: NatsConnection;
-let ingestion: ServiceProcess;
-let dedup: ServiceProcess;
-let aggregation: ServiceProcess;
+let stack: Stack;
 let httpUrl: string;
 let aggUrl: string;
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
-  httpUrl = `http://127.0.0.1:${ports.http}`;
-  aggUrl = `http://127.0.0.1:${ports.agg}`;
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    PARTITIONS: String(PARTITIONS),
-    MAX_OUT_OF_ORDERNESS_MS: '5000',
-    ALLOWED_LATENESS_MS: '60000',
-    IDLE_TIMEOUT_MS: '3600000',
-    WATERMARK_IDLE_ADVANCE: 'off',
-    FIRE_INTERVAL_MS: '50',
-    ACK_WAIT_MS: '3000',
-    INGESTION_PORT: String(ports.http),
-    INGESTION_TCP_PORT: String(ports.tcp),
-    AGGREGATION_PORT: String(ports.agg),
-    DEDUP_PORT: String(ports.dedup),
-  };
-  ingestion = serviceProcess('ingestion', env, `${httpUrl}/health/ready`);
-  dedup = serviceProcess('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`);
-  aggregation = serviceProcess('aggregation', env, `${aggUrl}/health/ready`);
-  await Promise.all([ingestion.start(), dedup.start(), aggregation.start()]);
+  stack = await startStack(
+    {
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      PARTITIONS: String(PARTITIONS),
+      MAX_OUT_OF_ORDERNESS_MS: '5000',
+      ALLOWED_LATENESS_MS: '60000',
+      IDLE_TIMEOUT_MS: '3600000',
+      WATERMARK_IDLE_ADVANCE: 'off',
+      FIRE_INTERVAL_MS: '50',
+      ACK_WAIT_MS: '3000',
+    },
+    ['ingestion', 'dedup', 'aggregation'],
+  );
+  httpUrl = stack.url.ingestion;
+  aggUrl = stack.url.aggregation;
   nc = await natsClient(nats.url);
 });
 
 afterAll(async () => {
   await nc?.close().catch(() => undefined);
-  await Promise.all([ingestion?.stop(), dedup?.stop(), aggregation?.stop()]);
+  await stack?.stop();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
 

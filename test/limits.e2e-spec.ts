@@ -6,10 +6,9 @@ import * as net from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { WindowResultDto } from '@tidemark/contracts';
 import { eventually } from './support/eventually';
-import { freePort } from './support/free-port';
 import { natsClient } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
-import { ServiceProcess, serviceProcess } from './support/service-process';
+import { Stack, startStack } from './support/stack';
 
 jest.setTimeout(120_000);
 
@@ -21,39 +20,23 @@ const ev = (extra: Record<string, unknown> = {}) => ({ id: `lim-${process.pid}-$
 let nats: ServerHandle;
 let redis: ServerHandle;
 let nc: NatsConnection;
-let services: ServiceProcess[];
+let stack: Stack;
 let httpUrl: string;
 let aggUrl: string;
 let tcpPort: number;
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  const ports = { http: await freePort(), tcp: await freePort(), agg: await freePort(), dedup: await freePort() };
-  httpUrl = `http://127.0.0.1:${ports.http}`;
-  aggUrl = `http://127.0.0.1:${ports.agg}`;
-  tcpPort = ports.tcp;
-  const env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    PARTITIONS: '2',
-    INGESTION_PORT: String(ports.http),
-    INGESTION_TCP_PORT: String(ports.tcp),
-    AGGREGATION_PORT: String(ports.agg),
-    DEDUP_PORT: String(ports.dedup),
-    FIRE_INTERVAL_MS: '50',
-  };
-  services = [
-    serviceProcess('ingestion', env, `${httpUrl}/health/ready`),
-    serviceProcess('dedup', env, `http://127.0.0.1:${ports.dedup}/health/ready`),
-    serviceProcess('aggregation', env, `${aggUrl}/health/ready`),
-  ];
-  await Promise.all(services.map((s) => s.start()));
+  stack = await startStack({ NATS_URL: nats.url, REDIS_URL: redis.url, PARTITIONS: '2', FIRE_INTERVAL_MS: '50' }, ['ingestion', 'dedup', 'aggregation']);
+  httpUrl = stack.url.ingestion;
+  aggUrl = stack.url.aggregation;
+  tcpPort = stack.tcpPort;
   nc = await natsClient(nats.url);
 });
 
 afterAll(async () => {
   await nc?.close().catch(() => undefined);
-  await Promise.all((services ?? []).map((s) => s.stop()));
+  await stack?.stop();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
 

@@ -10,20 +10,23 @@ export interface Stack {
   url: Record<ServiceName, string>;
   tcpPort: number;
   services: ServiceProcess[];
+  byName: Partial<Record<ServiceName, ServiceProcess>>;
   stop(): Promise<void>;
 }
 
-/** Starts all six services with `env` (NATS_URL, REDIS_URL, …) plus their ports; resolves once all are ready. */
-export async function startStack(env: Record<string, string>): Promise<Stack> {
+/**
+ * Starts `names` (default: all six services) with `env` (NATS_URL, REDIS_URL, …) plus a free port each;
+ * resolves once all are ready. `byName` gives each process (to kill -9 and start again).
+ */
+export async function startStack(env: Record<string, string>, names: readonly ServiceName[] = ALL_SERVICES): Promise<Stack> {
   const ports: Record<string, number> = { INGESTION_TCP_PORT: await freePort() };
   for (const s of ALL_SERVICES) ports[`${s.toUpperCase()}_PORT`] = await freePort();
   const all = { ...env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
   const url = {} as Record<ServiceName, string>;
-  const services: ServiceProcess[] = [];
-  for (const s of ALL_SERVICES) {
-    url[s] = `http://127.0.0.1:${ports[`${s.toUpperCase()}_PORT`]}`;
-    services.push(serviceProcess(s, all, `${url[s]}/health/ready`));
-  }
+  const byName = {} as Partial<Record<ServiceName, ServiceProcess>>;
+  for (const s of ALL_SERVICES) url[s] = `http://127.0.0.1:${ports[`${s.toUpperCase()}_PORT`]}`;
+  for (const s of names) byName[s] = serviceProcess(s, all, `${url[s]}/health/ready`);
+  const services = Object.values(byName) as ServiceProcess[];
   await Promise.all(services.map((s) => s.start()));
-  return { url, tcpPort: ports.INGESTION_TCP_PORT, services, stop: async () => void (await Promise.all(services.map((s) => s.stop()))) };
+  return { url, tcpPort: ports.INGESTION_TCP_PORT, services, byName, stop: async () => void (await Promise.all(services.map((s) => s.stop()))) };
 }
