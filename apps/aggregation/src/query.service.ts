@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { REDIS } from '@tidemark/state';
-import { CompiledJoinMetric, CompiledMetric, MetricDefinition } from '@tidemark/streaming';
+import { AlignedWindows, CompiledJoinMetric, CompiledMetric, MetricDefinition } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { Firer } from './firer';
 import { JOIN_KEYS, decodeJoin, joinValue } from './join-store';
@@ -49,6 +49,8 @@ export interface TopAnswer {
 export const MAX_LIMIT = 10_000;
 /** Index entries read per Redis call by a range query with a key. */
 export const RANGE_PAGE = 1000;
+/** Window starts a key query looks up directly at most; a wider range pages through the index. */
+export const KEY_CANDIDATES_MAX = 10_000;
 
 /** Answers the query API from the window state (open windows: partial values) and the stored results. */
 @Injectable()
@@ -73,8 +75,10 @@ export class QueryService {
   /**
    * Every window of `name` whose start is in [from, to), oldest first (windows with the same start in index
    * order: by key, then end), optionally of one key. `limit` is pushed into Redis (`ZRANGEBYSCORE … LIMIT`):
-   * at most `limit + 1` index entries are read without a key; with a key, the index is read in pages of
-   * RANGE_PAGE entries until `limit + 1` windows of the key are found or the range ends.
+   * at most `limit + 1` index entries are read without a key. With a key, a tumbling or sliding metric's
+   * windows are looked up by their aligned starts (no other key's entry is read); other metrics (sessions,
+   * joins), or a range without `from`, page through the index (RANGE_PAGE entries at a time) until `limit + 1`
+   * windows of the key are found or the range ends.
    */
   async range(name: string, q: RangeQuery): Promise<RangeAnswer> {
     const metric = this.metric(name);
@@ -88,23 +92,55 @@ export class QueryService {
     const min = q.from ?? '-inf';
     const max = q.to === undefined ? '+inf' : `(${q.to}`;
     const idx = KEYS.index(name);
-    let windows: WindowRef[];
+    let windows: WindowRef[] | undefined;
     if (q.key === undefined) {
       windows = (await this.redis.zrangebyscore(idx, min, max, 'LIMIT', 0, limit + 1)).map((m) => parseIndexMember(name, m));
     } else {
-      windows = [];
-      for (let offset = 0; windows.length <= limit; offset += RANGE_PAGE) {
-        const page = await this.redis.zrangebyscore(idx, min, max, 'LIMIT', offset, RANGE_PAGE);
-        for (const m of page) {
-          const w = parseIndexMember(name, m);
-          if (w.key === q.key) windows.push(w);
+      // A tumbling or sliding metric: the key's windows are looked up where they would be; else page the index.
+      if (metric.kind === 'window' && metric.window.type === 'aligned' && q.from !== undefined) {
+        windows = await this.alignedOfKey(metric.window.assigner, name, q.key, q.from, q.to, limit);
+      }
+      if (windows === undefined) {
+        const found: WindowRef[] = [];
+        for (let offset = 0; found.length <= limit; offset += RANGE_PAGE) {
+          const page = await this.redis.zrangebyscore(idx, min, max, 'LIMIT', offset, RANGE_PAGE);
+          for (const m of page) {
+            const w = parseIndexMember(name, m);
+            if (w.key === q.key) found.push(w);
+          }
+          if (page.length < RANGE_PAGE) break;
         }
-        if (page.length < RANGE_PAGE) break;
+        windows = found;
       }
     }
     const cut = windows.slice(0, limit);
     const results = await Promise.all(cut.map((w) => this.window(metric, w)));
     return { results: results.filter((r): r is WindowResultDto => r !== null), truncated: windows.length > limit };
+  }
+
+  /**
+   * The windows of one key of a tumbling or sliding metric with a start in [from, to): their starts are known
+   * (aligned to the hop), so each is looked up in the index (one ZSCORE each, pipelined) instead of paging
+   * through every key's entries. Undefined (page the index instead) when the range holds more than
+   * KEY_CANDIDATES_MAX starts.
+   */
+  private async alignedOfKey(assigner: AlignedWindows, metric: string, key: string, from: number, to: number | undefined, limit: number): Promise<WindowRef[] | undefined> {
+    const first = assigner.lastStart(from) < from ? assigner.lastStart(from) + assigner.hop : assigner.lastStart(from);
+    const end = to ?? Number.MAX_SAFE_INTEGER;
+    if (end <= first) return [];
+    if ((end - first) / assigner.hop > KEY_CANDIDATES_MAX) return undefined;
+    const candidates: WindowRef[] = [];
+    for (let s = first; s < end; s += assigner.hop) candidates.push({ metric, key, start: s, end: s + assigner.size });
+    const pipeline = this.redis.pipeline();
+    for (const w of candidates) pipeline.zscore(KEYS.index(metric), indexMember(w));
+    const found = (await pipeline.exec()) ?? [];
+    const out: WindowRef[] = [];
+    for (let i = 0; i < candidates.length && out.length <= limit; i++) {
+      const [err, score] = found[i];
+      if (err) throw err;
+      if (score !== null) out.push(candidates[i]);
+    }
+    return out;
   }
 
   private async window(metric: CompiledMetric, w: WindowRef): Promise<WindowResultDto | null> {
