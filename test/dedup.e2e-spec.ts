@@ -78,6 +78,17 @@ describe('dedup service', () => {
     for (const m of clean) expect(m.subject).toBe(subjects.clean(partitionOf(m.data.sessionId, PARTITIONS)));
   });
 
+  it('drops an id sent again in another session (another partition) too: an id is one id everywhere', async () => {
+    const first = event('t5-x', 's5-a');
+    const sessions = Array.from({ length: 20 }, (_, i) => `s5-b${i}`).filter((s) => partitionOf(s, PARTITIONS) !== partitionOf('s5-a', PARTITIONS));
+    await publishRaw([first]);
+    await quiescent();
+    await publishRaw(sessions.slice(0, 3).map((s) => event('t5-x', s)));
+    await quiescent();
+    const clean = await readStream<{ id: string; sessionId: string }>(nc, streams.clean.name);
+    expect(clean.filter((m) => m.data.id === 't5-x').map((m) => m.data.sessionId)).toEqual(['s5-a']);
+  });
+
   it('dead-letters an undecodable message with its error and keeps the partition going', async () => {
     const p = partitionOf('s-poison', PARTITIONS);
     const js = jetstream(nc);

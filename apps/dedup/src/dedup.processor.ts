@@ -99,7 +99,7 @@ export class DedupProcessor {
       for (let index = 0; index < frame.count; index++) items.push({ id: frame.ids[index], seq: m.seq, index, timeMs: m.timestampMs });
     }
     const nowMs = frames.length ? frames[frames.length - 1].m.timestampMs : 0;
-    const decisions: DedupDecision[] = items.length ? await this.store.claim(partition, items, nowMs) : [];
+    const decisions: DedupDecision[] = items.length ? await this.store.claim(items, nowMs) : [];
 
     // Clean frames along raw frame boundaries, within the limits.
     const groups: Group[] = [];

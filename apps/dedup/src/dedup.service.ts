@@ -58,13 +58,16 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     return Outcome.ack(r.poison);
   }
 
-  /** One pass over the owned partitions' slots; skipped while the previous one runs. */
+  /**
+   * One pass over the slots (shared by all partitions), by the instance that owns partition 0 — one
+   * instance, however OWNED_PARTITIONS splits them; skipped while the previous pass runs.
+   */
   async sweep(now = Date.now()): Promise<number> {
     if (this.sweeping) return 0;
     this.sweeping = true;
     let dropped = 0;
     try {
-      for (const p of this.config.ownedPartitions) dropped += await this.store.sweep(p, now);
+      if (this.config.ownedPartitions.includes(0)) dropped = await this.store.sweep(now);
       this.swept.inc(dropped);
     } catch (error) {
       this.logger.warn(`dedup sweep failed (tried again next interval): ${(error as Error).message}`);

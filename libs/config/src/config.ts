@@ -75,7 +75,7 @@ export interface TidemarkConfig {
   frameMaxBytes: number;
   /** How long ingestion holds single-event requests to share a frame per partition. */
   ingestLingerMs: number;
-  /** Dedup state: slot hashes per partition (size it to ids per partition per horizon / 64; docs/operations.md). */
+  /** Dedup state: slot hashes, shared by all partitions (size it to ids per horizon / 64; docs/ingestion.md). */
   dedupSlots: number;
   /** How often dedup drops ids past DEDUP_TTL_MS. */
   dedupSweepIntervalMs: number;

@@ -50,18 +50,18 @@ describe('InMemoryDedupStore', () => {
   it('decides in order within one call: the first occurrence claims, later ones are duplicates', async () => {
     const s = new InMemoryDedupStore(TTL, 4);
     const items = ['a', 'b', 'a'].map((id, index) => ({ id, seq: 1, index, timeMs: 0 }));
-    expect(await s.claim(0, items, 0)).toEqual(['first', 'first', 'duplicate']);
-    expect(await s.claim(0, items, 0)).toEqual(['retry', 'retry', 'duplicate']);
-    // partitions are separate (ids of a partition never reach another)
-    expect(await s.claim(1, items.slice(0, 1), 0)).toEqual(['first']);
+    expect(await s.claim(items, 0)).toEqual(['first', 'first', 'duplicate']);
+    expect(await s.claim(items, 0)).toEqual(['retry', 'retry', 'duplicate']);
+    // an id is one id in every partition: sent again with another session (another raw frame), a duplicate
+    expect(await s.claim([{ id: 'a', seq: 2, index: 0, timeMs: 0 }], 0)).toEqual(['duplicate']);
   });
 
   it('sweeps claims past the horizon and only those', async () => {
     const s = new InMemoryDedupStore(TTL, 4);
-    await s.claim(0, [{ id: 'old', seq: 1, index: 0, timeMs: 0 }], 0);
-    await s.claim(0, [{ id: 'new', seq: 2, index: 0, timeMs: 20 * HOUR }], 20 * HOUR);
-    expect(await s.sweep(0, 27 * HOUR)).toBe(1);
-    expect(await s.claim(0, [{ id: 'new', seq: 3, index: 0, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['duplicate']);
-    expect(await s.claim(0, [{ id: 'old', seq: 3, index: 1, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['first']);
+    await s.claim([{ id: 'old', seq: 1, index: 0, timeMs: 0 }], 0);
+    await s.claim([{ id: 'new', seq: 2, index: 0, timeMs: 20 * HOUR }], 20 * HOUR);
+    expect(await s.sweep(27 * HOUR)).toBe(1);
+    expect(await s.claim([{ id: 'new', seq: 3, index: 0, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['duplicate']);
+    expect(await s.claim([{ id: 'old', seq: 3, index: 1, timeMs: 27 * HOUR }], 27 * HOUR)).toEqual(['first']);
   });
 });

@@ -11,7 +11,7 @@
  * forwarded (the last clean frame's Tidemark-Raw-Seq header) and skips them, so `retry` only reaches frames
  * whose forward had not been stored.
  *
- * Compact state: an id is kept as a 64-bit digest field in one of `slots` small hashes of its partition
+ * Compact state: an id is kept as a 64-bit digest field in one of `slots` small hashes, shared by all partitions
  * (chosen by 32 further digest bits), valued with 8 bytes: the hour of the claim (16 bits, wrapping) and
  * seq × 4096 + index (48 bits). Small hashes stay in Redis' listpack encoding (~20 bytes an id). Claims older
  * than the horizon are treated as absent and dropped by a periodic sweep. Two different ids agree on all
@@ -84,9 +84,9 @@ export interface DedupStore {
    * Decides every item in order (a later item sees an earlier item's claim, also within one frame) and
    * claims the first ones. `nowMs` decides expiry.
    */
-  claim(partition: number, items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]>;
+  claim(items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]>;
   /** Drops claims past the horizon; returns how many. */
-  sweep(partition: number, nowMs: number): Promise<number>;
+  sweep(nowMs: number): Promise<number>;
 }
 
 /**
@@ -123,7 +123,7 @@ export function decide(
 
 /** The same store in memory, for unit tests and as the reference for the Redis one. */
 export class InMemoryDedupStore implements DedupStore {
-  /** partition → slot → field (hex) → value */
+  /** slot → field (hex) → value */
   readonly slots = new Map<string, Map<string, Buffer>>();
 
   constructor(
@@ -131,11 +131,11 @@ export class InMemoryDedupStore implements DedupStore {
     private readonly slotCount = 65_536,
   ) {}
 
-  async claim(partition: number, items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
+  async claim(items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
     const keys = items.map((i) => dedupKey(i.id, this.slotCount));
     const values = items.map((i) => claimValue(i.seq, i.index, i.timeMs));
     const found = keys.map((k, i) => {
-      const h = this.hash(partition, k.slot);
+      const h = this.hash(k.slot);
       const f = k.field.toString('hex');
       const cur = h.get(f);
       if (cur) return cur;
@@ -143,14 +143,13 @@ export class InMemoryDedupStore implements DedupStore {
       return null;
     });
     const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
-    for (const i of overwrite) this.hash(partition, keys[i].slot).set(keys[i].field.toString('hex'), values[i]);
+    for (const i of overwrite) this.hash(keys[i].slot).set(keys[i].field.toString('hex'), values[i]);
     return decisions;
   }
 
-  async sweep(partition: number, nowMs: number): Promise<number> {
+  async sweep(nowMs: number): Promise<number> {
     let n = 0;
     for (const [name, h] of this.slots) {
-      if (!name.startsWith(`${partition}:`)) continue;
       for (const [f, v] of h) {
         if (isExpired(v, nowMs, this.ttlMs)) {
           h.delete(f);
@@ -162,8 +161,8 @@ export class InMemoryDedupStore implements DedupStore {
     return n;
   }
 
-  private hash(partition: number, slot: number): Map<string, Buffer> {
-    const name = `${partition}:${slot}`;
+  private hash(slot: number): Map<string, Buffer> {
+    const name = String(slot);
     let h = this.slots.get(name);
     if (!h) this.slots.set(name, (h = new Map()));
     return h;

@@ -2,8 +2,9 @@ import type Redis from 'ioredis';
 import { DedupDecision, DedupItem, DedupStore, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
 
 /**
- * dedup.ts in Redis. Keys: `<prefix>{p<partition>}:<slot>`, one small hash per slot, so every call of one
- * partition touches one Redis Cluster slot (the hash tag). One Lua call claims a chunk of ids: per id one
+ * dedup.ts in Redis. Keys: `<prefix><slot>`, one small hash per slot, shared by every partition: an id is
+ * one id whatever partition (session) it arrives in. (A call names keys of many slots: one Redis, not a
+ * Redis Cluster; scale-out routes ids to dedup shards instead.) One Lua call claims a chunk of ids: per id one
  * HSETNX, and an HGET only when the id was there already (a duplicate or a redelivery).
  * KEYS: the slot hashes; ARGV: n fields, then n values (8 bytes each, binary).
  */
@@ -85,18 +86,18 @@ export class RedisDedupStore implements DedupStore {
     this.cmd = redis as unknown as DedupCommands;
   }
 
-  /** The Redis key of a partition's slot hash. */
-  slotKey(partition: number, slot: number): string {
-    return `${this.prefix}{p${partition}}:${slot}`;
+  /** The Redis key of a slot hash. */
+  slotKey(slot: number): string {
+    return `${this.prefix}${slot}`;
   }
 
-  async claim(partition: number, items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
+  async claim(items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
     const out: DedupDecision[] = [];
     for (let at = 0; at < items.length; at += CHUNK) {
       const chunk = items.slice(at, at + CHUNK);
       const keys = chunk.map((i) => dedupKey(i.id, this.slots));
       const values = chunk.map((i) => claimValue(i.seq, i.index, i.timeMs));
-      const names = keys.map((k) => this.slotKey(partition, k.slot));
+      const names = keys.map((k) => this.slotKey(k.slot));
       const found = await this.cmd.tidemarkDedupClaimBuffer(names.length, ...names, ...keys.map((k) => k.field), ...values);
       const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
       if (overwrite.length > 0) {
@@ -112,12 +113,12 @@ export class RedisDedupStore implements DedupStore {
     return out;
   }
 
-  async sweep(partition: number, nowMs: number): Promise<number> {
+  async sweep(nowMs: number): Promise<number> {
     let dropped = 0;
     const args = [String(hourOf(nowMs) & 0xffff), String(horizonHours(this.ttlMs))];
     for (let at = 0; at < this.slots; at += SWEEP_CHUNK) {
       const names: string[] = [];
-      for (let s = at; s < Math.min(this.slots, at + SWEEP_CHUNK); s++) names.push(this.slotKey(partition, s));
+      for (let s = at; s < Math.min(this.slots, at + SWEEP_CHUNK); s++) names.push(this.slotKey(s));
       dropped += await this.cmd.tidemarkDedupSweep(names.length, ...names, ...args);
     }
     return dropped;
