@@ -339,7 +339,7 @@ export async function fuzzCommand(args: string[], defaults: FuzzDefaults): Promi
   if (positionals.length > 0) throw new UsageError(`unexpected "${positionals.join(' ')}"`);
   if (values.seconds === undefined) throw new UsageError('--seconds N is required');
   const seconds = Number(values.seconds);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) throw new UsageError(`--seconds must be a number from 0 to 86400, not "${values.seconds}"`);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) throw new UsageError(`--seconds must be a number above 0 and at most 86400, not "${values.seconds}"`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32) throw new UsageError(`--seed must be an integer from 0 to 2^32, not "${values.seed}"`);
   const tcp = /^(.+):(\d{1,5})$/.exec(values.tcp!);
