@@ -56,6 +56,10 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
     } catch (e) {
       return { status: 400, error: `the request must be a JSON object: ${(e as Error).message}` };
     }
+    // A non-string op or metric is a 400: turning a deeply nested array into text overflows the stack (a 500).
+    for (const field of ['op', 'metric'] as const) {
+      if (req[field] !== undefined && typeof req[field] !== 'string') return { status: 400, error: `${field} must be a string` };
+    }
     try {
       switch (req.op ?? 'range') {
         case 'range':

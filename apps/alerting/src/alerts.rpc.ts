@@ -46,6 +46,7 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   async list(req: unknown): Promise<unknown> {
     try {
       const state = (req as { state?: unknown } | null)?.state;
+      if (state !== undefined && state !== null && typeof state !== 'string') return { error: 'state must be a string', errors: [{ field: 'state', reason: 'must be a string' }] };
       return { alerts: this.alerting.listAlerts(state === undefined || state === null ? undefined : String(state)) };
     } catch (e) {
       if (e instanceof AlertingError) return errorBody(e);
@@ -55,6 +56,9 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
 
   async rules(req: unknown): Promise<unknown> {
     const r = (req ?? {}) as { op?: string; id?: string; rule?: unknown };
+    // Checked before any use as text: a deeply nested array turned into text overflows the stack (a 500).
+    if (typeof r.op !== 'string') return { status: 400, error: 'op must be list, get, create, replace or delete', errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] };
+    if (r.id !== undefined && typeof r.id !== 'string') return { status: 400, error: 'id must be a string', errors: [{ field: 'id', reason: 'must be a string' }] };
     try {
       switch (r.op) {
         case 'list':

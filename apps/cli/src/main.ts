@@ -5,8 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type TidemarkConfig } from '@tidemark/config';
+import { natsSecurityOptions } from '@tidemark/jetstream';
 import { evalRecs, openRedisRecStore } from './eval-recs';
 import { ensureLocalServers } from './local-servers';
+import { FUZZ_USAGE, fuzzCommand } from './fuzz';
 import { replay } from './replay';
 import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
@@ -21,6 +23,7 @@ const USAGE = `Usage: tidemark <command>
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
+  fuzz --seconds N [...]   hostile input against a running system; what broke (fuzz --help)
   bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text (also --help, and --help after any command)
@@ -77,6 +80,25 @@ async function run(argv: string[]): Promise<number> {
     // --- recommendation ---
     case 'eval':
       return evalRecs(rest, loadConfig().recs.params, openRedisRecStore);
+    case 'fuzz': {
+      if (wantsHelp(rest)) {
+        console.log(FUZZ_USAGE);
+        return EXIT.ok;
+      }
+      const config = loadConfig();
+      const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+      const url = (port: number) => `http://${host}:${port}`;
+      return fuzzCommand(rest, {
+        ingestion: url(config.ports.ingestion),
+        aggregation: url(config.ports.aggregation),
+        recommendation: url(config.ports.recommendation),
+        alerting: url(config.ports.alerting),
+        tcp: { host, port: config.ports.ingestionTcp },
+        nats: config.natsUrl,
+        natsOptions: natsSecurityOptions(config.nats) as Record<string, unknown>,
+        apiKey: config.clientApiKey,
+      });
+    }
     case 'simulate': {
       const config = loadConfig();
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;

@@ -28,3 +28,13 @@ describe('query parameters', () => {
     for (const bad of ['yes', 'TRUE', 2]) expect(() => parseExcludeSeen(bad)).toThrow(/^excludeSeen must be true or false/);
   });
 });
+
+describe('found by fuzzing', () => {
+  it('a deeply nested k or excludeSeen is a RecsQueryError (a 400), not a stack overflow (a 500)', () => {
+    const deep = JSON.parse('['.repeat(20_000) + ']'.repeat(20_000)) as unknown;
+    expect(() => parseK(deep)).toThrow(RecsQueryError);
+    expect(() => parseK(deep)).toThrow(/not an array/);
+    expect(() => parseExcludeSeen(deep)).toThrow(RecsQueryError);
+    expect(() => parseK({ a: 1 })).toThrow(/not an object/);
+  });
+});

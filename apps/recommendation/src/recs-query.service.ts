@@ -26,11 +26,18 @@ export const MAX_K = 100;
 export const DEFAULT_K = 10;
 const MAX_ID = 256;
 
+/** A value for an error message: a short string or number as it is, anything else by its kind (a deeply nested array put into JSON would overflow the stack: a 500). */
+function shown(raw: unknown): string {
+  if (typeof raw === 'string') return JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw);
+  if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  return Array.isArray(raw) ? 'an array' : raw === null ? 'null' : `an ${typeof raw}`;
+}
+
 /** `k` from a query string or a NATS request: a whole number 1..100, default 10. */
 export function parseK(raw: unknown): number {
   if (raw === undefined || raw === null || raw === '') return DEFAULT_K;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new RecsQueryError(RecsQueryErrorCode.BadParameter, `k must be a whole number from 1 to ${MAX_K}, not ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_K) throw new RecsQueryError(RecsQueryErrorCode.BadParameter, `k must be a whole number from 1 to ${MAX_K}, not ${shown(raw)}`);
   return n;
 }
 
@@ -53,7 +60,7 @@ export function parseExcludeSeen(raw: unknown): boolean {
   if (raw === undefined || raw === null || raw === '') return true;
   if (raw === true || raw === 'true' || raw === '1' || raw === 1) return true;
   if (raw === false || raw === 'false' || raw === '0' || raw === 0) return false;
-  throw new RecsQueryError(RecsQueryErrorCode.BadParameter, `excludeSeen must be true or false, not ${JSON.stringify(raw)}`);
+  throw new RecsQueryError(RecsQueryErrorCode.BadParameter, `excludeSeen must be true or false, not ${shown(raw)}`);
 }
 
 @Injectable()

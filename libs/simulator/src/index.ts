@@ -4,3 +4,4 @@ export * from './rees46';
 export * from './replay-pacing';
 export * from './samples';
 export * from './online-retail';
+export * from './fuzz';
