@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { durables, partitionOf, streams } from '@tidemark/contracts';
+import { durables, streams } from '@tidemark/contracts';
 import { FuzzTargets, formatReport, runFuzz } from '../apps/cli/src/fuzz';
 import { waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
