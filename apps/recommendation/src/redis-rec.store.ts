@@ -180,6 +180,32 @@ return {1, ARGV[2]}
  * productIds… Ids it reads from Redis (a user's products, a product's category) and the ids in ARGV are
  * encoded with `keypart` before they name a key.
  */
+/**
+ * Lua shared by READ and READ_SESSION (after `pre`, `anchors` and `cats` are set): the top `n` trending
+ * products of a category given first (if any), then of each anchor's category, then overall.
+ */
+const TRENDING_READ = `local function read_trending(n, first)
+  local trending, seen = {}, {}
+  local function tr(id, name)
+    local z = {}
+    if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
+    trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
+  end
+  if first then
+    seen[first] = true
+    tr('c:' .. keypart(first), first)
+  end
+  for i = 1, #anchors do
+    local c = cats[i]
+    if c and not seen[c] then
+      seen[c] = true
+      tr('c:' .. keypart(c), c)
+    end
+  end
+  tr('all', false)
+  return trending
+end`;
+
 const READ = `${KEY_PART_LUA}
 local pre = ARGV[1]
 local uid = ARGV[2]
@@ -208,25 +234,8 @@ for i, a in ipairs(anchors) do
   cats[i] = redis.call('GET', pre .. 'c:' .. ka) or false
 end
 local n = tn + #bought + #anchors
-local trending = {}
-local seen = {}
-local function tr(id, name)
-  local z = {}
-  if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
-  trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
-end
-if ARGV[7] == '1' then
-  seen[cat] = true
-  tr('c:' .. keypart(cat), cat)
-end
-for i = 1, #anchors do
-  local c = cats[i]
-  if c and not seen[c] then
-    seen[c] = true
-    tr('c:' .. keypart(c), c)
-  end
-end
-tr('all', false)
+${TRENDING_READ}
+local trending = read_trending(n, ARGV[7] == '1' and cat or nil)
 return { clock, recent, bought, anchors, lists, cats, trending }
 `;
 
@@ -296,20 +305,8 @@ if kv > 0 and kn > 0 then
   end
 end
 local n = tn + #window
-local trending, seen = {}, {}
-local function tr(id, name)
-  local z = {}
-  if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
-  trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
-end
-for i = 1, #anchors do
-  local c = cats[i]
-  if c and not seen[c] then
-    seen[c] = true
-    tr('c:' .. keypart(c), c)
-  end
-end
-tr('all', false)
+${TRENDING_READ}
+local trending = read_trending(n, nil)
 return { clock, wjson, anchors, lists, seqs, cats, visits, trending }
 `;
 
