@@ -89,6 +89,14 @@ end
 local function chunked(cmd, key, list)
   for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
 end
+-- A sorted set of (member, latest time): keep each member's latest time, then only the newest \`keep\`.
+local function latest(kind, id, xs, keep, ttl)
+  local key = pre .. kind .. id
+  for _, x in ipairs(xs) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
+  local n = redis.call('ZCARD', key)
+  if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
+  redis.call('PEXPIRE', key, ttl)
+end
 -- one decayed list: additions in batch order (rebasing when one is far past the epoch), then one trim, one TTL
 local function decayed(base, id, adds, h, keep, ttl, levels)
   local key = pre .. base .. ':' .. id
@@ -144,23 +152,11 @@ for _, o in ipairs(ops) do
   elseif op == 'Q' then
     decayed('sq', o[2], o[3], C.ch, C.nb, C.ittl, false)
   elseif op == 'V' then
-    local key = pre .. 'vs:' .. o[2]
-    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
-    local n = redis.call('ZCARD', key)
-    if n > C.kv then redis.call('ZREMRANGEBYRANK', key, 0, n - C.kv - 1) end
-    redis.call('PEXPIRE', key, C.ittl)
+    latest('vs:', o[2], o[3], C.kv, C.ittl)
   elseif op == 'S' then
-    local key = pre .. 'u:' .. o[2]
-    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
-    local n = redis.call('ZCARD', key)
-    if n > C.ur then redis.call('ZREMRANGEBYRANK', key, 0, n - C.ur - 1) end
-    redis.call('PEXPIRE', key, C.uttl)
+    latest('u:', o[2], o[3], C.ur, C.uttl)
   elseif op == 'B' then
-    local key = pre .. 'bz:' .. o[2]
-    for _, x in ipairs(o[3]) do redis.call('ZADD', key, 'GT', x[2], x[1]) end
-    local n = redis.call('ZCARD', key)
-    if n > C.bm then redis.call('ZREMRANGEBYRANK', key, 0, n - C.bm - 1) end
-    redis.call('PEXPIRE', key, C.uttl)
+    latest('bz:', o[2], o[3], C.bm, C.uttl)
   elseif op == 'c' then
     redis.call('SET', pre .. 'c:' .. o[2], o[3], 'PX', C.ittl)
   elseif op == 'w' then
