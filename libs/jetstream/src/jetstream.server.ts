@@ -94,7 +94,7 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
     super();
   }
 
-  /** The consumers, once listening (for health and metrics: `lag`, `processed`, `isRunning`). */
+  /** The consumers, once listening (for health and metrics: `serverLag()`, `processed`, `isRunning`). */
   get consumers(): readonly PartitionConsumer[] {
     return this.running;
   }

@@ -160,7 +160,6 @@ export class PartitionConsumer {
   private confirmedFloor = 0;
   private retryAttempt = 0;
   private retryHeadSeq = 0;
-  private lagValue = 0;
   private processedCount = 0;
   private running = false;
 
@@ -186,15 +185,6 @@ export class PartitionConsumer {
     this.onEvent = options.onEvent;
     this.provision = options.provision ?? true;
     this.publisher = options.publisher;
-  }
-
-  /**
-   * Messages left in the partition after the last delivered one (from the last delivery; 0 when caught up);
-   * with `countOf`, events (messages × the events per message seen so far).
-   */
-  get lag(): number {
-    if (!this.countOf || this.processedMessages === 0) return this.lagValue;
-    return Math.round((this.lagValue * this.processedCount) / this.processedMessages);
   }
 
   /**
@@ -299,7 +289,6 @@ export class PartitionConsumer {
         this.resyncReason = problem;
         continue;
       }
-      this.lagValue = batch[batch.length - 1].pending;
       if (!this.stopping) {
         this.ahead = this.nextBatch();
         this.ahead.catch(() => undefined); // its error is handled where it is awaited
@@ -362,7 +351,6 @@ export class PartitionConsumer {
       deliveredStreamSeq: info.delivered.stream_seq,
       ackFloorStreamSeq: info.ack_floor.stream_seq,
     });
-    this.lagValue = info.num_pending;
     this.needsResync = false;
   }
 
