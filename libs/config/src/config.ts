@@ -90,6 +90,10 @@ export interface TidemarkConfig {
   metricsFile: string | undefined;
   /** How often the aggregation firer checks the watermark and fires due windows. */
   fireIntervalMs: number;
+  /** How often stateful consumers checkpoint their in-memory state (docs/checkpoints.md). */
+  checkpointIntervalMs: number;
+  /** … and after how many events at most. */
+  checkpointMaxEvents: number;
   /** How long (in event time) fired window results stay queryable. */
   resultRetentionMs: number;
   /** Wall-clock TTL of window state in Redis (a safety net; the firer purges windows past their lateness). */
@@ -353,6 +357,8 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     fault: fault(env),
     metricsFile: env.METRICS_FILE?.trim() || undefined,
     fireIntervalMs: int(env, 'FIRE_INTERVAL_MS', 200, 10),
+    checkpointIntervalMs: int(env, 'CHECKPOINT_INTERVAL_MS', 200, 10),
+    checkpointMaxEvents: int(env, 'CHECKPOINT_MAX_EVENTS', 20_000, 1),
     resultRetentionMs: int(env, 'RESULT_RETENTION_MS', 7 * 86_400_000, 60_000),
     stateTtlMs: int(env, 'STATE_TTL_MS', 7 * 86_400_000, 60_000),
     ackWaitMs: int(env, 'ACK_WAIT_MS', 30_000, 1000),

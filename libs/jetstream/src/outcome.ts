@@ -26,18 +26,25 @@ export interface DeadLetterRequest {
 
 export type BatchOutcome =
   | { kind: 'ack'; deadLetters?: DeadLetterRequest[] }
+  /**
+   * The batch is applied to state held in memory that is not durable yet: its dead letters are published now,
+   * its messages stay unacknowledged (kept alive) until the handler's owner commits a checkpoint covering
+   * them (`BatchContext.commit`). Nothing later is held back: the consumer goes on with the next batch.
+   */
+  | { kind: 'hold'; deadLetters?: DeadLetterRequest[] }
   | { kind: 'retry'; delayMs?: number; reason?: string }
   | { kind: 'deadLetter'; reason: string };
 
 export const Outcome = {
   ack: (deadLetters?: DeadLetterRequest[]): BatchOutcome => (deadLetters && deadLetters.length ? { kind: 'ack', deadLetters } : { kind: 'ack' }),
+  hold: (deadLetters?: DeadLetterRequest[]): BatchOutcome => (deadLetters && deadLetters.length ? { kind: 'hold', deadLetters } : { kind: 'hold' }),
   retry: (delayMs?: number, reason?: string): BatchOutcome => ({ kind: 'retry', delayMs, reason }),
   deadLetter: (reason: string): BatchOutcome => ({ kind: 'deadLetter', reason }),
 } as const;
 
 export function isBatchOutcome(value: unknown): value is BatchOutcome {
   const k = (value as { kind?: unknown } | null)?.kind;
-  return k === 'ack' || k === 'retry' || k === 'deadLetter';
+  return k === 'ack' || k === 'hold' || k === 'retry' || k === 'deadLetter';
 }
 
 export interface BackoffPolicy {

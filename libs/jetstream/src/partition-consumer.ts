@@ -5,6 +5,8 @@
  *   pull (no_wait, up to batchSize; if empty, a long poll for 1 then no_wait for the rest)
  *   → check continuity (DeliveryTracker) → pull the next batch ahead → handler(batch) → outcome:
  *       ack          → dead letters (if any) published and acknowledged → ack the batch's last message
+ *       hold         → dead letters published → the batch stays unacknowledged (kept alive) until
+ *                      `commit(seq)` acks up to a checkpoint (in-memory operators, docs/checkpoints.md)
  *       retry        → nak the batch and the one pulled ahead, in order → wait (backoff) → pull again: the
  *                      same batch comes back first
  *       deadLetter   → every message to the DLQ → ack
@@ -33,6 +35,20 @@ export interface BatchContext {
   attempt: number;
   /** True when the batch is a single message replayed after its batch kept failing. */
   isolated: boolean;
+  /**
+   * Acknowledges (policy all) every held message up to stream sequence `seq`: call it once a checkpoint that
+   * covers them is durable. Safe to call at any time, from outside the handler too; a no-op when nothing held
+   * is at or below `seq`.
+   */
+  commit(seq: number): Promise<void>;
+  /** The stream sequence acknowledged last (the server's ack floor when the consumer (re)started). */
+  ackFloor: number;
+  /**
+   * Drops every delivery after stream sequence `afterSeq` and delivers again from `afterSeq + 1` (the consumer
+   * is re-created there once the handler returns): for state restored from a checkpoint older than what the
+   * consumer delivered or acked.
+   */
+  rewind(afterSeq: number): void;
 }
 
 export type BatchHandler = (messages: ConsumedMessage[], context: BatchContext) => Promise<BatchOutcome | void> | BatchOutcome | void;
@@ -160,6 +176,11 @@ export class PartitionConsumer {
   private confirmedFloor = 0;
   private retryAttempt = 0;
   private retryHeadSeq = 0;
+  /** Messages processed with a `hold` outcome, not acknowledged yet, in stream order. */
+  private held: ConsumedMessage[] = [];
+  private keepHeld: NodeJS.Timeout | undefined;
+  /** Set by `rewind`: the next resync re-creates the consumer at this stream sequence. */
+  private rewindTo: number | undefined;
   private processedCount = 0;
   private running = false;
 
@@ -225,6 +246,9 @@ export class PartitionConsumer {
       this.ownPublisher = true;
     }
     this.watchConnection();
+    // Held messages would be redelivered after ack_wait: tell JetStream they are still being worked on.
+    this.keepHeld = setInterval(() => this.working(this.held), Math.max(250, Math.floor(this.ackWaitMs / 2)));
+    this.keepHeld.unref();
     this.running = true;
     this.loop = this.run().finally(() => {
       this.running = false;
@@ -239,6 +263,7 @@ export class PartitionConsumer {
     this.stopper.abort();
     this.active?.finish();
     if (this.loop) await this.loop;
+    clearInterval(this.keepHeld);
     if (this.ownPublisher) await this.publisher?.close();
   }
 
@@ -317,6 +342,14 @@ export class PartitionConsumer {
   private async resync(): Promise<void> {
     const jsm = this.jsm!;
     const reason = this.resyncReason;
+    // Deliveries not acked come again after a re-creation: what was held is delivered again.
+    this.held = [];
+    if (this.rewindTo !== undefined) {
+      this.recreateFrom = this.rewindTo;
+      this.rewindTo = undefined;
+      this.emit({ type: 'resync', reason, fromSeq: this.recreateFrom });
+      this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${reason}; re-creating it to deliver again from stream seq ${this.recreateFrom}`);
+    }
     if (this.recreateFrom === undefined) {
       const info = await jsm.consumers.info(this.stream, this.durable);
       const clean = info.num_ack_pending === 0 && info.delivered.stream_seq >= info.ack_floor.stream_seq;
@@ -436,8 +469,39 @@ export class PartitionConsumer {
   }
 
   private context(attempt: number, isolated: boolean): BatchContext {
-    return { stream: this.stream, durable: this.durable, filterSubject: this.filterSubject, partition: this.partition, attempt, isolated };
+    return {
+      stream: this.stream,
+      durable: this.durable,
+      filterSubject: this.filterSubject,
+      partition: this.partition,
+      attempt,
+      isolated,
+      ackFloor: this.tracker.ackFloor,
+      commit: this.commit,
+      rewind: this.rewind,
+    };
   }
+
+  /** See BatchContext.commit. */
+  readonly commit = async (seq: number): Promise<void> => {
+    let i = -1;
+    for (let j = 0; j < this.held.length && this.held[j].seq <= seq; j++) i = j;
+    if (i < 0) return;
+    const last = this.held[i];
+    const batch = this.held;
+    await this.ack(last);
+    // A resync meanwhile replaced the held list: what it delivers again is another delivery.
+    if (this.held !== batch) return;
+    this.tracker.acked(last.seq);
+    this.held = this.held.slice(i + 1);
+  };
+
+  /** See BatchContext.rewind. */
+  readonly rewind = (afterSeq: number): void => {
+    this.rewindTo = Math.max(1, afterSeq + 1);
+    this.needsResync = true;
+    this.resyncReason = `rewind to the checkpoint at stream seq ${afterSeq}`;
+  };
 
   /** Runs the handler, keeping the batch's ack timers alive while it works. Thrown errors come back as `failed`. */
   private async runHandler(batch: ConsumedMessage[], attempt: number, isolated: boolean): Promise<BatchOutcome | { kind: 'failed'; error: Error }> {
@@ -465,6 +529,9 @@ export class PartitionConsumer {
     switch (outcome.kind) {
       case 'ack':
         await this.deadLetterThenAck(batch, outcome.deadLetters ?? [], started);
+        return;
+      case 'hold':
+        await this.deadLetterThenAck(batch, outcome.deadLetters ?? [], started, true);
         return;
       case 'deadLetter':
         await this.deadLetterThenAck(
@@ -502,6 +569,9 @@ export class PartitionConsumer {
         case 'ack':
           await this.deadLetterThenAck([m], outcome.deadLetters ?? [], started);
           break;
+        case 'hold':
+          await this.deadLetterThenAck([m], outcome.deadLetters ?? [], started, true);
+          break;
         case 'deadLetter':
           await this.deadLetterThenAck([m], [{ seq: m.seq, reason: outcome.reason }], started);
           break;
@@ -515,8 +585,11 @@ export class PartitionConsumer {
     }
   }
 
-  /** Dead letters first (each published and acknowledged by JetStream), then ack the batch's last message. */
-  private async deadLetterThenAck(batch: ConsumedMessage[], deadLetters: DeadLetterRequest[], started: number): Promise<void> {
+  /**
+   * Dead letters first (each published and acknowledged by JetStream), then ack the batch's last message (and
+   * with it every held one before it) — or, with `hold`, keep the batch unacknowledged until `commit`.
+   */
+  private async deadLetterThenAck(batch: ConsumedMessage[], deadLetters: DeadLetterRequest[], started: number, hold = false): Promise<void> {
     if (deadLetters.length > 0) {
       const bySeq = new Map(batch.map((m) => [m.seq, m]));
       const items = deadLetters.map((d) => {
@@ -537,8 +610,12 @@ export class PartitionConsumer {
       }
     }
     const last = batch[batch.length - 1];
-    await this.ack(last);
-    this.tracker.acked(last.seq);
+    if (hold) this.held.push(...batch);
+    else {
+      await this.ack(last);
+      this.tracker.acked(last.seq);
+      if (this.held.length > 0) this.held = this.held.filter((m) => m.seq > last.seq);
+    }
     let events = batch.length;
     if (this.countOf) {
       events = 0;

@@ -1,3 +1,4 @@
 export * from './start-service';
 export * from './auth';
 export * from './sse';
+export * from './checkpointed';

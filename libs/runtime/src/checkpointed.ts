@@ -1,0 +1,201 @@
+/**
+ * The operator lifecycle every stateful consumer shares (docs/checkpoints.md): restore a partition's state
+ * from its checkpoint, process batches in memory, checkpoint every CHECKPOINT_INTERVAL_MS (or
+ * CHECKPOINT_MAX_EVENTS events), then acknowledge up to the checkpoint's sequence.
+ *
+ *   first batch of a partition → state.restore() → the checkpoint's sequence C
+ *     the consumer acked past C (a checkpoint lost in a Redis failover): rewind, deliver again from C + 1
+ *   each batch → events after the last applied sequence → state.apply (in memory) → `hold` (not acked)
+ *   checkpoint due → state.checkpoint(C, last applied) — one fenced write → `ack` / commit(C')
+ *     conflict (another writer moved the checkpoint): restore again and rewind to its sequence
+ *
+ * A crash loses the work since the last checkpoint; its messages were not acked, so they come again and are
+ * applied once to the restored state. The checkpoint (not the broker's ack floor) says where to resume.
+ * Pure of I/O itself: time comes in as arguments, Redis and NATS behind the two interfaces.
+ */
+import { decodeFrames, Outcome, type BatchContext, type BatchOutcome, type ConsumedMessage, type DeadLetterRequest, type FramedEvent } from '@tidemark/jetstream';
+
+export type CheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number };
+
+/** One partition's keyed state, held in memory and checkpointed (a service's operator). */
+export interface PartitionState {
+  /** Reads the partition's last checkpoint into memory, dropping what memory held; its sequence (0: none). */
+  restore(): Promise<number>;
+  /** Applies events (every one after the last applied sequence) in memory; returns events it dead-letters. */
+  apply(events: FramedEvent[], now: number): Promise<DeadLetterRequest[] | void> | DeadLetterRequest[] | void;
+  /**
+   * Writes what changed since the last checkpoint with sequence `seq`, in one fenced call: only when the
+   * stored checkpoint is still at `expectedSeq`.
+   */
+  checkpoint(expectedSeq: number, seq: number, now: number): Promise<CheckpointResult>;
+  /** Whether there is something to checkpoint besides new events (optional; e.g. purges). */
+  dirty?(): boolean;
+}
+
+export interface CheckpointOptions {
+  /** Checkpoint at least this often while events come in (CHECKPOINT_INTERVAL_MS, default 200). */
+  intervalMs: number;
+  /** … and after this many events at most (CHECKPOINT_MAX_EVENTS, default 20 000). */
+  maxEvents: number;
+  logger?: { warn(message: string): unknown };
+  /** Called after each checkpoint attempt. */
+  onCheckpoint?: (info: { partition: number; durationMs: number; outcome: 'ok' | 'conflict' | 'error'; events: number }) => void;
+}
+
+interface Slot {
+  partition: number;
+  state: PartitionState;
+  restored: boolean;
+  /** Last stream sequence applied in memory. */
+  applied: number;
+  /** Sequence of the last durable checkpoint. */
+  checkpointed: number;
+  /** Events applied since that checkpoint. */
+  pending: number;
+  lastCheckpointAt: number;
+  commit?: (seq: number) => Promise<void>;
+  lock: Promise<unknown>;
+}
+
+export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
+  private readonly slots = new Map<number, Slot>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly create: (partition: number) => S,
+    private readonly options: CheckpointOptions,
+  ) {}
+
+  /** The state of a partition, once created. */
+  state(partition: number): S | undefined {
+    return this.slots.get(partition)?.state as S | undefined;
+  }
+
+  get partitions(): number[] {
+    return [...this.slots.keys()].sort((a, b) => a - b);
+  }
+
+  /** Last checkpointed sequence of a partition (undefined before its restore). */
+  checkpointedSeq(partition: number): number | undefined {
+    const s = this.slots.get(partition);
+    return s?.restored ? s.checkpointed : undefined;
+  }
+
+  /** One batch of one partition (the consumer's handler). */
+  handle(batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'>, partition: number, now: number): Promise<BatchOutcome> {
+    const slot = this.slot(partition);
+    slot.commit = ctx.commit;
+    return this.locked(slot, () => this.process(slot, batch, ctx, now));
+  }
+
+  /** Checkpoints every partition whose checkpoint is due (a timer calls it; tests call it with their clock). */
+  async tick(now: number, force = false): Promise<void> {
+    await Promise.all(
+      [...this.slots.values()].map((slot) => {
+        if (!slot.restored || !this.hasWork(slot)) return undefined;
+        if (!force && now - slot.lastCheckpointAt < this.options.intervalMs) return undefined;
+        return this.locked(slot, async () => {
+          if (!this.hasWork(slot)) return;
+          const r = await this.checkpoint(slot, now);
+          if (r === 'ok') await slot.commit?.(slot.checkpointed);
+        });
+      }),
+    );
+  }
+
+  start(clock: () => number = Date.now): void {
+    const every = Math.max(10, Math.floor(this.options.intervalMs / 2));
+    const run = async () => {
+      await this.tick(clock()).catch((e) => this.options.logger?.warn(`checkpoint round failed: ${(e as Error).message}`));
+      if (this.timer) this.timer = setTimeout(run, every);
+    };
+    this.timer = setTimeout(run, every);
+  }
+
+  /** Stops the timer and writes a last checkpoint of every partition (a graceful stop replays nothing). */
+  async stop(now: number): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.tick(now, true).catch((e) => this.options.logger?.warn(`last checkpoint failed: ${(e as Error).message}`));
+  }
+
+  private slot(partition: number): Slot {
+    let s = this.slots.get(partition);
+    if (!s) {
+      s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve() };
+      this.slots.set(partition, s);
+    }
+    return s;
+  }
+
+  private locked<T>(slot: Slot, fn: () => Promise<T>): Promise<T> {
+    const run = slot.lock.then(fn, fn);
+    slot.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private hasWork(slot: Slot): boolean {
+    return slot.applied > slot.checkpointed || (slot.state.dirty?.() ?? false);
+  }
+
+  private async restore(slot: Slot, now: number): Promise<void> {
+    const seq = await slot.state.restore();
+    slot.applied = slot.checkpointed = seq;
+    slot.pending = 0;
+    slot.lastCheckpointAt = now;
+    slot.restored = true;
+  }
+
+  private async process(slot: Slot, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
+    if (!slot.restored) await this.restore(slot, now);
+    if (ctx.ackFloor > slot.checkpointed) {
+      // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
+      ctx.rewind(slot.checkpointed);
+      return Outcome.retry(0, `partition ${slot.partition}: acked up to ${ctx.ackFloor}, checkpoint at ${slot.checkpointed}`);
+    }
+    const decoded = decodeFrames(batch);
+    const deadLetters = decoded.deadLetters;
+    const last = batch[batch.length - 1].seq;
+    const fresh = decoded.events.filter((e) => e.seq > slot.applied);
+    if (last > slot.applied) {
+      const more = await slot.state.apply(fresh, now);
+      if (more) deadLetters.push(...more);
+      slot.applied = last;
+      slot.pending += fresh.length;
+    }
+    if (slot.applied > slot.checkpointed && (slot.pending >= this.options.maxEvents || now - slot.lastCheckpointAt >= this.options.intervalMs)) {
+      const r = await this.checkpoint(slot, now);
+      if (r === 'conflict') {
+        ctx.rewind(slot.checkpointed);
+        return Outcome.retry(0, `partition ${slot.partition}: another writer moved the checkpoint to ${slot.checkpointed}`);
+      }
+    }
+    return last <= slot.checkpointed ? Outcome.ack(deadLetters) : Outcome.hold(deadLetters);
+  }
+
+  /** One checkpoint; 'error' keeps memory as it is (the next one retries), 'conflict' restores. */
+  private async checkpoint(slot: Slot, now: number): Promise<'ok' | 'conflict' | 'error'> {
+    const started = Date.now();
+    const events = slot.pending;
+    let outcome: 'ok' | 'conflict' | 'error';
+    try {
+      const r = await slot.state.checkpoint(slot.checkpointed, slot.applied, now);
+      if (r.status === 'ok') {
+        slot.checkpointed = slot.applied;
+        slot.pending = 0;
+        slot.lastCheckpointAt = now;
+        outcome = 'ok';
+      } else {
+        this.options.logger?.warn(`partition ${slot.partition}: checkpoint at ${r.lastSeq}, expected ${slot.checkpointed}: another writer; restoring`);
+        await this.restore(slot, now);
+        outcome = 'conflict';
+      }
+    } catch (e) {
+      this.options.logger?.warn(`partition ${slot.partition}: checkpoint failed: ${(e as Error).message}; kept in memory, retried`);
+      slot.lastCheckpointAt = now;
+      outcome = 'error';
+    }
+    this.options.onCheckpoint?.({ partition: slot.partition, durationMs: Date.now() - started, outcome, events });
+    return outcome;
+  }
+}
