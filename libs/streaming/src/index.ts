@@ -19,3 +19,8 @@ export * from './metrics/compile';
 export * from './pre-aggregate';
 export * from './operator';
 export * from './harness';
+export * from './partitioned/layout';
+export * from './partitioned/store';
+export * from './partitioned/partition-operator';
+export * from './partitioned/window-firer';
+export * from './partitioned/test-driver';

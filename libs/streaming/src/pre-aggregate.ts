@@ -31,6 +31,11 @@ import type { TimeWindow } from './window';
 export interface StreamingOptions extends WatermarkOptions {
   /** How long after a window's end an event still updates it (default 60000 ms). */
   allowedLatenessMs?: number;
+  /**
+   * Tumbling and sliding windows as panes (docs/checkpoints.md): a record updates the one pane
+   * (gcd(size, hop) long) holding its time instead of every window holding it; `windowType: 'pane'`.
+   */
+  panes?: boolean;
 }
 
 export interface SequencedEvent {
@@ -63,9 +68,12 @@ export interface WindowDeltaEntry {
   /**
    * 'aligned': a fixed tumbling/sliding window. 'session': a session of this batch (events of the key merged
    * within the batch); merge it with the key's stored sessions that intersect [windowStart, windowEnd).
+   * 'pane': a pane of a tumbling/sliding metric (option `panes`), counted in its windows that start at or
+   * after `from` (null: all of them; the earlier ones were past their lateness for these records).
    */
-  windowType: 'aligned' | 'session';
+  windowType: 'aligned' | 'session' | 'pane';
   delta: AggregateDelta;
+  from?: number | null;
 }
 
 /** A join delta for one key of one join metric. */
@@ -111,6 +119,21 @@ interface AlignedCell {
   delta: AggregateDelta;
 }
 
+interface PaneCell {
+  start: number;
+  end: number;
+  from: number | null;
+  delta: AggregateDelta;
+}
+
+/** The pane length of a tumbling or sliding window: gcd(size, hop). */
+export function paneSizeOf(size: number, hop: number): number {
+  let a = size;
+  let b = hop;
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
 interface SessionCell {
   start: number;
   end: number;
@@ -137,14 +160,19 @@ export class PreAggregator {
     return this.runWith(tracker, input.partition, input.now, input.events, input.afterSeq);
   }
 
-  /** Like run, advancing the given tracker in place (the in-memory operator's path). */
-  runWith(tracker: WatermarkTracker, partition: string | number, now: number, events: readonly SequencedEvent[], afterSeq?: number): PreAggregateResult {
-    const b = new Batch(this.metrics, this.allowedLatenessMs, String(partition));
+  /**
+   * Like run, advancing the given tracker in place. With `fixedWatermark` (a partition operator's view of the
+   * operator watermark, docs/checkpoints.md) lateness is decided with it for the whole batch; the tracker
+   * then only follows this partition's maximum event time.
+   */
+  runWith(tracker: WatermarkTracker, partition: string | number, now: number, events: readonly SequencedEvent[], afterSeq?: number, fixedWatermark?: number | null): PreAggregateResult {
+    const b = new Batch(this.metrics, this.allowedLatenessMs, String(partition), this.options.panes === true);
     const p = String(partition);
     let replayed = 0;
     let processed = 0;
     let lastSeq: number | null = null;
-    let wm = tracker.advance(now);
+    const fixed = fixedWatermark !== undefined;
+    let wm = fixed ? fixedWatermark : tracker.advance(now);
     for (const { event, seq, index } of events) {
       if (seq !== undefined && (lastSeq === null || seq > lastSeq)) lastSeq = seq;
       if (afterSeq !== undefined && seq !== undefined && seq <= afterSeq) {
@@ -157,7 +185,7 @@ export class PreAggregator {
       }
       processed++;
       b.event(event, seq ?? null, wm);
-      if (tracker.onEvent(p, event.ts, now)) wm = tracker.advance(now); // unchanged state, same now: same watermark
+      if (tracker.onEvent(p, event.ts, now) && !fixed) wm = tracker.advance(now); // unchanged state, same now: same watermark
     }
     return {
       ...b.finish(),
@@ -178,6 +206,8 @@ export function preAggregate(input: PreAggregateInput, metrics: MetricSet, optio
 
 class Batch {
   readonly aligned: (Map<string, Map<number, AlignedCell>> | undefined)[] = [];
+  /** Pane mode: per metric, key → `${paneStart}|${from}` → cell. */
+  readonly panes: (Map<string, Map<string, PaneCell>> | undefined)[] = [];
   readonly sessions: (Map<string, SessionCell[]> | undefined)[] = [];
   readonly joins: (Map<string, JoinDelta> | undefined)[] = [];
   readonly late: LateEvent[] = [];
@@ -190,6 +220,7 @@ class Batch {
     private readonly set: MetricSet,
     private readonly lateness: number,
     private readonly partition: string,
+    private readonly paneMode: boolean,
   ) {}
 
   event(e: TidemarkEvent, seq: number | null, wm: number | null): void {
@@ -261,6 +292,37 @@ class Batch {
       live.push(!isLate);
       if (isLate) anyLate = true;
     }
+    if (this.paneMode) {
+      let first = -1;
+      for (let i = starts.length - 1; i >= 0; i--) if (live[i]) first = i;
+      const paneSize = paneSizeOf(size, hop);
+      const pane = m.window.assigner.offset + Math.floor((time - m.window.assigner.offset) / paneSize) * paneSize;
+      // Starts are latest first: the live ones are a prefix (later windows end later).
+      let from: number | null = null;
+      if (anyLate) {
+        let earliestLive: number | null = null;
+        for (let i = 0; i < starts.length; i++) if (live[i]) earliestLive = starts[i];
+        from = earliestLive;
+      }
+      let perKey = this.panes[m.index];
+      for (const item of records) {
+        const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
+        const input = key === undefined ? undefined : m.input(e, item);
+        if (key === undefined || input === undefined) {
+          this.skip(m);
+          continue;
+        }
+        valid++;
+        if (first < 0) continue;
+        if (!perKey) perKey = this.panes[m.index] = new Map();
+        let cells = perKey.get(key);
+        if (!cells) perKey.set(key, (cells = new Map()));
+        const id = from === null ? String(pane) : `${pane}|${from}`;
+        const cell = cells.get(id);
+        if (cell) agg.addToDelta(cell.delta, input);
+        else cells.set(id, { start: pane, end: pane + paneSize, from, delta: agg.deltaOf(input) });
+      }
+    } else {
     let perKey = this.aligned[m.index];
     for (const item of records) {
       const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
@@ -280,6 +342,7 @@ class Batch {
         if (cell) agg.addToDelta(cell.delta, input);
         else cells.set(s, { end: s + size, delta: agg.deltaOf(input) });
       }
+    }
     }
     if (anyLate && valid > 0) {
       const windows: TimeWindow[] = [];
@@ -349,6 +412,14 @@ class Batch {
         for (const [key, cells] of aligned) {
           for (const [start, cell] of cells) {
             deltas.push({ id: `${m.name}|${key}|${start}|${cell.end}`, metric: m.name, key, windowStart: start, windowEnd: cell.end, windowType: 'aligned', delta: agg.finalizeDelta(cell.delta) });
+          }
+        }
+      }
+      const panes = this.panes[m.index];
+      if (panes) {
+        for (const [key, cells] of panes) {
+          for (const cell of cells.values()) {
+            deltas.push({ id: `${m.name}|${key}|${cell.start}|${cell.end}|${cell.from}`, metric: m.name, key, windowStart: cell.start, windowEnd: cell.end, windowType: 'pane', from: cell.from, delta: agg.finalizeDelta(cell.delta) });
           }
         }
       }

@@ -8,10 +8,10 @@
  */
 import fc from 'fast-check';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { StreamingTestHarness } from './harness';
+import { PartitionedTestDriver } from './partitioned/test-driver';
 import { DEFAULT_METRICS } from './metrics/default-metrics';
 import { MetricDefinition } from './metrics/metric-definitions';
-import { WindowResult } from './operator';
+import type { WindowResultDto as WindowResult } from '@tidemark/contracts';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from './testing/generators';
 import { ms, referenceResults, referenceUnmatched, windowsOf } from './testing/reference';
 
@@ -19,16 +19,16 @@ const strip = (r: WindowResult) => ({ metric: r.metric, key: r.key, windowStart:
 const FLUSH = BASE + 1e10;
 
 describe('property: fired results equal a batch computation (disorder within the bound)', () => {
-  it('all 13 default metrics, random batches, 1–3 partitions', () => {
-    fc.assert(
-      fc.property(
+  it('all 13 default metrics, random batches, 1–3 partitions', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         shopStreamArb(2 * 3_600_000, 120),
         fc.array(fc.nat(), { minLength: 1, maxLength: 50 }),
         fc.constantFrom(0, 5_000, 120_000),
         fc.integer({ min: 1, max: 3 }),
         fc.array(fc.nat(), { maxLength: 30 }),
-        (events, delays, bound, partitions, cuts) => {
-          const h = new StreamingTestHarness(DEFAULT_METRICS, { maxOutOfOrdernessMs: bound });
+        async (events, delays, bound, partitions, cuts) => {
+          const h = new PartitionedTestDriver(DEFAULT_METRICS, { maxOutOfOrdernessMs: bound, partitions });
           const arrival = inBoundOrder(events, delays, bound);
           const partitionOf = (e: TidemarkEvent) => Number(e.sessionId.slice(1)) % partitions;
           // consecutive runs of one partition, cut into batches
@@ -38,8 +38,8 @@ describe('property: fired results equal a batch computation (disorder within the
             if (last && partitionOf(last[0]) === partitionOf(e)) last.push(e);
             else runs.push([e]);
           }
-          for (const run of runs) for (const batch of chunks(run, cuts)) h.processBatch(batch, { partition: partitionOf(batch[0]) });
-          h.processWatermark(FLUSH);
+          for (const run of runs) for (const batch of chunks(run, cuts)) await h.processBatch(batch, { partition: partitionOf(batch[0]) });
+          await h.processWatermark(FLUSH);
 
           for (const def of DEFAULT_METRICS) {
             if (def.aggregation.type === 'join' || def.source?.late) continue;
@@ -52,7 +52,7 @@ describe('property: fired results equal a batch computation (disorder within the
           expect(h.lateOutput).toEqual([]);
           expect(h.latest('late_events')).toEqual([]);
           expect(h.results.every((r) => r.final && r.version === 1)).toBe(true); // nothing ever re-fires
-          expect(h.operator.openWindows).toBe(0);
+          expect(h.openState).toBe(0);
         },
       ),
       { numRuns: 60 },
@@ -70,31 +70,35 @@ describe('property: every event is counted in its windows or reported late, none
   ];
   const windowsFor = (def: MetricDefinition, ts: number) => (def.window.type === 'session' ? [{ start: ts, end: ts + 20_000 }] : windowsOf(def, ts));
 
-  it('matches a reference watermark simulation exactly', () => {
-    fc.assert(
-      fc.property(
+  it('matches a reference watermark simulation exactly', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: 15 * 60_000 }), { maxLength: 80, size: 'max' }),
         fc.constantFrom(0, 5_000, 30_000),
         fc.constantFrom(0, 20_000, 60_000),
         fc.array(fc.nat(), { maxLength: 20 }),
         fc.boolean(),
-        (offsets, bound, lateness, cuts, oneByOne) => {
+        async (offsets, bound, lateness, cuts, oneByOne) => {
           const events: TidemarkEvent[] = offsets.map((o, i) => ({ id: `e${i}`, type: i % 3 === 0 ? 'page_view' : 'product_view', ts: BASE + o, userId: 'u', sessionId: 's' }));
-          const h = new StreamingTestHarness(defs, { maxOutOfOrdernessMs: bound, allowedLatenessMs: lateness });
-          if (oneByOne) h.processElements(events);
-          else for (const b of chunks(events, cuts)) h.processBatch(b);
-          h.processWatermark(FLUSH);
+          const h = new PartitionedTestDriver(defs, { maxOutOfOrdernessMs: bound, allowedLatenessMs: lateness });
+          if (oneByOne) await h.processElements(events);
+          else for (const b of chunks(events, cuts)) await h.processBatch(b);
+          await h.processWatermark(FLUSH);
 
           // reference: W before event i = max(ts of earlier events) − bound; late for w iff W >= w.end + lateness
           const latestByKey = new Map<string, WindowResult[]>();
           for (const def of defs) for (const r of h.latest(def.name)) latestByKey.set(`${def.name}|${r.key}`, [...(latestByKey.get(`${def.name}|${r.key}`) ?? []), r]);
           const lateBy = new Map<string, typeof h.lateOutput>();
           for (const l of h.lateOutput) lateBy.set(`${l.metric}|${l.event.id}`, [...(lateBy.get(`${l.metric}|${l.event.id}`) ?? []), l]);
+          // The watermark an event is decided with is the one of its batch's start (checkpointed, like
+          // Flink's periodic watermarks): the highest time of the earlier batches − bound.
+          const batches = oneByOne ? events.map((e) => [e]) : chunks(events, cuts);
           let max: number | null = null;
           const expectedLateEvents = new Map<string, number>();
           const allCount = new Map<string, number>();
-          for (const e of events) {
-            const wm = max === null ? null : max - bound;
+          for (const batch of batches) {
+          const wm = max === null ? null : max - bound;
+          for (const e of batch) {
             let lateSomewhere = false;
             for (const def of defs.slice(0, 4)) {
               const wins = windowsFor(def, e.ts);
@@ -119,7 +123,8 @@ describe('property: every event is counted in its windows or reported late, none
               const k = `${e.type}|${w}`;
               expectedLateEvents.set(k, (expectedLateEvents.get(k) ?? 0) + 1);
             }
-            max = max === null ? e.ts : Math.max(max, e.ts);
+          }
+          for (const e of batch) max = max === null ? e.ts : Math.max(max, e.ts);
           }
           expect(Object.fromEntries(h.latest('all_sliding').map((r) => [`${r.windowStart}`, r.value]))).toEqual(Object.fromEntries(allCount));
           expect(Object.fromEntries(h.latest('late_events').map((r) => [`${r.key}|${r.windowStart}`, r.value]))).toEqual(Object.fromEntries(expectedLateEvents));
@@ -131,7 +136,7 @@ describe('property: every event is counted in its windows or reported late, none
             expect(r.final).toBe(true);
           }
           for (const vs of versions.values()) expect(vs).toEqual(vs.map((_, i) => i + 1));
-          expect(h.operator.openWindows).toBe(0);
+          expect(h.openState).toBe(0);
         },
       ),
       { numRuns: 80 },
@@ -153,13 +158,13 @@ describe('property: session merging matches a reference', () => {
   );
   const withIds = (xs: Omit<TidemarkEvent, 'id'>[]): TidemarkEvent[] => xs.map((x, i) => ({ ...x, id: `v${i}` }) as TidemarkEvent);
 
-  it('disorder within the bound: each session fires once, final values equal the reference', () => {
-    fc.assert(
-      fc.property(streamArb, fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { maxLength: 20 }), (raw, delays, cuts) => {
+  it('disorder within the bound: each session fires once, final values equal the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(streamArb, fc.array(fc.nat(), { minLength: 1, maxLength: 40 }), fc.array(fc.nat(), { maxLength: 20 }), async (raw, delays, cuts) => {
         const events = withIds(raw);
-        const h = new StreamingTestHarness(defs, { maxOutOfOrdernessMs: 8_000, allowedLatenessMs: 0 });
-        for (const b of chunks(inBoundOrder(events, delays, 8_000), cuts)) h.processBatch(b);
-        h.processWatermark(FLUSH);
+        const h = new PartitionedTestDriver(defs, { maxOutOfOrdernessMs: 8_000, allowedLatenessMs: 0 });
+        for (const b of chunks(inBoundOrder(events, delays, 8_000), cuts)) await h.processBatch(b);
+        await h.processWatermark(FLUSH);
         for (const def of defs) expect(h.latest(def.name).map(strip)).toEqual(referenceResults(def, events));
         expect(h.results.every((r) => r.version === 1)).toBe(true);
         expect(h.lateOutput).toEqual([]);
@@ -168,15 +173,15 @@ describe('property: session merging matches a reference', () => {
     );
   });
 
-  it('any disorder, nothing late: sessions merge across firings (versions increase) and end equal to the reference', () => {
-    fc.assert(
-      fc.property(streamArb, fc.array(fc.nat(), { maxLength: 20 }), (raw, cuts) => {
+  it('any disorder, nothing late: sessions merge across firings (versions increase) and end equal to the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(streamArb, fc.array(fc.nat(), { maxLength: 20 }), async (raw, cuts) => {
         const events = withIds(raw);
-        const h = new StreamingTestHarness(defs, { maxOutOfOrdernessMs: 0, allowedLatenessMs: 1e12 });
-        for (const b of chunks(events, cuts)) h.processBatch(b);
-        h.processWatermark(BASE + 1e9); // every session complete, none purged
+        const h = new PartitionedTestDriver(defs, { maxOutOfOrdernessMs: 0, allowedLatenessMs: 1e12 });
+        for (const b of chunks(events, cuts)) await h.processBatch(b);
+        await h.processWatermark(BASE + 1e9); // every session complete, none purged
         for (const def of defs) {
-          const live = h.query(def.name);
+          const live = h.stored(def.name);
           expect(live.map(strip)).toEqual(referenceResults(def, events));
           for (const r of live) expect(r.final && r.version >= 1).toBe(true);
           // the live session's version is its number of firings
@@ -193,25 +198,25 @@ describe('property: session merging matches a reference', () => {
 });
 
 describe('property: window boundaries are exact', () => {
-  it('each window fires at W = end (not end − 1) with exactly the events of [start, end)', () => {
-    fc.assert(
-      fc.property(
+  it('each window fires at W = end (not end − 1) with exactly the events of [start, end)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 1, max: 40 }),
         fc.nat(),
         fc.array(fc.integer({ min: 0, max: 200 }), { minLength: 1, maxLength: 40, size: 'max' }),
-        (size, hopRaw, offsetRaw, ts) => {
+        async (size, hopRaw, offsetRaw, ts) => {
           const hop = Math.min(size, hopRaw);
           const offset = offsetRaw % hop;
           const def: MetricDefinition = { name: 'n', aggregation: { type: 'count' }, window: { type: 'sliding', size, hop, offset } };
-          const h = new StreamingTestHarness([def], { maxOutOfOrdernessMs: 1_000, allowedLatenessMs: 0 });
-          h.processElements(ts.map((t, i) => ({ id: `b${i}`, type: 'page_view', ts: t, userId: 'u', sessionId: 's' })));
+          const h = new PartitionedTestDriver([def], { maxOutOfOrdernessMs: 1_000, allowedLatenessMs: 0 });
+          await h.processElements(ts.map((t, i) => ({ id: `b${i}`, type: 'page_view', ts: t, userId: 'u', sessionId: 's' })));
           expect(h.results).toEqual([]); // the bound keeps W below every end
           const ends = [...new Set(ts.flatMap((t) => windowsOf(def, t).map((w) => w.end)))].sort((a, b) => a - b);
           for (const end of ends) {
-            h.processWatermark(end - 1);
+            await h.processWatermark(end - 1);
             expect(h.results.some((r) => r.windowEnd === end)).toBe(false);
-            h.processWatermark(end);
+            await h.processWatermark(end);
             const fired = h.results.filter((r) => r.windowEnd === end);
             expect(fired).toHaveLength(1);
             const start = end - size;

@@ -1,0 +1,88 @@
+/**
+ * Panes and accumulator encodings of the partitioned operator (docs/checkpoints.md). Pure.
+ *
+ * A tumbling or sliding metric keeps, per partition, one accumulator per (pane, key, from): the pane is
+ * gcd(size, hop) long, so a record updates one pane instead of size / hop windows, and a window is the
+ * merge of its panes when it fires or is read. `from` (null: none) restricts a cell to the windows starting
+ * at or after it: the records of a batch that were too late for a pane's earlier windows.
+ */
+import type { AggregationKind, AnyAggregation } from '../aggregations';
+import { HyperLogLog, type HyperLogLogJson } from '../hll';
+import type { AlignedWindows } from '../assigners';
+import { paneSizeOf } from '../pre-aggregate';
+
+export function paneSize(a: AlignedWindows): number {
+  return paneSizeOf(a.size, a.hop);
+}
+
+/** The smallest window start (aligned to the hop) that is >= t. */
+function firstStartAtOrAfter(a: AlignedWindows, t: number): number {
+  const s = a.lastStart(t);
+  return s === t ? s : s + a.hop;
+}
+
+/** The windows holding pane [pane, pane + paneSize) that a cell with `from` counts in, earliest first. */
+export function windowsOfCell(a: AlignedWindows, pane: number, from: number | null): { start: number; end: number }[] {
+  const paneEnd = pane + paneSize(a);
+  let s = firstStartAtOrAfter(a, paneEnd - a.size);
+  if (from !== null && from > s) s = firstStartAtOrAfter(a, from);
+  const out: { start: number; end: number }[] = [];
+  for (; s <= pane; s += a.hop) out.push({ start: s, end: s + a.size });
+  return out;
+}
+
+/** The end of the first window a cell counts in (a change to it after the watermark passed that end re-fires). */
+export function firstEndOfCell(a: AlignedWindows, pane: number, from: number | null): number {
+  const paneEnd = pane + paneSize(a);
+  let s = firstStartAtOrAfter(a, paneEnd - a.size);
+  if (from !== null && from > s) s = firstStartAtOrAfter(a, from);
+  return s + a.size;
+}
+
+/** The panes of window [start, start + size). */
+export function panesOfWindow(a: AlignedWindows, start: number): number[] {
+  const p = paneSize(a);
+  const out: number[] = [];
+  for (let t = start; t < start + a.size; t += p) out.push(t);
+  return out;
+}
+
+/** When a pane can go: the last window holding it is past its lateness. */
+export function paneCleanupTime(a: AlignedWindows, pane: number, allowedLatenessMs: number): number {
+  return a.lastStart(pane) + a.size + allowedLatenessMs;
+}
+
+/** An accumulator as a string (checkpoints), and back. Maps are entry lists, HyperLogLogs their JSON. */
+export function encodeAcc(kind: AggregationKind, acc: unknown): string {
+  switch (kind) {
+    case 'distinct':
+      return JSON.stringify((acc as HyperLogLog).toJSON());
+    case 'topK':
+      return JSON.stringify([...(acc as { counts: Map<string, number> }).counts]);
+    case 'funnel':
+      return JSON.stringify([...(acc as { sessions: Map<string, number> }).sessions]);
+    default:
+      return JSON.stringify(acc);
+  }
+}
+
+export function decodeAcc(kind: AggregationKind, s: string): unknown {
+  const v = JSON.parse(s) as unknown;
+  switch (kind) {
+    case 'distinct':
+      return HyperLogLog.fromJSON(v as HyperLogLogJson);
+    case 'topK':
+      return { counts: new Map(v as [string, number][]) };
+    case 'funnel':
+      return { sessions: new Map(v as [string, number][]) };
+    default:
+      return v;
+  }
+}
+
+/** Merges accumulators of one aggregation into a new one (the inputs are left alone). */
+export function mergeAll(agg: AnyAggregation, accs: readonly unknown[]): unknown {
+  let out = agg.createAccumulator();
+  for (const a of accs) out = agg.merge(out, a);
+  return out;
+}

@@ -1,0 +1,356 @@
+/**
+ * One clean partition's share of every metric, held in memory and checkpointed (docs/checkpoints.md):
+ *
+ *   - tumbling / sliding metrics: partial accumulators per (pane, key, from); the firer merges the panes of
+ *     a window across partitions when the operator watermark passes its end;
+ *   - session metrics (keyed by the routing key, so whole in one partition): the sessions of each key, merged
+ *     here; fired here when the watermark this partition knows passes a session's end, through an outbox
+ *     written with the checkpoint (published after it, idempotently by version);
+ *   - interval joins: each partition's lefts and rights of a key; the firer merges them at the deadline.
+ *
+ * Lateness is decided with the operator watermark the last checkpoint returned (a lagging view of the
+ * global one; the firer re-fires what a partition changes after it fired). State past the purge horizon
+ * (the lowest watermark any partition still decides with) is dropped.
+ * Pure: no I/O; time and the watermark come in as arguments.
+ */
+import type { WindowResultDto } from '@tidemark/contracts';
+import type { AnyAggregation } from '../aggregations';
+import type { AlignedWindows } from '../assigners';
+import { applyJoinDelta, emptyJoinState, joinCleanupTime, type JoinState } from '../interval-join';
+import type { LateEvent } from '../late-event';
+import type { CompiledWindowMetric, MetricSet } from '../metrics/compile';
+import { InvalidEvent, PreAggregator, type SequencedEvent, type StreamingOptions } from '../pre-aggregate';
+import { planSessionMerge } from '../session-merge';
+import { WatermarkTracker } from '../watermark';
+import { decodeAcc, encodeAcc, firstEndOfCell, paneCleanupTime } from './layout';
+import type { CellWrite, JoinWrite, KeyedWrite, PartitionCheckpoint, PartitionSnapshot, StoredResult } from './store';
+
+interface Cell {
+  metric: CompiledWindowMetric;
+  pane: number;
+  key: string;
+  from: number | null;
+  acc: unknown;
+}
+
+interface Session {
+  start: number;
+  end: number;
+  acc: unknown;
+  /** Last version published (0: never). */
+  v: number;
+  /** Changed since published. */
+  d: boolean;
+}
+
+interface SessionJson {
+  s: number;
+  e: number;
+  a: string;
+  v: number;
+  d: boolean;
+}
+
+export interface ApplyOutput {
+  late: LateEvent[];
+  invalid: InvalidEvent[];
+  skipped: Record<string, number>;
+  processed: number;
+}
+
+export interface PreparedCheckpoint {
+  checkpoint: PartitionCheckpoint;
+  /** Session results to publish after the checkpoint is durable. */
+  publish: WindowResultDto[];
+}
+
+const cellId = (pane: number, key: string, from: number | null) => `${pane}\u0000${from}\u0000${key}`;
+
+export class PartitionOperator {
+  private readonly pre: PreAggregator;
+  private tracker: WatermarkTracker;
+  private readonly p: string;
+  /** Per metric index: pane → cell id → cell. */
+  private readonly cells: Map<number, Map<string, Cell>>[] = [];
+  private readonly sessions: Map<string, Session[]>[] = [];
+  private readonly joins: Map<string, JoinState>[] = [];
+  private changedCells = new Set<Cell>();
+  /** Staged until a checkpoint is durable (a failed one leaves them for the next). */
+  private droppedPanes: { metric: string; pane: number }[] = [];
+  private results: StoredResult[] = [];
+  private changedSessions = new Set<string>();
+  private changedJoins = new Map<string, number | null>();
+  /** The operator watermark lateness is decided with, and the purge horizon (from the last checkpoint). */
+  private wm: number | null = null;
+  private horizon: number | null = null;
+  private lastEventAt = 0;
+  /** Session results fired and checkpointed (the outbox) but not yet published. */
+  outbox: WindowResultDto[] = [];
+
+  constructor(
+    readonly metrics: MetricSet,
+    readonly partition: number,
+    readonly options: StreamingOptions,
+  ) {
+    this.pre = new PreAggregator(metrics, { ...options, panes: true });
+    this.tracker = new WatermarkTracker(options);
+    this.p = String(partition);
+    for (const m of metrics.metrics) {
+      this.cells[m.index] = new Map();
+      this.sessions[m.index] = new Map();
+      this.joins[m.index] = new Map();
+    }
+  }
+
+  get allowedLatenessMs(): number {
+    return this.pre.allowedLatenessMs;
+  }
+
+  /** The operator watermark this partition decides lateness with. */
+  get watermark(): number | null {
+    return this.wm;
+  }
+
+  /** This partition's own event-time maximum (null before its first event). */
+  get maxTs(): number | null {
+    return this.tracker.snapshot().partitions[this.p]?.maxTs ?? null;
+  }
+
+  /** Open (pane, key) cells, sessions and join keys held. */
+  get size(): number {
+    let n = 0;
+    for (const m of this.metrics.metrics) {
+      for (const panes of this.cells[m.index].values()) n += panes.size;
+      n += this.sessions[m.index].size + this.joins[m.index].size;
+    }
+    return n;
+  }
+
+  /** Replaces memory with a checkpoint. */
+  restore(s: PartitionSnapshot): void {
+    for (const m of this.metrics.metrics) {
+      this.cells[m.index].clear();
+      this.sessions[m.index].clear();
+      this.joins[m.index].clear();
+    }
+    this.changedCells = new Set();
+    this.droppedPanes = [];
+    this.results = [];
+    this.changedSessions = new Set();
+    this.changedJoins = new Map();
+    const t = (this.tracker = new WatermarkTracker(this.options));
+    if (s.maxTs !== null) t.onEvent(this.p, s.maxTs, s.lastEventAt);
+    this.lastEventAt = s.lastEventAt;
+    this.wm = s.watermark;
+    this.horizon = s.horizon;
+    for (const c of s.cells) {
+      const m = this.metrics.get(c.metric);
+      if (!m || m.kind !== 'window' || m.window.type !== 'aligned') continue; // a metric removed since
+      this.cellMap(m, c.pane).set(cellId(c.pane, c.key, c.from), { metric: m, pane: c.pane, key: c.key, from: c.from, acc: decodeAcc(m.aggregation.kind, c.value) });
+    }
+    for (const x of s.sessions) {
+      const m = this.metrics.get(x.metric);
+      if (!m || m.kind !== 'window' || m.window.type !== 'session') continue;
+      const list = (JSON.parse(x.value) as SessionJson[]).map((j) => ({ start: j.s, end: j.e, acc: decodeAcc(m.aggregation.kind, j.a), v: j.v, d: j.d }));
+      this.sessions[m.index].set(x.key, list);
+    }
+    for (const x of s.joins) {
+      const m = this.metrics.get(x.metric);
+      if (!m || m.kind !== 'join') continue;
+      const j = JSON.parse(x.value) as { l: JoinState['left']; r: number[] };
+      this.joins[m.index].set(x.key, { left: j.l, rights: j.r });
+    }
+    this.outbox = s.outbox ? (JSON.parse(s.outbox) as WindowResultDto[]) : [];
+  }
+
+  /** Applies events (all after the last applied sequence) in memory. */
+  apply(events: readonly SequencedEvent[], now: number): ApplyOutput {
+    const r = this.pre.runWith(this.tracker, this.p, now, events, undefined, this.wm);
+    if (r.processed > 0) this.lastEventAt = now;
+    const L = this.pre.allowedLatenessMs;
+    for (const d of r.deltas) {
+      const m = this.metrics.get(d.metric);
+      if (!m || m.kind !== 'window') throw new Error(`delta for unknown metric ${d.metric}`);
+      const agg = m.aggregation;
+      if (d.windowType === 'pane') {
+        const cells = this.cellMap(m, d.windowStart);
+        const id = cellId(d.windowStart, d.key, d.from ?? null);
+        let cell = cells.get(id);
+        if (!cell) cells.set(id, (cell = { metric: m, pane: d.windowStart, key: d.key, from: d.from ?? null, acc: agg.createAccumulator() }));
+        agg.applyDelta(cell.acc, d.delta);
+        this.changedCells.add(cell);
+        continue;
+      }
+      if (d.windowType !== 'session') throw new Error(`unexpected ${d.windowType} delta for ${d.metric}`);
+      const perKey = this.sessions[m.index];
+      // A session past its allowed lateness is closed: an event within its gap starts a new one.
+      const all = perKey.get(d.key) ?? [];
+      const open = all.filter((s) => this.wm === null || s.end + L > this.wm);
+      const closed = all.filter((s) => !open.includes(s));
+      const plan = planSessionMerge(open, { start: d.windowStart, end: d.windowEnd });
+      let acc = agg.applyDelta(agg.createAccumulator(), d.delta);
+      let v = 0;
+      for (const s of plan.merged) {
+        acc = agg.merge(s.acc, acc);
+        v = Math.max(v, s.v);
+        if (s.v > 0 && (s.start !== plan.start || s.end !== plan.end)) this.supersededSession(m, d.key, s);
+      }
+      const list = [...closed, ...plan.kept, { start: plan.start, end: plan.end, acc, v, d: v > 0 }].sort((a, b) => a.start - b.start);
+      perKey.set(d.key, list);
+      this.changedSessions.add(`${m.index}\u0000${d.key}`);
+    }
+    for (const j of r.joins) {
+      const m = this.metrics.get(j.metric);
+      if (!m || m.kind !== 'join') throw new Error(`join delta for unknown metric ${j.metric}`);
+      const perKey = this.joins[m.index];
+      const st = perKey.get(j.key) ?? emptyJoinState();
+      const before = st.left;
+      applyJoinDelta(st, j.delta);
+      perKey.set(j.key, st);
+      let due: number | null = null;
+      if (st.left && st.left !== before) due = st.left.ts + m.join.upperMs;
+      if (j.delta.rights.length > 0) due = Math.min(due ?? Infinity, j.delta.rights[0]);
+      const id = `${m.index}\u0000${j.key}`;
+      const prev = this.changedJoins.get(id);
+      this.changedJoins.set(id, prev === undefined || prev === null ? due : due === null ? prev : Math.min(prev, due));
+    }
+    return { late: r.late, invalid: r.invalid, skipped: r.skipped, processed: r.processed };
+  }
+
+  /** A fired session merged into a larger one leaves the query API (its stored result goes). */
+  private supersededSession(m: CompiledWindowMetric, key: string, s: Session): void {
+    this.results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: null });
+  }
+
+  private cellMap(m: CompiledWindowMetric, pane: number): Map<string, Cell> {
+    const panes = this.cells[m.index];
+    let cells = panes.get(pane);
+    if (!cells) panes.set(pane, (cells = new Map()));
+    return cells;
+  }
+
+  /**
+   * Whether to checkpoint even without new events: changes, or state that a newer watermark (which only a
+   * checkpoint brings) would fire or purge, or an outbox not yet published.
+   */
+  dirty(): boolean {
+    if (this.changedCells.size > 0 || this.changedSessions.size > 0 || this.changedJoins.size > 0 || this.droppedPanes.length > 0 || this.results.length > 0) return true;
+    for (const m of this.metrics.metrics) if (this.cells[m.index].size > 0 || this.sessions[m.index].size > 0 || this.joins[m.index].size > 0) return true;
+    return false;
+  }
+
+  /**
+   * What changed since the last checkpoint, as one checkpoint write (plus the session results it fires).
+   * Call `committed` once it is durable.
+   */
+  prepare(expectedSeq: number, seq: number): PreparedCheckpoint {
+    const L = this.pre.allowedLatenessMs;
+    const cells: CellWrite[] = [];
+    const dropPanes = this.droppedPanes;
+    // Purge what is past the horizon: whole panes, sessions, join keys.
+    if (this.horizon !== null) {
+      const h = this.horizon;
+      for (const m of this.metrics.metrics) {
+        if (m.kind === 'window' && m.window.type === 'aligned') {
+          for (const [pane, map] of this.cells[m.index]) {
+            if (paneCleanupTime(m.window.assigner, pane, L) > h) continue;
+            this.cells[m.index].delete(pane);
+            for (const c of map.values()) this.changedCells.delete(c);
+            dropPanes.push({ metric: m.name, pane });
+          }
+        }
+        if (m.kind === 'window' && m.window.type === 'session') {
+          for (const [key, list] of this.sessions[m.index]) {
+            const keep = list.filter((s) => s.end + L > h || s.v === 0 || s.d);
+            if (keep.length !== list.length) {
+              if (keep.length === 0) this.sessions[m.index].delete(key);
+              else this.sessions[m.index].set(key, keep);
+              this.changedSessions.add(`${m.index}\u0000${key}`);
+            }
+          }
+        }
+        if (m.kind === 'join') {
+          for (const [key, st] of this.joins[m.index]) {
+            if (joinCleanupTime(st, m.join, L) > h) continue;
+            this.joins[m.index].delete(key);
+            this.changedJoins.set(`${m.index}\u0000${key}`, null);
+          }
+        }
+      }
+    }
+    for (const c of this.changedCells) {
+      const a = c.metric.window.type === 'aligned' ? c.metric.window.assigner : undefined;
+      cells.push({ metric: c.metric.name, pane: c.pane, key: c.key, from: c.from, value: encodeAcc(c.metric.aggregation.kind, c.acc), firstEnd: firstEndOfCell(a as AlignedWindows, c.pane, c.from) });
+    }
+    // Sessions: fire what the watermark passed (new, or changed since fired).
+    const publish = this.outbox;
+    const results = this.results;
+    if (this.wm !== null) {
+      for (const m of this.metrics.metrics) {
+        if (m.kind !== 'window' || m.window.type !== 'session') continue;
+        for (const [key, list] of this.sessions[m.index]) {
+          for (const s of list) {
+            if (s.end > this.wm || !(s.v === 0 || s.d)) continue;
+            s.v++;
+            s.d = false;
+            const r: WindowResultDto = { metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: m.aggregation.result(s.acc), final: true, version: s.v };
+            publish.push(r);
+            results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: JSON.stringify(r) });
+            this.changedSessions.add(`${m.index}\u0000${key}`);
+          }
+        }
+      }
+    }
+    const sessions: KeyedWrite[] = [];
+    for (const id of this.changedSessions) {
+      const [index, key] = splitId(id);
+      const m = this.metrics.metrics[index] as CompiledWindowMetric;
+      const list = this.sessions[index].get(key);
+      sessions.push({ metric: m.name, key, value: list ? JSON.stringify(list.map((s) => ({ s: s.start, e: s.end, a: encodeAcc(m.aggregation.kind, s.acc), v: s.v, d: s.d }))) : null });
+    }
+    const joins: JoinWrite[] = [];
+    for (const [id, due] of this.changedJoins) {
+      const [index, key] = splitId(id);
+      const st = this.joins[index].get(key);
+      joins.push({ metric: this.metrics.metrics[index].name, key, value: st ? JSON.stringify({ l: st.left, r: st.rights }) : null, due: st ? due : null });
+    }
+    const mine = this.tracker.snapshot().partitions[this.p];
+    const checkpoint: PartitionCheckpoint = {
+      expectedSeq,
+      seq,
+      maxTs: mine?.maxTs ?? null,
+      lastEventAt: this.lastEventAt,
+      seenWatermark: this.wm,
+      cells,
+      dropPanes,
+      sessions,
+      joins,
+      results,
+      outbox: publish.length > 0 ? JSON.stringify(publish) : '',
+    };
+    return { checkpoint, publish: [...publish] };
+  }
+
+  /** The first `n` outbox results are published (JetStream acknowledged them). */
+  published(n: number): void {
+    this.outbox = this.outbox.slice(n);
+  }
+
+  /** The checkpoint is durable: forget what it wrote; take the watermark and horizon it returned. */
+  committed(watermark: number | null, horizon: number | null): void {
+    this.changedCells = new Set();
+    this.droppedPanes = [];
+    this.results = [];
+    this.changedSessions = new Set();
+    this.changedJoins = new Map();
+    if (watermark !== null && (this.wm === null || watermark > this.wm)) this.wm = watermark;
+    if (horizon !== null && (this.horizon === null || horizon > this.horizon)) this.horizon = horizon;
+  }
+}
+
+function splitId(id: string): [number, string] {
+  const i = id.indexOf('\u0000');
+  return [Number(id.slice(0, i)), id.slice(i + 1)];
+}
+
+export type { AnyAggregation };

@@ -1,0 +1,354 @@
+/**
+ * Where the partitioned operator keeps its durable state (docs/checkpoints.md): an interface with two
+ * implementations, in memory (this file: tests, the TopologyTestDriver) and Redis (the aggregation
+ * service's, checked against this one). Keys are raw here; the Redis one encodes them.
+ *
+ * Per partition (one Redis Cluster slot): the checkpoint (sequence, watermark state, the operator watermark
+ * and purge horizon it was given, the outbox), pane cells, sessions, join states, re-fire marks, join due
+ * entries and the session results. Global (the firer's): what each metric fired through, window results
+ * (with their versions), join emissions.
+ */
+
+export interface CellRef {
+  metric: string;
+  pane: number;
+  key: string;
+  from: number | null;
+}
+
+export interface CellWrite extends CellRef {
+  /** Encoded accumulator; null deletes the cell. */
+  value: string | null;
+  /** Mark the cell for re-firing when the stored operator watermark is >= this (its first window's end). */
+  firstEnd: number;
+}
+
+export interface KeyedWrite {
+  metric: string;
+  key: string;
+  /** Encoded state; null deletes it. */
+  value: string | null;
+}
+
+export interface JoinWrite extends KeyedWrite {
+  /** When the firer must look at the key (kept at the earliest). */
+  due: number | null;
+}
+
+export interface StoredResult {
+  metric: string;
+  key: string;
+  windowStart: number;
+  windowEnd: number;
+  /** The result JSON (WindowResultDto); null deletes it. */
+  value: string | null;
+}
+
+export interface PartitionCheckpoint {
+  expectedSeq: number;
+  seq: number;
+  maxTs: number | null;
+  lastEventAt: number;
+  /** The operator watermark this partition decided lateness with since its last checkpoint. */
+  seenWatermark: number | null;
+  cells: CellWrite[];
+  /** Panes dropped whole (past their lateness). */
+  dropPanes: { metric: string; pane: number }[];
+  sessions: KeyedWrite[];
+  joins: JoinWrite[];
+  /** Session results fired at this checkpoint (and superseded ones deleted). */
+  results: StoredResult[];
+  /** Results to publish once this checkpoint is durable (JSON list; '' none). */
+  outbox: string;
+}
+
+export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon: number | null } | { status: 'conflict'; seq: number };
+
+export interface PartitionSnapshot {
+  seq: number;
+  maxTs: number | null;
+  lastEventAt: number;
+  watermark: number | null;
+  horizon: number | null;
+  outbox: string;
+  cells: (CellRef & { value: string })[];
+  sessions: { metric: string; key: string; value: string }[];
+  joins: { metric: string; key: string; value: string }[];
+}
+
+export interface PartitionStatus {
+  partition: number;
+  seq: number;
+  maxTs: number | null;
+  lastEventAt: number;
+  seenWatermark: number | null;
+}
+
+export interface Mark extends CellRef {
+  /** Opaque token: the mark is cleared only if unchanged. */
+  token: string;
+}
+
+export interface JoinDue {
+  metric: string;
+  key: string;
+  due: number;
+}
+
+/** The durable state of the partitioned operator. Every method is one round trip or a few. */
+export interface AggregationStore {
+  // ---- a partition's own (one slot) ----
+  restore(partition: number): Promise<PartitionSnapshot>;
+  checkpoint(partition: number, cp: PartitionCheckpoint): Promise<CheckpointReply>;
+
+  // ---- the firer ----
+  statuses(partitions: number): Promise<PartitionStatus[]>;
+  /** The stored operator watermark (global), null before the first. */
+  watermark(): Promise<number | null>;
+  /** Raises the operator watermark (global, and in every partition's checkpoint). Never lowers it. */
+  raiseWatermark(partitions: number, watermark: number): Promise<void>;
+  /** Raises the purge horizon in every partition's checkpoint. */
+  raiseHorizon(partitions: number, horizon: number): Promise<void>;
+  horizon(): Promise<number | null>;
+  /** Panes of `metric` a partition holds with start in [from, to). */
+  panes(partition: number, metric: string, from: number, to: number): Promise<number[]>;
+  /** Every cell of the given panes of a partition. */
+  readPanes(partition: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]>;
+  /** The cells of one key in the given panes of a partition (any `from`). */
+  readKeyCells(partition: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]>;
+  marks(partition: number): Promise<Mark[]>;
+  clearMarks(partition: number, marks: readonly Mark[]): Promise<void>;
+  joinDue(partition: number, upTo: number): Promise<JoinDue[]>;
+  /** Clears due entries still at the time read; `reschedule` moves one (if still at that time) instead. */
+  settleJoinDue(partition: number, done: readonly JoinDue[], reschedule: readonly { entry: JoinDue; due: number }[]): Promise<void>;
+  readJoins(partition: number, metric: string, keys: readonly string[]): Promise<(string | null)[]>;
+  firedThrough(metric: string): Promise<number | null>;
+  setFiredThrough(metric: string, end: number): Promise<void>;
+  /** Window results published by the firer (for versions and queries). */
+  readResults(metric: string, refs: readonly { key: string; windowStart: number; windowEnd: number }[]): Promise<(string | null)[]>;
+  writeResults(results: readonly StoredResult[]): Promise<void>;
+  /** Join emissions per key (the last version, status and left). */
+  readEmitted(metric: string, keys: readonly string[]): Promise<(string | null)[]>;
+  writeEmitted(metric: string, entries: readonly { key: string; value: string }[]): Promise<void>;
+  /** Forgets window results (and join emissions) of windows starting before `before`. */
+  purgeResults(metrics: readonly string[], before: number): Promise<void>;
+}
+
+const cellId = (c: CellRef) => `${c.metric}\u0000${c.pane}\u0000${c.from}\u0000${c.key}`;
+const keyId = (metric: string, key: string) => `${metric}\u0000${key}`;
+const resultId = (r: { metric?: string; key: string; windowStart: number; windowEnd: number }, metric?: string) => `${metric ?? r.metric}\u0000${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`;
+
+interface MemoryPartition {
+  seq: number;
+  maxTs: number | null;
+  lastEventAt: number;
+  seen: number | null;
+  watermark: number | null;
+  horizon: number | null;
+  outbox: string;
+  cells: Map<string, CellRef & { value: string }>;
+  sessions: Map<string, { metric: string; key: string; value: string }>;
+  joins: Map<string, { metric: string; key: string; value: string }>;
+  marks: Map<string, Mark>;
+  due: Map<string, JoinDue>;
+  results: Map<string, StoredResult>;
+}
+
+/** The in-memory store: the same contract as the Redis one, for tests and the TopologyTestDriver. */
+export class MemoryAggregationStore implements AggregationStore {
+  private readonly parts = new Map<number, MemoryPartition>();
+  private wm: number | null = null;
+  private hz: number | null = null;
+  private markSeq = 0;
+  private readonly fired = new Map<string, number>();
+  private readonly results = new Map<string, StoredResult>();
+  private readonly emitted = new Map<string, string>();
+
+  private part(p: number): MemoryPartition {
+    let s = this.parts.get(p);
+    if (!s) {
+      s = { seq: 0, maxTs: null, lastEventAt: 0, seen: null, watermark: this.wm, horizon: this.hz, outbox: '', cells: new Map(), sessions: new Map(), joins: new Map(), marks: new Map(), due: new Map(), results: new Map() };
+      this.parts.set(p, s);
+    }
+    return s;
+  }
+
+  /** Session results a partition stored (queries). */
+  partitionResults(p: number): StoredResult[] {
+    return [...this.part(p).results.values()];
+  }
+
+  allResults(): StoredResult[] {
+    return [...this.results.values()];
+  }
+
+  async restore(p: number): Promise<PartitionSnapshot> {
+    const s = this.part(p);
+    return {
+      seq: s.seq,
+      maxTs: s.maxTs,
+      lastEventAt: s.lastEventAt,
+      watermark: s.watermark,
+      horizon: s.horizon,
+      outbox: s.outbox,
+      cells: [...s.cells.values()].map((c) => ({ ...c })),
+      sessions: [...s.sessions.values()].map((c) => ({ ...c })),
+      joins: [...s.joins.values()].map((c) => ({ ...c })),
+    };
+  }
+
+  async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
+    const s = this.part(p);
+    if (s.seq !== cp.expectedSeq) return { status: 'conflict', seq: s.seq };
+    s.seq = cp.seq;
+    s.maxTs = cp.maxTs;
+    s.lastEventAt = cp.lastEventAt;
+    s.seen = cp.seenWatermark;
+    s.outbox = cp.outbox;
+    for (const c of cp.cells) {
+      const id = cellId(c);
+      if (c.value === null) s.cells.delete(id);
+      else s.cells.set(id, { metric: c.metric, pane: c.pane, key: c.key, from: c.from, value: c.value });
+      if (s.watermark !== null && c.firstEnd <= s.watermark) s.marks.set(id, { metric: c.metric, pane: c.pane, key: c.key, from: c.from, token: String(++this.markSeq) });
+    }
+    for (const d of cp.dropPanes) {
+      for (const [id, c] of s.cells) if (c.metric === d.metric && c.pane === d.pane) s.cells.delete(id);
+    }
+    for (const w of cp.sessions) {
+      if (w.value === null) s.sessions.delete(keyId(w.metric, w.key));
+      else s.sessions.set(keyId(w.metric, w.key), { metric: w.metric, key: w.key, value: w.value });
+    }
+    for (const w of cp.joins) {
+      const id = keyId(w.metric, w.key);
+      if (w.value === null) s.joins.delete(id);
+      else s.joins.set(id, { metric: w.metric, key: w.key, value: w.value });
+      if (w.value === null) s.due.delete(id);
+      else if (w.due !== null) {
+        const cur = s.due.get(id);
+        if (!cur || w.due < cur.due) s.due.set(id, { metric: w.metric, key: w.key, due: w.due });
+      }
+    }
+    for (const r of cp.results) {
+      if (r.value === null) s.results.delete(resultId(r));
+      else s.results.set(resultId(r), { ...r });
+    }
+    return { status: 'ok', watermark: s.watermark, horizon: s.horizon };
+  }
+
+  async statuses(partitions: number): Promise<PartitionStatus[]> {
+    const out: PartitionStatus[] = [];
+    for (let p = 0; p < partitions; p++) {
+      const s = this.parts.get(p);
+      if (s && s.seq > 0) out.push({ partition: p, seq: s.seq, maxTs: s.maxTs, lastEventAt: s.lastEventAt, seenWatermark: s.seen });
+    }
+    return out;
+  }
+
+  async watermark(): Promise<number | null> {
+    return this.wm;
+  }
+
+  async raiseWatermark(partitions: number, watermark: number): Promise<void> {
+    if (this.wm === null || watermark > this.wm) this.wm = watermark;
+    for (let p = 0; p < partitions; p++) {
+      const s = this.part(p);
+      if (s.watermark === null || watermark > s.watermark) s.watermark = watermark;
+    }
+  }
+
+  async raiseHorizon(partitions: number, horizon: number): Promise<void> {
+    if (this.hz === null || horizon > this.hz) this.hz = horizon;
+    for (let p = 0; p < partitions; p++) {
+      const s = this.part(p);
+      if (s.horizon === null || horizon > s.horizon) s.horizon = horizon;
+    }
+  }
+
+  async horizon(): Promise<number | null> {
+    return this.hz;
+  }
+
+  async panes(p: number, metric: string, from: number, to: number): Promise<number[]> {
+    const out = new Set<number>();
+    for (const c of this.part(p).cells.values()) if (c.metric === metric && c.pane >= from && c.pane < to) out.add(c.pane);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+    const want = new Set(panes);
+    return [...this.part(p).cells.values()].filter((c) => c.metric === metric && want.has(c.pane)).map((c) => ({ ...c }));
+  }
+
+  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+    return (await this.readPanes(p, metric, panes)).filter((c) => c.key === key);
+  }
+
+  async marks(p: number): Promise<Mark[]> {
+    return [...this.part(p).marks.values()].map((m) => ({ ...m }));
+  }
+
+  async clearMarks(p: number, marks: readonly Mark[]): Promise<void> {
+    const s = this.part(p);
+    for (const m of marks) {
+      const id = cellId(m);
+      if (s.marks.get(id)?.token === m.token) s.marks.delete(id);
+    }
+  }
+
+  async joinDue(p: number, upTo: number): Promise<JoinDue[]> {
+    return [...this.part(p).due.values()].filter((d) => d.due <= upTo).map((d) => ({ ...d }));
+  }
+
+  async settleJoinDue(p: number, done: readonly JoinDue[], reschedule: readonly { entry: JoinDue; due: number }[]): Promise<void> {
+    const s = this.part(p);
+    for (const d of done) {
+      const id = keyId(d.metric, d.key);
+      if (s.due.get(id)?.due === d.due) s.due.delete(id);
+    }
+    for (const r of reschedule) {
+      const id = keyId(r.entry.metric, r.entry.key);
+      if (s.due.get(id)?.due === r.entry.due) s.due.set(id, { ...r.entry, due: r.due });
+    }
+  }
+
+  async readJoins(p: number, metric: string, keys: readonly string[]): Promise<(string | null)[]> {
+    const s = this.part(p);
+    return keys.map((k) => s.joins.get(keyId(metric, k))?.value ?? null);
+  }
+
+  async firedThrough(metric: string): Promise<number | null> {
+    return this.fired.get(metric) ?? null;
+  }
+
+  async setFiredThrough(metric: string, end: number): Promise<void> {
+    if ((this.fired.get(metric) ?? -Infinity) < end) this.fired.set(metric, end);
+  }
+
+  async readResults(metric: string, refs: readonly { key: string; windowStart: number; windowEnd: number }[]): Promise<(string | null)[]> {
+    return refs.map((r) => this.results.get(resultId(r, metric))?.value ?? null);
+  }
+
+  async writeResults(results: readonly StoredResult[]): Promise<void> {
+    for (const r of results) {
+      if (r.value === null) this.results.delete(resultId(r));
+      else this.results.set(resultId(r), { ...r });
+    }
+  }
+
+  async readEmitted(metric: string, keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((k) => this.emitted.get(keyId(metric, k)) ?? null);
+  }
+
+  async writeEmitted(metric: string, entries: readonly { key: string; value: string }[]): Promise<void> {
+    for (const e of entries) this.emitted.set(keyId(metric, e.key), e.value);
+  }
+
+  async purgeResults(metrics: readonly string[], before: number): Promise<void> {
+    const names = new Set(metrics);
+    for (const [id, r] of this.results) {
+      if (!names.has(r.metric) || r.windowStart >= before) continue;
+      this.results.delete(id);
+      this.emitted.delete(keyId(r.metric, r.key));
+    }
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The firer of the partitioned operator (docs/checkpoints.md): one round, run by the instance holding the
+ * firer lease, over the checkpointed state of every partition.
+ *
+ *   1. the operator watermark W from the partitions' checkpoints (WatermarkTracker: bounded out-of-
+ *      orderness, idleness), raised in the store (global and into every partition's checkpoint);
+ *   2. each tumbling / sliding window whose end W passed (after what the metric fired through): its panes
+ *      read from every partition, merged per key, published as version 1;
+ *   3. re-firing: cells a partition changed after W passed their first window's end (marks written by its
+ *      checkpoint) — the windows already fired that hold them are merged again, and published as the next
+ *      version when their value changed;
+ *   4. interval joins: keys due in any partition, their lefts and rights merged across partitions, resolved
+ *      as `unmatched` (version 1) or flipped to `matched` (next version);
+ *   5. the purge horizon: the lowest watermark any partition still decides lateness with; partitions drop
+ *      what is past it at their next checkpoint. Raised last, so nothing read in this round was purged.
+ * Results are published (idempotent: `Nats-Msg-Id` metric|key|start|end|v<version>) before they are
+ * recorded, so a crashed round repeats them and JetStream drops the repeats.
+ */
+import type { WindowResultDto } from '@tidemark/contracts';
+import { earlierLeft, joinResultValue, type JoinState } from '../interval-join';
+import type { CompiledJoinMetric, CompiledWindowMetric, MetricSet } from '../metrics/compile';
+import { WatermarkTracker, type WatermarkOptions, type WatermarkState } from '../watermark';
+import type { AlignedWindows } from '../assigners';
+import { decodeAcc, panesOfWindow, paneSize, windowsOfCell } from './layout';
+import type { AggregationStore, CellRef, JoinDue, Mark, StoredResult } from './store';
+
+export interface FirerOptions extends WatermarkOptions {
+  partitions: number;
+  allowedLatenessMs: number;
+  /** Results older than this (event time, behind the watermark) leave the store. */
+  resultRetentionMs?: number;
+}
+
+export interface RoundResult {
+  watermark: number | null;
+  fired: WindowResultDto[];
+}
+
+interface JoinEmitted {
+  version: number;
+  status: string;
+  leftTs: number;
+  leftId: string;
+}
+
+type Publish = (results: WindowResultDto[]) => Promise<void>;
+
+export class WindowFirer {
+  constructor(
+    readonly metrics: MetricSet,
+    private readonly store: AggregationStore,
+    private readonly publish: Publish,
+    readonly options: FirerOptions,
+  ) {}
+
+  /** The watermark state of every partition's checkpoint (for the watermark gauges and queries). */
+  async watermarkState(): Promise<WatermarkState> {
+    const statuses = await this.store.statuses(this.options.partitions);
+    const partitions: WatermarkState['partitions'] = {};
+    for (const s of statuses) if (s.maxTs !== null) partitions[String(s.partition)] = { maxTs: s.maxTs, lastActiveAt: s.lastEventAt };
+    return { partitions, watermark: await this.store.watermark() };
+  }
+
+  async round(now: number): Promise<RoundResult> {
+    const P = this.options.partitions;
+    const statuses = await this.store.statuses(P);
+    const state = await this.watermarkState();
+    const wm = new WatermarkTracker(this.options, state).advance(now);
+    if (wm === null) return { watermark: null, fired: [] };
+    if (state.watermark === null || wm > state.watermark) await this.store.raiseWatermark(P, wm);
+    const published = await this.store.horizon();
+    const fired: WindowResultDto[] = [];
+    for (const m of this.metrics.metrics) {
+      if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm)));
+    }
+    fired.push(...(await this.refire(published)));
+    for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm)));
+    // The horizon: every partition with a checkpoint decides with at least this watermark.
+    let horizon: number | null = statuses.length > 0 ? Infinity : null;
+    for (const s of statuses) horizon = s.seenWatermark === null || horizon === null ? null : Math.min(horizon, s.seenWatermark);
+    if (horizon !== null && Number.isFinite(horizon) && (published === null || horizon > published)) await this.store.raiseHorizon(P, horizon);
+    if (this.options.resultRetentionMs !== undefined) await this.store.purgeResults(this.metrics.names, wm - this.options.resultRetentionMs);
+    return { watermark: wm, fired };
+  }
+
+  /** Merges the cells of one window, per key. */
+  private mergeWindow(m: CompiledWindowMetric, start: number, cells: readonly (CellRef & { value: string })[]): Map<string, unknown> {
+    const agg = m.aggregation;
+    const end = start + (m.window as { assigner: AlignedWindows }).assigner.size;
+    const byKey = new Map<string, unknown>();
+    for (const c of cells) {
+      if (c.pane < start || c.pane >= end || (c.from !== null && c.from > start)) continue;
+      const acc = decodeAcc(agg.kind, c.value);
+      const cur = byKey.get(c.key);
+      byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
+    }
+    return byKey;
+  }
+
+  private async fireAligned(m: CompiledWindowMetric, a: AlignedWindows, wm: number): Promise<WindowResultDto[]> {
+    const through = await this.store.firedThrough(m.name);
+    // Window ends are a hop apart: nothing to do until the watermark reaches the next one.
+    if (through !== null && through + a.hop > wm) return [];
+    const lastEnd = a.lastStart(wm - a.size) + a.size;
+    const lo = through === null ? -Infinity : through - a.size;
+    const P = this.options.partitions;
+    const paneLists = await Promise.all(Array.from({ length: P }, (_, p) => this.store.panes(p, m.name, lo, wm)));
+    const panes = [...new Set(paneLists.flat())].sort((x, y) => x - y);
+    const windows = new Set<number>();
+    for (const pane of panes) {
+      for (const w of windowsOfCell(a, pane, null)) if (w.end <= wm && (through === null || w.end > through)) windows.add(w.start);
+    }
+    if (windows.size === 0) {
+      await this.store.setFiredThrough(m.name, lastEnd);
+      return [];
+    }
+    const starts = [...windows].sort((x, y) => x - y);
+    const need = [...new Set(starts.flatMap((s) => panesOfWindow(a, s)))].filter((p) => panes.includes(p));
+    const cells = (await Promise.all(Array.from({ length: P }, (_, p) => this.store.readPanes(p, m.name, need)))).flat();
+    const out: { ref: StoredResult; result: WindowResultDto }[] = [];
+    for (const start of starts) {
+      for (const [key, acc] of this.mergeWindow(m, start, cells)) {
+        out.push({ ref: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: null }, result: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: m.aggregation.result(acc), final: true, version: 1 } });
+      }
+    }
+    const fired = await this.publishChanged(m.name, out);
+    await this.store.setFiredThrough(m.name, lastEnd);
+    return fired;
+  }
+
+  /**
+   * Publishes results whose value differs from what was published for their window (none: version 1, else
+   * the next version), then records them.
+   */
+  private async publishChanged(metric: string, items: { ref: StoredResult; result: WindowResultDto }[]): Promise<WindowResultDto[]> {
+    if (items.length === 0) return [];
+    const stored = await this.store.readResults(metric, items.map((i) => i.ref));
+    const fire: WindowResultDto[] = [];
+    items.forEach((it, i) => {
+      const prev = stored[i] === null ? null : (JSON.parse(stored[i]!) as WindowResultDto);
+      if (prev && JSON.stringify(prev.value) === JSON.stringify(it.result.value)) return;
+      fire.push({ ...it.result, version: (prev?.version ?? 0) + 1 });
+    });
+    if (fire.length === 0) return [];
+    await this.publish(fire);
+    await this.store.writeResults(fire.map((r) => ({ metric: r.metric, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, value: JSON.stringify(r) })));
+    return fire;
+  }
+
+  private async refire(horizon: number | null): Promise<WindowResultDto[]> {
+    const P = this.options.partitions;
+    const L = this.options.allowedLatenessMs;
+    const marks = await Promise.all(Array.from({ length: P }, (_, p) => this.store.marks(p)));
+    const todo = new Map<string, { m: CompiledWindowMetric; a: AlignedWindows; key: string; start: number }>();
+    const through = new Map<string, number | null>();
+    for (const list of marks) {
+      for (const mk of list) {
+        const m = this.metrics.get(mk.metric);
+        if (!m || m.kind !== 'window' || m.window.type !== 'aligned') continue;
+        if (!through.has(m.name)) through.set(m.name, await this.store.firedThrough(m.name));
+        const t = through.get(m.name);
+        if (t === null || t === undefined) continue;
+        for (const w of windowsOfCell(m.window.assigner, mk.pane, mk.from)) {
+          if (w.end > t || (horizon !== null && w.end + L <= horizon)) continue;
+          todo.set(`${m.name}\u0000${w.start}\u0000${mk.key}`, { m, a: m.window.assigner, key: mk.key, start: w.start });
+        }
+      }
+    }
+    const fired: WindowResultDto[] = [];
+    const byMetric = new Map<string, { ref: StoredResult; result: WindowResultDto }[]>();
+    for (const t of todo.values()) {
+      const panes = panesOfWindow(t.a, t.start);
+      const cells = (await Promise.all(Array.from({ length: P }, (_, p) => this.store.readKeyCells(p, t.m.name, t.key, panes)))).flat();
+      const acc = this.mergeWindow(t.m, t.start, cells).get(t.key);
+      if (acc === undefined) continue;
+      const end = t.start + t.a.size;
+      const list = byMetric.get(t.m.name) ?? [];
+      list.push({ ref: { metric: t.m.name, key: t.key, windowStart: t.start, windowEnd: end, value: null }, result: { metric: t.m.name, key: t.key, windowStart: t.start, windowEnd: end, value: t.m.aggregation.result(acc), final: true, version: 0 } });
+      byMetric.set(t.m.name, list);
+    }
+    for (const [metric, items] of byMetric) fired.push(...(await this.publishChanged(metric, items)));
+    await Promise.all(marks.map((list: Mark[], p) => (list.length > 0 ? this.store.clearMarks(p, list) : undefined)));
+    return fired;
+  }
+
+  private async fireJoin(m: CompiledJoinMetric, wm: number): Promise<WindowResultDto[]> {
+    const P = this.options.partitions;
+    const dues = await Promise.all(Array.from({ length: P }, (_, p) => this.store.joinDue(p, wm)));
+    const mine = dues.map((list) => list.filter((d) => d.metric === m.name));
+    const keys = [...new Set(mine.flat().map((d) => d.key))];
+    if (keys.length === 0) return [];
+    const parts = await Promise.all(Array.from({ length: P }, (_, p) => this.store.readJoins(p, m.name, keys)));
+    const emitted = await this.store.readEmitted(m.name, keys);
+    const deadline = new Map<string, number>();
+    const results: WindowResultDto[] = [];
+    const records: { key: string; value: string }[] = [];
+    keys.forEach((key, i) => {
+      const st: JoinState = { left: null, rights: [] };
+      const rights = new Set<number>();
+      for (const part of parts) {
+        const v = part[i];
+        if (v === null) continue;
+        const j = JSON.parse(v) as { l: JoinState['left']; r: number[] };
+        st.left = earlierLeft(st.left, j.l);
+        for (const r of j.r) rights.add(r);
+      }
+      st.rights = [...rights].sort((x, y) => x - y);
+      if (!st.left) return;
+      const end = st.left.ts + m.join.upperMs;
+      if (wm < end) return void deadline.set(key, end);
+      const value = joinResultValue(st, m.join);
+      const prev = emitted[i] === null ? null : (JSON.parse(emitted[i]!) as JoinEmitted);
+      if (prev === null && value.status === 'matched') return;
+      if (prev !== null && prev.status === value.status && prev.leftTs === st.left.ts && prev.leftId === st.left.id) return;
+      const version = (prev?.version ?? 0) + 1;
+      results.push({ metric: m.name, key, windowStart: st.left.ts, windowEnd: end, value, final: true, version });
+      records.push({ key, value: JSON.stringify({ version, status: value.status, leftTs: st.left.ts, leftId: st.left.id } satisfies JoinEmitted) });
+    });
+    if (results.length > 0) {
+      await this.publish(results);
+      await this.store.writeResults(results.map((r) => ({ metric: r.metric, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, value: JSON.stringify(r) })));
+      await this.store.writeEmitted(m.name, records);
+    }
+    await Promise.all(
+      mine.map((list: JoinDue[], p) => {
+        if (list.length === 0) return undefined;
+        const done = list.filter((d) => !deadline.has(d.key));
+        const later = list.filter((d) => deadline.has(d.key)).map((entry) => ({ entry, due: deadline.get(entry.key)! }));
+        return this.store.settleJoinDue(p, done, later);
+      }),
+    );
+    return results;
+  }
+}
+
+export { paneSize };
