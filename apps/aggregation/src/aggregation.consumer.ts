@@ -7,9 +7,9 @@ import { AggregationService } from './aggregation.service';
 export class AggregationConsumer {
   constructor(private readonly aggregation: AggregationService) {}
 
-  /** One batch of one clean partition, in stream order; Redis/NATS trouble throws and the batch comes again. */
+  /** One batch of one clean partition, in stream order: applied in memory, acked after its checkpoint. */
   @BatchPattern('events.clean.*')
   handle(@Payload() batch: ConsumedMessage[], @Ctx() ctx: JetStreamContext): Promise<BatchOutcome> {
-    return this.aggregation.process(batch, ctx.getPartition()!);
+    return this.aggregation.process(batch, ctx.batch, ctx.getPartition()!);
   }
 }

@@ -1,59 +1,166 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { BatchOutcome, ConsumedMessage, JetStreamPublisher, Outcome } from '@tidemark/jetstream';
+import { subjects, type TidemarkEvent } from '@tidemark/contracts';
+import { BatchContext, BatchOutcome, ConsumedMessage, DeadLetterRequest, FramedEvent, JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { REDIS, RedisFencedWriter } from '@tidemark/state';
-import { PreAggregator } from '@tidemark/streaming';
-import { pipelineLatency } from '@tidemark/runtime';
+import { REDIS } from '@tidemark/state';
+import { PartitionOperator } from '@tidemark/streaming';
+import { CheckpointedPartitions, CheckpointResult, PartitionState, pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
-import { AggregationProcessor } from './aggregation.processor';
-import { Firer } from './firer';
+import { Firer, publishResults } from './firer';
 import { LoadedMetrics } from './metric-loader';
-import { readSessions } from './window-store';
+import { RedisAggregationStore } from './redis-aggregation.store';
 
-/** Binds the processor to Redis, JetStream and the metrics, and turns its outcome into the transport's. */
+/**
+ * One partition of the aggregation (docs/checkpoints.md): libs/streaming's PartitionOperator in memory, its
+ * checkpoints in Redis (RedisAggregationStore), late events to events.late.<metric>, session results
+ * published after the checkpoint that fired them.
+ */
+class AggregationPartition implements PartitionState {
+  constructor(
+    readonly op: PartitionOperator,
+    private readonly store: RedisAggregationStore,
+    private readonly publisher: JetStreamPublisher,
+    private readonly onCheckpointed: (maxTsMoved: boolean) => void,
+    private readonly counts: { applied: (n: number) => void; late: (n: number) => void },
+    private readonly logger: Logger,
+  ) {}
+
+  private lastMaxTs: number | null = null;
+
+  async restore(): Promise<number> {
+    const snap = await this.store.restore(this.op.partition);
+    this.op.restore(snap);
+    this.lastMaxTs = snap.maxTs;
+    await this.flushOutbox();
+    return snap.seq;
+  }
+
+  async apply(events: FramedEvent[], now: number): Promise<DeadLetterRequest[]> {
+    const out = this.op.apply(
+      events.map((e) => ({ event: e.event as TidemarkEvent, seq: e.seq, index: e.index })),
+      now,
+    );
+    // Lateness only grows with the watermark (a restore brings back at least the one decided with), so a
+    // replay never un-lates an event; the message id makes a repeat a no-op.
+    if (out.late.length > 0) {
+      await this.publisher.publishBatch(
+        out.late.map((l) => ({
+          subject: subjects.late(l.metric),
+          msgId: `${l.event.id}|${l.metric}`,
+          data: Buffer.from(JSON.stringify({ metric: l.metric, event: l.event, windows: l.windows, watermark: l.watermark, reason: l.reason })),
+        })),
+      );
+    }
+    this.counts.applied(out.processed);
+    this.counts.late(out.late.length);
+    return out.invalid
+      .filter((inv) => inv.seq !== null)
+      .map((inv) => ({ seq: inv.seq!, reason: inv.error, ...(inv.index === undefined ? {} : { index: inv.index, data: Buffer.from(JSON.stringify(inv.event) ?? 'null') }) }));
+  }
+
+  async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+    const { checkpoint } = this.op.prepare(expectedSeq, seq);
+    const r = await this.store.checkpoint(this.op.partition, checkpoint);
+    if (r.status === 'conflict') return { status: 'conflict', lastSeq: r.seq };
+    this.op.committed(r.watermark, r.horizon);
+    await this.flushOutbox();
+    const moved = checkpoint.maxTs !== this.lastMaxTs;
+    this.lastMaxTs = checkpoint.maxTs;
+    this.onCheckpointed(moved);
+    return { status: 'ok' };
+  }
+
+  dirty(): boolean {
+    return this.op.dirty() || this.op.outbox.length > 0;
+  }
+
+  activate(now: number): void {
+    this.op.activate(now);
+  }
+
+  /** Session results of durable checkpoints, published; what fails stays in the outbox for the next try. */
+  private async flushOutbox(): Promise<void> {
+    const out = this.op.outbox;
+    if (out.length === 0) return;
+    try {
+      await publishResults(this.publisher, out);
+      this.op.published(out.length);
+    } catch (e) {
+      this.logger.warn(`partition ${this.op.partition}: publishing ${out.length} session result(s) failed: ${(e as Error).message}; kept in the outbox`);
+    }
+  }
+}
+
+/** Binds the checkpointed partitions to the consumer, Redis, JetStream and the metrics. */
 @Injectable()
-export class AggregationService {
-  private readonly processor: AggregationProcessor;
-  private readonly counts;
+export class AggregationService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AggregationService.name);
+  private readonly partitions: CheckpointedPartitions<AggregationPartition>;
   private readonly latency;
+  private readonly owned: readonly number[];
 
   constructor(
     @Inject(REDIS) redis: Redis,
     @Inject(CONFIG) config: TidemarkConfig,
     @Inject(METRICS) metrics: LoadedMetrics,
     publisher: JetStreamPublisher,
-    private readonly firer: Firer,
+    firer: Firer,
     registry: MetricsRegistry,
   ) {
-    const pre = new PreAggregator(metrics.set, {
+    const store = new RedisAggregationStore(redis, metrics.set);
+    this.owned = config.ownedPartitions;
+    const options = {
       maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
       idleTimeoutMs: config.idleTimeoutMs,
       idleAdvance: config.watermarkIdleAdvance,
       allowedLatenessMs: config.allowedLatenessMs,
+    };
+    const counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late)', ['outcome']);
+    const durations = registry.histogram('tidemark_checkpoint_duration_seconds', 'One checkpoint of a partition: prepare, the fenced write, publishing its session results', ['outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+    const held = registry.gauge('tidemark_operator_state_entries', 'Pane cells, sessions and join keys held in memory, by partition', ['partition'], (g) => {
+      g.reset();
+      for (const p of this.partitions.partitions) {
+        const s = this.partitions.state(p);
+        if (s) g.set({ partition: String(p) }, s.op.size);
+      }
     });
-    this.processor = new AggregationProcessor(new RedisFencedWriter(redis), publisher, pre, () => firer.watermarkState(), config.stateTtlMs, (pairs) =>
-      readSessions(redis, pairs),
+    void held;
+    this.partitions = new CheckpointedPartitions(
+      (p) =>
+        new AggregationPartition(
+          new PartitionOperator(metrics.set, p, options),
+          store,
+          publisher,
+          (moved) => {
+            if (moved) firer.nudge();
+          },
+          { applied: (n) => counts.inc({ outcome: 'applied' }, n), late: (n) => counts.inc({ outcome: 'late' }, n) },
+          this.logger,
+        ),
+      {
+        intervalMs: config.checkpointIntervalMs,
+        maxEvents: config.checkpointMaxEvents,
+        logger: this.logger,
+        onCheckpoint: (i) => durations.observe({ outcome: i.outcome }, i.durationMs / 1000),
+      },
     );
     this.latency = pipelineLatency(registry);
-    this.counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late, replayed batches)', ['outcome']);
   }
 
-  async process(batch: ConsumedMessage[], partition: number): Promise<BatchOutcome> {
-    const r = await this.processor.process(batch, partition, Date.now());
-    switch (r.kind) {
-      case 'applied':
-        if (r.watermarkMoved) this.firer.nudge();
-        this.latency(batch, Date.now());
-        this.counts.inc({ outcome: 'applied' }, r.events);
-        this.counts.inc({ outcome: 'late' }, r.late);
-        return Outcome.ack(r.deadLetters);
-      case 'replayed':
-        this.counts.inc({ outcome: 'replayed' }, r.events);
-        return Outcome.ack(r.deadLetters);
-      case 'retry':
-        return Outcome.retry(0, r.reason);
-    }
+  async onApplicationBootstrap(): Promise<void> {
+    await this.partitions.open(this.owned, Date.now());
+    this.partitions.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.partitions.stop(Date.now());
+  }
+
+  async process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {
+    const out = await this.partitions.handle(batch, ctx, partition, Date.now());
+    if (out.kind === 'ack' || out.kind === 'hold') this.latency(batch, Date.now());
+    return out;
   }
 }

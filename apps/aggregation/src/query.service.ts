@@ -1,14 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { WatermarkDto, WindowResultDto } from '@tidemark/contracts';
+import { WatermarkDto, WindowResultDto, partitionOf } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { REDIS } from '@tidemark/state';
-import { AlignedWindows, CompiledJoinMetric, CompiledMetric, MetricDefinition } from '@tidemark/streaming';
+import { REDIS, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import {
+  AlignedWindows,
+  CompiledJoinMetric,
+  CompiledMetric,
+  CompiledWindowMetric,
+  JoinState,
+  MetricDefinition,
+  decodeAcc,
+  earlierLeft,
+  joinResultValue,
+  panesOfWindow,
+  windowsOfCell,
+} from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { Firer } from './firer';
-import { JOIN_KEYS, decodeJoin, joinValue } from './join-store';
 import { LoadedMetrics } from './metric-loader';
-import { KEYS, WindowRef, indexMember, parseIndexMember, readWindow } from './window-store';
+import { AGG_KEYS, RedisAggregationStore, resultMember } from './redis-aggregation.store';
 
 export enum QueryErrorCode {
   UnknownMetric = 'unknown_metric',
@@ -49,18 +60,28 @@ export interface TopAnswer {
 export const MAX_LIMIT = 10_000;
 /** Index entries read per Redis call by a range query with a key. */
 export const RANGE_PAGE = 1000;
+/** Open windows a query merges from the partitions' panes at most (the newest ones). */
+export const OPEN_WINDOWS_MAX = 64;
 /** Window starts a key query looks up directly at most; a wider range pages through the index. */
 export const KEY_CANDIDATES_MAX = 10_000;
 
-/** Answers the query API from the window state (open windows: partial values) and the stored results. */
+/**
+ * Answers the query API from committed state (docs/checkpoints.md "Reads"): published results (the firer's,
+ * and the partitions' session results) and, for windows not fired yet, their partial values merged from every
+ * partition's last checkpoint (final: false, version 0) — at most one checkpoint interval behind the stream.
+ */
 @Injectable()
 export class QueryService {
+  private readonly store: RedisAggregationStore;
+
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     @Inject(METRICS) private readonly metrics: LoadedMetrics,
     private readonly firer: Firer,
-  ) {}
+  ) {
+    this.store = new RedisAggregationStore(redis, metrics.set);
+  }
 
   definitions(): { metrics: readonly MetricDefinition[] } {
     return { metrics: this.metrics.definitions };
@@ -73,12 +94,10 @@ export class QueryService {
   }
 
   /**
-   * Every window of `name` whose start is in [from, to), oldest first (windows with the same start in index
-   * order: by key, then end), optionally of one key. `limit` is pushed into Redis (`ZRANGEBYSCORE … LIMIT`):
-   * at most `limit + 1` index entries are read without a key. With a key, a tumbling or sliding metric's
-   * windows are looked up by their aligned starts (no other key's entry is read); other metrics (sessions,
-   * joins), or a range without `from`, page through the index (RANGE_PAGE entries at a time) until `limit + 1`
-   * windows of the key are found or the range ends.
+   * Every window of `name` whose start is in [from, to), oldest first (by start, end, then key), optionally of
+   * one key; at most `limit` (then `truncated`). Published windows come from the result index (`LIMIT` pushed
+   * into Redis; with a key, a tumbling or sliding metric's windows are looked up by their aligned starts),
+   * windows still open from the partitions' checkpointed panes, sessions and joins.
    */
   async range(name: string, q: RangeQuery): Promise<RangeAnswer> {
     const metric = this.metric(name);
@@ -89,81 +108,114 @@ export class QueryService {
     }
     if (q.key !== undefined && typeof q.key !== 'string') throw new QueryError(QueryErrorCode.BadParameter, 'key must be a string');
     if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw new QueryError(QueryErrorCode.BadParameter, 'from is after to');
-    const min = q.from ?? '-inf';
-    const max = q.to === undefined ? '+inf' : `(${q.to}`;
-    const idx = KEYS.index(name);
-    let windows: WindowRef[] | undefined;
-    if (q.key === undefined) {
-      windows = (await this.redis.zrangebyscore(idx, min, max, 'LIMIT', 0, limit + 1)).map((m) => parseIndexMember(name, m));
-    } else {
-      // A tumbling or sliding metric: the key's windows are looked up where they would be; else page the index.
-      if (metric.kind === 'window' && metric.window.type === 'aligned' && q.from !== undefined) {
-        windows = await this.alignedOfKey(metric.window.assigner, name, q.key, q.from, q.to, limit);
-      }
-      if (windows === undefined) {
-        const found: WindowRef[] = [];
-        for (let offset = 0; found.length <= limit; offset += RANGE_PAGE) {
-          const page = await this.redis.zrangebyscore(idx, min, max, 'LIMIT', offset, RANGE_PAGE);
-          for (const m of page) {
-            const w = parseIndexMember(name, m);
-            if (w.key === q.key) found.push(w);
-          }
-          if (page.length < RANGE_PAGE) break;
-        }
-        windows = found;
-      }
-    }
-    const cut = windows.slice(0, limit);
-    const results = await Promise.all(cut.map((w) => this.window(metric, w)));
-    return { results: results.filter((r): r is WindowResultDto => r !== null), truncated: windows.length > limit };
+    const inRange = (r: WindowResultDto) => (q.from === undefined || r.windowStart >= q.from) && (q.to === undefined || r.windowStart < q.to) && (q.key === undefined || r.key === q.key);
+    const published = await this.published(metric, q, limit);
+    const open = (await this.open(metric, q)).filter(inRange);
+    const byId = new Map<string, WindowResultDto>();
+    for (const r of published) byId.set(resultMember(r.key, r.windowStart, r.windowEnd), r);
+    for (const r of open) if (!byId.has(resultMember(r.key, r.windowStart, r.windowEnd))) byId.set(resultMember(r.key, r.windowStart, r.windowEnd), r);
+    const all = [...byId.values()].filter(inRange).sort(byWindow);
+    return { results: all.slice(0, limit), truncated: all.length > limit };
   }
 
-  /**
-   * The windows of one key of a tumbling or sliding metric with a start in [from, to): their starts are known
-   * (aligned to the hop), so each is looked up in the index (one ZSCORE each, pipelined) instead of paging
-   * through every key's entries. Undefined (page the index instead) when the range holds more than
-   * KEY_CANDIDATES_MAX starts.
-   */
-  private async alignedOfKey(assigner: AlignedWindows, metric: string, key: string, from: number, to: number | undefined, limit: number): Promise<WindowRef[] | undefined> {
-    const first = assigner.lastStart(from) < from ? assigner.lastStart(from) + assigner.hop : assigner.lastStart(from);
-    const end = to ?? Number.MAX_SAFE_INTEGER;
-    if (end <= first) return [];
-    if ((end - first) / assigner.hop > KEY_CANDIDATES_MAX) return undefined;
-    const candidates: WindowRef[] = [];
-    for (let s = first; s < end; s += assigner.hop) candidates.push({ metric, key, start: s, end: s + assigner.size });
-    const pipeline = this.redis.pipeline();
-    for (const w of candidates) pipeline.zscore(KEYS.index(metric), indexMember(w));
-    const found = (await pipeline.exec()) ?? [];
-    const out: WindowRef[] = [];
-    for (let i = 0; i < candidates.length && out.length <= limit; i++) {
-      const [err, score] = found[i];
-      if (err) throw err;
-      if (score !== null) out.push(candidates[i]);
+  /** Published results in range: the firer's index, or (sessions) every partition's. */
+  private async published(metric: CompiledMetric, q: RangeQuery, limit: number): Promise<WindowResultDto[]> {
+    const min = q.from ?? '-inf';
+    const max = q.to === undefined ? '+inf' : `(${q.to}`;
+    const session = metric.kind === 'window' && metric.window.type === 'session';
+    const P = this.config.partitions;
+    const targets: { hash: string; index: string }[] = session
+      ? (q.key !== undefined ? [partitionOf(q.key, P)] : Array.from({ length: P }, (_, p) => p)).map((p) => ({ hash: AGG_KEYS.sessionResults(p, metric.name), index: AGG_KEYS.sessionIndex(p, metric.name) }))
+      : [{ hash: AGG_KEYS.results(metric.name), index: AGG_KEYS.index(metric.name) }];
+    if (q.key !== undefined && metric.kind === 'window' && metric.window.type === 'aligned' && q.from !== undefined) {
+      const members = alignedMembers(metric.window.assigner, q.key, q.from, q.to);
+      if (members !== undefined) return parse(members.length ? await this.redis.hmget(targets[0].hash, ...members) : []);
+    }
+    const out: WindowResultDto[] = [];
+    for (const t of targets) {
+      const members: string[] = [];
+      for (let offset = 0; members.length <= limit; offset += RANGE_PAGE) {
+        const page = await this.redis.zrangebyscore(t.index, min, max, 'LIMIT', offset, RANGE_PAGE);
+        for (const m of page) if (q.key === undefined || (JSON.parse(m) as [string])[0] === q.key) members.push(m);
+        if (page.length < RANGE_PAGE || (q.key === undefined && members.length > limit)) break;
+      }
+      if (members.length) out.push(...parse(await this.redis.hmget(t.hash, ...members.slice(0, limit + 1))));
     }
     return out;
   }
 
-  private async window(metric: CompiledMetric, w: WindowRef): Promise<WindowResultDto | null> {
-    if (metric.kind === 'join') return this.join(metric, w);
-    const state = await readWindow(this.redis, w, metric.aggregation.kind, metric.aggregation);
-    if (state) {
-      const final = state.meta.version > 0 && state.meta.updates === state.meta.firedAt;
-      return { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value: state.value, final, version: state.meta.version };
+  /** Windows not published yet, with their partial values from the partitions' last checkpoints. */
+  private async open(metric: CompiledMetric, q: RangeQuery): Promise<WindowResultDto[]> {
+    const P = this.config.partitions;
+    if (metric.kind === 'join') return this.openJoins(metric, q);
+    if (metric.window.type === 'session') {
+      const parts = q.key !== undefined ? [partitionOf(q.key, P)] : Array.from({ length: P }, (_, p) => p);
+      const out: WindowResultDto[] = [];
+      for (const p of parts) {
+        const entries = q.key !== undefined ? [[encodeKeyPart(q.key), await this.redis.hget(AGG_KEYS.sessions(p, metric.name), encodeKeyPart(q.key))]] : Object.entries(await this.redis.hgetall(AGG_KEYS.sessions(p, metric.name)));
+        for (const [f, v] of entries) {
+          if (!f || !v) continue;
+          for (const s of JSON.parse(v) as { s: number; e: number; a: string; v: number }[]) {
+            if (s.v > 0) continue;
+            out.push({ metric: metric.name, key: decodeKeyPart(f), windowStart: s.s, windowEnd: s.e, value: metric.aggregation.result(decodeAcc(metric.aggregation.kind, s.a)), final: false, version: 0 });
+          }
+        }
+      }
+      return out;
     }
-    const stored = await this.redis.hget(KEYS.results(w.metric), indexMember(w));
-    return stored ? (JSON.parse(stored) as WindowResultDto) : null;
+    return this.openAligned(metric, metric.window.assigner, q);
   }
 
-  /** A join key: its current state while kept (final once resolved), else its last published result. */
-  private async join(metric: CompiledJoinMetric, w: WindowRef): Promise<WindowResultDto | null> {
-    const stored = decodeJoin(await this.redis.hgetall(JOIN_KEYS.state(w.metric, w.key)));
-    if (stored?.left && stored.left.ts === w.start) {
-      const [match] = await this.redis.zrangebyscore(JOIN_KEYS.rights(w.metric, w.key), w.start + metric.join.lowerMs, `(${w.end}`, 'LIMIT', 0, 1);
-      const value = joinValue(stored.left, match === undefined ? null : Number(match));
-      return { metric: w.metric, key: w.key, windowStart: w.start, windowEnd: w.end, value, final: stored.resolved, version: stored.emitted?.version ?? 0 };
+  private async openAligned(metric: CompiledWindowMetric, a: AlignedWindows, q: RangeQuery): Promise<WindowResultDto[]> {
+    const P = this.config.partitions;
+    const through = (await this.store.firedThrough(metric.name)) ?? -Infinity;
+    const lo = Math.max(Number.isFinite(through) ? through - a.size : -Infinity, q.from === undefined ? -Infinity : q.from);
+    const hi = q.to === undefined ? Infinity : q.to + a.size;
+    const paneLists = await Promise.all(Array.from({ length: P }, (_, p) => this.store.panes(p, metric.name, lo, hi)));
+    const panes = [...new Set(paneLists.flat())].sort((x, y) => x - y);
+    const starts = new Set<number>();
+    for (const pane of panes) for (const w of windowsOfCell(a, pane, null)) if (w.end > through) starts.add(w.start);
+    const windows = [...starts].sort((x, y) => x - y).slice(-OPEN_WINDOWS_MAX);
+    if (windows.length === 0) return [];
+    const need = [...new Set(windows.flatMap((s) => panesOfWindow(a, s)))].filter((p) => panes.includes(p));
+    const cells = (await Promise.all(Array.from({ length: P }, (_, p) => (q.key === undefined ? this.store.readPanes(p, metric.name, need) : this.store.readKeyCells(p, metric.name, q.key, need))))).flat();
+    const out: WindowResultDto[] = [];
+    const agg = metric.aggregation;
+    for (const start of windows) {
+      const byKey = new Map<string, unknown>();
+      for (const c of cells) {
+        if (c.pane < start || c.pane >= start + a.size || (c.from !== null && c.from > start)) continue;
+        const acc = decodeAcc(agg.kind, c.value);
+        const cur = byKey.get(c.key);
+        byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
+      }
+      for (const [key, acc] of byKey) out.push({ metric: metric.name, key, windowStart: start, windowEnd: start + a.size, value: agg.result(acc), final: false, version: 0 });
     }
-    const result = await this.redis.hget(KEYS.results(w.metric), indexMember(w));
-    return result ? (JSON.parse(result) as WindowResultDto) : null;
+    return out;
+  }
+
+  /** Orders still kept and not resolved (or resolved as matched in time): their current state, not final. */
+  private async openJoins(metric: CompiledJoinMetric, q: RangeQuery): Promise<WindowResultDto[]> {
+    const P = this.config.partitions;
+    const merged = new Map<string, JoinState>();
+    for (let p = 0; p < P; p++) {
+      const entries: [string, string | null][] = q.key !== undefined ? [[encodeKeyPart(q.key), await this.redis.hget(AGG_KEYS.joins(p, metric.name), encodeKeyPart(q.key))]] : Object.entries(await this.redis.hgetall(AGG_KEYS.joins(p, metric.name)));
+      for (const [f, v] of entries) {
+        if (!v) continue;
+        const key = decodeKeyPart(f);
+        const j = JSON.parse(v) as { l: JoinState['left']; r: number[] };
+        const cur = merged.get(key) ?? { left: null, rights: [] };
+        cur.left = earlierLeft(cur.left, j.l);
+        cur.rights = [...new Set([...cur.rights, ...j.r])].sort((x, y) => x - y);
+        merged.set(key, cur);
+      }
+    }
+    const out: WindowResultDto[] = [];
+    for (const [key, st] of merged) {
+      if (!st.left) continue;
+      out.push({ metric: metric.name, key, windowStart: st.left.ts, windowEnd: st.left.ts + metric.join.upperMs, value: joinResultValue(st, metric.join), final: false, version: 0 });
+    }
+    return out;
   }
 
   /**
@@ -174,12 +226,15 @@ export class QueryService {
     const metric = this.metric(name);
     if (metric.kind === 'join') throw new QueryError(QueryErrorCode.NotRanked, `metric "${name}" is a join; it has no ranking`);
     if (!Number.isInteger(k) || k < 1 || k > 1000) throw new QueryError(QueryErrorCode.BadParameter, 'k must be a whole number from 1 to 1000');
-    const latest = await this.redis.zrevrangebyscore(KEYS.index(name), '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1);
-    if (latest.length === 0) return null;
-    const start = Number(latest[1]);
-    const members = await this.redis.zrangebyscore(KEYS.index(name), start, start);
-    const windows = (await Promise.all(members.map((m) => this.window(metric, parseIndexMember(name, m))))).filter((r): r is WindowResultDto => r !== null);
+    let windows = await this.open(metric, {});
+    if (windows.length === 0) {
+      const latest = await this.redis.zrevrangebyscore(AGG_KEYS.index(name), '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, 1);
+      if (latest.length === 0) return null;
+      windows = (await this.range(name, { from: Number(latest[1]), to: Number(latest[1]) + 1, limit: MAX_LIMIT })).results;
+    }
     if (windows.length === 0) return null;
+    const newest = Math.max(...windows.map((w) => w.windowStart));
+    windows = windows.filter((w) => w.windowStart === newest);
     const first = windows[0];
     let items: { key: string; value: number }[];
     if (metric.kind === 'window' && metric.aggregation.kind === 'topK') {
@@ -198,4 +253,25 @@ export class QueryService {
     for (const [p, s] of Object.entries(state.partitions)) if (s.maxTs !== null) partitions[p] = s.maxTs - this.config.maxOutOfOrdernessMs;
     return { watermark: state.watermark, partitions };
   }
+}
+
+const byWindow = (a: WindowResultDto, b: WindowResultDto) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+function parse(values: (string | null)[]): WindowResultDto[] {
+  return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WindowResultDto);
+}
+
+/**
+ * The result members of one key of a tumbling or sliding metric with a start in [from, to): their starts are
+ * known (aligned to the hop), so they are looked up directly. Undefined when the range holds more than
+ * KEY_CANDIDATES_MAX starts (the index is paged instead).
+ */
+function alignedMembers(a: AlignedWindows, key: string, from: number, to: number | undefined): string[] | undefined {
+  const first = a.lastStart(from) < from ? a.lastStart(from) + a.hop : a.lastStart(from);
+  const end = to ?? Number.MAX_SAFE_INTEGER;
+  if (end <= first) return [];
+  if ((end - first) / a.hop > KEY_CANDIDATES_MAX) return undefined;
+  const out: string[] = [];
+  for (let s = first; s < end; s += a.hop) out.push(resultMember(key, s, s + a.size));
+  return out;
 }

@@ -30,6 +30,8 @@ export interface PartitionState {
   checkpoint(expectedSeq: number, seq: number, now: number): Promise<CheckpointResult>;
   /** Whether there is something to checkpoint besides new events (optional; e.g. purges). */
   dirty?(): boolean;
+  /** Taken on at `open`: e.g. counts as active from `now` (optional). */
+  activate?(now: number): void;
 }
 
 export interface CheckpointOptions {
@@ -98,6 +100,23 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
           if (!this.hasWork(slot)) return;
           const r = await this.checkpoint(slot, now);
           if (r === 'ok') await slot.commit?.(slot.checkpointed);
+        });
+      }),
+    );
+  }
+
+  /**
+   * Takes partitions on at start: restores each and writes a checkpoint at once, so a partition holds the
+   * operator watermark back from the start (until it has events or goes idle), not from its first batch.
+   */
+  async open(partitions: readonly number[], now: number): Promise<void> {
+    await Promise.all(
+      partitions.map((p) => {
+        const slot = this.slot(p);
+        return this.locked(slot, async () => {
+          if (!slot.restored) await this.restore(slot, now);
+          slot.state.activate?.(now);
+          await this.checkpoint(slot, now);
         });
       }),
     );

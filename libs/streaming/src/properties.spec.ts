@@ -15,6 +15,8 @@ import type { WindowResultDto as WindowResult } from '@tidemark/contracts';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from './testing/generators';
 import { ms, referenceResults, referenceUnmatched, windowsOf } from './testing/reference';
 
+jest.setTimeout(120_000); // property runs: seconds alone, more beside the e2e suites
+
 const strip = (r: WindowResult) => ({ metric: r.metric, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, value: r.value });
 const FLUSH = BASE + 1e10;
 

@@ -84,6 +84,8 @@ export class PartitionOperator {
   private wm: number | null = null;
   private horizon: number | null = null;
   private lastEventAt = 0;
+  /** Write a checkpoint even if nothing changed (activate). */
+  private force = false;
   /** Session results fired and checkpointed (the outbox) but not yet published. */
   outbox: WindowResultDto[] = [];
 
@@ -234,6 +236,7 @@ export class PartitionOperator {
    * checkpoint brings) would fire or purge, or an outbox not yet published.
    */
   dirty(): boolean {
+    if (this.force) return true;
     if (this.changedCells.size > 0 || this.changedSessions.size > 0 || this.changedJoins.size > 0 || this.droppedPanes.length > 0 || this.results.length > 0) return true;
     for (const m of this.metrics.metrics) if (this.cells[m.index].size > 0 || this.sessions[m.index].size > 0 || this.joins[m.index].size > 0) return true;
     return false;
@@ -336,8 +339,15 @@ export class PartitionOperator {
     this.outbox = this.outbox.slice(n);
   }
 
+  /** Taken on (a start, a takeover): counts as active from `now` — it holds the watermark back until idle. */
+  activate(now: number): void {
+    this.lastEventAt = Math.max(this.lastEventAt, now);
+    this.force = true;
+  }
+
   /** The checkpoint is durable: forget what it wrote; take the watermark and horizon it returned. */
   committed(watermark: number | null, horizon: number | null): void {
+    this.force = false;
     this.changedCells = new Set();
     this.droppedPanes = [];
     this.results = [];

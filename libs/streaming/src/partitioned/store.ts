@@ -139,6 +139,8 @@ const keyId = (metric: string, key: string) => `${metric}\u0000${key}`;
 const resultId = (r: { metric?: string; key: string; windowStart: number; windowEnd: number }, metric?: string) => `${metric ?? r.metric}\u0000${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`;
 
 interface MemoryPartition {
+  /** Has a checkpoint (even one of sequence 0). */
+  written: boolean;
   seq: number;
   maxTs: number | null;
   lastEventAt: number;
@@ -167,7 +169,7 @@ export class MemoryAggregationStore implements AggregationStore {
   private part(p: number): MemoryPartition {
     let s = this.parts.get(p);
     if (!s) {
-      s = { seq: 0, maxTs: null, lastEventAt: 0, seen: null, watermark: this.wm, horizon: this.hz, outbox: '', cells: new Map(), sessions: new Map(), joins: new Map(), marks: new Map(), due: new Map(), results: new Map() };
+      s = { written: false, seq: 0, maxTs: null, lastEventAt: 0, seen: null, watermark: this.wm, horizon: this.hz, outbox: '', cells: new Map(), sessions: new Map(), joins: new Map(), marks: new Map(), due: new Map(), results: new Map() };
       this.parts.set(p, s);
     }
     return s;
@@ -200,6 +202,7 @@ export class MemoryAggregationStore implements AggregationStore {
   async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
     const s = this.part(p);
     if (s.seq !== cp.expectedSeq) return { status: 'conflict', seq: s.seq };
+    s.written = true;
     s.seq = cp.seq;
     s.maxTs = cp.maxTs;
     s.lastEventAt = cp.lastEventAt;
@@ -239,7 +242,7 @@ export class MemoryAggregationStore implements AggregationStore {
     const out: PartitionStatus[] = [];
     for (let p = 0; p < partitions; p++) {
       const s = this.parts.get(p);
-      if (s && s.seq > 0) out.push({ partition: p, seq: s.seq, maxTs: s.maxTs, lastEventAt: s.lastEventAt, seenWatermark: s.seen });
+      if (s && s.written) out.push({ partition: p, seq: s.seq, maxTs: s.maxTs, lastEventAt: s.lastEventAt, seenWatermark: s.seen });
     }
     return out;
   }

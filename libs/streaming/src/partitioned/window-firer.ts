@@ -57,7 +57,8 @@ export class WindowFirer {
   async watermarkState(): Promise<WatermarkState> {
     const statuses = await this.store.statuses(this.options.partitions);
     const partitions: WatermarkState['partitions'] = {};
-    for (const s of statuses) if (s.maxTs !== null) partitions[String(s.partition)] = { maxTs: s.maxTs, lastActiveAt: s.lastEventAt };
+    // A partition without events yet holds the watermark back while it is active (WatermarkTracker).
+    for (const s of statuses) partitions[String(s.partition)] = { maxTs: s.maxTs, lastActiveAt: s.lastEventAt };
     return { partitions, watermark: await this.store.watermark() };
   }
 

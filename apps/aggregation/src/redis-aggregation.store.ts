@@ -1,0 +1,476 @@
+/**
+ * The partitioned operator's state in Redis (the AggregationStore of libs/streaming; docs/checkpoints.md
+ * "State layout"). A partition's keys share the hash tag `{p<N>}`, so its checkpoint — one Lua call — touches
+ * one Redis Cluster slot:
+ *
+ *   tm:agg:{pN}:cp               hash: seq (the fence), maxTs, lastEventAt, seen (the watermark it decided
+ *                                with), wm and hz (operator watermark and purge horizon, raised by the firer),
+ *                                outbox (session results to publish)
+ *   tm:agg:{pN}:c:<metric>:<pane> hash: <key>[:<from>] → encoded accumulator (a pane's cells)
+ *   tm:agg:{pN}:panes            sorted set: <metric>:<pane> by pane start
+ *   tm:agg:{pN}:m                hash: <metric>:<pane>:<key>[:<from>] → token (cells to re-fire)
+ *   tm:agg:{pN}:s:<metric>       hash: <key> → the key's sessions (JSON)
+ *   tm:agg:{pN}:j:<metric>       hash: <key> → the key's join state here (JSON)
+ *   tm:agg:{pN}:jd               sorted set: <metric>:<key> by when the firer must look at it
+ *   tm:agg:{pN}:r:<metric>       hash: [key,start,end] → session result;  …:ri:<metric> its index by start
+ * The firer's (global):
+ *   tm:agg:wm, tm:agg:hz         operator watermark, purge horizon (never lowered)
+ *   tm:agg:fired                 hash: metric → the last window end fired
+ *   tm:agg:res:<metric>          hash: [key,start,end] → published result;  tm:agg:idx:<metric> by start
+ *   tm:agg:em:<metric>           hash: key → last join emission (version, status, left)
+ *   tm:agg:firer                 the firer lease
+ * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
+ */
+import type Redis from 'ioredis';
+import type { ChainableCommander, Result } from 'ioredis';
+import { decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import type {
+  MetricSet,
+  AggregationStore,
+  CellRef,
+  CheckpointReply,
+  JoinDue,
+  Mark,
+  PartitionCheckpoint,
+  PartitionSnapshot,
+  PartitionStatus,
+  StoredResult,
+} from '@tidemark/streaming';
+
+const PREFIX = 'tm:agg:';
+const part = (p: number) => `${PREFIX}{p${p}}:`;
+
+export const AGG_KEYS = {
+  checkpoint: (p: number) => `${part(p)}cp`,
+  pane: (p: number, metric: string, pane: number) => `${part(p)}c:${metric}:${pane}`,
+  panes: (p: number) => `${part(p)}panes`,
+  marks: (p: number) => `${part(p)}m`,
+  sessions: (p: number, metric: string) => `${part(p)}s:${metric}`,
+  joins: (p: number, metric: string) => `${part(p)}j:${metric}`,
+  joinDue: (p: number) => `${part(p)}jd`,
+  sessionResults: (p: number, metric: string) => `${part(p)}r:${metric}`,
+  sessionIndex: (p: number, metric: string) => `${part(p)}ri:${metric}`,
+  watermark: `${PREFIX}wm`,
+  horizon: `${PREFIX}hz`,
+  fired: `${PREFIX}fired`,
+  results: (metric: string) => `${PREFIX}res:${metric}`,
+  index: (metric: string) => `${PREFIX}idx:${metric}`,
+  emitted: (metric: string) => `${PREFIX}em:${metric}`,
+  firerLease: `${PREFIX}firer`,
+} as const;
+
+const cellField = (key: string, from: number | null) => (from === null ? encodeKeyPart(key) : `${encodeKeyPart(key)}:${from}`);
+
+function parseCellField(f: string): { key: string; from: number | null } {
+  const i = f.indexOf(':');
+  return i < 0 ? { key: decodeKeyPart(f), from: null } : { key: decodeKeyPart(f.slice(0, i)), from: Number(f.slice(i + 1)) };
+}
+
+export const resultMember = (key: string, start: number, end: number) => JSON.stringify([key, start, end]);
+
+/**
+ * The checkpoint. KEYS[1] the partition's checkpoint hash; ARGV: key prefix, expected seq, seq, maxTs,
+ * lastEventAt, seen, outbox, then sections, each a count and flat entries:
+ *   cells:     n groups of (metric, pane, m, m × (field, value ('' deletes), firstEnd))
+ *   drops:     n × (metric, pane)
+ *   sessions:  n groups of (metric, m, m × (field, value ('' deletes)))
+ *   joins:     n groups of (metric, m, m × (field, value ('' deletes), due ('' none)))
+ *   results:   n groups of (metric, m, m × (member, value ('' deletes), start))
+ * Everything is read and checked (numbers, key types) before the first write, so it never fails half way.
+ * Returns {'ok', wm, hz} ('' when none) or {'conflict', seq}.
+ */
+const CHECKPOINT = `
+local cp = KEYS[1]
+local pre = ARGV[1]
+local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$') ~= nil end
+local function fail(msg) return redis.error_reply('ERR tidemark checkpoint: ' .. msg) end
+local types = {}
+local function typed(key, t)
+  local w = types[key]
+  if w == nil then
+    w = redis.call('TYPE', key).ok
+    if w == 'none' then w = t end
+    types[key] = w
+  end
+  return w == t
+end
+if not typed(cp, 'hash') then return fail('checkpoint is not a hash') end
+local cur = redis.call('HGET', cp, 'seq') or '0'
+if cur ~= ARGV[2] then return {'conflict', cur} end
+if not int(ARGV[3]) or (ARGV[4] ~= '' and not int(ARGV[4])) or not int(ARGV[5]) or (ARGV[6] ~= '' and not int(ARGV[6])) then return fail('bad header') end
+local wm = redis.call('HGET', cp, 'wm')
+local wmn = wm and tonumber(wm)
+local i = 8
+local function take() local v = ARGV[i]; i = i + 1; if v == nil then error('short arguments') end return v end
+local function count() local v = take(); if not int(v) then error('bad count') end return tonumber(v) end
+local ok, err = pcall(function()
+  -- parse and check everything first
+  local cells = {}
+  for g = 1, count() do
+    local metric, pane = take(), take()
+    if not int(pane) then error('bad pane') end
+    local grp = { key = pre .. 'c:' .. metric .. ':' .. pane, member = metric .. ':' .. pane, pane = pane, sets = {}, dels = {}, marks = {} }
+    if not typed(grp.key, 'hash') then error('pane is not a hash') end
+    for k = 1, count() do
+      local f, v, fe = take(), take(), take()
+      if not int(fe) then error('bad firstEnd') end
+      if v == '' then grp.dels[#grp.dels + 1] = f else grp.sets[#grp.sets + 1] = f; grp.sets[#grp.sets + 1] = v end
+      if wmn and tonumber(fe) <= wmn then grp.marks[#grp.marks + 1] = grp.member .. ':' .. f end
+    end
+    cells[#cells + 1] = grp
+  end
+  local drops = {}
+  for d = 1, count() do
+    local metric, pane = take(), take()
+    if not int(pane) then error('bad pane') end
+    drops[#drops + 1] = { pre .. 'c:' .. metric .. ':' .. pane, metric .. ':' .. pane }
+  end
+  local function keyed(kind, withExtra)
+    local out = {}
+    for g = 1, count() do
+      local metric = take()
+      local grp = { key = pre .. kind .. metric, metric = metric, sets = {}, dels = {}, extra = {} }
+      if not typed(grp.key, 'hash') then error(kind .. metric .. ' is not a hash') end
+      for k = 1, count() do
+        local f, v = take(), take()
+        local x = withExtra and take() or nil
+        if x and x ~= '' and not int(x) then error('bad number') end
+        if v == '' then grp.dels[#grp.dels + 1] = f else grp.sets[#grp.sets + 1] = f; grp.sets[#grp.sets + 1] = v end
+        grp.extra[#grp.extra + 1] = { f, v, x }
+      end
+      out[#out + 1] = grp
+    end
+    return out
+  end
+  local sessions = keyed('s:', false)
+  local joins = keyed('j:', true)
+  local results = keyed('r:', true)
+  if not typed(pre .. 'panes', 'zset') or not typed(pre .. 'm', 'hash') or not typed(pre .. 'jd', 'zset') then error('index keys of the wrong type') end
+  for _, g in ipairs(results) do if not typed(pre .. 'ri:' .. g.metric, 'zset') then error('result index of the wrong type') end end
+  -- write
+  local function hset(key, flat)
+    for s = 1, #flat, 7000 do redis.call('HSET', key, unpack(flat, s, math.min(#flat, s + 6999))) end
+  end
+  local function hdel(key, fields)
+    for s = 1, #fields, 7000 do redis.call('HDEL', key, unpack(fields, s, math.min(#fields, s + 6999))) end
+  end
+  local token = ARGV[3]
+  for _, g in ipairs(cells) do
+    if #g.sets > 0 then hset(g.key, g.sets); redis.call('ZADD', pre .. 'panes', g.pane, g.member) end
+    if #g.dels > 0 then hdel(g.key, g.dels) end
+    if #g.marks > 0 then
+      local flat = {}
+      for _, m in ipairs(g.marks) do flat[#flat + 1] = m; flat[#flat + 1] = token end
+      hset(pre .. 'm', flat)
+    end
+  end
+  for _, d in ipairs(drops) do redis.call('DEL', d[1]); redis.call('ZREM', pre .. 'panes', d[2]) end
+  for _, g in ipairs(sessions) do
+    if #g.sets > 0 then hset(g.key, g.sets) end
+    if #g.dels > 0 then hdel(g.key, g.dels) end
+  end
+  for _, g in ipairs(joins) do
+    if #g.sets > 0 then hset(g.key, g.sets) end
+    if #g.dels > 0 then hdel(g.key, g.dels) end
+    for _, e in ipairs(g.extra) do
+      local member = g.metric .. ':' .. e[1]
+      if e[2] == '' then redis.call('ZREM', pre .. 'jd', member)
+      elseif e[3] and e[3] ~= '' then
+        local at = redis.call('ZSCORE', pre .. 'jd', member)
+        if (not at) or tonumber(e[3]) < tonumber(at) then redis.call('ZADD', pre .. 'jd', e[3], member) end
+      end
+    end
+  end
+  for _, g in ipairs(results) do
+    local idx = pre .. 'ri:' .. g.metric
+    if #g.sets > 0 then hset(g.key, g.sets) end
+    if #g.dels > 0 then hdel(g.key, g.dels) end
+    for _, e in ipairs(g.extra) do
+      if e[2] == '' then redis.call('ZREM', idx, e[1]) else redis.call('ZADD', idx, e[3], e[1]) end
+    end
+  end
+end)
+if not ok then return fail(tostring(err)) end
+redis.call('HSET', cp, 'seq', ARGV[3], 'maxTs', ARGV[4], 'lastEventAt', ARGV[5], 'seen', ARGV[6], 'outbox', ARGV[7])
+return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
+
+/** Raise a number field of many hashes and a string key, never lowering. KEYS: the string, then the hashes. ARGV: field, value. */
+const RAISE = `
+local v = tonumber(ARGV[2])
+for i, k in ipairs(KEYS) do
+  local cur = (i == 1) and redis.call('GET', k) or redis.call('HGET', k, ARGV[1])
+  if (not cur) or tonumber(cur) < v then
+    if i == 1 then redis.call('SET', k, ARGV[2]) else redis.call('HSET', k, ARGV[1], ARGV[2]) end
+  end
+end
+return 1`;
+
+/** Delete hash fields still holding the values read. KEYS[1] the hash; ARGV field, value pairs. */
+const CLEAR_IF = `
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 1`;
+
+/** Settle join due entries still at the score read: remove, or move (new score ~= ''). ARGV: member, score read, new score. */
+const SETTLE = `
+for i = 1, #ARGV, 3 do
+  local at = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if at and tonumber(at) == tonumber(ARGV[i + 1]) then
+    if ARGV[i + 2] == '' then redis.call('ZREM', KEYS[1], ARGV[i]) else redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i]) end
+  end
+end
+return 1`;
+
+/** Set the fired-through end of a metric, never lowering it. */
+const FIRED = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    tmAggCheckpoint(key: string, ...args: string[]): Result<[string, string, string?], Context>;
+    tmAggRaise(numKeys: number, ...args: string[]): Result<number, Context>;
+    tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
+    tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
+    tmAggFired(key: string, metric: string, end: string): Result<number, Context>;
+  }
+}
+
+const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
+
+async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+}
+
+export class RedisAggregationStore implements AggregationStore {
+  private readonly sessionMetrics: string[];
+  private readonly joinMetrics: string[];
+
+  constructor(
+    private readonly redis: Redis,
+    metrics: MetricSet,
+  ) {
+    this.sessionMetrics = metrics.metrics.filter((m) => m.kind === 'window' && m.window.type === 'session').map((m) => m.name);
+    this.joinMetrics = metrics.metrics.filter((m) => m.kind === 'join').map((m) => m.name);
+    redis.defineCommand('tmAggCheckpoint', { numberOfKeys: 1, lua: CHECKPOINT });
+    redis.defineCommand('tmAggRaise', { lua: RAISE });
+    redis.defineCommand('tmAggClearIf', { numberOfKeys: 1, lua: CLEAR_IF });
+    redis.defineCommand('tmAggSettle', { numberOfKeys: 1, lua: SETTLE });
+    redis.defineCommand('tmAggFired', { numberOfKeys: 1, lua: FIRED });
+  }
+
+  async restore(p: number): Promise<PartitionSnapshot> {
+    const [cp, panes] = (await exec(this.redis.pipeline().hgetall(AGG_KEYS.checkpoint(p)).zrange(AGG_KEYS.panes(p), 0, -1))) as [Record<string, string>, string[]];
+    const refs = panes.map((member) => {
+      const i = member.indexOf(':');
+      return { metric: member.slice(0, i), pane: Number(member.slice(i + 1)) };
+    });
+    const reads = this.redis.pipeline();
+    for (const r of refs) reads.hgetall(AGG_KEYS.pane(p, r.metric, r.pane));
+    const hashes = refs.length ? ((await exec(reads)) as Record<string, string>[]) : [];
+    const cells: PartitionSnapshot['cells'] = [];
+    refs.forEach((r, i) => {
+      for (const [f, value] of Object.entries(hashes[i])) cells.push({ metric: r.metric, pane: r.pane, ...parseCellField(f), value });
+    });
+    const sessions: PartitionSnapshot['sessions'] = [];
+    const joins: PartitionSnapshot['joins'] = [];
+    const keyed = this.redis.pipeline();
+    for (const m of this.sessionMetrics) keyed.hgetall(AGG_KEYS.sessions(p, m));
+    for (const m of this.joinMetrics) keyed.hgetall(AGG_KEYS.joins(p, m));
+    const lists = (await exec(keyed)) as Record<string, string>[];
+    this.sessionMetrics.forEach((metric, i) => {
+      for (const [f, value] of Object.entries(lists[i])) sessions.push({ metric, key: decodeKeyPart(f), value });
+    });
+    this.joinMetrics.forEach((metric, i) => {
+      for (const [f, value] of Object.entries(lists[this.sessionMetrics.length + i])) joins.push({ metric, key: decodeKeyPart(f), value });
+    });
+    return {
+      seq: Number(cp.seq ?? 0),
+      maxTs: num(cp.maxTs),
+      lastEventAt: Number(cp.lastEventAt ?? 0),
+      watermark: num(cp.wm),
+      horizon: num(cp.hz),
+      outbox: cp.outbox ?? '',
+      cells,
+      sessions,
+      joins,
+    };
+  }
+
+  async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
+    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox];
+    const groups = new Map<string, typeof cp.cells>();
+    for (const c of cp.cells) {
+      const id = `${c.metric}:${c.pane}`;
+      const g = groups.get(id);
+      if (g) g.push(c);
+      else groups.set(id, [c]);
+    }
+    args.push(String(groups.size));
+    for (const list of groups.values()) {
+      args.push(list[0].metric, String(list[0].pane), String(list.length));
+      for (const c of list) args.push(cellField(c.key, c.from), c.value ?? '', String(c.firstEnd));
+    }
+    args.push(String(cp.dropPanes.length));
+    for (const d of cp.dropPanes) args.push(d.metric, String(d.pane));
+    const keyed = <T extends { metric: string }>(items: readonly T[], row: (x: T) => string[]) => {
+      const by = new Map<string, T[]>();
+      for (const x of items) by.set(x.metric, [...(by.get(x.metric) ?? []), x]);
+      args.push(String(by.size));
+      for (const [metric, list] of by) {
+        args.push(metric, String(list.length));
+        for (const x of list) args.push(...row(x));
+      }
+    };
+    keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
+    keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
+    keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
+    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), ...args);
+    if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
+    return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]) };
+  }
+
+  async statuses(partitions: number): Promise<PartitionStatus[]> {
+    const pipeline = this.redis.pipeline();
+    for (let p = 0; p < partitions; p++) pipeline.hmget(AGG_KEYS.checkpoint(p), 'seq', 'maxTs', 'lastEventAt', 'seen');
+    const rows = (await exec(pipeline)) as (string | null)[][];
+    const out: PartitionStatus[] = [];
+    rows.forEach(([seq, maxTs, lastEventAt, seen], p) => {
+      if (seq === null) return; // no checkpoint yet
+      out.push({ partition: p, seq: Number(seq), maxTs: num(maxTs), lastEventAt: Number(lastEventAt ?? 0), seenWatermark: num(seen) });
+    });
+    return out;
+  }
+
+  async watermark(): Promise<number | null> {
+    return num(await this.redis.get(AGG_KEYS.watermark));
+  }
+
+  async horizon(): Promise<number | null> {
+    return num(await this.redis.get(AGG_KEYS.horizon));
+  }
+
+  private raise(key: string, field: string, partitions: number, value: number): Promise<number> {
+    const keys = [key, ...Array.from({ length: partitions }, (_, p) => AGG_KEYS.checkpoint(p))];
+    // One call per partition slot in cluster mode would be needed; here one call covers all (docs/checkpoints.md).
+    return this.redis.tmAggRaise(keys.length, ...keys, field, String(value));
+  }
+
+  async raiseWatermark(partitions: number, watermark: number): Promise<void> {
+    await this.raise(AGG_KEYS.watermark, 'wm', partitions, watermark);
+  }
+
+  async raiseHorizon(partitions: number, horizon: number): Promise<void> {
+    await this.raise(AGG_KEYS.horizon, 'hz', partitions, horizon);
+  }
+
+  async panes(p: number, metric: string, from: number, to: number): Promise<number[]> {
+    const members = await this.redis.zrangebyscore(AGG_KEYS.panes(p), Number.isFinite(from) ? String(from) : '-inf', `(${to}`);
+    const prefix = `${metric}:`;
+    return members.filter((m) => m.startsWith(prefix)).map((m) => Number(m.slice(prefix.length)));
+  }
+
+  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+    if (panes.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const pane of panes) pipeline.hgetall(AGG_KEYS.pane(p, metric, pane));
+    const hashes = (await exec(pipeline)) as Record<string, string>[];
+    const out: (CellRef & { value: string })[] = [];
+    panes.forEach((pane, i) => {
+      for (const [f, value] of Object.entries(hashes[i])) out.push({ metric, pane, ...parseCellField(f), value });
+    });
+    return out;
+  }
+
+  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+    // A key's cells: the plain one, and restricted ones (rare) found by a field scan of the pane.
+    const all = await this.readPanes(p, metric, panes);
+    return all.filter((c) => c.key === key);
+  }
+
+  async marks(p: number): Promise<Mark[]> {
+    const h = await this.redis.hgetall(AGG_KEYS.marks(p));
+    return Object.entries(h).map(([f, token]) => {
+      const [metric, pane, enc, from] = f.split(':');
+      return { metric, pane: Number(pane), key: decodeKeyPart(enc), from: from === undefined ? null : Number(from), token };
+    });
+  }
+
+  async clearMarks(p: number, marks: readonly Mark[]): Promise<void> {
+    const args: string[] = [];
+    for (const m of marks) args.push(`${m.metric}:${m.pane}:${cellField(m.key, m.from)}`, m.token);
+    if (args.length) await this.redis.tmAggClearIf(AGG_KEYS.marks(p), ...args);
+  }
+
+  async joinDue(p: number, upTo: number): Promise<JoinDue[]> {
+    const flat = await this.redis.zrangebyscore(AGG_KEYS.joinDue(p), '-inf', String(upTo), 'WITHSCORES');
+    const out: JoinDue[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const j = flat[i].indexOf(':');
+      out.push({ metric: flat[i].slice(0, j), key: decodeKeyPart(flat[i].slice(j + 1)), due: Number(flat[i + 1]) });
+    }
+    return out;
+  }
+
+  async settleJoinDue(p: number, done: readonly JoinDue[], reschedule: readonly { entry: JoinDue; due: number }[]): Promise<void> {
+    const args: string[] = [];
+    const member = (d: JoinDue) => `${d.metric}:${encodeKeyPart(d.key)}`;
+    for (const d of done) args.push(member(d), String(d.due), '');
+    for (const r of reschedule) args.push(member(r.entry), String(r.entry.due), String(r.due));
+    if (args.length) await this.redis.tmAggSettle(AGG_KEYS.joinDue(p), ...args);
+  }
+
+  async readJoins(p: number, metric: string, keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.redis.hmget(AGG_KEYS.joins(p, metric), ...keys.map(encodeKeyPart));
+  }
+
+  async firedThrough(metric: string): Promise<number | null> {
+    return num(await this.redis.hget(AGG_KEYS.fired, metric));
+  }
+
+  async setFiredThrough(metric: string, end: number): Promise<void> {
+    await this.redis.tmAggFired(AGG_KEYS.fired, metric, String(end));
+  }
+
+  async readResults(metric: string, refs: readonly { key: string; windowStart: number; windowEnd: number }[]): Promise<(string | null)[]> {
+    if (refs.length === 0) return [];
+    return this.redis.hmget(AGG_KEYS.results(metric), ...refs.map((r) => resultMember(r.key, r.windowStart, r.windowEnd)));
+  }
+
+  async writeResults(results: readonly StoredResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const r of results) {
+      const member = resultMember(r.key, r.windowStart, r.windowEnd);
+      if (r.value === null) pipeline.hdel(AGG_KEYS.results(r.metric), member).zrem(AGG_KEYS.index(r.metric), member);
+      else pipeline.hset(AGG_KEYS.results(r.metric), member, r.value).zadd(AGG_KEYS.index(r.metric), r.windowStart, member);
+    }
+    await exec(pipeline);
+  }
+
+  async readEmitted(metric: string, keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    return this.redis.hmget(AGG_KEYS.emitted(metric), ...keys);
+  }
+
+  async writeEmitted(metric: string, entries: readonly { key: string; value: string }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.redis.hset(AGG_KEYS.emitted(metric), ...entries.flatMap((e) => [e.key, e.value]));
+  }
+
+  async purgeResults(metrics: readonly string[], before: number): Promise<void> {
+    for (const metric of metrics) {
+      const old = await this.redis.zrangebyscore(AGG_KEYS.index(metric), '-inf', `(${before}`, 'LIMIT', 0, 1000);
+      if (old.length === 0) continue;
+      const keys = old.map((m) => (JSON.parse(m) as [string])[0]);
+      await exec(this.redis.pipeline().hdel(AGG_KEYS.results(metric), ...old).zrem(AGG_KEYS.index(metric), ...old).hdel(AGG_KEYS.emitted(metric), ...keys));
+    }
+  }
+}
