@@ -20,7 +20,7 @@ import { DEFAULT_METRICS } from '../metrics/default-metrics';
 import type { MetricDefinition } from '../metrics/metric-definitions';
 import type { InvalidEvent, StreamingOptions } from '../pre-aggregate';
 import { PartitionOperator } from './partition-operator';
-import { MemoryAggregationStore } from './store';
+import { MemoryAggregationStore, type AggregationStore } from './store';
 import { WindowFirer } from './window-firer';
 
 export interface DriverOptions extends StreamingOptions {
@@ -28,13 +28,15 @@ export interface DriverOptions extends StreamingOptions {
   /** Checkpoint and fire after every call (default true). */
   autoSettle?: boolean;
   resultRetentionMs?: number;
+  /** The store (default: a MemoryAggregationStore); e.g. the Redis one, to run the same tests against it. */
+  store?: AggregationStore;
 }
 
 const byWindow = (a: WindowResultDto, b: WindowResultDto) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 export class PartitionedTestDriver {
   readonly metrics: MetricSet;
-  readonly store = new MemoryAggregationStore();
+  readonly store: AggregationStore;
   readonly firer: WindowFirer;
   readonly partitions: number;
   readonly operators: PartitionOperator[] = [];
@@ -55,6 +57,7 @@ export class PartitionedTestDriver {
     readonly options: DriverOptions = {},
   ) {
     this.metrics = metrics instanceof MetricSet ? metrics : new MetricSet(metrics);
+    this.store = options.store ?? new MemoryAggregationStore();
     this.partitions = options.partitions ?? 1;
     this.autoSettle = options.autoSettle ?? true;
     const publish = async (rs: WindowResultDto[]) => this.collect(rs);
@@ -180,6 +183,7 @@ export class PartitionedTestDriver {
 
   /** The results the store keeps for queries (a session merged into a larger one is gone), by window then key. */
   stored(metric: string): WindowResultDto[] {
+    if (!(this.store instanceof MemoryAggregationStore)) throw new Error('stored() reads a MemoryAggregationStore');
     const all = [...this.store.allResults()];
     for (let p = 0; p < this.partitions; p++) all.push(...this.store.partitionResults(p));
     return all
