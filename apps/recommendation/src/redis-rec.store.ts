@@ -206,15 +206,21 @@ local function decayed(kind, id, segs, h, keep, ttl)
       end
       e = r
     end
+    local f = 2 ^ ((r - e) / h)
     local adds, leveled = {}, {}
     for _, x in ipairs(members) do
       adds[#adds + 1] = x[2]
       adds[#adds + 1] = x[1]
       if lkey and x[3] > 1 then leveled[#leveled + 1] = x end
     end
-    chunked('ZADD', TMP, adds)
-    redis.call('ZUNIONSTORE', key, 2, key, TMP, 'WEIGHTS', 1, 2 ^ ((r - e) / h))
-    redis.call('DEL', TMP)
+    if #members <= 3 then
+      -- a few: one ZINCRBY each (stored + sum·f, the same double arithmetic as the union below)
+      for _, x in ipairs(members) do redis.call('ZINCRBY', key, x[2] * f, x[1]) end
+    else
+      chunked('ZADD', TMP, adds)
+      redis.call('ZUNIONSTORE', key, 2, key, TMP, 'WEIGHTS', 1, f)
+      redis.call('DEL', TMP)
+    end
     if #leveled > 0 then
       local names = {}
       for i, x in ipairs(leveled) do names[i] = x[1] end
