@@ -1,11 +1,13 @@
 /**
  * RedisRecStore (the service's) against InMemoryRecStore (the reference, and the evaluation's) on the same
  * inputs, on a real redis-server: the same lists, users, visits and clock after the same batches — including
- * top-N trimming, epoch rebases and stale fences — so the evaluation's figures hold for the service.
+ * top-N trimming, epoch rebases and stale fences, checkpoints of one and of two batches pre-summed — so the
+ * evaluation's figures hold for the service.
  */
 import fc from 'fast-check';
 import type Redis from 'ioredis';
-import { DEFAULT_PARAMS, InMemoryRecStore, Level, RecParams, RecStore, Recommender, planInteractions } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, InMemoryRecStore, Level, RecParams, RecPending, RecStore, Recommender, planInteractions } from '@tidemark/recommend';
+import { PARTITION_OF_LUA, partitionOf } from '@tidemark/contracts';
 import { KEY_PART_LUA, connectRedis, encodeKeyPart, isWellFormed } from '@tidemark/state';
 import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { ServerHandle, startRedis } from './support/servers';
@@ -86,19 +88,26 @@ async function compare(mem: RecStore, red: RecStore, params: RecParams, exact: b
 let run = 0;
 async function check(batches: { userId: string; sessionId: string; productId: string; categoryId: string; level: Level; dt: number }[][], params: RecParams, exact: boolean) {
   const mem = new InMemoryRecStore(params);
-  const red = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 60_000, itemTtlMs: 60_000, prefix: `t${run++}:` });
+  const red = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 60_000, itemTtlMs: 60_000, prefix: `t${run++}:`, partitions: 4 }); // visits' windows under 4 hash tags
   let seq = 0;
-  for (const batch of batches) {
+  let next = 0;
+  const pending = new RecPending(params);
+  for (const [i, batch] of batches.entries()) {
     const inter = batch.map(({ dt, ...x }) => ({ ...x, ts: T + dt }));
-    const ids = [...new Set(inter.map((i) => i.sessionId))];
+    const ids = [...new Set(inter.map((x) => x.sessionId))];
     const [sm, sr] = [await mem.sessions(ids), await red.sessions(ids)];
     expect(sr).toEqual(sm);
-    const ops = planInteractions(inter, sm, params).ops;
-    const fence = { partition: 0, expectedSeq: seq, newSeq: seq + batch.length + 1 };
-    expect(await red.apply(fence, ops)).toEqual(await mem.apply(fence, ops));
-    // the same batch again: refused by both, nothing written
-    expect(await red.apply(fence, ops)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
-    expect(await mem.apply(fence, ops)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    for (const id of ids) if (pending.windows.has(id)) sm.set(id, pending.windows.get(id)!); // what the partition holds in memory
+    pending.add(planInteractions(inter, sm, params).ops);
+    next += batch.length + 1;
+    // a checkpoint every other batch (so some hold two batches' ops pre-summed), and after the last
+    if (i % 2 === 0 && i < batches.length - 1) continue;
+    const fence = { partition: 0, expectedSeq: seq, newSeq: next };
+    expect(await red.checkpoint(fence, pending)).toEqual(await mem.checkpoint(fence, pending));
+    // the same checkpoint again: refused by both, nothing written
+    expect(await red.checkpoint(fence, pending)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    expect(await mem.checkpoint(fence, pending)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    pending.clear();
     seq = fence.newSeq;
   }
   await compare(mem, red, params, exact);
@@ -138,10 +147,11 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
       new Map(),
       params,
     ).ops;
-    await red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops);
+    await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]));
     const ttl = async (k: string) => client.pttl(`ttl:${k}`);
-    expect(await ttl('s:s')).toBeGreaterThan(5_000);
-    expect(await ttl('s:s')).toBeLessThanOrEqual(10_000);
+    expect(await ttl('{p0}:s:s')).toBeGreaterThan(5_000);
+    expect(await ttl('{p0}:s:s')).toBeLessThanOrEqual(10_000);
+    expect(await ttl('{p0}:add')).toBe(-2); // the scratch set is gone
     for (const k of ['u:u', 'bz:u']) expect(await ttl(k)).toBeGreaterThan(10_000);
     for (const k of ['nb:A', 'nbe:A', 'nbl:B', 'c:A', 'tr:c:c', 'tre:c:c', 'sq:A', 'sqe:A', 'vs:B']) expect(await ttl(k)).toBeGreaterThan(20_000);
     expect(await ttl('tr:all')).toBe(-1); // bounded by RECS_TRENDING_SIZE instead
@@ -152,8 +162,8 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'big:' });
     const mem = new InMemoryRecStore(params);
     const ops = Array.from({ length: 20_000 }, (_, i) => ({ op: 'bought' as const, user: 'u:1', item: `p${i}`, t: T + i }));
-    expect(await red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'applied' });
-    await mem.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops);
+    expect(await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]))).toEqual({ status: 'ok' });
+    await mem.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]));
     const bought = (await red.user('u:1')).bought;
     expect(bought.size).toBe(params.userBought);
     expect(bought.has('p19999')).toBe(true);
@@ -162,7 +172,7 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     expect(await client.zcard('big:bz:u%3A1')).toBe(params.userBought);
   });
 
-  it('refuses a batch it could only apply in part (a key of another type), writing nothing', async () => {
+  it('refuses a checkpoint it could only write in part (a key of another type), writing nothing', async () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'wt:' });
     await client.hset('wt:bz:u2', 'x', '1'); // not a sorted set
@@ -170,9 +180,45 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
       { op: 'seen' as const, user: 'u1', item: 'A', t: T },
       { op: 'bought' as const, user: 'u2', item: 'A', t: T },
     ];
-    await expect(red.apply({ partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).rejects.toThrow(/refused: /);
+    await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]))).rejects.toThrow(/refused: /);
     expect(await client.exists('wt:u:u1')).toBe(0);
     expect(await red.lastSeq(0)).toBe(0);
+  });
+
+  it('refuses a checkpoint holding a lone surrogate, or arguments that do not add up, writing nothing', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'bad:' });
+    const lone = RecPending.of(params, [[{ op: 'seen', user: 'u1', item: 'A\ud800', t: T }]]);
+    await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, lone)).rejects.toThrow(/refused: .*lone surrogate/);
+    // the script itself: a count past the arguments, a number that is not one, a trailing argument
+    const config = ['bad:', ...Array.from({ length: 12 }, () => '1000')];
+    const sections = (...xs: string[]) => ['1', '1', ...config, ...xs];
+    for (const args of [sections('1', 'nb', 'A', '1', String(T), String(T), '2', 'B', '1', '0'), sections('0', '1', 'u', 'x', '1', 'A', 'NaN', '0', '0', '0'), sections('0', '0', '0', '0', '0', 'extra')]) {
+      await expect(client.tidemarkRecsCheckpoint('bad:{p0}:part', 'bad:part:0', 'bad:{p0}:add', '0', ...args.slice(1))).rejects.toThrow(/refused: /);
+    }
+    expect(await client.keys('bad:*')).toEqual([]);
+  });
+
+  it('reads the fence from its name before the hash tag, and moves it on the first checkpoint', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'old:' });
+    await client.hset('old:part:3', 'lastSeq', '41');
+    expect(await red.lastSeq(3)).toBe(41);
+    expect(await red.checkpoint({ partition: 3, expectedSeq: 0, newSeq: 50 }, new RecPending(params))).toEqual({ status: 'conflict', lastSeq: 41 });
+    expect(await red.checkpoint({ partition: 3, expectedSeq: 41, newSeq: 50 }, new RecPending(params))).toEqual({ status: 'ok' });
+    expect(await client.exists('old:part:3')).toBe(0);
+    expect(await client.hget('old:{p3}:part', 'lastSeq')).toBe('50');
+    expect(await red.lastSeq(3)).toBe(50);
+  });
+
+  it("the session read's partition_of is partitionOf (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.constantFrom('s1', '会话', '😀', '')), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 1024 }), async (ids, n) => {
+        const lua = await client.eval(`${PARTITION_OF_LUA}\nlocal out = {}\nfor i, a in ipairs(ARGV) do if i > 1 then out[i - 1] = partition_of(a, tonumber(ARGV[1])) end end\nreturn out`, 0, String(n), ...ids);
+        expect(lua).toEqual(ids.map((id) => partitionOf(id, n)));
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it("the READ script's keypart is encodeKeyPart (property, valid Unicode)", async () => {

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { InMemoryRecStore, RecParams, RecStore, Recommender, SIGNAL_NAMES, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
+import { InMemoryRecStore, RecParams, RecPending, RecStore, Recommender, SIGNAL_NAMES, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
 import { SAMPLES, displayPath, mapOnlineRetail, mapRees46 } from '@tidemark/simulator';
 import { connectRedis } from '@tidemark/state';
 import { RedisRecStore } from '../../recommendation/src/redis-rec.store';
@@ -138,8 +138,8 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
       }
     }
     const plan = planEvents([e], await store.sessions(sessionsOf([e])), params);
-    const applied = await store.apply({ partition: 0, expectedSeq: seq, newSeq: seq + 1 }, plan.ops);
-    if (applied.status !== 'applied') throw new Error(`the store refused event ${seq + 1}: ${JSON.stringify(applied)}`);
+    const applied = await store.checkpoint({ partition: 0, expectedSeq: seq, newSeq: seq + 1 }, RecPending.of(params, [plan.ops]));
+    if (applied.status !== 'ok') throw new Error(`the store refused event ${seq + 1}: ${JSON.stringify(applied)}`);
     seq++;
     pop.add(e);
     for (const x of interactionsOf(e)) {

@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { RecParams, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
+import { RecParams, RecPending, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
 
 export const ROW_NAMES = ['service', 'popularity', 'category-popularity', 'cooccurrence'] as const;
 export type RowName = (typeof ROW_NAMES)[number];
@@ -216,8 +216,8 @@ class Replay {
   async apply(e: TidemarkEvent): Promise<void> {
     for (const s of this.services) {
       const plan = planEvents([e], await s.store.sessions(sessionsOf([e])), s.params);
-      const r = await s.store.apply({ partition: 0, expectedSeq: s.seq, newSeq: s.seq + 1 }, plan.ops);
-      if (r.status !== 'applied') throw new Error(`the store refused event ${s.seq + 1}: ${JSON.stringify(r)}`);
+      const r = await s.store.checkpoint({ partition: 0, expectedSeq: s.seq, newSeq: s.seq + 1 }, RecPending.of(s.params, [plan.ops]));
+      if (r.status !== 'ok') throw new Error(`the store refused event ${s.seq + 1}: ${JSON.stringify(r)}`);
       s.seq++;
     }
     this.base.add(e);

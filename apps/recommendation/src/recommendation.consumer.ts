@@ -7,9 +7,9 @@ import { RecommendationService } from './recommendation.service';
 export class RecommendationConsumer {
   constructor(private readonly recs: RecommendationService) {}
 
-  /** One batch of one clean partition, in stream order; Redis trouble throws and the batch comes again. */
+  /** One batch of one clean partition, in stream order: applied in memory and held until a checkpoint covers it. */
   @BatchPattern('events.clean.*')
   handle(@Payload() batch: ConsumedMessage[], @Ctx() ctx: JetStreamContext): Promise<BatchOutcome> {
-    return this.recs.process(batch, ctx.getPartition()!);
+    return this.recs.process(batch, ctx.batch, ctx.getPartition()!);
   }
 }

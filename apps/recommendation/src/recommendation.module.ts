@@ -20,7 +20,13 @@ import { RedisRecStore } from './redis-rec.store';
       provide: REC_STORE,
       inject: [REDIS, CONFIG],
       useFactory: (redis: Redis, config: TidemarkConfig) =>
-        new RedisRecStore(redis, { params: config.recs.params, sessionTtlMs: config.recs.sessionTtlMs, userTtlMs: config.recs.userTtlMs, itemTtlMs: config.recs.itemTtlMs }),
+        new RedisRecStore(redis, {
+          params: config.recs.params,
+          sessionTtlMs: config.recs.sessionTtlMs,
+          userTtlMs: config.recs.userTtlMs,
+          itemTtlMs: config.recs.itemTtlMs,
+          partitions: config.partitions,
+        }),
     },
     RecommendationService,
     RecsQueryService,

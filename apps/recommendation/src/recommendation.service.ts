@@ -1,37 +1,70 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { frameCount } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { BatchOutcome, ConsumedMessage, Outcome } from '@tidemark/jetstream';
+import { BatchContext, BatchOutcome, ConsumedMessage } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { pipelineLatency } from '@tidemark/runtime';
+import { CheckpointedPartitions, pipelineLatency } from '@tidemark/runtime';
 import type { RecStore } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
-import { RecommendationProcessor } from './recommendation.processor';
+import { RecsPartitionState } from './recs-partition.state';
 
-/** Binds the processor to the Redis store and the metrics, and turns its outcome into the transport's. */
+/**
+ * Binds each owned clean partition's state (RecsPartitionState) to the shared checkpoint lifecycle: batches
+ * are applied in memory and held, a checkpoint every CHECKPOINT_INTERVAL_MS (or CHECKPOINT_MAX_EVENTS events)
+ * writes them to Redis, then they are acked (docs/recommendations.md "Checkpoints").
+ */
 @Injectable()
-export class RecommendationService {
-  private readonly processor: RecommendationProcessor;
+export class RecommendationService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('recommendation');
+  readonly partitions: CheckpointedPartitions<RecsPartitionState>;
   private readonly counts;
   private readonly latency;
+  private checkpoints = 0;
 
   constructor(@Inject(REC_STORE) store: RecStore, @Inject(CONFIG) config: TidemarkConfig, registry: MetricsRegistry) {
-    this.processor = new RecommendationProcessor(store, config.recs.params);
     this.latency = pipelineLatency(registry);
-    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied, replayed)', ['outcome']);
+    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied in memory, replayed: at or before what was applied)', ['outcome']);
+    const checkpointSeconds = registry.histogram('tidemark_recs_checkpoint_seconds', 'Time to write one partition checkpoint, by outcome', ['outcome']);
+    const killAfter = config.fault.recsKillAfterCheckpoint;
+    this.partitions = new CheckpointedPartitions(
+      (p) =>
+        new RecsPartitionState(store, p, config.recs.params, {
+          onCheckpoint: () => {
+            // TIDEMARK_FAULT=recs-kill-after-checkpoint:N — the crash tests: written, not acked
+            if (killAfter !== undefined && ++this.checkpoints >= killAfter) process.kill(process.pid, 'SIGKILL');
+          },
+        }),
+      {
+        intervalMs: config.checkpointIntervalMs,
+        maxEvents: config.checkpointMaxEvents,
+        logger: this.logger,
+        onCheckpoint: (i) => checkpointSeconds.observe({ outcome: i.outcome }, i.durationMs / 1000),
+      },
+    );
   }
 
-  async process(batch: ConsumedMessage[], partition: number): Promise<BatchOutcome> {
-    const r = await this.processor.process(batch, partition);
-    switch (r.kind) {
-      case 'applied':
-        this.counts.inc({ outcome: 'applied' }, r.events);
-        this.latency(batch, Date.now());
-        return Outcome.ack(r.deadLetters);
-      case 'replayed':
-        this.counts.inc({ outcome: 'replayed' }, r.events);
-        return Outcome.ack(r.deadLetters);
-      case 'retry':
-        return Outcome.retry(0, r.reason);
+  onApplicationBootstrap(): void {
+    this.partitions.start();
+  }
+
+  /** A last checkpoint of every partition while Redis and the consumers still run (a graceful stop replays nothing). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.partitions.stop(Date.now());
+  }
+
+  async process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {
+    const state = this.partitions.state(partition);
+    const before = state?.applied ?? 0;
+    const out = await this.partitions.handle(batch, ctx, partition, Date.now());
+    if (out.kind === 'retry') return out;
+    const applied = (this.partitions.state(partition)?.applied ?? 0) - before;
+    let events = 0;
+    for (const m of batch) events += frameCount(m.data);
+    if (applied > 0) {
+      this.counts.inc({ outcome: 'applied' }, applied);
+      this.latency(batch, Date.now());
     }
+    if (events > applied) this.counts.inc({ outcome: 'replayed' }, events - applied);
+    return out;
   }
 }

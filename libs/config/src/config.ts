@@ -83,9 +83,11 @@ export interface TidemarkConfig {
   consumerBatchBytes: number;
   /**
    * Fault injection for the crash tests (TIDEMARK_FAULT, unset in production): `dedup-kill-after-forward:N`
-   * makes dedup kill -9 itself right after its N-th clean frame is stored, before the raw frames are acked.
+   * makes dedup kill -9 itself right after its N-th clean frame is stored, before the raw frames are acked;
+   * `recs-kill-after-checkpoint:N` makes recommendation kill -9 itself right after its N-th checkpoint is
+   * written, before the batches it covers are acked.
    */
-  fault: { dedupKillAfterForward?: number };
+  fault: { dedupKillAfterForward?: number; recsKillAfterCheckpoint?: number };
   /** Optional JSON file with user metric definitions (added to the defaults). */
   metricsFile: string | undefined;
   /** How often the aggregation firer checks the watermark and fires due windows. */
@@ -487,9 +489,9 @@ function streamMaxBytes(env: Env): Record<string, number> {
 function fault(env: Env): TidemarkConfig['fault'] {
   const raw = str(env, 'TIDEMARK_FAULT', '');
   if (raw === '') return {};
-  const m = /^dedup-kill-after-forward:(\d+)$/.exec(raw);
-  if (!m || Number(m[1]) < 1) throw new ConfigError('TIDEMARK_FAULT', `"${raw}" is not dedup-kill-after-forward:<N ≥ 1>`);
-  return { dedupKillAfterForward: Number(m[1]) };
+  const m = /^(dedup-kill-after-forward|recs-kill-after-checkpoint):(\d+)$/.exec(raw);
+  if (!m || Number(m[2]) < 1) throw new ConfigError('TIDEMARK_FAULT', `"${raw}" is not dedup-kill-after-forward:<N ≥ 1> or recs-kill-after-checkpoint:<N ≥ 1>`);
+  return m[1] === 'dedup-kill-after-forward' ? { dedupKillAfterForward: Number(m[2]) } : { recsKillAfterCheckpoint: Number(m[2]) };
 }
 
 /** A comma-separated list of http(s) URLs (empty by default). */

@@ -32,3 +32,21 @@ export function parsePartitionList(spec: string, partitions: number): number[] {
   }
   return [...out].sort((a, b) => a - b);
 }
+
+/**
+ * `partitionOf` in Lua (Redis scripts), for a script that finds a visit's keys, which live under its
+ * partition's hash tag, from a session id it read from Redis. Defines `local function partition_of(s, n)`.
+ * FNV-1a over the string's bytes (Lua strings are the UTF-8 bytes); the 32-bit multiply by 16777619 is done
+ * as h·403 + (h mod 2^8)·2^24 (mod 2^32), exact in doubles. test/recs-store.e2e-spec.ts checks it.
+ */
+export const PARTITION_OF_LUA = `
+local function partition_of(s, n)
+  local h = 2166136261
+  for i = 1, #s do
+    h = bit.bxor(h, string.byte(s, i))
+    if h < 0 then h = h + 4294967296 end
+    h = (h * 403 + (h % 256) * 16777216) % 4294967296
+  end
+  return h % n
+end
+`;

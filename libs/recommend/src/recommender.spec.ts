@@ -1,6 +1,7 @@
 import { DEFAULT_PARAMS, RecParams } from './params';
 import { planEvents, sessionsOf } from './planner';
 import { Recommender, anchorWeight } from './recommender';
+import { RecPending } from './pending';
 import { InMemoryRecStore } from './store';
 
 const H = 3_600_000;
@@ -140,11 +141,11 @@ describe('InMemoryRecStore', () => {
     expect(l.items.find((i) => i.item === 'A')!.stored).toBeCloseTo(1, 9);
   });
 
-  it('applies a batch with its fence, and refuses a stale one without writing', async () => {
+  it('writes a checkpoint with its fence, and refuses a stale one without writing', async () => {
     const store = new InMemoryRecStore(P);
-    const ops = planEvents([view('A', T, 's')], new Map(), P).ops;
-    expect(await store.apply({ partition: 1, expectedSeq: 0, newSeq: 5 }, ops)).toEqual({ status: 'applied' });
-    expect(await store.apply({ partition: 1, expectedSeq: 0, newSeq: 5 }, ops)).toEqual({ status: 'conflict', lastSeq: 5 });
+    const pending = RecPending.of(P, [planEvents([view('A', T, 's')], new Map(), P).ops]);
+    expect(await store.checkpoint({ partition: 1, expectedSeq: 0, newSeq: 5 }, pending)).toEqual({ status: 'ok' });
+    expect(await store.checkpoint({ partition: 1, expectedSeq: 0, newSeq: 5 }, pending)).toEqual({ status: 'conflict', lastSeq: 5 });
     expect((await store.trending(null, 5)).items).toEqual([{ item: 'A', stored: 1 }]);
     expect(await store.lastSeq(1)).toBe(5);
     expect(await store.lastSeq(2)).toBe(0);

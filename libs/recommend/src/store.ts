@@ -1,11 +1,12 @@
 /**
  * Where the recommender's state lives. Two implementations that must agree: `InMemoryRecStore` (unit tests,
- * the evaluation) and the Redis one (the service; apps/recommendation), which applies a batch's ops and its
- * partition fence in one Lua call.
+ * the evaluation) and the Redis one (the service; apps/recommendation), which writes a checkpoint — the
+ * pre-summed changes of many batches (pending.ts) and the partition's fence — in one Lua call.
  */
 import { MIN_SCORE, forwardWeight, needsRebase } from './decay';
 import type { RecOp, SessionItem } from './ops';
 import type { Level, RecParams } from './params';
+import { type PendingSegment, RecPending } from './pending';
 
 /** A decayed list as stored: numbers relative to the list's epoch (see decay.ts). */
 export interface StoredList {
@@ -100,18 +101,22 @@ export interface RecReader {
 
 export interface RecFence {
   partition: number;
-  /** The partition's stored last sequence this batch was computed against. */
+  /** The partition's stored last sequence (its last checkpoint) the pending changes were computed against. */
   expectedSeq: number;
-  /** The batch's last stream sequence. */
+  /** The last stream sequence the pending changes cover. */
   newSeq: number;
 }
 
-export type RecApplyResult = { status: 'applied' } | { status: 'conflict'; lastSeq: number };
+export type RecCheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number };
 
 export interface RecStore extends RecReader {
+  /** The partition's last checkpointed sequence (0: none). */
   lastSeq(partition: number): Promise<number>;
-  /** Applies the ops and stores newSeq, atomically — or, when the stored sequence is not expectedSeq, nothing. */
-  apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult>;
+  /**
+   * Writes the pending changes and stores newSeq, atomically — or, when the stored sequence is not
+   * expectedSeq, nothing. Leaves `pending` as it is (the caller clears it once this resolved `ok`).
+   */
+  checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult>;
 }
 
 /** Redis's sorted-set order: score ascending, ties by member ascending. */
@@ -142,22 +147,38 @@ class DecayedList {
   /** Adds w at t; `level` (pairs) keeps the highest one above a view (absent = 1). Trimming is left to `trim`. */
   add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
     if (this.epoch === null) this.epoch = t;
-    else if (needsRebase(t, this.epoch, halfLifeMs)) {
-      const factor = Math.pow(2, (this.epoch - t) / halfLifeMs);
-      for (const [m, s] of this.scores) {
-        const v = s * factor;
-        if (v < MIN_SCORE) {
-          this.scores.delete(m);
-          this.levels.delete(m);
-        } else this.scores.set(m, v);
-      }
-      this.epoch = t;
-    }
+    else if (needsRebase(t, this.epoch, halfLifeMs)) this.rebase(t, halfLifeMs);
     this.scores.set(item, (this.scores.get(item) ?? 0) + forwardWeight(w, t, this.epoch, halfLifeMs));
     if (level !== undefined && level > 1) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
   }
 
-  /** Keeps the `keep` best (once per batch, after all its additions). */
+  /** Adds pre-summed segments (pending.ts), as the Redis checkpoint script does. */
+  addSegments(segs: readonly PendingSegment[], halfLifeMs: number): void {
+    for (const seg of segs) {
+      if (this.epoch === null) this.epoch = seg.r;
+      else if (needsRebase(seg.tmax, this.epoch, halfLifeMs)) this.rebase(seg.r, halfLifeMs);
+      const f = Math.pow(2, (seg.r - this.epoch) / halfLifeMs);
+      for (const [m, x] of seg.members) {
+        this.scores.set(m, (this.scores.get(m) ?? 0) + x.sum * f);
+        if (x.level > 1) this.levels.set(m, Math.max(this.levels.get(m) ?? 0, x.level) as Level);
+      }
+    }
+  }
+
+  /** Rescales every member to a new epoch `t`, dropping those below MIN_SCORE. */
+  private rebase(t: number, halfLifeMs: number): void {
+    const factor = Math.pow(2, (this.epoch! - t) / halfLifeMs);
+    for (const [m, s] of this.scores) {
+      const v = s * factor;
+      if (v < MIN_SCORE) {
+        this.scores.delete(m);
+        this.levels.delete(m);
+      } else this.scores.set(m, v);
+    }
+    this.epoch = t;
+  }
+
+  /** Keeps the `keep` best (once per batch or checkpoint, after all its additions). */
   trim(keep: number): void {
     for (const m of overflow(this.scores, keep)) {
       this.scores.delete(m);
@@ -205,17 +226,54 @@ export class InMemoryRecStore implements RecStore {
     return out;
   }
 
-  async apply(fence: RecFence, ops: readonly RecOp[]): Promise<RecApplyResult> {
+  async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
     const current = this.seqs.get(fence.partition) ?? 0;
     if (current !== fence.expectedSeq) return { status: 'conflict', lastSeq: current };
-    this.applyOps(ops);
+    this.applyPending(pending);
     this.seqs.set(fence.partition, fence.newSeq);
-    return { status: 'applied' };
+    return { status: 'ok' };
   }
 
   /**
-   * Applies ops without a fence (the evaluation's replay). Lists are trimmed to their size once, after all of
-   * the batch's additions (as the Redis script does), so a list may hold more within a batch.
+   * Applies a checkpoint's pre-summed changes without a fence, the way the Redis checkpoint script does:
+   * segments per decayed list in order (rebasing when one reaches REBASE_HALF_LIVES past the epoch), each
+   * list trimmed once at the end; latest times kept, then the newest of each set; windows and categories
+   * replaced; the clock raised.
+   */
+  applyPending(pending: RecPending): void {
+    const p = this.params;
+    const decayed = (lists: Map<string, DecayedList>, from: Map<string, PendingSegment[]>, key: (id: string) => string, h: number, keep: number) => {
+      for (const [id, segs] of from) {
+        const l = list(lists, key(id));
+        l.addSegments(segs, h);
+        l.trim(keep);
+      }
+    };
+    decayed(this.neighbourLists, pending.neighbours, (id) => id, p.coocHalfLifeMs, p.neighbours);
+    decayed(this.seqLists, pending.sequences, (id) => id, p.coocHalfLifeMs, p.neighbours);
+    for (const [c, segs] of pending.trending) {
+      const l = list(this.trendLists, c === null ? '' : 'c:' + c);
+      l.addSegments(segs, p.trendingHalfLifeMs);
+      l.trim(p.trendingSize);
+    }
+    const latest = (target: (id: string) => Map<string, number>, from: Map<string, Map<string, number>>, keep: number) => {
+      for (const [id, xs] of from) {
+        const m = target(id);
+        for (const [member, t] of xs) m.set(member, Math.max(m.get(member) ?? -Infinity, t));
+        for (const x of overflow(m, keep)) m.delete(x);
+      }
+    };
+    latest((id) => this.posting.get(id) ?? this.posting.set(id, new Map()).get(id)!, pending.postings, p.knnVisits);
+    latest((id) => this.userOf(id).seen, pending.recent, p.userRecent);
+    latest((id) => this.userOf(id).bought, pending.bought, p.userBought);
+    for (const [item, c] of pending.categories) this.cats.set(item, c);
+    for (const [id, items] of pending.windows) this.windows.set(id, items.map((i) => ({ ...i })));
+    if (pending.clock !== null) this.now = Math.max(this.now ?? -Infinity, pending.clock);
+  }
+
+  /**
+   * Applies ops one after the other without a fence (the reference the checkpoints are checked against).
+   * Lists are trimmed to their size once, after all the additions, so a list may hold more in between.
    */
   applyOps(ops: readonly RecOp[]): void {
     const p = this.params;

@@ -1,0 +1,90 @@
+/**
+ * One clean partition's recommendation state, driven by CheckpointedPartitions (libs/runtime checkpointed.ts;
+ * docs/recommendations.md "Checkpoints"):
+ *   restore     the partition's last checkpointed sequence; memory (pending changes, cached windows) dropped
+ *   apply       the batch's interactions planned against the visits' windows (memory, else the checkpoint in
+ *               Redis, read once per batch for the visits memory does not hold), their ops folded into the
+ *               pending buffer (RecPending: pre-summed, bounded) — no write
+ *   checkpoint  the whole buffer and the new sequence in one fenced Lua call (RecStore.checkpoint), then the
+ *               buffer is cleared and the windows it wrote stay cached
+ * Visits are routed by sessionId, so a visit's window is written by its partition alone: memory is always at
+ * least as new as Redis for the visits it holds. Products, users and trending span partitions, but every
+ * change to them is an increment, a max or an add, so checkpoints of different partitions commute (up to
+ * top-N trimming).
+ */
+import type { DeadLetterRequest, FramedEvent } from '@tidemark/jetstream';
+import { Interaction, RecParams, RecPending, RecStore, SessionItem, interactionsOf, planInteractions } from '@tidemark/recommend';
+import type { CheckpointResult, PartitionState } from '@tidemark/runtime';
+
+export interface RecsPartitionOptions {
+  /** Committed visit windows kept in memory per partition, the least recently touched dropped first (default 20,000). */
+  windowCache?: number;
+  /** Called after each written checkpoint (the fault hook, metrics). */
+  onCheckpoint?: (partition: number, seq: number) => void;
+}
+
+export class RecsPartitionState implements PartitionState {
+  readonly pending: RecPending;
+  /** Windows written by a checkpoint (or read from one), least recently touched first. */
+  private readonly windows = new Map<string, SessionItem[]>();
+  private readonly windowCache: number;
+  /** Events applied in memory since the start (for the service's counters). */
+  applied = 0;
+
+  constructor(
+    private readonly store: RecStore,
+    readonly partition: number,
+    private readonly params: RecParams,
+    private readonly options: RecsPartitionOptions = {},
+  ) {
+    this.pending = new RecPending(params);
+    this.windowCache = options.windowCache ?? 20_000;
+  }
+
+  async restore(): Promise<number> {
+    this.pending.clear();
+    this.windows.clear();
+    return this.store.lastSeq(this.partition);
+  }
+
+  async apply(events: FramedEvent[]): Promise<DeadLetterRequest[] | void> {
+    this.applied += events.length;
+    const interactions: Interaction[] = [];
+    for (const e of events) for (const x of interactionsOf(e.event)) interactions.push(x);
+    if (interactions.length === 0) return;
+    const known = new Map<string, SessionItem[]>();
+    const missing = new Set<string>();
+    for (const x of interactions) {
+      const id = x.sessionId;
+      if (known.has(id) || missing.has(id)) continue;
+      const w = this.pending.windows.get(id) ?? this.touch(id);
+      if (w) known.set(id, w);
+      else missing.add(id);
+    }
+    if (missing.size > 0) for (const [id, w] of await this.store.sessions([...missing])) known.set(id, w);
+    this.pending.add(planInteractions(interactions, known, this.params).ops);
+  }
+
+  async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+    const r = await this.store.checkpoint({ partition: this.partition, expectedSeq, newSeq: seq }, this.pending);
+    if (r.status === 'conflict') return r;
+    for (const [id, w] of this.pending.windows) {
+      this.windows.delete(id);
+      this.windows.set(id, w);
+    }
+    while (this.windows.size > this.windowCache) this.windows.delete(this.windows.keys().next().value!);
+    this.pending.clear();
+    this.options.onCheckpoint?.(this.partition, seq);
+    return { status: 'ok' };
+  }
+
+  /** A committed window held in memory, moved to the most recently touched end. */
+  private touch(id: string): SessionItem[] | undefined {
+    const w = this.windows.get(id);
+    if (w) {
+      this.windows.delete(id);
+      this.windows.set(id, w);
+    }
+    return w;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Recommendation checkpoints under kill -9 (docs/recommendations.md "Checkpoints"): real NATS and Redis, real
+ * ingestion, dedup and recommendation processes (test/support/stack.ts). The recommendation service kills
+ * itself right after a checkpoint is written and before the batches it covers are acked
+ * (TIDEMARK_FAULT=recs-kill-after-checkpoint:N), is started again, and again; afterwards its whole Redis state
+ * — co-occurrence, rules, trending, users, visits, categories, clock — equals a run without faults, exactly.
+ *
+ * Exactly: every event has one event time and RECS_SEQ_STEPS=2, so every stored number is a sum of 1, 3, 5
+ * and 1/2 — exact in doubles whatever the order of additions — and no list reaches its cap (trimming per
+ * checkpoint would otherwise depend on where checkpoints fall).
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import type Redis from 'ioredis';
+import { durables, streams } from '@tidemark/contracts';
+import { connectRedis } from '@tidemark/state';
+import { eventually, waitForQuiescence } from './support/eventually';
+import { natsClient, streamEventCount } from './support/jetstream-read';
+import { Servers, startServers } from './support/servers';
+import { Stack, startStack } from './support/stack';
+
+jest.setTimeout(240_000);
+
+const PARTITIONS = 4;
+const T = Date.UTC(2026, 10, 1, 8);
+
+/** 16,000 events at one time: 400 visits of 40 users over 4 categories of 10 products; carts and orders among the views. */
+function shopEvents(): object[] {
+  const out: object[] = [];
+  let n = 0;
+  for (let v = 0; v < 400; v++) {
+    const userId = `u${v % 40}`;
+    const sessionId = `v${v}`;
+    const cat = `c${v % 4}`;
+    for (let j = 0; j < 40; j++) {
+      const productId = `${cat}-p${(v * 7 + j * 3) % 10}`;
+      const base = { id: `k-${n++}`, ts: T, userId, sessionId };
+      if (j % 13 === 12) out.push({ ...base, type: 'order_placed', orderId: `o-${n}`, amount: 10, items: [{ productId, categoryId: cat, price: 10, quantity: 1 }] });
+      else out.push({ ...base, type: j % 10 === 9 ? 'add_to_cart' : 'product_view', productId, categoryId: cat });
+    }
+  }
+  return out;
+}
+
+interface Run {
+  servers: Servers;
+  stack: Stack;
+  nc: NatsConnection;
+  redis: Redis;
+}
+
+const runs: Run[] = [];
+
+async function startRun(): Promise<Run> {
+  const servers = await startServers();
+  // clean frames of 50 events and a checkpoint every 200 events a partition (or 20 ms): many checkpoints per start
+  const env = { NATS_URL: servers.nats.url, REDIS_URL: servers.redis.url, PARTITIONS: String(PARTITIONS), RECS_SEQ_STEPS: '2', FRAME_MAX_EVENTS: '50', CHECKPOINT_INTERVAL_MS: '20', CHECKPOINT_MAX_EVENTS: '200' };
+  const stack = await startStack(env, ['ingestion', 'dedup', 'recommendation']);
+  const run = { servers, stack, nc: await natsClient(servers.nats.url), redis: await connectRedis(servers.redis.url, 'test') };
+  runs.push(run);
+  return run;
+}
+
+afterAll(async () => {
+  for (const r of runs) {
+    await r.stack.stop().catch(() => undefined);
+    await r.nc.close().catch(() => undefined);
+    await r.redis.quit().catch(() => undefined);
+    await r.servers.dispose();
+  }
+});
+
+async function send(run: Run, events: object[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 2000) {
+    const res = await fetch(`${run.stack.url.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 2000)) });
+    expect(res.status).toBe(202);
+  }
+  // every event through dedup into events.clean
+  await eventually(async () => expect(await streamEventCount(run.nc, streams.clean.name)).toBe(events.length), { timeoutMs: 60_000 });
+}
+
+async function recsQuiescent(run: Run): Promise<void> {
+  for (let p = 0; p < PARTITIONS; p++) await waitForQuiescence(run.nc, streams.clean.name, durables.recommendation(p), { timeoutMs: 60_000 });
+}
+
+/** Every recommendation key and its value (sorted sets with scores, hashes, strings), fences left out. */
+async function dump(redis: Redis): Promise<Map<string, unknown>> {
+  const keys = (await redis.keys('recs:*')).filter((k) => !/^recs:\{p\d+\}:part$/.test(k)).sort();
+  const out = new Map<string, unknown>();
+  for (const k of keys) {
+    const type = await redis.type(k);
+    if (type === 'zset') out.set(k, await redis.zrange(k, 0, -1, 'WITHSCORES'));
+    else if (type === 'hash') out.set(k, await redis.hgetall(k));
+    else out.set(k, await redis.get(k));
+  }
+  return out;
+}
+
+describe('recommendation checkpoints across kill -9 between a checkpoint and its ack', () => {
+  it('leave the same state as a run without faults: nothing doubled, nothing lost', async () => {
+    const events = shopEvents();
+
+    // the run without faults
+    const calm = await startRun();
+    await send(calm, events);
+    await recsQuiescent(calm);
+    const expected = await dump(calm.redis);
+    expect(expected.size).toBeGreaterThan(100);
+    expect(expected.get('recs:clock')).toBe(String(T));
+
+    // the run with faults: events arrive in chunks while the service keeps dying right after its 3rd checkpoint
+    // (before the ack) and is started again
+    const faulty = await startRun();
+    const recs = faulty.stack.byName.recommendation!;
+    await recs.stop();
+    recs.env.TIDEMARK_FAULT = 'recs-kill-after-checkpoint:3';
+    let kills = 0;
+    const restart = async () => {
+      kills++;
+      await recs.start().catch(() => undefined); // may die before it answers ready
+    };
+    await recs.start().catch(() => undefined);
+    for (let i = 0; i < events.length; i += 400) {
+      const res = await fetch(`${faulty.stack.url.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 400)) });
+      expect(res.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 50));
+      if (recs.exited()) await restart();
+    }
+    await eventually(async () => expect(await streamEventCount(faulty.nc, streams.clean.name)).toBe(events.length), { timeoutMs: 60_000 });
+    for (let i = 0; i < 3 && recs.exited(); i++) await restart();
+    expect(kills).toBeGreaterThanOrEqual(3);
+    await recs.kill();
+    process.stdout.write(`recs-checkpoint: ${kills} kills\n`);
+    delete recs.env.TIDEMARK_FAULT;
+    await recs.start();
+    await recsQuiescent(faulty);
+    const got = await dump(faulty.redis);
+    expect([...got.keys()]).toEqual([...expected.keys()]);
+    for (const [k, v] of expected) expect([k, got.get(k)]).toEqual([k, v]);
+  });
+});
