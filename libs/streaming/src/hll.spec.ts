@@ -73,8 +73,10 @@ describe('HyperLogLog', () => {
     );
   });
 
-  it('round-trips through JSON (exact and dense) and clones independently', () => {
-    for (const members of [range('x', 0, 10), range('x', 0, 5000)]) {
+  it('round-trips through JSON (exact, sparse registers and dense) and clones independently', () => {
+    const forms = [range('x', 0, 10), range('x', 0, 5000), range('x', 0, 60_000)].map((m) => Object.keys(sketch(m).toJSON()).sort().join());
+    expect(forms).toEqual(['members,p', 'p,sparse', 'p,registers']);
+    for (const members of [range('x', 0, 10), range('x', 0, 5000), range('x', 0, 60_000)]) {
       const h = sketch(members);
       const back = HyperLogLog.fromJSON(JSON.parse(JSON.stringify(h)));
       expect(back.count()).toBe(h.count());
@@ -84,6 +86,8 @@ describe('HyperLogLog', () => {
       expect(h.toJSON()).toEqual(back.toJSON());
     }
     expect(() => HyperLogLog.fromJSON({ p: 16, registers: 'AAAA' })).toThrow(RangeError);
+    expect(() => HyperLogLog.fromJSON({ p: 16, sparse: 'AAA=' })).toThrow(RangeError);
+    expect(() => HyperLogLog.fromJSON({ p: 4, sparse: Buffer.from([200, 0, 1]).toString('base64') })).toThrow(RangeError);
     expect(() => new HyperLogLog(3)).toThrow(RangeError);
   });
 });

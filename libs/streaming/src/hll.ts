@@ -77,7 +77,7 @@ function tau(x: number): number {
 }
 
 /** JSON form: either the exact members (small sets) or the registers, base64. */
-export type HyperLogLogJson = { p: number; members: string[] } | { p: number; registers: string };
+export type HyperLogLogJson = { p: number; members: string[] } | { p: number; registers: string } | { p: number; sparse: string };
 
 export class HyperLogLog {
   private members: Set<string> | null = new Set();
@@ -135,16 +135,48 @@ export class HyperLogLog {
     return h;
   }
 
+  /**
+   * The exact members, or the registers: while under a third of them are set (and p <= 16), only those, as
+   * (u16 index, u8 value) triples — a partition's share of a minute of visitors is mostly empty registers.
+   */
   toJSON(): HyperLogLogJson {
-    return this.members
-      ? { p: this.p, members: [...this.members].sort() }
-      : { p: this.p, registers: Buffer.from(this.registers!.buffer, this.registers!.byteOffset, this.registers!.byteLength).toString('base64') };
+    if (this.members) return { p: this.p, members: [...this.members].sort() };
+    const regs = this.registers!;
+    if (this.p <= 16) {
+      let set = 0;
+      for (let i = 0; i < regs.length; i++) if (regs[i] !== 0) set++;
+      if (set * 3 < regs.length) {
+        const out = Buffer.allocUnsafe(set * 3);
+        let at = 0;
+        for (let i = 0; i < regs.length; i++) {
+          if (regs[i] === 0) continue;
+          out.writeUInt16LE(i, at);
+          out[at + 2] = regs[i];
+          at += 3;
+        }
+        return { p: this.p, sparse: out.toString('base64') };
+      }
+    }
+    return { p: this.p, registers: Buffer.from(regs.buffer, regs.byteOffset, regs.byteLength).toString('base64') };
   }
 
   static fromJSON(json: HyperLogLogJson): HyperLogLog {
     const h = new HyperLogLog(json.p);
     if ('members' in json) {
       for (const m of json.members) h.add(m);
+      return h;
+    }
+    if ('sparse' in json) {
+      const bytes = Buffer.from(json.sparse, 'base64');
+      const regs = new Uint8Array(1 << json.p);
+      if (bytes.length % 3 !== 0) throw new RangeError('HyperLogLog sparse registers must be (index, value) triples');
+      for (let at = 0; at < bytes.length; at += 3) {
+        const i = bytes.readUInt16LE(at);
+        if (i >= regs.length) throw new RangeError(`HyperLogLog register ${i} out of range`);
+        regs[i] = bytes[at + 2];
+      }
+      h.members = null;
+      h.registers = regs;
       return h;
     }
     const bytes = Buffer.from(json.registers, 'base64');

@@ -66,6 +66,9 @@ export interface PreparedCheckpoint {
 
 const cellId = (pane: number, key: string, from: number | null) => `${pane}\u0000${from}\u0000${key}`;
 
+/** Sessions are looked at again when the watermark reaches their wake time, by buckets of this length. */
+const WAKE_BUCKET_MS = 10_000;
+
 export class PartitionOperator {
   private readonly pre: PreAggregator;
   private tracker: WatermarkTracker;
@@ -79,6 +82,8 @@ export class PartitionOperator {
   private droppedPanes: { metric: string; pane: number }[] = [];
   private results: StoredResult[] = [];
   private changedSessions = new Set<string>();
+  /** Session keys (`index\0key`) to look at once the watermark reaches a bucket: to fire, or to purge. */
+  private wake = new Map<number, Set<string>>();
   private changedJoins = new Map<string, number | null>();
   /** The operator watermark lateness is decided with, and the purge horizon (from the last checkpoint). */
   private wm: number | null = null;
@@ -140,6 +145,7 @@ export class PartitionOperator {
     this.results = [];
     this.changedSessions = new Set();
     this.changedJoins = new Map();
+    this.wake = new Map();
     const t = (this.tracker = new WatermarkTracker(this.options));
     if (s.maxTs !== null) t.onEvent(this.p, s.maxTs, s.lastEventAt);
     this.lastEventAt = s.lastEventAt;
@@ -155,6 +161,7 @@ export class PartitionOperator {
       if (!m || m.kind !== 'window' || m.window.type !== 'session') continue;
       const list = (JSON.parse(x.value) as SessionJson[]).map((j) => ({ start: j.s, end: j.e, acc: decodeAcc(m.aggregation.kind, j.a), v: j.v, d: j.d }));
       this.sessions[m.index].set(x.key, list);
+      this.scheduleSessions(m, x.key, list);
     }
     for (const x of s.joins) {
       const m = this.metrics.get(x.metric);
@@ -200,6 +207,7 @@ export class PartitionOperator {
       const list = [...closed, ...plan.kept, { start: plan.start, end: plan.end, acc, v, d: v > 0 }].sort((a, b) => a.start - b.start);
       perKey.set(d.key, list);
       this.changedSessions.add(`${m.index}\u0000${d.key}`);
+      this.scheduleSessions(m, d.key, list);
     }
     for (const j of r.joins) {
       const m = this.metrics.get(j.metric);
@@ -217,6 +225,17 @@ export class PartitionOperator {
       this.changedJoins.set(id, prev === undefined || prev === null ? due : due === null ? prev : Math.min(prev, due));
     }
     return { late: r.late, invalid: r.invalid, skipped: r.skipped, processed: r.processed };
+  }
+
+  /** Looks at a key's sessions again when the watermark reaches the first one's end (to fire) or end + lateness (to purge). */
+  private scheduleSessions(m: CompiledWindowMetric, key: string, list: readonly Session[]): void {
+    let at = Infinity;
+    for (const s of list) at = Math.min(at, s.v === 0 || s.d ? s.end : s.end + this.pre.allowedLatenessMs);
+    if (!Number.isFinite(at)) return;
+    const bucket = Math.floor(at / WAKE_BUCKET_MS);
+    let ids = this.wake.get(bucket);
+    if (!ids) this.wake.set(bucket, (ids = new Set()));
+    ids.add(`${m.index}\u0000${key}`);
   }
 
   /** A fired session merged into a larger one leaves the query API (its stored result goes). */
@@ -262,16 +281,6 @@ export class PartitionOperator {
             dropPanes.push({ metric: m.name, pane });
           }
         }
-        if (m.kind === 'window' && m.window.type === 'session') {
-          for (const [key, list] of this.sessions[m.index]) {
-            const keep = list.filter((s) => s.end + L > h || s.v === 0 || s.d);
-            if (keep.length !== list.length) {
-              if (keep.length === 0) this.sessions[m.index].delete(key);
-              else this.sessions[m.index].set(key, keep);
-              this.changedSessions.add(`${m.index}\u0000${key}`);
-            }
-          }
-        }
         if (m.kind === 'join') {
           for (const [key, st] of this.joins[m.index]) {
             if (joinCleanupTime(st, m.join, L) > h) continue;
@@ -289,19 +298,36 @@ export class PartitionOperator {
     const publish = this.outbox;
     const results = this.results;
     if (this.wm !== null) {
-      for (const m of this.metrics.metrics) {
-        if (m.kind !== 'window' || m.window.type !== 'session') continue;
-        for (const [key, list] of this.sessions[m.index]) {
-          for (const s of list) {
-            if (s.end > this.wm || !(s.v === 0 || s.d)) continue;
-            s.v++;
-            s.d = false;
-            const r: WindowResultDto = { metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: m.aggregation.result(s.acc), final: true, version: s.v };
-            publish.push(r);
-            results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: JSON.stringify(r) });
-            this.changedSessions.add(`${m.index}\u0000${key}`);
-          }
+      // Only the keys whose wake bucket the watermark reached: fire what it passed, purge what the horizon passed.
+      const wm = this.wm;
+      const woken: string[] = [];
+      for (const [bucket, ids] of this.wake) {
+        if (bucket * WAKE_BUCKET_MS > wm) continue;
+        this.wake.delete(bucket);
+        for (const id of ids) woken.push(id);
+      }
+      for (const id of new Set(woken)) {
+        const [index, key] = splitId(id);
+        const m = this.metrics.metrics[index] as CompiledWindowMetric;
+        const list = this.sessions[index].get(key);
+        if (!list) continue;
+        for (const s of list) {
+          if (s.end > wm || !(s.v === 0 || s.d)) continue;
+          s.v++;
+          s.d = false;
+          const r: WindowResultDto = { metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: m.aggregation.result(s.acc), final: true, version: s.v };
+          publish.push(r);
+          results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: JSON.stringify(r) });
+          this.changedSessions.add(id);
         }
+        const h = this.horizon;
+        const keep = h === null ? list : list.filter((s) => s.end + L > h || s.v === 0 || s.d);
+        if (keep.length !== list.length) {
+          if (keep.length === 0) this.sessions[index].delete(key);
+          else this.sessions[index].set(key, keep);
+          this.changedSessions.add(id);
+        }
+        if (keep.length > 0) this.scheduleSessions(m, key, keep);
       }
     }
     const sessions: KeyedWrite[] = [];
