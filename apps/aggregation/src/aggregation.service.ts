@@ -25,6 +25,7 @@ class AggregationPartition implements PartitionState {
     private readonly onCheckpointed: (maxTsMoved: boolean) => void,
     private readonly counts: { applied: (n: number) => void; late: (n: number) => void },
     private readonly logger: Logger,
+    private readonly written: (worked: boolean) => void = () => undefined,
   ) {}
 
   private lastMaxTs: number | null = null;
@@ -64,6 +65,7 @@ class AggregationPartition implements PartitionState {
     const { checkpoint } = this.op.prepare(expectedSeq, seq);
     const r = await this.store.checkpoint(this.op.partition, checkpoint);
     if (r.status === 'conflict') return { status: 'conflict', lastSeq: r.seq };
+    this.written(seq > expectedSeq || checkpoint.outbox !== '');
     this.op.committed(r.watermark, r.horizon);
     await this.flushOutbox();
     const moved = checkpoint.maxTs !== this.lastMaxTs;
@@ -100,6 +102,7 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
   private readonly partitions: CheckpointedPartitions<AggregationPartition>;
   private readonly latency;
   private readonly owned: readonly number[];
+  private checkpoints = 0;
 
   constructor(
     @Inject(REDIS) redis: Redis,
@@ -138,6 +141,13 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
           },
           { applied: (n) => counts.inc({ outcome: 'applied' }, n), late: (n) => counts.inc({ outcome: 'late' }, n) },
           this.logger,
+          (worked) => {
+            // TIDEMARK_FAULT=aggregation-kill-after-checkpoint:N (the crash tests): the N-th checkpoint that
+            // wrote events or fired sessions is written; its session results are not published, its batches
+            // not acked.
+            const n = config.fault.aggregationKillAfterCheckpoint;
+            if (n !== undefined && worked && ++this.checkpoints >= n) process.kill(process.pid, 'SIGKILL');
+          },
         ),
       {
         intervalMs: config.checkpointIntervalMs,

@@ -435,6 +435,10 @@ export class RedisAggregationStore implements AggregationStore {
     return num(await this.redis.hget(AGG_KEYS.fired, metric));
   }
 
+  async firedThroughAll(): Promise<Map<string, number>> {
+    return new Map(Object.entries(await this.redis.hgetall(AGG_KEYS.fired)).map(([k, v]) => [k, Number(v)]));
+  }
+
   async setFiredThrough(metric: string, end: number): Promise<void> {
     await this.redis.tmAggFired(AGG_KEYS.fired, metric, String(end));
   }

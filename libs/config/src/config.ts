@@ -87,7 +87,7 @@ export interface TidemarkConfig {
    * `recs-kill-after-checkpoint:N` makes recommendation kill -9 itself right after its N-th checkpoint is
    * written, before the batches it covers are acked.
    */
-  fault: { dedupKillAfterForward?: number; recsKillAfterCheckpoint?: number };
+  fault: { dedupKillAfterForward?: number; recsKillAfterCheckpoint?: number; aggregationKillAfterCheckpoint?: number };
   /** Optional JSON file with user metric definitions (added to the defaults). */
   metricsFile: string | undefined;
   /** How often the aggregation firer checks the watermark and fires due windows. */
@@ -489,9 +489,13 @@ function streamMaxBytes(env: Env): Record<string, number> {
 function fault(env: Env): TidemarkConfig['fault'] {
   const raw = str(env, 'TIDEMARK_FAULT', '');
   if (raw === '') return {};
-  const m = /^(dedup-kill-after-forward|recs-kill-after-checkpoint):(\d+)$/.exec(raw);
-  if (!m || Number(m[2]) < 1) throw new ConfigError('TIDEMARK_FAULT', `"${raw}" is not dedup-kill-after-forward:<N ≥ 1> or recs-kill-after-checkpoint:<N ≥ 1>`);
-  return m[1] === 'dedup-kill-after-forward' ? { dedupKillAfterForward: Number(m[2]) } : { recsKillAfterCheckpoint: Number(m[2]) };
+  const m = /^(dedup-kill-after-forward|recs-kill-after-checkpoint|aggregation-kill-after-checkpoint):(\d+)$/.exec(raw);
+  if (!m || Number(m[2]) < 1) {
+    throw new ConfigError('TIDEMARK_FAULT', `"${raw}" is not dedup-kill-after-forward:<N ≥ 1>, recs-kill-after-checkpoint:<N ≥ 1> or aggregation-kill-after-checkpoint:<N ≥ 1>`);
+  }
+  const n = Number(m[2]);
+  if (m[1] === 'dedup-kill-after-forward') return { dedupKillAfterForward: n };
+  return m[1] === 'recs-kill-after-checkpoint' ? { recsKillAfterCheckpoint: n } : { aggregationKillAfterCheckpoint: n };
 }
 
 /** A comma-separated list of http(s) URLs (empty by default). */

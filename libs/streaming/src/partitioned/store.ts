@@ -123,6 +123,8 @@ export interface AggregationStore {
   settleJoinDue(partition: number, done: readonly JoinDue[], reschedule: readonly { entry: JoinDue; due: number }[]): Promise<void>;
   readJoins(partition: number, metric: string, keys: readonly string[]): Promise<(string | null)[]>;
   firedThrough(metric: string): Promise<number | null>;
+  /** What every metric fired through (one read a round). */
+  firedThroughAll(): Promise<Map<string, number>>;
   setFiredThrough(metric: string, end: number): Promise<void>;
   /** Window results published by the firer (for versions and queries). */
   readResults(metric: string, refs: readonly { key: string; windowStart: number; windowEnd: number }[]): Promise<(string | null)[]>;
@@ -321,6 +323,10 @@ export class MemoryAggregationStore implements AggregationStore {
 
   async firedThrough(metric: string): Promise<number | null> {
     return this.fired.get(metric) ?? null;
+  }
+
+  async firedThroughAll(): Promise<Map<string, number>> {
+    return new Map(this.fired);
   }
 
   async setFiredThrough(metric: string, end: number): Promise<void> {

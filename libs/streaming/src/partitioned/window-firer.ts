@@ -71,8 +71,9 @@ export class WindowFirer {
     if (state.watermark === null || wm > state.watermark) await this.store.raiseWatermark(P, wm);
     const published = await this.store.horizon();
     const fired: WindowResultDto[] = [];
+    const through = await this.store.firedThroughAll();
     for (const m of this.metrics.metrics) {
-      if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm)));
+      if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm, through.get(m.name) ?? null)));
     }
     fired.push(...(await this.refire(published)));
     for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm)));
@@ -98,8 +99,7 @@ export class WindowFirer {
     return byKey;
   }
 
-  private async fireAligned(m: CompiledWindowMetric, a: AlignedWindows, wm: number): Promise<WindowResultDto[]> {
-    const through = await this.store.firedThrough(m.name);
+  private async fireAligned(m: CompiledWindowMetric, a: AlignedWindows, wm: number, through: number | null): Promise<WindowResultDto[]> {
     // Window ends are a hop apart: nothing to do until the watermark reaches the next one.
     if (through !== null && through + a.hop > wm) return [];
     const lastEnd = a.lastStart(wm - a.size) + a.size;
@@ -152,6 +152,7 @@ export class WindowFirer {
     const P = this.options.partitions;
     const L = this.options.allowedLatenessMs;
     const marks = await Promise.all(Array.from({ length: P }, (_, p) => this.store.marks(p)));
+    if (marks.every((l) => l.length === 0)) return [];
     const todo = new Map<string, { m: CompiledWindowMetric; a: AlignedWindows; key: string; start: number }>();
     const through = new Map<string, number | null>();
     for (const list of marks) {
