@@ -21,6 +21,9 @@
  *                    per event of every process (from /proc, inside the timed window), NATS messages per event
  *                    (nats-server /varz in + out), Redis commands per event (INFO commandstats); the median of
  *                    `--runs` runs (default 3), beside the per-event path measured before frames.
+ *   (f) memory:      one partition's operator (in this process) holding `--open` open (pane, key) cells of a
+ *                    keyed count (product_views-like): heap bytes per million cells; then its checkpoint written
+ *                    to a private Redis: Redis bytes (INFO used_memory) per million cells.
  * Goals (issue "Throughput I"): NATS messages per event ≤ 0.1; dedup ≤ 1 Redis command and ≤ 8 µs per event;
  * ingestion ≤ 10 µs; nats-server ≤ 5 µs; ingestion ≥ 0.8 × the framed publish ceiling, each hop ≥ 0.5 × it.
  */
@@ -35,6 +38,8 @@ import { connect } from '@nats-io/transport-node';
 import { ALL_STREAMS, chunkFrames, durables, encodeFrame, partitionOf, streams, subjects } from '@tidemark/contracts';
 import { JetStreamPublisher, PartitionConsumer, connectNats, decodeFrames, ensureStreams } from '@tidemark/jetstream';
 import { connectRedis } from '@tidemark/state';
+import { MetricSet, PartitionOperator } from '@tidemark/streaming';
+import { RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
 
 const PARTITIONS = 8;
@@ -305,6 +310,38 @@ async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId:
   };
 }
 
+/** (f) Heap and Redis bytes of open (pane, key) cells: one partition's operator, one checkpoint. */
+async function operatorMemory(cells: number): Promise<{ cells: number; heapPerMillion: number; redisPerMillion: number; checkpointMs: number }> {
+  const set = new MetricSet([{ name: 'views', source: { types: ['product_view'] }, key: 'productId', aggregation: { type: 'count' }, window: { type: 'tumbling', size: '1m' } }]);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  const op = new PartitionOperator(set, 0, {});
+  const base = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < cells; i += 10_000) {
+    const batch = Array.from({ length: Math.min(10_000, cells - i) }, (_, k) => ({ seq: i / 10_000 + 1, event: { id: `m${i + k}`, type: 'product_view', ts: base, userId: 'u', sessionId: 's', productId: `product-${i + k}` } as never }));
+    op.apply(batch, 0);
+  }
+  gc?.();
+  const heap = process.memoryUsage().heapUsed - heap0;
+  const servers = await startBenchServers();
+  try {
+    const redis = await connectRedis(servers.redisUrl, 'bench');
+    const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    const before = await used();
+    const store = new RedisAggregationStore(redis, set);
+    const t0 = performance.now();
+    const { checkpoint } = op.prepare(0, Math.ceil(cells / 10_000));
+    await store.checkpoint(0, checkpoint);
+    const checkpointMs = performance.now() - t0;
+    const after = await used();
+    await redis.quit();
+    return { cells: op.size, heapPerMillion: (heap / op.size) * 1e6, redisPerMillion: ((after - before) / op.size) * 1e6, checkpointMs };
+  } finally {
+    await servers.stop();
+  }
+}
+
 interface SteadyLatency {
   windows: number;
   sent: number;
@@ -504,6 +541,7 @@ export async function main(args: string[]): Promise<number> {
       seconds: { type: 'string', default: '30' },
       'full-events': { type: 'string', default: '120000' },
       runs: { type: 'string', default: '3' },
+      open: { type: 'string', default: '1000000' },
     },
   });
   const count = Number(values.events);
@@ -568,6 +606,11 @@ export async function main(args: string[]): Promise<number> {
     } finally {
       await forD.stop();
     }
+  }
+  if (parts.has('f')) {
+    const m = await operatorMemory(Number(values.open));
+    console.log(`  (f) memory per million open (pane, key) cells of a keyed count, one partition (${fmt(m.cells)} cells):`);
+    console.log(`      operator heap ${fmt(m.heapPerMillion / 1e6)} MB, Redis ${fmt(m.redisPerMillion / 1e6)} MB (checkpointed in ${fmt(m.checkpointMs)} ms)`);
   }
   if (parts.has('e')) {
     const full = Number(values['full-events']);

@@ -3,7 +3,7 @@ import { DEFAULT_METRICS, MetricDefinition, MetricSet, withDefaultMetrics } from
 
 /**
  * The metrics the aggregation service computes: the defaults plus the user's (METRICS_FILE, a JSON array of
- * definitions): tumbling, sliding and session windows (window-store.ts) and interval joins (join-store.ts).
+ * definitions): tumbling, sliding and session windows and interval joins (libs/streaming partitioned/, docs/checkpoints.md).
  */
 export interface LoadedMetrics {
   set: MetricSet;
@@ -14,7 +14,7 @@ export interface LoadedMetrics {
 const ROUTING_KEY = 'sessionId';
 
 /**
- * A session window is merged by reading its key's stored sessions and writing the merge (window-store.ts),
+ * A session window is merged in its partition's memory (libs/streaming partition-operator.ts),
  * which is safe because one partition's writer (the fence) is the only one to touch that key: the key must
  * be the routing key. Other windows and joins only add to their state, from any partition.
  */
