@@ -150,11 +150,11 @@ describe('layout: accumulator encoding', () => {
     agg.add(b, 'x');
     agg.add(b, 'y');
     const before = [encodeAcc('topK', a), encodeAcc('topK', b)];
-    expect(agg.result(mergeAll(agg, [a, b]))).toEqual([
+    expect(agg.result(mergeAll(agg, [a, b]) as typeof a)).toEqual([
       { member: 'x', count: 2 },
       { member: 'y', count: 1 },
     ]);
     expect([encodeAcc('topK', a), encodeAcc('topK', b)]).toEqual(before);
-    expect(agg.result(mergeAll(agg, []))).toEqual([]);
+    expect(agg.result(mergeAll(agg, []) as typeof a)).toEqual([]);
   });
 });

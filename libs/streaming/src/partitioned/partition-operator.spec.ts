@@ -23,6 +23,12 @@ function dump(op: PartitionOperator): unknown {
   };
   const out: Record<string, unknown> = { watermark: op.watermark, horizon: o.horizon, maxTs: op.maxTs, outbox: op.outbox, size: op.size };
   for (const m of op.metrics.metrics) {
+    if (m.kind !== 'window') {
+      const joins: string[] = [];
+      for (const [key, st] of o.joins[m.index]) joins.push(`${key}|${JSON.stringify(st)}`);
+      out[m.name] = { joins: joins.sort() };
+      continue;
+    }
     const cells: string[] = [];
     for (const [pane, map] of o.cells[m.index]) for (const c of map.values()) cells.push(`${pane}|${c.from}|${c.key}|${encodeAcc(m.aggregation.kind, c.acc)}`);
     const sessions: string[] = [];

@@ -12,7 +12,7 @@ import { PartitionedTestDriver } from './test-driver';
 const MIN = 60_000;
 const sliding: MetricDefinition = { name: 'views', source: { types: ['product_view'] }, aggregation: { type: 'count' }, window: { type: 'sliding', size: '3m', hop: '1m' } };
 const stepper = (defs: MetricDefinition[], partitions = 2, allowedLatenessMs = MIN) => new PartitionedTestDriver(defs, { partitions, autoSettle: false, maxOutOfOrdernessMs: 0, allowedLatenessMs });
-const vs = (d: PartitionedTestDriver, metric: string) => d.resultsOf(metric).map((r) => [r.windowStart, r.value, r.version]);
+const vs = (d: PartitionedTestDriver, metric: string): [number, unknown, number][] => d.resultsOf(metric).map((r) => [r.windowStart, r.value, r.version]);
 
 describe('WindowFirer: a cell restricted by `from`', () => {
   it("a partition's records too late for a pane's earlier window stay out of it when another partition's allowed update re-fires it", async () => {
