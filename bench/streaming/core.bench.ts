@@ -7,7 +7,10 @@
  * Two figures:
  *   - pre-aggregation: `preAggregate` per batch (pure, watermark state threaded through) — what the service
  *     does in memory before its one Redis call per batch;
- *   - full in-memory operator: pre-aggregation + applying the deltas + firing, re-firing and purging windows.
+ *   - the partitioned operator as the aggregation service runs it, without Redis: one PartitionOperator per
+ *     partition (pre-aggregation + applying the pane / session / join deltas in memory), a checkpoint of the
+ *     partition into a MemoryAggregationStore after each of its batches, and a WindowFirer round (fire,
+ *     re-fire, joins, purge horizon) after every `partitions` batches.
  *
  * Run after `npx tsc -p tsconfig.build.json`:
  *   node -e "require('tsconfig-paths').register({baseUrl:'dist',paths:{'@tidemark/*':['libs/*\/src']}}); require('./dist/bench/streaming/core.bench.js')"
@@ -15,9 +18,9 @@
  * Options (command line, or `run(opts)`): --events, --batch, --seed, --repeats.
  */
 import { parseArgs } from 'node:util';
-import { partitionOf, TidemarkEvent } from '@tidemark/contracts';
+import { partitionOf, TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
-import { DEFAULT_METRICS, emptyWatermarkState, MetricSet, PreAggregator, StreamingOperator, WatermarkState } from '@tidemark/streaming';
+import { DEFAULT_METRICS, emptyWatermarkState, MemoryAggregationStore, MetricSet, PartitionOperator, PreAggregator, WatermarkState, WindowFirer } from '@tidemark/streaming';
 
 export interface CoreBenchOptions {
   /** Events in the measured stream (default 400 000). */
@@ -96,17 +99,34 @@ function timePreAggregate(pre: PreAggregator, batches: readonly Batch[]): { ms: 
   return { ms: performance.now() - t0, deltas };
 }
 
-function timeOperator(metrics: MetricSet, batches: readonly Batch[]): { ms: number; results: number; late: number; open: number } {
-  const op = new StreamingOperator(metrics);
+async function timeOperator(metrics: MetricSet, batches: readonly Batch[], partitions: number): Promise<{ ms: number; results: number; late: number; open: number }> {
+  const store = new MemoryAggregationStore();
   let results = 0;
+  const publish = async (rs: WindowResultDto[]) => {
+    results += rs.length;
+  };
+  const ops = Array.from({ length: partitions }, (_, p) => new PartitionOperator(metrics, p, {}));
+  const firer = new WindowFirer(metrics, store, publish, { partitions, allowedLatenessMs: ops[0].allowedLatenessMs });
+  const seqs = new Array<number>(partitions).fill(0);
   let late = 0;
+  let now = 0;
   const t0 = performance.now();
-  for (const b of batches) {
-    const out = op.processBatch(b.events, { partition: b.partition, now: b.now });
-    results += out.results.length;
-    late += out.late.length;
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i];
+    const op = ops[b.partition];
+    now = Math.max(now, b.now);
+    late += op.apply(b.events, b.now).late.length;
+    const seq = b.events[b.events.length - 1].seq;
+    const { checkpoint, publish: sessions } = op.prepare(seqs[b.partition], seq);
+    const r = await store.checkpoint(b.partition, checkpoint);
+    if (r.status !== 'ok') throw new Error(`partition ${b.partition}: checkpoint conflict`);
+    seqs[b.partition] = seq;
+    op.committed(r.watermark, r.horizon);
+    await publish(sessions);
+    op.published(sessions.length);
+    if ((i + 1) % partitions === 0) await firer.round(now);
   }
-  return { ms: performance.now() - t0, results, late, open: op.openWindows };
+  return { ms: performance.now() - t0, results, late, open: ops.reduce((n, o) => n + o.size, 0) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -124,10 +144,11 @@ export async function run(opts: CoreBenchOptions = {}): Promise<CoreBenchResult>
   // warm-up (JIT) on the first fifth of the stream
   const warm = batches.slice(0, Math.ceil(batches.length / 5));
   timePreAggregate(pre, warm);
-  timeOperator(metrics, warm);
+  await timeOperator(metrics, warm, partitions);
 
   const preRuns = Array.from({ length: repeats }, () => timePreAggregate(pre, batches));
-  const opRuns = Array.from({ length: repeats }, () => timeOperator(metrics, batches));
+  const opRuns: Awaited<ReturnType<typeof timeOperator>>[] = [];
+  for (let i = 0; i < repeats; i++) opRuns.push(await timeOperator(metrics, batches, partitions));
   const preMs = median(preRuns.map((r) => r.ms));
   const opMs = median(opRuns.map((r) => r.ms));
   const span = events.reduce((m, e) => Math.max(m, e.ts), -Infinity) - events.reduce((m, e) => Math.min(m, e.ts), Infinity);
@@ -145,7 +166,7 @@ export async function run(opts: CoreBenchOptions = {}): Promise<CoreBenchResult>
     const f = (n: number) => n.toLocaleString('en-US');
     console.log(`tidemark bench streaming core: ${f(count)} simulated shop events (${result.spanMinutes} min of event time), ${result.metrics} default metrics, ${partitions} partitions, batches of ${batchSize}, one core, ${process.version}`);
     console.log(`  pre-aggregation (batch → deltas):              ${f(result.preAggregate.eventsPerSecond)} events/s  (${result.preAggregate.deltasPerBatch} deltas per batch)`);
-    console.log(`  in-memory operator (deltas + fire + purge):    ${f(result.operator.eventsPerSecond)} events/s  (${f(result.operator.results)} results, ${f(result.operator.lateEvents)} late reports)`);
+    console.log(`  partitioned operator (apply + checkpoint + fire): ${f(result.operator.eventsPerSecond)} events/s  (${f(result.operator.results)} results, ${f(result.operator.lateEvents)} late reports)`);
     console.log(`  median of ${repeats} runs after a warm-up`);
   }
   return result;

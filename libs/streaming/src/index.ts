@@ -17,8 +17,6 @@ export * from './metrics/metric-definitions';
 export * from './metrics/default-metrics';
 export * from './metrics/compile';
 export * from './pre-aggregate';
-export * from './operator';
-export * from './harness';
 export * from './partitioned/layout';
 export * from './partitioned/store';
 export * from './partitioned/partition-operator';

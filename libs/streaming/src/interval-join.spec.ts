@@ -5,7 +5,6 @@ import {
   applyJoinDelta,
   emptyJoinState,
   finalizeJoinDelta,
-  IntervalJoinOperator,
   isLeftLate,
   isRightLate,
   joinCleanupTime,
@@ -74,108 +73,5 @@ describe('interval join: pure pieces', () => {
         expect(stepwise).toEqual(once);
       }),
     );
-  });
-});
-
-describe('IntervalJoinOperator', () => {
-  it('emits unmatched exactly when W reaches l + upper', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('o1', joinDeltaOfLeft(left(0)));
-    expect(j.advance(null)).toEqual([]);
-    expect(j.advance(99)).toEqual([]);
-    expect(j.emitted('o1')).toEqual({ resolved: false, version: 0 });
-    expect(j.advance(100)).toEqual([
-      { key: 'o1', windowStart: 0, windowEnd: 100, version: 1, value: { status: 'unmatched', leftId: 'l0', leftTs: 0, matchedTs: null, fields: { amount: 1 } } },
-    ]);
-    expect(j.emitted('o1')).toEqual({ resolved: true, version: 1 });
-    expect(j.advance(120)).toEqual([]);
-  });
-
-  it('emits nothing for a left matched in time (a right at l + upper − 1)', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('o1', joinDeltaOfRight(99));
-    j.apply('o1', joinDeltaOfLeft(left(0)));
-    expect(j.advance(1000)).toEqual([]);
-  });
-
-  it('a right at exactly l + upper does not match', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('o1', joinDeltaOfLeft(left(0)));
-    j.apply('o1', joinDeltaOfRight(100));
-    expect(j.advance(100).map((e) => e.value.status)).toEqual(['unmatched']);
-  });
-
-  it('a match arriving within lateness after the emission re-emits version 2 as matched', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('o1', joinDeltaOfLeft(left(0)));
-    expect(j.advance(110)).toHaveLength(1);
-    j.apply('o1', joinDeltaOfRight(60));
-    const [e] = j.advance(111);
-    expect(e).toMatchObject({ version: 2, value: { status: 'matched', matchedTs: 60 } });
-    j.apply('o1', joinDeltaOfRight(70)); // another match changes nothing
-    expect(j.advance(112)).toEqual([]);
-  });
-
-  it('an earlier left for the same key replaces the emitted one', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('o1', joinDeltaOfLeft(left(50)));
-    expect(j.advance(150)).toHaveLength(1);
-    j.apply('o1', joinDeltaOfLeft(left(40)));
-    expect(j.advance(151)).toMatchObject([{ version: 2, windowStart: 40, windowEnd: 140, value: { status: 'unmatched', leftTs: 40 } }]);
-  });
-
-  it('purges a key once W >= its cleanup time', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('a', joinDeltaOfLeft(left(0)));
-    j.apply('a', joinDeltaOfRight(70));
-    j.apply('b', joinDeltaOfRight(10));
-    j.advance(159);
-    expect(j.size).toBe(2);
-    j.advance(160);
-    expect(j.keys()).toEqual(['a']);
-    j.advance(219);
-    expect(j.size).toBe(1);
-    j.advance(220);
-    expect(j.size).toBe(0);
-    expect(j.state('a')).toBeUndefined();
-  });
-
-  it('matches the reference for in-bound disorder, one left per key (property)', () => {
-    const keyArb = fc.record({ left: fc.option(fc.integer({ min: 0, max: 1000 })), rights: fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 4 }) });
-    fc.assert(
-      fc.property(fc.array(keyArb, { maxLength: 12, size: 'max' }), fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 60, maxLength: 60 }), (keys, delays) => {
-        const bound = 30;
-        const raw = keys.flatMap((k, i) => [
-          ...(k.left === null ? [] : [{ key: `k${i}`, ts: k.left, isLeft: true, id: `l${i}` }]),
-          ...k.rights.map((ts, n) => ({ key: `k${i}`, ts, isLeft: false, id: `r${i}.${n}` })),
-        ]);
-        const events = raw.map((e, i) => ({ ...e, arrival: e.ts + delays[i % delays.length] })).sort((a, b) => a.arrival - b.arrival);
-        const j = new IntervalJoinOperator(B, L);
-        const out: { key: string; status: string; version: number }[] = [];
-        let max = -Infinity;
-        for (const e of events) {
-          const wm = max === -Infinity ? null : max - bound;
-          if (e.isLeft) expect(isLeftLate(e.ts, wm, B, L)).toBe(false);
-          else expect(isRightLate(e.ts, wm, L)).toBe(false);
-          j.apply(e.key, e.isLeft ? joinDeltaOfLeft({ ts: e.ts, id: e.id, fields: {} }) : joinDeltaOfRight(e.ts));
-          max = Math.max(max, e.ts);
-          for (const x of j.advance(max - bound)) out.push({ key: x.key, status: x.value.status, version: x.version });
-        }
-        for (const x of j.advance(1e9)) out.push({ key: x.key, status: x.value.status, version: x.version });
-        const expected = keys.flatMap((k, i) => (k.left !== null && !k.rights.some((r) => r >= k.left! && r < k.left! + 100) ? [`k${i}`] : []));
-        // in-bound: every emission is final at version 1 and unmatched
-        expect(out.every((o) => o.version === 1 && o.status === 'unmatched')).toBe(true);
-        expect(out.map((o) => o.key).sort()).toEqual(expected.sort());
-        expect(j.size).toBe(0);
-      }),
-    );
-  });
-
-  it('treats two lefts of one key further apart than its state lives as two joins', () => {
-    const j = new IntervalJoinOperator(B, L);
-    j.apply('d', joinDeltaOfLeft(left(0)));
-    expect(j.advance(150)).toHaveLength(1); // emitted and purged (cleanup 0 + 100 + 50)
-    j.apply('d', joinDeltaOfLeft(left(166)));
-    expect(j.advance(266)).toMatchObject([{ version: 1, windowStart: 166, value: { status: 'unmatched' } }]);
   });
 });

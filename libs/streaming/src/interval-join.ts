@@ -19,7 +19,6 @@
  * left (replace only if earlier) and a sorted set of right timestamps (ZADD), match = ZRANGEBYSCORE
  * [l + lower, l + upper).
  */
-import { TimerQueue } from './timers';
 
 export interface IntervalBounds {
   lowerMs: number;
@@ -153,99 +152,4 @@ export function joinResultValue(state: JoinState, b: IntervalBounds): JoinResult
   const left = state.left!;
   const matchedTs = matchOf(state, b);
   return { status: matchedTs === null ? 'unmatched' : 'matched', leftId: left.id, leftTs: left.ts, matchedTs, fields: left.fields };
-}
-
-export interface JoinEmission {
-  key: string;
-  /** [left.ts, left.ts + upper) */
-  windowStart: number;
-  windowEnd: number;
-  value: JoinResultValue;
-  version: number;
-}
-
-interface Slot {
-  key: string;
-  state: JoinState;
-  resolved: boolean;
-  emitted: { version: number; status: JoinStatus; leftTs: number; leftId: string } | null;
-  alive: boolean;
-}
-
-/** The in-memory keyed interval join: apply deltas, advance the watermark, read the emissions. */
-export class IntervalJoinOperator {
-  private readonly slots = new Map<string, Slot>();
-  private readonly due = new TimerQueue<Slot>();
-  private readonly cleanup = new TimerQueue<Slot>();
-  private readonly dirty = new Set<Slot>();
-
-  constructor(
-    readonly bounds: IntervalBounds,
-    readonly allowedLatenessMs: number,
-  ) {}
-
-  get size(): number {
-    return this.slots.size;
-  }
-
-  state(key: string): JoinState | undefined {
-    return this.slots.get(key)?.state;
-  }
-
-  keys(): string[] {
-    return [...this.slots.keys()];
-  }
-
-  /** Whether the key's left is resolved (its deadline passed) and the last version emitted (0: none). */
-  emitted(key: string): { resolved: boolean; version: number } {
-    const s = this.slots.get(key);
-    return { resolved: s?.resolved ?? false, version: s?.emitted?.version ?? 0 };
-  }
-
-  apply(key: string, delta: JoinDelta): void {
-    let slot = this.slots.get(key);
-    if (!slot) {
-      slot = { key, state: emptyJoinState(), resolved: false, emitted: null, alive: true };
-      this.slots.set(key, slot);
-    }
-    const before = slot.state.left;
-    const cleanupBefore = joinCleanupTime(slot.state, this.bounds, this.allowedLatenessMs);
-    applyJoinDelta(slot.state, delta);
-    if (slot.state.left !== before) this.due.register(joinDeadline(slot.state.left!, this.bounds), slot);
-    const cleanupAfter = joinCleanupTime(slot.state, this.bounds, this.allowedLatenessMs);
-    if (cleanupAfter !== cleanupBefore) this.cleanup.register(cleanupAfter, slot);
-    this.dirty.add(slot);
-  }
-
-  /** Resolves due lefts, re-emits changed ones, purges expired keys; returns the emissions in order. */
-  advance(watermark: number | null): JoinEmission[] {
-    const out: JoinEmission[] = [];
-    for (const { value: slot } of this.due.popDue(watermark)) {
-      if (!slot.alive || slot.resolved || slot.state.left === null || watermark! < joinDeadline(slot.state.left, this.bounds)) continue;
-      slot.resolved = true;
-      this.emitIfChanged(slot, out);
-    }
-    for (const slot of this.dirty) if (slot.alive && slot.resolved) this.emitIfChanged(slot, out);
-    this.dirty.clear();
-    for (const { time, value: slot } of this.cleanup.popDue(watermark)) {
-      if (!slot.alive) continue;
-      const t = joinCleanupTime(slot.state, this.bounds, this.allowedLatenessMs);
-      if (t !== time) continue; // a later cleanup timer is registered
-      slot.alive = false;
-      this.slots.delete(slot.key);
-    }
-    return out;
-  }
-
-  private emitIfChanged(slot: Slot, out: JoinEmission[]): void {
-    const left = slot.state.left;
-    if (left === null) return;
-    const value = joinResultValue(slot.state, this.bounds);
-    const prev = slot.emitted;
-    if (prev === null && value.status === 'matched') return; // matched in time: nothing to report
-    if (prev !== null && prev.status === value.status && prev.leftTs === left.ts && prev.leftId === left.id) return;
-    const version = (prev?.version ?? 0) + 1;
-    slot.emitted = { version, status: value.status, leftTs: left.ts, leftId: left.id };
-    out.push({ key: slot.key, windowStart: left.ts, windowEnd: joinDeadline(left, this.bounds), value, version });
-  }
 }

@@ -138,12 +138,18 @@ export class PartitionedTestDriver {
   /** Checkpoints and fires until nothing changes any more. */
   async settle(): Promise<void> {
     for (let i = 0; i < 10; i++) {
-      const before = `${this.results.length}|${await this.store.watermark()}|${await this.store.horizon()}`;
+      const before = await this.settleState();
       for (let p = 0; p < this.partitions; p++) await this.checkpoint(p);
       await this.fire();
       for (let p = 0; p < this.partitions; p++) await this.checkpoint(p);
-      if (`${this.results.length}|${await this.store.watermark()}|${await this.store.horizon()}` === before) return;
+      if ((await this.settleState()) === before) return;
     }
+  }
+
+  /** What a round can change: results, the watermark, the horizon, and the watermarks partitions decided with (they raise the horizon). */
+  private async settleState(): Promise<string> {
+    const seen = (await this.store.statuses(this.partitions)).map((s) => s.seenWatermark);
+    return `${this.results.length}|${await this.store.watermark()}|${await this.store.horizon()}|${seen.join(',')}`;
   }
 
   /**

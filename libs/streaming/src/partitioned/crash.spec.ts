@@ -1,0 +1,178 @@
+/**
+ * Crash property: random events over 1–3 partitions, random batches, random checkpoint / fire interleavings
+ * (`autoSettle: false`) and random `crash(p)` (memory lost, the partition restored from its last checkpoint,
+ * the batches after it replayed). After a flush the results of all 13 default metrics equal a run without
+ * crashes and the brute-force reference: nothing lost, nothing doubled. A repeated result id (metric, key,
+ * window, version) is allowed only with the same value (JetStream drops the repeat by its Nats-Msg-Id).
+ */
+import fc from 'fast-check';
+import type { TidemarkEvent, WindowResultDto } from '@tidemark/contracts';
+import { DEFAULT_METRICS } from '../metrics/default-metrics';
+import type { MetricDefinition } from '../metrics/metric-definitions';
+import { BASE, chunks, inBoundOrder, shopStreamArb } from '../testing/generators';
+import { referenceResults, referenceUnmatched } from '../testing/reference';
+import { PartitionedTestDriver } from './test-driver';
+
+const FLUSH = BASE + 1e10;
+const strip = (r: WindowResultDto) => ({ metric: r.metric, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, value: r.value });
+const unpaid = DEFAULT_METRICS.find((d) => d.name === 'unpaid_orders')!;
+
+/** Every publish, repeats included (the driver drops repeats silently, as JetStream does). */
+function recordPublishes(d: PartitionedTestDriver): WindowResultDto[] {
+  const all: WindowResultDto[] = [];
+  const x = d as unknown as { collect: (rs: readonly WindowResultDto[]) => void };
+  const collect = x.collect.bind(d);
+  x.collect = (rs) => {
+    all.push(...rs);
+    collect(rs);
+  };
+  return all;
+}
+
+/** The final value of every window: sessions as stored (a merged session supersedes its parts). */
+function finals(d: PartitionedTestDriver, def: MetricDefinition) {
+  return (def.window.type === 'session' ? d.stored(def.name) : d.latest(def.name)).map(strip);
+}
+
+function unmatched(d: PartitionedTestDriver) {
+  return d
+    .stored('unpaid_orders')
+    .filter((r) => (r.value as { status: string }).status === 'unmatched')
+    .map((r) => ({ key: r.key, leftTs: r.windowStart, leftId: (r.value as { leftId: string }).leftId }))
+    .sort((x, y) => x.leftTs - y.leftTs || (x.key < y.key ? -1 : 1));
+}
+
+interface Scenario {
+  arrival: TidemarkEvent[];
+  partitions: number;
+  cuts: number[];
+  ops: number[];
+  bound: number;
+  allowedLatenessMs: number;
+}
+
+/** Runs the scenario; `crashes` false skips the crash operations (same checkpoint / fire interleaving). */
+async function run(s: Scenario, crashes: boolean) {
+  const d = new PartitionedTestDriver(DEFAULT_METRICS, { partitions: s.partitions, autoSettle: false, maxOutOfOrdernessMs: s.bound, allowedLatenessMs: s.allowedLatenessMs });
+  const published = recordPublishes(d);
+  const partitionOf = (e: TidemarkEvent) => Number(e.sessionId.slice(1)) % s.partitions;
+  let k = 0;
+  const next = () => (s.ops.length === 0 ? 0 : s.ops[k++ % s.ops.length]);
+  let crashed = 0;
+  const runs: TidemarkEvent[][] = [];
+  for (const e of s.arrival) {
+    const last = runs[runs.length - 1];
+    if (last && partitionOf(last[0]) === partitionOf(e)) last.push(e);
+    else runs.push([e]);
+  }
+  const started = new Set<number>();
+  for (const r of runs) {
+    for (const batch of chunks(r, s.cuts)) {
+      const p = partitionOf(batch[0]);
+      await d.processBatch(batch, { partition: p });
+      // A partition's first batch is checkpointed before the firer runs again: until its first checkpoint
+      // a partition is invisible to the firer (neither its watermark nor its seen watermark count), so the
+      // watermark and the purge horizon can pass what it holds (see the report of this test's commit).
+      if (!started.has(p)) {
+        started.add(p);
+        await d.checkpoint(p);
+      }
+      for (let n = next() % 4; n > 0; n--) {
+        const a = next();
+        if (a < 40) await d.checkpoint(a % s.partitions);
+        else if (a < 70) await d.fire();
+        else if (crashes) {
+          await d.crash(a % s.partitions);
+          crashed++;
+        }
+      }
+    }
+  }
+  await d.processWatermark(FLUSH);
+  await d.settle();
+  return { d, published, crashed };
+}
+
+function expectNoConflictingRepeats(published: readonly WindowResultDto[]) {
+  const seen = new Map<string, string>();
+  for (const r of published) {
+    const id = `${r.metric}|${r.key}|${r.windowStart}|${r.windowEnd}|v${r.version}`;
+    const v = JSON.stringify(r.value);
+    if (seen.has(id)) expect([id, v]).toEqual([id, seen.get(id)]);
+    else seen.set(id, v);
+  }
+}
+
+/** Versions of a window go 1, 2, 3… (not for sessions: a merged session is a new window carrying the next version). */
+function expectVersionsInOrder(results: readonly WindowResultDto[]) {
+  const versions = new Map<string, number[]>();
+  const sessions = new Set(DEFAULT_METRICS.filter((m) => m.window.type === 'session').map((m) => m.name));
+  for (const r of results) {
+    if (sessions.has(r.metric)) continue;
+    const id = `${r.metric}|${r.key}|${r.windowStart}|${r.windowEnd}`;
+    versions.set(id, [...(versions.get(id) ?? []), r.version]);
+  }
+  for (const v of versions.values()) expect(v).toEqual(v.map((_, i) => i + 1));
+}
+
+const opsArb = fc.array(fc.nat(99), { maxLength: 120 });
+
+describe('property: crashes lose nothing and double nothing', () => {
+  it('disorder within the bound: equal to a run without crashes and to the reference, every result version 1', async () => {
+    let crashes = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        shopStreamArb(2 * 3_600_000, 80),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom(0, 5_000, 120_000),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        opsArb,
+        async (events, delays, bound, partitions, cuts, ops) => {
+          const s: Scenario = { arrival: inBoundOrder(events, delays, bound), partitions, cuts, ops, bound, allowedLatenessMs: 60_000 };
+          const withCrashes = await run(s, true);
+          const without = await run(s, false);
+          crashes += withCrashes.crashed;
+          const d = withCrashes.d;
+          for (const def of DEFAULT_METRICS) {
+            if (def.aggregation.type === 'join') continue;
+            expect(finals(d, def)).toEqual(finals(without.d, def));
+            if (!def.source?.late) expect(finals(d, def)).toEqual(referenceResults(def, events));
+          }
+          expect(unmatched(d)).toEqual(referenceUnmatched(unpaid, events));
+          expect(unmatched(without.d)).toEqual(referenceUnmatched(unpaid, events));
+          expect(d.lateOutput).toEqual([]);
+          expect(d.results.every((r) => r.final && r.version === 1)).toBe(true);
+          expectNoConflictingRepeats(withCrashes.published);
+          expect(d.openState).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(crashes).toBeGreaterThan(0);
+  });
+
+  it('any disorder, nothing late (lateness beyond the stream): re-fired windows and merged sessions end equal to the reference', async () => {
+    let crashes = 0;
+    await fc.assert(
+      fc.asyncProperty(shopStreamArb(2 * 3_600_000, 80), fc.integer({ min: 1, max: 3 }), fc.array(fc.nat(), { maxLength: 20 }), opsArb, async (events, partitions, cuts, ops) => {
+        const s: Scenario = { arrival: events, partitions, cuts, ops, bound: 0, allowedLatenessMs: 1e12 };
+        const withCrashes = await run(s, true);
+        const without = await run(s, false);
+        crashes += withCrashes.crashed;
+        const d = withCrashes.d;
+        for (const def of DEFAULT_METRICS) {
+          if (def.aggregation.type === 'join') continue;
+          expect(finals(d, def)).toEqual(finals(without.d, def));
+          if (!def.source?.late) expect(finals(d, def)).toEqual(referenceResults(def, events));
+        }
+        expect(unmatched(d)).toEqual(referenceUnmatched(unpaid, events));
+        expect(d.lateOutput).toEqual([]);
+        expectNoConflictingRepeats(withCrashes.published);
+        expectVersionsInOrder(d.results);
+      }),
+      { numRuns: 40 },
+    );
+    expect(crashes).toBeGreaterThan(0);
+  });
+});
