@@ -1,6 +1,6 @@
-import { Controller, Get, HttpException, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Scoped } from '@tidemark/runtime';
+import { ProblemException, Scoped } from '@tidemark/runtime';
 import { QueryError, QueryErrorCode, QueryService } from './query.service';
 
 /** Maps each query error code to its HTTP status, exhaustively. */
@@ -31,7 +31,7 @@ async function http<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof QueryError) throw new HttpException({ error: e.message }, statusOf(e.code));
+    if (e instanceof QueryError) throw new ProblemException(statusOf(e.code), e.message);
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { Scoped, SseClients } from '@tidemark/runtime';
+import { ProblemException, Scoped, SseClients } from '@tidemark/runtime';
 import { AlertHub, LiveAlert } from './alert-hub';
 import { AlertingService } from './alerting.service';
 import { http } from './http';
@@ -33,8 +33,8 @@ export class AlertsController {
     const raw = reply.raw;
     const client = this.sse.admit(raw);
     if (!client) {
-      void reply.status(429).header('retry-after', '5').send({ error: 'too many live streams open (SSE_MAX_CLIENTS); try again later' });
-      return;
+      void reply.header('retry-after', '5');
+      throw new ProblemException(429, 'too many live streams open (SSE_MAX_CLIENTS); try again later');
     }
     reply.hijack();
     raw.socket?.setTimeout(0); // the stream's liveness is its pings and the buffer cap, not the idle timeout

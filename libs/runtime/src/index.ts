@@ -1,3 +1,5 @@
 export * from './start-service';
 export * from './auth';
 export * from './sse';
+export * from './problem';
+export * from './problem.filter';
