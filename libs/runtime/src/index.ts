@@ -3,3 +3,5 @@ export * from './auth';
 export * from './sse';
 export * from './problem';
 export * from './problem.filter';
+export * from './openapi';
+export * from './api-docs.module';
