@@ -7,12 +7,14 @@ import type { ApiKeyRing } from '@tidemark/auth';
 import { Problem, rpcDenied, rpcProblem } from '@tidemark/runtime';
 import { statusOf } from './query.controller';
 import { QueryError, QueryErrorCode, QueryService, RangeQuery } from './query.service';
+import { pagedRange } from './paged-range';
 
 /**
  * NATS request-reply on `tidemark.metrics.query` (queue group `aggregation`). Request:
- *   {"op":"range","metric":"gmv","from":…,"to":…,"key":…,"limit":…}   (op defaults to range)
+ *   {"op":"range","metric":"gmv","from":…,"to":…,"key":…,"limit":…,"cursor":…}   (op defaults to range)
  *   {"op":"top","metric":"top_products","k":5} | {"op":"watermark"} | {"op":"definitions"}
- * Reply: {"status":200,"body":…} or the problem HTTP would answer (docs/platform.md "Errors"); a range body is {results, truncated}.
+ * Reply: {"status":200,"body":…} or the problem HTTP would answer (docs/platform.md "Errors"); a range body is {results, truncated, nextCursor?}
+ * (pass nextCursor as cursor for the next page: docs/metrics.md "Paging through a range").
  */
 /** The range parameters of a NATS request, checked like the HTTP query's (a 400 naming the field, never a 500). */
 export function rangeQueryOf(req: Record<string, unknown>): RangeQuery {
@@ -49,7 +51,7 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   async answer(data: Uint8Array): Promise<RpcReply<unknown> | Problem> {
-    let req: { op?: string; metric?: string; from?: number; to?: number; key?: string; limit?: number; k?: number };
+    let req: { op?: string; metric?: string; from?: number; to?: number; key?: string; limit?: number; k?: number; cursor?: string | null };
     try {
       req = JSON.parse(Buffer.from(data).toString('utf8'));
       if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new Error('not an object');
@@ -63,7 +65,8 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
     try {
       switch (req.op ?? 'range') {
         case 'range':
-          return { status: 200, body: await this.query.range(String(req.metric), rangeQueryOf(req as Record<string, unknown>)) };
+          if (req.cursor !== undefined && req.cursor !== null && typeof req.cursor !== 'string') return rpcProblem(400, 'cursor must be a string');
+          return { status: 200, body: await pagedRange(this.query, String(req.metric), rangeQueryOf(req as Record<string, unknown>), req.cursor ?? undefined) };
         case 'top':
           return { status: 200, body: await this.query.top(String(req.metric), typeof req.k === 'number' ? req.k : req.k === undefined ? 10 : NaN) };
         case 'watermark':
