@@ -71,6 +71,7 @@ export class DashboardController {
     const raw = res.raw;
     const client = this.sse.admit(raw);
     if (!client) {
+      if (this.sse.stopping) throw new ProblemException(503, 'the service is shutting down; open the stream again');
       void res.header('retry-after', '5');
       throw new ProblemException(429, 'too many live streams open (SSE_MAX_CLIENTS); try again later');
     }
