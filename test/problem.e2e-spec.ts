@@ -5,6 +5,7 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { rpc } from '@tidemark/contracts';
+import { eventually } from './support/eventually';
 import { natsClient } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ALL_SERVICES, Stack, startStack } from './support/stack';
@@ -24,7 +25,7 @@ let stack: Stack;
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
   nc = await natsClient(nats.url);
-  stack = await startStack({ NATS_URL: nats.url, REDIS_URL: redis.url, PARTITIONS: '2', API_KEYS, INGESTION_MAX_BODY_BYTES: String(BODY_LIMIT) });
+  stack = await startStack({ NATS_URL: nats.url, REDIS_URL: redis.url, PARTITIONS: '2', API_KEYS, INGESTION_MAX_BODY_BYTES: String(BODY_LIMIT), LOG_LEVEL: 'info' });
 });
 
 afterAll(async () => {
@@ -122,5 +123,26 @@ describe('NATS request-reply errors are the same problems', () => {
     expect(await ask(rpc.recsTrending, { k: 'many' }, KEY.read)).toMatchObject({ type: 'urn:tidemark:problem:invalid-request', status: 400 });
     expect(await ask(rpc.ingest, '{not json', KEY.ingest)).toMatchObject({ type: 'urn:tidemark:problem:invalid-request', status: 400, accepted: 0 });
     expect(await ask('tidemark.alerts.rules', { op: 'create', rule: {} }, KEY.admin)).toMatchObject({ type: 'urn:tidemark:problem:invalid-request', status: 400, errors: expect.any(Array) });
+  });
+});
+
+describe('request ids and trace context', () => {
+  it('logs each request once with its id, and carries a traceparent from HTTP ingest to the raw frame', async () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const raw = nc.subscribe('events.raw.>', { max: 1 });
+    const res = await fetch(`${stack.url.ingestion}/v1/events`, {
+      method: 'POST',
+      headers: { ...auth(KEY.ingest), 'content-type': 'application/json', 'x-request-id': 'req-trace-1', traceparent: tp },
+      body: JSON.stringify([{ id: 'trace-1', type: 'page_view', ts: Date.now(), userId: 'u', sessionId: 's' }, { id: 'trace-2', type: 'page_view', ts: Date.now(), userId: 'u', sessionId: 's' }]),
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('x-request-id')).toBe('req-trace-1');
+    for await (const m of raw) expect(m.headers?.get('traceparent')).toBe(tp);
+    await eventually(async () => {
+      const lines = stack.byName.ingestion!.output().split('\n').filter((l) => l.includes('"req-trace-1"'));
+      expect({ lines: lines.map((l) => JSON.parse(l)), tail: stack.byName.ingestion!.output().slice(-600) }).toMatchObject({
+        lines: [expect.objectContaining({ msg: 'request', requestId: 'req-trace-1', method: 'POST', path: '/v1/events', status: 202, traceparent: tp })],
+      });
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { Controller, Headers, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemException, Scoped } from '@tidemark/runtime';
-import { BodyError, parseBody } from '@tidemark/contracts';
+import { BodyError, acceptTraceparent, parseBody } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { IngestService, nothingValid } from './ingest.service';
 import { IngestError, NOTHING_VALID, statusOf } from './ingest.errors';
@@ -27,7 +27,7 @@ export class IngestController {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const records = parseBody(body, contentType, this.config.maxLineBytes);
       if (records.length === 0) throw new ProblemException(400, 'the request has no events', empty);
-      ({ reply } = await this.ingest.ingest(records, 'http'));
+      ({ reply } = await this.ingest.ingest(records, 'http', undefined, false, acceptTraceparent(req.headers.traceparent)));
     } catch (e) {
       if (e instanceof BodyError) throw new ProblemException(400, e.message, empty);
       if (e instanceof IngestError) throw new ProblemException(statusOf(e.code), e.message, empty);

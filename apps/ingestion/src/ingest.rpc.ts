@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { JetStreamConnection } from '@tidemark/jetstream';
-import { BodyError, IngestReply, RpcReply, parseBody, rpc } from '@tidemark/contracts';
+import { BodyError, IngestReply, RpcReply, acceptTraceparent, parseBody, rpc } from '@tidemark/contracts';
 import { API_KEY_RING, CONFIG, TidemarkConfig } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
 import { Problem, rpcDenied, rpcProblem } from '@tidemark/runtime';
@@ -33,13 +33,13 @@ export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown 
     await this.sub?.drain().catch(() => undefined);
   }
 
-  async answer(data: Uint8Array, contentType: string | undefined): Promise<RpcReply<IngestReply> | Problem> {
+  async answer(data: Uint8Array, contentType: string | undefined, traceparent?: string): Promise<RpcReply<IngestReply> | Problem> {
     const empty = { accepted: 0, duplicates: 0, rejected: [] };
     try {
       if (data.byteLength > this.config.maxBodyBytes) return rpcProblem(413, `request of ${data.byteLength} bytes is over the limit`, empty);
       const records = parseBody(Buffer.from(data.buffer, data.byteOffset, data.byteLength), contentType, this.config.maxLineBytes);
       if (records.length === 0) return rpcProblem(400, 'the request has no events', empty);
-      const { reply } = await this.ingest.ingest(records, 'nats');
+      const { reply } = await this.ingest.ingest(records, 'nats', undefined, false, acceptTraceparent(traceparent));
       // `body` stays beside the problem members: NATS clients read the counters there, as before.
       return nothingValid(reply) ? { ...rpcProblem(400, NOTHING_VALID, { ...reply }), body: reply } : { status: 202, body: reply };
     } catch (e) {
@@ -51,7 +51,7 @@ export class IngestRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   }
 
   private async handle(msg: Msg): Promise<void> {
-    const reply = rpcDenied(this.ring, msg.headers, 'ingest') ?? (await this.answer(msg.data, msg.headers?.get('Content-Type') || undefined));
+    const reply = rpcDenied(this.ring, msg.headers, 'ingest') ?? (await this.answer(msg.data, msg.headers?.get('Content-Type') || undefined, msg.headers?.get('traceparent') || undefined));
     if (msg.reply) msg.respond(Buffer.from(JSON.stringify(reply)));
   }
 }

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { frameCount, headers as contractHeaders } from '@tidemark/contracts';
+import { acceptTraceparent, frameCount, headers as contractHeaders } from '@tidemark/contracts';
 import { API_KEY_RING, CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
 import { ApiKeyGuard } from './auth';
@@ -96,7 +96,7 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
 
 /**
  * Every request: its id in the `x-request-id` answer header and one log line when it ends (method, path without
- * the query, status, time, request id; health checks and scrapes at debug). While the server closes, a request
+ * the query, status, time, request id, traceparent when sent; health checks and scrapes at debug). While the server closes, a request
  * that still reaches it (on a kept-alive connection) is a 503 problem: retry elsewhere.
  */
 function httpHooks(app: NestFastifyApplication, logger: JsonLogger): void {
@@ -113,7 +113,8 @@ function httpHooks(app: NestFastifyApplication, logger: JsonLogger): void {
   });
   fastify.addHook('onResponse', (req, reply, done) => {
     const path = req.url.split('?')[0];
-    const line = { msg: 'request', requestId: req.id, method: req.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    const traceparent = acceptTraceparent(req.headers.traceparent);
+    const line = { msg: 'request', requestId: req.id, method: req.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...(traceparent ? { traceparent } : {}) };
     if (path.startsWith('/health/') || path === '/metrics') logger.debug(line, 'HTTP');
     else logger.log(line, 'HTTP');
     done();
