@@ -169,4 +169,46 @@ describe('range queries', () => {
     expect((await scanned()) - before).toBeLessThan(3);
     await db.quit();
   });
+
+  it('pages through a range with a cursor, resuming inside a window start shared by 1,700 keys (HTTP Link and NATS)', async () => {
+    const base = Math.ceil((NOW + 56_000) / MIN) * MIN; // the 5,100 windows of the test above
+    const order = (a: WindowResultDto, b: WindowResultDto) => a.windowStart - b.windowStart || a.windowEnd - b.windowEnd || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    // 5,100 windows of the test above, plus p1's from earlier tests that fall in the range
+    const whole = (await (await fetch(`${aggUrl}/v1/metrics/product_views?from=${base}&to=${base + 3 * MIN}&limit=10000`)).json()) as WindowResultDto[];
+    expect(whole.length).toBeGreaterThanOrEqual(5100);
+    let next: string | null = `/v1/metrics/product_views?from=${base}&to=${base + 3 * MIN}&limit=800`;
+    const seen: WindowResultDto[] = [];
+    let pages = 0;
+    while (next) {
+      const res: Response = await fetch(`${aggUrl}${next}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as WindowResultDto[];
+      seen.push(...page);
+      pages++;
+      const link = res.headers.get('link');
+      next = link ? /^<([^>]+)>; rel="next"$/.exec(link)![1] : null;
+      expect(res.headers.get('x-tidemark-truncated')).toBe(link ? 'true' : null);
+      if (link) expect(res.headers.get('x-tidemark-next-cursor')).toBe(new URL(next!, 'http://x').searchParams.get('cursor'));
+    }
+    expect(pages).toBe(Math.ceil(whole.length / 800));
+    expect(seen.map((r) => `${r.windowStart}/${r.key}`)).toEqual([...whole].sort(order).map((r) => `${r.windowStart}/${r.key}`));
+    expect(seen).toEqual([...seen].sort(order));
+    // NATS: the same pages, nextCursor in the body
+    const viaNats: WindowResultDto[] = [];
+    let cursor: string | undefined;
+    do {
+      const reply = (await nc.request('tidemark.metrics.query', Buffer.from(JSON.stringify({ op: 'range', metric: 'product_views', from: base, to: base + 3 * MIN, limit: 2000, cursor })), { timeout: 10_000 })).json<{
+        status: number;
+        body: { results: WindowResultDto[]; truncated: boolean; nextCursor?: string };
+      }>();
+      expect(reply.status).toBe(200);
+      viaNats.push(...reply.body.results);
+      expect(reply.body.truncated).toBe(reply.body.nextCursor !== undefined);
+      cursor = reply.body.nextCursor;
+    } while (cursor);
+    expect(viaNats.map((r) => `${r.windowStart}/${r.key}`)).toEqual(seen.map((r) => `${r.windowStart}/${r.key}`));
+    const bad = await fetch(`${aggUrl}/v1/metrics/product_views?cursor=not-a-cursor!`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(/cursor/);
+  });
 });

@@ -165,8 +165,8 @@ describe('recommendation service', () => {
     expect(await request(rpc.recsUser, { userId: 'bob', k: 3 })).toEqual({ status: 200, ...http });
     expect(await request(rpc.recsSimilar, { productId: 'P1', k: 2 })).toEqual({ status: 200, ...(await get('/v1/recommendations/products/P1/similar?k=2')) });
     expect(await request(rpc.recsTrending, { categoryId: 'decay' })).toEqual({ status: 200, ...(await get('/v1/trending?categoryId=decay')) });
-    expect(await request(rpc.recsUser, { k: 3 })).toEqual({ status: 400, error: 'userId is required (a non-empty string)' });
-    expect(await request(rpc.recsTrending, { k: 'many' })).toEqual({ status: 400, error: 'k must be a whole number from 1 to 100, not "many"' });
+    expect(await request(rpc.recsUser, { k: 3 })).toMatchObject({ type: 'urn:tidemark:problem:invalid-request', status: 400, error: 'userId is required (a non-empty string)' });
+    expect(await request(rpc.recsTrending, { k: 'many' })).toMatchObject({ status: 400, detail: 'k must be a whole number from 1 to 100, not "many"' });
   });
 
   it('counts every event once across a kill -9 in the middle of a backlog (same answers as a reference)', async () => {

@@ -7,14 +7,10 @@
  * reachable address without keys refuses to start.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { chromium } from 'playwright-core';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { RequestMethod } from '@nestjs/common';
-import { SCOPE_METADATA } from '@tidemark/auth';
 import { rpc, streams } from '@tidemark/contracts';
 import { eventually } from './support/eventually';
 import { freePort } from './support/free-port';
@@ -22,6 +18,9 @@ import { natsClient, streamEventCount } from './support/jetstream-read';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { serviceProcess } from './support/service-process';
 import { ALL_SERVICES, ServiceName, Stack, startStack } from './support/stack';
+import { Route, routes } from './support/routes';
+
+const ROOT = path.resolve(__dirname, '..');
 
 jest.setTimeout(120_000);
 
@@ -49,50 +48,6 @@ afterAll(async () => {
   await nc?.close();
   await Promise.all([nats?.dispose(), redis?.dispose()]);
 });
-
-interface Route {
-  service: Service | 'every';
-  method: string;
-  path: string;
-  scope: string | undefined;
-  where: string;
-}
-
-const ROOT = path.resolve(__dirname, '..');
-
-/** Every route of every controller in the tree: apps/<service>/src/*.controller.ts, and the shared ones in libs. */
-function routes(): Route[] {
-  const files: { file: string; service: Service | 'every' }[] = [];
-  for (const s of fs.readdirSync(path.join(ROOT, 'apps'))) {
-    const dir = path.join(ROOT, 'apps', s, 'src');
-    if (!fs.existsSync(dir)) continue;
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.controller.ts')) files.push({ file: path.join(dir, f), service: s as Service });
-  }
-  files.push({ file: path.join(ROOT, 'libs/observability/src/observability.module.ts'), service: 'every' });
-  const out: Route[] = [];
-  for (const { file, service } of files) {
-    const mod = require(file) as Record<string, unknown>;
-    for (const exported of Object.values(mod)) {
-      if (typeof exported !== 'function') continue;
-      const base = Reflect.getMetadata(PATH_METADATA, exported) as string | undefined;
-      if (base === undefined) continue; // not a controller
-      const proto = (exported as { prototype: Record<string, unknown> }).prototype;
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const handler = proto[name];
-        if (typeof handler !== 'function' || name === 'constructor') continue;
-        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-        if (method === undefined) continue; // not a route (a NATS pattern or a helper)
-        const sub = Reflect.getMetadata(PATH_METADATA, handler) as string | string[];
-        const scope = (Reflect.getMetadata(SCOPE_METADATA, handler) ?? Reflect.getMetadata(SCOPE_METADATA, exported)) as string | undefined;
-        for (const p of Array.isArray(sub) ? sub : [sub]) {
-          const full = `/${[base, p].filter((x) => x && x !== '/').join('/')}`.replace(/\/+/g, '/');
-          out.push({ service, method: RequestMethod[method], path: full, scope, where: `${path.relative(ROOT, file)} ${name}` });
-        }
-      }
-    }
-  }
-  return out;
-}
 
 /** Answers a route's status (the body of a stream is not awaited). */
 async function call(base: string, r: Route, key?: string): Promise<number> {

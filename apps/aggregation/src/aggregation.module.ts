@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ApiDocsModule } from '@tidemark/runtime';
+import { AGGREGATION_API, AGGREGATION_OPERATIONS, AGGREGATION_SCHEMAS } from './aggregation.openapi';
 import { CONFIG, ConfigModule, TidemarkConfig } from '@tidemark/config';
 import { JetStreamModule } from '@tidemark/jetstream';
 import { ObservabilityModule } from '@tidemark/observability';
@@ -13,7 +15,7 @@ import { QueryRpc } from './query.rpc';
 import { QueryService } from './query.service';
 
 @Module({
-  imports: [ConfigModule, ObservabilityModule.forService('aggregation'), JetStreamModule.forService('aggregation'), RedisModule],
+  imports: [ConfigModule, ObservabilityModule.forService('aggregation'), ApiDocsModule.forService(AGGREGATION_API, AGGREGATION_OPERATIONS, AGGREGATION_SCHEMAS), JetStreamModule.forService('aggregation'), RedisModule],
   controllers: [AggregationConsumer, QueryController],
   providers: [
     { provide: METRICS, inject: [CONFIG], useFactory: (config: TidemarkConfig) => loadMetrics(config.metricsFile) },

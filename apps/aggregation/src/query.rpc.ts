@@ -4,15 +4,17 @@ import { RpcReply, rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
 import { API_KEY_RING } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
-import { rpcDenied } from '@tidemark/runtime';
+import { Problem, rpcDenied, rpcProblem } from '@tidemark/runtime';
 import { statusOf } from './query.controller';
 import { QueryError, QueryErrorCode, QueryService, RangeQuery } from './query.service';
+import { pagedRange } from './paged-range';
 
 /**
  * NATS request-reply on `tidemark.metrics.query` (queue group `aggregation`). Request:
- *   {"op":"range","metric":"gmv","from":…,"to":…,"key":…,"limit":…}   (op defaults to range)
+ *   {"op":"range","metric":"gmv","from":…,"to":…,"key":…,"limit":…,"cursor":…}   (op defaults to range)
  *   {"op":"top","metric":"top_products","k":5} | {"op":"watermark"} | {"op":"definitions"}
- * Reply: {"status":200,"body":…} or {"status":400|404,"error":"…"}; a range body is {results, truncated}.
+ * Reply: {"status":200,"body":…} or the problem HTTP would answer (docs/platform.md "Errors"); a range body is {results, truncated, nextCursor?}
+ * (pass nextCursor as cursor for the next page: docs/metrics.md "Paging through a range").
  */
 /** The range parameters of a NATS request, checked like the HTTP query's (a 400 naming the field, never a 500). */
 export function rangeQueryOf(req: Record<string, unknown>): RangeQuery {
@@ -48,22 +50,23 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
     await this.sub?.drain().catch(() => undefined);
   }
 
-  async answer(data: Uint8Array): Promise<RpcReply<unknown>> {
-    let req: { op?: string; metric?: string; from?: number; to?: number; key?: string; limit?: number; k?: number };
+  async answer(data: Uint8Array): Promise<RpcReply<unknown> | Problem> {
+    let req: { op?: string; metric?: string; from?: number; to?: number; key?: string; limit?: number; k?: number; cursor?: string | null };
     try {
       req = JSON.parse(Buffer.from(data).toString('utf8'));
       if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new Error('not an object');
     } catch (e) {
-      return { status: 400, error: `the request must be a JSON object: ${(e as Error).message}` };
+      return rpcProblem(400, `the request must be a JSON object: ${(e as Error).message}`);
     }
     // A non-string op or metric is a 400: turning a deeply nested array into text overflows the stack (a 500).
     for (const field of ['op', 'metric'] as const) {
-      if (req[field] !== undefined && typeof req[field] !== 'string') return { status: 400, error: `${field} must be a string` };
+      if (req[field] !== undefined && typeof req[field] !== 'string') return rpcProblem(400, `${field} must be a string`);
     }
     try {
       switch (req.op ?? 'range') {
         case 'range':
-          return { status: 200, body: await this.query.range(String(req.metric), rangeQueryOf(req as Record<string, unknown>)) };
+          if (req.cursor !== undefined && req.cursor !== null && typeof req.cursor !== 'string') return rpcProblem(400, 'cursor must be a string');
+          return { status: 200, body: await pagedRange(this.query, String(req.metric), rangeQueryOf(req as Record<string, unknown>), req.cursor ?? undefined) };
         case 'top':
           return { status: 200, body: await this.query.top(String(req.metric), typeof req.k === 'number' ? req.k : req.k === undefined ? 10 : NaN) };
         case 'watermark':
@@ -71,12 +74,12 @@ export class QueryRpc implements OnApplicationBootstrap, OnApplicationShutdown {
         case 'definitions':
           return { status: 200, body: this.query.definitions() };
         default:
-          return { status: 400, error: `unknown op "${req.op}": range, top, watermark or definitions` };
+          return rpcProblem(400, `unknown op "${req.op}": range, top, watermark or definitions`);
       }
     } catch (e) {
-      if (e instanceof QueryError) return { status: statusOf(e.code), error: e.message };
+      if (e instanceof QueryError) return rpcProblem(statusOf(e.code), e.message);
       this.logger.error(e);
-      return { status: 500, error: 'internal error' };
+      return rpcProblem(500, 'internal error');
     }
   }
 

@@ -1,4 +1,5 @@
 import type { FieldError } from '@tidemark/alerting';
+import { Problem, rpcProblem } from '@tidemark/runtime';
 
 /** The alerting service's domain errors; each edge maps the code with `statusOf`, exhaustively. */
 export enum AlertingErrorCode {
@@ -34,9 +35,9 @@ export function statusOf(code: AlertingErrorCode): number {
   }
 }
 
-/** The JSON body of an error answer: `{error, errors?}`. */
-export function errorBody(e: AlertingError): { error: string; errors?: FieldError[] } {
-  return e.errors.length > 0 ? { error: e.message, errors: e.errors } : { error: e.message };
+/** The problem an error answers, over HTTP and NATS alike (docs/platform.md "Errors"): `errors` names each bad field. */
+export function problemOf(e: AlertingError): Problem {
+  return rpcProblem(statusOf(e.code), e.message, { errors: e.errors });
 }
 
 function assertUnreachable(x: never): never {

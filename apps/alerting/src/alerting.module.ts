@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ApiDocsModule } from '@tidemark/runtime';
+import { ALERTING_API, ALERTING_OPERATIONS, ALERTING_SCHEMAS } from './alerting.openapi';
 import { ConfigModule } from '@tidemark/config';
 import { JetStreamModule } from '@tidemark/jetstream';
 import { ObservabilityModule } from '@tidemark/observability';
@@ -13,7 +15,7 @@ import { Notifier } from './notifier';
 import { RulesController } from './rules.controller';
 
 @Module({
-  imports: [ConfigModule, ObservabilityModule.forService('alerting'), JetStreamModule.forService('alerting'), RedisModule],
+  imports: [ConfigModule, ObservabilityModule.forService('alerting'), ApiDocsModule.forService(ALERTING_API, ALERTING_OPERATIONS, ALERTING_SCHEMAS), JetStreamModule.forService('alerting'), RedisModule],
   controllers: [AlertingConsumer, RulesController, AlertsController],
   providers: [AlertStore, AlertHub, AlertingService, Notifier, AlertsRpc],
 })

@@ -1,13 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { BeforeApplicationShutdown, Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { Scoped, SseClients } from '@tidemark/runtime';
+import { ProblemException, Scoped, SseClients } from '@tidemark/runtime';
 import { AlertHub, LiveAlert } from './alert-hub';
 import { AlertingService } from './alerting.service';
 import { http } from './http';
 
 @Controller('v1')
-export class AlertsController {
+export class AlertsController implements BeforeApplicationShutdown {
   /** SSE_MAX_CLIENTS at once; a client over SSE_MAX_BUFFER_BYTES of unsent data is dropped (docs/settings.md "Limits"). */
   private readonly sse: SseClients;
 
@@ -17,6 +17,11 @@ export class AlertsController {
     @Inject(CONFIG) config: TidemarkConfig,
   ) {
     this.sse = new SseClients({ maxClients: config.http.sseMaxClients, maxBufferBytes: config.http.sseMaxBufferBytes });
+  }
+
+  /** A stopping service ends its live streams before the HTTP server closes (it would wait for them). */
+  beforeApplicationShutdown(): void {
+    this.sse.endAll();
   }
 
   /** `{alerts}`, optionally only one `state` (pending, firing, resolved). */
@@ -33,8 +38,9 @@ export class AlertsController {
     const raw = reply.raw;
     const client = this.sse.admit(raw);
     if (!client) {
-      void reply.status(429).header('retry-after', '5').send({ error: 'too many live streams open (SSE_MAX_CLIENTS); try again later' });
-      return;
+      if (this.sse.stopping) throw new ProblemException(503, 'the service is shutting down; open the stream again');
+      void reply.header('retry-after', '5');
+      throw new ProblemException(429, 'too many live streams open (SSE_MAX_CLIENTS); try again later');
     }
     reply.hijack();
     raw.socket?.setTimeout(0); // the stream's liveness is its pings and the buffer cap, not the idle timeout

@@ -4,8 +4,8 @@ import { rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
 import { API_KEY_RING } from '@tidemark/config';
 import type { ApiKeyRing, Scope } from '@tidemark/auth';
-import { rpcDenied } from '@tidemark/runtime';
-import { AlertingError, errorBody, statusOf } from './alerting.errors';
+import { rpcDenied, rpcProblem } from '@tidemark/runtime';
+import { AlertingError, problemOf } from './alerting.errors';
 import { AlertingService } from './alerting.service';
 
 /** Subject of the rule API over NATS (request-reply). */
@@ -13,9 +13,10 @@ export const RULES_SUBJECT = 'tidemark.alerts.rules';
 
 /**
  * NATS request-reply (queue group `alerting`):
- * - `tidemark.alerts.list` `{state?}` → `{alerts}` (or `{error, errors}`);
+ * - `tidemark.alerts.list` `{state?}` → `{alerts}` (or a problem);
  * - `tidemark.alerts.rules` `{op: "list"|"get"|"create"|"replace"|"delete", id?, rule?}` →
- *   `{status: 200|201|204, body?}` or `{status: 400|404|409|503, error, errors?}`.
+ *   `{status: 200|201|204, body?}` or a problem `{type, title, status: 400|404|409|503, detail, error, errors?}`
+ *   (docs/platform.md "Errors": the body HTTP would answer).
  */
 @Injectable()
 export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -46,10 +47,10 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   async list(req: unknown): Promise<unknown> {
     try {
       const state = (req as { state?: unknown } | null)?.state;
-      if (state !== undefined && state !== null && typeof state !== 'string') return { error: 'state must be a string', errors: [{ field: 'state', reason: 'must be a string' }] };
+      if (state !== undefined && state !== null && typeof state !== 'string') return rpcProblem(400, 'state must be a string', { errors: [{ field: 'state', reason: 'must be a string' }] });
       return { alerts: this.alerting.listAlerts(state === undefined || state === null ? undefined : String(state)) };
     } catch (e) {
-      if (e instanceof AlertingError) return errorBody(e);
+      if (e instanceof AlertingError) return problemOf(e);
       throw e;
     }
   }
@@ -57,8 +58,8 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
   async rules(req: unknown): Promise<unknown> {
     const r = (req ?? {}) as { op?: string; id?: string; rule?: unknown };
     // Checked before any use as text: a deeply nested array turned into text overflows the stack (a 500).
-    if (typeof r.op !== 'string') return { status: 400, error: 'op must be list, get, create, replace or delete', errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] };
-    if (r.id !== undefined && typeof r.id !== 'string') return { status: 400, error: 'id must be a string', errors: [{ field: 'id', reason: 'must be a string' }] };
+    if (typeof r.op !== 'string') return rpcProblem(400, 'op must be list, get, create, replace or delete', { errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] });
+    if (r.id !== undefined && typeof r.id !== 'string') return rpcProblem(400, 'id must be a string', { errors: [{ field: 'id', reason: 'must be a string' }] });
     try {
       switch (r.op) {
         case 'list':
@@ -69,7 +70,7 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
           return { status: 201, body: await this.alerting.createRule(r.rule) };
         case 'replace': {
           const id = r.id ?? (r.rule as { id?: unknown } | undefined)?.id;
-          if (typeof id !== 'string') return { status: 400, error: 'id is required', errors: [{ field: 'id', reason: 'is required' }] };
+          if (typeof id !== 'string') return rpcProblem(400, 'id is required', { errors: [{ field: 'id', reason: 'is required' }] });
           const { rule, created } = await this.alerting.replaceRule(id, r.rule);
           return { status: created ? 201 : 200, body: rule };
         }
@@ -77,10 +78,10 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
           await this.alerting.deleteRule(String(r.id));
           return { status: 204 };
         default:
-          return { status: 400, error: `unknown op "${r.op}": list, get, create, replace or delete`, errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] };
+          return rpcProblem(400, `unknown op "${r.op}": list, get, create, replace or delete`, { errors: [{ field: 'op', reason: 'must be list, get, create, replace or delete' }] });
       }
     } catch (e) {
-      if (e instanceof AlertingError) return { status: statusOf(e.code), ...errorBody(e) };
+      if (e instanceof AlertingError) return problemOf(e);
       throw e;
     }
   }
@@ -96,9 +97,9 @@ export class AlertsRpc implements OnApplicationBootstrap, OnApplicationShutdown 
       if (raw.length > 0) data = JSON.parse(Buffer.from(raw).toString('utf8'));
       return await answer(data);
     } catch (e) {
-      if (e instanceof SyntaxError) return { status: 400, error: `the request must be JSON: ${e.message}` };
+      if (e instanceof SyntaxError) return rpcProblem(400, `the request must be JSON: ${e.message}`);
       this.logger.error(e);
-      return { status: 500, error: 'internal error' };
+      return rpcProblem(500, 'internal error');
     }
   }
 }

@@ -1,12 +1,12 @@
-import { HttpException } from '@nestjs/common';
-import { AlertingError, errorBody, statusOf } from './alerting.errors';
+import { ProblemException } from '@tidemark/runtime';
+import { AlertingError, statusOf } from './alerting.errors';
 
-/** Runs a service call, turning an AlertingError into its HTTP answer. */
+/** Runs a service call, turning an AlertingError into its problem answer. */
 export async function http<T>(run: () => T | Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof AlertingError) throw new HttpException(errorBody(e), statusOf(e.code));
+    if (e instanceof AlertingError) throw new ProblemException(statusOf(e.code), e.message, { errors: e.errors });
     throw e;
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { Public, Scoped, SseClients } from '@tidemark/runtime';
+import { ProblemException, Public, Scoped, SseClients } from '@tidemark/runtime';
 import { DashboardService } from './dashboard.service';
 import { OpenStreams } from './open-streams';
 
@@ -21,7 +21,7 @@ const USER_ID = /^[\w.:@-]{1,128}$/;
 
 function userParam(userId: string | undefined): string | undefined {
   if (userId === undefined || userId === '') return undefined;
-  if (!USER_ID.test(userId)) throw new HttpException({ error: 'user must be 1 to 128 letters, digits or . _ : @ -' }, 400);
+  if (!USER_ID.test(userId)) throw new ProblemException(400, 'user must be 1 to 128 letters, digits or . _ : @ -');
   return userId;
 }
 
@@ -70,7 +70,11 @@ export class DashboardController {
     const userId = userParam(user);
     const raw = res.raw;
     const client = this.sse.admit(raw);
-    if (!client) return res.status(429).header('retry-after', '5').send({ error: 'too many live streams open (SSE_MAX_CLIENTS); try again later' });
+    if (!client) {
+      if (this.sse.stopping) throw new ProblemException(503, 'the service is shutting down; open the stream again');
+      void res.header('retry-after', '5');
+      throw new ProblemException(429, 'too many live streams open (SSE_MAX_CLIENTS); try again later');
+    }
     res.hijack();
     raw.socket?.setTimeout(0); // the stream's liveness is its updates and the buffer cap, not the idle timeout
     raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -106,7 +110,7 @@ export class DashboardController {
       return await this.dashboard.recommendations(userParam(userId)!);
     } catch (e) {
       if (e instanceof HttpException) throw e;
-      throw new HttpException({ error: 'the recommendation service did not answer' }, 502);
+      throw new ProblemException(502, 'the recommendation service did not answer');
     }
   }
 }

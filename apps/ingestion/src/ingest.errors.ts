@@ -2,6 +2,9 @@
  * Ingestion's domain errors; each edge maps the code to its status with `statusOf`. (A body that cannot be read
  * is a `BodyError` from contracts; a request with nothing valid is a reply with nothing accepted, not an error.)
  */
+/** The detail of a 400 when every record was rejected (the counters say which and why). */
+export const NOTHING_VALID = 'no event of the request is valid (see rejected)';
+
 export enum IngestErrorCode {
   TooLarge = 'too_large',
   Unavailable = 'unavailable',

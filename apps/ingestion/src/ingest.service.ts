@@ -50,14 +50,15 @@ export class IngestService implements OnApplicationShutdown {
   /**
    * Throws `IngestError` when the request is too large, or (unless `partial`) when JetStream did not
    * acknowledge a frame holding some of its events. With `partial` (TCP), those events are `unavailable`.
+   * `traceparent` (checked: acceptTraceparent) goes on the raw frames the request opens.
    */
-  async ingest(records: BodyRecord[], transport: Transport, now = Date.now(), partial = false): Promise<IngestResult> {
+  async ingest(records: BodyRecord[], transport: Transport, now = Date.now(), partial = false, traceparent?: string): Promise<IngestResult> {
     if (records.length > this.config.maxBatchEvents) {
       throw new IngestError(IngestErrorCode.TooLarge, `${records.length} events in one request; the limit is ${this.config.maxBatchEvents}`);
     }
     const end = this.latency.startTimer({ transport });
     const plan = planIngest(records, this.config.partitions, { now, maxFutureMs: this.config.maxFutureMs, limits: this.config.eventLimits });
-    const settled = await Promise.allSettled(this.frames.submit(plan.events, records.length === 1));
+    const settled = await Promise.allSettled(this.frames.submit(plan.events, records.length === 1, traceparent));
     const statuses: RecordStatus[] = new Array(records.length);
     let accepted = 0;
     let duplicates = plan.duplicateIndices.length;

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ApiDocsModule } from '@tidemark/runtime';
+import { INGESTION_API, INGESTION_OPERATIONS, INGESTION_SCHEMAS } from './ingestion.openapi';
 import { ConfigModule } from '@tidemark/config';
 import { ObservabilityModule } from '@tidemark/observability';
 import { JetStreamModule } from '@tidemark/jetstream';
@@ -8,7 +10,7 @@ import { IngestService } from './ingest.service';
 import { TcpIngestServer } from './tcp-ingest.server';
 
 @Module({
-  imports: [ConfigModule, ObservabilityModule.forService('ingestion'), JetStreamModule.forService('ingestion')],
+  imports: [ConfigModule, ObservabilityModule.forService('ingestion'), ApiDocsModule.forService(INGESTION_API, INGESTION_OPERATIONS, INGESTION_SCHEMAS), JetStreamModule.forService('ingestion')],
   controllers: [IngestController],
   providers: [IngestService, TcpIngestServer, IngestRpc],
 })

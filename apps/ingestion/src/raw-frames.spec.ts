@@ -2,14 +2,14 @@ import { decodeFrame, planIngest } from '@tidemark/contracts';
 import { FramePublisher, RawFramePublisher } from './raw-frames';
 
 class FakeJetStream implements FramePublisher {
-  readonly frames: { subject: string; ids: string[]; msgId: string }[] = [];
+  readonly frames: { subject: string; ids: string[]; msgId: string; headers?: Record<string, string> }[] = [];
   private readonly seen = new Set<string>();
   fail = false;
-  async publish(subject: string, data: Uint8Array, options: { msgId: string }) {
+  async publish(subject: string, data: Uint8Array, options: { msgId: string; headers?: Record<string, string> }) {
     if (this.fail) throw new Error('no responders');
     const duplicate = this.seen.has(options.msgId);
     this.seen.add(options.msgId);
-    if (!duplicate) this.frames.push({ subject, ids: decodeFrame(data).ids.map((b) => b.toString()), msgId: options.msgId });
+    if (!duplicate) this.frames.push({ subject, ids: decodeFrame(data).ids.map((b) => b.toString()), msgId: options.msgId, ...(options.headers ? { headers: options.headers } : {}) });
     return { duplicate };
   }
 }
@@ -85,5 +85,20 @@ describe('RawFramePublisher', () => {
     const frames = new RawFramePublisher(js, limits, 0);
     expect(await frames.submit(plan(ev('a')), true)[0]).toBe('accepted');
     expect(js.frames).toHaveLength(1);
+  });
+
+  it('puts the traceparent of the request that opened a frame on it: one header a frame, none without one', async () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const js = new FakeJetStream();
+    const frames = new RawFramePublisher(js, limits, 2);
+    await Promise.all(frames.submit(plan(ev('a'), ev('b')), false, tp));
+    await Promise.all(frames.submit(plan(ev('c'), ev('d')), false));
+    expect(js.frames.map((f) => f.headers)).toEqual([{ traceparent: tp }, undefined]);
+    // lingering: the first request that brought one wins; the frame's id (a digest of its bytes) is unchanged by it
+    const other = '00-11111111111111111111111111111111-2222222222222222-00';
+    const lingering = [frames.submit(plan(ev('e')), true)[0], frames.submit(plan(ev('f')), true, tp)[0], frames.submit(plan(ev('g')), true, other)[0]];
+    jest.advanceTimersByTime(2);
+    await Promise.all(lingering);
+    expect(js.frames.at(-1)).toMatchObject({ ids: ['e', 'f', 'g'], headers: { traceparent: tp } });
   });
 });

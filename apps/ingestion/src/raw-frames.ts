@@ -7,17 +7,19 @@
  *   events are answered `duplicate`.
  * - Single events (one-event HTTP or NATS requests, a TCP read holding one line) wait up to `lingerMs` per
  *   partition to share a frame with others; a frame that reaches its limits goes at once.
+ * - A frame carries the `traceparent` header of the request that opened it, when that request sent one (one header
+ *   a frame: a lingering frame shared by several requests keeps the first one's; docs/observability.md).
  * Every event's promise settles with its frame's PubAck: `accepted`, `duplicate` (the frame was a duplicate,
  * or the same id was already waiting in this partition's frame), or the publish error for exactly the events
  * of the frame that failed.
  */
 import { createHash } from 'node:crypto';
-import { FrameLimits, encodeFrame, entrySize, EMPTY_FRAME_SIZE, chunkFrames, subjects, type FrameEntry, type PlannedEvent } from '@tidemark/contracts';
+import { FrameLimits, encodeFrame, entrySize, EMPTY_FRAME_SIZE, chunkFrames, headers, subjects, type FrameEntry, type PlannedEvent } from '@tidemark/contracts';
 
 export type EventOutcome = 'accepted' | 'duplicate';
 
 export interface FramePublisher {
-  publish(subject: string, data: Uint8Array, options: { msgId: string }): Promise<{ duplicate: boolean }>;
+  publish(subject: string, data: Uint8Array, options: { msgId: string; headers?: Record<string, string> }): Promise<{ duplicate: boolean }>;
 }
 
 interface Waiting extends FrameEntry {
@@ -31,6 +33,7 @@ interface Lingering {
   bytes: number;
   ids: Map<string, Promise<EventOutcome>>;
   timer: NodeJS.Timeout | undefined;
+  traceparent?: string;
 }
 
 export class RawFramePublisher {
@@ -51,10 +54,11 @@ export class RawFramePublisher {
 
   /**
    * Publishes the events (already validated, without repeats of an id) and settles one promise per event,
-   * in order. `linger` lets them wait to share a frame with other requests' events.
+   * in order. `linger` lets them wait to share a frame with other requests' events. `traceparent` (already
+   * checked) goes on the frames this request opens.
    */
-  submit(events: readonly PlannedEvent[], linger: boolean): Promise<EventOutcome>[] {
-    return linger && this.lingerMs > 0 ? events.map((e) => this.add(e)) : this.own(events);
+  submit(events: readonly PlannedEvent[], linger: boolean, traceparent?: string): Promise<EventOutcome>[] {
+    return linger && this.lingerMs > 0 ? events.map((e) => this.add(e, traceparent)) : this.own(events, traceparent);
   }
 
   /** Publishes every lingering frame now (shutdown). */
@@ -62,7 +66,7 @@ export class RawFramePublisher {
     for (const p of [...this.lingering.keys()]) this.flush(p);
   }
 
-  private own(events: readonly PlannedEvent[]): Promise<EventOutcome>[] {
+  private own(events: readonly PlannedEvent[], traceparent: string | undefined): Promise<EventOutcome>[] {
     const out: Promise<EventOutcome>[] = new Array(events.length);
     const byPartition = new Map<number, { entry: FrameEntry; at: number }[]>();
     events.forEach((e, at) => {
@@ -77,16 +81,17 @@ export class RawFramePublisher {
         this.limits,
       );
       for (const chunk of chunks) {
-        const ack = this.send(partition, chunk);
+        const ack = this.send(partition, chunk, traceparent);
         for (const c of chunk) out[c.at] = ack;
       }
     }
     return out;
   }
 
-  private add(e: PlannedEvent): Promise<EventOutcome> {
+  private add(e: PlannedEvent, traceparent: string | undefined): Promise<EventOutcome> {
     let l = this.lingering.get(e.partition);
     if (!l) this.lingering.set(e.partition, (l = { entries: [], bytes: EMPTY_FRAME_SIZE, ids: new Map(), timer: undefined }));
+    l.traceparent ??= traceparent;
     const same = l.ids.get(e.event.id);
     // The same id already waits in this frame: it is stored once; this one is its duplicate (or fails with it).
     if (same) return same.then(() => 'duplicate' as const);
@@ -94,7 +99,7 @@ export class RawFramePublisher {
     const size = entrySize(id.length, e.data.length);
     if (l.entries.length > 0 && (l.entries.length >= this.limits.maxEvents || l.bytes + size > this.limits.maxBytes)) {
       this.flush(e.partition);
-      return this.add(e);
+      return this.add(e, traceparent);
     }
     const promise = new Promise<EventOutcome>((resolve, reject) => {
       l!.entries.push({ id, body: e.data, key: e.event.id, resolve, reject });
@@ -112,18 +117,19 @@ export class RawFramePublisher {
     this.lingering.delete(partition);
     clearTimeout(l.timer);
     if (l.entries.length === 0) return;
-    const ack = this.send(partition, l.entries);
+    const ack = this.send(partition, l.entries, l.traceparent);
     ack.then(
       (o) => l.entries.forEach((w) => w.resolve(o)),
       (error) => l.entries.forEach((w) => w.reject(error)),
     );
   }
 
-  private send(partition: number, entries: readonly FrameEntry[]): Promise<EventOutcome> {
+  private send(partition: number, entries: readonly FrameEntry[], traceparent: string | undefined): Promise<EventOutcome> {
     const frame = encodeFrame(entries);
     const msgId = createHash('sha256').update(frame).digest('base64url');
     this.frames++;
     this.onFrame?.(entries.length);
-    return this.publisher.publish(subjects.raw(partition), frame, { msgId }).then((ack) => (ack.duplicate ? 'duplicate' : 'accepted'));
+    const options = traceparent ? { msgId, headers: { [headers.traceparent]: traceparent } } : { msgId };
+    return this.publisher.publish(subjects.raw(partition), frame, options).then((ack) => (ack.duplicate ? 'duplicate' : 'accepted'));
   }
 }

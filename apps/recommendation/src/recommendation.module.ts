@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { ApiDocsModule } from '@tidemark/runtime';
+import { RECOMMENDATION_API, RECOMMENDATION_OPERATIONS, RECOMMENDATION_SCHEMAS } from './recommendation.openapi';
 import type Redis from 'ioredis';
 import { CONFIG, ConfigModule, TidemarkConfig } from '@tidemark/config';
 import { JetStreamModule } from '@tidemark/jetstream';
@@ -13,7 +15,7 @@ import { RecsRpc } from './recs.rpc';
 import { RedisRecStore } from './redis-rec.store';
 
 @Module({
-  imports: [ConfigModule, ObservabilityModule.forService('recommendation'), JetStreamModule.forService('recommendation'), RedisModule],
+  imports: [ConfigModule, ObservabilityModule.forService('recommendation'), ApiDocsModule.forService(RECOMMENDATION_API, RECOMMENDATION_OPERATIONS, RECOMMENDATION_SCHEMAS), JetStreamModule.forService('recommendation'), RedisModule],
   controllers: [RecommendationConsumer, RecsController],
   providers: [
     {

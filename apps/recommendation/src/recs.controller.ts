@@ -1,5 +1,5 @@
-import { Controller, Get, HttpException, Param, Query } from '@nestjs/common';
-import { Scoped } from '@tidemark/runtime';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ProblemException, Scoped } from '@tidemark/runtime';
 import { RecsQueryError, RecsQueryErrorCode, RecsQueryService } from './recs-query.service';
 
 /** Maps each query error code to its HTTP status, exhaustively. */
@@ -18,12 +18,12 @@ function http<T>(run: () => Promise<T>): Promise<T> {
   return Promise.resolve()
     .then(run)
     .catch((e) => {
-      if (e instanceof RecsQueryError) throw new HttpException({ error: e.message }, statusOf(e.code));
+      if (e instanceof RecsQueryError) throw new ProblemException(statusOf(e.code), e.message);
       throw e;
     });
 }
 
-/** `{…, items: [{productId, score, reason}]}`; a bad parameter → 400 `{error}`. */
+/** `{…, items: [{productId, score, reason}]}`; a bad parameter → a 400 problem. */
 @Scoped('read')
 @Controller('v1')
 export class RecsController {

@@ -4,7 +4,7 @@ import { rpc } from '@tidemark/contracts';
 import { JetStreamConnection } from '@tidemark/jetstream';
 import { API_KEY_RING } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
-import { rpcDenied } from '@tidemark/runtime';
+import { rpcDenied, rpcProblem } from '@tidemark/runtime';
 import { statusOf } from './recs.controller';
 import { RecsQueryError, RecsQueryService } from './recs-query.service';
 
@@ -13,7 +13,7 @@ type Kind = 'user' | 'similar' | 'trending';
 /**
  * NATS request-reply (queue group `recommendation`):
  *   tidemark.recs.user {userId, k?} · tidemark.recs.similar {productId, k?} · tidemark.recs.trending {categoryId?, k?}
- * Reply: the HTTP body plus `status: 200`, or `{status: 400, error}`.
+ * Reply: the HTTP body plus `status: 200`, or the problem HTTP would answer (docs/platform.md "Errors").
  */
 @Injectable()
 export class RecsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -44,15 +44,15 @@ export class RecsRpc implements OnApplicationBootstrap, OnApplicationShutdown {
       req = data.length ? JSON.parse(Buffer.from(data).toString('utf8')) : {};
       if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new Error('not an object');
     } catch (e) {
-      return { status: 400, error: `the request must be a JSON object: ${(e as Error).message}` };
+      return rpcProblem(400, `the request must be a JSON object: ${(e as Error).message}`);
     }
     try {
       const body = kind === 'user' ? await this.recs.forUser(req.userId, req.k) : kind === 'similar' ? await this.recs.similar(req.productId, req.k) : await this.recs.trending(req.categoryId, req.k);
       return { status: 200, ...body };
     } catch (e) {
-      if (e instanceof RecsQueryError) return { status: statusOf(e.code), error: e.message };
+      if (e instanceof RecsQueryError) return rpcProblem(statusOf(e.code), e.message);
       this.logger.error(e);
-      return { status: 500, error: 'internal error' };
+      return rpcProblem(500, 'internal error');
     }
   }
 

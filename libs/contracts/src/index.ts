@@ -7,3 +7,4 @@ export * from './ndjson';
 export * from './api';
 export * from './ingest-plan';
 export * from './frame';
+export * from './trace';

@@ -77,4 +77,6 @@ export const headers = {
   rawSeq: 'Tidemark-Raw-Seq',
   /** On a clean frame: when the earliest raw frame it covers was stored (epoch ms), i.e. accepted by ingestion. */
   ingestedAt: 'Tidemark-Ingested-At',
+  /** On a raw frame: the W3C trace context of the request that opened it (trace.ts), when it sent one. */
+  traceparent: 'traceparent',
 } as const;

@@ -4,9 +4,11 @@
  * global ApiKeyGuard answers 401 without a key or with an unknown one, 403 without the scope, and refuses a
  * route that declares nothing when keys are configured, so a new route cannot be open by oversight.
  */
-import { CanActivate, ExecutionContext, ForbiddenException, HttpException, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeyRing, SCOPE_METADATA, type Scope } from '@tidemark/auth';
+import { Problem, rpcProblem } from './problem';
+import { ProblemException } from './problem.filter';
 
 export const Scoped = (scope: Scope) => SetMetadata(SCOPE_METADATA, scope);
 export const Public = () => SetMetadata(SCOPE_METADATA, 'public');
@@ -29,16 +31,16 @@ export class ApiKeyGuard implements CanActivate {
     if (d.status === 401) {
       ctx.switchToHttp().getResponse<{ header(name: string, value: string): unknown }>().header('WWW-Authenticate', 'Bearer realm="tidemark"');
     }
-    throw new HttpException({ statusCode: d.status, error: d.status === 401 ? 'Unauthorized' : 'Forbidden', message: d.reason }, d.status);
+    throw new ProblemException(d.status, d.reason);
   }
 }
 
 /**
  * NATS request-reply with API keys: the request carries the header `Authorization: Bearer <key>`. Returns the
- * reply to send instead of answering (`{status: 401|403, error}`), or undefined when the request may go on.
+ * reply to send instead of answering (a 401 or 403 problem, as HTTP answers), or undefined when the request may go on.
  */
-export function rpcDenied(ring: ApiKeyRing, headers: { get(name: string): string } | undefined, scope: Scope): { status: 401 | 403; error: string } | undefined {
+export function rpcDenied(ring: ApiKeyRing, headers: { get(name: string): string } | undefined, scope: Scope): Problem | undefined {
   if (!ring.enabled) return undefined;
   const d = ring.authorizeHeader(headers?.get('Authorization') || undefined, scope);
-  return d.ok ? undefined : { status: d.status, error: d.reason };
+  return d.ok ? undefined : rpcProblem(d.status, d.reason);
 }

@@ -1,11 +1,15 @@
 import { SseClients, SseSink } from './sse';
 
 /** A sink that never drains (a client that does not read). */
-function stuck(): SseSink & { destroyed: boolean; data: string[] } {
+function stuck(): SseSink & { destroyed: boolean; ended: boolean; data: string[] } {
   const data: string[] = [];
   return {
     data,
     destroyed: false,
+    ended: false,
+    end() {
+      this.ended = true;
+    },
     write(chunk: string) {
       data.push(chunk);
       return false;
@@ -48,9 +52,22 @@ describe('SseClients', () => {
 
   it('keeps a client that reads (its buffer drains)', () => {
     const clients = new SseClients({ maxClients: 1, maxBufferBytes: 100 });
-    const sink = { write: () => true, writableLength: 0, destroy: jest.fn() };
+    const sink = { write: () => true, writableLength: 0, end: jest.fn(), destroy: jest.fn() };
     const c = clients.admit(sink)!;
     for (let i = 0; i < 1000; i++) expect(c.send('x'.repeat(60))).toBe(true);
     expect(sink.destroy).not.toHaveBeenCalled();
+  });
+
+  it('ends every open stream on shutdown, not those already gone, and admits no new one', () => {
+    const clients = new SseClients({ maxClients: 5, maxBufferBytes: 100 });
+    const [a, b, c] = [stuck(), stuck(), stuck()];
+    clients.admit(a);
+    clients.admit(b)!.close();
+    clients.admit(c);
+    expect(clients.stopping).toBe(false);
+    clients.endAll();
+    expect([a.ended, b.ended, c.ended]).toEqual([true, false, true]);
+    expect(clients.stopping).toBe(true);
+    expect(clients.admit(stuck())).toBeNull();
   });
 });

@@ -1,12 +1,14 @@
 /**
  * Server-sent-event clients with limits (docs/settings.md "Limits"): at most `maxClients` at once per endpoint, and a
  * client whose unsent data passes `maxBufferBytes` (it does not read, or reads too slowly) is dropped rather
- * than buffered without bound. Framework-free: a sink is anything with `write`, `writableLength` and `destroy`
- * (a Node `ServerResponse`).
+ * than buffered without bound. On shutdown `endAll` ends every open stream, so a stopping service is not held up
+ * by its clients' connections (the HTTP server waits for them) until SIGKILL (docs/operations.md). Framework-free:
+ * a sink is anything with `write`, `writableLength`, `end` and `destroy` (a Node `ServerResponse`).
  */
 export interface SseSink {
   write(chunk: string): boolean;
   readonly writableLength: number;
+  end(): void;
   destroy(): void;
 }
 
@@ -26,6 +28,8 @@ export interface SseClient {
 export class SseClients {
   private open = 0;
   private droppedTotal = 0;
+  private ending = false;
+  private readonly sinks = new Set<SseSink>();
 
   constructor(private readonly caps: SseCaps) {}
 
@@ -38,16 +42,23 @@ export class SseClients {
     return this.droppedTotal;
   }
 
-  /** A client for `sink`, or null when `maxClients` are already open (answer 429). */
+  /** True once `endAll` ran: the service is stopping (answer 503 to a new stream). */
+  get stopping(): boolean {
+    return this.ending;
+  }
+
+  /** A client for `sink`, or null when `maxClients` are already open (answer 429) or the service is stopping. */
   admit(sink: SseSink): SseClient | null {
-    if (this.open >= this.caps.maxClients) return null;
+    if (this.ending || this.open >= this.caps.maxClients) return null;
     this.open++;
+    this.sinks.add(sink);
     let closed = false;
     let dropped = false;
     const close = () => {
       if (closed) return;
       closed = true;
       this.open--;
+      this.sinks.delete(sink);
     };
     return {
       send: (chunk: string) => {
@@ -67,5 +78,19 @@ export class SseClients {
         return dropped;
       },
     };
+  }
+
+  /** Ends every open stream (shutdown) and admits no new one. Each ends normally: the client sees the stream close. */
+  endAll(): void {
+    this.ending = true;
+    const sinks = [...this.sinks];
+    this.sinks.clear();
+    for (const sink of sinks) {
+      try {
+        sink.end();
+      } catch {
+        sink.destroy();
+      }
+    }
   }
 }

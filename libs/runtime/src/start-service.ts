@@ -1,10 +1,13 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { frameCount, headers as contractHeaders } from '@tidemark/contracts';
+import { acceptTraceparent, frameCount, headers as contractHeaders } from '@tidemark/contracts';
 import { API_KEY_RING, CONFIG, TidemarkConfig, loadConfig } from '@tidemark/config';
 import type { ApiKeyRing } from '@tidemark/auth';
 import { ApiKeyGuard } from './auth';
+import { acceptRequestId } from './problem';
+import { ProblemException, ProblemFilter } from './problem.filter';
 import { ConsumedMessage, JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
 import { JsonLogger, MetricsRegistry } from '@tidemark/observability';
 
@@ -40,6 +43,11 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.connectionTimeoutMs,
+    // Request ids (docs/observability.md "Request ids"): a well-formed incoming x-request-id is kept, else one is made.
+    requestIdHeader: false,
+    genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers['x-request-id']) ?? randomUUID(),
+    // A request arriving while the server closes gets our own 503 problem (the onRequest hook below), not Fastify's.
+    return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(spec.module as never, adapter, {
     logger: new JsonLogger(spec.name, config.logLevel),
@@ -48,6 +56,8 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
   spec.configureHttp?.(app, config);
   app.enableShutdownHooks();
   const cfg = app.get<TidemarkConfig>(CONFIG);
+  httpHooks(app, new JsonLogger(spec.name, config.logLevel));
+  app.useGlobalFilters(new ProblemFilter());
   app.useGlobalGuards(new ApiKeyGuard(app.get(Reflector), app.get<ApiKeyRing>(API_KEY_RING)));
   if (spec.consumers) {
     const metrics = app.get(MetricsRegistry);
@@ -82,6 +92,33 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
   }
   await app.listen(spec.port(cfg), cfg.host);
   return app;
+}
+
+/**
+ * Every request: its id in the `x-request-id` answer header and one log line when it ends (method, path without
+ * the query, status, time, request id, traceparent when sent; health checks and scrapes at debug). While the server closes, a request
+ * that still reaches it (on a kept-alive connection) is a 503 problem: retry elsewhere.
+ */
+function httpHooks(app: NestFastifyApplication, logger: JsonLogger): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-request-id', req.id);
+    if (closing) done(new ProblemException(503, 'the service is shutting down; retry the request'));
+    else done();
+  });
+  fastify.addHook('onResponse', (req, reply, done) => {
+    const path = req.url.split('?')[0];
+    const traceparent = acceptTraceparent(req.headers.traceparent);
+    const line = { msg: 'request', requestId: req.id, method: req.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...(traceparent ? { traceparent } : {}) };
+    if (path.startsWith('/health/') || path === '/metrics') logger.debug(line, 'HTTP');
+    else logger.log(line, 'HTTP');
+    done();
+  });
 }
 
 /**
