@@ -25,7 +25,7 @@ class AggregationPartition implements PartitionState {
     private readonly onCheckpointed: (maxTsMoved: boolean) => void,
     private readonly counts: { applied: (n: number) => void; late: (n: number) => void },
     private readonly logger: Logger,
-    private readonly written: (worked: boolean) => void = () => undefined,
+    private readonly written: (worked: boolean) => void,
   ) {}
 
   private lastMaxTs: number | null = null;
@@ -39,6 +39,9 @@ class AggregationPartition implements PartitionState {
   }
 
   async apply(events: FramedEvent[], now: number): Promise<DeadLetterRequest[]> {
+    // Lateness is decided with the operator watermark as the firer last raised it (one HMGET a batch).
+    const w = await this.store.watermarkOf(this.op.partition);
+    this.op.observe(w.watermark, w.horizon);
     const out = this.op.apply(
       events.map((e) => ({ event: e.event as TidemarkEvent, seq: e.seq, index: e.index })),
       now,

@@ -109,8 +109,11 @@ export class QueryService {
     if (q.key !== undefined && typeof q.key !== 'string') throw new QueryError(QueryErrorCode.BadParameter, 'key must be a string');
     if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw new QueryError(QueryErrorCode.BadParameter, 'from is after to');
     const inRange = (r: WindowResultDto) => (q.from === undefined || r.windowStart >= q.from) && (q.to === undefined || r.windowStart < q.to) && (q.key === undefined || r.key === q.key);
+    // What the firer fired through is read before its results: it records results before moving it, so a
+    // window is in one of the two reads whatever it does meanwhile.
+    const through = metric.kind === 'window' && metric.window.type === 'aligned' ? await this.store.firedThrough(metric.name) : null;
     const published = await this.published(metric, q, limit);
-    const open = (await this.open(metric, q)).filter(inRange);
+    const open = (await this.open(metric, q, through)).filter(inRange);
     const byId = new Map<string, WindowResultDto>();
     for (const r of published) byId.set(resultMember(r.key, r.windowStart, r.windowEnd), r);
     for (const r of open) if (!byId.has(resultMember(r.key, r.windowStart, r.windowEnd))) byId.set(resultMember(r.key, r.windowStart, r.windowEnd), r);
@@ -145,7 +148,7 @@ export class QueryService {
   }
 
   /** Windows not published yet, with their partial values from the partitions' last checkpoints. */
-  private async open(metric: CompiledMetric, q: RangeQuery): Promise<WindowResultDto[]> {
+  private async open(metric: CompiledMetric, q: RangeQuery, through?: number | null): Promise<WindowResultDto[]> {
     const P = this.config.partitions;
     if (metric.kind === 'join') return this.openJoins(metric, q);
     if (metric.window.type === 'session') {
@@ -163,12 +166,12 @@ export class QueryService {
       }
       return out;
     }
-    return this.openAligned(metric, metric.window.assigner, q);
+    return this.openAligned(metric, metric.window.assigner, q, through === undefined ? await this.store.firedThrough(metric.name) : through);
   }
 
-  private async openAligned(metric: CompiledWindowMetric, a: AlignedWindows, q: RangeQuery): Promise<WindowResultDto[]> {
+  private async openAligned(metric: CompiledWindowMetric, a: AlignedWindows, q: RangeQuery, firedThrough: number | null): Promise<WindowResultDto[]> {
     const P = this.config.partitions;
-    const through = (await this.store.firedThrough(metric.name)) ?? -Infinity;
+    const through = firedThrough ?? -Infinity;
     const lo = Math.max(Number.isFinite(through) ? through - a.size : -Infinity, q.from === undefined ? -Infinity : q.from);
     const hi = q.to === undefined ? Infinity : q.to + a.size;
     const paneLists = await Promise.all(Array.from({ length: P }, (_, p) => this.store.panes(p, metric.name, lo, hi)));

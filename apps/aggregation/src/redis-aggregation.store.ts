@@ -6,7 +6,8 @@
  *   tm:agg:{pN}:cp               hash: seq (the fence), maxTs, lastEventAt, seen (the watermark it decided
  *                                with), wm and hz (operator watermark and purge horizon, raised by the firer),
  *                                outbox (session results to publish)
- *   tm:agg:{pN}:c:<metric>:<pane> hash: <key>[:<from>] → encoded accumulator (a pane's cells)
+ *   tm:agg:{pN}:c:<metric>:<pane> hash: <key>[:<from>] → encoded accumulator (a pane's cells); `:r` set when
+ *                                the pane holds restricted (`:<from>`) cells, so a key's read looks for them
  *   tm:agg:{pN}:panes            sorted set: <metric>:<pane> by pane start
  *   tm:agg:{pN}:m                hash: <metric>:<pane>:<key>[:<from>] → token (cells to re-fire)
  *   tm:agg:{pN}:s:<metric>       hash: <key> → the key's sessions (JSON)
@@ -115,6 +116,7 @@ local ok, err = pcall(function()
       local f, v, fe = take(), take(), take()
       if not int(fe) then error('bad firstEnd') end
       if v == '' then grp.dels[#grp.dels + 1] = f else grp.sets[#grp.sets + 1] = f; grp.sets[#grp.sets + 1] = v end
+      if v ~= '' and string.find(f, ':', 1, true) then grp.restricted = true end
       if wmn and tonumber(fe) <= wmn then grp.marks[#grp.marks + 1] = grp.member .. ':' .. f end
     end
     cells[#cells + 1] = grp
@@ -157,6 +159,7 @@ local ok, err = pcall(function()
   local token = ARGV[3]
   for _, g in ipairs(cells) do
     if #g.sets > 0 then hset(g.key, g.sets); redis.call('ZADD', pre .. 'panes', g.pane, g.member) end
+    if g.restricted then redis.call('HSET', g.key, ':r', '1') end
     if #g.dels > 0 then hdel(g.key, g.dels) end
     if #g.marks > 0 then
       local flat = {}
@@ -383,15 +386,37 @@ export class RedisAggregationStore implements AggregationStore {
     const hashes = (await exec(pipeline)) as Record<string, string>[];
     const out: (CellRef & { value: string })[] = [];
     panes.forEach((pane, i) => {
-      for (const [f, value] of Object.entries(hashes[i])) out.push({ metric, pane, ...parseCellField(f), value });
+      for (const [f, value] of Object.entries(hashes[i])) if (f !== ':r') out.push({ metric, pane, ...parseCellField(f), value });
     });
     return out;
   }
 
+  /** One key's cells: its field in each pane (one HMGET round trip), and its restricted cells where a pane has any (rare). */
   async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
-    // A key's cells: the plain one, and restricted ones (rare) found by a field scan of the pane.
-    const all = await this.readPanes(p, metric, panes);
-    return all.filter((c) => c.key === key);
+    if (panes.length === 0) return [];
+    const enc = encodeKeyPart(key);
+    const pipeline = this.redis.pipeline();
+    for (const pane of panes) pipeline.hmget(AGG_KEYS.pane(p, metric, pane), enc, ':r');
+    const rows = (await exec(pipeline)) as (string | null)[][];
+    const out: (CellRef & { value: string })[] = [];
+    for (let i = 0; i < panes.length; i++) {
+      const [plain, restricted] = rows[i];
+      if (plain !== null) out.push({ metric, pane: panes[i], key, from: null, value: plain });
+      if (restricted === null) continue;
+      for await (const flat of this.redis.hscanStream(AGG_KEYS.pane(p, metric, panes[i]), { match: `${enc}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+        for (let j = 0; j < flat.length; j += 2) {
+          const c = parseCellField(flat[j]);
+          if (c.key === key && c.from !== null) out.push({ metric, pane: panes[i], key, from: c.from, value: flat[j + 1] });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The operator watermark and purge horizon as the firer last raised them into a partition's checkpoint record. */
+  async watermarkOf(p: number): Promise<{ watermark: number | null; horizon: number | null }> {
+    const [wm, hz] = await this.redis.hmget(AGG_KEYS.checkpoint(p), 'wm', 'hz');
+    return { watermark: num(wm), horizon: num(hz) };
   }
 
   async marks(p: number): Promise<Mark[]> {

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
 import { DedupDecision, DedupItem, DedupStore, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
 
 /**
@@ -59,11 +60,13 @@ end
 return dropped
 `;
 
-interface DedupCommands {
-  /** ioredis' `<name>Buffer` variant of a defined command answers Buffers (the values are binary). */
-  tidemarkDedupClaimBuffer(numKeys: number, ...args: (string | Buffer)[]): Promise<(Buffer | null)[]>;
-  tidemarkDedupTakeOver(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
-  tidemarkDedupSweep(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** ioredis' `<name>Buffer` variant of a defined command answers Buffers (the values are binary). */
+    tidemarkDedupClaimBuffer(numKeys: number, ...args: (string | Buffer)[]): Result<(Buffer | null)[], Context>;
+    tidemarkDedupTakeOver(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
+    tidemarkDedupSweep(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
+  }
 }
 
 /** Ids per Lua call at most (a frame holds up to 4096 events; calls stay short for other clients). */
@@ -72,10 +75,8 @@ const CHUNK = 1024;
 const SWEEP_CHUNK = 256;
 
 export class RedisDedupStore implements DedupStore {
-  private readonly cmd: DedupCommands;
-
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly ttlMs: number,
     private readonly slots = 65_536,
     private readonly prefix = 'tm:dedup:',
@@ -83,7 +84,6 @@ export class RedisDedupStore implements DedupStore {
     redis.defineCommand('tidemarkDedupClaim', { lua: CLAIM });
     redis.defineCommand('tidemarkDedupTakeOver', { lua: TAKE_OVER });
     redis.defineCommand('tidemarkDedupSweep', { lua: SWEEP });
-    this.cmd = redis as unknown as DedupCommands;
   }
 
   /** The Redis key of a slot hash. */
@@ -98,10 +98,10 @@ export class RedisDedupStore implements DedupStore {
       const keys = chunk.map((i) => dedupKey(i.id, this.slots));
       const values = chunk.map((i) => claimValue(i.seq, i.index, i.timeMs));
       const names = keys.map((k) => this.slotKey(k.slot));
-      const found = await this.cmd.tidemarkDedupClaimBuffer(names.length, ...names, ...keys.map((k) => k.field), ...values);
+      const found = await this.redis.tidemarkDedupClaimBuffer(names.length, ...names, ...keys.map((k) => k.field), ...values);
       const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
       if (overwrite.length > 0) {
-        await this.cmd.tidemarkDedupTakeOver(
+        await this.redis.tidemarkDedupTakeOver(
           overwrite.length,
           ...overwrite.map((i) => names[i]),
           ...overwrite.map((i) => keys[i].field),
@@ -119,7 +119,7 @@ export class RedisDedupStore implements DedupStore {
     for (let at = 0; at < this.slots; at += SWEEP_CHUNK) {
       const names: string[] = [];
       for (let s = at; s < Math.min(this.slots, at + SWEEP_CHUNK); s++) names.push(this.slotKey(s));
-      dropped += await this.cmd.tidemarkDedupSweep(names.length, ...names, ...args);
+      dropped += await this.redis.tidemarkDedupSweep(names.length, ...names, ...args);
     }
     return dropped;
   }

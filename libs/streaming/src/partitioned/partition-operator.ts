@@ -88,6 +88,8 @@ export class PartitionOperator {
   /** The operator watermark lateness is decided with, and the purge horizon (from the last checkpoint). */
   private wm: number | null = null;
   private horizon: number | null = null;
+  /** The lowest watermark lateness was decided with since the last checkpoint (the checkpoint's `seen`). */
+  private seen: number | null = null;
   private lastEventAt = 0;
   /** Write a checkpoint even if nothing changed (activate). */
   private force = false;
@@ -150,6 +152,7 @@ export class PartitionOperator {
     if (s.maxTs !== null) t.onEvent(this.p, s.maxTs, s.lastEventAt);
     this.lastEventAt = s.lastEventAt;
     this.wm = s.watermark;
+    this.seen = s.watermark;
     this.horizon = s.horizon;
     for (const c of s.cells) {
       const m = this.metrics.get(c.metric);
@@ -349,7 +352,7 @@ export class PartitionOperator {
       seq,
       maxTs: mine?.maxTs ?? null,
       lastEventAt: this.lastEventAt,
-      seenWatermark: this.wm,
+      seenWatermark: this.seen,
       cells,
       dropPanes,
       sessions,
@@ -379,6 +382,16 @@ export class PartitionOperator {
     this.results = [];
     this.changedSessions = new Set();
     this.changedJoins = new Map();
+    this.observe(watermark, horizon);
+    this.seen = this.wm;
+  }
+
+  /**
+   * A fresher operator watermark and purge horizon (read between checkpoints, e.g. before the first batch after
+   * a quiet spell): later lateness decisions use it. Raises only; the next checkpoint still records the lowest
+   * one used since the last.
+   */
+  observe(watermark: number | null, horizon: number | null): void {
     if (watermark !== null && (this.wm === null || watermark > this.wm)) this.wm = watermark;
     if (horizon !== null && (this.horizon === null || horizon > this.horizon)) this.horizon = horizon;
   }
