@@ -44,7 +44,7 @@ export class RecsPartitionState implements PartitionState {
   async restore(): Promise<number> {
     this.pending.clear();
     this.windows.clear();
-    return this.store.lastSeq(this.partition);
+    return this.store.restore(this.partition);
   }
 
   async apply(events: FramedEvent[]): Promise<DeadLetterRequest[] | void> {

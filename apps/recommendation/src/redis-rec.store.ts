@@ -1,44 +1,45 @@
 /**
- * libs/recommend's RecStore on Redis: a checkpoint — the pre-summed changes of a partition's batches since the
- * last one (RecPending) — and the partition's fence in one Lua call (atomic: all or nothing; a stale one,
- * stored lastSeq ≠ expectedSeq, writes nothing). Reads are one script or single commands, pipelined. Must agree
- * with InMemoryRecStore (test/recs-store.e2e-spec.ts checks both on the same inputs against a real redis-server).
+ * libs/recommend's RecStore on Redis, as per-partition partials merged at read time (libs/recommend
+ * partial.ts; docs/recommendations.md "Where the state lives"). Each partition keeps its partial of every
+ * shared list in memory (RecPartial: restored from Redis, changed by checkpoints) and a checkpoint writes the
+ * fields it changed — one field per product, user or trending list, its encoded partial — with the visits'
+ * windows and the fence, in one Lua call on keys of the partition's hash tag alone. Reads take the fields
+ * they need from every partition (one pipelined round trip per stage, PartialReader) and merge. Must agree
+ * with InMemoryRecStore (test/recs-store.e2e-spec.ts checks both on the same inputs against a real
+ * redis-server).
  *
- * Keys (prefix `recs:` by default; docs/recommendations.md "Where the state lives"):
- *   {p<p>}:part                    hash: lastSeq of clean partition p (its last checkpoint; was part:<p>, still read)
- *   {p<p>}:s:<session>             JSON: the visit's recent window; p = the visit's partition (partitionOf its sessionId)
- *   {p<p>}:add                     scratch sorted set of a checkpoint, empty outside it
- *   clock                          the highest event time applied
- *   nb:<product>                   zset: neighbours → stored (forward-decayed) co-occurrence; the product itself = its own count
- *   nbe:<product>, nbl:<product>   that list's epoch; hash neighbour → pair level (1 view, 2 cart, 3 purchase)
- *   tr:all, tr:c:<category>        zsets: trending overall / per category; tre:… their epochs
- *   sq:<product>, sqe:<product>    zset: sequential rules product → next product (forward-decayed; itself = its own count), its epoch
- *   vs:<product>                   zset: visits → last time they touched the product (session-kNN; the knnVisits latest kept)
- *   u:<user>                       zset: product → last time the user touched it (the userRecent latest kept)
- *   bz:<user>                      sorted set: products the user bought, by time; the newest userBought kept
- *   c:<product>                    the product's category
- * The `{p<p>}` keys of a partition share one Redis Cluster slot; the others are shared by every partition (a
- * product's lists get additions from every visit), so a checkpoint writes keys of many slots: one Redis, not
- * Cluster. Every id in a key name (<product>, <category>, <user>, <session>) is encoded with encodeKeyPart
- * (libs/state key-part.ts; the read scripts with its Lua twin for ids they read from Redis): no id holds `:` or
- * a hash-tag brace, so none names another key. Members and values (neighbour ids, a product's category, a
- * user's products) are stored as they are.
- * TTLs (wall clock, refreshed on write): visits RECS_SESSION_TTL_MS, users RECS_USER_TTL_MS, products and
- * per-category trending RECS_ITEM_TTL_MS. Sizes: neighbours and rules ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE,
- * visits per product ≤ RECS_KNN_VISITS.
+ * Keys (prefix `recs:` by default), all under the partition's hash tag — one Redis Cluster slot a partition:
+ *   {p<p>}:part          hash: lastSeq (the partition's last checkpoint; was part:<p>, still read), clock (its highest event time)
+ *   {p<p>}:nb            hash: product → [epoch, t, category, neighbour, stored, level, …] (the product itself = its own count)
+ *   {p<p>}:sq            hash: product → [epoch, t, next product, stored, …] (sequential rules; itself = its own count)
+ *   {p<p>}:tr            hash: `*` (overall) and `c:<category>` → [epoch, t, product, stored, …] (trending)
+ *   {p<p>}:vs            hash: product → [t, visit, time, …] (session-kNN: the knnVisits latest visits)
+ *   {p<p>}:u             hash: user → [t, n, product, time, … (the n recent), product, time, … (bought)]
+ *   {p<p>}:s:<session>   JSON: the visit's recent window; p = the visit's partition (partitionOf its sessionId)
+ * A field's t is the event time of its last addition: fields older than their TTL (RECS_ITEM_TTL_MS,
+ * RECS_USER_TTL_MS, in event time, against the partition's clock) leave memory and their fields go at the
+ * next checkpoint; windows keep a wall-clock TTL (RECS_SESSION_TTL_MS). Fields are ids as they are (a field
+ * names no key); the session id in a window key is encoded with encodeKeyPart (libs/state key-part.ts).
+ * Sizes: per partial, neighbours and rules ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE, visits per
+ * product ≤ RECS_KNN_VISITS, a user's ≤ RECS_USER_RECENT and RECS_USER_BOUGHT.
  */
 import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
-import { PARTITION_OF_LUA, partitionOf } from '@tidemark/contracts';
-import { KEY_PART_LUA, LUA_KEY_TYPE_CHECK, encodeKeyPart as kp, isWellFormed } from '@tidemark/state';
+import { partitionOf } from '@tidemark/contracts';
+import { LUA_KEY_TYPE_CHECK, encodeKeyPart as kp, isWellFormed } from '@tidemark/state';
 import {
-  MIN_SCORE,
-  REBASE_HALF_LIVES,
+  FieldRequest,
+  PARTIAL_HASHES,
+  PartialHash,
+  PartialReader,
+  PartialSource,
+  PartialStage,
   ReadContext,
   ReadRequest,
   RecCheckpointResult,
   RecFence,
   RecParams,
+  RecPartial,
   RecPending,
   RecStore,
   SessionContext,
@@ -46,42 +47,32 @@ import {
   SessionReadRequest,
   StoredList,
   UserState,
-  type Level,
-  type PendingSegment,
 } from '@tidemark/recommend';
 
 export interface RedisRecStoreOptions {
   params: RecParams;
   sessionTtlMs: number;
+  /** Event-time TTLs of users' and products' (and categories' trending) partials. */
   userTtlMs: number;
   itemTtlMs: number;
   prefix?: string;
-  /** PARTITIONS: a visit's window lives under its partition's hash tag (default 1). */
+  /** PARTITIONS: reads merge this many partitions' partials; a visit's window lives under its partition's hash tag (default 1). */
   partitions?: number;
 }
 
 /**
- * A checkpoint (RecPending, libs/recommend pending.ts) and the partition's fence in one call. Redis keeps the
- * writes a script made before an error, so the script reads and checks every argument and the type of every
- * key it will write before its first write, and refuses the checkpoint whole otherwise (an error reply
- * `refused: …`, the fence unmoved): numbers are finite, counts whole, each section as long as it says, every
- * key holds the type it needs or nothing (ids are encoded, so a key cannot be another one's; the check makes it
- * hold whatever the caller passes). Unbounded `unpack` is avoided (Lua's stack holds ~8,000 values): variadic
- * commands take 500 members at a time.
+ * A checkpoint: the partition's changed partial fields, the visits' windows and the fence, in one call, on
+ * keys of one hash tag. Redis keeps the writes a script made before an error, so the script reads and checks
+ * every argument and the type of every hash it will write before its first write, and refuses the checkpoint
+ * whole otherwise (an error reply `refused: …`, the fence unmoved). Variadic commands take 500 fields at a time
+ * (Lua's stack holds ~8,000 values).
  *
- * KEYS[1] the partition's fence (hash, field lastSeq), KEYS[2] its name before the hash tag (read when KEYS[1]
- * does not exist yet, deleted on the first checkpoint), KEYS[3] a scratch sorted set (deleted after each use).
- * ARGV, flat: expectedSeq, newSeq, prefix, the 12 numbers of CONFIG_FIELDS, then five sections, each a count
- * followed by that many records:
- *   decayed lists   kind (nb | sq | tr), list id (encoded; tr: all | c:<category>), segments, and per segment
- *                   r, tmax, members, and per member: member, sum, level (0: none above a view)
- *   latest sets     kind (vs | u | bz), id (encoded), members, and per member: member, time
- *   categories      product (encoded), category
- *   windows         partition of the visit, visit (encoded), window (JSON)
- *   clock           time
+ * KEYS[1] the fence (hash: lastSeq, clock), KEYS[2] its name before the hash tag (read when KEYS[1] does not
+ * exist yet, deleted on the first checkpoint), KEYS[3..7] the hashes nb, sq, tr, vs, u.
+ * ARGV, flat: expectedSeq, newSeq, prefix, session TTL (ms), clock ('' for none), then per hash (in KEYS
+ * order) the count of fields set, the count of fields deleted, the field/value pairs, the deleted fields; then
+ * the count of windows and per window: partition of the visit, visit (encoded), window (JSON).
  */
-const CHECKPOINT_CONFIG = ['ch', 'th', 'nb', 'ts', 'ur', 'bm', 'kv', 'sttl', 'uttl', 'ittl', 'rebase', 'min'] as const;
-
 const CHECKPOINT = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq')
 local legacy = not current
@@ -99,340 +90,52 @@ local function whole(s)
   if x and x >= 0 and x == math.floor(x) then return x end
   return nil
 end
-local at = 2
+if not whole(ARGV[2]) then return refuse('newSeq is not a sequence') end
+local pre, sttl, clock = ARGV[3], whole(ARGV[4]), ARGV[5]
+if type(pre) ~= 'string' or not sttl then return refuse('no prefix or session TTL') end
+if clock ~= '' and not num(clock) then return refuse('clock is not a number') end
+if not is(KEYS[1], 'hash') then return refuse('the fence holds another type') end
+local at = 5
 local function arg()
   at = at + 1
   return ARGV[at]
 end
-if not whole(ARGV[2]) then return refuse('newSeq is not a sequence') end
-local pre = arg()
-if type(pre) ~= 'string' then return refuse('no prefix') end
-local C = {}
-for _, name in ipairs({${CHECKPOINT_CONFIG.map((n) => `'${n}'`).join(', ')}}) do
-  C[name] = num(arg())
-  if not C[name] then return refuse('config ' .. name .. ' is not a number') end
-end
-if not is(KEYS[1], 'hash') or not is(KEYS[3], 'zset') or not is(pre .. 'clock', 'string') then return refuse('the fence, scratch or clock key holds another type') end
 -- read and check everything
-local lists = {}
-local n = whole(arg())
-if not n then return refuse('decayed list count') end
-for l = 1, n do
-  local kind, id, ns = arg(), arg(), whole(arg())
-  if (kind ~= 'nb' and kind ~= 'sq' and kind ~= 'tr') or type(id) ~= 'string' or not ns then return refuse('decayed list ' .. l .. ': bad kind, id or segment count') end
-  if not is(pre .. kind .. ':' .. id, 'zset') or not is(pre .. kind .. 'e:' .. id, 'string') or (kind == 'nb' and not is(pre .. 'nbl:' .. id, 'hash')) then
-    return refuse('decayed list ' .. kind .. ':' .. id .. ': a key of another type')
-  end
-  local segs = {}
-  for g = 1, ns do
-    local r, tmax, nm = num(arg()), num(arg()), whole(arg())
-    if not (r and tmax and nm) then return refuse('decayed list ' .. kind .. ':' .. id .. ': bad segment') end
-    local members = {}
-    for m = 1, nm do
-      local member, sum, level = arg(), num(arg()), whole(arg())
-      if type(member) ~= 'string' or not sum or not level then return refuse('decayed list ' .. kind .. ':' .. id .. ': bad member') end
-      members[m] = {member, sum, level}
-    end
-    segs[g] = {r, tmax, members}
-  end
-  lists[l] = {kind, id, segs}
-end
-local sets = {}
-n = whole(arg())
-if not n then return refuse('latest set count') end
-for l = 1, n do
-  local kind, id, nm = arg(), arg(), whole(arg())
-  if (kind ~= 'vs' and kind ~= 'u' and kind ~= 'bz') or type(id) ~= 'string' or not nm then return refuse('latest set ' .. l .. ': bad kind, id or member count') end
-  if not is(pre .. kind .. ':' .. id, 'zset') then return refuse('latest set ' .. kind .. ':' .. id .. ': a key of another type') end
-  local members = {}
-  for m = 1, nm do
-    local member, t = arg(), num(arg())
-    if type(member) ~= 'string' or not t then return refuse('latest set ' .. kind .. ':' .. id .. ': bad member') end
-    members[#members + 1] = t
-    members[#members + 1] = member
-  end
-  sets[l] = {kind, id, members}
-end
-local cats = {}
-n = whole(arg())
-if not n then return refuse('category count') end
-for c = 1, n do
-  local item, cat = arg(), arg()
-  if type(item) ~= 'string' or type(cat) ~= 'string' then return refuse('category ' .. c) end
-  cats[c] = {item, cat}
+local hashes = {}
+for h = 3, 7 do
+  local ns, nd = whole(arg()), whole(arg())
+  if not ns or not nd then return refuse(KEYS[h] .. ': bad counts') end
+  if at + 2 * ns + nd > #ARGV then return refuse(KEYS[h] .. ': fewer arguments than counted') end
+  if (ns > 0 or nd > 0) and not is(KEYS[h], 'hash') then return refuse(KEYS[h] .. ': a key of another type') end
+  local sets, dels = {}, {}
+  for i = 1, 2 * ns do sets[i] = arg() end
+  for i = 1, nd do dels[i] = arg() end
+  hashes[h] = {sets, dels}
 end
 local windows = {}
-n = whole(arg())
+local n = whole(arg())
 if not n then return refuse('window count') end
 for w = 1, n do
   local p, id, json = whole(arg()), arg(), arg()
   if not p or type(id) ~= 'string' or type(json) ~= 'string' then return refuse('window ' .. w) end
   windows[w] = {pre .. '{p' .. p .. '}:s:' .. id, json}
 end
-n = whole(arg())
-if n ~= 0 and n ~= 1 then return refuse('clock count') end
-local clock = nil
-if n == 1 then
-  clock = num(arg())
-  if not clock then return refuse('clock is not a number') end
-end
 if at ~= #ARGV then return refuse((#ARGV - at) .. ' arguments after the last section') end
 
 -- write
-local function chunked(cmd, key, list, extra)
-  for i = 1, #list, 1000 do
-    if extra then redis.call(cmd, key, extra, unpack(list, i, math.min(i + 999, #list)))
-    else redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
-  end
+local function chunked(cmd, key, list)
+  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
 end
-local TMP = KEYS[3]
--- one decayed list: each segment summed in (rebasing to its r first when it reaches past the epoch), one trim, one TTL
-local function decayed(kind, id, segs, h, keep, ttl)
-  local key = pre .. kind .. ':' .. id
-  local ekey = pre .. kind .. 'e:' .. id
-  local lkey = kind == 'nb' and (pre .. 'nbl:' .. id) or nil
-  local e = tonumber(redis.call('GET', ekey))
-  local e0 = e
-  for _, seg in ipairs(segs) do
-    local r, tmax, members = seg[1], seg[2], seg[3]
-    if not e then
-      e = r
-    elseif (tmax - e) / h > C.rebase then
-      redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((e - r) / h))
-      local gone = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. C.min)
-      if #gone > 0 then
-        chunked('ZREM', key, gone)
-        if lkey then chunked('HDEL', lkey, gone) end
-      end
-      e = r
-    end
-    local f = 2 ^ ((r - e) / h)
-    local adds, leveled = {}, {}
-    for _, x in ipairs(members) do
-      adds[#adds + 1] = x[2]
-      adds[#adds + 1] = x[1]
-      if lkey and x[3] > 1 then leveled[#leveled + 1] = x end
-    end
-    if #members <= 3 then
-      -- a few: one ZINCRBY each (stored + sum·f, the same double arithmetic as the union below)
-      for _, x in ipairs(members) do redis.call('ZINCRBY', key, x[2] * f, x[1]) end
-    else
-      chunked('ZADD', TMP, adds)
-      redis.call('ZUNIONSTORE', key, 2, key, TMP, 'WEIGHTS', 1, f)
-      redis.call('DEL', TMP)
-    end
-    if #leveled > 0 then
-      local names = {}
-      for i, x in ipairs(leveled) do names[i] = x[1] end
-      local cur = {}
-      for i = 1, #names, 1000 do
-        local part = redis.call('HMGET', lkey, unpack(names, i, math.min(i + 999, #names)))
-        for j = 1, #part do cur[#cur + 1] = part[j] end
-      end
-      local raise = {}
-      for i, x in ipairs(leveled) do
-        if x[3] > (tonumber(cur[i]) or 0) then
-          raise[#raise + 1] = x[1]
-          raise[#raise + 1] = x[3]
-        end
-      end
-      if #raise > 0 then chunked('HSET', lkey, raise) end
-    end
-  end
-  if e ~= e0 then redis.call('SET', ekey, e) end
-  local n = redis.call('ZCARD', key)
-  if n > keep then
-    if lkey then chunked('HDEL', lkey, redis.call('ZRANGE', key, 0, n - keep - 1)) end
-    redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1)
-  end
-  if ttl > 0 then
-    redis.call('PEXPIRE', key, ttl)
-    redis.call('PEXPIRE', ekey, ttl)
-    if lkey then redis.call('PEXPIRE', lkey, ttl) end
-  end
+for h = 3, 7 do
+  if #hashes[h][1] > 0 then chunked('HSET', KEYS[h], hashes[h][1]) end
+  if #hashes[h][2] > 0 then chunked('HDEL', KEYS[h], hashes[h][2]) end
 end
-for _, l in ipairs(lists) do
-  local kind, id = l[1], l[2]
-  if kind == 'nb' then decayed(kind, id, l[3], C.ch, C.nb, C.ittl)
-  elseif kind == 'sq' then decayed(kind, id, l[3], C.ch, C.nb, C.ittl)
-  else decayed(kind, id, l[3], C.th, C.ts, id == 'all' and 0 or C.ittl) end
-end
--- a sorted set of (member, latest time): keep each member's latest time, then only the newest \`keep\`
-for _, s in ipairs(sets) do
-  local kind, id, members = s[1], s[2], s[3]
-  local key = pre .. kind .. ':' .. id
-  local keep = kind == 'vs' and C.kv or (kind == 'u' and C.ur or C.bm)
-  chunked('ZADD', key, members, 'GT')
-  local n = redis.call('ZCARD', key)
-  if n > keep then redis.call('ZREMRANGEBYRANK', key, 0, n - keep - 1) end
-  redis.call('PEXPIRE', key, kind == 'vs' and C.ittl or C.uttl)
-end
-for _, c in ipairs(cats) do redis.call('SET', pre .. 'c:' .. c[1], c[2], 'PX', C.ittl) end
-for _, w in ipairs(windows) do redis.call('SET', w[1], w[2], 'PX', C.sttl) end
-if clock then
-  local cur = tonumber(redis.call('GET', pre .. 'clock'))
-  if (not cur) or clock > cur then redis.call('SET', pre .. 'clock', clock) end
-end
-redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2])
+for _, w in ipairs(windows) do redis.call('SET', w[1], w[2], 'PX', sttl) end
+if clock ~= '' then redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', clock)
+else redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2]) end
 if legacy then redis.call('DEL', KEYS[2]) end
 return {1, ARGV[2]}
 `;
-
-/**
- * Everything one answer needs in one round trip (readContext in libs/recommend, in Lua, read-only).
- * ARGV: prefix, userRecent, neighbours, trending n, then 0 (no category) or 1 and the category, then 0 (no
- * user) or 1 and the userId (encoded), then the productIds (the anchors when there is no user). Ids it reads from Redis (a user's products, a product's category) and the ids in ARGV are
- * encoded with `keypart` before they name a key.
- */
-/**
- * Lua shared by READ and READ_SESSION (after `pre`, `anchors` and `cats` are set): the top `n` trending
- * products of a category given first (if any), then of each anchor's category, then overall.
- */
-const TRENDING_READ = `local function read_trending(n, first)
-  local trending, seen = {}, {}
-  local function tr(id, name)
-    local z = {}
-    if n > 0 then z = redis.call('ZREVRANGE', pre .. 'tr:' .. id, 0, n - 1, 'WITHSCORES') end
-    trending[#trending + 1] = { name, z, redis.call('GET', pre .. 'tre:' .. id) or false }
-  end
-  if first then
-    seen[first] = true
-    tr('c:' .. keypart(first), first)
-  end
-  for i = 1, #anchors do
-    local c = cats[i]
-    if c and not seen[c] then
-      seen[c] = true
-      tr('c:' .. keypart(c), c)
-    end
-  end
-  tr('all', false)
-  return trending
-end`;
-
-const READ = `${KEY_PART_LUA}
-local pre = ARGV[1]
-local ur = tonumber(ARGV[2])
-local nb = tonumber(ARGV[3])
-local tn = tonumber(ARGV[4])
-local at = 5
-local cat = nil
-if ARGV[at] == '1' then
-  cat = ARGV[at + 1]
-  at = at + 1
-end
-at = at + 1
-local uid = nil
-if ARGV[at] == '1' then
-  uid = ARGV[at + 1]
-  at = at + 1
-end
-at = at + 1
-local clock = redis.call('GET', pre .. 'clock') or false
-local recent = {}
-local bought = {}
-local anchors = {}
-if uid then
-  if ur > 0 then recent = redis.call('ZREVRANGE', pre .. 'u:' .. uid, 0, ur - 1, 'WITHSCORES') end
-  bought = redis.call('ZRANGE', pre .. 'bz:' .. uid, 0, -1)
-  for i = 1, #recent, 2 do anchors[#anchors + 1] = recent[i] end
-else
-  for i = at, #ARGV do anchors[#anchors + 1] = ARGV[i] end
-end
-local lists = {}
-local cats = {}
-for i, a in ipairs(anchors) do
-  local z = {}
-  local ka = keypart(a)
-  if nb > 0 then z = redis.call('ZREVRANGE', pre .. 'nb:' .. ka, 0, nb - 1, 'WITHSCORES') end
-  lists[i] = { z, redis.call('GET', pre .. 'nbe:' .. ka) or false, redis.call('HGETALL', pre .. 'nbl:' .. ka) }
-  cats[i] = redis.call('GET', pre .. 'c:' .. ka) or false
-end
-local n = tn + #bought + #anchors
-${TRENDING_READ}
-local trending = read_trending(n, cat)
-return { clock, recent, bought, anchors, lists, cats, trending }
-`;
-
-/**
- * A session answer's reads in one round trip (readSessionContext in libs/recommend, in Lua, read-only): the
- * visit's window, its most recent products as anchors, their neighbours, rules and categories, the
- * session-kNN visits (posting lists of the anchors, ranked by anchors shared, then latest time, then id) with
- * their windows, and trending. Windows are returned as stored (JSON) and parsed by the caller.
- * A visit's window lives under its partition's hash tag: the script finds the partition of a visit it read
- * from a posting list with partition_of (libs/contracts).
- * ARGV: prefix, sessionId, partitions, anchors, neighbours, rules, knn visits, knn neighbours, trending n.
- */
-const READ_SESSION = `${KEY_PART_LUA}
-${PARTITION_OF_LUA}
-local pre = ARGV[1]
-local raw = ARGV[2]
-local parts = tonumber(ARGV[3])
-local function window_key(id) return pre .. '{p' .. partition_of(id, parts) .. '}:s:' .. keypart(id) end
-local na, nb, ns, kv, kn, tn = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local clock = redis.call('GET', pre .. 'clock') or false
-local wjson = redis.call('GET', window_key(raw)) or false
-local window = {}
-if wjson then window = cjson.decode(wjson) end
-local anchors = {}
-for i = #window, 1, -1 do
-  if #anchors >= na then break end
-  anchors[#anchors + 1] = window[i].p
-end
-local lists, seqs, cats = {}, {}, {}
-for i, a in ipairs(anchors) do
-  local ka = keypart(a)
-  if nb > 0 then
-    lists[i] = { redis.call('ZREVRANGE', pre .. 'nb:' .. ka, 0, nb - 1, 'WITHSCORES'), redis.call('GET', pre .. 'nbe:' .. ka) or false, redis.call('HGETALL', pre .. 'nbl:' .. ka) }
-  else
-    lists[i] = { {}, false, {} }
-  end
-  if ns > 0 then
-    seqs[i] = { redis.call('ZREVRANGE', pre .. 'sq:' .. ka, 0, ns - 1, 'WITHSCORES'), redis.call('GET', pre .. 'sqe:' .. ka) or false }
-  else
-    seqs[i] = { {}, false }
-  end
-  cats[i] = redis.call('GET', pre .. 'c:' .. ka) or false
-end
-local visits = {}
-if kv > 0 and kn > 0 then
-  local cand, order = {}, {}
-  for _, a in ipairs(anchors) do
-    local z = redis.call('ZREVRANGE', pre .. 'vs:' .. keypart(a), 0, kv - 1, 'WITHSCORES')
-    for j = 1, #z, 2 do
-      local id, t = z[j], tonumber(z[j + 1])
-      if id ~= raw then
-        local c = cand[id]
-        if not c then
-          c = { id = id, n = 1, t = t }
-          cand[id] = c
-          order[#order + 1] = c
-        else
-          c.n = c.n + 1
-          if t > c.t then c.t = t end
-        end
-      end
-    end
-  end
-  table.sort(order, function(x, y)
-    if x.n ~= y.n then return x.n > y.n end
-    if x.t ~= y.t then return x.t > y.t end
-    return x.id < y.id
-  end)
-  for j = 1, math.min(kn, #order) do
-    local w = redis.call('GET', window_key(order[j].id))
-    if w then visits[#visits + 1] = { order[j].id, w } end
-  end
-end
-local n = tn + #window
-${TRENDING_READ}
-local trending = read_trending(n, nil)
-return { clock, wjson, anchors, lists, seqs, cats, visits, trending }
-`;
-
-type SessionReply = [string | null, string | null, string[], [string[], string | null, string[]][], [string[], string | null][], (string | null)[], [string, string][], [string | null, string[], string | null][]];
-
-type ReadReply = [string | null, string[], string[], string[], [string[], string | null, string[]][], (string | null)[], [string | null, string[], string | null][]];
 
 /** A string that cannot travel to Redis as it is (a lone UTF-16 surrogate has no UTF-8 form): refused whole. */
 function sendable(x: string, what: string): string {
@@ -441,154 +144,61 @@ function sendable(x: string, what: string): string {
 }
 
 /**
- * The checkpoint script's ARGV after the header (see CHECKPOINT): the pending buffer's five sections, flat.
- * Ids in key names are encoded; members, categories and windows are checked to be well-formed Unicode (ids
+ * The checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a staged checkpoint sets
+ * and deletes, then the pending visits' windows. Every id and value is checked to be well-formed Unicode (ids
  * reach the buffer from events, which ingestion already refuses with a lone surrogate).
  */
-export function checkpointArgs(pending: RecPending, partitions: number): string[] {
+export function checkpointArgs(stage: PartialStage, pending: RecPending, partitions: number): string[] {
   const out: string[] = [];
-  const lists: [string, string, PendingSegment[]][] = [];
-  for (const [id, segs] of pending.neighbours) lists.push(['nb', kp(id), segs]);
-  for (const [id, segs] of pending.sequences) lists.push(['sq', kp(id), segs]);
-  for (const [c, segs] of pending.trending) lists.push(['tr', c === null ? 'all' : `c:${kp(c)}`, segs]);
-  out.push(String(lists.length));
-  for (const [kind, id, segs] of lists) {
-    out.push(kind, id, String(segs.length));
-    for (const seg of segs) {
-      out.push(String(seg.r), String(seg.tmax), String(seg.members.size));
-      for (const [member, x] of seg.members) out.push(sendable(member, 'a product id'), String(x.sum), String(x.level));
-    }
+  const changes = stage.changes();
+  for (const h of PARTIAL_HASHES) {
+    const { set, del } = changes[h];
+    out.push(String(set.length), String(del.length));
+    for (const [f, v] of set) out.push(sendable(f, 'an id'), sendable(v, 'an id'));
+    for (const f of del) out.push(f);
   }
-  const sets: [string, Map<string, Map<string, number>>][] = [
-    ['vs', pending.postings],
-    ['u', pending.recent],
-    ['bz', pending.bought],
-  ];
-  out.push(String(sets.reduce((n, [, m]) => n + m.size, 0)));
-  for (const [kind, m] of sets) {
-    for (const [id, members] of m) {
-      out.push(kind, kp(id), String(members.size));
-      for (const [member, t] of members) out.push(sendable(member, 'an id'), String(t));
-    }
-  }
-  out.push(String(pending.categories.size));
-  for (const [item, c] of pending.categories) out.push(kp(item), sendable(c, 'a category'));
   out.push(String(pending.windows.size));
   for (const [id, items] of pending.windows) out.push(String(partitionOf(id, partitions)), kp(id), sendable(JSON.stringify(items), 'a visit window'));
-  if (pending.clock === null) out.push('0');
-  else out.push('1', String(pending.clock));
   return out;
 }
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** CHECKPOINT: [1, newSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
-    tidemarkRecsCheckpoint(fence: string, legacyFence: string, scratch: string, ...args: string[]): Result<[number, string], Context>;
-    tidemarkRecsRead(...args: string[]): Result<ReadReply, Context>;
-    tidemarkRecsReadSession(...args: string[]): Result<SessionReply, Context>;
+    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, ...args: string[]): Result<[number, string], Context>;
   }
 }
 
-/** A list from ZREVRANGE … WITHSCORES, its epoch, and its levels (HGETALL: an object via ioredis, a flat array from Lua). */
-function scored(flat: string[], epoch: string | null, levelReply?: Record<string, string> | string[]): StoredList {
-  let levels = levelReply as Record<string, string> | undefined;
-  if (Array.isArray(levelReply)) {
-    levels = {};
-    for (let i = 0; i < levelReply.length; i += 2) levels[levelReply[i]] = levelReply[i + 1];
-  }
-  if (epoch === null) return { epoch: null, items: [] };
-  const items: StoredList['items'] = [];
-  for (let i = 0; i < flat.length; i += 2) {
-    const level = levels?.[flat[i]];
-    items.push({ item: flat[i], stored: Number(flat[i + 1]), ...(level ? { level: Number(level) as Level } : {}) });
-  }
-  return { epoch: Number(epoch), items };
-}
-
-/** The sorted set a checkpoint script may fill and empty again (one per partition, under its hash tag). */
-const SCRATCH = 'add';
-
-export class RedisRecStore implements RecStore {
-  private readonly pre: string;
-  /** The script's prefix and numbers (CHECKPOINT_CONFIG order). */
-  private readonly config: string[];
-  private readonly partitions: number;
-
+/** The partials of every partition in Redis: HMGETs of every partition's hashes, pipelined. */
+class RedisPartialSource implements PartialSource {
   constructor(
     private readonly redis: Redis,
-    private readonly options: RedisRecStoreOptions,
-  ) {
-    this.pre = options.prefix ?? 'recs:';
-    this.partitions = options.partitions ?? 1;
-    const p = options.params;
-    const numbers: Record<(typeof CHECKPOINT_CONFIG)[number], number> = {
-      ch: p.coocHalfLifeMs,
-      th: p.trendingHalfLifeMs,
-      nb: p.neighbours,
-      ts: p.trendingSize,
-      ur: p.userRecent,
-      bm: p.userBought,
-      kv: p.knnVisits,
-      sttl: options.sessionTtlMs,
-      uttl: options.userTtlMs,
-      ittl: options.itemTtlMs,
-      rebase: REBASE_HALF_LIVES,
-      min: MIN_SCORE,
-    };
-    this.config = [this.pre, ...CHECKPOINT_CONFIG.map((k) => String(numbers[k]))];
-    redis.defineCommand('tidemarkRecsCheckpoint', { numberOfKeys: 3, lua: CHECKPOINT });
-    redis.defineCommand('tidemarkRecsRead', { numberOfKeys: 0, lua: READ });
-    redis.defineCommand('tidemarkRecsReadSession', { numberOfKeys: 0, lua: READ_SESSION });
-  }
+    private readonly key: (partition: number, rest: string) => string,
+    private readonly partitions: number,
+    private readonly windowKey: (sessionId: string) => string,
+  ) {}
 
-  /** Keys of a partition: its fence, its scratch set, its visits' windows — one hash tag, one Cluster slot. */
-  private partitionKey(partition: number, rest: string): string {
-    return `${this.pre}{p${partition}}:${rest}`;
-  }
-
-  private windowKey(sessionId: string): string {
-    return this.partitionKey(partitionOf(sessionId, this.partitions), `s:${kp(sessionId)}`);
-  }
-
-  async context(req: ReadRequest): Promise<ReadContext> {
-    const category = req.category === undefined ? ['0'] : ['1', req.category];
-    const user = req.userId === undefined ? ['0'] : ['1', kp(req.userId)];
-    const [clock, recentFlat, bought, anchors, lists, cats, trending] = await this.redis.tidemarkRecsRead(
-      this.pre,
-      String(req.userId === undefined ? 0 : req.userRecent),
-      String(req.neighbours),
-      String(req.trending),
-      ...category,
-      ...user,
-      ...(req.userId === undefined ? (req.productIds ?? []) : []),
-    );
-    const recent: UserState['recent'] = [];
-    for (let i = 0; i < recentFlat.length; i += 2) recent.push({ item: recentFlat[i], t: Number(recentFlat[i + 1]) });
-    const ctx: ReadContext = { now: clock === null ? null : Number(clock), user: { recent, bought: new Set(bought) }, lists: new Map(), categories: new Map(), trending: new Map() };
-    anchors.forEach((a, i) => {
-      ctx.lists.set(a, scored(lists[i][0], lists[i][1], lists[i][2]));
-      if (cats[i] !== null) ctx.categories.set(a, cats[i]!);
+  async fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]> {
+    const live = reqs.filter((r) => r.fields.length > 0);
+    if (live.length === 0) return reqs.map(() => []);
+    const pipe = this.redis.pipeline();
+    for (const r of live) for (let p = 0; p < this.partitions; p++) pipe.hmget(this.key(p, r.hash), ...r.fields);
+    const res = (await exec(pipe)) as (string | null)[][];
+    let at = 0;
+    return reqs.map((r) => {
+      if (r.fields.length === 0) return [];
+      const byPartition = res.slice(at, at + this.partitions);
+      at += this.partitions;
+      return r.fields.map((_f, k) => byPartition.map((vals) => vals[k]));
     });
-    for (const [name, flat, epoch] of trending) ctx.trending.set(name, scored(flat, epoch));
-    return ctx;
   }
 
-  async lastSeq(partition: number): Promise<number> {
-    const [now, before] = await exec(this.redis.pipeline().hget(this.partitionKey(partition, 'part'), 'lastSeq').hget(`${this.pre}part:${partition}`, 'lastSeq'));
-    return Number(now ?? before ?? 0);
-  }
-
-  async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
-    const [written, seq] = await this.redis.tidemarkRecsCheckpoint(
-      this.partitionKey(fence.partition, 'part'),
-      `${this.pre}part:${fence.partition}`,
-      this.partitionKey(fence.partition, SCRATCH),
-      String(fence.expectedSeq),
-      String(fence.newSeq),
-      ...this.config,
-      ...checkpointArgs(pending, this.partitions),
-    );
-    return written === 1 ? { status: 'ok' } : { status: 'conflict', lastSeq: Number(seq) };
+  async clock(): Promise<number | null> {
+    const pipe = this.redis.pipeline();
+    for (let p = 0; p < this.partitions; p++) pipe.hget(this.key(p, 'part'), 'clock');
+    let c: number | null = null;
+    for (const v of (await exec(pipe)) as (string | null)[]) if (v !== null && (c === null || Number(v) > c)) c = Number(v);
+    return c;
   }
 
   async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
@@ -600,93 +210,118 @@ export class RedisRecStore implements RecStore {
     });
     return out;
   }
+}
 
-  async clock(): Promise<number | null> {
-    const v = await this.redis.get(`${this.pre}clock`);
-    return v === null ? null : Number(v);
-  }
+export class RedisRecStore implements RecStore {
+  private readonly pre: string;
+  private readonly partitions: number;
+  private readonly reader: PartialReader;
+  /** The partitions this process writes: their partials, as of their last checkpoint. */
+  private readonly partials = new Map<number, RecPartial>();
 
-  async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
-    const out = new Map<string, StoredList>();
-    if (items.length === 0) return out;
-    const pipe = this.redis.pipeline();
-    for (const item of items) {
-      const k = kp(item);
-      pipe.zrevrange(`${this.pre}nb:${k}`, 0, n - 1, 'WITHSCORES');
-      pipe.get(`${this.pre}nbe:${k}`);
-      pipe.hgetall(`${this.pre}nbl:${k}`);
-    }
-    const res = await exec(pipe);
-    items.forEach((item, i) => out.set(item, scored(res[3 * i] as string[], res[3 * i + 1] as string | null, res[3 * i + 2] as Record<string, string>)));
-    return out;
-  }
-
-  async sessionContext(req: SessionReadRequest): Promise<SessionContext> {
-    const [clock, wjson, anchors, lists, seqs, cats, visits, trending] = await this.redis.tidemarkRecsReadSession(
-      this.pre,
-      req.sessionId,
-      String(this.partitions),
-      ...[req.anchors, req.neighbours, req.sequences, req.knnVisits, req.knnNeighbours, req.trending].map((x) => String(Math.max(0, x))),
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisRecStoreOptions,
+  ) {
+    this.pre = options.prefix ?? 'recs:';
+    this.partitions = options.partitions ?? 1;
+    this.reader = new PartialReader(
+      new RedisPartialSource(redis, (p, rest) => this.partitionKey(p, rest), this.partitions, (id) => this.windowKey(id)),
+      options.params,
     );
-    const ctx: SessionContext = {
-      now: clock === null ? null : Number(clock),
-      window: wjson === null ? [] : (JSON.parse(wjson) as SessionItem[]),
-      anchors,
-      lists: new Map(),
-      sequences: new Map(),
-      categories: new Map(),
-      visits: visits.map(([sessionId, w]) => ({ sessionId, items: JSON.parse(w) as SessionItem[] })),
-      trending: new Map(),
-    };
-    anchors.forEach((a, i) => {
-      ctx.lists.set(a, scored(lists[i][0], lists[i][1], lists[i][2]));
-      ctx.sequences.set(a, scored(seqs[i][0], seqs[i][1]));
-      if (cats[i] !== null) ctx.categories.set(a, cats[i]!);
-    });
-    for (const [name, flat, epoch] of trending) ctx.trending.set(name, scored(flat, epoch));
-    return ctx;
+    redis.defineCommand('tidemarkRecsCheckpoint', { numberOfKeys: 7, lua: CHECKPOINT });
   }
 
-  async sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
-    const out = new Map<string, StoredList>();
-    if (items.length === 0) return out;
-    const pipe = this.redis.pipeline();
-    for (const item of items) pipe.zrevrange(`${this.pre}sq:${kp(item)}`, 0, n - 1, 'WITHSCORES').get(`${this.pre}sqe:${kp(item)}`);
-    const res = await exec(pipe);
-    items.forEach((item, i) => out.set(item, scored(res[2 * i] as string[], res[2 * i + 1] as string | null)));
-    return out;
+  /** Keys of a partition: its fence, its partial hashes, its visits' windows — one hash tag, one Cluster slot. */
+  private partitionKey(partition: number, rest: string): string {
+    return `${this.pre}{p${partition}}:${rest}`;
   }
 
-  async postings(item: string, n: number): Promise<StoredList['items']> {
-    const flat = await this.redis.zrevrange(`${this.pre}vs:${kp(item)}`, 0, n - 1, 'WITHSCORES');
-    const out: StoredList['items'] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ item: flat[i], stored: Number(flat[i + 1]) });
-    return out;
+  private windowKey(sessionId: string): string {
+    return this.partitionKey(partitionOf(sessionId, this.partitions), `s:${kp(sessionId)}`);
   }
 
-  async trending(category: string | null, n: number): Promise<StoredList> {
-    const id = category === null ? 'all' : `c:${kp(category)}`;
-    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}tr:${id}`, 0, n - 1, 'WITHSCORES').get(`${this.pre}tre:${id}`));
-    return scored(res[0] as string[], res[1] as string | null);
+  async lastSeq(partition: number): Promise<number> {
+    const [now, before] = await exec(this.redis.pipeline().hget(this.partitionKey(partition, 'part'), 'lastSeq').hget(`${this.pre}part:${partition}`, 'lastSeq'));
+    return Number(now ?? before ?? 0);
   }
 
-  async user(userId: string): Promise<UserState> {
-    const u = kp(userId);
-    const res = await exec(this.redis.pipeline().zrevrange(`${this.pre}u:${u}`, 0, -1, 'WITHSCORES').zrange(`${this.pre}bz:${u}`, 0, -1));
-    const flat = res[0] as string[];
-    const recent: UserState['recent'] = [];
-    for (let i = 0; i < flat.length; i += 2) recent.push({ item: flat[i], t: Number(flat[i + 1]) });
-    return { recent, bought: new Set(res[1] as string[]) };
+  /** Reads the partition's partials and checkpoint into memory (one pipelined round trip); its sequence. */
+  async restore(partition: number): Promise<number> {
+    const pipe = this.redis.pipeline().hmget(this.partitionKey(partition, 'part'), 'lastSeq', 'clock').hget(`${this.pre}part:${partition}`, 'lastSeq');
+    for (const h of PARTIAL_HASHES) pipe.hgetall(this.partitionKey(partition, h));
+    const [[seq, clock], before, ...hashes] = (await exec(pipe)) as [[string | null, string | null], string | null, ...Record<string, string>[]];
+    const fields: Partial<Record<PartialHash, Record<string, string>>> = {};
+    PARTIAL_HASHES.forEach((h, i) => (fields[h] = hashes[i]));
+    this.partials.set(partition, RecPartial.decode(this.options.params, this.expiry(), fields, clock === null ? null : Number(clock)));
+    return Number(seq ?? before ?? 0);
   }
 
-  async categories(items: readonly string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    if (items.length === 0) return out;
-    const values = await this.redis.mget(items.map((i) => `${this.pre}c:${kp(i)}`));
-    items.forEach((item, i) => {
-      if (values[i] !== null) out.set(item, values[i]!);
-    });
-    return out;
+  private expiry() {
+    return { itemMs: this.options.itemTtlMs, userMs: this.options.userTtlMs };
+  }
+
+  async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
+    if (!this.partials.has(fence.partition)) await this.restore(fence.partition);
+    const partial = this.partials.get(fence.partition)!;
+    const stage = partial.stage(pending);
+    const [written, seq] = await this.redis.tidemarkRecsCheckpoint(
+      this.partitionKey(fence.partition, 'part'),
+      `${this.pre}part:${fence.partition}`,
+      ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
+      String(fence.expectedSeq),
+      String(fence.newSeq),
+      this.pre,
+      String(this.options.sessionTtlMs),
+      stage.clock === null ? '' : String(stage.clock),
+      ...checkpointArgs(stage, pending, this.partitions),
+    );
+    if (written !== 1) {
+      this.partials.delete(fence.partition); // another writer: read again at the next use
+      return { status: 'conflict', lastSeq: Number(seq) };
+    }
+    partial.commit(stage);
+    return { status: 'ok' };
+  }
+
+  context(req: ReadRequest): Promise<ReadContext> {
+    return this.reader.context(req);
+  }
+
+  sessionContext(req: SessionReadRequest): Promise<SessionContext> {
+    return this.reader.sessionContext(req);
+  }
+
+  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
+    return this.reader.sessions(ids);
+  }
+
+  clock(): Promise<number | null> {
+    return this.reader.clock();
+  }
+
+  neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    return this.reader.neighbours(items, n);
+  }
+
+  sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    return this.reader.sequences(items, n);
+  }
+
+  postings(item: string, n: number): Promise<StoredList['items']> {
+    return this.reader.postings(item, n);
+  }
+
+  trending(category: string | null, n: number): Promise<StoredList> {
+    return this.reader.trending(category, n);
+  }
+
+  user(userId: string): Promise<UserState> {
+    return this.reader.user(userId);
+  }
+
+  categories(items: readonly string[]): Promise<Map<string, string>> {
+    return this.reader.categories(items);
   }
 }
 

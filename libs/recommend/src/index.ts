@@ -6,3 +6,4 @@ export * from './planner';
 export * from './pending';
 export * from './store';
 export * from './recommender';
+export * from './partial';

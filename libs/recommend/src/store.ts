@@ -112,6 +112,8 @@ export type RecCheckpointResult = { status: 'ok' } | { status: 'conflict'; lastS
 export interface RecStore extends RecReader {
   /** The partition's last checkpointed sequence (0: none). */
   lastSeq(partition: number): Promise<number>;
+  /** Takes the partition on to write it: reads what the store keeps of it in memory (if anything); its last checkpointed sequence. */
+  restore(partition: number): Promise<number>;
   /**
    * Writes the pending changes and stores newSeq, atomically — or, when the stored sequence is not
    * expectedSeq, nothing. Leaves `pending` as it is (the caller clears it once this resolved `ok`).
@@ -130,7 +132,7 @@ export function byScoreDesc(a: { item: string; stored: number }, b: { item: stri
 }
 
 /** The members ZREMRANGEBYRANK 0 (size − keep − 1) would remove: the lowest, ties smallest member first. */
-function overflow(entries: Map<string, number>, keep: number): string[] {
+export function overflow(entries: Map<string, number>, keep: number): string[] {
   if (entries.size <= keep) return [];
   return [...entries]
     .map(([item, stored]) => ({ item, stored }))
@@ -139,10 +141,30 @@ function overflow(entries: Map<string, number>, keep: number): string[] {
     .map((x) => x.item);
 }
 
-class DecayedList {
+/** A forward-decayed list (co-occurrence, rules, trending): numbers relative to its epoch, levels above a view. */
+export class DecayedList {
   epoch: number | null = null;
   readonly scores = new Map<string, number>();
   readonly levels = new Map<string, Level>();
+
+  /** A list with these stored numbers (a partial read back from Redis). */
+  static of(epoch: number | null, items: readonly { item: string; stored: number; level?: Level }[]): DecayedList {
+    const l = new DecayedList();
+    l.epoch = epoch;
+    for (const x of items) {
+      l.scores.set(x.item, x.stored);
+      if (x.level !== undefined && x.level > 1) l.levels.set(x.item, x.level);
+    }
+    return l;
+  }
+
+  clone(): DecayedList {
+    const l = new DecayedList();
+    l.epoch = this.epoch;
+    for (const [k, v] of this.scores) l.scores.set(k, v);
+    for (const [k, v] of this.levels) l.levels.set(k, v);
+    return l;
+  }
 
   /** Adds w at t; `level` (pairs) keeps the highest one above a view (absent = 1). Trimming is left to `trim`. */
   add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
@@ -211,6 +233,10 @@ export class InMemoryRecStore implements RecStore {
 
   async lastSeq(partition: number): Promise<number> {
     return this.seqs.get(partition) ?? 0;
+  }
+
+  async restore(partition: number): Promise<number> {
+    return this.lastSeq(partition);
   }
 
   async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {

@@ -1,0 +1,241 @@
+import fc from 'fast-check';
+import { valueAt } from './decay';
+import type { Interaction } from './interactions';
+import type { SessionItem } from './ops';
+import { DEFAULT_PARAMS, Level, RecParams } from './params';
+import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, mergeDecayed, mergeLatest, trendingField } from './partial';
+import { RecPending } from './pending';
+import { planInteractions } from './planner';
+import { Recommender } from './recommender';
+import { InMemoryRecStore, StoredList } from './store';
+
+const T = Date.UTC(2026, 0, 1);
+const H = 1000;
+
+const PRODUCTS = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
+const CATEGORY: Record<string, string> = { A: 'x', B: 'x', C: 'y', D: 'y', E: 'z', F: 'z', G: 'x' };
+const SESSIONS = ['s0', 's1', 's2', 's3', 's4', 's5'];
+const USERS = ['u0', 'u1', 'u2'];
+
+const interaction = (maxDt: number) =>
+  fc.record({
+    userId: fc.constantFrom(...USERS),
+    sessionId: fc.constantFrom(...SESSIONS),
+    productId: fc.constantFrom(...PRODUCTS),
+    level: fc.constantFrom<Level>(1, 1, 1, 2, 3),
+    dt: fc.integer({ min: 0, max: maxDt }),
+  });
+
+type Gen = { userId: string; sessionId: string; productId: string; level: Level; dt: number };
+
+/**
+ * Batches of interactions through `parts` partitions (a visit's partition: its index mod parts), each
+ * partition planning against its own windows, folding into its pending buffer and checkpointing into its
+ * partial every other batch; and the same ops applied to one shared in-memory store, batch by batch.
+ */
+function build(batches: Gen[][], params: RecParams, parts: number) {
+  const partials = Array.from({ length: parts }, () => new RecPartial(params));
+  const pendings = Array.from({ length: parts }, () => new RecPending(params));
+  const windows = Array.from({ length: parts }, () => new Map<string, SessionItem[]>());
+  const shared = new InMemoryRecStore(params);
+  for (const [i, batch] of batches.entries()) {
+    for (let p = 0; p < parts; p++) {
+      const mine: Interaction[] = batch
+        .filter((x) => SESSIONS.indexOf(x.sessionId) % parts === p)
+        .map(({ dt, ...x }) => ({ ...x, categoryId: CATEGORY[x.productId], ts: T + dt }));
+      if (mine.length === 0) continue;
+      const plan = planInteractions(mine, windows[p], params);
+      for (const [id, w] of plan.sessions) windows[p].set(id, w);
+      pendings[p].add(plan.ops);
+      shared.applyPending(RecPending.of(params, [plan.ops]));
+    }
+    if (i % 2 === 1 || i === batches.length - 1) {
+      for (let p = 0; p < parts; p++) {
+        partials[p].apply(pendings[p]);
+        pendings[p].clear();
+      }
+    }
+  }
+  const all = new Map<string, SessionItem[]>();
+  for (const w of windows) for (const [id, items] of w) all.set(id, items);
+  const reader = new PartialReader(new MemoryPartialSource(partials, (ids) => new Map(ids.filter((id) => all.has(id)).map((id) => [id, all.get(id)!]))), params);
+  return { partials, shared, reader };
+}
+
+/** Values of a list at `now` by member (epochs differ between a merged and a shared list). */
+function values(l: StoredList, now: number, h: number): Map<string, number> {
+  return new Map(l.items.map((x) => [x.item, valueAt(x.stored, l.epoch!, now, h)]));
+}
+
+function expectClose(a: Map<string, number>, b: Map<string, number>) {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [k, v] of a) expect(Math.abs(v - b.get(k)!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(v)));
+}
+
+describe('partials (hand-computed)', () => {
+  it('merges decayed partials at the latest epoch, summing members and keeping the highest level', () => {
+    const a: StoredList = { epoch: T, items: [{ item: 'X', stored: 4, level: 2 }, { item: 'Y', stored: 1 }] };
+    const b: StoredList = { epoch: T + 2 * H, items: [{ item: 'X', stored: 1 }, { item: 'Z', stored: 3, level: 3 }] };
+    // a's numbers at epoch T + 2h: × 1/4
+    expect(mergeDecayed([a, b, { epoch: null, items: [] }], H, 10)).toEqual({
+      epoch: T + 2 * H,
+      items: [
+        { item: 'Z', stored: 3, level: 3 },
+        { item: 'X', stored: 2, level: 2 },
+        { item: 'Y', stored: 0.25 },
+      ],
+    });
+    expect(mergeDecayed([a, b], H, 1).items).toEqual([{ item: 'Z', stored: 3, level: 3 }]);
+    expect(mergeDecayed([{ epoch: null, items: [] }], H, 5)).toEqual({ epoch: null, items: [] });
+  });
+
+  it('merges latest sets: the latest time per member, newest first, ties by member descending', () => {
+    expect(
+      mergeLatest(
+        [
+          [
+            { item: 'a', stored: 5 },
+            { item: 'b', stored: 1 },
+          ],
+          [
+            { item: 'b', stored: 7 },
+            { item: 'c', stored: 5 },
+          ],
+        ],
+        2,
+      ),
+    ).toEqual([
+      { item: 'b', stored: 7 },
+      { item: 'c', stored: 5 },
+    ]);
+  });
+
+  it('a partial encodes one field per product, user and list; a staged checkpoint leaves the partial as it was until committed', () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H };
+    const partial = new RecPartial(params);
+    const plan = planInteractions(
+      [
+        { userId: 'u', sessionId: 's', productId: 'A', categoryId: 'c', level: 1, ts: T },
+        { userId: 'u', sessionId: 's', productId: 'B', categoryId: 'c', level: 3, ts: T + H },
+      ],
+      new Map(),
+      params,
+    );
+    const st = partial.stage(RecPending.of(params, [plan.ops]));
+    expect(partial.nb.size).toBe(0);
+    const ch = st.changes();
+    expect(ch.nb.set.map(([f]) => f).sort()).toEqual(['A', 'B']);
+    expect(ch.tr.set.map(([f]) => f).sort()).toEqual(['*', 'c:c']);
+    expect(ch.u.set.map(([f]) => f)).toEqual(['u']);
+    partial.commit(st);
+    // A's list: itself 1 at T, B 1 at T + H (relative to A's epoch T: 2), level 1 (min of view and purchase)
+    expect(JSON.parse(partial.encoded('nb', 'A')!)).toEqual([T, T + H, 'c', 'B', 2, 0, 'A', 1, 0]);
+    expect(JSON.parse(partial.encoded('u', 'u')!)).toEqual([T + H, 2, 'B', T + H, 'A', T, 'B', T + H]);
+    expect(decodeDecayed(partial.encoded('tr', trendingField(null))!, false).list.items.map((i) => i.item)).toEqual(['B', 'A']);
+    expect(partial.clock).toBe(T + H);
+  });
+
+  it('expires fields by event-time age against the partition clock, overall trending never', () => {
+    const params: RecParams = { ...DEFAULT_PARAMS };
+    const partial = new RecPartial(params, { itemMs: 10 * H, userMs: 5 * H });
+    const at = (t: number, u: string, p: string, c: string) => RecPending.of(params, [planInteractions([{ userId: u, sessionId: `s-${t}`, productId: p, categoryId: c, level: 1, ts: t }], new Map(), params).ops]);
+    partial.apply(at(T, 'u1', 'A', 'x'));
+    partial.apply(at(T + 6 * H, 'u2', 'B', 'y'));
+    expect([...partial.u.keys()]).toEqual(['u2']); // u1 was 6 s old, past 5 s
+    expect([...partial.nb.keys()].sort()).toEqual(['A', 'B']);
+    const st = partial.stage(at(T + 11 * H, 'u2', 'B', 'y'));
+    expect(st.changes().nb.del).toEqual(['A']);
+    expect(st.changes().tr.del).toEqual(['c:x']);
+    partial.commit(st);
+    expect([...partial.tr.keys()].sort()).toEqual(['*', 'c:y']);
+    expect([...partial.vs.keys()]).toEqual(['B']);
+  });
+});
+
+describe('partials (properties)', () => {
+  const big: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: 7 * H, trendingHalfLifeMs: 3 * H, neighbours: 1000, trendingSize: 1000, userRecent: 1000, userBought: 1000, knnVisits: 1000, sessionWindow: 4, seqSteps: 2 };
+
+  it('merged partials of any number of partitions == the state built from all events (no cap reached; to 1e-9)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(interaction(20 * H), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4 }), async (batches, parts) => {
+        const { shared, reader } = build(batches, big, parts);
+        const now = (await shared.clock())!;
+        expect(await reader.clock()).toBe(now);
+        const [nm, nr] = [await shared.neighbours(PRODUCTS, 1000), await reader.neighbours(PRODUCTS, 1000)];
+        const [qm, qr] = [await shared.sequences(PRODUCTS, 1000), await reader.sequences(PRODUCTS, 1000)];
+        for (const p of PRODUCTS) {
+          expectClose(values(nr.get(p)!, now, big.coocHalfLifeMs), values(nm.get(p)!, now, big.coocHalfLifeMs));
+          expect(new Map(nr.get(p)!.items.map((x) => [x.item, x.level]))).toEqual(new Map(nm.get(p)!.items.map((x) => [x.item, x.level])));
+          expectClose(values(qr.get(p)!, now, big.coocHalfLifeMs), values(qm.get(p)!, now, big.coocHalfLifeMs));
+          expect(await reader.postings(p, 1000)).toEqual(await shared.postings(p, 1000));
+        }
+        for (const c of [null, 'x', 'y', 'z']) expectClose(values(await reader.trending(c, 1000), now, big.trendingHalfLifeMs), values(await shared.trending(c, 1000), now, big.trendingHalfLifeMs));
+        for (const u of USERS) expect(await reader.user(u)).toEqual(await shared.user(u));
+        expect(await reader.categories(PRODUCTS)).toEqual(await shared.categories(PRODUCTS));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('with caps, a merged list never holds more than the shared one (a partial only loses what its partition trimmed)', async () => {
+    const small: RecParams = { ...big, neighbours: 2, trendingSize: 2, userRecent: 2, knnVisits: 2 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(interaction(5 * H), { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 2, max: 4 }), async (batches, parts) => {
+        const capped = build(batches, small, parts);
+        const truth = build(batches, big, 1);
+        const now = (await truth.shared.clock())!;
+        const [nr, nt] = [await capped.reader.neighbours(PRODUCTS, 2), await truth.reader.neighbours(PRODUCTS, 1000)];
+        for (const p of PRODUCTS) {
+          const t = values(nt.get(p)!, now, small.coocHalfLifeMs);
+          for (const [item, v] of values(nr.get(p)!, now, small.coocHalfLifeMs)) expect(v).toBeLessThanOrEqual(t.get(item)! * (1 + 1e-9));
+        }
+        for (const u of USERS) {
+          const [a, b] = [await capped.reader.user(u), await truth.reader.user(u)];
+          expect(a.recent).toEqual(b.recent.slice(0, 2)); // the newest 2 of all partitions are the newest of some partition
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('one partition: the merged state and the answers equal the shared store exactly, caps and trims included', async () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, neighbours: 3, userRecent: 2, sessionWindow: 3, trendingSize: 4, seqSteps: 2, knnVisits: 2, knnNeighbours: 2, sessionAnchors: 2 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(interaction(80).map((x) => ({ ...x, dt: x.dt * H })), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }), async (batches) => {
+        // the shared store takes each checkpoint's folded buffer, as the partial does
+        const partial = new RecPartial(params);
+        const shared = new InMemoryRecStore(params);
+        const pending = new RecPending(params);
+        const windows = new Map<string, SessionItem[]>();
+        for (const [i, batch] of batches.entries()) {
+          const plan = planInteractions(
+            [...batch].sort((x, y) => x.dt - y.dt).map(({ dt, ...x }) => ({ ...x, categoryId: CATEGORY[x.productId], ts: T + dt })),
+            windows,
+            params,
+          );
+          for (const [id, w] of plan.sessions) windows.set(id, w);
+          pending.add(plan.ops);
+          if (i % 2 === 0 && i < batches.length - 1) continue;
+          partial.apply(pending);
+          shared.applyPending(pending);
+          pending.clear();
+        }
+        const reader = new PartialReader(new MemoryPartialSource([partial], (ids) => shared.sessionsSync(ids)), params);
+        expect(await reader.neighbours(PRODUCTS, 100)).toEqual(await shared.neighbours(PRODUCTS, 100));
+        expect(await reader.sequences(PRODUCTS, 100)).toEqual(await shared.sequences(PRODUCTS, 100));
+        for (const c of [null, 'x', 'y', 'z']) expect(await reader.trending(c, 100)).toEqual(await shared.trending(c, 100));
+        for (const u of USERS) expect(await reader.user(u)).toEqual(await shared.user(u));
+        const [rr, rm] = [new Recommender(reader, params), new Recommender(shared, params)];
+        for (const u of [...USERS, 'nobody']) expect(await rr.forUser(u, 5)).toEqual(await rm.forUser(u, 5));
+        for (const p of [...PRODUCTS, 'nothing']) expect(await rr.similar(p, 5)).toEqual(await rm.similar(p, 5));
+        for (const c of ['x', 'none']) expect(await rr.trending(c, 3)).toEqual(await rm.trending(c, 3));
+        for (const s of [...SESSIONS, 'no visit']) {
+          const req = { sessionId: s, anchors: 3, neighbours: 4, sequences: 4, knnVisits: 3, knnNeighbours: 2, trending: 3 };
+          expect(await reader.sessionContext(req)).toEqual(await shared.sessionContext(req));
+          expect(await rr.forSession(s, 5)).toEqual(await rm.forSession(s, 5));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

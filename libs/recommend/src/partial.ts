@@ -1,0 +1,587 @@
+/**
+ * Per-partition partials of the recommender's shared state, merged at read time (docs/recommendations.md
+ * "Where the state lives"). Products, users and trending get additions from visits of every partition; instead
+ * of every partition adding into one shared list (a dozen commands per list per checkpoint), each partition
+ * keeps its own partial of each list in memory — built only from its own events, bounded like the shared list
+ * (caps per list, rebases) — and writes the partials a checkpoint changed as one field each of a few hashes.
+ * A read takes the field from every partition and merges:
+ *
+ *   decayed lists (co-occurrence `nb`, rules `sq`, trending `tr`): every partial's stored numbers are brought to
+ *     the latest epoch among them (× 2^((e_p − E)/h)) and summed per member; the highest level wins; then the
+ *     top n. Forward decay makes this exact: each partial's value at any time is its own sum, and sums add.
+ *   latest sets (a product's visits `vs`, a user's recent and bought products `u`): per member the latest
+ *     time, then the newest n.
+ *   a product's category (kept in its `nb` field): the one of the partial touched last.
+ *
+ * What differs from one shared list: caps apply to each partial and again after merging, so a member trimmed
+ * from one partition's partial (it was weak there) loses that partition's share even where the merged list
+ * would have kept it; members that are strong anywhere are kept. Rebases drop members below MIN_SCORE per
+ * partial. Nothing else: with one partition the merged state is the shared state, number for number.
+ *
+ * Expiry is by event time: a field whose last addition is older than its TTL, measured against the
+ * partition's clock (its highest event time), is deleted from memory and its field removed at the next
+ * checkpoint (a sweep runs when the clock has moved by a sixteenth of the shortest TTL). Pure, no I/O.
+ */
+import type { SessionItem } from './ops';
+import type { Level, RecParams } from './params';
+import type { PendingSegment, RecPending } from './pending';
+import {
+  DecayedList,
+  byScoreDesc,
+  overflow,
+  type ReadContext,
+  type ReadRequest,
+  type RecReader,
+  type SessionContext,
+  type SessionReadRequest,
+  type StoredList,
+  type UserState,
+} from './store';
+
+/** The hashes a partition writes: neighbours (with the product's category), rules, trending, a product's visits, users. */
+export const PARTIAL_HASHES = ['nb', 'sq', 'tr', 'vs', 'u'] as const;
+export type PartialHash = (typeof PARTIAL_HASHES)[number];
+
+/** A decayed list's partial: the list, its last addition's event time, and (nb) the product's category. */
+export interface DecayedEntry {
+  list: DecayedList;
+  t: number;
+  category?: string;
+}
+
+/** A latest set's partial (a product's visits): member → latest time; t = the latest of them. */
+export interface LatestEntry {
+  m: Map<string, number>;
+  t: number;
+}
+
+export interface UserEntry {
+  recent: Map<string, number>;
+  bought: Map<string, number>;
+  t: number;
+}
+
+interface EntryOf {
+  nb: DecayedEntry;
+  sq: DecayedEntry;
+  tr: DecayedEntry;
+  vs: LatestEntry;
+  u: UserEntry;
+}
+
+/** The trending field of a category (null: overall). */
+export function trendingField(category: string | null): string {
+  return category === null ? '*' : `c:${category}`;
+}
+
+/** Event-time TTLs of a partial's fields (0 or less: never). Overall trending never expires (bounded by its size). */
+export interface PartialExpiry {
+  itemMs: number;
+  userMs: number;
+}
+
+/** A checkpoint's effect on a partial, computed but not installed: per hash, field → new entry or null (deleted). */
+export class PartialStage {
+  readonly nb = new Map<string, DecayedEntry | null>();
+  readonly sq = new Map<string, DecayedEntry | null>();
+  readonly tr = new Map<string, DecayedEntry | null>();
+  readonly vs = new Map<string, LatestEntry | null>();
+  readonly u = new Map<string, UserEntry | null>();
+  clock: number | null = null;
+  sweptAt: number | null = null;
+
+  /** Per hash the encoded fields to set and the fields to delete. */
+  changes(): Record<PartialHash, { set: [string, string][]; del: string[] }> {
+    const out = {} as Record<PartialHash, { set: [string, string][]; del: string[] }>;
+    for (const h of PARTIAL_HASHES) {
+      const set: [string, string][] = [];
+      const del: string[] = [];
+      for (const [field, e] of this[h] as Map<string, EntryOf[typeof h] | null>) {
+        if (e === null) del.push(field);
+        else set.push([field, encodeEntry(h, e)]);
+      }
+      out[h] = { set, del };
+    }
+    return out;
+  }
+}
+
+/** One partition's partials, in memory (the write side; the service restores it from Redis). */
+export class RecPartial {
+  readonly nb = new Map<string, DecayedEntry>();
+  readonly sq = new Map<string, DecayedEntry>();
+  readonly tr = new Map<string, DecayedEntry>();
+  readonly vs = new Map<string, LatestEntry>();
+  readonly u = new Map<string, UserEntry>();
+  /** The partition's highest event time applied. */
+  clock: number | null = null;
+  /** The clock at the last expiry sweep (not stored: a restored partial sweeps at its first checkpoint). */
+  private sweptAt = -Infinity;
+
+  constructor(
+    private readonly params: RecParams,
+    private readonly expiry: PartialExpiry = { itemMs: 0, userMs: 0 },
+  ) {}
+
+  /** A partial from its stored fields (per hash, field → encoded value) and clock. */
+  static decode(params: RecParams, expiry: PartialExpiry | undefined, hashes: Partial<Record<PartialHash, Record<string, string>>>, clock: number | null): RecPartial {
+    const p = new RecPartial(params, expiry);
+    for (const h of PARTIAL_HASHES) {
+      const target = p[h] as Map<string, EntryOf[typeof h]>;
+      for (const [field, value] of Object.entries(hashes[h] ?? {})) target.set(field, decodeEntry(h, value) as EntryOf[typeof h]);
+    }
+    p.clock = clock;
+    return p;
+  }
+
+  /**
+   * What applying a checkpoint's pending changes would leave, without touching this partial: the same
+   * arithmetic as InMemoryRecStore.applyPending (segments, rebases, one trim per list; latest times, the newest
+   * kept), on copies of the entries it touches; plus the fields an expiry sweep removes.
+   */
+  stage(pending: RecPending): PartialStage {
+    const p = this.params;
+    const st = new PartialStage();
+    const decayed = (h: 'nb' | 'sq' | 'tr', id: string): DecayedEntry => {
+      let e = st[h].get(id);
+      if (e) return e;
+      const cur = this[h].get(id);
+      e = cur ? { list: cur.list.clone(), t: cur.t, ...(cur.category !== undefined ? { category: cur.category } : {}) } : { list: new DecayedList(), t: -Infinity };
+      st[h].set(id, e);
+      return e;
+    };
+    const add = (e: DecayedEntry, segs: readonly PendingSegment[], h: number, keep: number) => {
+      e.list.addSegments(segs, h);
+      e.list.trim(keep);
+      for (const s of segs) if (s.tmax > e.t) e.t = s.tmax;
+    };
+    for (const [id, segs] of pending.neighbours) add(decayed('nb', id), segs, p.coocHalfLifeMs, p.neighbours);
+    for (const [id, segs] of pending.sequences) add(decayed('sq', id), segs, p.coocHalfLifeMs, p.neighbours);
+    for (const [c, segs] of pending.trending) add(decayed('tr', trendingField(c)), segs, p.trendingHalfLifeMs, p.trendingSize);
+    for (const [id, c] of pending.categories) {
+      const e = decayed('nb', id);
+      e.category = c;
+      if (e.t === -Infinity) e.t = pending.clock ?? this.clock ?? 0;
+    }
+    const latest = (m: Map<string, number>, xs: Map<string, number>, keep: number): number => {
+      let t = -Infinity;
+      for (const [member, x] of xs) {
+        const cur = m.get(member);
+        if (cur === undefined || x > cur) m.set(member, x);
+        if (x > t) t = x;
+      }
+      for (const x of overflow(m, keep)) m.delete(x);
+      return t;
+    };
+    for (const [id, xs] of pending.postings) {
+      let e = st.vs.get(id);
+      if (!e) {
+        const cur = this.vs.get(id);
+        st.vs.set(id, (e = { m: new Map(cur?.m), t: cur?.t ?? -Infinity }));
+      }
+      e.t = Math.max(e.t, latest(e.m, xs, p.knnVisits));
+    }
+    const user = (id: string): UserEntry => {
+      let e = st.u.get(id);
+      if (!e) {
+        const cur = this.u.get(id);
+        st.u.set(id, (e = { recent: new Map(cur?.recent), bought: new Map(cur?.bought), t: cur?.t ?? -Infinity }));
+      }
+      return e;
+    };
+    for (const [id, xs] of pending.recent) {
+      const e = user(id);
+      e.t = Math.max(e.t, latest(e.recent, xs, p.userRecent));
+    }
+    for (const [id, xs] of pending.bought) {
+      const e = user(id);
+      e.t = Math.max(e.t, latest(e.bought, xs, p.userBought));
+    }
+    st.clock = pending.clock === null ? this.clock : Math.max(this.clock ?? -Infinity, pending.clock);
+    this.sweep(st);
+    return st;
+  }
+
+  /** Installs a staged checkpoint (after Redis took it). */
+  commit(st: PartialStage): void {
+    for (const h of PARTIAL_HASHES) {
+      const target = this[h] as Map<string, unknown>;
+      for (const [id, e] of st[h] as Map<string, unknown>) {
+        if (e === null) target.delete(id);
+        else target.set(id, e);
+      }
+    }
+    this.clock = st.clock;
+    if (st.sweptAt !== null) this.sweptAt = st.sweptAt;
+  }
+
+  /** Applies a checkpoint's pending changes at once (tests, tools). */
+  apply(pending: RecPending): void {
+    this.commit(this.stage(pending));
+  }
+
+  /** The encoded value of one field (null: none), as a checkpoint writes it. */
+  encoded(h: PartialHash, field: string): string | null {
+    const e = (this[h] as Map<string, EntryOf[typeof h]>).get(field);
+    return e === undefined ? null : encodeEntry(h, e);
+  }
+
+  private sweep(st: PartialStage): void {
+    const now = st.clock;
+    const ttls = [this.expiry.itemMs, this.expiry.userMs].filter((x) => x > 0);
+    if (now === null || ttls.length === 0 || now - this.sweptAt < Math.min(...ttls) / 16) return;
+    st.sweptAt = now;
+    const stale = <H extends PartialHash>(h: H, ttl: number, skip?: string) => {
+      if (!(ttl > 0)) return;
+      const staged = st[h] as Map<string, EntryOf[H] | null>;
+      for (const [id, e] of this[h] as Map<string, EntryOf[H]>) if (id !== skip && !staged.has(id) && now - e.t > ttl) staged.set(id, null);
+      for (const [id, e] of staged) if (id !== skip && e !== null && now - e.t > ttl) staged.set(id, null);
+    };
+    stale('nb', this.expiry.itemMs);
+    stale('sq', this.expiry.itemMs);
+    stale('vs', this.expiry.itemMs);
+    stale('tr', this.expiry.itemMs, trendingField(null));
+    stale('u', this.expiry.userMs);
+  }
+}
+
+// ---- encoding: one field's partial as a compact JSON array (ids as strings, numbers as JSON numbers: exact) ----
+
+function sortedLatest(m: Map<string, number>): { item: string; stored: number }[] {
+  return [...m].map(([item, stored]) => ({ item, stored })).sort(byScoreDesc);
+}
+
+/** nb: [epoch, t, category|null, member, stored, level, …]; sq, tr: [epoch, t, member, stored, …]; vs: [t, member, time, …]; u: [t, recent count, member, time, … (recent, then bought)]. Best / newest first. */
+export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H]): string {
+  const out: (string | number | null)[] = [];
+  if (h === 'nb' || h === 'sq' || h === 'tr') {
+    const d = e as DecayedEntry;
+    out.push(d.list.epoch, d.t);
+    if (h === 'nb') out.push(d.category ?? null);
+    for (const x of d.list.top(Infinity).items) {
+      out.push(x.item, x.stored);
+      if (h === 'nb') out.push(x.level ?? 0);
+    }
+  } else if (h === 'vs') {
+    const l = e as LatestEntry;
+    out.push(l.t);
+    for (const x of sortedLatest(l.m)) out.push(x.item, x.stored);
+  } else {
+    const u = e as UserEntry;
+    out.push(u.t, u.recent.size);
+    for (const x of sortedLatest(u.recent)) out.push(x.item, x.stored);
+    for (const x of sortedLatest(u.bought)) out.push(x.item, x.stored);
+  }
+  return JSON.stringify(out);
+}
+
+/** A decayed field as read: the list (best first), its last addition's time, the category (nb). */
+export function decodeDecayed(value: string, withLevels: boolean): { list: StoredList; t: number; category?: string } {
+  const a = JSON.parse(value) as (string | number | null)[];
+  const items: StoredList['items'] = [];
+  const start = withLevels ? 3 : 2;
+  const step = withLevels ? 3 : 2;
+  for (let i = start; i + step - 1 < a.length; i += step) {
+    const level = withLevels ? (a[i + 2] as number) : 0;
+    items.push({ item: a[i] as string, stored: a[i + 1] as number, ...(level > 1 ? { level: level as Level } : {}) });
+  }
+  const category = withLevels && typeof a[2] === 'string' ? a[2] : undefined;
+  return { list: { epoch: a[0] as number | null, items }, t: a[1] as number, ...(category !== undefined ? { category } : {}) };
+}
+
+/** A latest-set field (vs): its members, newest first, and their latest time. */
+export function decodeLatest(value: string): { items: { item: string; stored: number }[]; t: number } {
+  const a = JSON.parse(value) as (string | number)[];
+  const items: { item: string; stored: number }[] = [];
+  for (let i = 1; i + 1 < a.length; i += 2) items.push({ item: a[i] as string, stored: a[i + 1] as number });
+  return { items, t: a[0] as number };
+}
+
+export function decodeUser(value: string): { recent: { item: string; stored: number }[]; bought: { item: string; stored: number }[]; t: number } {
+  const a = JSON.parse(value) as (string | number)[];
+  const n = a[1] as number;
+  const recent: { item: string; stored: number }[] = [];
+  const bought: { item: string; stored: number }[] = [];
+  for (let i = 2, j = 0; i + 1 < a.length; i += 2, j++) (j < n ? recent : bought).push({ item: a[i] as string, stored: a[i + 1] as number });
+  return { recent, bought, t: a[0] as number };
+}
+
+function decodeEntry(h: PartialHash, value: string): EntryOf[PartialHash] {
+  if (h === 'nb' || h === 'sq' || h === 'tr') {
+    const d = decodeDecayed(value, h === 'nb');
+    return { list: DecayedList.of(d.list.epoch, d.list.items), t: d.t, ...(d.category !== undefined ? { category: d.category } : {}) };
+  }
+  if (h === 'vs') {
+    const l = decodeLatest(value);
+    return { m: new Map(l.items.map((x) => [x.item, x.stored])), t: l.t };
+  }
+  const u = decodeUser(value);
+  return { recent: new Map(u.recent.map((x) => [x.item, x.stored])), bought: new Map(u.bought.map((x) => [x.item, x.stored])), t: u.t };
+}
+
+// ---- merging: what a read does with the partials of every partition ----
+
+/**
+ * The partials of one decayed list summed: each brought to the latest epoch E among them, × 2^((e_p − E)/h)
+ * (exact for one partial: × 1), the highest level per member, best first (ZREVRANGE order), the top n.
+ */
+export function mergeDecayed(parts: readonly StoredList[], halfLifeMs: number, n: number): StoredList {
+  let epoch: number | null = null;
+  for (const l of parts) if (l.epoch !== null && (epoch === null || l.epoch > epoch)) epoch = l.epoch;
+  if (epoch === null) return { epoch: null, items: [] };
+  const sums = new Map<string, { item: string; stored: number; level?: Level }>();
+  for (const l of parts) {
+    if (l.epoch === null) continue;
+    const f = l.epoch === epoch ? 1 : Math.pow(2, (l.epoch - epoch) / halfLifeMs);
+    for (const x of l.items) {
+      const add = f === 1 ? x.stored : x.stored * f;
+      const cur = sums.get(x.item);
+      if (!cur) sums.set(x.item, { item: x.item, stored: add, ...(x.level !== undefined ? { level: x.level } : {}) });
+      else {
+        cur.stored += add;
+        if (x.level !== undefined && (cur.level === undefined || x.level > cur.level)) cur.level = x.level;
+      }
+    }
+  }
+  return { epoch, items: [...sums.values()].sort(byScoreDesc).slice(0, n) };
+}
+
+/** The partials of one latest set merged: per member its latest time, newest first (ties: member descending), the newest n. */
+export function mergeLatest(parts: readonly (readonly { item: string; stored: number }[])[], n: number): { item: string; stored: number }[] {
+  if (parts.length === 1) return parts[0].slice(0, n);
+  const m = new Map<string, number>();
+  for (const l of parts) for (const x of l) if (!(m.get(x.item)! >= x.stored)) m.set(x.item, x.stored);
+  return sortedLatest(m).slice(0, n);
+}
+
+/** One product's neighbour partials (nb fields, one per partition, null: none) merged, and its category. */
+export function mergeNeighbourFields(values: readonly (string | null)[], halfLifeMs: number, n: number): { list: StoredList; category?: string } {
+  const lists: StoredList[] = [];
+  let category: string | undefined;
+  let ct = -Infinity;
+  for (const v of values) {
+    if (v === null) continue;
+    const d = decodeDecayed(v, true);
+    lists.push(d.list);
+    if (d.category !== undefined && d.t > ct) [category, ct] = [d.category, d.t];
+  }
+  return { list: mergeDecayed(lists, halfLifeMs, n), ...(category !== undefined ? { category } : {}) };
+}
+
+/** A rule or trending list's partials merged. */
+export function mergeDecayedFields(values: readonly (string | null)[], halfLifeMs: number, n: number): StoredList {
+  return mergeDecayed(
+    values.filter((v): v is string => v !== null).map((v) => decodeDecayed(v, false).list),
+    halfLifeMs,
+    n,
+  );
+}
+
+export function mergeLatestFields(values: readonly (string | null)[], n: number): { item: string; stored: number }[] {
+  return mergeLatest(
+    values.filter((v): v is string => v !== null).map((v) => decodeLatest(v).items),
+    n,
+  );
+}
+
+/** A user's partials merged: the userRecent newest products touched, the userBought newest bought. */
+export function mergeUserFields(values: readonly (string | null)[], userRecent: number, userBought: number): UserState {
+  const us = values.filter((v): v is string => v !== null).map(decodeUser);
+  const recent = mergeLatest(
+    us.map((u) => u.recent),
+    userRecent,
+  ).map((x) => ({ item: x.item, t: x.stored }));
+  const bought = mergeLatest(
+    us.map((u) => u.bought),
+    userBought,
+  ).map((x) => x.item);
+  return { recent, bought: new Set(bought) };
+}
+
+// ---- the read side over any source of partials ----
+
+/** A field request: these fields of this hash, from every partition. */
+export interface FieldRequest {
+  hash: PartialHash;
+  fields: readonly string[];
+}
+
+/** Where a reader finds partials: Redis (one pipelined round trip per call) or partials in memory (tests). */
+export interface PartialSource {
+  /** Per request, per field, the encoded value in each partition (null: none there). */
+  fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]>;
+  /** The highest event time any partition applied (null: none). */
+  clock(): Promise<number | null>;
+  /** Visits' windows (each lives in its own partition). */
+  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>>;
+}
+
+/**
+ * RecReader over partials: every read takes the needed fields from every partition and merges them (above).
+ * An answer costs at most three round trips: the user (or product) with the clock and the overall trending;
+ * the anchors' lists; the anchors' categories' trending (and a visit's kNN windows).
+ */
+export class PartialReader implements RecReader {
+  constructor(
+    private readonly source: PartialSource,
+    private readonly params: RecParams,
+  ) {}
+
+  async clock(): Promise<number | null> {
+    return this.source.clock();
+  }
+
+  sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
+    return this.source.sessions(ids);
+  }
+
+  async neighbours(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    const [vals] = await this.source.fields([{ hash: 'nb', fields: items }]);
+    return new Map(items.map((i, k) => [i, mergeNeighbourFields(vals[k], this.params.coocHalfLifeMs, n).list]));
+  }
+
+  async categories(items: readonly string[]): Promise<Map<string, string>> {
+    const [vals] = await this.source.fields([{ hash: 'nb', fields: items }]);
+    const out = new Map<string, string>();
+    items.forEach((i, k) => {
+      const c = mergeNeighbourFields(vals[k], this.params.coocHalfLifeMs, 0).category;
+      if (c !== undefined) out.set(i, c);
+    });
+    return out;
+  }
+
+  async sequences(items: readonly string[], n: number): Promise<Map<string, StoredList>> {
+    const [vals] = await this.source.fields([{ hash: 'sq', fields: items }]);
+    return new Map(items.map((i, k) => [i, mergeDecayedFields(vals[k], this.params.coocHalfLifeMs, n)]));
+  }
+
+  async postings(item: string, n: number): Promise<StoredList['items']> {
+    const [vals] = await this.source.fields([{ hash: 'vs', fields: [item] }]);
+    return mergeLatestFields(vals[0], n);
+  }
+
+  async trending(category: string | null, n: number): Promise<StoredList> {
+    const [vals] = await this.source.fields([{ hash: 'tr', fields: [trendingField(category)] }]);
+    return mergeDecayedFields(vals[0], this.params.trendingHalfLifeMs, n);
+  }
+
+  async user(userId: string): Promise<UserState> {
+    const [vals] = await this.source.fields([{ hash: 'u', fields: [userId] }]);
+    return mergeUserFields(vals[0], this.params.userRecent, this.params.userBought);
+  }
+
+  /** readContext (store.ts), staged: the same result in up to three round trips. */
+  async context(req: ReadRequest): Promise<ReadContext> {
+    const p = this.params;
+    const first = req.category === undefined ? [] : [req.category];
+    const stage1: FieldRequest[] = [{ hash: 'tr', fields: [...first.map(trendingField), trendingField(null)] }];
+    stage1.push(req.userId === undefined ? { hash: 'nb', fields: req.productIds ?? [] } : { hash: 'u', fields: [req.userId] });
+    const [now, [trVals, second]] = await Promise.all([this.source.clock(), this.source.fields(stage1)]);
+    const user: UserState = req.userId === undefined ? { recent: [], bought: new Set() } : mergeUserFields(second[0], p.userRecent, p.userBought);
+    user.recent = user.recent.slice(0, req.userRecent);
+    const anchors = req.userId === undefined ? (req.productIds ?? []) : user.recent.map((r) => r.item);
+    const nbVals = req.userId === undefined ? second : anchors.length > 0 ? (await this.source.fields([{ hash: 'nb', fields: anchors }]))[0] : [];
+    const lists = new Map<string, StoredList>();
+    const categories = new Map<string, string>();
+    anchors.forEach((a, k) => {
+      const m = mergeNeighbourFields(nbVals[k], p.coocHalfLifeMs, req.neighbours);
+      lists.set(a, m.list);
+      if (m.category !== undefined) categories.set(a, m.category);
+    });
+    const n = req.trending + user.bought.size + anchors.length;
+    const read = new Map<string, (string | null)[]>();
+    [...first.map(trendingField), trendingField(null)].forEach((f, k) => read.set(f, trVals[k]));
+    const wanted: string[] = [];
+    for (const c of [...first, ...anchors.map((a) => categories.get(a)).filter((c): c is string => c !== undefined)]) if (!wanted.includes(c)) wanted.push(c);
+    const missing = wanted.map(trendingField).filter((f) => !read.has(f));
+    if (missing.length > 0) {
+      const [vals] = await this.source.fields([{ hash: 'tr', fields: missing }]);
+      missing.forEach((f, k) => read.set(f, vals[k]));
+    }
+    const trending = new Map<string | null, StoredList>();
+    for (const c of wanted) trending.set(c, mergeDecayedFields(read.get(trendingField(c))!, p.trendingHalfLifeMs, n));
+    trending.set(null, mergeDecayedFields(read.get(trendingField(null))!, p.trendingHalfLifeMs, n));
+    return { now, user, lists, categories, trending };
+  }
+
+  /** readSessionContext (store.ts), staged: the same result in up to three round trips. */
+  async sessionContext(req: SessionReadRequest): Promise<SessionContext> {
+    const p = this.params;
+    const [now, windows, [[allVals]]] = await Promise.all([this.source.clock(), this.source.sessions([req.sessionId]), this.source.fields([{ hash: 'tr', fields: [trendingField(null)] }])]);
+    const window = windows.get(req.sessionId) ?? [];
+    const anchors = [...window]
+      .reverse()
+      .slice(0, Math.max(req.anchors, 0))
+      .map((i) => i.p);
+    const knn = req.knnVisits > 0 && req.knnNeighbours > 0;
+    const reqs: FieldRequest[] = [{ hash: 'nb', fields: anchors }];
+    if (req.sequences > 0) reqs.push({ hash: 'sq', fields: anchors });
+    if (knn) reqs.push({ hash: 'vs', fields: anchors });
+    const got = anchors.length > 0 ? await this.source.fields(reqs) : reqs.map(() => []);
+    const lists = new Map<string, StoredList>();
+    const sequences = new Map<string, StoredList>();
+    const categories = new Map<string, string>();
+    const empty = (): StoredList => ({ epoch: null, items: [] });
+    anchors.forEach((a, k) => {
+      const m = mergeNeighbourFields(got[0][k], p.coocHalfLifeMs, Math.max(req.neighbours, 0));
+      lists.set(a, req.neighbours > 0 ? m.list : empty());
+      sequences.set(a, req.sequences > 0 ? mergeDecayedFields(got[1][k], p.coocHalfLifeMs, req.sequences) : empty());
+      if (m.category !== undefined) categories.set(a, m.category);
+    });
+    let best: string[] = [];
+    if (knn) {
+      const postings = got[req.sequences > 0 ? 2 : 1] ?? [];
+      const cand = new Map<string, { n: number; t: number }>();
+      anchors.forEach((_a, k) => {
+        for (const v of mergeLatestFields(postings[k], req.knnVisits)) {
+          if (v.item === req.sessionId) continue;
+          const c = cand.get(v.item);
+          if (!c) cand.set(v.item, { n: 1, t: v.stored });
+          else Object.assign(c, { n: c.n + 1, t: Math.max(c.t, v.stored) });
+        }
+      });
+      best = [...cand]
+        .sort((x, y) => y[1].n - x[1].n || y[1].t - x[1].t || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+        .slice(0, req.knnNeighbours)
+        .map(([id]) => id);
+    }
+    const cats: string[] = [];
+    for (const a of anchors) {
+      const c = categories.get(a);
+      if (c !== undefined && !cats.includes(c)) cats.push(c);
+    }
+    const [ws, trVals] = await Promise.all([
+      best.length > 0 ? this.source.sessions(best) : Promise.resolve(new Map<string, SessionItem[]>()),
+      cats.length > 0 ? this.source.fields([{ hash: 'tr', fields: cats.map(trendingField) }]).then((r) => r[0]) : Promise.resolve([]),
+    ]);
+    const visits: SessionContext['visits'] = [];
+    for (const id of best) if (ws.has(id)) visits.push({ sessionId: id, items: ws.get(id)! });
+    const n = req.trending + window.length;
+    const trending = new Map<string | null, StoredList>();
+    cats.forEach((c, k) => trending.set(c, mergeDecayedFields(trVals[k], p.trendingHalfLifeMs, n)));
+    trending.set(null, mergeDecayedFields(allVals, p.trendingHalfLifeMs, n));
+    return { now, window, anchors, lists, sequences, categories, visits, trending };
+  }
+}
+
+/** A PartialSource over partials in memory, one per partition (the property tests; the Redis store's twin). */
+export class MemoryPartialSource implements PartialSource {
+  constructor(
+    readonly partials: readonly RecPartial[],
+    private readonly windows: (ids: readonly string[]) => Map<string, SessionItem[]> = () => new Map(),
+  ) {}
+
+  async fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]> {
+    return reqs.map((r) => r.fields.map((f) => this.partials.map((p) => p.encoded(r.hash, f))));
+  }
+
+  async clock(): Promise<number | null> {
+    let c: number | null = null;
+    for (const p of this.partials) if (p.clock !== null && (c === null || p.clock > c)) c = p.clock;
+    return c;
+  }
+
+  async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
+    return this.windows(ids);
+  }
+}
