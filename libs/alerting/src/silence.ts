@@ -107,9 +107,10 @@ export function validateSilence(
   const errors: FieldError[] = [...schemaErrors];
   const err = (field: string, reason: string) => errors.push({ field, reason });
   const valid = (field: string) => !hasErrorAt(schemaErrors, field);
-  if (Array.isArray(input.matchers) && valid('matchers'))
+  // Each matcher the schema accepted (in a list it accepted): its pattern must compile to a linear-time one.
+  if (Array.isArray(input.matchers) && !schemaErrors.some((e) => e.field === 'matchers'))
     input.matchers.forEach((m: Record<string, unknown>, i) => {
-      if (m.isRegex !== true && m.isGlob !== true) return;
+      if (!valid(`matchers.${i}`) || (m.isRegex !== true && m.isGlob !== true)) return;
       try {
         if (m.isRegex === true) compileSimpleRegex(m.value as string);
         else compileGlob(m.value as string);
