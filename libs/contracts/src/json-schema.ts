@@ -70,7 +70,7 @@ function fill(template: string, e: ErrorObject): string {
   return template
     .replace(/\{n\}/g, String(sizeOf(e.data)))
     .replace(/\{limit\}/g, String((e.params as { limit?: unknown }).limit))
-    .replace(/\{value\}/g, e.data === undefined ? 'nothing' : JSON.stringify(e.data));
+    .replace(/\{value\}/g, e.keyword === 'required' || e.data === undefined ? 'nothing' : JSON.stringify(e.data));
 }
 
 function defaultReason(e: ErrorObject): string {
