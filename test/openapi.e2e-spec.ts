@@ -4,7 +4,9 @@
  * whose assets it serves itself (docs/platform.md "API reference").
  */
 import { spawnSync } from 'node:child_process';
+import { alertRuleSchema, silenceSchema } from '@tidemark/alerting';
 import { documentedRoutes } from '@tidemark/runtime';
+import { metricDefinitionSchema } from '@tidemark/streaming';
 import { ServerHandle, startNats, startRedis } from './support/servers';
 import { ALL_SERVICES, Stack, startStack } from './support/stack';
 import { routes } from './support/routes';
@@ -72,6 +74,16 @@ describe.each(ALL_SERVICES)('%s', (service) => {
       expect((await a.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
     }
   });
+});
+
+it('serves as request and definition schemas the very JSON Schemas the validators compile (no copy to drift)', async () => {
+  const schemas = async (service: 'alerting' | 'aggregation') =>
+    ((await (await fetch(`${stack.url[service]}/openapi.json`)).json()) as { components: { schemas: Record<string, unknown> } }).components.schemas;
+  const asJson = (x: unknown) => JSON.parse(JSON.stringify(x));
+  const alerting = await schemas('alerting');
+  expect(alerting.AlertRule).toEqual(asJson(alertRuleSchema));
+  expect(alerting.Silence).toEqual(asJson(silenceSchema));
+  expect((await schemas('aggregation')).MetricDefinition).toEqual(asJson(metricDefinitionSchema));
 });
 
 it('would fail for a route missing from a document (so the test above can fail)', async () => {

@@ -1,5 +1,9 @@
-/** The aggregation query API as OpenAPI operations (libs/runtime openapi.ts). */
+/**
+ * The aggregation query API as OpenAPI operations (libs/runtime openapi.ts). MetricDefinition is the very schema
+ * object the definitions are validated with (libs/streaming metric-definitions.ts `metricDefinitionSchema`).
+ */
 import type { ApiInfo, ApiOperation, JsonSchema } from '@tidemark/runtime';
+import { metricDefinitionSchema } from '@tidemark/streaming';
 import { MAX_LIMIT } from './query.service';
 
 export const AGGREGATION_API: ApiInfo = { title: 'Tidemark aggregation query API', version: '1', description: 'Windowed metrics, their rankings and the watermark (docs/metrics.md); the same over NATS tidemark.metrics.query.' };
@@ -12,7 +16,8 @@ export const AGGREGATION_SCHEMAS: Record<string, JsonSchema> = {
     required: ['metric', 'key', 'windowStart', 'windowEnd', 'value', 'final', 'version'],
     properties: { metric: { type: 'string' }, key: { type: 'string' }, windowStart: { type: 'integer' }, windowEnd: { type: 'integer' }, value: {}, final: { type: 'boolean' }, version: { type: 'integer' } },
   },
-  MetricDefinitions: { type: 'object', required: ['metrics'], properties: { metrics: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } }, description: 'A metric definition (docs/metrics.md)' } } } },
+  MetricDefinition: metricDefinitionSchema,
+  MetricDefinitions: { type: 'object', required: ['metrics'], properties: { metrics: { type: 'array', items: { $ref: '#/components/schemas/MetricDefinition' } } } },
 };
 
 export const AGGREGATION_OPERATIONS: ApiOperation[] = [

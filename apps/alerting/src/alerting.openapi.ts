@@ -1,65 +1,16 @@
 /**
- * The alerting HTTP API as OpenAPI operations (libs/runtime openapi.ts). The rule and silence schemas are built
- * from the validators' own constants (kinds, severities, comparisons, limits); the validators themselves
- * (libs/alerting rule.ts, silence.ts) still check by hand — see docs/platform.md "API reference".
+ * The alerting HTTP API as OpenAPI operations (libs/runtime openapi.ts). The rule and silence schemas are the very
+ * objects their validators compile with ajv (libs/alerting rule.ts `alertRuleSchema`, silence.ts `silenceSchema`):
+ * what is documented is what is checked (docs/platform.md "API reference").
  */
-import { COMPARISONS, RULE_KINDS, RULE_LIMITS, SEVERITIES, SILENCE_LIMITS } from '@tidemark/alerting';
+import { SEVERITIES, alertRuleSchema, silenceSchema } from '@tidemark/alerting';
 import type { ApiInfo, ApiOperation, JsonSchema } from '@tidemark/runtime';
 
 export const ALERTING_API: ApiInfo = { title: 'Tidemark alerting', version: '1', description: 'Alerts, their live stream, rules and silences (docs/alerting.md); rules also over NATS tidemark.alerts.rules.' };
 
-const duration = { type: ['string', 'integer'], description: 'milliseconds, or a duration such as "90s", "2m", "1h"' };
-const text = { type: 'string', maxLength: RULE_LIMITS.maxTextLength };
-const common = {
-  id: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' },
-  description: text,
-  severity: { enum: SEVERITIES, default: 'warning' },
-  metric: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
-  key: { type: 'string', minLength: 1, maxLength: RULE_LIMITS.maxKeyLength },
-  field: { type: 'string', pattern: '^[A-Za-z0-9_$]+(\\.[A-Za-z0-9_$]+)*$' },
-  guard: { type: 'object', required: ['field', 'op', 'value'], additionalProperties: false, properties: { field: { type: 'string' }, op: { enum: COMPARISONS }, value: { type: 'number' } } },
-  labels: { type: 'object', maxProperties: RULE_LIMITS.maxLabels, additionalProperties: { type: 'string', maxLength: RULE_LIMITS.maxLabelValueLength } },
-  summary: text,
-  receivers: { type: 'array', items: { type: 'string' } },
-  webhooks: { type: 'array', maxItems: RULE_LIMITS.maxWebhooks, items: { type: 'string', maxLength: RULE_LIMITS.maxUrlLength } },
-  enabled: { type: 'boolean' },
-};
-const series = { forWindows: { type: 'integer', minimum: 1, maximum: 1000 }, for: duration, staleAfter: { ...duration, type: ['string', 'integer', 'null'] } };
-const kind = (k: string, required: string[], props: Record<string, unknown>): JsonSchema => ({
-  type: 'object',
-  required: ['kind', 'metric', ...required],
-  additionalProperties: false,
-  properties: { ...common, kind: { const: k }, ...props },
-});
-
 export const ALERTING_SCHEMAS: Record<string, JsonSchema> = {
-  AlertRule: {
-    description: `An alert rule (docs/alerting.md); kind one of ${RULE_KINDS.join(', ')}. A 400 problem names each bad field in errors[].`,
-    oneOf: [
-      kind('threshold', ['op', 'value'], { ...series, op: { enum: COMPARISONS }, value: { type: ['number', 'string'] } }),
-      kind('anomaly', ['method', 'threshold'], { ...series, method: { enum: ['ewma', 'zscore'] }, direction: { enum: ['up', 'down', 'both'] }, threshold: { type: 'number', exclusiveMinimum: 0 }, alpha: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, history: { type: 'integer', minimum: 2, maximum: 1000 }, minHistory: { type: 'integer', minimum: 1, maximum: 1000 } }),
-      kind('rate_of_change', ['change', 'op', 'value'], { ...series, change: { enum: ['absolute', 'relative'] }, op: { enum: COMPARISONS }, value: { type: 'number' }, minValue: { type: 'number' } }),
-      kind('absence', ['for'], { for: duration }),
-    ],
-  },
-  Silence: {
-    type: 'object',
-    required: ['matchers'],
-    additionalProperties: false,
-    properties: {
-      matchers: {
-        type: 'array',
-        minItems: 1,
-        maxItems: SILENCE_LIMITS.maxMatchers,
-        items: { type: 'object', required: ['name', 'value'], properties: { name: { type: 'string', maxLength: SILENCE_LIMITS.maxNameLength }, value: { type: 'string', maxLength: SILENCE_LIMITS.maxPatternLength }, isRegex: { type: 'boolean' }, isGlob: { type: 'boolean' }, isEqual: { type: 'boolean' } } },
-      },
-      startsAt: { type: 'integer', description: 'epoch ms (default now)' },
-      endsAt: { type: 'integer', description: 'epoch ms; or give duration' },
-      duration,
-      createdBy: { type: 'string' },
-      comment: { type: 'string', maxLength: SILENCE_LIMITS.maxCommentLength },
-    },
-  },
+  AlertRule: alertRuleSchema,
+  Silence: silenceSchema,
   Alert: {
     type: 'object',
     required: ['fingerprint', 'rule', 'severity', 'labels', 'state', 'startsAt'],

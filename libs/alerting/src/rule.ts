@@ -1,8 +1,10 @@
 /**
- * Alert rules are data: JSON objects validated here with one precise error per failing field, then compiled
- * into the form the engine evaluates. Pure: no I/O, no clock.
+ * Alert rules are data: JSON objects validated against one JSON Schema (`alertRuleSchema`, ajv; the same object
+ * is published in /openapi.json) plus a few checks a schema cannot make, with one precise error per failing
+ * field, then compiled into the form the engine evaluates. Pure: no I/O, no clock.
  */
-import { parseDuration } from '@tidemark/streaming';
+import { compileSchemaCheck, createSchemaAjv, hasErrorAt } from '@tidemark/contracts';
+import { durationSchema, parseDuration } from '@tidemark/streaming';
 import { rawWebhookProblem } from './receivers';
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -111,25 +113,131 @@ export interface CompiledRule {
   minHistory: number;
 }
 
-const ID = /^[a-z0-9_-]{1,64}$/;
-const METRIC = /^[A-Za-z0-9_-]{1,128}$/;
-const FIELD = /^[A-Za-z0-9_$]+(\.[A-Za-z0-9_$]+)*$/;
-const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-
-const COMMON_FIELDS = ['id', 'kind', 'description', 'severity', 'metric', 'key', 'field', 'guard', 'labels', 'summary', 'receivers', 'webhooks', 'enabled'];
-const SERIES_FIELDS = ['forWindows', 'for', 'staleAfter'];
-const KIND_FIELDS: Record<RuleKind, string[]> = {
-  threshold: [...SERIES_FIELDS, 'op', 'value'],
-  anomaly: [...SERIES_FIELDS, 'method', 'direction', 'threshold', 'alpha', 'history', 'minHistory'],
-  rate_of_change: [...SERIES_FIELDS, 'change', 'op', 'value', 'minValue'],
-  absence: ['for'],
-};
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Caps on one rule (docs/settings.md "Limits"): what is stored, listed and copied into every alert stays small. */
 export const RULE_LIMITS = { maxTextLength: 1024, maxKeyLength: 256, maxLabels: 32, maxLabelNameLength: 128, maxLabelValueLength: 256, maxWebhooks: 8, maxUrlLength: 2048 } as const;
+
+const RL = RULE_LIMITS;
+const FIELD_PATH = '^[A-Za-z0-9_$]+(\\.[A-Za-z0-9_$]+)*$';
+const RESERVED_LABELS = ['metric', 'key', 'alertname'];
+const ONE_OF_COMPARISONS = `one of ${COMPARISONS.join(' ')}`;
+const text = { type: 'string', maxLength: RL.maxTextLength, 'x-error': { type: 'must be a string' } };
+const series = {
+  forWindows: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive breaching windows before firing (default 1).', 'x-error': 'must be a whole number from 1 to 1000' },
+  for: { ...durationSchema, description: 'How long (event time) the condition must hold before firing (default 0).' },
+  staleAfter: { ...durationSchema, type: ['string', 'integer', 'null'], description: 'Resolve an active alert whose series sent no window for this long (at least 1s; default never).' },
+};
+const op = { enum: COMPARISONS, 'x-error': `is required: ${ONE_OF_COMPARISONS}` };
+/** The names every kind accepts; each kind's branch lists them (as `true`) so that anything else is refused. */
+const COMMON_FIELDS = ['id', 'kind', 'description', 'severity', 'metric', 'key', 'field', 'guard', 'labels', 'summary', 'receivers', 'webhooks', 'enabled'];
+
+function kindSchema(kind: RuleKind, required: string[], properties: Record<string, unknown>, description: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    description,
+    required,
+    properties: { ...Object.fromEntries(COMMON_FIELDS.map((f) => [f, true])), kind: { const: kind }, ...properties },
+    additionalProperties: false,
+    'x-error': { additionalProperties: `is not a field of a ${kind} rule` },
+  };
+}
+
+/**
+ * An alert rule as JSON Schema (draft 2020-12): the one definition of a rule's shape. `validateRule` compiles it
+ * with ajv and /openapi.json of the alerting service publishes this very object (components/schemas/AlertRule).
+ * The common fields are checked for every rule; `kind` picks one branch (ajv `discriminator`), so the errors are
+ * those of the rule's own kind. What a schema cannot say is checked after it (`ruleSemanticErrors`).
+ */
+export const alertRuleSchema: Record<string, unknown> = {
+  type: 'object',
+  description:
+    'An alert rule (docs/alerting.md). A 400 problem names each bad field in errors[]. Checked after this schema: durations parse (`for` ≥ 0, `staleAfter` and absence `for` ≥ 1s), a string `value` needs op == or !=, an ewma `down` threshold is below 1, a z-score needs minHistory ≥ 2 and ≤ history, receivers are defined in ALERTING_RECEIVERS_FILE and raw webhook URLs match ALERTING_WEBHOOK_ALLOWLIST.',
+  required: ['id', 'kind', 'metric'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$', description: 'Also the NATS subject token of alerts.<rule>.', 'x-error': { '*': 'must be 1-64 characters of a-z, 0-9, _ and -', required: 'is required' } },
+    kind: { enum: RULE_KINDS, 'x-error': { '*': `must be one of ${RULE_KINDS.join(', ')}`, required: `is required: one of ${RULE_KINDS.join(', ')}` } },
+    description: text,
+    severity: { enum: SEVERITIES, default: 'warning', 'x-error': `must be one of ${SEVERITIES.join(', ')}` },
+    metric: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'The window metric read (results.<metric>).', 'x-error': { '*': 'must be a metric name (letters, digits, _ and -)', required: 'is required' } },
+    key: { type: 'string', minLength: 1, maxLength: RL.maxKeyLength, description: 'Only this key of the metric (default every key).', 'x-error': { type: 'must be a non-empty string', minLength: 'must be a non-empty string' } },
+    field: { type: 'string', pattern: FIELD_PATH, description: 'Dotted path to the number inside the window value.', 'x-error': 'must be a dotted path such as "ratio" or "stats.value"' },
+    guard: {
+      type: 'object',
+      description: 'A condition on the window value that must hold before the rule is evaluated.',
+      required: ['field', 'op', 'value'],
+      properties: {
+        field: { type: 'string', pattern: FIELD_PATH, 'x-error': 'must be a dotted path' },
+        op: { enum: COMPARISONS, 'x-error': `must be ${ONE_OF_COMPARISONS}` },
+        value: { type: 'number', 'x-error': 'must be a number' },
+      },
+      additionalProperties: false,
+      'x-error': { type: 'must be an object {field, op, value}', additionalProperties: 'is not a guard field' },
+    },
+    labels: {
+      type: 'object',
+      description: 'Static labels added to every alert of the rule.',
+      maxProperties: RL.maxLabels,
+      propertyNames: {
+        type: 'string',
+        if: { maxLength: RL.maxLabelNameLength },
+        then: { pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$', not: { enum: RESERVED_LABELS }, 'x-error': { pattern: 'label names are letters, digits and _ (not starting with a digit)', not: 'is reserved' } },
+        else: { maxLength: RL.maxLabelNameLength, 'x-error': { maxLength: 'a label name is {n} characters, over the limit of {limit}', at: 'parent' } },
+      },
+      additionalProperties: { type: 'string', maxLength: RL.maxLabelValueLength, 'x-error': { type: 'must be a string' } },
+      'x-error': { type: 'must be an object of string values', maxProperties: 'has {n} labels, over the limit of {limit}' },
+    },
+    summary: { ...text, description: 'Template: {{rule}}, {{metric}}, {{key}}, {{value}} are replaced.' },
+    receivers: {
+      type: 'array',
+      description: 'Receivers of ALERTING_RECEIVERS_FILE notified for this rule, by name.',
+      items: { type: 'string', 'x-error': 'is not a receiver defined in ALERTING_RECEIVERS_FILE' },
+      'x-error': 'must be an array of receiver names',
+    },
+    webhooks: {
+      type: 'array',
+      description: 'Raw http(s) webhook URLs; each must match ALERTING_WEBHOOK_ALLOWLIST (docs/security.md "Webhooks").',
+      maxItems: RL.maxWebhooks,
+      not: { type: 'array', contains: { type: 'string', minLength: RL.maxUrlLength + 1 } },
+      items: { type: 'string', 'x-error': 'must be an http:// or https:// URL' },
+      'x-error': { type: 'must be an array of http(s) URLs', maxItems: 'has {n} URLs, over the limit of {limit}', not: `a URL is over the limit of ${RL.maxUrlLength} characters` },
+    },
+    enabled: { type: 'boolean', 'x-error': 'must be true or false' },
+  },
+  discriminator: { propertyName: 'kind' },
+  oneOf: [
+    kindSchema('threshold', ['op', 'value'], { ...series, op, value: { type: ['number', 'string'], description: 'A number; a string only with == or !=.', 'x-error': { '*': 'must be a number (or a string with == / !=)', required: 'is required' } } }, 'Fires while `value` compares true.'),
+    kindSchema(
+      'anomaly',
+      ['method', 'threshold'],
+      {
+        ...series,
+        method: { enum: ['ewma', 'zscore'], 'x-error': 'is required: "ewma" or "zscore"' },
+        direction: { enum: ['up', 'down', 'both'], default: 'both', 'x-error': 'must be "up", "down" or "both"' },
+        threshold: { type: 'number', exclusiveMinimum: 0, description: 'ewma: relative deviation (0.5 = 50 %); zscore: |z|.', 'x-error': { '*': 'must be a number > 0', required: 'is required' } },
+        alpha: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.3, 'x-error': 'must be a number in (0, 1]' },
+        history: { type: 'integer', minimum: 2, maximum: 1000, default: 30, 'x-error': 'must be a whole number from 2 to 1000' },
+        minHistory: { type: 'integer', minimum: 1, maximum: 1000, default: 5, 'x-error': 'must be a whole number from 1 to 1000' },
+      },
+      'Fires when the value deviates from its own history.',
+    ),
+    kindSchema(
+      'rate_of_change',
+      ['change', 'op', 'value'],
+      {
+        ...series,
+        change: { enum: ['absolute', 'relative'], 'x-error': 'is required: "absolute" or "relative"' },
+        op,
+        value: { type: 'number', 'x-error': { '*': 'must be a number', required: 'is required' } },
+        minValue: { type: 'number', 'x-error': 'must be a number' },
+      },
+      'Fires when the change from the previous window compares true.',
+    ),
+    kindSchema('absence', ['for'], { for: { ...durationSchema, description: 'Fires when no window ended within this long (at least 1s).', 'x-error': { '*': durationSchema['x-error'], required: 'is required: how long without a window, e.g. "2m"' } } }, 'Fires when the metric sends no window.'),
+  ],
+};
+
+const ruleSchemaErrors = compileSchemaCheck(createSchemaAjv(), alertRuleSchema);
 
 /**
  * Where a rule may send webhooks (docs/security.md "Webhooks"): receiver names the operator defined, and the
@@ -144,120 +252,63 @@ const NO_WEBHOOKS: WebhookPolicy = { receivers: new Set(), allowlist: [] };
 
 /**
  * Validates one rule; `idFromPath` (PUT /v1/alert-rules/:id) fills a missing id and must match a given one;
- * `webhooks` says which receivers and raw URLs the rule may name.
+ * `webhooks` says which receivers and raw URLs the rule may name. Two steps: the JSON Schema (`alertRuleSchema`,
+ * ajv), then `ruleSemanticErrors` on the fields the schema passed.
  */
 export function validateRule(input: unknown, idFromPath?: string, webhooks: WebhookPolicy = NO_WEBHOOKS): RuleValidation {
-  const errors: FieldError[] = [];
-  const err = (field: string, reason: string) => errors.push({ field, reason });
   if (!isObject(input)) return { ok: false, errors: [{ field: '', reason: 'a rule must be a JSON object' }] };
   const r: Record<string, unknown> = { ...input };
+  const errors: FieldError[] = [];
   if (idFromPath !== undefined) {
     if (r.id === undefined) r.id = idFromPath;
-    else if (r.id !== idFromPath) err('id', `must match the id in the path ("${idFromPath}")`);
+    else if (r.id !== idFromPath) errors.push({ field: 'id', reason: `must match the id in the path ("${idFromPath}")` });
   }
-
-  if (typeof r.id !== 'string' || !ID.test(r.id)) err('id', r.id === undefined ? 'is required' : 'must be 1-64 characters of a-z, 0-9, _ and -');
-  const kind = r.kind as RuleKind;
-  if (r.kind === undefined) err('kind', `is required: one of ${RULE_KINDS.join(', ')}`);
-  else if (!RULE_KINDS.includes(kind)) err('kind', `must be one of ${RULE_KINDS.join(', ')}`);
-  if (r.severity === undefined) r.severity = 'warning';
-  else if (!SEVERITIES.includes(r.severity as Severity)) err('severity', `must be one of ${SEVERITIES.join(', ')}`);
-  if (typeof r.metric !== 'string' || !METRIC.test(r.metric)) err('metric', r.metric === undefined ? 'is required' : 'must be a metric name (letters, digits, _ and -)');
-  const RL = RULE_LIMITS;
-  const tooLong = (field: string, v: unknown, max: number) => typeof v === 'string' && v.length > max && err(field, `is ${v.length} characters, over the limit of ${max}`);
-  if (r.key !== undefined && (typeof r.key !== 'string' || r.key === '')) err('key', 'must be a non-empty string');
-  tooLong('key', r.key, RL.maxKeyLength);
-  tooLong('description', r.description, RL.maxTextLength);
-  tooLong('summary', r.summary, RL.maxTextLength);
-  if (r.field !== undefined && (typeof r.field !== 'string' || !FIELD.test(r.field))) err('field', 'must be a dotted path such as "ratio" or "stats.value"');
-  if (r.description !== undefined && typeof r.description !== 'string') err('description', 'must be a string');
-  if (r.summary !== undefined && typeof r.summary !== 'string') err('summary', 'must be a string');
-  if (r.enabled !== undefined && typeof r.enabled !== 'boolean') err('enabled', 'must be true or false');
-  if (r.guard !== undefined) {
-    if (!isObject(r.guard)) err('guard', 'must be an object {field, op, value}');
-    else {
-      const g = r.guard;
-      if (typeof g.field !== 'string' || !FIELD.test(g.field)) err('guard.field', 'must be a dotted path');
-      if (!COMPARISONS.includes(g.op as Comparison)) err('guard.op', `must be one of ${COMPARISONS.join(' ')}`);
-      if (!isFiniteNumber(g.value)) err('guard.value', 'must be a number');
-      for (const k of Object.keys(g)) if (!['field', 'op', 'value'].includes(k)) err(`guard.${k}`, 'is not a guard field');
-    }
-  }
-  if (r.labels !== undefined) {
-    if (!isObject(r.labels)) err('labels', 'must be an object of string values');
-    else if (Object.keys(r.labels).length > RL.maxLabels) err('labels', `has ${Object.keys(r.labels).length} labels, over the limit of ${RL.maxLabels}`);
-    else
-      for (const [k, v] of Object.entries(r.labels)) {
-        if (k.length > RL.maxLabelNameLength) err('labels', `a label name is ${k.length} characters, over the limit of ${RL.maxLabelNameLength}`);
-        else if (typeof v === 'string' && v.length > RL.maxLabelValueLength) err(`labels.${k}`, `is ${v.length} characters, over the limit of ${RL.maxLabelValueLength}`);
-        else if (!LABEL_NAME.test(k)) err(`labels.${k}`, 'label names are letters, digits and _ (not starting with a digit)');
-        else if (['metric', 'key', 'alertname'].includes(k)) err(`labels.${k}`, 'is reserved');
-        else if (typeof v !== 'string') err(`labels.${k}`, 'must be a string');
-      }
-  }
-  if (r.receivers !== undefined) {
-    if (!Array.isArray(r.receivers)) err('receivers', 'must be an array of receiver names');
-    else
-      r.receivers.forEach((n, i) =>
-        typeof n === 'string' && webhooks.receivers.has(n) ? undefined : err(`receivers.${i}`, 'is not a receiver defined in ALERTING_RECEIVERS_FILE'),
-      );
-  }
-  if (r.webhooks !== undefined) {
-    if (!Array.isArray(r.webhooks)) err('webhooks', 'must be an array of http(s) URLs');
-    else if (r.webhooks.length > RL.maxWebhooks) err('webhooks', `has ${r.webhooks.length} URLs, over the limit of ${RL.maxWebhooks}`);
-    else if (r.webhooks.some((u) => typeof u === 'string' && u.length > RL.maxUrlLength)) err('webhooks', `a URL is over the limit of ${RL.maxUrlLength} characters`);
-    else
-      r.webhooks.forEach((u, i) => {
-        const problem = rawWebhookProblem(u, webhooks.allowlist);
-        if (problem) err(`webhooks.${i}`, problem);
-      });
-  }
-
-  if (RULE_KINDS.includes(kind)) {
-    const allowed = new Set([...COMMON_FIELDS, ...KIND_FIELDS[kind]]);
-    for (const k of Object.keys(r)) if (!allowed.has(k)) err(k, `is not a field of a ${kind} rule`);
-    if (kind !== 'absence') {
-      if (r.forWindows !== undefined && !(Number.isInteger(r.forWindows) && (r.forWindows as number) >= 1 && (r.forWindows as number) <= 1000))
-        err('forWindows', 'must be a whole number from 1 to 1000');
-      if (r.for !== undefined) duration(r.for, 'for', err, 0);
-      if (r.staleAfter !== undefined && r.staleAfter !== null) duration(r.staleAfter, 'staleAfter', err, 1000);
-    }
-    switch (kind) {
-      case 'threshold':
-        if (!COMPARISONS.includes(r.op as Comparison)) err('op', `is required: one of ${COMPARISONS.join(' ')}`);
-        if (typeof r.value === 'string') {
-          if (r.op !== '==' && r.op !== '!=') err('value', 'a string value needs op "==" or "!="');
-        } else if (!isFiniteNumber(r.value)) err('value', r.value === undefined ? 'is required' : 'must be a number (or a string with == / !=)');
-        break;
-      case 'anomaly':
-        if (r.method !== 'ewma' && r.method !== 'zscore') err('method', 'is required: "ewma" or "zscore"');
-        if (r.direction === undefined) r.direction = 'both';
-        else if (!['up', 'down', 'both'].includes(r.direction as string)) err('direction', 'must be "up", "down" or "both"');
-        if (!isFiniteNumber(r.threshold) || r.threshold <= 0) err('threshold', r.threshold === undefined ? 'is required' : 'must be a number > 0');
-        else if (r.method === 'ewma' && r.direction === 'down' && r.threshold >= 1) err('threshold', 'a relative drop must be below 1 (0.5 = 50 % below the baseline)');
-        if (r.alpha !== undefined && !(isFiniteNumber(r.alpha) && r.alpha > 0 && r.alpha <= 1)) err('alpha', 'must be a number in (0, 1]');
-        if (r.history !== undefined && !(Number.isInteger(r.history) && (r.history as number) >= 2 && (r.history as number) <= 1000))
-          err('history', 'must be a whole number from 2 to 1000');
-        if (r.minHistory !== undefined && !(Number.isInteger(r.minHistory) && (r.minHistory as number) >= 1 && (r.minHistory as number) <= 1000))
-          err('minHistory', 'must be a whole number from 1 to 1000');
-        else if (r.method === 'zscore' && r.minHistory !== undefined && (r.minHistory as number) < 2) err('minHistory', 'a z-score needs at least 2 windows of history');
-        if (r.method === 'zscore' && Number.isInteger(r.minHistory) && Number.isInteger(r.history) && (r.minHistory as number) > (r.history as number))
-          err('minHistory', 'cannot exceed history');
-        break;
-      case 'rate_of_change':
-        if (r.change !== 'absolute' && r.change !== 'relative') err('change', 'is required: "absolute" or "relative"');
-        if (!COMPARISONS.includes(r.op as Comparison)) err('op', `is required: one of ${COMPARISONS.join(' ')}`);
-        if (!isFiniteNumber(r.value)) err('value', r.value === undefined ? 'is required' : 'must be a number');
-        if (r.minValue !== undefined && !isFiniteNumber(r.minValue)) err('minValue', 'must be a number');
-        break;
-      case 'absence':
-        if (r.for === undefined) err('for', 'is required: how long without a window, e.g. "2m"');
-        else duration(r.for, 'for', err, 1000);
-        break;
-    }
-  }
+  const schemaErrors = ruleSchemaErrors(r);
+  errors.push(...schemaErrors, ...ruleSemanticErrors(r, schemaErrors, webhooks));
   if (errors.length > 0) return { ok: false, errors };
+  if (r.severity === undefined) r.severity = 'warning';
+  if (r.kind === 'anomaly' && r.direction === undefined) r.direction = 'both';
   return { ok: true, rule: r as unknown as AlertRule };
+}
+
+/**
+ * The checks after the schema, each only on fields the schema found valid: durations parse and are long enough,
+ * a string threshold value needs `==`/`!=`, an ewma `down` threshold is below 1, z-score history bounds, receivers
+ * exist and raw webhook URLs are allowed (both runtime configuration).
+ */
+function ruleSemanticErrors(r: Record<string, unknown>, schemaErrors: FieldError[], webhooks: WebhookPolicy): FieldError[] {
+  const errors: FieldError[] = [];
+  const err = (field: string, reason: string) => errors.push({ field, reason });
+  const ok = (field: string) => r[field] !== undefined && !hasErrorAt(schemaErrors, field);
+  /** A list the schema accepted as a list: its items the schema accepted. */
+  const items = (field: string) => (r[field] === undefined || schemaErrors.some((e) => e.field === field) ? [] : (r[field] as unknown[]).map((v, i) => ({ v, i })).filter(({ i }) => !hasErrorAt(schemaErrors, `${field}.${i}`)));
+  for (const { v, i } of items('receivers')) if (!webhooks.receivers.has(v as string)) err(`receivers.${i}`, 'is not a receiver defined in ALERTING_RECEIVERS_FILE');
+  for (const { v, i } of items('webhooks')) {
+    const problem = rawWebhookProblem(v, webhooks.allowlist);
+    if (problem) err(`webhooks.${i}`, problem);
+  }
+  const kind = r.kind as RuleKind;
+  if (!RULE_KINDS.includes(kind)) return errors;
+  if (kind !== 'absence') {
+    if (ok('for')) duration(r.for, 'for', err, 0);
+    if (ok('staleAfter') && r.staleAfter !== null) duration(r.staleAfter, 'staleAfter', err, 1000);
+  }
+  switch (kind) {
+    case 'threshold':
+      if (ok('value') && typeof r.value === 'string' && r.op !== '==' && r.op !== '!=') err('value', 'a string value needs op "==" or "!="');
+      break;
+    case 'anomaly':
+      if (ok('threshold') && r.method === 'ewma' && r.direction === 'down' && (r.threshold as number) >= 1) err('threshold', 'a relative drop must be below 1 (0.5 = 50 % below the baseline)');
+      if (ok('minHistory') && r.method === 'zscore' && (r.minHistory as number) < 2) err('minHistory', 'a z-score needs at least 2 windows of history');
+      if (r.method === 'zscore' && Number.isInteger(r.minHistory) && Number.isInteger(r.history) && (r.minHistory as number) > (r.history as number)) err('minHistory', 'cannot exceed history');
+      break;
+    case 'absence':
+      if (ok('for')) duration(r.for, 'for', err, 1000);
+      break;
+    default:
+      break;
+  }
+  return errors;
 }
 
 function duration(v: unknown, field: string, err: (f: string, r: string) => void, min: number): void {

@@ -2,6 +2,8 @@
  * Silences: label matchers over a time range (wall clock); a silenced alert changes state but is not notified.
  * Patterns match in linear time (glob.ts), compiled once per silence (`compileSilence`), never per alert.
  */
+import { compileSchemaCheck, createSchemaAjv, hasErrorAt } from '@tidemark/contracts';
+import { durationSchema } from '@tidemark/streaming';
 import type { Alert } from './alert';
 import { CompiledPattern, PatternError, compileGlob, compileSimpleRegex, matchPattern } from './glob';
 import type { FieldError } from './rule';
@@ -40,9 +42,59 @@ export type SilenceInput = Omit<Silence, 'id' | 'createdAt'>;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const L = SILENCE_LIMITS;
+const epochMs = (description: string) => ({ type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description, 'x-error': 'must be epoch milliseconds' });
+const flag = (description: string) => ({ type: 'boolean', description, 'x-error': 'must be true or false' });
+
+/**
+ * `POST /v1/silences` as JSON Schema (draft 2020-12): the one definition of the body. `validateSilence` compiles it
+ * with ajv and /openapi.json of the alerting service publishes this very object (components/schemas/Silence).
+ */
+export const silenceSchema: Record<string, unknown> = {
+  type: 'object',
+  description:
+    'A silence (docs/alerting.md "Silences"). A 400 problem names each bad field in errors[]. Checked after this schema: endsAt or duration (not both) is given, the duration parses and is positive, endsAt is after startsAt, the silence is no longer than ALERTING_MAX_SILENCE_DURATION_MS, and each isRegex/isGlob pattern is supported (linear-time matching).',
+  required: ['matchers'],
+  properties: {
+    matchers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: L.maxMatchers,
+      items: {
+        type: 'object',
+        description: 'Matches a label of the alert (`alertname` is the rule id, `severity` its severity).',
+        required: ['name', 'value'],
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: L.maxNameLength, 'x-error': { type: 'is required', minLength: 'is required', required: 'is required' } },
+          value: { type: 'string', maxLength: L.maxPatternLength, 'x-error': { type: 'must be a string', required: 'must be a string' } },
+          isRegex: flag('value is a simple regular expression over the whole label value: literals, ., .*, .+, \\ escapes, top-level | (default false)'),
+          isGlob: flag('value is a glob over the whole label value: *, ?, \\ escapes, top-level | (default false)'),
+          isEqual: flag('false: the label must not match (default true)'),
+        },
+        additionalProperties: false,
+        if: { required: ['isRegex'], properties: { isRegex: { const: true } } },
+        then: { properties: { isGlob: { not: { const: true }, 'x-error': 'give isRegex or isGlob, not both' } } },
+        'x-error': { type: 'must be an object {name, value, isRegex?, isGlob?, isEqual?}', additionalProperties: 'is not a matcher field' },
+      },
+      'x-error': { '*': 'is required: at least one {name, value}', required: 'is required: at least one {name, value}', maxItems: 'has {n} matchers, over the limit of {limit}' },
+    },
+    startsAt: epochMs('Epoch ms (default now).'),
+    endsAt: epochMs('Epoch ms; or give duration.'),
+    duration: { ...durationSchema, description: 'How long from startsAt (instead of endsAt).' },
+    createdBy: { type: 'string', maxLength: L.maxNameLength, 'x-error': { type: 'must be a string', maxLength: 'is over the limit of {limit} characters' } },
+    comment: { type: 'string', maxLength: L.maxCommentLength, 'x-error': { type: 'must be a string', maxLength: 'is over the limit of {limit} characters' } },
+  },
+  additionalProperties: false,
+  'x-error': { additionalProperties: 'is not a field of a silence' },
+};
+
+const silenceSchemaErrors = compileSchemaCheck(createSchemaAjv(), silenceSchema);
+
 /**
  * Validates `POST /v1/silences`: `matchers` (at least one), `endsAt` (epoch ms) or `duration` (ms or "2h"),
- * `startsAt` (default now), optional `createdBy` and `comment`.
+ * `startsAt` (default now), optional `createdBy` and `comment`. Two steps: the JSON Schema (`silenceSchema`, ajv),
+ * then the checks it cannot make, on the fields it found valid: the time range (now, endsAt or duration, the
+ * longest silence, a setting) and that each regex or glob compiles to a linear-time pattern (glob.ts).
  */
 export function validateSilence(
   input: unknown,
@@ -50,64 +102,56 @@ export function validateSilence(
   parseDuration: (v: unknown) => number,
   caps: SilenceCaps = { maxDurationMs: 90 * 86_400_000 },
 ): { ok: true; silence: SilenceInput } | { ok: false; errors: FieldError[] } {
-  const errors: FieldError[] = [];
-  const err = (field: string, reason: string) => errors.push({ field, reason });
   if (!isObject(input)) return { ok: false, errors: [{ field: '', reason: 'a silence must be a JSON object' }] };
-  for (const k of Object.keys(input)) if (!['matchers', 'startsAt', 'endsAt', 'duration', 'createdBy', 'comment'].includes(k)) err(k, 'is not a field of a silence');
-  const matchers: Matcher[] = [];
-  const L = SILENCE_LIMITS;
-  if (!Array.isArray(input.matchers) || input.matchers.length === 0) err('matchers', 'is required: at least one {name, value}');
-  else if (input.matchers.length > L.maxMatchers) err('matchers', `has ${input.matchers.length} matchers, over the limit of ${L.maxMatchers}`);
-  else
-    input.matchers.forEach((m, i) => {
-      if (!isObject(m)) return err(`matchers.${i}`, 'must be an object {name, value, isRegex?, isGlob?, isEqual?}');
-      if (typeof m.name !== 'string' || m.name === '') err(`matchers.${i}.name`, 'is required');
-      else if (m.name.length > L.maxNameLength) err(`matchers.${i}.name`, `is ${m.name.length} characters, over the limit of ${L.maxNameLength}`);
-      if (typeof m.value !== 'string') err(`matchers.${i}.value`, 'must be a string');
-      else if (m.value.length > L.maxPatternLength) err(`matchers.${i}.value`, `is ${m.value.length} characters, over the limit of ${L.maxPatternLength}`);
-      for (const flag of ['isRegex', 'isGlob', 'isEqual'] as const) {
-        if (m[flag] !== undefined && typeof m[flag] !== 'boolean') err(`matchers.${i}.${flag}`, 'must be true or false');
+  const schemaErrors = silenceSchemaErrors(input);
+  const errors: FieldError[] = [...schemaErrors];
+  const err = (field: string, reason: string) => errors.push({ field, reason });
+  const valid = (field: string) => !hasErrorAt(schemaErrors, field);
+  // Each matcher the schema accepted (in a list it accepted): its pattern must compile to a linear-time one.
+  if (Array.isArray(input.matchers) && !schemaErrors.some((e) => e.field === 'matchers'))
+    input.matchers.forEach((m: Record<string, unknown>, i) => {
+      if (!valid(`matchers.${i}`) || (m.isRegex !== true && m.isGlob !== true)) return;
+      try {
+        if (m.isRegex === true) compileSimpleRegex(m.value as string);
+        else compileGlob(m.value as string);
+      } catch (e) {
+        err(`matchers.${i}.value`, `is not a supported ${m.isRegex === true ? 'regular expression' : 'glob'}: ${(e as Error).message}`);
       }
-      if (m.isRegex === true && m.isGlob === true) err(`matchers.${i}.isGlob`, 'give isRegex or isGlob, not both');
-      else if (typeof m.value === 'string' && m.value.length <= L.maxPatternLength && (m.isRegex === true || m.isGlob === true)) {
-        try {
-          if (m.isRegex === true) compileSimpleRegex(m.value);
-          else compileGlob(m.value);
-        } catch (e) {
-          err(`matchers.${i}.value`, `is not a supported ${m.isRegex === true ? 'regular expression' : 'glob'}: ${(e as Error).message}`);
-        }
-      }
-      for (const k of Object.keys(m)) if (!['name', 'value', 'isRegex', 'isGlob', 'isEqual'].includes(k)) err(`matchers.${i}.${k}`, 'is not a matcher field');
-      const matcher: Matcher = { name: m.name as string, value: m.value as string, isRegex: m.isRegex === true, isEqual: m.isEqual !== false };
-      if (m.isGlob === true) matcher.isGlob = true;
-      matchers.push(matcher);
     });
-  const startsAt = input.startsAt === undefined ? now : input.startsAt;
-  if (!Number.isSafeInteger(startsAt)) err('startsAt', 'must be epoch milliseconds');
-  let endsAt: unknown = input.endsAt;
+  // The time range: only from fields the schema accepted.
+  const startsAt = input.startsAt === undefined ? now : (input.startsAt as number);
+  const startOk = valid('startsAt');
+  let endsAt = input.endsAt as number | undefined;
+  let endOk = valid('endsAt');
   let lengthField = 'endsAt';
   if (input.duration !== undefined) {
     lengthField = 'duration';
     if (input.endsAt !== undefined) err('duration', 'give endsAt or duration, not both');
-    try {
-      const d = parseDuration(input.duration);
-      if (d <= 0) err('duration', 'must be positive');
-      endsAt = (startsAt as number) + d;
-    } catch (e) {
-      err('duration', (e as Error).message);
-    }
+    endOk = false;
+    if (valid('duration'))
+      try {
+        const d = parseDuration(input.duration);
+        if (d <= 0) err('duration', 'must be positive');
+        else if (startOk) {
+          endsAt = startsAt + d;
+          endOk = Number.isSafeInteger(endsAt);
+          if (!endOk) err('endsAt', 'must be epoch milliseconds');
+        }
+      } catch (e) {
+        err('duration', (e as Error).message);
+      }
   } else if (input.endsAt === undefined) err('endsAt', 'is required (epoch ms), or give a duration such as "2h"');
-  if (endsAt !== undefined && !Number.isSafeInteger(endsAt)) err('endsAt', 'must be epoch milliseconds');
-  else if (Number.isSafeInteger(startsAt) && (endsAt as number) <= (startsAt as number)) err('endsAt', 'must be after startsAt');
-  else if (Number.isSafeInteger(startsAt) && endsAt !== undefined && (endsAt as number) - Math.max(now, startsAt as number) > caps.maxDurationMs) {
-    err(lengthField, `makes the silence longer than the limit of ${caps.maxDurationMs} ms (ALERTING_MAX_SILENCE_DURATION_MS)`);
+  if (startOk && endOk && endsAt !== undefined) {
+    if (endsAt <= startsAt) err('endsAt', 'must be after startsAt');
+    else if (endsAt - Math.max(now, startsAt) > caps.maxDurationMs) err(lengthField, `makes the silence longer than the limit of ${caps.maxDurationMs} ms (ALERTING_MAX_SILENCE_DURATION_MS)`);
   }
-  if (input.createdBy !== undefined && typeof input.createdBy !== 'string') err('createdBy', 'must be a string');
-  else if (typeof input.createdBy === 'string' && input.createdBy.length > L.maxNameLength) err('createdBy', `is over the limit of ${L.maxNameLength} characters`);
-  if (input.comment !== undefined && typeof input.comment !== 'string') err('comment', 'must be a string');
-  else if (typeof input.comment === 'string' && input.comment.length > L.maxCommentLength) err('comment', `is over the limit of ${L.maxCommentLength} characters`);
   if (errors.length > 0) return { ok: false, errors };
-  const silence: SilenceInput = { matchers, startsAt: startsAt as number, endsAt: endsAt as number };
+  const matchers = (input.matchers as Record<string, unknown>[]).map((m) => {
+    const matcher: Matcher = { name: m.name as string, value: m.value as string, isRegex: m.isRegex === true, isEqual: m.isEqual !== false };
+    if (m.isGlob === true) matcher.isGlob = true;
+    return matcher;
+  });
+  const silence: SilenceInput = { matchers, startsAt, endsAt: endsAt as number };
   if (input.createdBy !== undefined) silence.createdBy = input.createdBy as string;
   if (input.comment !== undefined) silence.comment = input.comment as string;
   return { ok: true, silence };

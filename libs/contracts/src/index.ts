@@ -8,3 +8,4 @@ export * from './api';
 export * from './ingest-plan';
 export * from './frame';
 export * from './trace';
+export * from './json-schema';

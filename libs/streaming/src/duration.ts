@@ -23,3 +23,16 @@ export function parseDuration(value: unknown): number {
   }
   throw new Error(`must be a duration like "5m" or a number of milliseconds (got ${value === undefined ? 'nothing' : JSON.stringify(value)})`);
 }
+
+/**
+ * A duration as JSON Schema: the shapes `parseDuration` accepts (an integer of ms, or a number and a unit, spaces
+ * around allowed). What the schema cannot say — that `1.5ms` is not a whole number of ms, minimums — is checked by
+ * parsing after the schema. `x-error` is the reason given (libs/contracts json-schema.ts).
+ */
+export const DURATION_PATTERN = '^\\s*-?\\d+(?:\\.\\d+)?(?:ms|s|m|h|d)\\s*$';
+export const durationSchema = {
+  type: ['string', 'integer'],
+  pattern: DURATION_PATTERN,
+  description: 'Milliseconds, or a number and a unit: "500ms", "30s", "5m", "1h", "1d".',
+  'x-error': 'must be a duration like "500ms", "30s", "5m", "1h", "1d" or a number of milliseconds (got {value})',
+} as const;

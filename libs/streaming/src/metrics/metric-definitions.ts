@@ -1,8 +1,10 @@
 /**
  * Declarative metric definitions (JSON): which events, optionally exploded into items, keyed by a field
  * path, valued by a field path, aggregated, windowed. The 13 default metrics are defined this way
- * (default-metrics.json) and a user adds one without code. `validateMetricDefinitions` checks everything
- * and throws one MetricDefinitionError listing every problem, each naming the definition and the field.
+ * (default-metrics.json) and a user adds one without code. `validateMetricDefinitions` checks each against one
+ * JSON Schema (`metricDefinitionSchema`, ajv; also published in the aggregation service's /openapi.json) and then
+ * the rules a schema cannot express, and throws one MetricDefinitionError listing every problem, each naming the
+ * definition and the field.
  *
  * Example:
  * {
@@ -15,7 +17,8 @@
  * }
  */
 import { EVENT_TYPES, EventType } from '@tidemark/contracts';
-import { Duration, parseDuration } from '../duration';
+import { compileSchemaCheck, createSchemaAjv, hasErrorAt, type SchemaFieldError } from '@tidemark/contracts';
+import { Duration, durationSchema, parseDuration } from '../duration';
 import { isItemPath, isValidFieldPath } from '../field-path';
 
 export interface MetricSource {
@@ -109,6 +112,130 @@ const MAX_TOP_K = 1000;
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v));
 
+// ---- the JSON Schema --------------------------------------------------------------------------------------
+
+/** field-path.ts `isValidFieldPath` as a pattern: dot-separated identifiers, none of __proto__, prototype, constructor. */
+const FIELD_PATH = '^(?!(?:.*\\.)?(?:__proto__|prototype|constructor)(?:\\.|$))[A-Za-z_$][A-Za-z0-9_$]*(?:\\.[A-Za-z_$][A-Za-z0-9_$]*)*$';
+const fieldPath = (description?: string) => ({
+  type: 'string',
+  pattern: FIELD_PATH,
+  ...(description ? { description } : {}),
+  'x-error': 'must be a field path like "productId" or "attrs.campaign" (got {value})',
+});
+const eventTypes = (description: string) => ({
+  type: 'array',
+  description,
+  minItems: 1,
+  items: { enum: EVENT_TYPES, 'x-error': `unknown event type {value} (known: ${EVENT_TYPES.join(', ')})` },
+  'x-error': 'must be a non-empty list of event types (got {value})',
+});
+const unknownField = (allowed: string[]) => ({ additionalProperties: `unknown field (allowed: ${allowed.join(', ') || 'none'})` });
+const duration = (description: string) => ({ ...durationSchema, description, 'x-error': { '*': durationSchema['x-error'], required: 'must be a duration like "5m" or a number of milliseconds (got nothing)' } });
+
+function branch(tag: string, fields: string[], properties: Record<string, unknown>, required: string[], description: string): Record<string, unknown> {
+  return {
+    type: 'object',
+    description,
+    required: ['type', ...required],
+    properties: { type: { const: tag }, ...properties },
+    additionalProperties: false,
+    'x-error': unknownField(['type', ...fields]),
+  };
+}
+
+const aggregationSchema = {
+  type: 'object',
+  description: 'How the records of a window are aggregated.',
+  required: ['type'],
+  properties: { type: { enum: Object.keys(AGG_FIELDS), 'x-error': `must be one of ${Object.keys(AGG_FIELDS).join(', ')} (got {value})` } },
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    ...(['count', 'sum', 'avg', 'min', 'max', 'distinct'] as const).map((t) =>
+      branch(t, [], {}, [], t === 'count' ? 'Records counted.' : t === 'distinct' ? 'Distinct members (HyperLogLog).' : `The ${t} of the numeric value.`),
+    ),
+    branch('topK', ['k'], { k: { type: 'integer', minimum: 1, maximum: MAX_TOP_K, 'x-error': `must be an integer from 1 to ${MAX_TOP_K} (got {value})` } }, ['k'], 'The k most frequent members.'),
+    branch('ratio', ['numerator', 'denominator'], { numerator: eventTypes('Counted above.'), denominator: eventTypes('Counted below (with the numerator).') }, ['numerator', 'denominator'], 'numerator / denominator counts.'),
+    branch(
+      'funnel',
+      ['stages'],
+      {
+        stages: {
+          type: 'array',
+          minItems: 2,
+          items: {
+            type: 'object',
+            required: ['name', 'types'],
+            properties: { name: { type: 'string', minLength: 1, 'x-error': 'must be a non-empty string (got {value})' }, types: eventTypes('Event types reaching this stage.') },
+            additionalProperties: false,
+            'x-error': { type: 'must be an object {name, types} (got {value})', ...unknownField(['name', 'types']) },
+          },
+          'x-error': 'must be a list of at least 2 stages {name, types} (got {value})',
+        },
+      },
+      ['stages'],
+      'Distinct members reaching each stage, in order (stage names unique).',
+    ),
+    branch('abandonment', ['started', 'completed'], { started: eventTypes('Starts a session.'), completed: eventTypes('Completes it.') }, ['started', 'completed'], 'Sessions started and not completed.'),
+    branch(
+      'join',
+      ['left', 'right', 'fields'],
+      { left: eventTypes('Left side.'), right: eventTypes('Right side (no type on both sides).'), fields: { type: 'array', items: fieldPath(), description: 'Fields of the left event kept in the result.', 'x-error': 'must be a list of field paths (got {value})' } },
+      ['left', 'right'],
+      'Interval join of left and right events with the same key (needs a key and an interval window).',
+    ),
+  ],
+  'x-error': { type: 'must be an object with a "type" (got {value})', required: 'must be an object with a "type" (got nothing)' },
+};
+
+const windowSchema = {
+  type: 'object',
+  description: 'The windows, in event time.',
+  required: ['type'],
+  properties: { type: { enum: Object.keys(WINDOW_FIELDS), 'x-error': `must be one of ${Object.keys(WINDOW_FIELDS).join(', ')} (got {value})` } },
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    branch('tumbling', WINDOW_FIELDS.tumbling, { size: duration('Window length (> 0).'), offset: duration('Shift of the window starts, in [0, size).') }, ['size'], 'Back-to-back windows.'),
+    branch('sliding', WINDOW_FIELDS.sliding, { size: duration('Window length (> 0).'), hop: duration('Distance between window starts (> 0, at most size).'), offset: duration('Shift, in [0, hop).') }, ['size', 'hop'], 'Overlapping windows.'),
+    branch('session', WINDOW_FIELDS.session, { gap: duration('Inactivity that ends a session (> 0).') }, ['gap'], 'Sessions of one key (keyed by sessionId: a service rule, apps/aggregation metric-loader.ts).'),
+    branch('interval', WINDOW_FIELDS.interval, { upper: duration('right.ts < left.ts + upper (> 0).'), lower: duration('left.ts + lower <= right.ts (default 0, below upper).') }, ['upper'], 'An interval join window.'),
+  ],
+  'x-error': { type: 'must be an object with a "type" (got {value})', required: 'must be an object with a "type" (got nothing)' },
+};
+
+/**
+ * A metric definition as JSON Schema (draft 2020-12): the one definition of the shape. `validateMetricDefinitions`
+ * compiles it with ajv and the aggregation service's /openapi.json publishes this very object
+ * (components/schemas/MetricDefinition). What a schema cannot say is checked after it (`semanticIssues`).
+ */
+export const metricDefinitionSchema: Record<string, unknown> = {
+  type: 'object',
+  description:
+    'A metric definition (docs/metrics.md). Checked after this schema: the value fits the aggregation (a numeric path or a list of them for sum/avg/min/max, one path for distinct/topK/funnel, none otherwise); item. paths need source.explode; source.types include the aggregation’s types; funnel stage names are unique; a join has a key, disjoint sides, an interval window, no explode and no late source; durations parse, sizes are positive, hop ≤ size, offset in [0, hop), lower < upper; late is counted in tumbling or sliding windows; names are unique.',
+  required: ['name', 'aggregation', 'window'],
+  properties: {
+    name: { type: 'string', pattern: NAME.source, description: 'Names the subject results.<name>.', 'x-error': `must match ${NAME} (lower-case letters, digits, _; got {value})` },
+    description: { type: 'string', 'x-error': 'must be a string (got {value})' },
+    source: {
+      type: 'object',
+      properties: {
+        types: eventTypes('Event types counted (default: those the aggregation names, or every type).'),
+        explode: { ...fieldPath('Path of an array: one record per element, read with item. paths.'), not: { pattern: '^item(?:\\.|$)' }, 'x-error': 'must be the field path of an array, e.g. "items" (got {value})' },
+        late: { type: 'boolean', description: 'Read the late output instead of events.', 'x-error': 'must be true or false (got {value})' },
+      },
+      additionalProperties: false,
+      'x-error': { type: 'must be an object (got {value})', ...unknownField(SOURCE_FIELDS) },
+    },
+    key: fieldPath('Field path of the key (default: the key is "all").'),
+    value: { type: ['string', 'array'], description: 'A field path; for sum/avg/min/max also a list of paths multiplied together.', 'x-error': 'must be a field path like "productId" or "attrs.campaign" (got {value})' },
+    aggregation: aggregationSchema,
+    window: windowSchema,
+  },
+  additionalProperties: false,
+  'x-error': unknownField(TOP_FIELDS),
+};
+
+const definitionSchemaErrors = compileSchemaCheck(createSchemaAjv(), metricDefinitionSchema, { bracketIndexes: true });
+
 /** The event types an aggregation refers to (its source types must include them). Tolerates unvalidated input. */
 export function aggregationTypes(a: AggregationSpec): EventType[] {
   const list = (v: unknown): EventType[] => (Array.isArray(v) ? (v as EventType[]) : []);
@@ -126,198 +253,114 @@ export function aggregationTypes(a: AggregationSpec): EventType[] {
   }
 }
 
-class Checker {
-  readonly issues: DefinitionIssue[] = [];
-  constructor(private readonly metric: string) {}
-
-  fail(field: string, message: string): void {
-    this.issues.push({ metric: this.metric, field, message });
-  }
-
-  unknownFields(obj: Record<string, unknown>, allowed: string[], prefix: string): void {
-    for (const k of Object.keys(obj)) if (!allowed.includes(k)) this.fail(prefix ? `${prefix}.${k}` : k, `unknown field (allowed: ${allowed.join(', ') || 'none'})`);
-  }
-
-  eventTypes(v: unknown, field: string, required: boolean): boolean {
-    if (v === undefined && !required) return true;
-    if (!Array.isArray(v) || v.length === 0) {
-      this.fail(field, `must be a non-empty list of event types (got ${show(v)})`);
-      return false;
-    }
-    let ok = true;
-    v.forEach((t, i) => {
-      if (!(EVENT_TYPES as readonly unknown[]).includes(t)) {
-        this.fail(`${field}[${i}]`, `unknown event type ${show(t)} (known: ${EVENT_TYPES.join(', ')})`);
-        ok = false;
-      }
-    });
-    return ok;
-  }
-
-  path(v: unknown, field: string, explode: boolean): boolean {
-    if (!isValidFieldPath(v)) {
-      this.fail(field, `must be a field path like "productId" or "attrs.campaign" (got ${show(v)})`);
-      return false;
-    }
-    if (isItemPath(v) && !explode) {
-      this.fail(field, `"${v}" reads an exploded item, but source.explode is not set`);
-      return false;
-    }
-    return true;
-  }
-
-  duration(v: unknown, field: string, opts: { positive?: boolean; optional?: boolean }): number | undefined {
-    if (v === undefined && opts.optional) return undefined;
-    try {
-      const ms = parseDuration(v);
-      if (opts.positive && ms <= 0) {
-        this.fail(field, `must be positive (got ${show(v)})`);
-        return undefined;
-      }
-      return ms;
-    } catch (e) {
-      this.fail(field, (e as Error).message);
-      return undefined;
-    }
-  }
-}
-
 function checkOne(raw: unknown, index: number): { def?: MetricDefinition; issues: DefinitionIssue[] } {
   const label = isObject(raw) && typeof raw.name === 'string' && raw.name ? raw.name : `#${index}`;
-  const c = new Checker(label);
-  if (!isObject(raw)) {
-    c.fail('(definition)', `must be an object (got ${show(raw)})`);
-    return { issues: c.issues };
-  }
-  c.unknownFields(raw, TOP_FIELDS, '');
-  if (typeof raw.name !== 'string' || !NAME.test(raw.name)) c.fail('name', `must match ${NAME} (lower-case letters, digits, _; got ${show(raw.name)})`);
-  if (raw.description !== undefined && typeof raw.description !== 'string') c.fail('description', `must be a string (got ${show(raw.description)})`);
+  if (!isObject(raw)) return { issues: [{ metric: label, field: '(definition)', message: `must be an object (got ${show(raw)})` }] };
+  const schemaErrors = definitionSchemaErrors(raw);
+  const issues: DefinitionIssue[] = schemaErrors.map((e) => ({ metric: label, field: e.field, message: e.reason }));
+  for (const [field, message] of semanticIssues(raw, schemaErrors)) issues.push({ metric: label, field, message });
+  return issues.length === 0 ? { def: raw as unknown as MetricDefinition, issues: [] } : { issues };
+}
 
-  // source
-  let explode = false;
-  let late = false;
-  let sourceTypes: unknown;
-  if (raw.source !== undefined) {
-    if (!isObject(raw.source)) c.fail('source', `must be an object (got ${show(raw.source)})`);
-    else {
-      c.unknownFields(raw.source, SOURCE_FIELDS, 'source');
-      sourceTypes = raw.source.types;
-      c.eventTypes(sourceTypes, 'source.types', false);
-      if (raw.source.explode !== undefined) {
-        if (!isValidFieldPath(raw.source.explode) || isItemPath(raw.source.explode)) c.fail('source.explode', `must be the field path of an array, e.g. "items" (got ${show(raw.source.explode)})`);
-        else explode = true;
-      }
-      if (raw.source.late !== undefined) {
-        if (typeof raw.source.late !== 'boolean') c.fail('source.late', `must be true or false (got ${show(raw.source.late)})`);
-        else late = raw.source.late;
-      }
-      if (late && explode) c.fail('source.explode', 'cannot explode the late output');
+/**
+ * The checks after the schema, each on fields the schema found valid (docs/metrics.md "Metric definitions"):
+ * what depends on another field (the value on the aggregation, item. paths on explode, source types on the
+ * aggregation's, a join's key, sides and window, late sources) and what needs parsing (durations and their order).
+ */
+function semanticIssues(raw: Record<string, unknown>, schemaErrors: SchemaFieldError[]): [string, string][] {
+  const out: [string, string][] = [];
+  const fail = (field: string, message: string) => out.push([field, message]);
+  const valid = (field: string) => !hasErrorAt(schemaErrors, field);
+  const source = isObject(raw.source) ? raw.source : undefined;
+  const explode = source?.explode !== undefined && valid('source.explode');
+  const late = source?.late === true;
+  if (late && explode) fail('source.explode', 'cannot explode the late output');
+  const path = (v: unknown, field: string, withItems: boolean) => {
+    if (!isValidFieldPath(v)) fail(field, `must be a field path like "productId" or "attrs.campaign" (got ${show(v)})`);
+    else if (isItemPath(v) && !withItems) fail(field, `"${v}" reads an exploded item, but source.explode is not set`);
+  };
+  if (raw.key !== undefined && valid('key')) path(raw.key, 'key', explode);
+
+  const agg = isObject(raw.aggregation) ? raw.aggregation : undefined;
+  const aggType = agg && valid('aggregation.type') && typeof agg.type === 'string' ? (agg.type as AggregationType) : undefined;
+  if (agg && aggType === 'join') {
+    if (Array.isArray(agg.left) && Array.isArray(agg.right)) {
+      const both = agg.left.filter((t) => (agg.right as unknown[]).includes(t));
+      if (both.length > 0) fail('aggregation.right', `an event type cannot be on both sides of a join (${both.join(', ')})`);
     }
+    if (Array.isArray(agg.fields) && !schemaErrors.some((e) => e.field === 'aggregation.fields'))
+      agg.fields.forEach((f, i) => valid(`aggregation.fields[${i}]`) && path(f, `aggregation.fields[${i}]`, false));
+    if (raw.key === undefined) fail('key', 'a join needs a key (e.g. "orderId")');
+    if (explode) fail('source.explode', 'a join cannot explode items');
+    if (late) fail('aggregation.type', 'a join cannot read the late output');
   }
-
-  if (raw.key !== undefined) c.path(raw.key, 'key', explode);
-
-  // aggregation
-  const agg = raw.aggregation;
-  let aggType: AggregationType | undefined;
-  if (!isObject(agg)) c.fail('aggregation', `must be an object with a "type" (got ${show(agg)})`);
-  else if (typeof agg.type !== 'string' || !(agg.type in AGG_FIELDS)) {
-    c.fail('aggregation.type', `must be one of ${Object.keys(AGG_FIELDS).join(', ')} (got ${show(agg.type)})`);
-  } else {
-    aggType = agg.type as AggregationType;
-    c.unknownFields(agg, ['type', ...AGG_FIELDS[aggType]], 'aggregation');
-    switch (aggType) {
-      case 'topK':
-        if (!(Number.isInteger(agg.k) && (agg.k as number) >= 1 && (agg.k as number) <= MAX_TOP_K)) c.fail('aggregation.k', `must be an integer from 1 to ${MAX_TOP_K} (got ${show(agg.k)})`);
-        break;
-      case 'ratio':
-        c.eventTypes(agg.numerator, 'aggregation.numerator', true);
-        c.eventTypes(agg.denominator, 'aggregation.denominator', true);
-        break;
-      case 'abandonment':
-        c.eventTypes(agg.started, 'aggregation.started', true);
-        c.eventTypes(agg.completed, 'aggregation.completed', true);
-        break;
-      case 'join':
-        c.eventTypes(agg.left, 'aggregation.left', true);
-        c.eventTypes(agg.right, 'aggregation.right', true);
-        if (Array.isArray(agg.left) && Array.isArray(agg.right)) {
-          const both = agg.left.filter((t) => (agg.right as unknown[]).includes(t));
-          if (both.length > 0) c.fail('aggregation.right', `an event type cannot be on both sides of a join (${both.join(', ')})`);
-        }
-        if (agg.fields !== undefined) {
-          if (!Array.isArray(agg.fields)) c.fail('aggregation.fields', `must be a list of field paths (got ${show(agg.fields)})`);
-          else agg.fields.forEach((f, i) => c.path(f, `aggregation.fields[${i}]`, false));
-        }
-        if (raw.key === undefined) c.fail('key', 'a join needs a key (e.g. "orderId")');
-        if (explode) c.fail('source.explode', 'a join cannot explode items');
-        break;
-      case 'funnel':
-        if (!Array.isArray(agg.stages) || agg.stages.length < 2) c.fail('aggregation.stages', `must be a list of at least 2 stages {name, types} (got ${show(agg.stages)})`);
-        else {
-          const names = new Set<string>();
-          agg.stages.forEach((s, i) => {
-            const f = `aggregation.stages[${i}]`;
-            if (!isObject(s)) return c.fail(f, `must be an object {name, types} (got ${show(s)})`);
-            c.unknownFields(s, ['name', 'types'], f);
-            if (typeof s.name !== 'string' || s.name.length === 0) c.fail(`${f}.name`, `must be a non-empty string (got ${show(s.name)})`);
-            else if (names.has(s.name)) c.fail(`${f}.name`, `duplicate stage name "${s.name}"`);
-            else names.add(s.name);
-            c.eventTypes(s.types, `${f}.types`, true);
-          });
-        }
-        break;
-      default:
-        break;
-    }
-    if (late && aggType === 'join') c.fail('aggregation.type', 'a join cannot read the late output');
+  if (agg && aggType === 'funnel' && Array.isArray(agg.stages) && agg.stages.length >= 2) {
+    const names = new Set<string>();
+    agg.stages.forEach((s, i) => {
+      const name = isObject(s) ? s.name : undefined;
+      if (typeof name !== 'string' || name.length === 0) return;
+      if (names.has(name)) fail(`aggregation.stages[${i}].name`, `duplicate stage name "${name}"`);
+      else names.add(name);
+    });
   }
 
   // value
   if (aggType && NUMERIC_VALUE.includes(aggType)) {
-    if (raw.value === undefined) c.fail('value', `${aggType} needs a numeric field path (or a list of paths to multiply)`);
+    if (raw.value === undefined) fail('value', `${aggType} needs a numeric field path (or a list of paths to multiply)`);
     else if (Array.isArray(raw.value)) {
-      if (raw.value.length === 0) c.fail('value', 'must name at least one field path');
-      raw.value.forEach((p, i) => c.path(p, `value[${i}]`, explode));
-    } else c.path(raw.value, 'value', explode);
+      if (raw.value.length === 0) fail('value', 'must name at least one field path');
+      raw.value.forEach((p, i) => path(p, `value[${i}]`, explode));
+    } else if (valid('value')) path(raw.value, 'value', explode);
   } else if (aggType && MEMBER_VALUE.includes(aggType)) {
-    if (raw.value === undefined) c.fail('value', `${aggType} needs the field path of the member it counts (e.g. "userId")`);
-    else c.path(raw.value, 'value', explode);
-  } else if (aggType && raw.value !== undefined) c.fail('value', `${aggType} takes no value (got ${show(raw.value)})`);
+    if (raw.value === undefined) fail('value', `${aggType} needs the field path of the member it counts (e.g. "userId")`);
+    else if (valid('value')) path(raw.value, 'value', explode);
+  } else if (aggType && raw.value !== undefined && valid('value')) fail('value', `${aggType} takes no value (got ${show(raw.value)})`);
 
   // source types vs aggregation types
-  if (isObject(agg) && aggType && Array.isArray(sourceTypes)) {
+  if (agg && aggType && Array.isArray(source?.types)) {
+    const sourceTypes = source.types as unknown[];
     const needed = aggregationTypes(agg as AggregationSpec).filter((t) => (EVENT_TYPES as readonly string[]).includes(t));
-    const missing = needed.filter((t) => !(sourceTypes as unknown[]).includes(t));
-    if (missing.length > 0) c.fail('source.types', `must include the types the aggregation uses (missing ${missing.join(', ')})`);
+    const missing = needed.filter((t) => !sourceTypes.includes(t));
+    if (missing.length > 0) fail('source.types', `must include the types the aggregation uses (missing ${missing.join(', ')})`);
   }
 
   // window
-  const w = raw.window;
-  if (!isObject(w)) c.fail('window', `must be an object with a "type" (got ${show(w)})`);
-  else if (typeof w.type !== 'string' || !(w.type in WINDOW_FIELDS)) c.fail('window.type', `must be one of ${Object.keys(WINDOW_FIELDS).join(', ')} (got ${show(w.type)})`);
-  else {
-    const wt = w.type as WindowSpec['type'];
-    c.unknownFields(w, ['type', ...WINDOW_FIELDS[wt]], 'window');
+  const w = isObject(raw.window) ? raw.window : undefined;
+  const wt = w && valid('window.type') && typeof w.type === 'string' ? (w.type as WindowSpec['type']) : undefined;
+  if (w && wt) {
+    const dur = (name: string, positive: boolean): number | undefined => {
+      const field = `window.${name}`;
+      if (w[name] === undefined || !valid(field)) return undefined;
+      try {
+        const ms = parseDuration(w[name]);
+        if (positive && ms <= 0) {
+          fail(field, `must be positive (got ${show(w[name])})`);
+          return undefined;
+        }
+        return ms;
+      } catch (e) {
+        fail(field, (e as Error).message);
+        return undefined;
+      }
+    };
     if (wt === 'tumbling' || wt === 'sliding') {
-      const size = c.duration(w.size, 'window.size', { positive: true });
-      const hop = wt === 'sliding' ? c.duration(w.hop, 'window.hop', { positive: true }) : size;
-      const offset = c.duration(w.offset, 'window.offset', { optional: true });
-      if (size !== undefined && hop !== undefined && hop > size) c.fail('window.hop', `must not exceed the size (${hop} ms > ${size} ms): events would fall in no window`);
-      if (hop !== undefined && offset !== undefined && (offset < 0 || offset >= hop)) c.fail('window.offset', `must be in [0, ${wt === 'sliding' ? 'hop' : 'size'}) (got ${offset} ms)`);
+      const size = dur('size', true);
+      const hop = wt === 'sliding' ? dur('hop', true) : size;
+      const offset = dur('offset', false);
+      if (size !== undefined && hop !== undefined && hop > size) fail('window.hop', `must not exceed the size (${hop} ms > ${size} ms): events would fall in no window`);
+      if (hop !== undefined && offset !== undefined && (offset < 0 || offset >= hop)) fail('window.offset', `must be in [0, ${wt === 'sliding' ? 'hop' : 'size'}) (got ${offset} ms)`);
     } else if (wt === 'session') {
-      c.duration(w.gap, 'window.gap', { positive: true });
-      if (late) c.fail('window.type', 'the late output is counted in tumbling or sliding windows only');
+      dur('gap', true);
+      if (late) fail('window.type', 'the late output is counted in tumbling or sliding windows only');
     } else {
-      const upper = c.duration(w.upper, 'window.upper', { positive: true });
-      const lower = c.duration(w.lower, 'window.lower', { optional: true }) ?? 0;
-      if (upper !== undefined && lower >= upper) c.fail('window.lower', `must be below window.upper (${lower} ms >= ${upper} ms)`);
+      const upper = dur('upper', true);
+      const lower = w.lower === undefined ? 0 : dur('lower', false);
+      if (upper !== undefined && lower !== undefined && lower >= upper) fail('window.lower', `must be below window.upper (${lower} ms >= ${upper} ms)`);
     }
-    if (aggType === 'join' && wt !== 'interval') c.fail('window.type', `a join needs an "interval" window (got "${wt}")`);
-    if (aggType && aggType !== 'join' && wt === 'interval') c.fail('window.type', `an "interval" window is for joins only (aggregation is "${aggType}")`);
+    if (aggType === 'join' && wt !== 'interval') fail('window.type', `a join needs an "interval" window (got "${wt}")`);
+    if (aggType && aggType !== 'join' && wt === 'interval') fail('window.type', `an "interval" window is for joins only (aggregation is "${aggType}")`);
   }
-
-  return c.issues.length === 0 ? { def: raw as unknown as MetricDefinition, issues: [] } : { issues: c.issues };
+  return out;
 }
 
 /** Validates one definition; throws a MetricDefinitionError naming every problem. */
