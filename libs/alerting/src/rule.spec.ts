@@ -119,3 +119,11 @@ describe('rule size caps (docs/settings.md "Limits")', () => {
     expect(fields({ description: 'd'.repeat(1024), labels: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`l${i}`, 'v'.repeat(256)])) })).toEqual([]);
   });
 });
+
+describe('validateRule: hostile nesting', () => {
+  it('names a value nested 10,000 levels deep as a field error, never a stack overflow (found by tidemark fuzz)', () => {
+    const deep = JSON.parse(`${'['.repeat(10_000)}${']'.repeat(10_000)}`);
+    const r = validateRule({ id: 'r1', kind: 'threshold', metric: 'events', op: '<', value: 1, labels: { s2: deep } });
+    expect(r).toMatchObject({ ok: false, errors: [{ field: 'labels.s2', reason: 'must be a string' }] });
+  });
+});

@@ -70,7 +70,17 @@ function fill(template: string, e: ErrorObject): string {
   return template
     .replace(/\{n\}/g, String(sizeOf(e.data)))
     .replace(/\{limit\}/g, String((e.params as { limit?: unknown }).limit))
-    .replace(/\{value\}/g, e.keyword === 'required' || e.data === undefined ? 'nothing' : JSON.stringify(e.data));
+    .replace(/\{value\}/g, e.keyword === 'required' || e.data === undefined ? 'nothing' : shown(e.data));
+}
+
+/**
+ * A value as an error message quotes it: JSON, at most 64 characters; a structure too deep to stringify (a
+ * hostile input nested thousands of levels) is named by its type, never a stack overflow.
+ */
+function shown(v: unknown): string {
+  if (v !== null && typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
 function defaultReason(e: ErrorObject): string {
