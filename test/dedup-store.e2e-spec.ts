@@ -75,5 +75,5 @@ describe('RedisDedupStore', () => {
     expect(perId).toBeLessThan(30);
     await db.flushdb();
     await db.quit();
-  });
+  }, 60_000); // 200,000 claims: seconds alone, more beside the rest of the suite
 });
