@@ -233,7 +233,8 @@ return 1`;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tmAggCheckpoint(key: string, ...args: string[]): Result<[string, string, string?], Context>;
+    /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
+    tmAggCheckpoint(key: string, args: string[]): Result<[string, string, string?], Context>;
     tmAggRaise(numKeys: number, ...args: string[]): Result<number, Context>;
     tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
     tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
@@ -334,7 +335,7 @@ export class RedisAggregationStore implements AggregationStore {
     keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
     keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
     keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
-    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), ...args);
+    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), args);
     if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
     return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]) };
   }
