@@ -24,7 +24,7 @@
  */
 import type Redis from 'ioredis';
 import type { ChainableCommander, Result } from 'ioredis';
-import { decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import { LUA_KEY_TYPE_CHECK, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
 import type {
   MetricSet,
   AggregationStore,
@@ -85,17 +85,8 @@ local cp = KEYS[1]
 local pre = ARGV[1]
 local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$') ~= nil end
 local function fail(msg) return redis.error_reply('ERR tidemark checkpoint: ' .. msg) end
-local types = {}
-local function typed(key, t)
-  local w = types[key]
-  if w == nil then
-    w = redis.call('TYPE', key).ok
-    if w == 'none' then w = t end
-    types[key] = w
-  end
-  return w == t
-end
-if not typed(cp, 'hash') then return fail('checkpoint is not a hash') end
+${LUA_KEY_TYPE_CHECK}
+if not is(cp, 'hash') then return fail('checkpoint is not a hash') end
 local cur = redis.call('HGET', cp, 'seq') or '0'
 if cur ~= ARGV[2] then return {'conflict', cur} end
 if not int(ARGV[3]) or (ARGV[4] ~= '' and not int(ARGV[4])) or not int(ARGV[5]) or (ARGV[6] ~= '' and not int(ARGV[6])) then return fail('bad header') end
@@ -111,7 +102,7 @@ local ok, err = pcall(function()
     local metric, pane = take(), take()
     if not int(pane) then error('bad pane') end
     local grp = { key = pre .. 'c:' .. metric .. ':' .. pane, member = metric .. ':' .. pane, pane = pane, sets = {}, dels = {}, marks = {} }
-    if not typed(grp.key, 'hash') then error('pane is not a hash') end
+    if not is(grp.key, 'hash') then error('pane is not a hash') end
     for k = 1, count() do
       local f, v, fe = take(), take(), take()
       if not int(fe) then error('bad firstEnd') end
@@ -132,7 +123,7 @@ local ok, err = pcall(function()
     for g = 1, count() do
       local metric = take()
       local grp = { key = pre .. kind .. metric, metric = metric, sets = {}, dels = {}, extra = {} }
-      if not typed(grp.key, 'hash') then error(kind .. metric .. ' is not a hash') end
+      if not is(grp.key, 'hash') then error(kind .. metric .. ' is not a hash') end
       for k = 1, count() do
         local f, v = take(), take()
         local x = withExtra and take() or nil
@@ -147,8 +138,8 @@ local ok, err = pcall(function()
   local sessions = keyed('s:', false)
   local joins = keyed('j:', true)
   local results = keyed('r:', true)
-  if not typed(pre .. 'panes', 'zset') or not typed(pre .. 'm', 'hash') or not typed(pre .. 'jd', 'zset') then error('index keys of the wrong type') end
-  for _, g in ipairs(results) do if not typed(pre .. 'ri:' .. g.metric, 'zset') then error('result index of the wrong type') end end
+  if not is(pre .. 'panes', 'zset') or not is(pre .. 'm', 'hash') or not is(pre .. 'jd', 'zset') then error('index keys of the wrong type') end
+  for _, g in ipairs(results) do if not is(pre .. 'ri:' .. g.metric, 'zset') then error('result index of the wrong type') end end
   -- write
   local function hset(key, flat)
     for s = 1, #flat, 7000 do redis.call('HSET', key, unpack(flat, s, math.min(#flat, s + 6999))) end

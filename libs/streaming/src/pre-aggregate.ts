@@ -236,6 +236,21 @@ class Batch {
     }
   }
 
+  /** The record's key and input (in `key`, `input`), or false — counted as skipped — when either cannot be read. */
+  private key = '';
+  private input: unknown;
+  private read(m: CompiledWindowMetric, e: TidemarkEvent, item: unknown): boolean {
+    const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
+    const input = key === undefined ? undefined : m.input(e, item);
+    if (key === undefined || input === undefined) {
+      this.skip(m);
+      return false;
+    }
+    this.key = key;
+    this.input = input;
+    return true;
+  }
+
   private skip(m: CompiledMetric, n = 1): void {
     this.skipped[m.name] = (this.skipped[m.name] ?? 0) + n;
   }
@@ -261,12 +276,9 @@ class Batch {
       const isLate = checkLate && wm !== null && wm >= end + L;
       let perKey = this.sessions[m.index];
       for (const item of records) {
-        const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
-        const input = key === undefined ? undefined : m.input(e, item);
-        if (key === undefined || input === undefined) {
-          this.skip(m);
-          continue;
-        }
+        if (!this.read(m, e, item)) continue;
+        const key = this.key;
+        const input = this.input;
         valid++;
         if (isLate) continue;
         if (!perKey) perKey = this.sessions[m.index] = new Map();
@@ -306,12 +318,9 @@ class Batch {
       }
       let perKey = this.panes[m.index];
       for (const item of records) {
-        const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
-        const input = key === undefined ? undefined : m.input(e, item);
-        if (key === undefined || input === undefined) {
-          this.skip(m);
-          continue;
-        }
+        if (!this.read(m, e, item)) continue;
+        const key = this.key;
+        const input = this.input;
         valid++;
         if (first < 0) continue;
         if (!perKey) perKey = this.panes[m.index] = new Map();
@@ -325,12 +334,9 @@ class Batch {
     } else {
     let perKey = this.aligned[m.index];
     for (const item of records) {
-      const key = m.key === null ? ALL_KEY : keyString(m.key(e, item));
-      const input = key === undefined ? undefined : m.input(e, item);
-      if (key === undefined || input === undefined) {
-        this.skip(m);
-        continue;
-      }
+      if (!this.read(m, e, item)) continue;
+      const key = this.key;
+      const input = this.input;
       valid++;
       if (!perKey) perKey = this.aligned[m.index] = new Map();
       let cells = perKey.get(key);
