@@ -14,7 +14,6 @@
  * Pure: no I/O; time and the watermark come in as arguments.
  */
 import type { WindowResultDto } from '@tidemark/contracts';
-import type { AnyAggregation } from '../aggregations';
 import type { AlignedWindows } from '../assigners';
 import { applyJoinDelta, emptyJoinState, joinCleanupTime, type JoinState } from '../interval-join';
 import type { LateEvent } from '../late-event';
@@ -402,4 +401,3 @@ function splitId(id: string): [number, string] {
   return [Number(id.slice(0, i)), id.slice(i + 1)];
 }
 
-export type { AnyAggregation };

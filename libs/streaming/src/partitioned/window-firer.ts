@@ -21,7 +21,7 @@ import { earlierLeft, joinResultValue, type JoinState } from '../interval-join';
 import type { CompiledJoinMetric, CompiledWindowMetric, MetricSet } from '../metrics/compile';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkState } from '../watermark';
 import type { AlignedWindows } from '../assigners';
-import { decodeAcc, panesOfWindow, paneSize, windowsOfCell } from './layout';
+import { decodeAcc, panesOfWindow, windowsOfCell } from './layout';
 import type { AggregationStore, CellRef, JoinDue, Mark, StoredResult } from './store';
 
 export interface FirerOptions extends WatermarkOptions {
@@ -235,4 +235,3 @@ export class WindowFirer {
   }
 }
 
-export { paneSize };
