@@ -125,14 +125,13 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
     };
     const counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late)', ['outcome']);
     const durations = registry.histogram('tidemark_checkpoint_duration_seconds', 'One checkpoint of a partition: prepare, the fenced write, publishing its session results', ['outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
-    const held = registry.gauge('tidemark_operator_state_entries', 'Pane cells, sessions and join keys held in memory, by partition', ['partition'], (g) => {
+    registry.gauge('tidemark_operator_state_entries', 'Pane cells, sessions and join keys held in memory, by partition', ['partition'], (g) => {
       g.reset();
       for (const p of this.partitions.partitions) {
         const s = this.partitions.state(p);
         if (s) g.set({ partition: String(p) }, s.op.size);
       }
     });
-    void held;
     this.partitions = new CheckpointedPartitions(
       (p) =>
         new AggregationPartition(

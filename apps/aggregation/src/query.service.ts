@@ -8,11 +8,11 @@ import {
   CompiledJoinMetric,
   CompiledMetric,
   CompiledWindowMetric,
-  JoinState,
   MetricDefinition,
-  decodeAcc,
-  earlierLeft,
+  decodeSessions,
   joinResultValue,
+  mergeJoinPartials,
+  mergeWindowCells,
   panesOfWindow,
   windowsOfCell,
 } from '@tidemark/streaming';
@@ -158,9 +158,9 @@ export class QueryService {
         const entries = q.key !== undefined ? [[encodeKeyPart(q.key), await this.redis.hget(AGG_KEYS.sessions(p, metric.name), encodeKeyPart(q.key))]] : Object.entries(await this.redis.hgetall(AGG_KEYS.sessions(p, metric.name)));
         for (const [f, v] of entries) {
           if (!f || !v) continue;
-          for (const s of JSON.parse(v) as { s: number; e: number; a: string; v: number }[]) {
+          for (const s of decodeSessions(metric.aggregation.kind, v)) {
             if (s.v > 0) continue;
-            out.push({ metric: metric.name, key: decodeKeyPart(f), windowStart: s.s, windowEnd: s.e, value: metric.aggregation.result(decodeAcc(metric.aggregation.kind, s.a)), final: false, version: 0 });
+            out.push({ metric: metric.name, key: decodeKeyPart(f), windowStart: s.start, windowEnd: s.end, value: metric.aggregation.result(s.acc), final: false, version: 0 });
           }
         }
       }
@@ -185,14 +185,7 @@ export class QueryService {
     const out: WindowResultDto[] = [];
     const agg = metric.aggregation;
     for (const start of windows) {
-      const byKey = new Map<string, unknown>();
-      for (const c of cells) {
-        if (c.pane < start || c.pane >= start + a.size || (c.from !== null && c.from > start)) continue;
-        const acc = decodeAcc(agg.kind, c.value);
-        const cur = byKey.get(c.key);
-        byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
-      }
-      for (const [key, acc] of byKey) out.push({ metric: metric.name, key, windowStart: start, windowEnd: start + a.size, value: agg.result(acc), final: false, version: 0 });
+      for (const [key, acc] of mergeWindowCells(agg, a.size, start, cells)) out.push({ metric: metric.name, key, windowStart: start, windowEnd: start + a.size, value: agg.result(acc), final: false, version: 0 });
     }
     return out;
   }
@@ -200,21 +193,18 @@ export class QueryService {
   /** Orders still kept and not resolved (or resolved as matched in time): their current state, not final. */
   private async openJoins(metric: CompiledJoinMetric, q: RangeQuery): Promise<WindowResultDto[]> {
     const P = this.config.partitions;
-    const merged = new Map<string, JoinState>();
+    const partials = new Map<string, string[]>();
     for (let p = 0; p < P; p++) {
       const entries: [string, string | null][] = q.key !== undefined ? [[encodeKeyPart(q.key), await this.redis.hget(AGG_KEYS.joins(p, metric.name), encodeKeyPart(q.key))]] : Object.entries(await this.redis.hgetall(AGG_KEYS.joins(p, metric.name)));
       for (const [f, v] of entries) {
         if (!v) continue;
         const key = decodeKeyPart(f);
-        const j = JSON.parse(v) as { l: JoinState['left']; r: number[] };
-        const cur = merged.get(key) ?? { left: null, rights: [] };
-        cur.left = earlierLeft(cur.left, j.l);
-        cur.rights = [...new Set([...cur.rights, ...j.r])].sort((x, y) => x - y);
-        merged.set(key, cur);
+        partials.set(key, [...(partials.get(key) ?? []), v]);
       }
     }
     const out: WindowResultDto[] = [];
-    for (const [key, st] of merged) {
+    for (const [key, texts] of partials) {
+      const st = mergeJoinPartials(texts);
       if (!st.left) continue;
       out.push({ metric: metric.name, key, windowStart: st.left.ts, windowEnd: st.left.ts + metric.join.upperMs, value: joinResultValue(st, metric.join), final: false, version: 0 });
     }

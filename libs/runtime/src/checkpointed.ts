@@ -77,12 +77,6 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
     return [...this.slots.keys()].sort((a, b) => a - b);
   }
 
-  /** Last checkpointed sequence of a partition (undefined before its restore). */
-  checkpointedSeq(partition: number): number | undefined {
-    const s = this.slots.get(partition);
-    return s?.restored ? s.checkpointed : undefined;
-  }
-
   /** One batch of one partition (the consumer's handler). */
   handle(batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'>, partition: number, now: number): Promise<BatchOutcome> {
     const slot = this.slot(partition);

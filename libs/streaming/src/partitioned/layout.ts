@@ -8,6 +8,7 @@
  */
 import type { AggregationKind, AnyAggregation } from '../aggregations';
 import { HyperLogLog, type HyperLogLogJson } from '../hll';
+import { earlierLeft, type JoinState } from '../interval-join';
 import type { AlignedWindows } from '../assigners';
 import { paneSizeOf } from '../pre-aggregate';
 
@@ -85,4 +86,58 @@ export function mergeAll(agg: AnyAggregation, accs: readonly unknown[]): unknown
   let out = agg.createAccumulator();
   for (const a of accs) out = agg.merge(out, a);
   return out;
+}
+
+/**
+ * The cells of window [start, start + size), merged per key: a cell counts when its pane lies in the window
+ * and its `from` (if any) is at or before the window's start. The firer and the query API read windows so.
+ */
+export function mergeWindowCells(agg: AnyAggregation, size: number, start: number, cells: readonly { pane: number; key: string; from: number | null; value: string }[]): Map<string, unknown> {
+  const byKey = new Map<string, unknown>();
+  for (const c of cells) {
+    if (c.pane < start || c.pane >= start + size || (c.from !== null && c.from > start)) continue;
+    const acc = decodeAcc(agg.kind, c.value);
+    const cur = byKey.get(c.key);
+    byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
+  }
+  return byKey;
+}
+
+/** A key's sessions in one partition: [start, end), accumulator, last version published, changed since. */
+export interface StoredSession {
+  start: number;
+  end: number;
+  acc: unknown;
+  v: number;
+  d: boolean;
+}
+
+export function encodeSessions(kind: AggregationKind, list: readonly StoredSession[]): string {
+  return JSON.stringify(list.map((s) => ({ s: s.start, e: s.end, a: encodeAcc(kind, s.acc), v: s.v, d: s.d })));
+}
+
+export function decodeSessions(kind: AggregationKind, text: string): StoredSession[] {
+  return (JSON.parse(text) as { s: number; e: number; a: string; v: number; d: boolean }[]).map((j) => ({ start: j.s, end: j.e, acc: decodeAcc(kind, j.a), v: j.v, d: j.d }));
+}
+
+/** One partition's share of a join key (its lefts and rights there). */
+export function encodeJoinPartial(st: JoinState): string {
+  return JSON.stringify({ l: st.left, r: st.rights });
+}
+
+export function decodeJoinPartial(text: string): JoinState {
+  const j = JSON.parse(text) as { l: JoinState['left']; r: number[] };
+  return { left: j.l, rights: j.r };
+}
+
+/** A join key across partitions: the earliest left, the union of the rights (sorted). */
+export function mergeJoinPartials(texts: Iterable<string>): JoinState {
+  let left: JoinState['left'] = null;
+  const rights = new Set<number>();
+  for (const t of texts) {
+    const j = decodeJoinPartial(t);
+    left = earlierLeft(left, j.left);
+    for (const r of j.rights) rights.add(r);
+  }
+  return { left, rights: [...rights].sort((x, y) => x - y) };
 }

@@ -21,7 +21,7 @@ import type { CompiledWindowMetric, MetricSet } from '../metrics/compile';
 import { InvalidEvent, PreAggregator, type SequencedEvent, type StreamingOptions } from '../pre-aggregate';
 import { planSessionMerge } from '../session-merge';
 import { WatermarkTracker } from '../watermark';
-import { decodeAcc, encodeAcc, firstEndOfCell, paneCleanupTime } from './layout';
+import { decodeAcc, decodeJoinPartial, decodeSessions, encodeAcc, encodeJoinPartial, encodeSessions, firstEndOfCell, paneCleanupTime, type StoredSession } from './layout';
 import type { CellWrite, JoinWrite, KeyedWrite, PartitionCheckpoint, PartitionSnapshot, StoredResult } from './store';
 
 interface Cell {
@@ -32,23 +32,8 @@ interface Cell {
   acc: unknown;
 }
 
-interface Session {
-  start: number;
-  end: number;
-  acc: unknown;
-  /** Last version published (0: never). */
-  v: number;
-  /** Changed since published. */
-  d: boolean;
-}
-
-interface SessionJson {
-  s: number;
-  e: number;
-  a: string;
-  v: number;
-  d: boolean;
-}
+/** v: the last version published (0: never); d: changed since. */
+type Session = StoredSession;
 
 export interface ApplyOutput {
   late: LateEvent[];
@@ -161,15 +146,14 @@ export class PartitionOperator {
     for (const x of s.sessions) {
       const m = this.metrics.get(x.metric);
       if (!m || m.kind !== 'window' || m.window.type !== 'session') continue;
-      const list = (JSON.parse(x.value) as SessionJson[]).map((j) => ({ start: j.s, end: j.e, acc: decodeAcc(m.aggregation.kind, j.a), v: j.v, d: j.d }));
+      const list = decodeSessions(m.aggregation.kind, x.value);
       this.sessions[m.index].set(x.key, list);
       this.scheduleSessions(m, x.key, list);
     }
     for (const x of s.joins) {
       const m = this.metrics.get(x.metric);
       if (!m || m.kind !== 'join') continue;
-      const j = JSON.parse(x.value) as { l: JoinState['left']; r: number[] };
-      this.joins[m.index].set(x.key, { left: j.l, rights: j.r });
+      this.joins[m.index].set(x.key, decodeJoinPartial(x.value));
     }
     this.outbox = s.outbox ? (JSON.parse(s.outbox) as WindowResultDto[]) : [];
   }
@@ -337,13 +321,13 @@ export class PartitionOperator {
       const [index, key] = splitId(id);
       const m = this.metrics.metrics[index] as CompiledWindowMetric;
       const list = this.sessions[index].get(key);
-      sessions.push({ metric: m.name, key, value: list ? JSON.stringify(list.map((s) => ({ s: s.start, e: s.end, a: encodeAcc(m.aggregation.kind, s.acc), v: s.v, d: s.d }))) : null });
+      sessions.push({ metric: m.name, key, value: list ? encodeSessions(m.aggregation.kind, list) : null });
     }
     const joins: JoinWrite[] = [];
     for (const [id, due] of this.changedJoins) {
       const [index, key] = splitId(id);
       const st = this.joins[index].get(key);
-      joins.push({ metric: this.metrics.metrics[index].name, key, value: st ? JSON.stringify({ l: st.left, r: st.rights }) : null, due: st ? due : null });
+      joins.push({ metric: this.metrics.metrics[index].name, key, value: st ? encodeJoinPartial(st) : null, due: st ? due : null });
     }
     const mine = this.tracker.snapshot().partitions[this.p];
     const checkpoint: PartitionCheckpoint = {

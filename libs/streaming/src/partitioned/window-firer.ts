@@ -17,12 +17,12 @@
  * recorded, so a crashed round repeats them and JetStream drops the repeats.
  */
 import type { WindowResultDto } from '@tidemark/contracts';
-import { earlierLeft, joinResultValue, type JoinState } from '../interval-join';
+import { joinResultValue } from '../interval-join';
 import type { CompiledJoinMetric, CompiledWindowMetric, MetricSet } from '../metrics/compile';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkState } from '../watermark';
 import type { AlignedWindows } from '../assigners';
-import { decodeAcc, panesOfWindow, windowsOfCell } from './layout';
-import type { AggregationStore, CellRef, JoinDue, Mark, StoredResult } from './store';
+import { mergeJoinPartials, mergeWindowCells, panesOfWindow, windowsOfCell } from './layout';
+import type { AggregationStore, JoinDue, Mark, PartitionStatus, StoredResult } from './store';
 
 export interface FirerOptions extends WatermarkOptions {
   partitions: number;
@@ -45,6 +45,14 @@ interface JoinEmitted {
 
 type Publish = (results: WindowResultDto[]) => Promise<void>;
 
+/** The partitions' checkpoints as the watermark tracker's state. */
+function stateOf(statuses: readonly PartitionStatus[], watermark: number | null): WatermarkState {
+  const partitions: WatermarkState['partitions'] = {};
+  // A partition without events yet holds the watermark back while it is active (WatermarkTracker).
+  for (const s of statuses) partitions[String(s.partition)] = { maxTs: s.maxTs, lastActiveAt: s.lastEventAt };
+  return { partitions, watermark };
+}
+
 export class WindowFirer {
   constructor(
     readonly metrics: MetricSet,
@@ -55,17 +63,13 @@ export class WindowFirer {
 
   /** The watermark state of every partition's checkpoint (for the watermark gauges and queries). */
   async watermarkState(): Promise<WatermarkState> {
-    const statuses = await this.store.statuses(this.options.partitions);
-    const partitions: WatermarkState['partitions'] = {};
-    // A partition without events yet holds the watermark back while it is active (WatermarkTracker).
-    for (const s of statuses) partitions[String(s.partition)] = { maxTs: s.maxTs, lastActiveAt: s.lastEventAt };
-    return { partitions, watermark: await this.store.watermark() };
+    return stateOf(await this.store.statuses(this.options.partitions), await this.store.watermark());
   }
 
   async round(now: number): Promise<RoundResult> {
     const P = this.options.partitions;
     const statuses = await this.store.statuses(P);
-    const state = await this.watermarkState();
+    const state = stateOf(statuses, await this.store.watermark());
     const wm = new WatermarkTracker(this.options, state).advance(now);
     if (wm === null) return { watermark: null, fired: [] };
     if (state.watermark === null || wm > state.watermark) await this.store.raiseWatermark(P, wm);
@@ -73,9 +77,9 @@ export class WindowFirer {
     const fired: WindowResultDto[] = [];
     const through = await this.store.firedThroughAll();
     for (const m of this.metrics.metrics) {
-      if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm, through.get(m.name) ?? null)));
+      if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm, through)));
     }
-    fired.push(...(await this.refire(published)));
+    fired.push(...(await this.refire(published, through)));
     for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm)));
     // The horizon: every partition with a checkpoint decides with at least this watermark.
     let horizon: number | null = statuses.length > 0 ? Infinity : null;
@@ -85,21 +89,9 @@ export class WindowFirer {
     return { watermark: wm, fired };
   }
 
-  /** Merges the cells of one window, per key. */
-  private mergeWindow(m: CompiledWindowMetric, start: number, cells: readonly (CellRef & { value: string })[]): Map<string, unknown> {
-    const agg = m.aggregation;
-    const end = start + (m.window as { assigner: AlignedWindows }).assigner.size;
-    const byKey = new Map<string, unknown>();
-    for (const c of cells) {
-      if (c.pane < start || c.pane >= end || (c.from !== null && c.from > start)) continue;
-      const acc = decodeAcc(agg.kind, c.value);
-      const cur = byKey.get(c.key);
-      byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
-    }
-    return byKey;
-  }
-
-  private async fireAligned(m: CompiledWindowMetric, a: AlignedWindows, wm: number, through: number | null): Promise<WindowResultDto[]> {
+  /** Fires the windows of `m` the watermark passed; `fired` (what each metric fired through) is kept up to date. */
+  private async fireAligned(m: CompiledWindowMetric, a: AlignedWindows, wm: number, fired: Map<string, number>): Promise<WindowResultDto[]> {
+    const through = fired.get(m.name) ?? null;
     // Window ends are a hop apart: nothing to do until the watermark reaches the next one.
     if (through !== null && through + a.hop > wm) return [];
     const lastEnd = a.lastStart(wm - a.size) + a.size;
@@ -113,6 +105,7 @@ export class WindowFirer {
     }
     if (windows.size === 0) {
       await this.store.setFiredThrough(m.name, lastEnd);
+      fired.set(m.name, Math.max(through ?? -Infinity, lastEnd));
       return [];
     }
     const starts = [...windows].sort((x, y) => x - y);
@@ -120,13 +113,14 @@ export class WindowFirer {
     const cells = (await Promise.all(Array.from({ length: P }, (_, p) => this.store.readPanes(p, m.name, need)))).flat();
     const out: { ref: StoredResult; result: WindowResultDto }[] = [];
     for (const start of starts) {
-      for (const [key, acc] of this.mergeWindow(m, start, cells)) {
+      for (const [key, acc] of mergeWindowCells(m.aggregation, a.size, start, cells)) {
         out.push({ ref: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: null }, result: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: m.aggregation.result(acc), final: true, version: 1 } });
       }
     }
-    const fired = await this.publishChanged(m.name, out);
+    const results = await this.publishChanged(m.name, out);
     await this.store.setFiredThrough(m.name, lastEnd);
-    return fired;
+    fired.set(m.name, Math.max(through ?? -Infinity, lastEnd));
+    return results;
   }
 
   /**
@@ -148,20 +142,18 @@ export class WindowFirer {
     return fire;
   }
 
-  private async refire(horizon: number | null): Promise<WindowResultDto[]> {
+  private async refire(horizon: number | null, through: ReadonlyMap<string, number>): Promise<WindowResultDto[]> {
     const P = this.options.partitions;
     const L = this.options.allowedLatenessMs;
     const marks = await Promise.all(Array.from({ length: P }, (_, p) => this.store.marks(p)));
     if (marks.every((l) => l.length === 0)) return [];
     const todo = new Map<string, { m: CompiledWindowMetric; a: AlignedWindows; key: string; start: number }>();
-    const through = new Map<string, number | null>();
     for (const list of marks) {
       for (const mk of list) {
         const m = this.metrics.get(mk.metric);
         if (!m || m.kind !== 'window' || m.window.type !== 'aligned') continue;
-        if (!through.has(m.name)) through.set(m.name, await this.store.firedThrough(m.name));
         const t = through.get(m.name);
-        if (t === null || t === undefined) continue;
+        if (t === undefined) continue;
         for (const w of windowsOfCell(m.window.assigner, mk.pane, mk.from)) {
           if (w.end > t || (horizon !== null && w.end + L <= horizon)) continue;
           todo.set(`${m.name}\u0000${w.start}\u0000${mk.key}`, { m, a: m.window.assigner, key: mk.key, start: w.start });
@@ -173,7 +165,7 @@ export class WindowFirer {
     for (const t of todo.values()) {
       const panes = panesOfWindow(t.a, t.start);
       const cells = (await Promise.all(Array.from({ length: P }, (_, p) => this.store.readKeyCells(p, t.m.name, t.key, panes)))).flat();
-      const acc = this.mergeWindow(t.m, t.start, cells).get(t.key);
+      const acc = mergeWindowCells(t.m.aggregation, t.a.size, t.start, cells).get(t.key);
       if (acc === undefined) continue;
       const end = t.start + t.a.size;
       const list = byMetric.get(t.m.name) ?? [];
@@ -197,16 +189,7 @@ export class WindowFirer {
     const results: WindowResultDto[] = [];
     const records: { key: string; value: string }[] = [];
     keys.forEach((key, i) => {
-      const st: JoinState = { left: null, rights: [] };
-      const rights = new Set<number>();
-      for (const part of parts) {
-        const v = part[i];
-        if (v === null) continue;
-        const j = JSON.parse(v) as { l: JoinState['left']; r: number[] };
-        st.left = earlierLeft(st.left, j.l);
-        for (const r of j.r) rights.add(r);
-      }
-      st.rights = [...rights].sort((x, y) => x - y);
+      const st = mergeJoinPartials(parts.map((part) => part[i]).filter((v): v is string => v !== null));
       if (!st.left) return;
       const end = st.left.ts + m.join.upperMs;
       if (wm < end) return void deadline.set(key, end);
