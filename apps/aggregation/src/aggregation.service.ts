@@ -6,7 +6,7 @@ import { BatchContext, BatchOutcome, ConsumedMessage, DeadLetterRequest, FramedE
 import { MetricsRegistry } from '@tidemark/observability';
 import { REDIS } from '@tidemark/state';
 import { PartitionOperator } from '@tidemark/streaming';
-import { CheckpointedPartitions, CheckpointResult, PartitionState, pipelineLatency } from '@tidemark/runtime';
+import { CheckpointedPartitions, CheckpointResult, FRAME_DECODER, PartitionState, pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
 import { Firer, publishResults } from './firer';
 import { LoadedMetrics } from './metric-loader';
@@ -123,7 +123,7 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
       idleAdvance: config.watermarkIdleAdvance,
       allowedLatenessMs: config.allowedLatenessMs,
     };
-    const counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late)', ['outcome']);
+    const counts = registry.counter('tidemark_aggregation_events_total', 'Clean events by outcome (applied, late; replayed: at or before what was applied)', ['outcome']);
     const durations = registry.histogram('tidemark_checkpoint_duration_seconds', 'One checkpoint of a partition: prepare, the fenced write, publishing its session results', ['outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
     registry.gauge('tidemark_operator_state_entries', 'Pane cells, sessions and join keys held in memory, by partition', ['partition'], (g) => {
       g.reset();
@@ -152,10 +152,14 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
           },
         ),
       {
+        decoder: FRAME_DECODER,
         intervalMs: config.checkpointIntervalMs,
         maxEvents: config.checkpointMaxEvents,
         logger: this.logger,
         onCheckpoint: (i) => durations.observe({ outcome: i.outcome }, i.durationMs / 1000),
+        onBatch: (b) => {
+          if (b.replayed > 0) counts.inc({ outcome: 'replayed' }, b.replayed);
+        },
       },
     );
     this.latency = pipelineLatency(registry);

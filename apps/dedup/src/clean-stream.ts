@@ -1,6 +1,6 @@
 import { headers, streams, subjects } from '@tidemark/contracts';
 import { JetStreamConnection, JetStreamPublisher } from '@tidemark/jetstream';
-import type { CleanStream, ForwardedFloor } from './dedup.processor';
+import type { CleanStream, ForwardedFloor } from './dedup-partition';
 
 /** The clean stream as dedup sees it: its partitions' last frames, and fenced, idempotent publishes. */
 export class JetStreamCleanStream implements CleanStream {

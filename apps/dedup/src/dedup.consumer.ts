@@ -7,9 +7,9 @@ import { DedupService } from './dedup.service';
 export class DedupConsumer {
   constructor(private readonly dedup: DedupService) {}
 
-  /** One batch of one raw partition, in stream order. Throws on Redis/NATS trouble: the batch comes again. */
+  /** One batch of one raw partition, in stream order (the shared lifecycle). Throws on Redis/NATS trouble: the batch comes again. */
   @BatchPattern('events.raw.*')
   handle(@Payload() batch: ConsumedMessage[], @Ctx() ctx: JetStreamContext): Promise<BatchOutcome> {
-    return this.dedup.process(batch, ctx.getPartition()!);
+    return this.dedup.process(batch, ctx.batch, ctx.getPartition()!);
   }
 }

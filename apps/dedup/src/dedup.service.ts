@@ -1,23 +1,23 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { BatchOutcome, ConsumedMessage, JetStreamConnection, JetStreamPublisher, Outcome } from '@tidemark/jetstream';
+import { BatchContext, BatchOutcome, ConsumedMessage, JetStreamConnection, JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
+import { CheckpointedPartitions } from '@tidemark/runtime';
 import { REDIS, RedisDedupStore } from '@tidemark/state';
 import { JetStreamCleanStream } from './clean-stream';
-import { DedupProcessor } from './dedup.processor';
+import { DedupPartition, RAW_FRAME_DECODER, type RawFrame } from './dedup-partition';
 
 /**
- * Binds the DedupProcessor to Redis, the clean stream and the metrics; turns its result into a batch outcome.
- * Also sweeps claims past DEDUP_TTL_MS out of the owned partitions every DEDUP_SWEEP_INTERVAL_MS.
+ * Runs each owned raw partition's DedupPartition on the shared lifecycle (restore the forwarded floor, apply a
+ * batch: claim and forward, ack), bound to Redis, the clean stream and the metrics. Also sweeps claims past
+ * DEDUP_TTL_MS out of the owned partitions every DEDUP_SWEEP_INTERVAL_MS.
  */
 @Injectable()
 export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DedupService.name);
-  private readonly processor: DedupProcessor;
+  private readonly partitions: CheckpointedPartitions<DedupPartition, RawFrame>;
   private readonly store: RedisDedupStore;
-  private readonly events;
-  private readonly frames;
   private readonly swept;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -30,12 +30,29 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     metrics: MetricsRegistry,
   ) {
     this.store = new RedisDedupStore(redis, config.dedupTtlMs, config.dedupSlots);
-    this.processor = new DedupProcessor(this.store, new JetStreamCleanStream(connection, publisher, config.fault.dedupKillAfterForward), {
-      maxEvents: config.frameMaxEvents,
-      maxBytes: config.frameMaxBytes,
-    });
-    this.events = metrics.counter('tidemark_dedup_events_total', 'Raw events by dedup decision', ['outcome']);
-    this.frames = metrics.counter('tidemark_dedup_frames_total', 'Clean frames published');
+    const events = metrics.counter('tidemark_dedup_events_total', 'Raw events by dedup decision', ['outcome']);
+    const frames = metrics.counter('tidemark_dedup_frames_total', 'Clean frames published');
+    const clean = new JetStreamCleanStream(connection, publisher, config.fault.dedupKillAfterForward);
+    const limits = { maxEvents: config.frameMaxEvents, maxBytes: config.frameMaxBytes };
+    this.partitions = new CheckpointedPartitions(
+      (p) =>
+        new DedupPartition(p, this.store, clean, limits, (c) => {
+          events.inc({ outcome: 'forwarded' }, c.forwarded);
+          events.inc({ outcome: 'duplicate' }, c.duplicates);
+          frames.inc(c.frames);
+        }),
+      {
+        decoder: RAW_FRAME_DECODER,
+        // The forward to the clean stream is dedup's checkpoint: every batch is acked as soon as it is forwarded.
+        intervalMs: 0,
+        maxEvents: 1,
+        logger: this.logger,
+        onBatch: (b) => {
+          if (b.replayed > 0) events.inc({ outcome: 'replayed' }, b.replayed);
+          if (b.deadLettered > 0) events.inc({ outcome: 'poison' }, b.deadLettered);
+        },
+      },
+    );
     this.swept = metrics.counter('tidemark_dedup_expired_total', 'Remembered ids dropped past the horizon');
   }
 
@@ -48,14 +65,8 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     clearInterval(this.sweeper);
   }
 
-  async process(batch: ConsumedMessage[], partition: number): Promise<BatchOutcome> {
-    const r = await this.processor.process(partition, batch);
-    this.events.inc({ outcome: 'forwarded' }, r.forwarded);
-    this.events.inc({ outcome: 'duplicate' }, r.duplicates);
-    this.events.inc({ outcome: 'replayed' }, r.replayed);
-    this.frames.inc(r.frames);
-    if (r.poison.length) this.events.inc({ outcome: 'poison' }, r.poison.length);
-    return Outcome.ack(r.poison);
+  process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {
+    return this.partitions.handle(batch, ctx, partition, Date.now());
   }
 
   /**

@@ -1,9 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { frameCount } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { BatchContext, BatchOutcome, ConsumedMessage } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { CheckpointedPartitions, pipelineLatency } from '@tidemark/runtime';
+import { CheckpointedPartitions, FRAME_DECODER, pipelineLatency } from '@tidemark/runtime';
 import type { RecStore } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
 import { RecsPartitionState } from './recs-partition.state';
@@ -35,10 +34,15 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
           },
         }),
       {
+        decoder: FRAME_DECODER,
         intervalMs: config.checkpointIntervalMs,
         maxEvents: config.checkpointMaxEvents,
         logger: this.logger,
         onCheckpoint: (i) => checkpointSeconds.observe({ outcome: i.outcome }, i.durationMs / 1000),
+        onBatch: (b) => {
+          if (b.applied > 0) this.counts.inc({ outcome: 'applied' }, b.applied);
+          if (b.replayed > 0) this.counts.inc({ outcome: 'replayed' }, b.replayed);
+        },
       },
     );
   }
@@ -53,18 +57,8 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
   }
 
   async process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {
-    const state = this.partitions.state(partition);
-    const before = state?.applied ?? 0;
     const out = await this.partitions.handle(batch, ctx, partition, Date.now());
-    if (out.kind === 'retry') return out;
-    const applied = (this.partitions.state(partition)?.applied ?? 0) - before;
-    let events = 0;
-    for (const m of batch) events += frameCount(m.data);
-    if (applied > 0) {
-      this.counts.inc({ outcome: 'applied' }, applied);
-      this.latency(batch, Date.now());
-    }
-    if (events > applied) this.counts.inc({ outcome: 'replayed' }, events - applied);
+    if (out.kind === 'ack' || out.kind === 'hold') this.latency(batch, Date.now());
     return out;
   }
 }

@@ -1,7 +1,7 @@
 import { encodeFrame } from '@tidemark/contracts';
 import type { ConsumedMessage } from '@tidemark/jetstream';
 import { DEFAULT_PARAMS, InMemoryRecStore, RecPending, Recommender, planEvents, sessionsOf } from '@tidemark/recommend';
-import { CheckpointedPartitions } from '@tidemark/runtime';
+import { CheckpointedPartitions, FRAME_DECODER } from '@tidemark/runtime';
 import { RecsPartitionState } from './recs-partition.state';
 
 const T = Date.UTC(2026, 0, 1);
@@ -33,7 +33,7 @@ class CountingStore extends InMemoryRecStore {
   }
 }
 
-const partitions = (store: InMemoryRecStore) => new CheckpointedPartitions((p) => new RecsPartitionState(store, p, DEFAULT_PARAMS), { intervalMs: 200, maxEvents: 1000 });
+const partitions = (store: InMemoryRecStore) => new CheckpointedPartitions((p) => new RecsPartitionState(store, p, DEFAULT_PARAMS), { decoder: FRAME_DECODER, intervalMs: 200, maxEvents: 1000 });
 
 describe('RecsPartitionState under CheckpointedPartitions', () => {
   it('holds batches in memory, then writes them in one checkpoint equal to applying them one by one', async () => {

@@ -28,8 +28,6 @@ export class RecsPartitionState implements PartitionState {
   /** Windows written by a checkpoint (or read from one), least recently touched first. */
   private readonly windows = new Map<string, SessionItem[]>();
   private readonly windowCache: number;
-  /** Events applied in memory since the start (for the service's counters). */
-  applied = 0;
 
   constructor(
     private readonly store: RecStore,
@@ -48,7 +46,6 @@ export class RecsPartitionState implements PartitionState {
   }
 
   async apply(events: FramedEvent[]): Promise<DeadLetterRequest[] | void> {
-    this.applied += events.length;
     const interactions: Interaction[] = [];
     for (const e of events) for (const x of interactionsOf(e.event)) interactions.push(x);
     if (interactions.length === 0) return;

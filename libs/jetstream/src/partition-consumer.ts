@@ -499,6 +499,8 @@ export class PartitionConsumer {
   /** See BatchContext.rewind. */
   readonly rewind = (afterSeq: number): void => {
     this.rewindTo = Math.max(1, afterSeq + 1);
+    // Acks seen above it no longer count as processed: a later resync must not skip past the rewind.
+    this.confirmedFloor = Math.min(this.confirmedFloor, afterSeq);
     this.needsResync = true;
     this.resyncReason = `rewind to the checkpoint at stream seq ${afterSeq}`;
   };

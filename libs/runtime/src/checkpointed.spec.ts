@@ -1,6 +1,6 @@
 import { encodeFrame } from '@tidemark/contracts';
 import type { ConsumedMessage, FramedEvent } from '@tidemark/jetstream';
-import { CheckpointedPartitions, type CheckpointResult, type PartitionState } from './checkpointed';
+import { CheckpointConflict, CheckpointedPartitions, CheckpointFailed, FRAME_DECODER, type CheckpointResult, type PartitionState } from './checkpointed';
 
 /** A durable store (survives "crashes") and a state that sums event values in memory. */
 class Store {
@@ -39,7 +39,7 @@ function ctx(ackFloor = 0) {
 }
 
 describe('CheckpointedPartitions', () => {
-  const opts = { intervalMs: 200, maxEvents: 5 };
+  const opts = { decoder: FRAME_DECODER, intervalMs: 200, maxEvents: 5 };
 
   it('holds batches until a checkpoint is due, then acks; the timer checkpoints and commits', async () => {
     const store = new Store();
@@ -124,5 +124,131 @@ describe('CheckpointedPartitions', () => {
     expect((out as { deadLetters: { seq: number }[] }).deadLetters.map((d) => d.seq)).toEqual([1]);
     await cp.stop(1);
     expect(store).toMatchObject({ seq: 2, total: 5 });
+  });
+
+  it('skips messages at or below what was applied (a redelivery) without decoding them, and reports the counts', async () => {
+    const store = new Store();
+    const batches: { applied: number; replayed: number; deadLettered: number }[] = [];
+    const cp = new CheckpointedPartitions(() => new SumState(store), { ...opts, onBatch: ({ applied, replayed, deadLettered }) => void batches.push({ applied, replayed, deadLettered }) });
+    await cp.handle([msg(1, [1, 2]), msg(2, [3])], ctx(), 0, 0);
+    // 1 and 2 again (the consumer redelivered them), then 3 — and a broken message 4
+    const bad = { seq: 4, data: Buffer.from('nope') } as unknown as ConsumedMessage;
+    await cp.handle([msg(1, [1, 2]), msg(2, [3]), msg(3, [10]), bad], ctx(), 0, 10);
+    expect(batches).toEqual([
+      { applied: 3, replayed: 0, deadLettered: 0 },
+      { applied: 1, replayed: 3, deadLettered: 1 },
+    ]);
+    expect((cp.state(0) as SumState).total).toBe(16);
+  });
+
+  it('with intervalMs 0 every batch is checkpointed and acked at once', async () => {
+    const store = new Store();
+    const cp = new CheckpointedPartitions(() => new SumState(store), { ...opts, intervalMs: 0 });
+    expect(await cp.handle([msg(1, [1])], ctx(), 0, 0)).toEqual({ kind: 'ack' });
+    expect(await cp.handle([msg(2, [2])], ctx(), 0, 0)).toEqual({ kind: 'ack' });
+    expect(store).toMatchObject({ seq: 2, total: 3, writes: 2 });
+  });
+
+  it('a CheckpointConflict from apply (a fenced write of the state’s own) restores and rewinds to the checkpoint', async () => {
+    const store = new Store();
+    class Fenced extends SumState {
+      refuse = false;
+      override apply(events: FramedEvent[]): void {
+        if (this.refuse) throw new CheckpointConflict('the sink holds another writer’s output');
+        super.apply(events);
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Fenced(store), opts);
+    await cp.handle([msg(1, [1])], ctx(), 0, 0);
+    await cp.handle([msg(2, [2])], ctx(), 0, 300); // checkpoint at 2, total 3
+    store.seq = 5; // another writer moved on
+    store.total = 40;
+    (cp.state(0) as Fenced).refuse = true;
+    const c = ctx();
+    const out = await cp.handle([msg(3, [4])], c, 0, 310);
+    expect(out.kind).toBe('retry');
+    expect(c.rewinds).toEqual([5]);
+    expect((cp.state(0) as Fenced).total).toBe(40);
+    (cp.state(0) as Fenced).refuse = false;
+    expect(await cp.handle([msg(6, [1])], ctx(5), 0, 320)).toEqual({ kind: 'hold' });
+    expect((cp.state(0) as Fenced).total).toBe(41);
+  });
+
+  it('exclusive runs a change between batches and checkpoints it (with held events) before it returns', async () => {
+    const store = new Store();
+    class Dirty extends SumState {
+      changed = false;
+      dirty() {
+        return this.changed;
+      }
+      override async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+        const r = await super.checkpoint(expectedSeq, seq);
+        if (r.status === 'ok') this.changed = false;
+        return r;
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Dirty(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1])], c, 0, 0); // held
+    const result = await cp.exclusive(0, 10, (s) => {
+      s.total += 100;
+      s.changed = true;
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(store).toMatchObject({ seq: 1, total: 101, writes: 1 });
+    expect(c.commits).toEqual([1]); // the held event is acked with it
+    // nothing changed: no write
+    await cp.exclusive(0, 20, () => undefined);
+    expect(store.writes).toBe(1);
+  });
+
+  it('exclusive: a change that cannot be checkpointed is dropped from memory with the held events, which come again', async () => {
+    const store = new Store();
+    class Dirty extends SumState {
+      changed = false;
+      dirty() {
+        return this.changed;
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Dirty(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1])], c, 0, 0);
+    await cp.handle([msg(2, [2])], c, 0, 300); // checkpoint at 2, total 3
+    await cp.handle([msg(3, [4])], c, 0, 310); // held
+    store.fail = true;
+    await expect(
+      cp.exclusive(0, 320, (s) => {
+        s.total += 100;
+        s.changed = true;
+      }),
+    ).rejects.toThrow(CheckpointFailed);
+    store.fail = false;
+    expect(c.rewinds).toEqual([2]);
+    expect((cp.state(0) as Dirty).total).toBe(3);
+    // the consumer delivers 3 again: applied once
+    expect(await cp.handle([msg(3, [4])], ctx(2), 0, 330)).toEqual({ kind: 'hold' });
+    await cp.stop(400);
+    expect(store).toMatchObject({ seq: 3, total: 7 });
+  });
+
+  it('exclusive: a change that throws after changing memory is dropped too', async () => {
+    const store = new Store();
+    store.total = 5;
+    class Dirty extends SumState {
+      changed = false;
+      dirty() {
+        return this.changed;
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Dirty(store), opts);
+    await expect(
+      cp.exclusive(0, 0, (s) => {
+        s.total = 999;
+        s.changed = true;
+        throw new Error('invalid');
+      }),
+    ).rejects.toThrow('invalid');
+    expect((cp.state(0) as Dirty).total).toBe(5);
   });
 });

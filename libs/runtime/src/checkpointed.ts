@@ -5,24 +5,63 @@
  *
  *   first batch of a partition → state.restore() → the checkpoint's sequence C
  *     the consumer acked past C (a checkpoint lost in a Redis failover): rewind, deliver again from C + 1
- *   each batch → events after the last applied sequence → state.apply (in memory) → `hold` (not acked)
+ *   each batch → messages after the last applied sequence → decoded → state.apply (in memory) → `hold`
+ *     (messages at or below it are a redelivery: skipped and counted as replayed)
  *   checkpoint due → state.checkpoint(C, last applied) — one fenced write → `ack` / commit(C')
  *     conflict (another writer moved the checkpoint): restore again and rewind to its sequence
  *
  * A crash loses the work since the last checkpoint; its messages were not acked, so they come again and are
  * applied once to the restored state. The checkpoint (not the broker's ack floor) says where to resume.
- * Pure of I/O itself: time comes in as arguments, Redis and NATS behind the two interfaces.
+ *
+ * Dedup, aggregation, recommendation and alerting all run on it; they differ in what a checkpoint is (a Lua
+ * script of a partition's changes, or — for dedup — the fenced forward to the clean stream that `apply` makes
+ * itself, with `intervalMs: 0`) and in how messages decode (`BatchDecoder`). API writes (alerting's rules) go
+ * through `exclusive`, which checkpoints before it returns. Pure of I/O itself: time comes in as arguments,
+ * Redis and NATS behind the state's methods.
  */
+import { frameCount } from '@tidemark/contracts';
 import { decodeFrames, Outcome, type BatchContext, type BatchOutcome, type ConsumedMessage, type DeadLetterRequest, type FramedEvent } from '@tidemark/jetstream';
 
 export type CheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number };
 
+/**
+ * Thrown by `apply` when a write the state makes itself was refused by its fence (dedup's forward found
+ * another writer's frame in the clean stream): the partition is restored and delivered again from there.
+ */
+export class CheckpointConflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointConflict';
+  }
+}
+
+/** Thrown by `exclusive` when its change could not be checkpointed: nothing of it remains, in memory or in Redis. */
+export class CheckpointFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointFailed';
+  }
+}
+
+/** How a service reads its messages: into items that carry their message's stream sequence. */
+export interface BatchDecoder<E extends { seq: number }> {
+  decode(batch: readonly ConsumedMessage[]): { events: E[]; deadLetters: DeadLetterRequest[] };
+  /** Items a message holds (counted as replayed when the message is skipped). */
+  count(message: ConsumedMessage): number;
+}
+
+/** Event frames (libs/contracts frame.ts), one item per event: aggregation and recommendation. */
+export const FRAME_DECODER: BatchDecoder<FramedEvent> = { decode: decodeFrames, count: (m) => frameCount(m.data) };
+
 /** One partition's keyed state, held in memory and checkpointed (a service's operator). */
-export interface PartitionState {
+export interface PartitionState<E extends { seq: number } = FramedEvent> {
   /** Reads the partition's last checkpoint into memory, dropping what memory held; its sequence (0: none). */
   restore(): Promise<number>;
-  /** Applies events (every one after the last applied sequence) in memory; returns events it dead-letters. */
-  apply(events: FramedEvent[], now: number): Promise<DeadLetterRequest[] | void> | DeadLetterRequest[] | void;
+  /**
+   * Applies the items of the messages after the last applied sequence, in memory; returns items it
+   * dead-letters. Throws CheckpointConflict when a fenced write of its own was refused.
+   */
+  apply(events: E[], now: number): Promise<DeadLetterRequest[] | void> | DeadLetterRequest[] | void;
   /**
    * Writes what changed since the last checkpoint with sequence `seq`, in one fenced call: only when the
    * stored checkpoint is still at `expectedSeq`.
@@ -34,19 +73,23 @@ export interface PartitionState {
   activate?(now: number): void;
 }
 
-export interface CheckpointOptions {
-  /** Checkpoint at least this often while events come in (CHECKPOINT_INTERVAL_MS, default 200). */
+export interface CheckpointOptions<E extends { seq: number }> {
+  /** How messages are read: FRAME_DECODER for event frames. */
+  decoder: BatchDecoder<E>;
+  /** Checkpoint at least this often while events come in (CHECKPOINT_INTERVAL_MS, default 200; 0: every batch). */
   intervalMs: number;
   /** … and after this many events at most (CHECKPOINT_MAX_EVENTS, default 20 000). */
   maxEvents: number;
   logger?: { warn(message: string): unknown };
   /** Called after each checkpoint attempt. */
   onCheckpoint?: (info: { partition: number; durationMs: number; outcome: 'ok' | 'conflict' | 'error'; events: number }) => void;
+  /** Called after each batch: items applied, items skipped as already applied (a redelivery), items dead-lettered. */
+  onBatch?: (info: { partition: number; applied: number; replayed: number; deadLettered: number }) => void;
 }
 
-interface Slot {
+interface Slot<S> {
   partition: number;
-  state: PartitionState;
+  state: S;
   restored: boolean;
   /** Last stream sequence applied in memory. */
   applied: number;
@@ -55,22 +98,24 @@ interface Slot {
   /** Events applied since that checkpoint. */
   pending: number;
   lastCheckpointAt: number;
+  /** The consumer's, from its last batch: ack up to a checkpoint, deliver again after a sequence. */
   commit?: (seq: number) => Promise<void>;
+  rewind?: (afterSeq: number) => void;
   lock: Promise<unknown>;
 }
 
-export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
-  private readonly slots = new Map<number, Slot>();
+export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq: number } = FramedEvent> {
+  private readonly slots = new Map<number, Slot<S>>();
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly create: (partition: number) => S,
-    private readonly options: CheckpointOptions,
+    private readonly options: CheckpointOptions<E>,
   ) {}
 
   /** The state of a partition, once created. */
   state(partition: number): S | undefined {
-    return this.slots.get(partition)?.state as S | undefined;
+    return this.slots.get(partition)?.state;
   }
 
   get partitions(): number[] {
@@ -81,7 +126,40 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
   handle(batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'>, partition: number, now: number): Promise<BatchOutcome> {
     const slot = this.slot(partition);
     slot.commit = ctx.commit;
+    slot.rewind = ctx.rewind;
     return this.locked(slot, () => this.process(slot, batch, ctx, now));
+  }
+
+  /**
+   * Runs a change that does not come from the stream (an API write) on a partition's state, between batches,
+   * and checkpoints it before returning. If the checkpoint fails, the partition is restored (the change and
+   * any events since the last checkpoint are dropped from memory; those events are delivered again) and
+   * CheckpointFailed is thrown. A change that throws leaves memory untouched only if it throws before it
+   * changes anything; otherwise it is restored the same way.
+   */
+  exclusive<T>(partition: number, now: number, change: (state: S) => T | Promise<T>): Promise<T> {
+    const slot = this.slot(partition);
+    return this.locked(slot, async () => {
+      if (!slot.restored) await this.restore(slot, now);
+      let result: T;
+      try {
+        result = await change(slot.state);
+      } catch (e) {
+        if (slot.state.dirty?.()) await this.abandon(slot, now);
+        throw e;
+      }
+      if (this.hasWork(slot)) {
+        const applied = slot.applied;
+        const r = await this.checkpoint(slot, now);
+        if (r !== 'ok') {
+          if (r === 'error') await this.abandon(slot, now);
+          else if (applied > slot.checkpointed) slot.rewind?.(slot.checkpointed); // restored already: held events come again
+          throw new CheckpointFailed(`partition ${partition}: the change could not be checkpointed (${r})`);
+        }
+        await slot.commit?.(slot.checkpointed);
+      }
+      return result;
+    });
   }
 
   /** Checkpoints every partition whose checkpoint is due (a timer calls it; tests call it with their clock). */
@@ -132,7 +210,7 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
     await this.tick(now, true).catch((e) => this.options.logger?.warn(`last checkpoint failed: ${(e as Error).message}`));
   }
 
-  private slot(partition: number): Slot {
+  private slot(partition: number): Slot<S> {
     let s = this.slots.get(partition);
     if (!s) {
       s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve() };
@@ -141,17 +219,17 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
     return s;
   }
 
-  private locked<T>(slot: Slot, fn: () => Promise<T>): Promise<T> {
+  private locked<T>(slot: Slot<S>, fn: () => Promise<T>): Promise<T> {
     const run = slot.lock.then(fn, fn);
     slot.lock = run.catch(() => undefined);
     return run;
   }
 
-  private hasWork(slot: Slot): boolean {
+  private hasWork(slot: Slot<S>): boolean {
     return slot.applied > slot.checkpointed || (slot.state.dirty?.() ?? false);
   }
 
-  private async restore(slot: Slot, now: number): Promise<void> {
+  private async restore(slot: Slot<S>, now: number): Promise<void> {
     const seq = await slot.state.restore();
     slot.applied = slot.checkpointed = seq;
     slot.pending = 0;
@@ -159,23 +237,46 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
     slot.restored = true;
   }
 
-  private async process(slot: Slot, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
+  /** Drops memory that cannot be made durable: restored from the checkpoint; what it had applied comes again. */
+  private async abandon(slot: Slot<S>, now: number): Promise<void> {
+    const applied = slot.applied;
+    slot.restored = false;
+    await this.restore(slot, now).catch((e) => this.options.logger?.warn(`partition ${slot.partition}: restore failed (retried with the next batch): ${(e as Error).message}`));
+    if (applied > slot.checkpointed) slot.rewind?.(slot.checkpointed);
+  }
+
+  private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
     if (!slot.restored) await this.restore(slot, now);
     if (ctx.ackFloor > slot.checkpointed) {
       // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
       ctx.rewind(slot.checkpointed);
       return Outcome.retry(0, `partition ${slot.partition}: acked up to ${ctx.ackFloor}, checkpoint at ${slot.checkpointed}`);
     }
-    const decoded = decodeFrames(batch);
-    const deadLetters = decoded.deadLetters;
-    const last = batch[batch.length - 1].seq;
-    const fresh = decoded.events.filter((e) => e.seq > slot.applied);
-    if (last > slot.applied) {
-      const more = await slot.state.apply(fresh, now);
-      if (more) deadLetters.push(...more);
-      slot.applied = last;
-      slot.pending += fresh.length;
+    let replayed = 0;
+    let from = 0;
+    while (from < batch.length && batch[from].seq <= slot.applied) replayed += this.options.decoder.count(batch[from++]);
+    const fresh = from === 0 ? batch : batch.slice(from);
+    const deadLetters: DeadLetterRequest[] = [];
+    let applied = 0;
+    if (fresh.length > 0) {
+      const decoded = this.options.decoder.decode(fresh);
+      deadLetters.push(...decoded.deadLetters);
+      try {
+        const more = await slot.state.apply(decoded.events, now);
+        if (more) deadLetters.push(...more);
+      } catch (e) {
+        if (!(e instanceof CheckpointConflict)) throw e;
+        this.options.logger?.warn(`partition ${slot.partition}: ${e.message}; restoring`);
+        slot.restored = false;
+        await this.restore(slot, now);
+        ctx.rewind(slot.checkpointed);
+        return Outcome.retry(0, `partition ${slot.partition}: ${e.message}`);
+      }
+      slot.applied = fresh[fresh.length - 1].seq;
+      slot.pending += decoded.events.length;
+      applied = decoded.events.length;
     }
+    this.options.onBatch?.({ partition: slot.partition, applied, replayed, deadLettered: deadLetters.length });
     if (slot.applied > slot.checkpointed && (slot.pending >= this.options.maxEvents || now - slot.lastCheckpointAt >= this.options.intervalMs)) {
       const r = await this.checkpoint(slot, now);
       if (r === 'conflict') {
@@ -183,11 +284,11 @@ export class CheckpointedPartitions<S extends PartitionState = PartitionState> {
         return Outcome.retry(0, `partition ${slot.partition}: another writer moved the checkpoint to ${slot.checkpointed}`);
       }
     }
-    return last <= slot.checkpointed ? Outcome.ack(deadLetters) : Outcome.hold(deadLetters);
+    return batch[batch.length - 1].seq <= slot.checkpointed ? Outcome.ack(deadLetters) : Outcome.hold(deadLetters);
   }
 
   /** One checkpoint; 'error' keeps memory as it is (the next one retries), 'conflict' restores. */
-  private async checkpoint(slot: Slot, now: number): Promise<'ok' | 'conflict' | 'error'> {
+  private async checkpoint(slot: Slot<S>, now: number): Promise<'ok' | 'conflict' | 'error'> {
     const started = Date.now();
     const events = slot.pending;
     let outcome: 'ok' | 'conflict' | 'error';
