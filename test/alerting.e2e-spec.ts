@@ -301,8 +301,8 @@ describe('alerting service', () => {
     await redis.kill();
     await publish([window('orders_per_user', 'u-redis', 40, 9, 10)]);
     await eventually(async () => expect((await fetch(`${base}/health/ready`)).status).toBe(503));
-    // The batch was tried and refused (its commit failed), not merely not yet fetched.
-    await eventually(async () => expect(await fetch(`${base}/metrics`).then((r) => r.text())).toMatch(/tidemark_consumer_retries_total\{[^}]*durable="alerting-results"[^}]*\} [1-9]/), {
+    // The batch was applied in memory and its checkpoint refused (held, not acked), not merely not yet fetched.
+    await eventually(async () => expect(await fetch(`${base}/metrics`).then((r) => r.text())).toMatch(/tidemark_checkpoint_duration_seconds_count\{[^}]*outcome="error"[^}]*\} [1-9]/), {
       timeoutMs: 30_000,
     });
     await redis.start();

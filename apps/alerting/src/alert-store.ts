@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { REDIS } from '@tidemark/state';
+import type { CheckpointResult } from '@tidemark/runtime';
+import { LUA_KEY_TYPE_CHECK, REDIS } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
 export interface TargetProgress {
@@ -24,14 +26,69 @@ export interface OutboxEntry {
   webhooks: Record<string, TargetProgress>;
 }
 
+/** One checkpoint of the alerting state: written only if the stored one is still at `expectedSeq`. */
 export interface Commit {
-  lastSeq?: number;
+  expectedSeq: number;
+  /** The last results-stream sequence applied. */
+  lastSeq: number;
   clock: number | null;
   outboxSeq: number;
   changed: FingerprintState[];
   removed: string[];
   outbox: OutboxEntry[];
-  rules?: { put?: AlertRule; delete?: string };
+  rulesPut: AlertRule[];
+  rulesDeleted: string[];
+}
+
+/**
+ * The fenced checkpoint: KEYS meta, state, outbox, rules; ARGV expectedSeq, lastSeq, clock ('' for none),
+ * outboxSeq, then for state, outbox and rules in turn: a count of field/value pairs to set, a count of fields
+ * to delete, the pairs, the fields. Everything is read and checked before the first write.
+ */
+const COMMIT = `
+local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
+if current ~= ARGV[1] then return {0, current} end
+local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
+${LUA_KEY_TYPE_CHECK}
+local function whole(s)
+  local x = tonumber(s)
+  if x and x >= 0 and x == math.floor(x) then return x end
+  return nil
+end
+if not whole(ARGV[2]) or not whole(ARGV[4]) then return refuse('lastSeq and outboxSeq must be sequences') end
+if ARGV[3] ~= '' and not tonumber(ARGV[3]) then return refuse('clock is not a number') end
+if not is(KEYS[1], 'hash') then return refuse(KEYS[1] .. ': a key of another type') end
+local at = 4
+local function arg()
+  at = at + 1
+  return ARGV[at]
+end
+local hashes = {}
+for h = 2, 4 do
+  local ns, nd = whole(arg()), whole(arg())
+  if not ns or not nd then return refuse(KEYS[h] .. ': bad counts') end
+  if at + 2 * ns + nd > #ARGV then return refuse(KEYS[h] .. ': fewer arguments than counted') end
+  if (ns > 0 or nd > 0) and not is(KEYS[h], 'hash') then return refuse(KEYS[h] .. ': a key of another type') end
+  local sets, dels = {}, {}
+  for i = 1, 2 * ns do sets[i] = arg() end
+  for i = 1, nd do dels[i] = arg() end
+  hashes[h] = {sets, dels}
+end
+if at ~= #ARGV then return refuse((#ARGV - at) .. ' arguments after the last section') end
+for h = 2, 4 do
+  local sets, dels = hashes[h][1], hashes[h][2]
+  for i = 1, #sets, 1000 do redis.call('HSET', KEYS[h], unpack(sets, i, math.min(i + 999, #sets))) end
+  for i = 1, #dels, 1000 do redis.call('HDEL', KEYS[h], unpack(dels, i, math.min(i + 999, #dels))) end
+end
+redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', ARGV[3], 'outboxSeq', ARGV[4])
+return {1, ARGV[2]}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** COMMIT: [1, lastSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
+    tidemarkAlertingCommit(meta: string, state: string, outbox: string, rules: string, ...args: string[]): Result<[number, string], Context>;
+  }
 }
 
 export const KEYS = {
@@ -54,8 +111,9 @@ export interface Loaded {
 }
 
 /**
- * Everything the alerting service keeps in Redis. A batch's state changes, its notifications (outbox) and its
- * last applied stream sequence are written in one MULTI/EXEC, so a crash leaves either all or none of them.
+ * Everything the alerting service keeps in Redis. A checkpoint's state changes, rule changes, notifications
+ * (outbox) and last applied stream sequence are written by one fenced script, so a crash leaves either all
+ * or none of them, and a second writer (a zombie instance) is refused.
  */
 @Injectable()
 export class AlertStore {
@@ -66,6 +124,7 @@ export class AlertStore {
     @Inject(CONFIG) config: TidemarkConfig,
   ) {
     this.failedMax = config.alerting.failedMax;
+    redis.defineCommand('tidemarkAlertingCommit', { numberOfKeys: 4, lua: COMMIT });
   }
 
   /** Seeds `rules` once, ever (a marker key), so deleted defaults stay deleted. Returns true when seeded now. */
@@ -97,19 +156,29 @@ export class AlertStore {
     };
   }
 
-  async commit(c: Commit): Promise<void> {
-    const m = this.redis.multi();
-    if (c.changed.length > 0) m.hset(KEYS.state, Object.fromEntries(c.changed.map((s) => [s.fingerprint, JSON.stringify(s)])));
-    if (c.removed.length > 0) m.hdel(KEYS.state, ...c.removed);
-    if (c.outbox.length > 0) m.hset(KEYS.outbox, Object.fromEntries(c.outbox.map((e) => [e.id, JSON.stringify(e)])));
-    if (c.rules?.put) m.hset(KEYS.rules, c.rules.put.id, JSON.stringify(c.rules.put));
-    if (c.rules?.delete) m.hdel(KEYS.rules, c.rules.delete);
-    const meta: Record<string, string> = { clock: c.clock === null ? '' : String(c.clock), outboxSeq: String(c.outboxSeq) };
-    if (c.lastSeq !== undefined) meta.lastSeq = String(c.lastSeq);
-    m.hset(KEYS.meta, meta);
-    const res = await m.exec();
-    const failed = res?.find(([err]) => err);
-    if (!res || failed) throw new Error(`Redis transaction failed: ${failed ? (failed[0] as Error).message : 'aborted'}`);
+  /** One checkpoint, fenced on the stored sequence; a conflict names the stored one. */
+  async commit(c: Commit): Promise<CheckpointResult> {
+    const section = (sets: [string, string][], dels: string[]) => [String(sets.length), String(dels.length), ...sets.flat(), ...dels];
+    const args = [
+      String(c.expectedSeq),
+      String(c.lastSeq),
+      c.clock === null ? '' : String(c.clock),
+      String(c.outboxSeq),
+      ...section(
+        c.changed.map((s) => [s.fingerprint, JSON.stringify(s)]),
+        c.removed,
+      ),
+      ...section(
+        c.outbox.map((e) => [e.id, JSON.stringify(e)]),
+        [],
+      ),
+      ...section(
+        c.rulesPut.map((r) => [r.id, JSON.stringify(r)]),
+        c.rulesDeleted,
+      ),
+    ];
+    const [ok, stored] = await this.redis.tidemarkAlertingCommit(KEYS.meta, KEYS.state, KEYS.outbox, KEYS.rules, ...args);
+    return ok === 1 ? { status: 'ok' } : { status: 'conflict', lastSeq: Number(stored) };
   }
 
   /** One round of delivery progress in one transaction: entries still going, and entries done (with given-up targets). */

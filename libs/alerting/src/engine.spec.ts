@@ -258,6 +258,10 @@ describe('determinism, persistence and rule changes', () => {
     expect(c.changed).toHaveLength(1);
     expect(c.removed).toEqual([]);
     expect(e.takeChanges().changed).toEqual([]);
+    // a failed write puts them back; the next take returns them (with what changed since)
+    e.requeueChanges(c);
+    expect(e.hasChanges()).toBe(true);
+    expect(e.takeChanges().changed.map((s) => s.fingerprint)).toEqual(c.changed.map((s) => s.fingerprint));
   });
 
   it('deleting a rule resolves its firing alerts and drops its state', () => {

@@ -113,6 +113,12 @@ export class AlertEngine {
     return { changed, removed };
   }
 
+  /** Puts changes taken by `takeChanges()` back (their write failed): the next `takeChanges()` returns them again. */
+  requeueChanges(changes: { changed: readonly FingerprintState[]; removed: readonly string[] }): void {
+    for (const s of changes.changed) if (this.states.has(s.fingerprint)) this.dirtySet.add(s.fingerprint);
+    for (const fp of changes.removed) if (!this.states.has(fp)) this.removedSet.add(fp);
+  }
+
   /**
    * Adds or replaces a rule. A replaced rule keeps its alerts when it still reads the same series (kind, metric,
    * key and field unchanged): the next window is judged by the new rule. Otherwise (or when disabled) its

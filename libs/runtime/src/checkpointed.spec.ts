@@ -232,23 +232,19 @@ describe('CheckpointedPartitions', () => {
     expect(store).toMatchObject({ seq: 3, total: 7 });
   });
 
-  it('exclusive: a change that throws after changing memory is dropped too', async () => {
+  it('exclusive: a change that throws (before changing anything) passes its error on and writes nothing', async () => {
     const store = new Store();
-    store.total = 5;
-    class Dirty extends SumState {
-      changed = false;
-      dirty() {
-        return this.changed;
-      }
-    }
-    const cp = new CheckpointedPartitions(() => new Dirty(store), opts);
+    const cp = new CheckpointedPartitions(() => new SumState(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1])], c, 0, 0); // held
     await expect(
-      cp.exclusive(0, 0, (s) => {
-        s.total = 999;
-        s.changed = true;
+      cp.exclusive(0, 10, () => {
         throw new Error('invalid');
       }),
     ).rejects.toThrow('invalid');
-    expect((cp.state(0) as Dirty).total).toBe(5);
+    expect(store.writes).toBe(0);
+    expect(c.rewinds).toEqual([]);
+    await cp.tick(300);
+    expect(store).toMatchObject({ seq: 1, total: 1 });
   });
 });

@@ -134,20 +134,14 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
    * Runs a change that does not come from the stream (an API write) on a partition's state, between batches,
    * and checkpoints it before returning. If the checkpoint fails, the partition is restored (the change and
    * any events since the last checkpoint are dropped from memory; those events are delivered again) and
-   * CheckpointFailed is thrown. A change that throws leaves memory untouched only if it throws before it
-   * changes anything; otherwise it is restored the same way.
+   * CheckpointFailed is thrown. A change must throw (e.g. on invalid input) before it changes anything: its
+   * error is passed on and nothing is checkpointed.
    */
   exclusive<T>(partition: number, now: number, change: (state: S) => T | Promise<T>): Promise<T> {
     const slot = this.slot(partition);
     return this.locked(slot, async () => {
       if (!slot.restored) await this.restore(slot, now);
-      let result: T;
-      try {
-        result = await change(slot.state);
-      } catch (e) {
-        if (slot.state.dirty?.()) await this.abandon(slot, now);
-        throw e;
-      }
+      const result = await change(slot.state);
       if (this.hasWork(slot)) {
         const applied = slot.applied;
         const r = await this.checkpoint(slot, now);
