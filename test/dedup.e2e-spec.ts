@@ -108,6 +108,23 @@ describe('dedup service', () => {
     expect(clean.filter((m) => m.data.id === 't2-after')).toHaveLength(1);
   });
 
+  it('a foreign message last on a clean subject: a restarted dedup reads the floor past it and neither doubles nor loses', async () => {
+    const p = partitionOf('s6', PARTITIONS);
+    const first = Array.from({ length: 30 }, (_, i) => event(`t6-${i}`, 's6'));
+    await publishRaw(first, 5);
+    await quiescent();
+    // somebody else publishes on the clean subject (the shipped NATS permissions forbid it; a test can)
+    await jetstream(nc).publish(subjects.clean(p), Buffer.from('{"id":"foreign"}'));
+    await dedup.stop();
+    await dedup.start();
+    // the same raw frames again (a client resending) and new ones
+    await publishRaw([...first, ...Array.from({ length: 10 }, (_, i) => event(`t6-new-${i}`, 's6'))], 5);
+    await quiescent();
+    const ids = (await readStream<{ id?: string }>(nc, streams.clean.name)).map((m) => m.data.id ?? '').filter((id) => id.startsWith('t6-'));
+    expect(ids).toHaveLength(40);
+    expect(new Set(ids).size).toBe(40);
+  });
+
   it('loses nothing and forwards nothing twice across a kill -9 in the middle of a backlog', async () => {
     const ids = Array.from({ length: 6000 }, (_, i) => `t3-${i}`);
     const sends = ids.map((id, i) => event(id, `s3-${i % 97}`));

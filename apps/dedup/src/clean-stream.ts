@@ -1,3 +1,4 @@
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { headers, streams, subjects } from '@tidemark/contracts';
 import { JetStreamConnection, JetStreamPublisher } from '@tidemark/jetstream';
 import type { CleanStream, ForwardedFloor } from './dedup-partition';
@@ -23,9 +24,40 @@ export class JetStreamCleanStream implements CleanStream {
       throw error;
     }
     if (!last) return { rawSeq: 0, cleanSeq: 0 };
-    // A message stored before frames has no raw sequence: nothing is known to be forwarded by this version.
-    const raw = Number(last.header?.get(headers.rawSeq) || 0);
-    return { rawSeq: Number.isSafeInteger(raw) ? raw : 0, cleanSeq: last.seq };
+    const raw = rawSeqOf(last.header?.get(headers.rawSeq));
+    // A message dedup did not forward (published by someone else, or before frames) has no raw sequence:
+    // the floor is the raw sequence of the last one that has.
+    return { rawSeq: raw ?? (await this.lastForwardedBefore(partition, last.seq)), cleanSeq: last.seq };
+  }
+
+  /**
+   * Reads the partition's clean subject backwards in growing spans (headers only, one ordered consumer per
+   * span) for the last message carrying a raw sequence before `before`; 0 when there is none. Only needed
+   * when a foreign message ends the subject (the shipped NATS permissions let only dedup publish there).
+   */
+  private async lastForwardedBefore(partition: number, before: number): Promise<number> {
+    const js = jetstream(this.connection.nc);
+    for (let span = 4096; ; span *= 8) {
+      const from = Math.max(1, before - span);
+      const consumer = await js.consumers.get(streams.clean.name, {
+        filter_subjects: subjects.clean(partition),
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: from,
+        headers_only: true,
+      });
+      let found: number | undefined;
+      try {
+        for (;;) {
+          const m = await consumer.next({ expires: 2000 });
+          if (!m || m.seq >= before) break;
+          found = rawSeqOf(m.headers?.get(headers.rawSeq)) ?? found;
+        }
+      } finally {
+        await consumer.delete().catch(() => undefined);
+      }
+      if (found !== undefined) return found;
+      if (from === 1) return 0;
+    }
   }
 
   async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number, ingestedAt: number): Promise<number> {
@@ -37,4 +69,9 @@ export class JetStreamCleanStream implements CleanStream {
     if (this.killAfter !== undefined && ++this.stored >= this.killAfter) process.kill(process.pid, 'SIGKILL');
     return ack.seq;
   }
+}
+
+function rawSeqOf(header: string | undefined): number | undefined {
+  const n = header ? Number(header) : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }

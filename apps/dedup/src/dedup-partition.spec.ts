@@ -7,13 +7,16 @@ import { CleanStream, DedupCounts, DedupPartition, ForwardedFloor, RAW_FRAME_DEC
 
 /** The clean stream's semantics that dedup relies on: expected-last-sequence fence, msgId de-duplication. */
 class FakeCleanStream implements CleanStream {
-  readonly messages: { partition: number; seq: number; rawSeq: number; msgId: string; frame: Buffer }[] = [];
+  readonly messages: { partition: number; seq: number; rawSeq: number | undefined; msgId: string; frame: Buffer }[] = [];
   /** Fail the next publish before storing it ('before'), or store it and lose the ack ('after'). */
   failNext: 'before' | 'after' | undefined;
 
+  /** Like the JetStream one: the last raw sequence on the subject (read past foreign messages), its last sequence. */
   async floor(partition: number): Promise<ForwardedFloor> {
-    const last = this.messages.filter((m) => m.partition === partition).pop();
-    return last ? { rawSeq: last.rawSeq, cleanSeq: last.seq } : { rawSeq: 0, cleanSeq: 0 };
+    const mine = this.messages.filter((m) => m.partition === partition);
+    const last = mine[mine.length - 1];
+    const forwarded = mine.filter((m) => m.rawSeq !== undefined).pop();
+    return last ? { rawSeq: forwarded?.rawSeq ?? 0, cleanSeq: last.seq } : { rawSeq: 0, cleanSeq: 0 };
   }
 
   async publish(partition: number, frame: Buffer, msgId: string, rawSeq: number, expectedLastSeq: number, _ingestedAt: number): Promise<number> {
@@ -30,8 +33,13 @@ class FakeCleanStream implements CleanStream {
     return seq;
   }
 
+  /** A message somebody else published on the partition's clean subject (no raw sequence). */
+  foreign(partition = 3): void {
+    this.messages.push({ partition, seq: this.messages.length + 1, rawSeq: undefined, msgId: `foreign-${this.messages.length}`, frame: Buffer.from('{not a frame') });
+  }
+
   ids(partition = 3): string[] {
-    return this.messages.filter((m) => m.partition === partition).flatMap((m) => decodeFrame(m.frame).ids.map((b) => b.toString()));
+    return this.messages.filter((m) => m.partition === partition && m.rawSeq !== undefined).flatMap((m) => decodeFrame(m.frame).ids.map((b) => b.toString()));
   }
 }
 
@@ -146,6 +154,26 @@ describe('DedupPartition on the shared lifecycle', () => {
     expect(clean.ids()).toEqual(['a', 'b', 'c']);
   });
 
+  it('a foreign message last on the clean subject: the floor is read past it', async () => {
+    const clean = new FakeCleanStream();
+    const store = new InMemoryDedupStore(TTL, 64);
+    const d = new Instance(clean, store);
+    await d.process([raw(1, ['a']), raw(2, ['b'])]);
+    clean.foreign();
+    // the next forward finds another last sequence: restored, and delivered again after 2 (the last forwarded)
+    expect(await d.process([raw(3, ['c'])])).toMatchObject({ kind: 'retry' });
+    expect(d.rewinds).toEqual([2]);
+    expect(await d.process([raw(3, ['c'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 1 } });
+    clean.foreign();
+    // a new instance after a foreign message, its consumer behind (the ack of 3 was lost): 3 is skipped
+    const restarted = new Instance(clean, store);
+    restarted.ackFloor = 2;
+    expect(await restarted.process([raw(3, ['c'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 0, replayed: 1 } });
+    expect(await restarted.process([raw(4, ['d'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 1, replayed: 0 } });
+    expect(restarted.rewinds).toEqual([]);
+    expect(clean.ids()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
   it('dead-letters a message that is not a frame, and reads a single JSON event (the format before frames)', async () => {
     const clean = new FakeCleanStream();
     const r = await new Instance(clean).process([
@@ -180,11 +208,11 @@ describe('DedupPartition on the shared lifecycle', () => {
     expect(await d.process([raw(2, ['a', 'a'], later)])).toMatchObject({ counts: { forwarded: 1, duplicates: 1 } });
   });
 
-  it('exactly once through random duplicates, failures, lost acks, restarts and zombies (property)', async () => {
+  it('exactly once through random duplicates, failures, lost acks, restarts, zombies and foreign messages (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.tuple(fc.constantFrom('none', 'before', 'after', 'restart', 'zombie'), fc.integer({ min: 1, max: 4 })), { maxLength: 30 }),
+        fc.array(fc.tuple(fc.constantFrom('none', 'before', 'after', 'restart', 'zombie', 'foreign'), fc.integer({ min: 1, max: 4 })), { maxLength: 30 }),
         async (frames, faults) => {
           const clean = new FakeCleanStream();
           const store = new InMemoryDedupStore(TTL, 8);
@@ -207,7 +235,8 @@ describe('DedupPartition on the shared lifecycle', () => {
               // the previous instance woke up and processed a batch from where it was
               zombie ??= new Instance(clean, store, limits);
               await zombie.process(stream.slice(0, size)).catch(() => undefined);
-            } else if (fault !== 'none') clean.failNext = fault;
+            } else if (fault === 'foreign') clean.foreign();
+            else if (fault !== 'none') clean.failNext = fault;
             const batch = stream.slice(next - 1, next - 1 + size);
             if (batch.length === 0) break;
             const rewinds = d.rewinds.length;

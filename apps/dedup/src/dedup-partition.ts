@@ -49,7 +49,8 @@ export const RAW_FRAME_DECODER: BatchDecoder<RawFrame> = {
 
 /** What the clean stream says about a partition: the last raw sequence forwarded and the subject's last sequence. */
 export interface ForwardedFloor {
-  rawSeq: number;
+  /** Undefined when the clean stream cannot tell (a foreign message last on the subject, and none before it could be read). */
+  rawSeq: number | undefined;
   cleanSeq: number;
 }
 
@@ -81,7 +82,7 @@ interface Group {
 }
 
 export class DedupPartition implements PartitionState<RawFrame> {
-  private floor: ForwardedFloor = { rawSeq: 0, cleanSeq: 0 };
+  private floor = { rawSeq: 0, cleanSeq: 0 };
 
   constructor(
     private readonly partition: number,
@@ -91,9 +92,13 @@ export class DedupPartition implements PartitionState<RawFrame> {
     private readonly counted: (counts: DedupCounts) => void = () => undefined,
   ) {}
 
-  async restore(): Promise<number> {
-    this.floor = await this.clean.floor(this.partition);
-    return this.floor.rawSeq;
+  async restore({ ackFloor }: { ackFloor: number }): Promise<number> {
+    const read = await this.clean.floor(this.partition);
+    // A foreign message last on the subject hides the floor: what this instance forwarded itself, or what the
+    // consumer acked (acked frames were forwarded), is known to be in the stream.
+    const rawSeq = read.rawSeq ?? Math.max(this.floor.rawSeq, ackFloor);
+    this.floor = { rawSeq, cleanSeq: read.cleanSeq };
+    return rawSeq;
   }
 
   async apply(frames: RawFrame[]): Promise<void> {

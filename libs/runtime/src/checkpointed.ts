@@ -55,8 +55,12 @@ export const FRAME_DECODER: BatchDecoder<FramedEvent> = { decode: decodeFrames, 
 
 /** One partition's keyed state, held in memory and checkpointed (a service's operator). */
 export interface PartitionState<E extends { seq: number } = FramedEvent> {
-  /** Reads the partition's last checkpoint into memory, dropping what memory held; its sequence (0: none). */
-  restore(): Promise<number>;
+  /**
+   * Reads the partition's last checkpoint into memory, dropping what memory held; its sequence (0: none).
+   * `ackFloor` is the consumer's ack floor when a batch is at hand (0 otherwise), for a state whose
+   * checkpoint cannot always name its sequence (dedup's, when a foreign message ends the clean subject).
+   */
+  restore(from: { ackFloor: number }): Promise<number>;
   /**
    * Applies the items of the messages after the last applied sequence, in memory; returns items it
    * dead-letters. Throws CheckpointConflict when a fenced write of its own was refused.
@@ -223,8 +227,8 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     return slot.applied > slot.checkpointed || (slot.state.dirty?.() ?? false);
   }
 
-  private async restore(slot: Slot<S>, now: number): Promise<void> {
-    const seq = await slot.state.restore();
+  private async restore(slot: Slot<S>, now: number, ackFloor = 0): Promise<void> {
+    const seq = await slot.state.restore({ ackFloor });
     slot.applied = slot.checkpointed = seq;
     slot.pending = 0;
     slot.lastCheckpointAt = now;
@@ -240,7 +244,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   }
 
   private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
-    if (!slot.restored) await this.restore(slot, now);
+    if (!slot.restored) await this.restore(slot, now, ctx.ackFloor);
     if (ctx.ackFloor > slot.checkpointed) {
       // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
       ctx.rewind(slot.checkpointed);
@@ -262,7 +266,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         if (!(e instanceof CheckpointConflict)) throw e;
         this.options.logger?.warn(`partition ${slot.partition}: ${e.message}; restoring`);
         slot.restored = false;
-        await this.restore(slot, now);
+        await this.restore(slot, now, ctx.ackFloor);
         ctx.rewind(slot.checkpointed);
         return Outcome.retry(0, `partition ${slot.partition}: ${e.message}`);
       }
