@@ -5,3 +5,4 @@ export * from './replay-pacing';
 export * from './samples';
 export * from './online-retail';
 export * from './fuzz';
+export * from './reference';
