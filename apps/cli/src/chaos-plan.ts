@@ -1,0 +1,80 @@
+/**
+ * The pure parts of `tidemark chaos` (chaos.ts): which fault comes next, how long the operator watermark
+ * stood still, and the report. Time and randomness come in as arguments.
+ */
+import type { Random } from '@tidemark/simulator';
+
+export type FaultKind = 'service' | 'nats' | 'redis';
+
+export interface FaultTarget {
+  kind: FaultKind;
+  /** e.g. `aggregation-2`, `nats n2`, `redis :7003`. */
+  name: string;
+}
+
+/**
+ * The next target: a kind first (uniformly among the kinds that have a target), then one of its targets,
+ * so a run hits NATS and Redis as often as services however many instances there are.
+ */
+export function pickFault(random: Random, targets: readonly FaultTarget[]): FaultTarget | undefined {
+  const kinds = [...new Set(targets.map((t) => t.kind))].sort();
+  if (kinds.length === 0) return undefined;
+  const kind = random.pick(kinds);
+  return random.pick(targets.filter((t) => t.kind === kind));
+}
+
+/**
+ * The longest time the operator watermark stood still while events kept coming in, from samples (wall
+ * clock, watermark or null when no instance answered), in order. A stall runs from the first sample of a
+ * watermark to the first sample of a higher one.
+ */
+export class StallTracker {
+  private since: number | undefined;
+  private value: number | null = null;
+  longestMs = 0;
+
+  sample(at: number, watermark: number | null): void {
+    if (watermark !== null && (this.value === null || watermark > this.value)) {
+      if (this.since !== undefined) this.longestMs = Math.max(this.longestMs, at - this.since);
+      this.value = watermark;
+      this.since = at;
+      return;
+    }
+    if (this.since !== undefined) this.longestMs = Math.max(this.longestMs, at - this.since);
+  }
+}
+
+export interface ChaosReport {
+  seconds: number;
+  rate: number;
+  events: { sent: number; accepted: number; counted: number; lost: number; doubled: number };
+  windows: { compared: number; differing: number };
+  faults: Record<FaultKind, number>;
+  longestStallMs: number;
+  /** Peak resident memory per service (kB), over its instances and restarts. */
+  maxRssKb: Record<string, number>;
+  firstMismatches: string[];
+}
+
+export function formatChaosReport(r: ChaosReport): string {
+  const kb = (n: number) => `${(n / 1024).toFixed(0)} MB`;
+  const faults = (Object.keys(r.faults) as FaultKind[]).map((k) => `${k} ${r.faults[k]}`).join(', ');
+  const total = Object.values(r.faults).reduce((a, b) => a + b, 0);
+  const lines = [
+    `tidemark chaos: ${r.seconds} s at ${r.rate} events/s`,
+    `  events sent            ${r.events.sent}  (accepted, distinct ids: ${r.events.accepted})`,
+    `  events counted         ${r.events.counted}`,
+    `  lost                   ${r.events.lost}`,
+    `  doubled                ${r.events.doubled}`,
+    `  windows compared       ${r.windows.compared}, differing from the reference: ${r.windows.differing}`,
+    `  faults                 ${total} (${faults})`,
+    `  longest stall          ${(r.longestStallMs / 1000).toFixed(1)} s (operator watermark not advancing)`,
+    `  max RSS                ${Object.entries(r.maxRssKb)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([s, v]) => `${s} ${kb(v)}`)
+      .join(', ')}`,
+  ];
+  for (const m of r.firstMismatches) lines.push(`  mismatch: ${m}`);
+  lines.push(r.events.lost === 0 && r.events.doubled === 0 && r.windows.differing === 0 ? 'tidemark chaos: exact — nothing lost, nothing doubled' : 'tidemark chaos: NOT exact');
+  return lines.join('\n');
+}
