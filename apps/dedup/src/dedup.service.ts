@@ -39,6 +39,14 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.swept = metrics.counter('tidemark_dedup_expired_total', 'Remembered ids dropped past the horizon');
   }
 
+  /** Whether this instance sweeps: it holds partition 0 (group assignment rewires it: main.ts). */
+  sweepsHere: () => boolean = () => this.config.ownedPartitions.includes(0);
+
+  /** A partition moved away (group assignment): its forwarded floor is read from the clean stream again when it comes back. */
+  async releasePartition(): Promise<void> {
+    this.processor.reset();
+  }
+
   onApplicationBootstrap(): void {
     this.sweeper = setInterval(() => void this.sweep(), this.config.dedupSweepIntervalMs);
     this.sweeper.unref();
@@ -67,7 +75,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.sweeping = true;
     let dropped = 0;
     try {
-      if (this.config.ownedPartitions.includes(0)) dropped = await this.store.sweep(now);
+      if (this.sweepsHere()) dropped = await this.store.sweep(now);
       this.swept.inc(dropped);
     } catch (error) {
       this.logger.warn(`dedup sweep failed (tried again next interval): ${(error as Error).message}`);
