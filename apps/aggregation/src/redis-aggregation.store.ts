@@ -19,7 +19,7 @@
  *   tm:agg:fired                 hash: metric → the last window end fired
  *   tm:agg:res:<metric>          hash: [key,start,end] → published result;  tm:agg:idx:<metric> by start
  *   tm:agg:em:<metric>           hash: key → last join emission (version, status, left)
- *   tm:agg:firer                 the firer lease
+ *   tm:group:{aggregation-firer}:lease  the firer's leader lease (libs/runtime LeaderLease)
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
 import type Redis from 'ioredis';
@@ -60,7 +60,6 @@ export const AGG_KEYS = {
   results: (metric: string) => `${PREFIX}res:${metric}`,
   index: (metric: string) => `${PREFIX}idx:${metric}`,
   emitted: (metric: string) => `${PREFIX}em:${metric}`,
-  firerLease: `${PREFIX}firer`,
   /** The partition's current fencing token (the group's lease counter, same hash tag). */
   fencingToken: (p: number) => GROUP_KEYS.token(AGGREGATION_GROUP, p),
 } as const;
