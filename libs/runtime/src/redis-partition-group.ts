@@ -170,6 +170,8 @@ export interface GroupLogger {
  */
 export class PartitionGroup {
   private readonly held = new Map<number, number>();
+  /** Held and taken on (acquire hook done): what the instance consumes now. */
+  private readonly active = new Set<number>();
   private readonly lost = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private reconciling: Promise<void> | undefined;
@@ -192,8 +194,9 @@ export class PartitionGroup {
     return this.held;
   }
 
+  /** The partitions this member consumes now: claimed and restored, not given back. */
   ownedPartitions(): number[] {
-    return [...this.held.keys()].sort((a, b) => a - b);
+    return [...this.active].sort((a, b) => a - b);
   }
 
   /** Joins the group: the first heartbeat and claims now, then every GROUP_HEARTBEAT_MS. */
@@ -245,6 +248,7 @@ export class PartitionGroup {
     for (const p of [...this.lost]) {
       this.held.delete(p);
       this.lost.delete(p);
+      this.active.delete(p);
       await this.hooks.release(p, true).catch((e) => this.logger?.warn(`group ${this.group}: dropping lost partition ${p} failed: ${(e as Error).message}`));
     }
     if (this.stopped || !this.last) return;
@@ -262,6 +266,7 @@ export class PartitionGroup {
       this.held.set(p, token);
       try {
         await this.hooks.acquire(p, token);
+        this.active.add(p);
         this.logger?.log?.(`group ${this.group}: took partition ${p} (token ${token})`);
       } catch (e) {
         this.logger?.warn(`group ${this.group}: taking partition ${p} failed: ${(e as Error).message}; giving it back`);
@@ -277,6 +282,7 @@ export class PartitionGroup {
       // Held in Redis by this member id but not known here: just free it (the token is unknown: read it).
       return;
     }
+    this.active.delete(p);
     await this.hooks.release(p, false).catch((e) => this.logger?.warn(`group ${this.group}: releasing partition ${p} failed: ${(e as Error).message}`));
     this.held.delete(p);
     await this.store.releasePartition(this.group, p, this.member, token).catch((e) => this.logger?.warn(`group ${this.group}: releasing the lease of ${p} failed: ${(e as Error).message}`));
