@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory, Reflector } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { acceptTraceparent, frameCount, headers as contractHeaders } from '@tidemark/contracts';
@@ -12,8 +13,8 @@ import { acceptRequestId } from './problem';
 import { ProblemException, ProblemFilter } from './problem.filter';
 import { ConsumedMessage, JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
 import { HealthRegistry, JsonLogger, MetricsRegistry } from '@tidemark/observability';
-import { REDIS } from '@tidemark/state';
-import { memberId, PartitionGroup, RedisGroupStore } from './redis-partition-group';
+import { connectRedis, REDIS } from '@tidemark/state';
+import { LeaderLease, memberId, PartitionGroup, RedisGroupStore } from './redis-partition-group';
 
 export interface ServiceSpec {
   name: string;
@@ -32,6 +33,13 @@ export interface ServiceSpec {
     /** The service's side of a partition moving (group assignment only), looked up once the app exists. */
     owner?: (app: NestFastifyApplication) => PartitionOwner;
   };
+  /**
+   * One active instance at a time (alerting: one durable over an unpartitioned stream). With
+   * PARTITION_ASSIGNMENT=group the instance waits as a standby — no consumer, no ticks, no notifications, no
+   * HTTP — until it holds the leader lease of this name, then boots; it exits if it ever loses the lease, and
+   * releases it on a graceful stop (docs/scale-out.md "Leaders"). Static: no lease (one instance by deployment).
+   */
+  singleton?: string;
   /** Nest's own body parsers (default true); off when `configureHttp` installs its own. */
   bodyParser?: boolean;
   /** Adjusts the fastify instance before listening (e.g. body parsers). */
@@ -60,6 +68,7 @@ export function framedBatches(config: TidemarkConfig) {
  */
 export async function startService(spec: ServiceSpec): Promise<NestFastifyApplication> {
   const config = loadConfig();
+  const leader = spec.singleton !== undefined && config.partitionAssignment === 'group' ? await becomeLeader(spec.singleton, config, new JsonLogger(spec.name, config.logLevel)) : undefined;
   // Timeouts (docs/settings.md "Limits"): a whole request must arrive within HTTP_REQUEST_TIMEOUT_MS, and a socket idle
   // for HTTP_CONNECTION_TIMEOUT_MS is closed (SSE streams lift it for their own socket: sse.ts drops slow ones).
   const adapter = new FastifyAdapter({
@@ -72,7 +81,7 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
     // A request arriving while the server closes gets our own 503 problem (the onRequest hook below), not Fastify's.
     return503OnClosing: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(spec.module as never, adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>((leader ? withShutdownStep(spec.module, () => leader.stop()) : spec.module) as never, adapter, {
     logger: new JsonLogger(spec.name, config.logLevel),
     bodyParser: spec.bodyParser ?? true,
   });
@@ -127,6 +136,59 @@ export async function startService(spec: ServiceSpec): Promise<NestFastifyApplic
   }
   await app.listen(spec.port(cfg), cfg.host);
   return app;
+}
+
+@Module({})
+class ShutdownStepModule {}
+
+/**
+ * The service's module under a root that also runs `step` at application shutdown — after the HTTP server and
+ * the consumers closed (Nest disposes them before its shutdown hooks): the leader lease is released once this
+ * instance has finished its last batch.
+ */
+function withShutdownStep(module: unknown, step: () => Promise<void>): DynamicModule {
+  return {
+    module: ShutdownStepModule,
+    imports: [module as never],
+    providers: [{ provide: 'TIDEMARK_SHUTDOWN_STEP', useFactory: () => ({ onApplicationShutdown: step }) }],
+  };
+}
+
+/**
+ * Waits (a standby) until this instance holds the leader lease `name`, then keeps renewing it every
+ * GROUP_HEARTBEAT_MS; a lost lease ends the process at once (another instance leads now: better no instance for
+ * a moment than two). Own Redis connection: the lease outlives the app's.
+ */
+async function becomeLeader(name: string, cfg: TidemarkConfig, logger: JsonLogger): Promise<{ stop(): Promise<void> }> {
+  const redis = await connectRedis(cfg.redisUrl, `tidemark-${name}-lease`, cfg.redisTls);
+  const lease = new LeaderLease(new RedisGroupStore(redis), name, memberId(hostname(), process.pid), cfg.group.leaseMs);
+  let waiting = false;
+  while (!(await lease.hold().catch(() => false))) {
+    if (!waiting) logger.log(`standby: another instance holds the ${name} lease; waiting for it`, 'LeaderLease');
+    waiting = true;
+    await new Promise((r) => setTimeout(r, cfg.group.heartbeatMs));
+  }
+  logger.log(`holding the ${name} lease (token ${lease.fencingToken})`, 'LeaderLease');
+  let stopped = false;
+  const timer = setInterval(() => {
+    void lease.hold().then(
+      (held) => {
+        if (held || stopped) return;
+        logger.error(`lost the ${name} lease: another instance leads; exiting`, undefined, 'LeaderLease');
+        process.exit(1);
+      },
+      (e) => logger.warn(`renewing the ${name} lease failed: ${(e as Error).message}`, 'LeaderLease'),
+    );
+  }, cfg.group.heartbeatMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await lease.release().catch(() => undefined);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
 }
 
 /**
