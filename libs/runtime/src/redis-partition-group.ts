@@ -178,6 +178,8 @@ export class PartitionGroup {
   private last: { now: number; members: GroupMember[] } | undefined;
   private stopped = false;
   private beating = false;
+  /** When the last heartbeat and renewals went through (local clock). */
+  private lastBeatOk = Date.now();
 
   constructor(
     private readonly store: RedisGroupStore,
@@ -229,9 +231,14 @@ export class PartitionGroup {
           }
         }),
       );
+      this.lastBeatOk = Date.now();
     } catch (e) {
       this.logger?.warn(`group ${this.group}: heartbeat failed: ${(e as Error).message}`);
-      return;
+      // Cut off from Redis for longer than a lease: others may hold our partitions by now. Let them go (their
+      // writes would be fenced anyway; this also stops consuming them).
+      if (Date.now() - this.lastBeatOk <= this.timings.leaseMs || this.held.size === this.lost.size) return;
+      this.logger?.warn(`group ${this.group}: no heartbeat for over PARTITION_LEASE_MS; letting partitions ${[...this.held.keys()].join(', ')} go`);
+      for (const p of this.held.keys()) this.lost.add(p);
     } finally {
       this.beating = false;
     }
