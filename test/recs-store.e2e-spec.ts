@@ -213,8 +213,8 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const lone = RecPending.of(params, [[{ op: 'seen', user: 'u1\ud800', item: 'A', t: T }]]);
     await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, lone)).rejects.toThrow(/refused: .*lone surrogate/);
     // the script itself: a count past the arguments, a clock that is not a number, a trailing argument
-    const keys = ['bad:{p0}:part', 'bad:part:0', 'bad:{p0}:nb', 'bad:{p0}:sq', 'bad:{p0}:tr', 'bad:{p0}:vs', 'bad:{p0}:u'] as const;
-    const head = (clock = String(T)) => ['0', '1', 'bad:', '1000', clock];
+    const keys = ['bad:{p0}:part', 'bad:part:0', 'bad:{p0}:nb', 'bad:{p0}:sq', 'bad:{p0}:tr', 'bad:{p0}:vs', 'bad:{p0}:u', 'bad:{p0}:token'] as const;
+    const head = (clock = String(T)) => ['0', '1', 'bad:', '1000', clock, ''];
     const none = ['0', '0', '0', '0', '0', '0', '0', '0'];
     for (const args of [
       [...head(), '2', '0', 'A', '[]', ...none, '0'],

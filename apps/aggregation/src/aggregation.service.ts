@@ -6,7 +6,7 @@ import { BatchContext, BatchOutcome, ConsumedMessage, DeadLetterRequest, FramedE
 import { MetricsRegistry } from '@tidemark/observability';
 import { REDIS } from '@tidemark/state';
 import { PartitionOperator } from '@tidemark/streaming';
-import { CheckpointedPartitions, CheckpointResult, FRAME_DECODER, PartitionState, pipelineLatency } from '@tidemark/runtime';
+import { CheckpointedPartitions, CheckpointResult, FRAME_DECODER, PartitionOwner, PartitionState, pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
 import { Firer, publishResults } from './firer';
 import { LoadedMetrics } from './metric-loader';
@@ -64,10 +64,11 @@ class AggregationPartition implements PartitionState {
       .map((inv) => ({ seq: inv.seq!, reason: inv.error, ...(inv.index === undefined ? {} : { index: inv.index, data: Buffer.from(JSON.stringify(inv.event) ?? 'null') }) }));
   }
 
-  async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+  async checkpoint(expectedSeq: number, seq: number, _now: number, token?: number): Promise<CheckpointResult> {
     const { checkpoint } = this.op.prepare(expectedSeq, seq);
-    const r = await this.store.checkpoint(this.op.partition, checkpoint);
+    const r = await this.store.checkpoint(this.op.partition, token === undefined ? checkpoint : { ...checkpoint, token });
     if (r.status === 'conflict') return { status: 'conflict', lastSeq: r.seq };
+    if (r.status === 'fenced') return r;
     this.written(seq > expectedSeq || checkpoint.outbox !== '');
     this.op.committed(r.watermark, r.horizon);
     await this.flushOutbox();
@@ -100,7 +101,7 @@ class AggregationPartition implements PartitionState {
 
 /** Binds the checkpointed partitions to the consumer, Redis, JetStream and the metrics. */
 @Injectable()
-export class AggregationService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AggregationService implements OnApplicationBootstrap, OnApplicationShutdown, PartitionOwner {
   private readonly logger = new Logger(AggregationService.name);
   private readonly partitions: CheckpointedPartitions<AggregationPartition>;
   private readonly latency;
@@ -116,7 +117,8 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
     registry: MetricsRegistry,
   ) {
     const store = new RedisAggregationStore(redis, metrics.set);
-    this.owned = config.ownedPartitions;
+    // Group assignment: partitions are opened as their leases are won (acquirePartition), not all at start.
+    this.owned = config.partitionAssignment === 'group' ? [] : config.ownedPartitions;
     const options = {
       maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
       idleTimeoutMs: config.idleTimeoutMs,
@@ -160,6 +162,7 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
         onBatch: (b) => {
           if (b.replayed > 0) counts.inc({ outcome: 'replayed' }, b.replayed);
         },
+        leased: config.partitionAssignment === 'group',
       },
     );
     this.latency = pipelineLatency(registry);
@@ -172,6 +175,16 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
 
   async onApplicationShutdown(): Promise<void> {
     await this.partitions.stop(Date.now());
+  }
+
+  /** Group assignment: a partition won — restore it and write a checkpoint with the new token at once. */
+  async acquirePartition(partition: number, token: number): Promise<void> {
+    await this.partitions.open([partition], Date.now(), token);
+  }
+
+  /** Group assignment: a partition going (its consumer stopped) — a last checkpoint, then forget it. */
+  async releasePartition(partition: number): Promise<void> {
+    await this.partitions.close(partition, Date.now());
   }
 
   async process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {

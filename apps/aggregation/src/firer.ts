@@ -1,31 +1,19 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { hostname } from 'node:os';
 import type Redis from 'ioredis';
-import type { Result } from 'ioredis';
 import { WindowResultDto, subjects } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
+import { LeaderLease, memberId, RedisGroupStore } from '@tidemark/runtime';
 import { REDIS } from '@tidemark/state';
 import { WatermarkState, WindowFirer } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { LoadedMetrics } from './metric-loader';
-import { AGG_KEYS, RedisAggregationStore } from './redis-aggregation.store';
+import { RedisAggregationStore } from './redis-aggregation.store';
 
-/** Take or keep the firer lease: one instance fires at a time; another takes over when it stops renewing. */
-const LEASE = `
-local cur = redis.call('GET', KEYS[1])
-if (not cur) or cur == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    tmFirerLease(key: string, id: string, ms: string): Result<number, Context>;
-  }
-}
+/** The firer's leader lease (libs/runtime LeaderLease: `tm:group:{aggregation-firer}:lease`). */
+export const FIRER_LEASE = 'aggregation-firer';
 
 const NUDGE_GAP_MS = 25;
 
@@ -44,9 +32,10 @@ export async function publishResults(publisher: JetStreamPublisher, results: rea
  * that holds the firer lease, every FIRE_INTERVAL_MS or as soon as a checkpoint moved a partition's watermark.
  */
 @Injectable()
-export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class Firer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(Firer.name);
-  private readonly id = randomUUID();
+  /** One instance fires at a time; another takes over when it releases (graceful stop) or stops renewing. */
+  private readonly lease: LeaderLease;
   private readonly core: WindowFirer;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -63,7 +52,7 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly publisher: JetStreamPublisher,
     registry: MetricsRegistry,
   ) {
-    redis.defineCommand('tmFirerLease', { numberOfKeys: 1, lua: LEASE });
+    this.lease = new LeaderLease(new RedisGroupStore(redis), FIRER_LEASE, memberId(hostname(), process.pid), Math.max(2000, config.fireIntervalMs * 10));
     this.core = new WindowFirer(loaded.set, new RedisAggregationStore(redis, loaded.set), (rs) => publishResults(publisher, rs), {
       partitions: config.partitions,
       maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
@@ -120,6 +109,14 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     this.timer = setTimeout(this.loop, this.nudgeDelay());
   }
 
+  /** Stops firing and gives the lease up at once (while Redis is still there): another instance fires next round. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.lease.release().catch((e) => this.logger.warn(`releasing the firer lease failed: ${(e as Error).message}`));
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -133,8 +130,7 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** One round if this instance holds the lease. Exposed for tests. */
   async tick(now: number): Promise<void> {
-    const leader = await this.redis.tmFirerLease(AGG_KEYS.firerLease, this.id, String(Math.max(2000, this.config.fireIntervalMs * 10)));
-    if (leader !== 1) return;
+    if (!(await this.lease.hold())) return;
     const r = await this.core.round(now);
     const delay = (Date.now() - now) / 1000;
     for (const f of r.fired) {

@@ -19,12 +19,13 @@
  *   tm:agg:fired                 hash: metric → the last window end fired
  *   tm:agg:res:<metric>          hash: [key,start,end] → published result;  tm:agg:idx:<metric> by start
  *   tm:agg:em:<metric>           hash: key → last join emission (version, status, left)
- *   tm:agg:firer                 the firer lease
+ *   tm:group:{aggregation-firer}:lease  the firer's leader lease (libs/runtime LeaderLease)
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
 import type Redis from 'ioredis';
 import type { ChainableCommander, Result } from 'ioredis';
 import { LUA_KEY_TYPE_CHECK, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
   MetricSet,
   AggregationStore,
@@ -39,6 +40,8 @@ import type {
 } from '@tidemark/streaming';
 
 const PREFIX = 'tm:agg:';
+/** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
+export const AGGREGATION_GROUP = 'aggregation';
 const part = (p: number) => `${PREFIX}{p${p}}:`;
 
 export const AGG_KEYS = {
@@ -57,7 +60,8 @@ export const AGG_KEYS = {
   results: (metric: string) => `${PREFIX}res:${metric}`,
   index: (metric: string) => `${PREFIX}idx:${metric}`,
   emitted: (metric: string) => `${PREFIX}em:${metric}`,
-  firerLease: `${PREFIX}firer`,
+  /** The partition's current fencing token (the group's lease counter, same hash tag). */
+  fencingToken: (p: number) => GROUP_KEYS.token(AGGREGATION_GROUP, p),
 } as const;
 
 const cellField = (key: string, from: number | null) => (from === null ? encodeKeyPart(key) : `${encodeKeyPart(key)}:${from}`);
@@ -70,15 +74,18 @@ function parseCellField(f: string): { key: string; from: number | null } {
 export const resultMember = (key: string, start: number, end: number) => JSON.stringify([key, start, end]);
 
 /**
- * The checkpoint. KEYS[1] the partition's checkpoint hash; ARGV: key prefix, expected seq, seq, maxTs,
- * lastEventAt, seen, outbox, then sections, each a count and flat entries:
+ * The checkpoint. KEYS[1] the partition's checkpoint hash, KEYS[2] the partition's fencing token (the group
+ * lease's counter); ARGV: key prefix, expected seq, seq, maxTs, lastEventAt, seen, outbox, token ('' none:
+ * static ownership, unfenced), then sections, each a count and flat entries:
  *   cells:     n groups of (metric, pane, m, m × (field, value ('' deletes), firstEnd))
  *   drops:     n × (metric, pane)
  *   sessions:  n groups of (metric, m, m × (field, value ('' deletes)))
  *   joins:     n groups of (metric, m, m × (field, value ('' deletes), due ('' none)))
  *   results:   n groups of (metric, m, m × (member, value ('' deletes), start))
  * Everything is read and checked (numbers, key types) before the first write, so it never fails half way.
- * Returns {'ok', wm, hz} ('' when none) or {'conflict', seq}.
+ * Returns {'ok', wm, hz} ('' when none), {'conflict', seq}, or {'fenced', token} when the write's token is below
+ * the partition's current one (the lease counter, or the token stored beside the checkpoint by the last write):
+ * checked before anything else, so a member that lost the partition writes nothing.
  */
 const CHECKPOINT = `
 local cp = KEYS[1]
@@ -87,12 +94,18 @@ local function int(s) return type(s) == 'string' and string.match(s, '^%-?%d+$')
 local function fail(msg) return redis.error_reply('ERR tidemark checkpoint: ' .. msg) end
 ${LUA_KEY_TYPE_CHECK}
 if not is(cp, 'hash') then return fail('checkpoint is not a hash') end
+local tok = ARGV[8]
+if tok ~= '' then
+  if not int(tok) then return fail('bad token') end
+  local top = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(redis.call('HGET', cp, 'token') or '0'))
+  if tonumber(tok) < top then return {'fenced', tostring(top)} end
+end
 local cur = redis.call('HGET', cp, 'seq') or '0'
 if cur ~= ARGV[2] then return {'conflict', cur} end
 if not int(ARGV[3]) or (ARGV[4] ~= '' and not int(ARGV[4])) or not int(ARGV[5]) or (ARGV[6] ~= '' and not int(ARGV[6])) then return fail('bad header') end
 local wm = redis.call('HGET', cp, 'wm')
 local wmn = wm and tonumber(wm)
-local i = 8
+local i = 9
 local function take() local v = ARGV[i]; i = i + 1; if v == nil then error('short arguments') end return v end
 local function count() local v = take(); if not int(v) then error('bad count') end return tonumber(v) end
 local ok, err = pcall(function()
@@ -186,6 +199,7 @@ local ok, err = pcall(function()
 end)
 if not ok then return fail(tostring(err)) end
 redis.call('HSET', cp, 'seq', ARGV[3], 'maxTs', ARGV[4], 'lastEventAt', ARGV[5], 'seen', ARGV[6], 'outbox', ARGV[7])
+if tok ~= '' then redis.call('HSET', cp, 'token', tok) end
 return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
 
 /** Raise a number field of many hashes and a string key, never lowering. KEYS: the string, then the hashes. ARGV: field, value. */
@@ -225,7 +239,7 @@ return 1`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
-    tmAggCheckpoint(key: string, args: string[]): Result<[string, string, string?], Context>;
+    tmAggCheckpoint(key: string, tokenKey: string, args: string[]): Result<[string, string, string?], Context>;
     tmAggRaise(numKeys: number, ...args: string[]): Result<number, Context>;
     tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
     tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
@@ -253,7 +267,7 @@ export class RedisAggregationStore implements AggregationStore {
   ) {
     this.sessionMetrics = metrics.metrics.filter((m) => m.kind === 'window' && m.window.type === 'session').map((m) => m.name);
     this.joinMetrics = metrics.metrics.filter((m) => m.kind === 'join').map((m) => m.name);
-    redis.defineCommand('tmAggCheckpoint', { numberOfKeys: 1, lua: CHECKPOINT });
+    redis.defineCommand('tmAggCheckpoint', { numberOfKeys: 2, lua: CHECKPOINT });
     redis.defineCommand('tmAggRaise', { lua: RAISE });
     redis.defineCommand('tmAggClearIf', { numberOfKeys: 1, lua: CLEAR_IF });
     redis.defineCommand('tmAggSettle', { numberOfKeys: 1, lua: SETTLE });
@@ -299,7 +313,7 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
-    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox];
+    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox, cp.token === undefined ? '' : String(cp.token)];
     const groups = new Map<string, typeof cp.cells>();
     for (const c of cp.cells) {
       const id = `${c.metric}:${c.pane}`;
@@ -326,8 +340,9 @@ export class RedisAggregationStore implements AggregationStore {
     keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
     keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
     keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
-    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), args);
+    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args);
     if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
+    if (reply[0] === 'fenced') return { status: 'fenced', token: Number(reply[1]) };
     return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]) };
   }
 

@@ -9,6 +9,8 @@ export function bootstrap() {
     module: AlertingModule,
     port: (c) => c.ports.alerting,
     consumers: (c) => [{ stream: streams.results.name, durable: durables.alerting, filterSubject: 'results.>', ackWaitMs: c.ackWaitMs }],
+    // PARTITION_ASSIGNMENT=group: one active instance, the others wait as standbys (no double notifications).
+    singleton: 'alerting',
   });
 }
 

@@ -174,6 +174,26 @@ describe('DedupPartition on the shared lifecycle', () => {
     expect(clean.ids()).toEqual(['a', 'b', 'c', 'd']);
   });
 
+  it("a zombie's claims after the partition moved: it claims ids, fails to forward, and the new owner still forwards them", async () => {
+    // Claims stay unfenced (apps/dedup/src/main.ts): a claim's value is the id's place (raw sequence, index,
+    // stored time), a function of the raw stream, so the zombie wrote exactly what the new owner would.
+    const clean = new FakeCleanStream();
+    const store = new InMemoryDedupStore(TTL, 16);
+    const zombie = new Instance(clean, store);
+    await zombie.process([raw(1, ['a'], 5_000)]); // forwarded while it still held the partition
+    const owner = new Instance(clean, store);
+    owner.ackFloor = 1;
+    await owner.process([raw(2, ['b'], 5_000)]);
+    // frames 2-3 in the zombie's hands: it claims c, d (c twice in the frame); its forward is refused
+    expect(await zombie.process([raw(2, ['b'], 5_000), raw(3, ['c', 'd', 'c'], 5_000)])).toMatchObject({ kind: 'retry' });
+    expect(clean.ids()).toEqual(['a', 'b']);
+    // the new owner gets frame 3: c and d are first occurrences (same places), the second c a duplicate
+    expect(await owner.process([raw(3, ['c', 'd', 'c'], 5_000)])).toMatchObject({ kind: 'ack', counts: { forwarded: 2, duplicates: 1 } });
+    expect(clean.ids()).toEqual(['a', 'b', 'c', 'd']);
+    // a true duplicate later (another place) is still dropped
+    expect(await owner.process([raw(4, ['d'], 5_000)])).toMatchObject({ counts: { forwarded: 0, duplicates: 1 } });
+  });
+
   it('dead-letters a message that is not a frame, and reads a single JSON event (the format before frames)', async () => {
     const clean = new FakeCleanStream();
     const r = await new Instance(clean).process([

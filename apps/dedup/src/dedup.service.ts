@@ -56,6 +56,14 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.swept = metrics.counter('tidemark_dedup_expired_total', 'Remembered ids dropped past the horizon');
   }
 
+  /** Whether this instance sweeps: it holds partition 0 (group assignment rewires it: main.ts). */
+  sweepsHere: () => boolean = () => this.config.ownedPartitions.includes(0);
+
+  /** A partition moved away (group assignment): forgotten; its forwarded floor is restored from the clean stream when it comes back. */
+  async releasePartition(partition: number): Promise<void> {
+    await this.partitions.close(partition, Date.now());
+  }
+
   onApplicationBootstrap(): void {
     this.sweeper = setInterval(() => void this.sweep(), this.config.dedupSweepIntervalMs);
     this.sweeper.unref();
@@ -78,7 +86,7 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.sweeping = true;
     let dropped = 0;
     try {
-      if (this.config.ownedPartitions.includes(0)) dropped = await this.store.sweep(now);
+      if (this.sweepsHere()) dropped = await this.store.sweep(now);
       this.swept.inc(dropped);
     } catch (error) {
       this.logger.warn(`dedup sweep failed (tried again next interval): ${(error as Error).message}`);

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { BatchContext, BatchOutcome, ConsumedMessage } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { CheckpointedPartitions, FRAME_DECODER, pipelineLatency } from '@tidemark/runtime';
+import { CheckpointedPartitions, FRAME_DECODER, PartitionOwner, pipelineLatency } from '@tidemark/runtime';
 import type { RecStore } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
 import { RecsPartitionState } from './recs-partition.state';
@@ -13,7 +13,7 @@ import { RecsPartitionState } from './recs-partition.state';
  * writes them to Redis, then they are acked (docs/recommendations.md "Checkpoints").
  */
 @Injectable()
-export class RecommendationService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class RecommendationService implements OnApplicationBootstrap, BeforeApplicationShutdown, PartitionOwner {
   private readonly logger = new Logger('recommendation');
   readonly partitions: CheckpointedPartitions<RecsPartitionState>;
   private readonly counts;
@@ -43,6 +43,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
           if (b.applied > 0) this.counts.inc({ outcome: 'applied' }, b.applied);
           if (b.replayed > 0) this.counts.inc({ outcome: 'replayed' }, b.replayed);
         },
+        leased: config.partitionAssignment === 'group',
       },
     );
   }
@@ -54,6 +55,16 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
   /** A last checkpoint of every partition while Redis and the consumers still run (a graceful stop replays nothing). */
   async beforeApplicationShutdown(): Promise<void> {
     await this.partitions.stop(Date.now());
+  }
+
+  /** Group assignment: a partition won — restore it and write a checkpoint with the new token at once (fences the previous owner). */
+  async acquirePartition(partition: number, token: number): Promise<void> {
+    await this.partitions.open([partition], Date.now(), token);
+  }
+
+  /** Group assignment: a partition going (its consumer stopped) — a last checkpoint, then forget it. */
+  async releasePartition(partition: number): Promise<void> {
+    await this.partitions.close(partition, Date.now());
   }
 
   async process(batch: ConsumedMessage[], ctx: BatchContext, partition: number): Promise<BatchOutcome> {

@@ -62,9 +62,9 @@ export class RecsPartitionState implements PartitionState {
     this.pending.add(planInteractions(interactions, known, this.params).ops);
   }
 
-  async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
-    const r = await this.store.checkpoint({ partition: this.partition, expectedSeq, newSeq: seq }, this.pending);
-    if (r.status === 'conflict') return r;
+  async checkpoint(expectedSeq: number, seq: number, _now?: number, token?: number): Promise<CheckpointResult> {
+    const r = await this.store.checkpoint({ partition: this.partition, expectedSeq, newSeq: seq, ...(token === undefined ? {} : { token }) }, this.pending);
+    if (r.status !== 'ok') return r;
     for (const [id, w] of this.pending.windows) {
       this.windows.delete(id);
       this.windows.set(id, w);

@@ -27,6 +27,7 @@ import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { partitionOf } from '@tidemark/contracts';
 import { LUA_KEY_TYPE_CHECK, encodeKeyPart as kp, isWellFormed } from '@tidemark/state';
+import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
   PARTIAL_HASHES,
@@ -49,6 +50,9 @@ import {
   UserState,
 } from '@tidemark/recommend';
 
+/** The service group whose leases own recommendation's partitions (group assignment): its fencing tokens. */
+export const RECOMMENDATION_GROUP = 'recommendation';
+
 export interface RedisRecStoreOptions {
   params: RecParams;
   sessionTtlMs: number;
@@ -68,12 +72,21 @@ export interface RedisRecStoreOptions {
  * (Lua's stack holds ~8,000 values).
  *
  * KEYS[1] the fence (hash: lastSeq, clock), KEYS[2] its name before the hash tag (read when KEYS[1] does not
- * exist yet, deleted on the first checkpoint), KEYS[3..7] the hashes nb, sq, tr, vs, u.
- * ARGV, flat: expectedSeq, newSeq, prefix, session TTL (ms), clock ('' for none), then per hash (in KEYS
+ * exist yet, deleted on the first checkpoint), KEYS[3..7] the hashes nb, sq, tr, vs, u, KEYS[8] the partition's
+ * fencing token (the group lease's counter, same hash tag).
+ * ARGV, flat: expectedSeq, newSeq, prefix, session TTL (ms), clock ('' for none), token ('' none: static
+ * ownership, unfenced), then per hash (in KEYS
  * order) the count of fields set, the count of fields deleted, the field/value pairs, the deleted fields; then
  * the count of windows and per window: partition of the visit, visit (encoded), window (JSON).
  */
 const CHECKPOINT = `
+local tok = ARGV[6]
+if tok ~= '' then
+  if not string.match(tok, '^%d+$') then return redis.error_reply('refused: the token is not a number') end
+  -- fenced: a member with a newer token holds the partition; checked before anything else, nothing written
+  local top = math.max(tonumber(redis.call('GET', KEYS[8]) or '0'), tonumber(redis.call('HGET', KEYS[1], 'token') or '0'))
+  if tonumber(tok) < top then return {2, tostring(top)} end
+end
 local current = redis.call('HGET', KEYS[1], 'lastSeq')
 local legacy = not current
 if legacy then current = redis.call('HGET', KEYS[2], 'lastSeq') or '0' end
@@ -95,7 +108,7 @@ local pre, sttl, clock = ARGV[3], whole(ARGV[4]), ARGV[5]
 if type(pre) ~= 'string' or not sttl then return refuse('no prefix or session TTL') end
 if clock ~= '' and not num(clock) then return refuse('clock is not a number') end
 if not is(KEYS[1], 'hash') then return refuse('the fence holds another type') end
-local at = 5
+local at = 6
 local function arg()
   at = at + 1
   return ARGV[at]
@@ -133,6 +146,7 @@ end
 for _, w in ipairs(windows) do redis.call('SET', w[1], w[2], 'PX', sttl) end
 if clock ~= '' then redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', clock)
 else redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2]) end
+if tok ~= '' then redis.call('HSET', KEYS[1], 'token', tok) end
 if legacy then redis.call('DEL', KEYS[2]) end
 return {1, ARGV[2]}
 `;
@@ -164,8 +178,8 @@ export function checkpointArgs(stage: PartialStage, pending: RecPending, partiti
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** CHECKPOINT: [1, newSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
-    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, ...args: string[]): Result<[number, string], Context>;
+    /** CHECKPOINT: [1, newSeq] written, [0, the stored sequence] (the fence moved), or [2, the current token] (fenced); nothing written but on 1. */
+    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, token: string, ...args: string[]): Result<[number, string], Context>;
   }
 }
 
@@ -229,7 +243,7 @@ export class RedisRecStore implements RecStore {
       new RedisPartialSource(redis, (p, rest) => this.partitionKey(p, rest), this.partitions, (id) => this.windowKey(id)),
       options.params,
     );
-    redis.defineCommand('tidemarkRecsCheckpoint', { numberOfKeys: 7, lua: CHECKPOINT });
+    redis.defineCommand('tidemarkRecsCheckpoint', { numberOfKeys: 8, lua: CHECKPOINT });
   }
 
   /** Keys of a partition: its fence, its partial hashes, its visits' windows — one hash tag, one Cluster slot. */
@@ -269,13 +283,19 @@ export class RedisRecStore implements RecStore {
       this.partitionKey(fence.partition, 'part'),
       `${this.pre}part:${fence.partition}`,
       ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
+      GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
       String(fence.expectedSeq),
       String(fence.newSeq),
       this.pre,
       String(this.options.sessionTtlMs),
       stage.clock === null ? '' : String(stage.clock),
+      fence.token === undefined ? '' : String(fence.token),
       ...checkpointArgs(stage, pending, this.partitions),
     );
+    if (written === 2) {
+      this.partials.delete(fence.partition); // not ours any more
+      return { status: 'fenced', token: Number(seq) };
+    }
     if (written !== 1) {
       this.partials.delete(fence.partition); // another writer: read again at the next use
       return { status: 'conflict', lastSeq: Number(seq) };

@@ -48,7 +48,22 @@ describe('loadConfig', () => {
     expect(c.watermarkIdleAdvance).toBe('off');
   });
 
+  it('partition assignment: static by default (OWNED_PARTITIONS, no group), group on demand, with its timings', () => {
+    const d = loadConfig({});
+    expect(d.partitionAssignment).toBe('static');
+    expect(d.group).toEqual({ heartbeatMs: 1000, sessionTimeoutMs: 6000, leaseMs: 6000 });
+    const g = loadConfig({ PARTITIONS: '4', PARTITION_ASSIGNMENT: 'group', GROUP_HEARTBEAT_MS: '200', GROUP_SESSION_TIMEOUT_MS: '1500', PARTITION_LEASE_MS: '2000' });
+    expect(g.partitionAssignment).toBe('group');
+    expect(g.ownedPartitions).toEqual([0, 1, 2, 3]);
+    expect(g.group).toEqual({ heartbeatMs: 200, sessionTimeoutMs: 1500, leaseMs: 2000 });
+    expect(loadConfig({ OWNED_PARTITIONS: '0-1', PARTITION_ASSIGNMENT: 'static' }).partitionAssignment).toBe('static');
+  });
+
   it.each([
+    [{ PARTITION_ASSIGNMENT: 'dynamic' }, 'PARTITION_ASSIGNMENT'],
+    [{ PARTITION_ASSIGNMENT: 'group', OWNED_PARTITIONS: '0-1' }, 'PARTITION_ASSIGNMENT'],
+    [{ GROUP_HEARTBEAT_MS: '1000', GROUP_SESSION_TIMEOUT_MS: '2000' }, 'GROUP_SESSION_TIMEOUT_MS'],
+    [{ GROUP_HEARTBEAT_MS: '1000', PARTITION_LEASE_MS: '1500' }, 'PARTITION_LEASE_MS'],
     [{ PARTITIONS: 'eight' }, 'PARTITIONS'],
     [{ PARTITIONS: '0' }, 'PARTITIONS'],
     [{ INGESTION_PORT: '70000' }, 'INGESTION_PORT'],

@@ -48,7 +48,16 @@ export interface TidemarkConfig {
     dashboard: number;
   };
   partitions: number;
+  /** The partitions a `static` instance consumes (OWNED_PARTITIONS, default all); in `group` mode: all, as candidates. */
   ownedPartitions: number[];
+  /**
+   * PARTITION_ASSIGNMENT (docs/scale-out.md "Partitions that move"): `static` (the default) consumes
+   * OWNED_PARTITIONS, no group, no leases; `group` shares the partitions among the running instances of the
+   * service through leases in Redis. An explicit OWNED_PARTITIONS means `static` (with `group` it is an error).
+   */
+  partitionAssignment: 'static' | 'group';
+  /** Group membership and partition leases (group assignment). */
+  group: { heartbeatMs: number; sessionTimeoutMs: number; leaseMs: number };
   maxOutOfOrdernessMs: number;
   allowedLatenessMs: number;
   idleTimeoutMs: number;
@@ -298,6 +307,17 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   } catch (e) {
     throw new ConfigError('OWNED_PARTITIONS', (e as Error).message);
   }
+  const partitionAssignment = oneOf(env, 'PARTITION_ASSIGNMENT', 'static', ['static', 'group'] as const);
+  if (partitionAssignment === 'group' && str(env, 'OWNED_PARTITIONS', '') !== '') {
+    throw new ConfigError('PARTITION_ASSIGNMENT', 'group assignment takes partitions through leases: unset OWNED_PARTITIONS (or use PARTITION_ASSIGNMENT=static)');
+  }
+  const group = {
+    heartbeatMs: int(env, 'GROUP_HEARTBEAT_MS', 1000, 50, 60_000),
+    sessionTimeoutMs: int(env, 'GROUP_SESSION_TIMEOUT_MS', 6000, 100, 600_000),
+    leaseMs: int(env, 'PARTITION_LEASE_MS', 6000, 100, 600_000),
+  };
+  if (group.sessionTimeoutMs <= 2 * group.heartbeatMs) throw new ConfigError('GROUP_SESSION_TIMEOUT_MS', `${group.sessionTimeoutMs} must be more than twice GROUP_HEARTBEAT_MS (${group.heartbeatMs})`);
+  if (group.leaseMs <= 2 * group.heartbeatMs) throw new ConfigError('PARTITION_LEASE_MS', `${group.leaseMs} must be more than twice GROUP_HEARTBEAT_MS (${group.heartbeatMs}): leases are renewed by the heartbeat`);
   const ports = {
     ingestion: port(env, 'INGESTION_PORT', 8080),
     ingestionTcp: port(env, 'INGESTION_TCP_PORT', 9000),
@@ -322,6 +342,8 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     ports,
     partitions,
     ownedPartitions,
+    partitionAssignment,
+    group,
     maxOutOfOrdernessMs: int(env, 'MAX_OUT_OF_ORDERNESS_MS', 5000, 0),
     allowedLatenessMs: int(env, 'ALLOWED_LATENESS_MS', 60000, 0),
     idleTimeoutMs: int(env, 'IDLE_TIMEOUT_MS', 10000, 1),

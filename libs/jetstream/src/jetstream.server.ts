@@ -78,6 +78,8 @@ export interface JetStreamServerOptions {
   consumers: readonly JetStreamConsumerBinding[];
   /** Receives every consumer event (batches, retries, dead letters, resyncs, errors), e.g. for metrics. */
   onEvent?: (event: ConsumerEvent, consumer: PartitionConsumer) => void;
+  /** Runs first in `close`, while the consumers and the connection still work (e.g. give partitions back). */
+  beforeClose?: () => Promise<void> | void;
 }
 
 export type JetStreamServerStatus = 'connected' | 'reconnecting' | 'disconnected';
@@ -110,6 +112,7 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
   }
 
   async close(): Promise<void> {
+    await Promise.resolve(this.options.beforeClose?.()).catch((e) => this.logger.warn(`before close: ${(e as Error).message}`));
     await Promise.all(this.running.splice(0).map((c) => c.close()));
     await this.publisher?.close();
     this.publisher = undefined;
@@ -147,17 +150,45 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
     if (o.streams?.length) await ensureStreams(await conn.jsm(), o.streams);
     this.publisher = new JetStreamPublisher(conn);
     const bindings = o.consumers.map((b) => ({ binding: b, pattern: this.patternFor(b) }));
-    for (const { binding, pattern } of bindings) {
-      const consumer: PartitionConsumer = new PartitionConsumer(conn, {
-        ...binding,
-        publisher: this.publisher,
-        logger: this.logger,
-        handler: (messages, context) => this.invoke(pattern, messages, context),
-        onEvent: o.onEvent ? (event) => o.onEvent!(event, consumer) : undefined,
-      });
-      await consumer.start();
-      this.running.push(consumer);
-    }
+    for (const { binding, pattern } of bindings) await this.startConsumer(binding, pattern);
+  }
+
+  /**
+   * Starts consuming one more binding at runtime (a partition this instance just took). Idempotent by durable
+   * and filter subject.
+   */
+  async addConsumer(binding: JetStreamConsumerBinding): Promise<PartitionConsumer> {
+    if (!this.connection) throw new Error('JetStreamServer is not listening');
+    const existing = this.running.find((c) => c.durable === binding.durable && c.filterSubject === binding.filterSubject);
+    if (existing) return existing;
+    return this.startConsumer(binding, this.patternFor(binding));
+  }
+
+  /**
+   * Stops consuming a binding at runtime (a partition moving to another instance): no more pulls, the batch in
+   * hand finishes (its handler returns; `hold`s stay unacknowledged), a batch pulled ahead is abandoned
+   * unacknowledged. What is not acked is delivered again to the next consumer of the durable (it re-creates
+   * the consumer at its ack floor on start: partition-consumer.ts `resync`). Resolves when nothing is in flight.
+   */
+  async removeConsumer(durable: string, filterSubject?: string): Promise<void> {
+    const i = this.running.findIndex((c) => c.durable === durable && (filterSubject === undefined || c.filterSubject === filterSubject));
+    if (i < 0) return;
+    const [consumer] = this.running.splice(i, 1);
+    await consumer.close();
+  }
+
+  private async startConsumer(binding: JetStreamConsumerBinding, pattern: string): Promise<PartitionConsumer> {
+    const o = this.options;
+    const consumer: PartitionConsumer = new PartitionConsumer(this.connection!, {
+      ...binding,
+      publisher: this.publisher,
+      logger: this.logger,
+      handler: (messages, context) => this.invoke(pattern, messages, context),
+      onEvent: o.onEvent ? (event) => o.onEvent!(event, consumer) : undefined,
+    });
+    await consumer.start();
+    this.running.push(consumer);
+    return consumer;
   }
 
   private patternFor(binding: JetStreamConsumerBinding): string {

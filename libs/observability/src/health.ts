@@ -4,13 +4,22 @@ export type HealthCheck = () => Promise<void> | void;
 export interface ReadinessReport {
   status: 'ok' | 'unavailable';
   checks: Record<string, { status: 'ok' | 'down'; error?: string }>;
+  /** What a service reports beside its checks (e.g. `partitions`: assignment and owned partitions). */
+  [detail: string]: unknown;
 }
 
 export class HealthRegistry {
   private readonly checks = new Map<string, HealthCheck>();
+  private readonly details = new Map<string, () => unknown>();
 
   register(name: string, check: HealthCheck): void {
     this.checks.set(name, check);
+  }
+
+  /** A field of the readiness report besides `status` and `checks` (read at every request). */
+  detail(name: string, read: () => unknown): void {
+    if (name === 'status' || name === 'checks') throw new Error(`"${name}" is not a detail name`);
+    this.details.set(name, read);
   }
 
   async readiness(timeoutMs = 2000): Promise<ReadinessReport> {
@@ -26,6 +35,7 @@ export class HealthRegistry {
         }
       }),
     );
+    for (const [name, read] of this.details) report[name] = read();
     return report;
   }
 }

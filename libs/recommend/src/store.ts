@@ -105,9 +105,11 @@ export interface RecFence {
   expectedSeq: number;
   /** The last stream sequence the pending changes cover. */
   newSeq: number;
+  /** The writer's fencing token (group assignment): refused when below the partition's current token. */
+  token?: number;
 }
 
-export type RecCheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number };
+export type RecCheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
 
 export interface RecStore extends RecReader {
   /** The partition's last checkpointed sequence (0: none). */

@@ -4,6 +4,9 @@ import { CheckpointConflict, CheckpointedPartitions, CheckpointFailed, FRAME_DEC
 
 /** A durable store (survives "crashes") and a state that sums event values in memory. */
 class Store {
+  /** The highest fencing token a write carried (stored beside the checkpoint), and the partition's current one. */
+  token = 0;
+  current = 0;
   seq = 0;
   total = 0;
   writes = 0;
@@ -20,8 +23,10 @@ class SumState implements PartitionState {
   apply(events: FramedEvent[]): void {
     for (const e of events) this.total += (e.event as { v: number }).v;
   }
-  async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+  async checkpoint(expectedSeq: number, seq: number, _now?: number, token?: number): Promise<CheckpointResult> {
     if (this.store.fail) throw new Error('store down');
+    if (token !== undefined && token < Math.max(this.store.token, this.store.current)) return { status: 'fenced', token: Math.max(this.store.token, this.store.current) };
+    if (token !== undefined) this.store.token = token;
     if (this.store.seq !== expectedSeq) return { status: 'conflict', lastSeq: this.store.seq };
     this.store.seq = seq;
     this.store.total = this.total;
@@ -246,5 +251,90 @@ describe('CheckpointedPartitions', () => {
     expect(c.rewinds).toEqual([]);
     await cp.tick(300);
     expect(store).toMatchObject({ seq: 1, total: 1 });
+  });
+
+  describe('partitions that move (fencing tokens, close)', () => {
+    const leased = { ...opts, leased: true };
+
+    it('open writes with the token; close checkpoints what memory holds, acks it and forgets the partition', async () => {
+      const store = new Store();
+      const cp = new CheckpointedPartitions(() => new SumState(store), leased);
+      store.current = 3;
+      await cp.open([0], 0, 3);
+      expect(store).toMatchObject({ token: 3, writes: 1 });
+      const c = ctx();
+      expect(await cp.handle([msg(1, [5])], c, 0, 10)).toEqual({ kind: 'hold' });
+      await cp.close(0, 20);
+      expect(store).toMatchObject({ seq: 1, total: 5, writes: 2, token: 3 });
+      expect(c.commits).toEqual([1]);
+      expect(cp.partitions).toEqual([]);
+      // Not held any more: a late batch is retried, never applied to state made on the fly.
+      expect((await cp.handle([msg(2, [1])], ctx(), 0, 30)).kind).toBe('retry');
+      expect(store.total).toBe(5);
+    });
+
+    it('a zombie whose partition was claimed with a newer token writes nothing and stops applying', async () => {
+      const store = new Store();
+      const fenced: [number, number][] = [];
+      const zombie = new CheckpointedPartitions(() => new SumState(store), { ...leased, onFenced: (p, t) => void fenced.push([p, t]) });
+      store.current = 1;
+      await zombie.open([0], 0, 1);
+      await zombie.handle([msg(1, [5])], ctx(), 0, 10); // held in memory, then the zombie pauses…
+      // …another member claims the partition (token 2), restores and goes on.
+      store.current = 2;
+      const owner = new CheckpointedPartitions(() => new SumState(store), leased);
+      await owner.open([0], 20, 2);
+      await owner.handle([msg(1, [5]), msg(2, [7])], ctx(), 0, 30);
+      await owner.tick(1000);
+      expect(store).toMatchObject({ seq: 2, total: 12, token: 2 });
+      // The zombie wakes up: its checkpoint is refused before any write.
+      const c = ctx();
+      await zombie.tick(1000);
+      expect(fenced).toEqual([[0, 2]]);
+      expect(store).toMatchObject({ seq: 2, total: 12, token: 2 });
+      expect((await zombie.handle([msg(3, [100])], c, 0, 1100)).kind).toBe('retry');
+      await zombie.close(0, 1200);
+      expect(store).toMatchObject({ seq: 2, total: 12 });
+      expect(c.commits).toEqual([]);
+      expect(zombie.partitions).toEqual([]);
+    });
+
+    it('a close refused by the fence acks nothing (the new owner gets those messages again)', async () => {
+      const store = new Store();
+      const cp = new CheckpointedPartitions(() => new SumState(store), leased);
+      store.current = 1;
+      await cp.open([0], 0, 1);
+      const c = ctx();
+      await cp.handle([msg(1, [5])], c, 0, 10);
+      store.current = 2; // claimed elsewhere before our last checkpoint
+      await cp.close(0, 20);
+      expect(c.commits).toEqual([]);
+      expect(store).toMatchObject({ seq: 0, total: 0 });
+    });
+
+    it('a partition taken again after losing it starts afresh with the new token', async () => {
+      const store = new Store();
+      const cp = new CheckpointedPartitions(() => new SumState(store), leased);
+      store.current = 1;
+      await cp.open([0], 0, 1);
+      await cp.handle([msg(1, [5])], ctx(), 0, 10);
+      store.current = 2;
+      await cp.tick(1000); // fenced
+      store.current = 3;
+      await cp.open([0], 1100, 3);
+      expect(store.token).toBe(3);
+      expect(await cp.handle([msg(1, [5])], ctx(), 0, 1200)).toEqual({ kind: 'hold' });
+      await cp.tick(2000);
+      expect(store).toMatchObject({ seq: 1, total: 5 });
+    });
+
+    it('without a token (static ownership) writes are not fenced, as before', async () => {
+      const store = new Store();
+      store.current = 9;
+      const cp = new CheckpointedPartitions(() => new SumState(store), opts);
+      await cp.handle([msg(1, [5])], ctx(), 0, 0);
+      await cp.tick(1000);
+      expect(store).toMatchObject({ seq: 1, total: 5 });
+    });
   });
 });

@@ -22,7 +22,11 @@
 import { frameCount } from '@tidemark/contracts';
 import { decodeFrames, Outcome, type BatchContext, type BatchOutcome, type ConsumedMessage, type DeadLetterRequest, type FramedEvent } from '@tidemark/jetstream';
 
-export type CheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number };
+/**
+ * `fenced`: the write carried a fencing token below the partition's current one — another member claimed the
+ * partition (docs/scale-out.md "Partitions that move"): nothing was written, and this process must let go.
+ */
+export type CheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
 
 /**
  * Thrown by `apply` when a write the state makes itself was refused by its fence (dedup's forward found
@@ -68,9 +72,10 @@ export interface PartitionState<E extends { seq: number } = FramedEvent> {
   apply(events: E[], now: number): Promise<DeadLetterRequest[] | void> | DeadLetterRequest[] | void;
   /**
    * Writes what changed since the last checkpoint with sequence `seq`, in one fenced call: only when the
-   * stored checkpoint is still at `expectedSeq`.
+   * stored checkpoint is still at `expectedSeq` and, with a `token` (group assignment), when no member
+   * claimed the partition with a higher fencing token.
    */
-  checkpoint(expectedSeq: number, seq: number, now: number): Promise<CheckpointResult>;
+  checkpoint(expectedSeq: number, seq: number, now: number, token?: number): Promise<CheckpointResult>;
   /** Whether there is something to checkpoint besides new events (optional; e.g. purges). */
   dirty?(): boolean;
   /** Taken on at `open`: e.g. counts as active from `now` (optional). */
@@ -86,7 +91,14 @@ export interface CheckpointOptions<E extends { seq: number }> {
   maxEvents: number;
   logger?: { warn(message: string): unknown };
   /** Called after each checkpoint attempt. */
-  onCheckpoint?: (info: { partition: number; durationMs: number; outcome: 'ok' | 'conflict' | 'error'; events: number }) => void;
+  onCheckpoint?: (info: { partition: number; durationMs: number; outcome: 'ok' | 'conflict' | 'error' | 'fenced'; events: number }) => void;
+  /**
+   * Partitions are taken with `open(…, token)` only (group assignment): a batch of a partition not open is
+   * retried, never applied to state created on the fly without a token.
+   */
+  leased?: boolean;
+  /** A checkpoint was refused by the fencing token: the partition belongs to another member now. */
+  onFenced?: (partition: number, token: number) => void;
   /** Called after each batch: items applied, items skipped as already applied (a redelivery), items dead-lettered. */
   onBatch?: (info: { partition: number; applied: number; replayed: number; deadLettered: number }) => void;
 }
@@ -106,6 +118,10 @@ interface Slot<S> {
   commit?: (seq: number) => Promise<void>;
   rewind?: (afterSeq: number) => void;
   lock: Promise<unknown>;
+  /** The fencing token every write carries (group assignment); undefined: static ownership, unfenced. */
+  token?: number;
+  /** Refused by the fence: nothing more is applied or written; `close` forgets it. */
+  fenced: boolean;
 }
 
 export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq: number } = FramedEvent> {
@@ -128,6 +144,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
 
   /** One batch of one partition (the consumer's handler). */
   handle(batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'>, partition: number, now: number): Promise<BatchOutcome> {
+    if (this.options.leased && !this.slots.has(partition)) return Promise.resolve(Outcome.retry(1000, `partition ${partition} is not held by this member`));
     const slot = this.slot(partition);
     slot.commit = ctx.commit;
     slot.rewind = ctx.rewind;
@@ -144,6 +161,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   exclusive<T>(partition: number, now: number, change: (state: S) => T | Promise<T>): Promise<T> {
     const slot = this.slot(partition);
     return this.locked(slot, async () => {
+      if (slot.fenced) throw new CheckpointFailed(`partition ${partition}: claimed by another member`);
       if (!slot.restored) await this.restore(slot, now);
       const result = await change(slot.state);
       if (this.hasWork(slot)) {
@@ -151,6 +169,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         const r = await this.checkpoint(slot, now);
         if (r !== 'ok') {
           if (r === 'error') await this.abandon(slot, now);
+          else if (r === 'fenced') throw new CheckpointFailed(`partition ${partition}: claimed by another member`);
           else if (applied > slot.checkpointed) slot.rewind?.(slot.checkpointed); // restored already: held events come again
           throw new CheckpointFailed(`partition ${partition}: the change could not be checkpointed (${r})`);
         }
@@ -164,10 +183,10 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   async tick(now: number, force = false): Promise<void> {
     await Promise.all(
       [...this.slots.values()].map((slot) => {
-        if (!slot.restored || !this.hasWork(slot)) return undefined;
+        if (!slot.restored || slot.fenced || !this.hasWork(slot)) return undefined;
         if (!force && now - slot.lastCheckpointAt < this.options.intervalMs) return undefined;
         return this.locked(slot, async () => {
-          if (!this.hasWork(slot)) return;
+          if (slot.fenced || !this.hasWork(slot)) return;
           const r = await this.checkpoint(slot, now);
           if (r === 'ok') await slot.commit?.(slot.checkpointed);
         });
@@ -179,10 +198,12 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
    * Takes partitions on at start: restores each and writes a checkpoint at once, so a partition holds the
    * operator watermark back from the start (until it has events or goes idle), not from its first batch.
    */
-  async open(partitions: readonly number[], now: number): Promise<void> {
+  async open(partitions: readonly number[], now: number, token?: number): Promise<void> {
     await Promise.all(
       partitions.map((p) => {
+        if (this.slots.get(p)?.fenced) this.slots.delete(p); // taken again after losing it: a fresh start
         const slot = this.slot(p);
+        if (token !== undefined) slot.token = token;
         return this.locked(slot, async () => {
           if (!slot.restored) await this.restore(slot, now);
           slot.state.activate?.(now);
@@ -190,6 +211,25 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         });
       }),
     );
+  }
+
+  /**
+   * Lets a partition go (it moves to another member): a last checkpoint of what memory holds — refused by the
+   * fencing token if another member claimed it already — then the acknowledgement up to it, then the state is
+   * forgotten. Call it once the partition's consumer stopped (no batch in hand). What was not checkpointed is
+   * not acked, so the next owner gets it again.
+   */
+  async close(partition: number, now: number): Promise<void> {
+    const slot = this.slots.get(partition);
+    if (!slot) return;
+    await this.locked(slot, async () => {
+      if (slot.restored && !slot.fenced && this.hasWork(slot)) {
+        const r = await this.checkpoint(slot, now);
+        if (r === 'ok') await slot.commit?.(slot.checkpointed);
+      }
+    }).finally(() => {
+      if (this.slots.get(partition) === slot) this.slots.delete(partition);
+    });
   }
 
   start(clock: () => number = Date.now): void {
@@ -211,7 +251,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   private slot(partition: number): Slot<S> {
     let s = this.slots.get(partition);
     if (!s) {
-      s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve() };
+      s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve(), fenced: false };
       this.slots.set(partition, s);
     }
     return s;
@@ -244,6 +284,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   }
 
   private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
+    if (slot.fenced) return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
     if (!slot.restored) await this.restore(slot, now, ctx.ackFloor);
     if (ctx.ackFloor > slot.checkpointed) {
       // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
@@ -277,6 +318,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     this.options.onBatch?.({ partition: slot.partition, applied, replayed, deadLettered: deadLetters.length });
     if (slot.applied > slot.checkpointed && (slot.pending >= this.options.maxEvents || now - slot.lastCheckpointAt >= this.options.intervalMs)) {
       const r = await this.checkpoint(slot, now);
+      if (r === 'fenced') return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
       if (r === 'conflict') {
         ctx.rewind(slot.checkpointed);
         return Outcome.retry(0, `partition ${slot.partition}: another writer moved the checkpoint to ${slot.checkpointed}`);
@@ -286,13 +328,20 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   }
 
   /** One checkpoint; 'error' keeps memory as it is (the next one retries), 'conflict' restores. */
-  private async checkpoint(slot: Slot<S>, now: number): Promise<'ok' | 'conflict' | 'error'> {
+  private async checkpoint(slot: Slot<S>, now: number): Promise<'ok' | 'conflict' | 'error' | 'fenced'> {
     const started = Date.now();
     const events = slot.pending;
-    let outcome: 'ok' | 'conflict' | 'error';
+    let outcome: 'ok' | 'conflict' | 'error' | 'fenced';
     try {
-      const r = await slot.state.checkpoint(slot.checkpointed, slot.applied, now);
-      if (r.status === 'ok') {
+      const r = await slot.state.checkpoint(slot.checkpointed, slot.applied, now, slot.token);
+      if (r.status === 'fenced') {
+        // A zombie: another member holds the partition with a newer token. Nothing was written; memory is
+        // worthless now (the new owner restores the checkpoint and replays after it).
+        this.options.logger?.warn(`partition ${slot.partition}: checkpoint refused, token ${slot.token} < ${r.token}: another member holds it`);
+        slot.fenced = true;
+        outcome = 'fenced';
+        this.options.onFenced?.(slot.partition, r.token);
+      } else if (r.status === 'ok') {
         slot.checkpointed = slot.applied;
         slot.pending = 0;
         slot.lastCheckpointAt = now;

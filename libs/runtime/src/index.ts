@@ -6,3 +6,5 @@ export * from './problem';
 export * from './problem.filter';
 export * from './openapi';
 export * from './api-docs.module';
+export * from './partition-group';
+export * from './redis-partition-group';

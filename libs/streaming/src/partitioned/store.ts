@@ -47,6 +47,8 @@ export interface StoredResult {
 export interface PartitionCheckpoint {
   expectedSeq: number;
   seq: number;
+  /** The writer's fencing token (group assignment); a store refuses one below the partition's current token. */
+  token?: number;
   maxTs: number | null;
   lastEventAt: number;
   /** The operator watermark this partition decided lateness with since its last checkpoint. */
@@ -62,7 +64,7 @@ export interface PartitionCheckpoint {
   outbox: string;
 }
 
-export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon: number | null } | { status: 'conflict'; seq: number };
+export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon: number | null } | { status: 'conflict'; seq: number } | { status: 'fenced'; token: number };
 
 export interface PartitionSnapshot {
   seq: number;

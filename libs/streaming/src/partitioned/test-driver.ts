@@ -123,7 +123,8 @@ export class PartitionedTestDriver {
     const op = this.operators[p];
     const { checkpoint, publish } = op.prepare(this.checkpointed[p], this.applied[p]);
     const r = await this.store.checkpoint(p, checkpoint);
-    if (r.status !== 'ok') throw new Error(`partition ${p}: checkpoint conflict at ${r.seq}`);
+    if (r.status === 'conflict') throw new Error(`partition ${p}: checkpoint conflict at ${r.seq}`);
+    if (r.status === 'fenced') throw new Error(`partition ${p}: checkpoint fenced by token ${r.token}`);
     this.checkpointed[p] = this.applied[p];
     op.committed(r.watermark, r.horizon);
     this.collect(publish);
