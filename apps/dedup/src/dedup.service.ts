@@ -1,9 +1,8 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { BatchOutcome, ConsumedMessage, JetStreamConnection, JetStreamPublisher, Outcome } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { REDIS, RedisDedupStore } from '@tidemark/state';
+import { REDIS, type RedisClient, RedisDedupStore, waitPolicyOf } from '@tidemark/state';
 import { JetStreamCleanStream } from './clean-stream';
 import { DedupProcessor } from './dedup.processor';
 
@@ -12,7 +11,7 @@ import { DedupProcessor } from './dedup.processor';
  * Also sweeps claims past DEDUP_TTL_MS out of the owned partitions every DEDUP_SWEEP_INTERVAL_MS.
  */
 @Injectable()
-export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DedupService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DedupService.name);
   private readonly processor: DedupProcessor;
   private readonly store: RedisDedupStore;
@@ -23,13 +22,13 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   private sweeping = false;
 
   constructor(
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) redis: RedisClient,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     connection: JetStreamConnection,
     publisher: JetStreamPublisher,
     metrics: MetricsRegistry,
   ) {
-    this.store = new RedisDedupStore(redis, config.dedupTtlMs, config.dedupSlots);
+    this.store = new RedisDedupStore(redis, config.dedupTtlMs, { slots: config.dedupSlots, wait: waitPolicyOf(config) });
     this.processor = new DedupProcessor(this.store, new JetStreamCleanStream(connection, publisher, config.fault.dedupKillAfterForward), {
       maxEvents: config.frameMaxEvents,
       maxBytes: config.frameMaxBytes,
@@ -37,6 +36,12 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
     this.events = metrics.counter('tidemark_dedup_events_total', 'Raw events by dedup decision', ['outcome']);
     this.frames = metrics.counter('tidemark_dedup_frames_total', 'Clean frames published');
     this.swept = metrics.counter('tidemark_dedup_expired_total', 'Remembered ids dropped past the horizon');
+  }
+
+  /** Before the first batch: slot hashes of the layout before the hash tags get their new names (once). */
+  async onModuleInit(): Promise<void> {
+    const moved = await this.store.migrateLegacyKeys();
+    if (moved > 0) this.logger.log(`renamed ${moved} dedup slot hashes to their hash-tagged names`);
   }
 
   onApplicationBootstrap(): void {
