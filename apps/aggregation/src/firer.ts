@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { WindowResultDto, subjects } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { REDIS } from '@tidemark/state';
+import { REDIS, type RedisClient } from '@tidemark/state';
 import { WatermarkState, WindowFirer } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { LoadedMetrics } from './metric-loader';
@@ -57,7 +56,7 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly fireDelay;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     @Inject(METRICS) loaded: LoadedMetrics,
     private readonly publisher: JetStreamPublisher,
