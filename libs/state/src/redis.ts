@@ -82,6 +82,8 @@ export async function connectRedisClient(settings: RedisConnectSettings, name: s
     },
   );
   const seeds = redactUrlList(settings.seeds.join(','));
+  // Errors reach the commands that fail (retried by their callers); a failover emits some meanwhile.
+  cluster.on('error', () => undefined);
   try {
     await cluster.connect();
     await cluster.ping();
