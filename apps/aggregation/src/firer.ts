@@ -5,7 +5,7 @@ import { WindowResultDto, subjects } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { REDIS, type RedisClient } from '@tidemark/state';
+import { REDIS, type RedisClient, waitPolicyOf } from '@tidemark/state';
 import { WatermarkState, WindowFirer } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { LoadedMetrics } from './metric-loader';
@@ -63,7 +63,7 @@ export class Firer implements OnApplicationBootstrap, OnApplicationShutdown {
     registry: MetricsRegistry,
   ) {
     redis.defineCommand('tmFirerLease', { numberOfKeys: 1, lua: LEASE });
-    this.core = new WindowFirer(loaded.set, new RedisAggregationStore(redis, loaded.set), (rs) => publishResults(publisher, rs), {
+    this.core = new WindowFirer(loaded.set, new RedisAggregationStore(redis, loaded.set, { wait: waitPolicyOf(config) }), (rs) => publishResults(publisher, rs), {
       partitions: config.partitions,
       maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
       idleTimeoutMs: config.idleTimeoutMs,

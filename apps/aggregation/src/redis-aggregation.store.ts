@@ -254,7 +254,7 @@ declare module 'ioredis' {
 const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
 
 export interface RedisAggregationStoreOptions {
-  /** WAIT after each checkpoint (cluster mode; waitPolicyOf): a checkpoint not replicated is not acknowledged. */
+  /** WAIT after each checkpoint and each raise of the watermark and horizon (cluster mode; waitPolicyOf): not replicated = failed. */
   wait?: WaitPolicy;
 }
 
@@ -380,9 +380,12 @@ export class RedisAggregationStore implements AggregationStore {
     return num(await this.redis.get(AGG_KEYS.horizon));
   }
 
-  /** Raises a field of every partition's checkpoint record: one call per partition (one slot each), in parallel. */
+  /**
+   * Raises a field of every partition's checkpoint record: one call per partition (one slot each), in
+   * parallel; in cluster mode each followed by WAIT, so the order below also holds across a failover.
+   */
   private async raiseInPartitions(field: 'wm' | 'hz', partitions: number, value: number): Promise<void> {
-    await Promise.all(Array.from({ length: partitions }, (_, p) => this.redis.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value))));
+    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value)))));
   }
 
   /**
@@ -404,10 +407,12 @@ export class RedisAggregationStore implements AggregationStore {
    * windows past it. Global first keeps every partition's horizon at or below the global one at every moment,
    * so "a round never reads purged state" still holds when the calls are one per partition (and a round that
    * crashed half way leaves some partitions on a lower horizon: they purge later, never too early). The
-   * horizon is still raised at the end of a round, after everything the round read.
+   * horizon is still raised at the end of a round, after everything the round read. In cluster mode the global
+   * key is on another master than most partitions: it is replicated (WAIT) before any partition is raised, so
+   * a failover of its master cannot bring back a lower global horizon under partitions that purged past it.
    */
   async raiseHorizon(partitions: number, horizon: number): Promise<void> {
-    await this.redis.tmAggRaiseString(AGG_KEYS.horizon, String(horizon));
+    await execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseString(AGG_KEYS.horizon, String(horizon)));
     await this.raiseInPartitions('hz', partitions, horizon);
   }
 
