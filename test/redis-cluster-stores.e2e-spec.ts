@@ -11,7 +11,7 @@ import { type TidemarkEvent, partitionOf } from '@tidemark/contracts';
 import { loadConfig } from '@tidemark/config';
 import { DEFAULT_RULES } from '@tidemark/alerting';
 import { DEFAULT_PARAMS, type RecParams } from '@tidemark/recommend';
-import { InMemoryDedupStore, NotDurableError, RedisDedupStore, connectRedisClient, isCluster, keySlot, scanKeys } from '@tidemark/state';
+import { InMemoryDedupStore, NotDurableError, RedisDedupStore, connectRedisClient, dedupKey, isCluster, keySlot, scanKeys } from '@tidemark/state';
 import { DEFAULT_METRICS, MetricSet, PartitionedTestDriver, type MetricDefinition, type PartitionCheckpoint } from '@tidemark/streaming';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from '../libs/streaming/src/testing/generators';
 import { referenceResults } from '../libs/streaming/src/testing/reference';
@@ -50,6 +50,25 @@ async function waitCalls(): Promise<Map<number, number>> {
     out.set(Number(n.options.port), Number(/cmdstat_wait:calls=(\d+)/.exec(text)?.[1] ?? 0));
   }
   return out;
+}
+
+/**
+ * Runs `f` while the replica of `key`'s master is paused (SIGSTOP): connected, acknowledging nothing — a kill
+ * would start a failover clock too.
+ */
+async function withReplicaPaused(key: string, f: () => Promise<void>): Promise<void> {
+  const master = await cluster.masterOf(key);
+  const direct = new Redis({ port: master.port });
+  const info = await direct.info('replication');
+  direct.disconnect();
+  const replicaPort = Number(/slave0:ip=[^,]+,port=(\d+)/.exec(info)![1]);
+  const replica = cluster.nodes.find((n) => n.port === replicaPort)!;
+  process.kill(replica.pid!, 'SIGSTOP');
+  try {
+    await f();
+  } finally {
+    process.kill(replica.pid!, 'SIGCONT');
+  }
 }
 
 describe('the local Redis Cluster', () => {
@@ -154,19 +173,9 @@ describe('RedisAggregationStore on the cluster', () => {
     await flushAll();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS), { wait: { replicas: 1, timeoutMs: 200 } });
     const p = 6;
-    const master = await cluster.masterOf(AGG_KEYS.checkpoint(p));
-    const direct = new Redis({ port: master.port });
-    const info = await direct.info('replication');
-    direct.disconnect();
-    const replicaPort = Number(/slave0:ip=[^,]+,port=(\d+)/.exec(info)![1]);
-    const replica = cluster.nodes.find((n) => n.port === replicaPort)!;
-    // Paused, the replica is connected but acknowledges nothing (a kill would start a failover clock too).
-    process.kill(replica.pid!, 'SIGSTOP');
-    try {
+    await withReplicaPaused(AGG_KEYS.checkpoint(p), async () => {
       await expect(store.checkpoint(p, cp())).rejects.toBeInstanceOf(NotDurableError);
-    } finally {
-      process.kill(replica.pid!, 'SIGCONT');
-    }
+    });
     expect(await client.hget(AGG_KEYS.checkpoint(p), 'seq')).toBe('5');
     expect(await store.checkpoint(p, cp())).toEqual({ status: 'conflict', seq: 5 });
     expect(await store.checkpoint(p, cp({ expectedSeq: 5, seq: 6 }))).toEqual({ status: 'ok', watermark: null, horizon: null });
@@ -239,7 +248,18 @@ describe('RedisDedupStore on the cluster', () => {
     );
   });
 
-  it('moves slot hashes of a standalone data set to their tagged names (migration over every master)', async () => {
+  it('a claim its replica did not acknowledge throws NotDurableError; claimed anyway, the retry is a redelivery', async () => {
+    const store = new RedisDedupStore(client, 3_600_000, { slots: 64, prefix: 'nd:', wait: { replicas: 1, timeoutMs: 200 } });
+    const items = [{ id: 'x', seq: 3, index: 0, timeMs: 0 }];
+    const key = store.slotKey(dedupKey('x', 64).slot);
+    await withReplicaPaused(key, async () => {
+      await expect(store.claim(items, 0)).rejects.toBeInstanceOf(NotDurableError);
+    });
+    expect(await store.claim(items, 0)).toEqual(['retry']);
+    expect(await store.claim([{ ...items[0], seq: 4 }], 0)).toEqual(['duplicate']);
+  });
+
+    it('moves slot hashes of a standalone data set to their tagged names (migration over every master)', async () => {
     await flushAll();
     for (const s of [1, 2, 17, 40]) await client.hset(`mg:${s}`, 'f', 'v');
     const store = new RedisDedupStore(client, 3_600_000, { slots: 64, prefix: 'mg:' });
