@@ -112,6 +112,50 @@ describe('RedisAggregationStore', () => {
     expect(await client.exists(AGG_KEYS.pane(2, 'orders', 0), AGG_KEYS.checkpoint(2))).toBe(0);
   });
 
+  it('moves the firer keys of the layout before the {agg} hash tag once, keeping their values (migration)', async () => {
+    await client.flushdb();
+    await client.set('tm:agg:wm', '120000');
+    await client.set('tm:agg:hz', '60000');
+    await client.hset('tm:agg:fired', 'orders', '120000');
+    await client.hset('tm:agg:res:orders', '["all",0,60000]', '{"v":1}');
+    await client.zadd('tm:agg:idx:orders', 0, '["all",0,60000]');
+    await client.set(AGG_KEYS.horizon, '90000'); // written by the new layout already: the new one wins
+    const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));
+    expect(await store.migrateLegacyKeys()).toBe(4);
+    expect(await store.migrateLegacyKeys()).toBe(0);
+    expect(await store.watermark()).toBe(120_000);
+    expect(await store.horizon()).toBe(90_000);
+    expect(await client.get('tm:agg:hz')).toBe('60000');
+    expect(await store.firedThrough('orders')).toBe(120_000);
+    expect(await store.readResults('orders', [{ key: 'all', windowStart: 0, windowEnd: 60_000 }])).toEqual(['{"v":1}']);
+    expect(await client.exists('tm:agg:wm', 'tm:agg:fired', 'tm:agg:res:orders', 'tm:agg:idx:orders')).toBe(0);
+  });
+
+  it('raises the watermark into every partition before the global key, the horizon after it', async () => {
+    await client.flushdb();
+    const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));
+    await store.raiseWatermark(3, 60_000);
+    await store.raiseHorizon(3, 30_000);
+    await store.raiseWatermark(3, 50_000); // never lowered
+    for (let p = 0; p < 3; p++) expect(await store.watermarkOf(p)).toEqual({ watermark: 60_000, horizon: 30_000 });
+    expect([await store.watermark(), await store.horizon()]).toEqual([60_000, 30_000]);
+    // Observed through MONITOR: the order of the writes is the invariant (docs/checkpoints.md "Purging").
+    const monitor = await client.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_t: string, args: string[]) => {
+      if (/^eval/i.test(args[0])) seen.push(args[3]);
+    });
+    await store.raiseWatermark(3, 70_000);
+    await store.raiseHorizon(3, 40_000);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    const wm = seen.indexOf(AGG_KEYS.watermark);
+    const hz = seen.indexOf(AGG_KEYS.horizon);
+    expect(seen.slice(0, wm).sort()).toEqual([AGG_KEYS.checkpoint(0), AGG_KEYS.checkpoint(1), AGG_KEYS.checkpoint(2)]);
+    expect(seen.slice(hz + 1).sort()).toEqual([AGG_KEYS.checkpoint(0), AGG_KEYS.checkpoint(1), AGG_KEYS.checkpoint(2)]);
+    expect(hz).toBe(wm + 1);
+  });
+
   it('marks a cell for re-firing only once the watermark passed its first window', async () => {
     await client.flushdb();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));

@@ -34,7 +34,7 @@ describe('RedisDedupStore', () => {
         ),
         async (calls) => {
           const prefix = `t${run++}:`;
-          const real = new RedisDedupStore(client, TTL, 4, prefix);
+          const real = new RedisDedupStore(client, TTL, { slots: 4, prefix });
           const ref = new InMemoryDedupStore(TTL, 4);
           for (const c of calls) {
             const now = c.hour * HOUR;
@@ -49,14 +49,34 @@ describe('RedisDedupStore', () => {
   });
 
   it('keeps ids in its slot hashes, with binary fields, and handles unicode and odd ids', async () => {
-    const store = new RedisDedupStore(client, TTL, 16, 'tag:');
+    const store = new RedisDedupStore(client, TTL, { slots: 16, prefix: 'tag:' });
     const ids = ['Z:r', '{', '}', '*', ':', 'é😀中', 'x'.repeat(128), '\u0000'];
     const items = ids.map((id, index) => ({ id, seq: 1, index, timeMs: 0 }));
     expect(await store.claim(items, 0)).toEqual(ids.map(() => 'first'));
     expect(await store.claim(items.map((i) => ({ ...i, seq: 2 })), 0)).toEqual(ids.map(() => 'duplicate'));
     const keys = await client.keys('tag:*');
     expect(keys.length).toBeGreaterThan(0);
-    for (const k of keys) expect(k).toMatch(/^tag:\d+$/);
+    for (const k of keys) expect(k).toMatch(/^tag:\{d\d+\}:\d+$/);
+  });
+
+  it('moves slot hashes of the layout before the hash tag once, keeping what they remember (migration)', async () => {
+    const store = new RedisDedupStore(client, TTL, { slots: 16, prefix: 'mig:' });
+    const items = ['a', 'b', 'c', 'd', 'e'].map((id, index) => ({ id, seq: 7, index, timeMs: 0 }));
+    expect(await store.claim(items, 0)).toEqual(items.map(() => 'first'));
+    // Put the claims back under the old names, as a deployment before the hash tags has them.
+    const tagged = await client.keys('mig:*');
+    for (const k of tagged) await client.rename(k, k.replace(/\{d\d+\}:/, ''));
+    expect((await client.keys('mig:*')).every((k) => /^mig:\d+$/.test(k))).toBe(true);
+    // An old key whose new name exists already is left alone (the new one wins).
+    await client.hset('mig:999', 'x', 'y');
+    await client.hset(store.slotKey(999), 'keep', 'me');
+    expect(await store.migrateLegacyKeys()).toBe(tagged.length);
+    expect(await store.migrateLegacyKeys()).toBe(0);
+    expect(await client.hgetall(store.slotKey(999))).toEqual({ keep: 'me' });
+    expect(await client.exists('mig:999')).toBe(1);
+    // The moved claims still count: the same ids at another place are duplicates, at the same place redeliveries.
+    expect(await store.claim(items.map((i) => ({ ...i, seq: 8 })), 0)).toEqual(items.map(() => 'duplicate'));
+    expect(await store.claim(items, 0)).toEqual(items.map(() => 'retry'));
   });
 
   it('remembers an id in at most ~24 bytes of Redis memory at a sized slot count', async () => {
@@ -65,7 +85,7 @@ describe('RedisDedupStore', () => {
     const db = await connectRedis(redis.url, 'mem');
     await db.flushdb();
     const before = Number(/used_memory:(\d+)/.exec(await db.info('memory'))![1]);
-    const store = new RedisDedupStore(db, TTL, slots, 'm:');
+    const store = new RedisDedupStore(db, TTL, { slots, prefix: 'm:' });
     for (let at = 0; at < n; at += 1000) {
       await store.claim(Array.from({ length: 1000 }, (_, i) => ({ id: `evt-${at + i}-a-realistic-uuid-like-id`, seq: at / 1000 + 1, index: i, timeMs: 0 })), 0);
     }

@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { type LocalRedisCluster, type StartLocalRedisClusterOptions, startLocalRedisCluster } from '../../apps/cli/src/local-redis-cluster';
 import { freePort } from './free-port';
 
 export interface ServerHandle {
@@ -80,7 +81,12 @@ export interface StartRedisOptions {
 }
 
 const HOST = '127.0.0.1';
-const live = new Set<ManagedServer>();
+/** What the exit handler kills and disposeAllServers disposes: servers, and Redis Clusters. */
+interface Live {
+  killSync(): void;
+  dispose(): Promise<void>;
+}
+const live = new Set<Live>();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Watchdog: dies with nothing, kills everything when we die.
@@ -438,6 +444,76 @@ export async function startServers(options: { nats?: StartNatsOptions; redis?: S
     dispose: async () => {
       await Promise.all([nats.value.dispose(), redis.value.dispose()]);
     },
+  };
+}
+
+export interface RedisClusterHandle extends LocalRedisCluster {
+  /** The parent folder of the nodes' folders (removed by dispose). */
+  readonly dir: string;
+  /** Stops every node and removes the folders. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A local Redis Cluster (apps/cli local-redis-cluster.ts: 3 masters, a replica each, cluster-node-timeout
+ * 2000 ms by default) under the same conventions as the servers above: free loopback ports, a fresh temp
+ * folder, every node process known to the watchdog, killed at exit, `dispose()` in `afterAll`.
+ */
+export async function startRedisCluster(options: Omit<StartLocalRedisClusterOptions, 'dataDir' | 'onSpawn' | 'onExit'> = {}): Promise<RedisClusterHandle> {
+  const dir = tempDir('tidemark-redis-cluster-');
+  installExitHandler();
+  let cluster: LocalRedisCluster | undefined;
+  let disposed = false;
+  const pids = new Set<number>();
+  const entry: Live = {
+    killSync: () => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+    dispose: async () => {
+      if (disposed) return;
+      disposed = true;
+      await cluster?.stop();
+      live.delete(entry);
+      if (!process.env.TIDEMARK_KEEP_TEST_DATA) fs.rmSync(dir, { recursive: true, force: true });
+      tellWatchdog(`-dir ${dir}`);
+    },
+  };
+  live.add(entry);
+  try {
+    cluster = await startLocalRedisCluster({
+      ...options,
+      dataDir: dir,
+      onSpawn: (pid) => {
+        pids.add(pid);
+        tellWatchdog(`+pid ${pid}`);
+      },
+      onExit: (pid) => {
+        pids.delete(pid);
+        tellWatchdog(`-pid ${pid}`);
+      },
+    });
+  } catch (e) {
+    entry.killSync();
+    await entry.dispose();
+    throw e;
+  }
+  const started = cluster;
+  return {
+    dir,
+    get nodes() {
+      return started.nodes;
+    },
+    seeds: started.seeds,
+    masterOf: (key) => started.masterOf(key),
+    waitHealthy: (timeoutMs) => started.waitHealthy(timeoutMs),
+    stop: () => started.stop(),
+    dispose: entry.dispose,
   };
 }
 

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { subjects, type TidemarkEvent } from '@tidemark/contracts';
 import { BatchContext, BatchOutcome, ConsumedMessage, DeadLetterRequest, FramedEvent, JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { REDIS } from '@tidemark/state';
+import { REDIS, type RedisClient, waitPolicyOf } from '@tidemark/state';
 import { PartitionOperator } from '@tidemark/streaming';
 import { CheckpointedPartitions, CheckpointResult, FRAME_DECODER, PartitionOwner, PartitionState, pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
@@ -101,22 +100,24 @@ class AggregationPartition implements PartitionState {
 
 /** Binds the checkpointed partitions to the consumer, Redis, JetStream and the metrics. */
 @Injectable()
-export class AggregationService implements OnApplicationBootstrap, OnApplicationShutdown, PartitionOwner {
+export class AggregationService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown, PartitionOwner {
   private readonly logger = new Logger(AggregationService.name);
   private readonly partitions: CheckpointedPartitions<AggregationPartition>;
   private readonly latency;
   private readonly owned: readonly number[];
   private checkpoints = 0;
+  private readonly store: RedisAggregationStore;
 
   constructor(
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) redis: RedisClient,
     @Inject(CONFIG) config: TidemarkConfig,
     @Inject(METRICS) metrics: LoadedMetrics,
     publisher: JetStreamPublisher,
     firer: Firer,
     registry: MetricsRegistry,
   ) {
-    const store = new RedisAggregationStore(redis, metrics.set);
+    const store = new RedisAggregationStore(redis, metrics.set, { wait: waitPolicyOf(config) });
+    this.store = store;
     // Group assignment: partitions are opened as their leases are won (acquirePartition), not all at start.
     this.owned = config.partitionAssignment === 'group' ? [] : config.ownedPartitions;
     const options = {
@@ -166,6 +167,12 @@ export class AggregationService implements OnApplicationBootstrap, OnApplication
       },
     );
     this.latency = pipelineLatency(registry);
+  }
+
+  /** Before the partitions open and the firer runs: the firer's keys of the layout before `{agg}` renamed (once). */
+  async onModuleInit(): Promise<void> {
+    const moved = await this.store.migrateLegacyKeys();
+    if (moved > 0) this.logger.log(`renamed ${moved} firer keys to their {agg} hash-tagged names`);
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -1,12 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { hostname } from 'node:os';
-import type Redis from 'ioredis';
 import { WindowResultDto, subjects } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
 import { LeaderLease, memberId, RedisGroupStore } from '@tidemark/runtime';
-import { REDIS } from '@tidemark/state';
+import { REDIS, type RedisClient, waitPolicyOf } from '@tidemark/state';
 import { WatermarkState, WindowFirer } from '@tidemark/streaming';
 import { METRICS } from './aggregation.constants';
 import { LoadedMetrics } from './metric-loader';
@@ -46,14 +45,14 @@ export class Firer implements OnApplicationBootstrap, BeforeApplicationShutdown,
   private readonly fireDelay;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     @Inject(METRICS) loaded: LoadedMetrics,
     private readonly publisher: JetStreamPublisher,
     registry: MetricsRegistry,
   ) {
     this.lease = new LeaderLease(new RedisGroupStore(redis), FIRER_LEASE, memberId(hostname(), process.pid), Math.max(2000, config.fireIntervalMs * 10));
-    this.core = new WindowFirer(loaded.set, new RedisAggregationStore(redis, loaded.set), (rs) => publishResults(publisher, rs), {
+    this.core = new WindowFirer(loaded.set, new RedisAggregationStore(redis, loaded.set, { wait: waitPolicyOf(config) }), (rs) => publishResults(publisher, rs), {
       partitions: config.partitions,
       maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
       idleTimeoutMs: config.idleTimeoutMs,

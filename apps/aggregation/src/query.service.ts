@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { WatermarkDto, WindowResultDto, partitionOf } from '@tidemark/contracts';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { REDIS, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import { REDIS, type RedisClient, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
 import {
   AlignedWindows,
   CompiledJoinMetric,
@@ -75,7 +74,7 @@ export class QueryService {
   private readonly store: RedisAggregationStore;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     @Inject(METRICS) private readonly metrics: LoadedMetrics,
     private readonly firer: Firer,

@@ -14,17 +14,18 @@
  *   tm:agg:{pN}:j:<metric>       hash: <key> → the key's join state here (JSON)
  *   tm:agg:{pN}:jd               sorted set: <metric>:<key> by when the firer must look at it
  *   tm:agg:{pN}:r:<metric>       hash: [key,start,end] → session result;  …:ri:<metric> its index by start
- * The firer's (global):
- *   tm:agg:wm, tm:agg:hz         operator watermark, purge horizon (never lowered)
- *   tm:agg:fired                 hash: metric → the last window end fired
- *   tm:agg:res:<metric>          hash: [key,start,end] → published result;  tm:agg:idx:<metric> by start
- *   tm:agg:em:<metric>           hash: key → last join emission (version, status, left)
+ * The firer's (global), under one hash tag `{agg}` — one Redis Cluster slot, so a pipeline of results and
+ * their indexes of several metrics is one call:
+ *   tm:agg:{agg}:wm, …:hz        operator watermark, purge horizon (never lowered)
+ *   tm:agg:{agg}:fired           hash: metric → the last window end fired
+ *   tm:agg:{agg}:res:<metric>    hash: [key,start,end] → published result;  …:idx:<metric> by start
+ *   tm:agg:{agg}:em:<metric>     hash: key → last join emission (version, status, left)
  *   tm:group:{aggregation-firer}:lease  the firer's leader lease (libs/runtime LeaderLease)
+ * (Before the hash tag they were tm:agg:wm, tm:agg:res:<metric>…: migrateLegacyKeys renames them once.)
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
-import type Redis from 'ioredis';
-import type { ChainableCommander, Result } from 'ioredis';
-import { LUA_KEY_TYPE_CHECK, decodeKeyPart, encodeKeyPart } from '@tidemark/state';
+import type { Result } from 'ioredis';
+import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
   MetricSet,
@@ -43,6 +44,7 @@ const PREFIX = 'tm:agg:';
 /** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
 export const AGGREGATION_GROUP = 'aggregation';
 const part = (p: number) => `${PREFIX}{p${p}}:`;
+const GLOBAL = `${PREFIX}{agg}:`;
 
 export const AGG_KEYS = {
   checkpoint: (p: number) => `${part(p)}cp`,
@@ -54,15 +56,28 @@ export const AGG_KEYS = {
   joinDue: (p: number) => `${part(p)}jd`,
   sessionResults: (p: number, metric: string) => `${part(p)}r:${metric}`,
   sessionIndex: (p: number, metric: string) => `${part(p)}ri:${metric}`,
-  watermark: `${PREFIX}wm`,
-  horizon: `${PREFIX}hz`,
-  fired: `${PREFIX}fired`,
-  results: (metric: string) => `${PREFIX}res:${metric}`,
-  index: (metric: string) => `${PREFIX}idx:${metric}`,
-  emitted: (metric: string) => `${PREFIX}em:${metric}`,
+  watermark: `${GLOBAL}wm`,
+  horizon: `${GLOBAL}hz`,
+  fired: `${GLOBAL}fired`,
+  results: (metric: string) => `${GLOBAL}res:${metric}`,
+  index: (metric: string) => `${GLOBAL}idx:${metric}`,
+  emitted: (metric: string) => `${GLOBAL}em:${metric}`,
   /** The partition's current fencing token (the group's lease counter, same hash tag). */
   fencingToken: (p: number) => GROUP_KEYS.token(AGGREGATION_GROUP, p),
 } as const;
+
+/** The firer's keys before the `{agg}` hash tag → their names now (renamed once at start). */
+export function legacyAggMoves(metrics: readonly string[]): { from: string; to: string }[] {
+  const moves: { from: string; to: string }[] = [
+    { from: `${PREFIX}wm`, to: AGG_KEYS.watermark },
+    { from: `${PREFIX}hz`, to: AGG_KEYS.horizon },
+    { from: `${PREFIX}fired`, to: AGG_KEYS.fired },
+  ];
+  for (const m of metrics) {
+    moves.push({ from: `${PREFIX}res:${m}`, to: AGG_KEYS.results(m) }, { from: `${PREFIX}idx:${m}`, to: AGG_KEYS.index(m) }, { from: `${PREFIX}em:${m}`, to: AGG_KEYS.emitted(m) });
+  }
+  return moves;
+}
 
 const cellField = (key: string, from: number | null) => (from === null ? encodeKeyPart(key) : `${encodeKeyPart(key)}:${from}`);
 
@@ -202,15 +217,16 @@ redis.call('HSET', cp, 'seq', ARGV[3], 'maxTs', ARGV[4], 'lastEventAt', ARGV[5],
 if tok ~= '' then redis.call('HSET', cp, 'token', tok) end
 return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
 
-/** Raise a number field of many hashes and a string key, never lowering. KEYS: the string, then the hashes. ARGV: field, value. */
-const RAISE = `
-local v = tonumber(ARGV[2])
-for i, k in ipairs(KEYS) do
-  local cur = (i == 1) and redis.call('GET', k) or redis.call('HGET', k, ARGV[1])
-  if (not cur) or tonumber(cur) < v then
-    if i == 1 then redis.call('SET', k, ARGV[2]) else redis.call('HSET', k, ARGV[1], ARGV[2]) end
-  end
-end
+/** Raise a string key holding a number, never lowering. KEYS[1] the key; ARGV[1] the value. */
+const RAISE_STRING = `
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/** Raise a number field of a hash, never lowering. KEYS[1] the hash; ARGV: field, value. */
+const RAISE_FIELD = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1`;
 
 /** Delete hash fields still holding the values read. KEYS[1] the hash; ARGV field, value pairs. */
@@ -240,7 +256,8 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
     tmAggCheckpoint(key: string, tokenKey: string, args: string[]): Result<[string, string, string?], Context>;
-    tmAggRaise(numKeys: number, ...args: string[]): Result<number, Context>;
+    tmAggRaiseString(key: string, value: string): Result<number, Context>;
+    tmAggRaiseField(key: string, field: string, value: string): Result<number, Context>;
     tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
     tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
     tmAggFired(key: string, metric: string, end: string): Result<number, Context>;
@@ -249,29 +266,38 @@ declare module 'ioredis' {
 
 const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
 
-async function exec(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, v]) => {
-    if (err) throw err;
-    return v;
-  });
+export interface RedisAggregationStoreOptions {
+  /** WAIT after each checkpoint and each raise of the watermark and horizon (cluster mode; waitPolicyOf): not replicated = failed. */
+  wait?: WaitPolicy;
 }
 
 export class RedisAggregationStore implements AggregationStore {
   private readonly sessionMetrics: string[];
   private readonly joinMetrics: string[];
 
+  private readonly metricNames: string[];
+  private readonly wait: WaitPolicy | undefined;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     metrics: MetricSet,
+    options: RedisAggregationStoreOptions = {},
   ) {
+    this.metricNames = metrics.metrics.map((m) => m.name);
+    this.wait = options.wait;
     this.sessionMetrics = metrics.metrics.filter((m) => m.kind === 'window' && m.window.type === 'session').map((m) => m.name);
     this.joinMetrics = metrics.metrics.filter((m) => m.kind === 'join').map((m) => m.name);
     redis.defineCommand('tmAggCheckpoint', { numberOfKeys: 2, lua: CHECKPOINT });
-    redis.defineCommand('tmAggRaise', { lua: RAISE });
+    redis.defineCommand('tmAggRaiseString', { numberOfKeys: 1, lua: RAISE_STRING });
+    redis.defineCommand('tmAggRaiseField', { numberOfKeys: 1, lua: RAISE_FIELD });
     redis.defineCommand('tmAggClearIf', { numberOfKeys: 1, lua: CLEAR_IF });
     redis.defineCommand('tmAggSettle', { numberOfKeys: 1, lua: SETTLE });
     redis.defineCommand('tmAggFired', { numberOfKeys: 1, lua: FIRED });
+  }
+
+  /** Renames the firer's keys of the layout before the `{agg}` hash tag, once (idempotent, any instance). */
+  migrateLegacyKeys(): Promise<number> {
+    return moveKeys(this.redis, legacyAggMoves(this.metricNames));
   }
 
   async restore(p: number): Promise<PartitionSnapshot> {
@@ -340,16 +366,18 @@ export class RedisAggregationStore implements AggregationStore {
     keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
     keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
     keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
-    const reply = await this.redis.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args);
+    // In cluster mode WAIT follows on the same node: a checkpoint its replicas did not acknowledge throws, is
+    // not acknowledged on the stream, and the next attempt finds it written (a conflict: restore) or lost in a
+    // failover (written again) — docs/scale-out.md "Durability on failover".
+    const reply = await execDurable<[string, string, string?]>(this.redis, this.wait, (pipe) => pipe.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args));
     if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
     if (reply[0] === 'fenced') return { status: 'fenced', token: Number(reply[1]) };
     return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]) };
   }
 
   async statuses(partitions: number): Promise<PartitionStatus[]> {
-    const pipeline = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipeline.hmget(AGG_KEYS.checkpoint(p), 'seq', 'maxTs', 'lastEventAt', 'seen');
-    const rows = (await exec(pipeline)) as (string | null)[][];
+    const keys = Array.from({ length: partitions }, (_, p) => AGG_KEYS.checkpoint(p));
+    const rows = (await pipelinePerSlot(this.redis, keys, (pipe, p) => pipe.hmget(keys[p], 'seq', 'maxTs', 'lastEventAt', 'seen'))) as (string | null)[][];
     const out: PartitionStatus[] = [];
     rows.forEach(([seq, maxTs, lastEventAt, seen], p) => {
       if (seq === null) return; // no checkpoint yet
@@ -366,18 +394,40 @@ export class RedisAggregationStore implements AggregationStore {
     return num(await this.redis.get(AGG_KEYS.horizon));
   }
 
-  private raise(key: string, field: string, partitions: number, value: number): Promise<number> {
-    const keys = [key, ...Array.from({ length: partitions }, (_, p) => AGG_KEYS.checkpoint(p))];
-    // One call per partition slot in cluster mode would be needed; here one call covers all (docs/checkpoints.md).
-    return this.redis.tmAggRaise(keys.length, ...keys, field, String(value));
+  /**
+   * Raises a field of every partition's checkpoint record: one call per partition (one slot each), in
+   * parallel; in cluster mode each followed by WAIT, so the order below also holds across a failover.
+   */
+  private async raiseInPartitions(field: 'wm' | 'hz', partitions: number, value: number): Promise<void> {
+    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value)))));
   }
 
+  /**
+   * The operator watermark goes into every partition's record first, into the global key last. The global
+   * key is the firer's note of "raised everywhere": a round raises only above it, and fires windows up to the
+   * new watermark only after this returns. Were the global key written first, a round that crashed half way
+   * would leave partitions on an older watermark that no later round raises (not above the global value) while
+   * windows past it fire: a cell those partitions then write for a fired window would not be marked for
+   * re-firing. Partitions first, a crash only means the next round raises them again (never lowering).
+   */
   async raiseWatermark(partitions: number, watermark: number): Promise<void> {
-    await this.raise(AGG_KEYS.watermark, 'wm', partitions, watermark);
+    await this.raiseInPartitions('wm', partitions, watermark);
+    await this.redis.tmAggRaiseString(AGG_KEYS.watermark, String(watermark));
   }
 
+  /**
+   * The purge horizon goes the other way: the global key first, the partitions' records after. A partition
+   * purges past the horizon in its own record; a round reads the global key at its start and re-fires only
+   * windows past it. Global first keeps every partition's horizon at or below the global one at every moment,
+   * so "a round never reads purged state" still holds when the calls are one per partition (and a round that
+   * crashed half way leaves some partitions on a lower horizon: they purge later, never too early). The
+   * horizon is still raised at the end of a round, after everything the round read. In cluster mode the global
+   * key is on another master than most partitions: it is replicated (WAIT) before any partition is raised, so
+   * a failover of its master cannot bring back a lower global horizon under partitions that purged past it.
+   */
   async raiseHorizon(partitions: number, horizon: number): Promise<void> {
-    await this.raise(AGG_KEYS.horizon, 'hz', partitions, horizon);
+    await execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseString(AGG_KEYS.horizon, String(horizon)));
+    await this.raiseInPartitions('hz', partitions, horizon);
   }
 
   async panes(p: number, metric: string, from: number, to: number): Promise<number[]> {

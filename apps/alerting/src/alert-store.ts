@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import type { CheckpointResult } from '@tidemark/runtime';
-import { LUA_KEY_TYPE_CHECK, REDIS } from '@tidemark/state';
+import { LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, moveKeys } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
 export interface TargetProgress {
@@ -91,7 +90,23 @@ declare module 'ioredis' {
   }
 }
 
+/**
+ * Under one hash tag `{a}`: a transaction names several of them (state, outbox, rules, meta; outbox and
+ * failed), so on a Redis Cluster they must share a slot. Before the tag they were `alerting:<name>`
+ * (LEGACY_KEYS, renamed once at start).
+ */
 export const KEYS = {
+  rules: 'alerting:{a}:rules',
+  seeded: 'alerting:{a}:rules:seeded',
+  state: 'alerting:{a}:state',
+  meta: 'alerting:{a}:meta',
+  outbox: 'alerting:{a}:outbox',
+  silences: 'alerting:{a}:silences',
+  failed: 'alerting:{a}:failed',
+} as const;
+
+/** The keys' names before the hash tag. */
+export const LEGACY_KEYS: Record<keyof typeof KEYS, string> = {
   rules: 'alerting:rules',
   seeded: 'alerting:rules:seeded',
   state: 'alerting:state',
@@ -99,7 +114,7 @@ export const KEYS = {
   outbox: 'alerting:outbox',
   silences: 'alerting:silences',
   failed: 'alerting:failed',
-} as const;
+};
 
 export interface Loaded {
   rules: AlertRule[];
@@ -120,11 +135,19 @@ export class AlertStore {
   private readonly failedMax: number;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(CONFIG) config: TidemarkConfig,
   ) {
     this.failedMax = config.alerting.failedMax;
     redis.defineCommand('tidemarkAlertingCommit', { numberOfKeys: 4, lua: COMMIT });
+  }
+
+  /** Renames the keys of the layout before the `{a}` hash tag, once (idempotent; several instances may run it). */
+  migrateLegacyKeys(): Promise<number> {
+    return moveKeys(
+      this.redis,
+      (Object.keys(KEYS) as (keyof typeof KEYS)[]).map((k) => ({ from: LEGACY_KEYS[k], to: KEYS[k] })),
+    );
   }
 
   /** Seeds `rules` once, ever (a marker key), so deleted defaults stay deleted. Returns true when seeded now. */

@@ -92,6 +92,8 @@ export class AlertingService implements OnModuleInit, OnApplicationBootstrap, On
   }
 
   async onModuleInit(): Promise<void> {
+    const moved = await this.store.migrateLegacyKeys();
+    if (moved > 0) this.logger.log(`renamed ${moved} alerting keys to their {a} hash-tagged names`);
     if (this.config.alerting.seedDefaultRules && (await this.store.seedOnce(DEFAULT_RULES))) this.logger.log(`seeded ${DEFAULT_RULES.length} default rules`);
     await this.partitions.open([RESULTS], Date.now());
   }

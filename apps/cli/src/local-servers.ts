@@ -46,7 +46,8 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
   return { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : defaultPort };
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
+/** Polls `check` every 100 ms until true; fails when `child` exits first or at the deadline. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
@@ -56,7 +57,8 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
   throw new Error(`${what} did not answer within ${timeoutMs} ms`);
 }
 
-function startProcess(name: string, bin: string, args: string[], logFile: string): LocalServer {
+/** Spawns a server with its output appended to `logFile`; `stop()` is SIGTERM, then SIGKILL after 5 s. */
+export function startProcess(name: string, bin: string, args: string[], logFile: string): LocalServer {
   const out = fs.openSync(logFile, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', out, out] });
   fs.closeSync(out);

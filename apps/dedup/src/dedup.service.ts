@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { BatchContext, BatchOutcome, ConsumedMessage, JetStreamConnection, JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
 import { CheckpointedPartitions } from '@tidemark/runtime';
-import { REDIS, RedisDedupStore } from '@tidemark/state';
+import { REDIS, type RedisClient, RedisDedupStore, waitPolicyOf } from '@tidemark/state';
 import { JetStreamCleanStream } from './clean-stream';
 import { DedupPartition, RAW_FRAME_DECODER, type RawFrame } from './dedup-partition';
 
@@ -14,7 +13,7 @@ import { DedupPartition, RAW_FRAME_DECODER, type RawFrame } from './dedup-partit
  * DEDUP_TTL_MS out of the owned partitions every DEDUP_SWEEP_INTERVAL_MS.
  */
 @Injectable()
-export class DedupService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DedupService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DedupService.name);
   private readonly partitions: CheckpointedPartitions<DedupPartition, RawFrame>;
   private readonly store: RedisDedupStore;
@@ -23,13 +22,13 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   private sweeping = false;
 
   constructor(
-    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS) redis: RedisClient,
     @Inject(CONFIG) private readonly config: TidemarkConfig,
     connection: JetStreamConnection,
     publisher: JetStreamPublisher,
     metrics: MetricsRegistry,
   ) {
-    this.store = new RedisDedupStore(redis, config.dedupTtlMs, config.dedupSlots);
+    this.store = new RedisDedupStore(redis, config.dedupTtlMs, { slots: config.dedupSlots, wait: waitPolicyOf(config) });
     const events = metrics.counter('tidemark_dedup_events_total', 'Raw events by dedup decision', ['outcome']);
     const frames = metrics.counter('tidemark_dedup_frames_total', 'Clean frames published');
     const clean = new JetStreamCleanStream(connection, publisher, config.fault.dedupKillAfterForward);
@@ -62,6 +61,12 @@ export class DedupService implements OnApplicationBootstrap, OnApplicationShutdo
   /** A partition moved away (group assignment): forgotten; its forwarded floor is restored from the clean stream when it comes back. */
   async releasePartition(partition: number): Promise<void> {
     await this.partitions.close(partition, Date.now());
+  }
+
+  /** Before the first batch: slot hashes of the layout before the hash tags get their new names (once). */
+  async onModuleInit(): Promise<void> {
+    const moved = await this.store.migrateLegacyKeys();
+    if (moved > 0) this.logger.log(`renamed ${moved} dedup slot hashes to their hash-tagged names`);
   }
 
   onApplicationBootstrap(): void {

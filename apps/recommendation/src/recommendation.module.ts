@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ApiDocsModule } from '@tidemark/runtime';
 import { RECOMMENDATION_API, RECOMMENDATION_OPERATIONS, RECOMMENDATION_SCHEMAS } from './recommendation.openapi';
-import type Redis from 'ioredis';
 import { CONFIG, ConfigModule, TidemarkConfig } from '@tidemark/config';
 import { JetStreamModule } from '@tidemark/jetstream';
 import { ObservabilityModule } from '@tidemark/observability';
-import { REDIS, RedisModule } from '@tidemark/state';
+import { REDIS, type RedisClient, RedisModule, waitPolicyOf } from '@tidemark/state';
 import { REC_STORE } from './recommendation.constants';
 import { RecommendationConsumer } from './recommendation.consumer';
 import { RecommendationService } from './recommendation.service';
@@ -21,14 +20,19 @@ import { RedisRecStore } from './redis-rec.store';
     {
       provide: REC_STORE,
       inject: [REDIS, CONFIG],
-      useFactory: (redis: Redis, config: TidemarkConfig) =>
-        new RedisRecStore(redis, {
+      useFactory: async (redis: RedisClient, config: TidemarkConfig) => {
+        const store = new RedisRecStore(redis, {
           params: config.recs.params,
           sessionTtlMs: config.recs.sessionTtlMs,
           userTtlMs: config.recs.userTtlMs,
           itemTtlMs: config.recs.itemTtlMs,
           partitions: config.partitions,
-        }),
+          wait: waitPolicyOf(config),
+        });
+        // Fences of the layout before the hash tags get their tagged names once, before the first restore.
+        await store.migrateLegacyKeys();
+        return store;
+      },
     },
     RecommendationService,
     RecsQueryService,

@@ -23,10 +23,9 @@
  * Sizes: per partial, neighbours and rules ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE, visits per
  * product ≤ RECS_KNN_VISITS, a user's ≤ RECS_USER_RECENT and RECS_USER_BOUGHT.
  */
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { partitionOf } from '@tidemark/contracts';
-import { LUA_KEY_TYPE_CHECK, encodeKeyPart as kp, isWellFormed } from '@tidemark/state';
+import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execDurable, execPipeline as exec, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
@@ -62,6 +61,8 @@ export interface RedisRecStoreOptions {
   prefix?: string;
   /** PARTITIONS: reads merge this many partitions' partials; a visit's window lives under its partition's hash tag (default 1). */
   partitions?: number;
+  /** WAIT after each checkpoint (cluster mode; waitPolicyOf): a checkpoint not replicated is not acknowledged. */
+  wait?: WaitPolicy;
 }
 
 /**
@@ -183,10 +184,10 @@ declare module 'ioredis' {
   }
 }
 
-/** The partials of every partition in Redis: HMGETs of every partition's hashes, pipelined. */
+/** The partials of every partition in Redis: HMGETs of every partition's hashes, pipelined (one pipeline per slot on a cluster). */
 class RedisPartialSource implements PartialSource {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: (partition: number, rest: string) => string,
     private readonly partitions: number,
     private readonly windowKey: (sessionId: string) => string,
@@ -195,9 +196,10 @@ class RedisPartialSource implements PartialSource {
   async fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]> {
     const live = reqs.filter((r) => r.fields.length > 0);
     if (live.length === 0) return reqs.map(() => []);
-    const pipe = this.redis.pipeline();
-    for (const r of live) for (let p = 0; p < this.partitions; p++) pipe.hmget(this.key(p, r.hash), ...r.fields);
-    const res = (await exec(pipe)) as (string | null)[][];
+    const reads: { key: string; fields: readonly string[] }[] = [];
+    for (const r of live) for (let p = 0; p < this.partitions; p++) reads.push({ key: this.key(p, r.hash), fields: r.fields });
+    const keys = reads.map((r) => r.key);
+    const res = (await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.hmget(keys[i], ...reads[i].fields))) as (string | null)[][];
     let at = 0;
     return reqs.map((r) => {
       if (r.fields.length === 0) return [];
@@ -208,17 +210,19 @@ class RedisPartialSource implements PartialSource {
   }
 
   async clock(): Promise<number | null> {
-    const pipe = this.redis.pipeline();
-    for (let p = 0; p < this.partitions; p++) pipe.hget(this.key(p, 'part'), 'clock');
+    const keys = Array.from({ length: this.partitions }, (_, p) => this.key(p, 'part'));
     let c: number | null = null;
-    for (const v of (await exec(pipe)) as (string | null)[]) if (v !== null && (c === null || Number(v) > c)) c = Number(v);
+    for (const v of (await pipelinePerSlot(this.redis, keys, (pipe, p) => pipe.hget(keys[p], 'clock'))) as (string | null)[]) if (v !== null && (c === null || Number(v) > c)) c = Number(v);
     return c;
   }
 
   async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
     const out = new Map<string, SessionItem[]>();
     if (ids.length === 0) return out;
-    const values = await this.redis.mget(ids.map((id) => this.windowKey(id)));
+    // A visit's window lives under its partition's hash tag: one MGET on a standalone Redis, a GET per key
+    // grouped per slot on a cluster.
+    const keys = ids.map((id) => this.windowKey(id));
+    const values = isCluster(this.redis) ? ((await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.get(keys[i]))) as (string | null)[]) : await this.redis.mget(keys);
     ids.forEach((id, i) => {
       if (values[i] !== null) out.set(id, JSON.parse(values[i]!) as SessionItem[]);
     });
@@ -234,7 +238,7 @@ export class RedisRecStore implements RecStore {
   private readonly partials = new Map<number, RecPartial>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisRecStoreOptions,
   ) {
     this.pre = options.prefix ?? 'recs:';
@@ -255,14 +259,36 @@ export class RedisRecStore implements RecStore {
     return this.partitionKey(partitionOf(sessionId, this.partitions), `s:${kp(sessionId)}`);
   }
 
+  /** The fence's name before the hash tag (`part:<p>`), still read on a standalone Redis. */
+  private legacyFence(partition: number): string {
+    return `${this.pre}part:${partition}`;
+  }
+
+  /**
+   * The second fence the checkpoint script reads when the fence does not exist yet: the old name on a
+   * standalone Redis; on a cluster (one slot a call) a name under the partition's hash tag that is never
+   * written — migrateLegacyKeys moved any old fence to its tagged name at start.
+   */
+  private fallbackFence(partition: number): string {
+    return isCluster(this.redis) ? this.partitionKey(partition, 'part:none') : this.legacyFence(partition);
+  }
+
+  /** Renames fences of the layout before the hash tag (`part:<p>` → `{p<p>}:part`) when the new one does not exist (once). */
+  migrateLegacyKeys(): Promise<number> {
+    return moveKeys(
+      this.redis,
+      Array.from({ length: this.partitions }, (_, p) => ({ from: this.legacyFence(p), to: this.partitionKey(p, 'part') })),
+    );
+  }
+
   async lastSeq(partition: number): Promise<number> {
-    const [now, before] = await exec(this.redis.pipeline().hget(this.partitionKey(partition, 'part'), 'lastSeq').hget(`${this.pre}part:${partition}`, 'lastSeq'));
+    const [now, before] = await exec(this.redis.pipeline().hget(this.partitionKey(partition, 'part'), 'lastSeq').hget(this.fallbackFence(partition), 'lastSeq'));
     return Number(now ?? before ?? 0);
   }
 
   /** Reads the partition's partials and checkpoint into memory (one pipelined round trip); its sequence. */
   async restore(partition: number): Promise<number> {
-    const pipe = this.redis.pipeline().hmget(this.partitionKey(partition, 'part'), 'lastSeq', 'clock').hget(`${this.pre}part:${partition}`, 'lastSeq');
+    const pipe = this.redis.pipeline().hmget(this.partitionKey(partition, 'part'), 'lastSeq', 'clock').hget(this.fallbackFence(partition), 'lastSeq');
     for (const h of PARTIAL_HASHES) pipe.hgetall(this.partitionKey(partition, h));
     const [[seq, clock], before, ...hashes] = (await exec(pipe)) as [[string | null, string | null], string | null, ...Record<string, string>[]];
     const fields: Partial<Record<PartialHash, Record<string, string>>> = {};
@@ -279,18 +305,21 @@ export class RedisRecStore implements RecStore {
     if (!this.partials.has(fence.partition)) await this.restore(fence.partition);
     const partial = this.partials.get(fence.partition)!;
     const stage = partial.stage(pending);
-    const [written, seq] = await this.redis.tidemarkRecsCheckpoint(
-      this.partitionKey(fence.partition, 'part'),
-      `${this.pre}part:${fence.partition}`,
-      ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
-      GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
-      String(fence.expectedSeq),
-      String(fence.newSeq),
-      this.pre,
-      String(this.options.sessionTtlMs),
-      stage.clock === null ? '' : String(stage.clock),
-      fence.token === undefined ? '' : String(fence.token),
-      ...checkpointArgs(stage, pending, this.partitions),
+    // In cluster mode WAIT follows on the same node; a checkpoint not replicated throws (not acknowledged).
+    const [written, seq] = await execDurable<[number, string]>(this.redis, this.options.wait, (pipe) =>
+      pipe.tidemarkRecsCheckpoint(
+        this.partitionKey(fence.partition, 'part'),
+        this.fallbackFence(fence.partition),
+        ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
+        GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
+        String(fence.expectedSeq),
+        String(fence.newSeq),
+        this.pre,
+        String(this.options.sessionTtlMs),
+        stage.clock === null ? '' : String(stage.clock),
+        fence.token === undefined ? '' : String(fence.token),
+        ...checkpointArgs(stage, pending, this.partitions),
+      ),
     );
     if (written === 2) {
       this.partials.delete(fence.partition); // not ours any more
@@ -343,11 +372,4 @@ export class RedisRecStore implements RecStore {
   categories(items: readonly string[]): Promise<Map<string, string>> {
     return this.reader.categories(items);
   }
-}
-
-async function exec(pipe: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-  const res = (await pipe.exec()) ?? [];
-  const failed = res.find(([err]) => err);
-  if (failed) throw failed[0];
-  return res.map(([, v]) => v);
 }

@@ -78,6 +78,37 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
   });
 
+  it('Redis Cluster: REDIS_MODE, seed nodes, WAIT settings; standalone unchanged', () => {
+    const d = loadConfig({});
+    expect(d.redisMode).toBe('standalone');
+    expect(d.redisSeeds).toEqual(['redis://127.0.0.1:6379']);
+    expect(d.redisWait).toEqual({ replicas: 1, timeoutMs: 100 });
+    const c = loadConfig({ REDIS_MODE: 'cluster', REDIS_URL: 'redis://u:pw@h1:7000, redis://u:pw@h2:7001,', REDIS_WAIT_REPLICAS: '2', REDIS_WAIT_TIMEOUT_MS: '250' });
+    expect(c.redisMode).toBe('cluster');
+    expect(c.redisSeeds).toEqual(['redis://u:pw@h1:7000', 'redis://u:pw@h2:7001']);
+    expect(c.redisWait).toEqual({ replicas: 2, timeoutMs: 250 });
+    expect(loadConfig({ REDIS_MODE: 'cluster', REDIS_WAIT_REPLICAS: '0' }).redisWait.replicas).toBe(0);
+  });
+
+  it.each([
+    [{ REDIS_MODE: 'sentinel' }, 'REDIS_MODE', /not one of standalone, cluster/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: 'redis://h1:7000,http://h2:7001' }, 'REDIS_URL', /not a redis/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: 'redis://h1:7000,rediss://h2:7001' }, 'REDIS_URL', /mix/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:secret@h1:7000,redis://b:other@h2:7001' }, 'REDIS_URL', /different credentials/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: ' , ' }, 'REDIS_URL', /no seed/],
+    [{ REDIS_MODE: 'cluster', REDIS_URL: 'redis://h1:7000', REDIS_TLS_CA_FILE: __filename }, 'REDIS_TLS_CA_FILE', /rediss/],
+    [{ REDIS_WAIT_REPLICAS: 'x' }, 'REDIS_WAIT_REPLICAS', /whole number/],
+    [{ REDIS_WAIT_TIMEOUT_MS: '0' }, 'REDIS_WAIT_TIMEOUT_MS', /outside/],
+  ])('Redis Cluster settings fail fast naming the variable: %j', (env, name, why) => {
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^invalid ${name}:`));
+    expect(() => loadConfig(env)).toThrow(why);
+  });
+
+  it('never shows a seed password in a REDIS_URL error', () => {
+    expect(() => loadConfig({ REDIS_MODE: 'cluster', REDIS_URL: 'redis://u:hunter2@h1:7000,ftp://u:hunter2@h2' })).toThrow(/ftp:\/\/u:\*\*\*@h2/);
+    expect(() => loadConfig({ REDIS_MODE: 'cluster', REDIS_URL: 'redis://u:hunter2@h1:7000,ftp://u:hunter2@h2' })).not.toThrow(/hunter2/);
+  });
+
   it('limits: documented defaults (docs/settings.md "Limits"), overrides, and errors naming the variable', () => {
     const c = loadConfig({});
     expect(c.maxFutureMs).toBe(300_000);

@@ -7,7 +7,7 @@ import { Receiver, ReceiversError, normalizeAllowPrefix, parseReceivers } from '
 import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
 import { ALL_STREAMS, DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, RecSignals, parseSignals, parseWeights } from '@tidemark/recommend';
-import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redisTls } from './transport';
+import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redactUrl, redisTls } from './transport';
 
 export class ConfigError extends Error {
   constructor(
@@ -33,8 +33,14 @@ export interface TidemarkConfig {
   natsUrl: string;
   /** How the service authenticates to NATS and which TLS files it uses (docs/security.md "Transport"). */
   nats: NatsSecurity;
-  /** REDIS_URL as given: may carry `user:password@` — log it only through `redactUrl`. */
+  /** REDIS_URL as given: may carry `user:password@` — log it only through `redactUrl` (`redactUrlList` in cluster mode). */
   redisUrl: string;
+  /** REDIS_MODE: one Redis (`standalone`, default) or a Redis Cluster whose seed nodes REDIS_URL lists, comma-separated. */
+  redisMode: 'standalone' | 'cluster';
+  /** The seed URLs of REDIS_URL (one in standalone mode). */
+  redisSeeds: string[];
+  /** In cluster mode, after each checkpoint and dedup claim: `WAIT replicas timeoutMs` (REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS). */
+  redisWait: { replicas: number; timeoutMs: number };
   /** REDIS_TLS_* files (with a `rediss://` REDIS_URL). */
   redisTls?: TlsFiles;
   host: string;
@@ -330,13 +336,18 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   const local = (p: number) => `http://127.0.0.1:${p}`;
   const http = ['http:', 'https:'];
   const host = str(env, 'HOST', '127.0.0.1');
-  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
-  const { nats, redisTlsFiles } = transport(env, redisUrl);
+  const redisMode = oneOf(env, 'REDIS_MODE', 'standalone', ['standalone', 'cluster'] as const);
+  const redisUrl = redisMode === 'cluster' ? str(env, 'REDIS_URL', 'redis://127.0.0.1:6379') : url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const redisSeeds = redisMode === 'cluster' ? redisSeedList(env, redisUrl) : [redisUrl];
+  const { nats, redisTlsFiles } = transport(env, redisSeeds[0]);
   return {
     ...authConfig(env, host),
     natsUrl: nats.url,
     nats: nats.security,
     redisUrl,
+    redisMode,
+    redisSeeds,
+    redisWait: { replicas: int(env, 'REDIS_WAIT_REPLICAS', 1, 0, 16), timeoutMs: int(env, 'REDIS_WAIT_TIMEOUT_MS', 100, 1, 60_000) },
     ...(redisTlsFiles ? { redisTls: redisTlsFiles } : {}),
     host,
     ports,
@@ -518,6 +529,33 @@ function fault(env: Env): TidemarkConfig['fault'] {
   const n = Number(m[2]);
   if (m[1] === 'dedup-kill-after-forward') return { dedupKillAfterForward: n };
   return m[1] === 'recs-kill-after-checkpoint' ? { recsKillAfterCheckpoint: n } : { aggregationKillAfterCheckpoint: n };
+}
+
+/**
+ * REDIS_URL in cluster mode: seed nodes, comma-separated, each a redis:// or rediss:// URL; one scheme and
+ * one set of credentials for all (the cluster's nodes share them), so TLS and AUTH apply to every node.
+ */
+function redisSeedList(env: Env, raw: string): string[] {
+  const seeds = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (seeds.length === 0) throw new ConfigError('REDIS_URL', 'lists no seed node');
+  const parsed = seeds.map((u) => {
+    try {
+      const p = new URL(u);
+      if ((p.protocol === 'redis:' || p.protocol === 'rediss:') && p.hostname !== '') return p;
+    } catch {
+      // reported below
+    }
+    throw new ConfigError('REDIS_URL', `"${redactUrl(u)}" is not a redis:// or rediss:// URL`);
+  });
+  const first = parsed[0];
+  for (const p of parsed) {
+    if (p.protocol !== first.protocol) throw new ConfigError('REDIS_URL', 'seed nodes mix redis:// and rediss://');
+    if (p.username !== first.username || p.password !== first.password) throw new ConfigError('REDIS_URL', 'seed nodes carry different credentials');
+  }
+  return seeds;
 }
 
 /** A comma-separated list of http(s) URLs (empty by default). */

@@ -155,6 +155,16 @@ export function redactUrl(raw: string): string {
   return stripTrailingSlash(u.href);
 }
 
+/** A comma-separated list of URLs (REDIS_URL's seed nodes in cluster mode), each redacted. */
+export function redactUrlList(raw: string): string {
+  return raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map(redactUrl)
+    .join(',');
+}
+
 /** Replaces every URL with credentials inside a free text (e.g. a driver's error message) by its redacted form. */
 export function redactUrlsIn(text: string): string {
   return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*@[^\s"'<>]*/gi, (m) => redactUrl(m));

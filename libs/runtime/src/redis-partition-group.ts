@@ -14,8 +14,8 @@
  * current one, so a member that lost its lease while paused (GC, SIGSTOP, a network partition) cannot write
  * once another has claimed. Time is Redis' (TIME in the heartbeat script), so members' clocks do not matter.
  */
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
+import { pipelinePerSlot, type RedisClient } from '@tidemark/state';
 import { plan, type GroupMember, type PartitionLease } from './partition-group';
 
 export const GROUP_KEYS = {
@@ -77,7 +77,7 @@ declare module 'ioredis' {
 
 /** The typed repository: one script call (one slot) per operation. */
 export class RedisGroupStore {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     redis.defineCommand('tmGroupHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
     redis.defineCommand('tmGroupClaim', { numberOfKeys: 2, lua: CLAIM });
     redis.defineCommand('tmGroupRenew', { numberOfKeys: 2, lua: RENEW });
@@ -96,20 +96,22 @@ export class RedisGroupStore {
     await this.redis.hdel(GROUP_KEYS.members(group), member);
   }
 
-  /** Every partition's lease as of `now` (Redis' clock from the heartbeat): one pipelined round trip. */
+  /**
+   * Every partition's lease as of `now` (Redis' clock from the heartbeat): one pipelined round trip (one per
+   * slot on a Redis Cluster: each lease is under its partition's hash tag).
+   */
   async leases(group: string, partitions: number, now: number): Promise<PartitionLease[]> {
-    const pipe = this.redis.pipeline();
-    for (let p = 0; p < partitions; p++) pipe.get(GROUP_KEYS.lease(group, p)).pttl(GROUP_KEYS.lease(group, p));
-    const replies = (await pipe.exec()) ?? [];
+    // Each lease key twice: GET then PTTL (one command per entry, as pipelinePerSlot wants).
+    const keys: string[] = [];
+    for (let p = 0; p < partitions; p++) keys.push(GROUP_KEYS.lease(group, p), GROUP_KEYS.lease(group, p));
+    const replies = await pipelinePerSlot(this.redis, keys, (pipe, i) => (i % 2 === 0 ? pipe.get(keys[i]) : pipe.pttl(keys[i])));
     const out: PartitionLease[] = [];
     for (let p = 0; p < partitions; p++) {
-      const [e1, owner] = replies[2 * p];
-      const [e2, ttl] = replies[2 * p + 1];
-      if (e1) throw e1;
-      if (e2) throw e2;
+      const owner = replies[2 * p] as string | null;
+      const ttl = replies[2 * p + 1];
       if (owner === null) continue;
       const ms = Number(ttl);
-      out.push({ partition: p, owner: owner as string, expiresAt: ms === -1 ? Number.MAX_SAFE_INTEGER : now + Math.max(0, ms) });
+      out.push({ partition: p, owner, expiresAt: ms === -1 ? Number.MAX_SAFE_INTEGER : now + Math.max(0, ms) });
     }
     return out;
   }

@@ -13,7 +13,7 @@ import { acceptRequestId } from './problem';
 import { ProblemException, ProblemFilter } from './problem.filter';
 import { ConsumedMessage, JetStreamConnection, JetStreamConsumerBinding, JetStreamServer } from '@tidemark/jetstream';
 import { HealthRegistry, JsonLogger, MetricsRegistry } from '@tidemark/observability';
-import { connectRedis, REDIS } from '@tidemark/state';
+import { connectRedisClient, REDIS, type RedisClient } from '@tidemark/state';
 import { LeaderLease, memberId, PartitionGroup, RedisGroupStore } from './redis-partition-group';
 
 export interface ServiceSpec {
@@ -160,7 +160,7 @@ function withShutdownStep(module: unknown, step: () => Promise<void>): DynamicMo
  * a moment than two). Own Redis connection: the lease outlives the app's.
  */
 async function becomeLeader(name: string, cfg: TidemarkConfig, logger: JsonLogger): Promise<{ stop(): Promise<void> }> {
-  const redis = await connectRedis(cfg.redisUrl, `tidemark-${name}-lease`, cfg.redisTls);
+  const redis = await connectRedisClient({ mode: cfg.redisMode, seeds: cfg.redisSeeds, ...(cfg.redisTls ? { tls: cfg.redisTls } : {}) }, `tidemark-${name}-lease`);
   const lease = new LeaderLease(new RedisGroupStore(redis), name, memberId(hostname(), process.pid), cfg.group.leaseMs);
   let waiting = false;
   while (!(await lease.hold().catch(() => false))) {
@@ -205,7 +205,7 @@ async function joinGroup(
   logger: JsonLogger,
 ): Promise<PartitionGroup> {
   const owner = p.owner?.(app) ?? {};
-  const redis = app.get<Redis>(REDIS, { strict: false });
+  const redis = app.get<RedisClient>(REDIS, { strict: false });
   const log = { log: (m: string) => logger.log(m, 'PartitionGroup'), warn: (m: string) => logger.warn(m, 'PartitionGroup') };
   const group = new PartitionGroup(
     new RedisGroupStore(redis),

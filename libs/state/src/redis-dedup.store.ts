@@ -1,12 +1,15 @@
-import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { DedupDecision, DedupItem, DedupStore, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
+import { type RedisClient, type WaitPolicy, execDurable, isCluster, moveKeys, scanKeys } from './redis-client';
+import { groupBySlot } from './slots';
 
 /**
- * dedup.ts in Redis. Keys: `<prefix><slot>`, one small hash per slot, shared by every partition: an id is
- * one id whatever partition (session) it arrives in. (A call names keys of many slots: one Redis, not a
- * Redis Cluster; scale-out routes ids to dedup shards instead.) One Lua call claims a chunk of ids: per id one
- * HSETNX, and an HGET only when the id was there already (a duplicate or a redelivery).
+ * dedup.ts in Redis. Keys: `<prefix>{d<slot mod 16>}:<slot>`, one small hash per dedup slot, shared by every
+ * partition: an id is one id whatever partition (session) it arrives in. The hash tag `{d<g>}` puts the
+ * dedup slots into 16 groups, each one Redis Cluster slot: on a standalone Redis one Lua call claims a chunk
+ * of ids; on a cluster one call per group the chunk touches (in parallel), each followed by WAIT (durable
+ * claims, docs/scale-out.md). Per id one HSETNX, and an HGET only when the id was there already (a duplicate
+ * or a redelivery). Keys `<prefix><slot>` (before the hash tag) are renamed once at start (migrateLegacyKeys).
  * KEYS: the slot hashes; ARGV: n fields, then n values (8 bytes each, binary).
  */
 const CLAIM = `
@@ -73,14 +76,42 @@ declare module 'ioredis' {
 const CHUNK = 1024;
 /** Slot hashes per sweep call. */
 const SWEEP_CHUNK = 256;
+/** Hash-tag groups of the dedup slots (each one Redis Cluster slot). */
+export const DEDUP_TAG_GROUPS = 16;
+
+/** The dedup slots in sweep order: group by group (one cluster slot a call), each group's slots ascending (pure). */
+export function sweepOrder(slots: number, groups = DEDUP_TAG_GROUPS): number[][] {
+  const out: number[][] = [];
+  for (let g = 0; g < Math.min(groups, slots); g++) {
+    const mine: number[] = [];
+    for (let s = g; s < slots; s += groups) mine.push(s);
+    for (let at = 0; at < mine.length; at += SWEEP_CHUNK) out.push(mine.slice(at, at + SWEEP_CHUNK));
+  }
+  return out;
+}
+
+export interface RedisDedupStoreOptions {
+  /** Dedup slots (DEDUP_SLOTS, default 65 536). */
+  slots?: number;
+  /** Key prefix (default `tm:dedup:`). */
+  prefix?: string;
+  /** WAIT after each claim call (cluster mode; waitPolicyOf). */
+  wait?: WaitPolicy;
+}
 
 export class RedisDedupStore implements DedupStore {
+  private readonly slots: number;
+  private readonly prefix: string;
+  private readonly wait: WaitPolicy | undefined;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ttlMs: number,
-    private readonly slots = 65_536,
-    private readonly prefix = 'tm:dedup:',
+    options: RedisDedupStoreOptions = {},
   ) {
+    this.slots = options.slots ?? 65_536;
+    this.prefix = options.prefix ?? 'tm:dedup:';
+    this.wait = options.wait;
     redis.defineCommand('tidemarkDedupClaim', { lua: CLAIM });
     redis.defineCommand('tidemarkDedupTakeOver', { lua: TAKE_OVER });
     redis.defineCommand('tidemarkDedupSweep', { lua: SWEEP });
@@ -88,7 +119,28 @@ export class RedisDedupStore implements DedupStore {
 
   /** The Redis key of a slot hash. */
   slotKey(slot: number): string {
+    return `${this.prefix}{d${slot % DEDUP_TAG_GROUPS}}:${slot}`;
+  }
+
+  /** Its name before the hash tag (moved by migrateLegacyKeys). */
+  legacySlotKey(slot: number): string {
     return `${this.prefix}${slot}`;
+  }
+
+  /** Renames slot hashes of the layout before the hash tag, once (idempotent; several instances may run it). */
+  async migrateLegacyKeys(): Promise<number> {
+    const legacy = new RegExp(`^${this.prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)$`);
+    const moves: { from: string; to: string }[] = [];
+    for (const key of await scanKeys(this.redis, `${this.prefix}*`)) {
+      const m = legacy.exec(key);
+      if (m) moves.push({ from: key, to: this.slotKey(Number(m[1])) });
+    }
+    return moveKeys(this.redis, moves);
+  }
+
+  /** Indices of the names, one group per call: all at once on a standalone Redis, per cluster slot on a cluster. */
+  private calls(names: readonly string[]): number[][] {
+    return isCluster(this.redis) ? groupBySlot(names) : [names.map((_n, i) => i)];
   }
 
   async claim(items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
@@ -98,14 +150,24 @@ export class RedisDedupStore implements DedupStore {
       const keys = chunk.map((i) => dedupKey(i.id, this.slots));
       const values = chunk.map((i) => claimValue(i.seq, i.index, i.timeMs));
       const names = keys.map((k) => this.slotKey(k.slot));
-      const found = await this.redis.tidemarkDedupClaimBuffer(names.length, ...names, ...keys.map((k) => k.field), ...values);
+      const found = new Array<Buffer | null>(chunk.length);
+      await Promise.all(
+        this.calls(names).map(async (group) => {
+          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) =>
+            p.tidemarkDedupClaimBuffer(group.length, ...group.map((i) => names[i]), ...group.map((i) => keys[i].field), ...group.map((i) => values[i])),
+          );
+          group.forEach((i, j) => (found[i] = got[j]));
+        }),
+      );
       const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
       if (overwrite.length > 0) {
-        await this.redis.tidemarkDedupTakeOver(
-          overwrite.length,
-          ...overwrite.map((i) => names[i]),
-          ...overwrite.map((i) => keys[i].field),
-          ...overwrite.map((i) => values[i]),
+        const overNames = overwrite.map((i) => names[i]);
+        await Promise.all(
+          this.calls(overNames).map((group) =>
+            execDurable<number>(this.redis, this.wait, (p) =>
+              p.tidemarkDedupTakeOver(group.length, ...group.map((j) => overNames[j]), ...group.map((j) => keys[overwrite[j]].field), ...group.map((j) => values[overwrite[j]])),
+            ),
+          ),
         );
       }
       for (const d of decisions) out.push(d);
@@ -116,9 +178,8 @@ export class RedisDedupStore implements DedupStore {
   async sweep(nowMs: number): Promise<number> {
     let dropped = 0;
     const args = [String(hourOf(nowMs) & 0xffff), String(horizonHours(this.ttlMs))];
-    for (let at = 0; at < this.slots; at += SWEEP_CHUNK) {
-      const names: string[] = [];
-      for (let s = at; s < Math.min(this.slots, at + SWEEP_CHUNK); s++) names.push(this.slotKey(s));
+    for (const slots of sweepOrder(this.slots)) {
+      const names = slots.map((s) => this.slotKey(s));
       dropped += await this.redis.tidemarkDedupSweep(names.length, ...names, ...args);
     }
     return dropped;
