@@ -1,5 +1,5 @@
 import { ALL_STREAMS, streams, streamsWithMaxBytes } from '@tidemark/contracts';
-import { decideMaxBytes, streamConfigFor } from './streams';
+import { consumerConfigFor, decideMaxBytes, streamConfigFor } from './streams';
 
 const GIB = 1024 ** 3;
 
@@ -26,5 +26,18 @@ describe('stream sizes in the contract', () => {
     expect(sized.find((s) => s.name === 'DLQ')!.maxBytes).toBe(5 * 1024 * 1024);
     expect(sized.find((s) => s.name === 'EVENTS_RAW')!.maxBytes).toBe(streams.raw.maxBytes);
     expect(streamConfigFor(sized.find((s) => s.name === 'DLQ')!).max_bytes).toBe(5 * 1024 * 1024);
+  });
+});
+
+describe('replicas (JETSTREAM_REPLICAS)', () => {
+  it('every stream Tidemark creates has the configured replicas (default 1)', () => {
+    for (const s of ALL_STREAMS) {
+      expect(streamConfigFor(s).num_replicas).toBe(1);
+      expect(streamConfigFor(s, { replicas: 3 }).num_replicas).toBe(3);
+    }
+  });
+  it("a durable consumer's replicas follow what it is given (the stream's); unset = the server's (the stream's)", () => {
+    expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd', replicas: 3 }).num_replicas).toBe(3);
+    expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd' })).not.toHaveProperty('num_replicas');
   });
 });
