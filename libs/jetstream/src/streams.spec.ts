@@ -1,5 +1,5 @@
 import { ALL_STREAMS, streams, streamsWithMaxBytes } from '@tidemark/contracts';
-import { consumerConfigFor, decideMaxBytes, streamConfigFor } from './streams';
+import { consumerConfigFor, decideMaxBytes, isTransient, streamConfigFor } from './streams';
 
 const GIB = 1024 ** 3;
 
@@ -40,4 +40,17 @@ describe('replicas (JETSTREAM_REPLICAS)', () => {
     expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd', replicas: 3 }).num_replicas).toBe(3);
     expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd' })).not.toHaveProperty('num_replicas');
   });
+});
+
+describe('isTransient: what provisioning retries at boot', () => {
+  it.each([
+    [{ name: 'TimeoutError', message: 'timeout' }, true],
+    [{ message: "no responders: '$JS.API.STREAM.INFO.EVENTS_RAW'" }, true],
+    [{ message: 'JetStream system temporarily unavailable' }, true],
+    [{ message: 'stream not found' }, false],
+    [{ message: 'insufficient resources' }, false],
+    [{ message: 'no suitable peers for placement' }, false],
+    [{ message: 'stream name already in use with a different configuration' }, false],
+    [undefined, false],
+  ])('%j → %s', (error, expected) => expect(isTransient(error)).toBe(expected));
 });

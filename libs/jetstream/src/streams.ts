@@ -43,6 +43,8 @@ export interface StreamProvisionOptions {
   replicas?: number;
   /** The contract's own specs: their `maxBytes` is "ours, the default" when deciding whether to change a size. */
   defaults?: readonly StreamSpec[];
+  /** How long transient JetStream API failures (`isTransient`) are retried (default PROVISION_RETRY_MS). */
+  retryForMs?: number;
 }
 
 /** The stream configuration a spec stands for: file storage, limits retention, discard old. */
@@ -63,6 +65,32 @@ export function streamConfigFor(spec: StreamSpec, options: StreamProvisionOption
   };
 }
 
+/**
+ * JetStream API failures worth another try at boot: a request timeout, no responders, a cluster whose meta or
+ * stream leader is being elected ("JetStream system temporarily unavailable"). Common on a cluster that has
+ * just started or lost a server, or that several services provision at once.
+ */
+export function isTransient(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return /timeout|timed out|no responders|temporarily unavailable|leader ?less|no leader|not current/i.test(`${e?.name ?? ''} ${e?.message ?? ''}`);
+}
+
+/** Default of `StreamProvisionOptions.retryForMs`. */
+export const PROVISION_RETRY_MS = 30_000;
+
+/** Runs `op`, again after a transient failure (growing pause, 200 ms → 2 s) until `retryForMs` has passed. */
+async function retrying<T>(op: () => Promise<T>, retryForMs: number): Promise<T> {
+  const deadline = Date.now() + retryForMs;
+  for (let pause = 200; ; pause = Math.min(2000, pause * 2)) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTransient(error) || Date.now() + pause > deadline) throw error;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
 function isNotFound(error: unknown): boolean {
   const e = error as { code?: number; status?: number; name?: string; message?: string };
   return e?.name === 'StreamNotFoundError' || e?.name === 'ConsumerNotFoundError' || e?.status === 404 || /not found/i.test(e?.message ?? '');
@@ -74,21 +102,22 @@ function isNotFound(error: unknown): boolean {
  */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, options: StreamProvisionOptions = {}): Promise<ProvisionResult> {
   const wanted = streamConfigFor(spec, options);
+  const retry = <T>(op: () => Promise<T>) => retrying(op, options.retryForMs ?? PROVISION_RETRY_MS);
   let current: StreamConfig;
   let storedBytes = 0;
   try {
-    const info = await jsm.streams.info(spec.name);
+    const info = await retry(() => jsm.streams.info(spec.name));
     current = info.config;
     storedBytes = info.state.bytes;
   } catch (error) {
     if (!isNotFound(error)) throw new ProvisioningError(`stream ${spec.name}: info failed: ${(error as Error).message}`, { cause: error });
     try {
-      await jsm.streams.add(wanted);
+      await retry(() => jsm.streams.add(wanted));
       return { name: spec.name, action: 'created', changed: [], warnings: [] };
     } catch (addError) {
       // Another instance may have created it meanwhile: fall through to the comparison.
       try {
-        const info = await jsm.streams.info(spec.name);
+        const info = await retry(() => jsm.streams.info(spec.name));
         current = info.config;
         storedBytes = info.state.bytes;
       } catch {
@@ -100,7 +129,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, opti
   const plan = planStreamUpdate(spec.name, current as unknown as StreamSettings, wanted as unknown as StreamSettings, storedBytes, ourDefault);
   if (plan.changed.length === 0) return { name: spec.name, action: 'unchanged', changed: [], warnings: plan.warnings };
   try {
-    await jsm.streams.update(spec.name, plan.update);
+    await retry(() => jsm.streams.update(spec.name, plan.update));
   } catch (error) {
     throw new ProvisioningError(`stream ${spec.name}: update of ${plan.changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });
   }
@@ -118,11 +147,11 @@ export async function ensureStreams(jsm: JetStreamManager, specs: readonly Strea
  * JETSTREAM_PROVISION=off: creates and changes nothing, only checks that every stream exists; throws a
  * `ProvisioningError` naming each missing one.
  */
-export async function checkStreams(jsm: JetStreamManager, specs: readonly StreamSpec[]): Promise<void> {
+export async function checkStreams(jsm: JetStreamManager, specs: readonly StreamSpec[], options: Pick<StreamProvisionOptions, 'retryForMs'> = {}): Promise<void> {
   const missing: string[] = [];
   for (const spec of specs) {
     try {
-      await jsm.streams.info(spec.name);
+      await retrying(() => jsm.streams.info(spec.name), options.retryForMs ?? PROVISION_RETRY_MS);
     } catch (error) {
       if (!isNotFound(error)) throw new ProvisioningError(`stream ${spec.name}: info failed: ${(error as Error).message}`, { cause: error });
       missing.push(spec.name);
@@ -183,11 +212,16 @@ export function consumerConfigFor(spec: DurableConsumerSpec): Partial<ConsumerCo
  * when they differ. Throws `ProvisioningError` when an immutable setting (ack policy, filter subject,
  * deliver policy) differs: changing those silently could skip or replay a partition.
  */
-export async function ensureConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<{ result: ProvisionResult; info: ConsumerInfo }> {
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: DurableConsumerSpec,
+  options: Pick<StreamProvisionOptions, 'retryForMs'> = {},
+): Promise<{ result: ProvisionResult; info: ConsumerInfo }> {
+  const retry = <T>(op: () => Promise<T>) => retrying(op, options.retryForMs ?? PROVISION_RETRY_MS);
   let replicas = spec.replicas;
   if (replicas === undefined) {
     try {
-      replicas = (await jsm.streams.info(spec.stream)).config.num_replicas || 1;
+      replicas = (await retry(() => jsm.streams.info(spec.stream))).config.num_replicas || 1;
     } catch (error) {
       throw new ProvisioningError(`consumer ${spec.stream}/${spec.durable}: stream info failed: ${(error as Error).message}`, { cause: error });
     }
@@ -196,15 +230,15 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: DurableConsume
   const name = `${spec.stream}/${spec.durable}`;
   let info: ConsumerInfo;
   try {
-    info = await jsm.consumers.info(spec.stream, spec.durable);
+    info = await retry(() => jsm.consumers.info(spec.stream, spec.durable));
   } catch (error) {
     if (!isNotFound(error)) throw new ProvisioningError(`consumer ${name}: info failed: ${(error as Error).message}`, { cause: error });
     try {
-      info = await jsm.consumers.add(spec.stream, wanted);
+      info = await retry(() => jsm.consumers.add(spec.stream, wanted));
       return { result: { name, action: 'created', changed: [], warnings: [] }, info };
     } catch (addError) {
       try {
-        info = await jsm.consumers.info(spec.stream, spec.durable);
+        info = await retry(() => jsm.consumers.info(spec.stream, spec.durable));
       } catch {
         throw new ProvisioningError(`consumer ${name}: create failed: ${(addError as Error).message}`, { cause: addError });
       }
@@ -233,7 +267,7 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: DurableConsume
   }
   if (changed.length === 0) return { result: { name, action: 'unchanged', changed, warnings: [] }, info };
   try {
-    info = await jsm.consumers.update(spec.stream, spec.durable, update);
+    info = await retry(() => jsm.consumers.update(spec.stream, spec.durable, update));
   } catch (error) {
     throw new ProvisioningError(`consumer ${name}: update of ${changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });
   }
