@@ -89,9 +89,11 @@ describe('Tidemark on a 3-server NATS cluster', () => {
     expect(late.config.max_age).toBe(30 * DAY_NS);
     expect(stack.byName.ingestion!.output()).toMatch(/stream EVENTS_LATE: max_age is 30d, longer than Tidemark's 7d: left as it is/);
     for (let p = 0; p < PARTITIONS; p++) {
-      const c = await jsm.consumers.info(streams.clean.name, durables.aggregation(p));
-      expect(c.config.num_replicas).toBe(3);
-      expect(c.cluster?.replicas?.length).toBe(2);
+      await eventually(async () => {
+        const c = await jsm.consumers.info(streams.clean.name, durables.aggregation(p));
+        expect(c.config.num_replicas).toBe(3);
+        expect(c.cluster?.replicas?.length).toBe(2);
+      });
     }
   });
 

@@ -4,7 +4,7 @@ import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { HealthRegistry, MetricsRegistry } from '@tidemark/observability';
 import { JetStreamConnection, connectNats } from './connection';
 import { JetStreamPublisher } from './publisher';
-import { checkStreams, ensureStreams } from './streams';
+import { checkStreams, ensureStreams, retrying } from './streams';
 
 /**
  * A service's NATS side, the same everywhere: one connection to NATS_URL's server(s) (fail fast at boot,
@@ -38,10 +38,12 @@ export class JetStreamModule implements OnApplicationShutdown {
               onStatus: (e) => (e.state === 'connected' ? logger.log(`NATS ${e.cause}`) : logger.warn(`NATS ${e.state} (${e.cause})`)),
             });
             const specs = streamsWithMaxBytes(config.streamMaxBytes);
+            // Its first JetStream API request may meet a cluster electing its meta leader: retried, like provisioning.
+            const jsm = await retrying(() => connection.jsm());
             if (config.jetstream.provision === 'off') {
-              await checkStreams(await connection.jsm(), specs);
+              await checkStreams(jsm, specs);
             } else {
-              const results = await ensureStreams(await connection.jsm(), specs, { defaults: ALL_STREAMS, replicas: config.jetstream.replicas });
+              const results = await ensureStreams(jsm, specs, { defaults: ALL_STREAMS, replicas: config.jetstream.replicas });
               for (const r of results) {
                 if (r.action !== 'unchanged') logger.log(`stream ${r.name} ${r.action}${r.changed.length ? ` (${r.changed.join(', ')})` : ''}`);
                 for (const w of r.warnings) logger.warn(w);

@@ -79,7 +79,7 @@ export function isTransient(error: unknown): boolean {
 export const PROVISION_RETRY_MS = 30_000;
 
 /** Runs `op`, again after a transient failure (growing pause, 200 ms → 2 s) until `retryForMs` has passed. */
-async function retrying<T>(op: () => Promise<T>, retryForMs: number): Promise<T> {
+export async function retrying<T>(op: () => Promise<T>, retryForMs = PROVISION_RETRY_MS): Promise<T> {
   const deadline = Date.now() + retryForMs;
   for (let pause = 200; ; pause = Math.min(2000, pause * 2)) {
     try {
