@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { freePort } from './support/free-port';
-import { NatsServerHandle, RedisServerHandle, startNats, startRedis, startServers } from './support/servers';
+import { NatsServerHandle, RedisServerHandle, startNats, startNatsCluster, startRedis, startServers } from './support/servers';
 
 jest.setTimeout(30_000);
 
@@ -87,6 +87,41 @@ describe('test harness', () => {
     await both.dispose();
     expect(fs.existsSync(n.dir)).toBe(false);
     expect(fs.existsSync(r.dir)).toBe(false);
+  });
+
+  it('startNatsCluster: 3 routed nats-servers on free loopback ports, R3 streams, kill -9 and start again, dispose removes everything', async () => {
+    const cluster = await startNatsCluster();
+    try {
+      const ports = cluster.nodes.flatMap((n) => [n.port, n.clusterPort, n.monitorPort]);
+      expect(new Set(ports).size).toBe(9);
+      expect(ports).not.toContain(4222);
+      expect(cluster.urls).toBe(cluster.nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(','));
+      for (const n of cluster.nodes) {
+        const varz = (await (await fetch(`${n.monitorUrl}/varz`)).json()) as { server_name: string; cluster: { name: string; addr: string }; jetstream: { config: { store_dir: string } } };
+        expect(varz.server_name).toBe(n.name);
+        expect(varz.cluster).toMatchObject({ name: 'tidemark', addr: '127.0.0.1' });
+        expect(varz.jetstream.config.store_dir).toContain(cluster.dir);
+      }
+      const nc = await connect({ servers: cluster.urls.split(','), noAsyncTraces: true });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'H3', subjects: ['h3.>'], num_replicas: 3 });
+      await jetstream(nc).publish('h3.a', 'one');
+      const leader = (await cluster.streamLeader('H3'))!;
+      const pid = leader.pid;
+      await leader.kill();
+      expect(leader.running).toBe(false);
+      // Two of three keep a quorum: a new leader, writes go on.
+      await eventually(async () => expect((await cluster.streamLeader('H3'))?.name).not.toBe(leader.name), { timeoutMs: 20_000 });
+      await eventually(() => jetstream(nc).publish('h3.a', 'two'), { timeoutMs: 20_000 });
+      await leader.start();
+      expect(leader.pid).not.toBe(pid);
+      await eventually(async () => expect((await jsm.streams.info('H3')).state.messages).toBe(2));
+      await nc.close();
+    } finally {
+      await cluster.dispose();
+    }
+    expect(fs.existsSync(cluster.dir)).toBe(false);
+    for (const n of cluster.nodes) await expect(connect({ servers: n.url, reconnect: false, timeout: 500 })).rejects.toThrow();
   });
 
   it('eventually retries until the assertion passes and rethrows the last error', async () => {

@@ -121,18 +121,26 @@ describe('provisioning', () => {
     expect(info.config.subjects).toEqual(streams.raw.subjects);
   });
 
-  it('creates a missing stream and updates one whose config differs', async () => {
+  it('creates a missing stream; on an existing one adds what is missing and lowers nothing', async () => {
     const spec: StreamSpec = { name: 'PROV', subjects: ['prov.a.*'], maxAgeMs: 3_600_000, duplicateWindowMs: 60_000 };
     expect((await ensureStream(jsm, spec)).action).toBe('created');
     expect((await ensureStream(jsm, spec)).action).toBe('unchanged');
-    const changed = { ...spec, subjects: ['prov.a.*', 'prov.b.*'], duplicateWindowMs: 30_000 };
+    // A new subject and a longer duplicate window are added; a shorter max age is not applied (warned).
+    const changed = { ...spec, subjects: ['prov.a.*', 'prov.b.*'], duplicateWindowMs: 90_000, maxAgeMs: 1_800_000 };
     const r = await ensureStream(jsm, changed);
     expect(r.action).toBe('updated');
     expect(r.changed.sort()).toEqual(['duplicate_window', 'subjects']);
+    expect(r.warnings).toEqual([expect.stringContaining("stream PROV: max_age is 1h, longer than Tidemark's 30m: left as it is")]);
     const info = await jsm.streams.info('PROV');
     expect(info.config.subjects.sort()).toEqual(['prov.a.*', 'prov.b.*']);
-    expect(info.config.duplicate_window).toBe(30_000 * 1e6);
+    expect(info.config.duplicate_window).toBe(90_000 * 1e6);
+    expect(info.config.max_age).toBe(3_600_000 * 1e6);
     expect((await ensureStream(jsm, changed)).action).toBe('unchanged');
+    // Back to the first spec: nothing is taken away (subject, window), only warned.
+    const back = await ensureStream(jsm, spec);
+    expect(back.action).toBe('unchanged');
+    expect(back.warnings.join('\n')).toMatch(/it also has subjects prov\.b\.\*/);
+    expect(back.warnings.join('\n')).toMatch(/duplicate_window is 90s, longer than Tidemark's 1m/);
   });
 
   it('provisions a durable pull consumer idempotently (ack all, raised max ack pending) and refuses a changed filter', async () => {

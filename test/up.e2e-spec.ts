@@ -98,3 +98,66 @@ it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async ()
   expect(await exited).toBe(0);
   for (const port of [ports.nats, ports.redis, ports.ing, ports.agg, ports.dedup, ports.recs, ports.alert, ports.dash]) expect(await answers(port)).toBe(false);
 });
+
+it('--cluster: a local 3-server NATS cluster with R3 streams under every service, all stopped on Ctrl-C', async () => {
+  const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-up-cluster-'));
+  const ports = Object.fromEntries(await Promise.all(['redis', 'ing', 'tcp', 'agg', 'dedup', 'recs', 'alert', 'dash'].map(async (k) => [k, await freePort()] as const)));
+  let output = '';
+  const child = spawn(process.execPath, [BIN, 'up', '--cluster'], {
+    cwd: clusterDir,
+    env: {
+      ...process.env,
+      REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
+      INGESTION_PORT: String(ports.ing),
+      INGESTION_TCP_PORT: String(ports.tcp),
+      AGGREGATION_PORT: String(ports.agg),
+      DEDUP_PORT: String(ports.dedup),
+      RECOMMENDATION_PORT: String(ports.recs),
+      ALERTING_PORT: String(ports.alert),
+      DASHBOARD_PORT: String(ports.dash),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  up = child;
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  try {
+    for (const name of ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting', 'dashboard']) {
+      await eventually(() => expect(output).toContain(`tidemark up: ${name} ready`), { timeoutMs: 60_000, intervalMs: 200 });
+    }
+    const m = /started a NATS cluster of 3 nats-servers, NATS_URL=(\S+) JETSTREAM_REPLICAS=3/.exec(output);
+    expect(m).not.toBeNull();
+    const urls = m![1].split(',');
+    expect(urls).toHaveLength(3);
+    expect(output).toContain(`started redis-server on 127.0.0.1:${ports.redis}`);
+    expect(fs.existsSync(path.join(clusterDir, '.tidemark', 'nats-cluster', 'n3'))).toBe(true);
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const nc = await connect({ servers: urls, noAsyncTraces: true });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info('EVENTS_RAW');
+      expect(info.config.num_replicas).toBe(3);
+    } finally {
+      await nc.close();
+    }
+    const res = await fetch(`http://127.0.0.1:${ports.ing}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'up-c1', type: 'order_placed', ts: Date.now(), userId: 'u', sessionId: 's', orderId: 'o', amount: 2.5, items: [] }),
+    });
+    expect(res.status).toBe(202);
+    await eventually(async () => {
+      const windows = (await (await fetch(`http://127.0.0.1:${ports.agg}/v1/metrics/gmv`)).json()) as { value: number }[];
+      expect(windows.map((w) => w.value)).toEqual([2.5]);
+    });
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const natsPorts = urls.map((u) => Number(new URL(u).port));
+    for (const port of [...natsPorts, ports.redis, ports.ing, ports.agg, ports.dedup, ports.recs, ports.alert, ports.dash]) expect(await answers(port)).toBe(false);
+  } finally {
+    child.kill('SIGKILL');
+    fs.rmSync(clusterDir, { recursive: true, force: true });
+  }
+});

@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { LocalNatsCluster, LocalNatsNode, startLocalNatsCluster } from '../../apps/cli/src/local-nats-cluster';
 import { type LocalRedisCluster, type StartLocalRedisClusterOptions, startLocalRedisCluster } from '../../apps/cli/src/local-redis-cluster';
 import { freePort } from './free-port';
 
@@ -515,6 +516,87 @@ export async function startRedisCluster(options: Omit<StartLocalRedisClusterOpti
     stop: () => started.stop(),
     dispose: entry.dispose,
   };
+}
+
+
+export interface NatsClusterHandle {
+  /** `n1` … `n<size>`: `{ name, url, port, clusterPort, monitorPort, monitorUrl, dir, logFile, pid, running, kill() (SIGKILL), stop(), start() (same ports and data) }`. */
+  readonly nodes: LocalNatsNode[];
+  /** Every node's URL, comma-separated: a NATS_URL. */
+  readonly urls: string;
+  /** The data folder (one store folder and log per node; removed by dispose). */
+  readonly dir: string;
+  /** The node that leads a stream's Raft group now (stream info `cluster.leader`), by asking through any node. */
+  streamLeader(stream: string): Promise<LocalNatsNode | undefined>;
+  /** Stops every node and removes the data folder. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A real NATS JetStream cluster (apps/cli/src/local-nats-cluster.ts): `size` (default 3) nats-servers on free
+ * loopback ports, routes between them, each with its own store under one temp folder; resolves once the meta
+ * leader is elected and JetStream answers through every node. Same cleanup as `startNats`: every node's
+ * process id goes to the watchdog (also after a node's `start()` again), the folder too.
+ */
+export async function startNatsCluster(options: { size?: number; startTimeoutMs?: number } = {}): Promise<NatsClusterHandle> {
+  const dir = tempDir('tidemark-nats-cluster-');
+  installExitHandler();
+  let cluster: LocalNatsCluster;
+  try {
+    cluster = await startLocalNatsCluster({
+      size: options.size ?? 3,
+      dataDir: dir,
+      binary: process.env.NATS_SERVER_BIN,
+      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      onProcess: (event, pid) => tellWatchdog(`${event === 'start' ? '+' : '-'}pid ${pid}`),
+    });
+  } catch (error) {
+    if (!process.env.TIDEMARK_KEEP_TEST_DATA) fs.rmSync(dir, { recursive: true, force: true });
+    tellWatchdog(`-dir ${dir}`);
+    throw error;
+  }
+  let disposed = false;
+  const handle: NatsClusterHandle & Live = {
+    nodes: cluster.nodes,
+    urls: cluster.urls,
+    dir,
+    async streamLeader(stream) {
+      for (const node of cluster.nodes.filter((n) => n.running)) {
+        const nc = await connect({ servers: node.url, reconnect: false, timeout: 2000, noAsyncTraces: true }).catch(() => undefined);
+        if (!nc) continue;
+        try {
+          const reply = await nc.request(`$JS.API.STREAM.INFO.${stream}`, undefined, { timeout: 2000 });
+          const info = JSON.parse(Buffer.from(reply.data).toString('utf8')) as { cluster?: { leader?: string } };
+          const leader = info.cluster?.leader;
+          if (leader) return cluster.nodes.find((n) => n.name === leader);
+        } catch {
+          // ask the next node
+        } finally {
+          await nc.close().catch(() => undefined);
+        }
+      }
+      return undefined;
+    },
+    killSync() {
+      for (const n of cluster.nodes) {
+        try {
+          if (n.pid) process.kill(n.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await cluster.stop();
+      live.delete(handle);
+      if (!process.env.TIDEMARK_KEEP_TEST_DATA) fs.rmSync(dir, { recursive: true, force: true });
+      tellWatchdog(`-dir ${dir}`);
+    },
+  };
+  live.add(handle);
+  return handle;
 }
 
 /** Stops and removes every server this process started that is still running. */

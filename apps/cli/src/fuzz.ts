@@ -86,7 +86,7 @@ export async function runFuzz(targets: FuzzTargets, options: RunFuzzOptions): Pr
   const created = { rules: new Set<string>(), silences: new Set<string>() };
   let nc: NatsConnection | undefined;
   try {
-    nc = await connect({ servers: targets.nats, noAsyncTraces: true, timeout: 5000, ...targets.natsOptions });
+    nc = await connect({ servers: targets.nats.split(','), noAsyncTraces: true, timeout: 5000, ...targets.natsOptions });
   } catch (e) {
     report.broken.push(`NATS at ${targets.nats}: cannot connect (${(e as Error).message}); NATS inputs skipped`);
   }

@@ -1,6 +1,7 @@
 /**
  * `tidemark up` starts a local nats-server (JetStream) and redis-server when nothing answers at NATS_URL /
  * REDIS_URL and the binaries are on the PATH, with their data under `.tidemark/`, and stops them on exit.
+ * The helpers (findBinary, freePort, startProcess, waitUntil) are shared with local-nats-cluster.ts.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -41,6 +42,19 @@ export interface LocalServer {
   stop(): Promise<void>;
 }
 
+/** A port the OS says is free on `host` (bind port 0, read it, close). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 function hostPort(url: string, defaultPort: number): { host: string; port: number } {
   const u = new URL(url);
   return { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : defaultPort };
@@ -50,7 +64,7 @@ function hostPort(url: string, defaultPort: number): { host: string; port: numbe
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited with ${child.exitCode ?? child.signalCode}`);
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -83,19 +97,27 @@ export interface EnsureResult {
   messages: string[];
 }
 
-/** Starts what is missing. Throws when a server is needed but cannot be started. */
-export async function ensureLocalServers(natsUrl: string, redisUrl: string, dataDir: string, options: { natsMonitorPort?: number } = {}): Promise<EnsureResult> {
+/**
+ * Starts what is missing. Throws when a server is needed but cannot be started. `natsUrl` may list several
+ * servers (any of them answering is enough; else one is started at the first); undefined = leave NATS (or
+ * Redis) alone (`tidemark up --cluster` starts its own clusters: local-nats-cluster.ts, local-redis-cluster.ts).
+ */
+export async function ensureLocalServers(natsUrl: string | undefined, redisUrl: string | undefined, dataDir: string, options: { natsMonitorPort?: number } = {}): Promise<EnsureResult> {
   const started: LocalServer[] = [];
   const messages: string[] = [];
-  const nats = hostPort(natsUrl, 4222);
-  const redis = hostPort(redisUrl, 6379);
   fs.mkdirSync(dataDir, { recursive: true });
 
-  if (await canConnect(nats.host, nats.port)) {
-    messages.push(`NATS answers at ${redactUrl(natsUrl)}: using it`);
+  const natsServers = natsUrl === undefined ? [] : natsUrl.split(',').map((u) => u.trim());
+  const answering = [];
+  for (const u of natsServers) if (await canConnect(hostPort(u, 4222).host, hostPort(u, 4222).port)) answering.push(u);
+  if (natsUrl === undefined) {
+    // NATS is started elsewhere.
+  } else if (answering.length > 0) {
+    messages.push(`NATS answers at ${answering.map(redactUrl).join(',')}: using it`);
   } else {
+    const nats = hostPort(natsServers[0], 4222);
     const bin = findBinary('nats-server');
-    if (!bin) throw new Error(`nothing answers at NATS_URL=${redactUrl(natsUrl)} and nats-server is not installed (apt-get install nats-server)`);
+    if (!bin) throw new Error(`nothing answers at NATS_URL=${natsServers.map(redactUrl).join(',')} and nats-server is not installed (apt-get install nats-server)`);
     const dir = path.join(dataDir, 'nats');
     fs.mkdirSync(dir, { recursive: true });
     const monitor = options.natsMonitorPort ? ['-m', String(options.natsMonitorPort)] : [];
@@ -105,6 +127,8 @@ export async function ensureLocalServers(natsUrl: string, redisUrl: string, data
     messages.push(`started nats-server -js on ${nats.host}:${nats.port} (data in ${dir})`);
   }
 
+  if (redisUrl === undefined) return { started, messages }; // Redis is started elsewhere (up --cluster)
+  const redis = hostPort(redisUrl, 6379);
   if (await canConnect(redis.host, redis.port)) {
     messages.push(`Redis answers at ${redactUrl(redisUrl)}: using it`);
   } else {

@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type TidemarkConfig } from '@tidemark/config';
 import { natsSecurityOptions } from '@tidemark/jetstream';
 import { evalRecs, openRedisRecStore } from './eval-recs';
+import { LocalNatsCluster, startLocalNatsCluster } from './local-nats-cluster';
+import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
 import { ensureLocalServers } from './local-servers';
 import { FUZZ_USAGE, fuzzCommand } from './fuzz';
 import { replay } from './replay';
@@ -18,8 +20,9 @@ import { EXIT, UsageError, isUsageError, version } from './usage';
 
 const USAGE = `Usage: tidemark <command>
 
-  up [--demo]              every service as its own process; starts local nats-server/redis-server when
-                           none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic
+  up [--demo] [--cluster]  every service as its own process; starts local nats-server/redis-server when
+                           none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic; --cluster a
+                           local 3-server NATS cluster (NATS cluster; Redis Cluster: see REDIS_MODE)
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
@@ -31,10 +34,14 @@ const USAGE = `Usage: tidemark <command>
 
 Exit codes: 0 done, 1 failed, 2 usage error. Settings come from environment variables (docs/settings.md).`;
 
-const UP_USAGE = `Usage: tidemark up [--demo]
+const UP_USAGE = `Usage: tidemark up [--demo] [--cluster]
   Runs every service as its own process (restarted when it dies); starts nats-server and redis-server
   with their data under ./.tidemark when none answer at NATS_URL / REDIS_URL. Ctrl-C stops everything.
-  --demo         also runs \`tidemark simulate\` (simulated shop traffic)`;
+  --demo         also runs \`tidemark simulate\` (simulated shop traffic)
+  --cluster      a local cluster instead of one server of each: 3 nats-servers as one JetStream cluster
+                 (NATS_URL = their URLs, JETSTREAM_REPLICAS=3 unless set) and a 6-node Redis Cluster, 3 masters
+                 with a replica each (REDIS_MODE=cluster, REDIS_URL = its nodes), on free loopback ports with
+                 their data under ./.tidemark/nats-cluster and ./.tidemark/redis-cluster.`;
 
 const SERVICE_USAGE = `Usage: tidemark service <name>
   One service in the foreground until SIGTERM/SIGINT: ${SERVICE_NAMES.join(', ')}`;
@@ -137,24 +144,49 @@ async function service(args: string[]): Promise<number> {
 }
 
 async function up(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { demo: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+  const { values } = parseArgs({
+    args,
+    options: { demo: { type: 'boolean', default: false }, cluster: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  });
   if (values.help) {
     console.log(UP_USAGE);
     return EXIT.ok;
   }
   const config = loadConfig();
   const dataDir = path.resolve(process.cwd(), '.tidemark');
-  const servers = await ensureLocalServers(config.natsUrl, config.redisUrl, dataDir);
+  let env: NodeJS.ProcessEnv = process.env;
+  // --- NATS for --cluster: a local 3-server JetStream cluster instead of one nats-server ---
+  let natsCluster: LocalNatsCluster | undefined;
+  if (values.cluster) {
+    natsCluster = await startLocalNatsCluster({ size: 3, dataDir: path.join(dataDir, 'nats-cluster') });
+    env = { ...env, NATS_URL: natsCluster.urls, JETSTREAM_REPLICAS: process.env.JETSTREAM_REPLICAS ?? '3' };
+    console.log(`tidemark up: started a NATS cluster of 3 nats-servers, NATS_URL=${natsCluster.urls} JETSTREAM_REPLICAS=${env.JETSTREAM_REPLICAS} (data in ${path.join(dataDir, 'nats-cluster')})`);
+  }
+  // --- Redis for --cluster: a local 6-node Redis Cluster instead of one redis-server ---
+  let redisCluster: LocalRedisCluster | undefined;
+  if (values.cluster) {
+    redisCluster = await startLocalRedisCluster({ masters: 3, replicasPerMaster: 1, dataDir: path.join(dataDir, 'redis-cluster'), persistence: true }).catch(async (e) => {
+      await natsCluster?.stop();
+      throw e;
+    });
+    env = { ...env, REDIS_MODE: 'cluster', REDIS_URL: redisCluster.seeds };
+    console.log(`tidemark up: started a Redis Cluster of 6 nodes (3 masters, 3 replicas), REDIS_MODE=cluster REDIS_URL=${redisCluster.seeds} (data in ${path.join(dataDir, 'redis-cluster')})`);
+  }
+  const servers = await ensureLocalServers(natsCluster ? undefined : config.natsUrl, redisCluster ? undefined : config.redisUrl, dataDir).catch(async (e) => {
+    await natsCluster?.stop();
+    await redisCluster?.stop();
+    throw e;
+  });
   for (const m of servers.messages) console.log(`tidemark up: ${m}`);
 
   const format = resolveLogFormat(config.logFormat, process.stdout.isTTY === true);
   const supervisor = new Supervisor(undefined, (line) => formatLogLine(line, format));
   const services = availableServices();
   for (const name of services) {
-    supervisor.start({ name, command: process.execPath, args: [BIN, 'service', name], env: process.env });
+    supervisor.start({ name, command: process.execPath, args: [BIN, 'service', name], env });
   }
   if (values.demo) {
-    supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate', '--quiet'], env: process.env });
+    supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate', '--quiet'], env });
   }
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   console.log(`tidemark up: running ${services.join(', ')}`);
@@ -178,6 +210,8 @@ async function up(args: string[]): Promise<number> {
   console.log('tidemark up: stopping');
   await supervisor.stopAll();
   for (const s of servers.started.reverse()) await s.stop();
+  await natsCluster?.stop();
+  await redisCluster?.stop();
   return 0;
 }
 

@@ -7,7 +7,7 @@ import { Receiver, ReceiversError, normalizeAllowPrefix, parseReceivers } from '
 import { ApiKey, ApiKeyError, isLoopbackHost, keyFileEntries, parseApiKeys } from '@tidemark/auth';
 import { ALL_STREAMS, DEFAULT_EVENT_LIMITS, DEFAULT_MAX_FUTURE_MS, parsePartitionList } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, RecParams, RecSignals, parseSignals, parseWeights } from '@tidemark/recommend';
-import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redactUrl, redisTls } from './transport';
+import { NatsSecurity, TlsFiles, TransportSettingError, natsSecurity, readableFile, redactUrl, redactUrlsIn, redisTls } from './transport';
 
 export class ConfigError extends Error {
   constructor(
@@ -29,8 +29,20 @@ export interface TidemarkConfig {
   dashboardApiKey: string | undefined;
   /** The `ingest` key `tidemark simulate` and `replay` send (TIDEMARK_API_KEY; default: the first ingest key of API_KEYS). */
   clientApiKey: string | undefined;
-  /** NATS_URL without credentials (they move to `nats.auth`): safe to log. */
+  /** NATS_URL without credentials (they move to `nats.auth`): safe to log. Several servers: comma-separated. */
   natsUrl: string;
+  /** NATS_URL's servers (one, or a cluster's), without credentials: the client's `servers`. */
+  natsServers: string[];
+  /** How Tidemark provisions JetStream (docs/operations.md "NATS clusters"). */
+  jetstream: {
+    /** JETSTREAM_REPLICAS (1..5): replicas of every stream Tidemark creates (and of its consumers). */
+    replicas: number;
+    /**
+     * JETSTREAM_PROVISION: `auto` creates missing streams and only adds what is missing to existing ones (never
+     * lowers an operator's limits); `off` creates and changes no stream and fails at boot when one is missing.
+     */
+    provision: 'auto' | 'off';
+  };
   /** How the service authenticates to NATS and which TLS files it uses (docs/security.md "Transport"). */
   nats: NatsSecurity;
   /** REDIS_URL as given: may carry `user:password@` — log it only through `redactUrl` (`redactUrlList` in cluster mode). */
@@ -343,7 +355,12 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
   return {
     ...authConfig(env, host),
     natsUrl: nats.url,
+    natsServers: nats.servers,
     nats: nats.security,
+    jetstream: {
+      replicas: int(env, 'JETSTREAM_REPLICAS', 1, 1, 5),
+      provision: oneOf(env, 'JETSTREAM_PROVISION', 'auto', ['auto', 'off'] as const),
+    },
     redisUrl,
     redisMode,
     redisSeeds,
@@ -472,13 +489,39 @@ function authConfig(env: Env, host: string): Pick<TidemarkConfig, 'auth' | 'dash
 
 /** NATS_* and REDIS_TLS_* transport security (libs/config/src/transport.ts), errors named by variable. */
 function transport(env: Env, redisUrl: string) {
-  const natsUrl = url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']);
+  const natsUrl = natsUrlList(env);
   try {
     return { nats: natsSecurity(env, natsUrl), redisTlsFiles: redisTls(env, redisUrl) };
   } catch (e) {
     if (e instanceof TransportSettingError) throw new ConfigError(e.variable, e.message);
     throw e;
   }
+}
+
+/**
+ * NATS_URL: one server or a cluster's servers, comma-separated (`nats://a:4222,nats://b:4222`); each entry
+ * checked like a single URL (nats://, tls://, ws://, wss://), none empty or listed twice.
+ */
+function natsUrlList(env: Env): string {
+  const raw = str(env, 'NATS_URL', 'nats://127.0.0.1:4222');
+  const protocols = ['nats:', 'tls:', 'ws:', 'wss:'];
+  const entries = raw.split(',').map((x) => x.trim());
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const which = entries.length > 1 ? `server ${i + 1} of ${entries.length}: ` : '';
+    if (entry === '') throw new ConfigError('NATS_URL', `${which}empty entry in "${redactUrlsIn(raw)}" (servers are separated by single commas)`);
+    let parsed: URL;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      throw new ConfigError('NATS_URL', `${which}"${redactUrlsIn(entry)}" is not a URL`);
+    }
+    if (!protocols.includes(parsed.protocol)) throw new ConfigError('NATS_URL', `${which}"${redactUrl(entry)}" must use ${protocols.map((p) => p + '//').join(' or ')}`);
+    const id = `${parsed.host}`;
+    if (seen.has(id)) throw new ConfigError('NATS_URL', `${which}${parsed.host} is listed twice`);
+    seen.add(id);
+  });
+  return entries.join(',');
 }
 
 /** ALERTING_RECEIVERS_FILE, ALERTING_DEFAULT_RECEIVERS and ALERTING_WEBHOOK_ALLOWLIST (docs/security.md "Webhooks"). */

@@ -116,3 +116,67 @@ describe('redactUrl', () => {
     expect(redactUrlsIn('no url here')).toBe('no url here');
   });
 });
+
+describe('NATS_URL with several servers (a cluster)', () => {
+  it('gives the client every server, credentials-free, in order', () => {
+    const c = loadConfig({ NATS_URL: 'nats://a:4222, nats://b:4223 ,tls://c:4224' });
+    expect(c.natsServers).toEqual(['nats://a:4222', 'nats://b:4223', 'tls://c:4224']);
+    expect(c.natsUrl).toBe('nats://a:4222,nats://b:4223,tls://c:4224');
+    expect(c.nats.auth).toEqual({ kind: 'none' });
+    expect(loadConfig({}).natsServers).toEqual(['nats://127.0.0.1:4222']);
+  });
+
+  it('takes credentials from one URL of the list, or the same ones from several', () => {
+    const one = loadConfig({ NATS_URL: 'nats://a:4222,nats://svc:s3cret@b:4222,nats://c:4222' });
+    expect(one.nats.auth).toEqual({ kind: 'userPassword', user: 'svc', password: 's3cret' });
+    expect(one.natsUrl).toBe('nats://a:4222,nats://b:4222,nats://c:4222');
+    expect(one.natsUrl).not.toContain('s3cret');
+    const all = loadConfig({ NATS_URL: 'nats://svc:s3cret@a:4222,nats://svc:s3cret@b:4222' });
+    expect(all.nats.auth).toEqual({ kind: 'userPassword', user: 'svc', password: 's3cret' });
+    expect(all.natsServers).toEqual(['nats://a:4222', 'nats://b:4222']);
+  });
+
+  it('refuses different credentials in two URLs, without showing either password', () => {
+    const msg = failsWith({ NATS_URL: 'nats://svc:one1@a:4222,nats://svc:two2@b:4222' }, 'NATS_URL', /different credentials/);
+    expect(msg).not.toMatch(/one1|two2/);
+    failsWith({ NATS_URL: 'nats://svc:pw@a:4222,nats://other:pw@b:4222' }, 'NATS_URL', /different credentials/);
+  });
+
+  it('credentials in a URL of the list and NATS_USER/NATS_TOKEN: only one method', () => {
+    failsWith({ NATS_URL: 'nats://a:4222,nats://svc:pw@b:4222', NATS_TOKEN: 't' }, 'NATS_TOKEN', /only one NATS authentication method/);
+  });
+
+  it.each([
+    ['nats://a:4222,,nats://b:4222', /server 2 of 3: empty entry/],
+    ['nats://a:4222,', /server 2 of 2: empty entry/],
+    ['nats://a:4222,http://b:4222', /server 2 of 2: "http:\/\/b:4222" must use nats:\/\//],
+    ['nats://a:4222,not a url', /server 2 of 2: "not a url" is not a URL/],
+    ['nats://a:4222,nats://a:4222', /a:4222 is listed twice/],
+    ['nats://a:4222,nats://user@b:4222', /need both a user and a password/],
+  ])('refuses %s, naming NATS_URL and the entry', (NATS_URL, reason) => {
+    failsWith({ NATS_URL }, 'NATS_URL', reason);
+  });
+
+  it('a bad entry with a password is shown redacted', () => {
+    const msg = failsWith({ NATS_URL: 'nats://a:4222,http://u:hunter2@b:4222' }, 'NATS_URL');
+    expect(msg).not.toContain('hunter2');
+  });
+});
+
+describe('JETSTREAM_REPLICAS and JETSTREAM_PROVISION', () => {
+  it('default to 1 replica and auto provisioning', () => {
+    expect(loadConfig({}).jetstream).toEqual({ replicas: 1, provision: 'auto' });
+    expect(loadConfig({ JETSTREAM_REPLICAS: '3', JETSTREAM_PROVISION: 'off' }).jetstream).toEqual({ replicas: 3, provision: 'off' });
+    expect(loadConfig({ JETSTREAM_REPLICAS: '5' }).jetstream.replicas).toBe(5);
+  });
+
+  it.each([
+    [{ JETSTREAM_REPLICAS: '0' }, 'JETSTREAM_REPLICAS', /0 is outside 1\.\.5/],
+    [{ JETSTREAM_REPLICAS: '6' }, 'JETSTREAM_REPLICAS', /6 is outside 1\.\.5/],
+    [{ JETSTREAM_REPLICAS: 'three' }, 'JETSTREAM_REPLICAS', /not a whole number/],
+    [{ JETSTREAM_REPLICAS: '2.5' }, 'JETSTREAM_REPLICAS', /not a whole number/],
+    [{ JETSTREAM_PROVISION: 'create' }, 'JETSTREAM_PROVISION', /"create" is not one of auto, off/],
+  ])('refuses %j naming the variable', (env, variable, reason) => {
+    failsWith(env as Record<string, string>, variable, reason);
+  });
+});

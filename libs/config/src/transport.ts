@@ -78,18 +78,30 @@ function tlsFiles(env: Env, prefix: string): TlsFiles | undefined {
 }
 
 /**
- * NATS_URL without its credentials, plus how to authenticate: user/password (NATS_USER + NATS_PASSWORD, or
- * in the URL), NATS_TOKEN, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE — one of them — and NATS_TLS_* files.
+ * NATS_URL — one server or a comma-separated list of a cluster's servers — without its credentials, plus how
+ * to authenticate: user/password (NATS_USER + NATS_PASSWORD, or in the URL), NATS_TOKEN, NATS_NKEY_SEED_FILE
+ * or NATS_CREDS_FILE — one of them — and NATS_TLS_* files. Credentials may be in one URL of the list or in
+ * several, then the same in each. `url` is the list without credentials (safe to log), `servers` its entries.
  */
-export function natsSecurity(env: Env, natsUrl: string): { url: string; security: NatsSecurity } {
-  const u = new URL(natsUrl);
+export function natsSecurity(env: Env, natsUrl: string): { url: string; servers: string[]; security: NatsSecurity } {
   const methods: { variable: string; auth: NatsAuth }[] = [];
-  if (u.username || u.password) {
-    if (!u.username || !u.password) throw new TransportSettingError('NATS_URL', 'credentials in the URL need both a user and a password (nats://user:password@host:port)');
-    methods.push({ variable: 'NATS_URL', auth: { kind: 'userPassword', user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } });
-    u.username = '';
-    u.password = '';
+  const servers: string[] = [];
+  let inUrl: { user: string; password: string; at: string } | undefined;
+  for (const entry of natsUrl.split(',').map((x) => x.trim())) {
+    const u = new URL(entry);
+    if (u.username || u.password) {
+      if (!u.username || !u.password) throw new TransportSettingError('NATS_URL', `credentials in the URL need both a user and a password (nats://user:password@host:port); ${redactUrl(entry)} has only one`);
+      const creds = { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), at: redactUrl(entry) };
+      if (inUrl && (inUrl.user !== creds.user || inUrl.password !== creds.password)) {
+        throw new TransportSettingError('NATS_URL', `servers ${inUrl.at} and ${creds.at} carry different credentials: give them once (in one URL, or NATS_USER/NATS_PASSWORD)`);
+      }
+      inUrl ??= creds;
+      u.username = '';
+      u.password = '';
+    }
+    servers.push(stripTrailingSlash(u.href));
   }
+  if (inUrl) methods.push({ variable: 'NATS_URL', auth: { kind: 'userPassword', user: inUrl.user, password: inUrl.password } });
   const user = val(env, 'NATS_USER');
   const password = val(env, 'NATS_PASSWORD');
   if (user || password) {
@@ -119,7 +131,7 @@ export function natsSecurity(env: Env, natsUrl: string): { url: string; security
     throw new TransportSettingError(methods[1].variable, `only one NATS authentication method at a time; also set: ${methods.map((m) => m.variable).join(', ')}`);
   }
   const tls = tlsFiles(env, 'NATS_TLS');
-  return { url: stripTrailingSlash(u.href), security: { auth: methods[0]?.auth ?? { kind: 'none' }, ...(tls ? { tls } : {}) } };
+  return { url: servers.join(','), servers, security: { auth: methods[0]?.auth ?? { kind: 'none' }, ...(tls ? { tls } : {}) } };
 }
 
 /** REDIS_TLS_* files: only with a `rediss://` REDIS_URL. */

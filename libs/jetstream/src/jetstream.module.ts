@@ -4,12 +4,13 @@ import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import { HealthRegistry, MetricsRegistry } from '@tidemark/observability';
 import { JetStreamConnection, connectNats } from './connection';
 import { JetStreamPublisher } from './publisher';
-import { ensureStreams } from './streams';
+import { checkStreams, ensureStreams, retrying } from './streams';
 
 /**
- * A service's NATS side, the same everywhere: one connection (fail fast at boot, reconnect forever), every
- * stream provisioned idempotently, one publisher, readiness checks `nats` and `jetstream`, and a drain on
- * shutdown (after the consumers stopped, since Nest closes modules in reverse order of import).
+ * A service's NATS side, the same everywhere: one connection to NATS_URL's server(s) (fail fast at boot,
+ * reconnect forever), every stream provisioned idempotently (JETSTREAM_PROVISION, JETSTREAM_REPLICAS; an
+ * operator's settings are never lowered, differences logged at warn), one publisher, readiness checks `nats`
+ * and `jetstream`, and a drain on shutdown (after the consumers stopped, since Nest closes modules in reverse order of import).
  */
 @Global()
 @Module({})
@@ -31,12 +32,23 @@ export class JetStreamModule implements OnApplicationShutdown {
           useFactory: async (config: TidemarkConfig, health: HealthRegistry, metrics: MetricsRegistry) => {
             const logger = new Logger('NATS');
             const connection = await connectNats({
-              servers: config.natsUrl,
+              servers: config.natsServers,
               name: `tidemark-${service}`,
               security: config.nats,
               onStatus: (e) => (e.state === 'connected' ? logger.log(`NATS ${e.cause}`) : logger.warn(`NATS ${e.state} (${e.cause})`)),
             });
-            await ensureStreams(await connection.jsm(), streamsWithMaxBytes(config.streamMaxBytes), { defaults: ALL_STREAMS });
+            const specs = streamsWithMaxBytes(config.streamMaxBytes);
+            // Its first JetStream API request may meet a cluster electing its meta leader: retried, like provisioning.
+            const jsm = await retrying(() => connection.jsm());
+            if (config.jetstream.provision === 'off') {
+              await checkStreams(jsm, specs);
+            } else {
+              const results = await ensureStreams(jsm, specs, { defaults: ALL_STREAMS, replicas: config.jetstream.replicas });
+              for (const r of results) {
+                if (r.action !== 'unchanged') logger.log(`stream ${r.name} ${r.action}${r.changed.length ? ` (${r.changed.join(', ')})` : ''}`);
+                for (const w of r.warnings) logger.warn(w);
+              }
+            }
             const up = metrics.gauge('tidemark_nats_connected', '1 while the NATS connection is up');
             up.set(1);
             connection.onStatus((e) => up.set(e.state === 'connected' ? 1 : 0));

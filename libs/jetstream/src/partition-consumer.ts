@@ -157,6 +157,8 @@ export class PartitionConsumer {
   private readonly logger: ConsumerLogger | undefined;
   private readonly onEvent: ((event: ConsumerEvent) => void) | undefined;
   private readonly provision: boolean;
+  /** The consumer's replicas as provisioned (the stream's), kept when it is re-created. */
+  private replicas: number | undefined;
   private publisher: JetStreamPublisher | undefined;
   private ownPublisher = false;
   private jsm: JetStreamManager | undefined;
@@ -232,15 +234,16 @@ export class PartitionConsumer {
 
   /** The consumer spec used for provisioning. */
   get spec(): DurableConsumerSpec {
-    return { stream: this.stream, durable: this.durable, filterSubject: this.filterSubject, ackWaitMs: this.ackWaitMs, maxAckPending: this.maxAckPending };
+    return { stream: this.stream, durable: this.durable, filterSubject: this.filterSubject, ackWaitMs: this.ackWaitMs, maxAckPending: this.maxAckPending, replicas: this.replicas };
   }
 
   /** Provisions the durable consumer (unless `provision: false`) and starts consuming in the background. */
   async start(): Promise<void> {
     if (this.loop) return;
     this.jsm = this.conn ? await this.conn.jsm() : await jetstreamManager(this.nc);
-    if (this.provision) await ensureConsumer(this.jsm, this.spec);
-    else await this.jsm.consumers.info(this.stream, this.durable);
+    // The consumer's replicas follow its stream's (JETSTREAM_REPLICAS), also when it is re-created (resync).
+    const info = this.provision ? (await ensureConsumer(this.jsm, this.spec)).info : await this.jsm.consumers.info(this.stream, this.durable);
+    this.replicas = info.config.num_replicas || undefined;
     if (!this.publisher) {
       this.publisher = new JetStreamPublisher(this.nc, { maxInFlight: 256, ackTimeoutMs: this.requestTimeoutMs });
       this.ownPublisher = true;

@@ -1,5 +1,5 @@
 import { ALL_STREAMS, streams, streamsWithMaxBytes } from '@tidemark/contracts';
-import { decideMaxBytes, streamConfigFor } from './streams';
+import { consumerConfigFor, decideMaxBytes, isTransient, streamConfigFor } from './streams';
 
 const GIB = 1024 ** 3;
 
@@ -27,4 +27,30 @@ describe('stream sizes in the contract', () => {
     expect(sized.find((s) => s.name === 'EVENTS_RAW')!.maxBytes).toBe(streams.raw.maxBytes);
     expect(streamConfigFor(sized.find((s) => s.name === 'DLQ')!).max_bytes).toBe(5 * 1024 * 1024);
   });
+});
+
+describe('replicas (JETSTREAM_REPLICAS)', () => {
+  it('every stream Tidemark creates has the configured replicas (default 1)', () => {
+    for (const s of ALL_STREAMS) {
+      expect(streamConfigFor(s).num_replicas).toBe(1);
+      expect(streamConfigFor(s, { replicas: 3 }).num_replicas).toBe(3);
+    }
+  });
+  it("a durable consumer's replicas follow what it is given (the stream's); unset = the server's (the stream's)", () => {
+    expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd', replicas: 3 }).num_replicas).toBe(3);
+    expect(consumerConfigFor({ stream: 'EVENTS_RAW', durable: 'd' })).not.toHaveProperty('num_replicas');
+  });
+});
+
+describe('isTransient: what provisioning retries at boot', () => {
+  it.each([
+    [{ name: 'TimeoutError', message: 'timeout' }, true],
+    [{ message: "no responders: '$JS.API.STREAM.INFO.EVENTS_RAW'" }, true],
+    [{ message: 'JetStream system temporarily unavailable' }, true],
+    [{ message: 'stream not found' }, false],
+    [{ message: 'insufficient resources' }, false],
+    [{ message: 'no suitable peers for placement' }, false],
+    [{ message: 'stream name already in use with a different configuration' }, false],
+    [undefined, false],
+  ])('%j → %s', (error, expected) => expect(isTransient(error)).toBe(expected));
 });

@@ -1,7 +1,9 @@
 /**
  * Idempotent provisioning at boot: streams from the contracts' `StreamSpec`s and durable pull consumers.
- * Create when missing, update when the config differs, leave alone when equal. Only settings nats-server 2.9
- * knows (no metadata, compression, subject transforms or `filter_subjects`).
+ * Create when missing; on an existing stream only add what is missing (`planStreamUpdate`: subjects, more
+ * replicas, a longer retention) and never take away what an operator set — what differs and is left is
+ * returned as warnings. JETSTREAM_PROVISION=off: `checkStreams` only (nothing created or changed). Only
+ * settings nats-server 2.9 knows (no metadata, compression, subject transforms or `filter_subjects`).
  */
 import {
   AckPolicy,
@@ -16,6 +18,10 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import type { StreamSpec } from '@tidemark/contracts';
+import { ProvisioningError, planStreamUpdate, type StreamSettings } from './stream-plan';
+
+export { ProvisioningError, decideMaxBytes, planStreamUpdate } from './stream-plan';
+export type { StreamPlan, StreamSettings, StreamUpdate } from './stream-plan';
 
 const NS_PER_MS = 1_000_000;
 export const msToNanos = (ms: number): number => Math.round(ms * NS_PER_MS);
@@ -26,37 +32,19 @@ export type ProvisionAction = 'created' | 'updated' | 'unchanged';
 export interface ProvisionResult {
   name: string;
   action: ProvisionAction;
-  /** Fields that differed (for `updated`). */
+  /** Fields that were changed (for `updated`). */
   changed: string[];
-}
-
-export class ProvisioningError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ProvisioningError';
-  }
+  /** What differs from the wanted config and was left as it is (an operator's choice), to log at warn. */
+  warnings: string[];
 }
 
 export interface StreamProvisionOptions {
-  /** Replicas (default 1: single server). */
+  /** Replicas (JETSTREAM_REPLICAS; default 1: single server). */
   replicas?: number;
   /** The contract's own specs: their `maxBytes` is "ours, the default" when deciding whether to change a size. */
   defaults?: readonly StreamSpec[];
-}
-
-/**
- * Whether provisioning changes a stream's `max_bytes` (-1 = unlimited), and to what; undefined = leave it.
- * Never downgrades what an operator set: it changes a size that is unlimited (a stream from before sizes) or
- * still our default, or raises one that is smaller than wanted; and it never sets a size below the bytes
- * the stream already holds (discard-old would delete them at once).
- */
-export function decideMaxBytes(current: number, storedBytes: number, wanted: number | undefined, ourDefault: number | undefined): number | undefined {
-  const want = wanted ?? -1;
-  if (want === current) return undefined;
-  if (want === -1) return current === ourDefault ? -1 : undefined; // limit removed from the contract: only ours goes
-  if (want < storedBytes) return undefined;
-  if (current === -1 || current === ourDefault || (current !== -1 && want > current)) return want;
-  return undefined;
+  /** How long transient JetStream API failures (`isTransient`) are retried (default PROVISION_RETRY_MS). */
+  retryForMs?: number;
 }
 
 /** The stream configuration a spec stands for: file storage, limits retention, discard old. */
@@ -77,63 +65,75 @@ export function streamConfigFor(spec: StreamSpec, options: StreamProvisionOption
   };
 }
 
-const sameSet = (a: readonly string[] = [], b: readonly string[] = []) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+/**
+ * JetStream API failures worth another try at boot: a request timeout, no responders, a cluster whose meta or
+ * stream leader is being elected ("JetStream system temporarily unavailable"). Common on a cluster that has
+ * just started or lost a server, or that several services provision at once.
+ */
+export function isTransient(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return /timeout|timed out|no responders|temporarily unavailable|leader ?less|no leader|not current/i.test(`${e?.name ?? ''} ${e?.message ?? ''}`);
+}
+
+/** Default of `StreamProvisionOptions.retryForMs`. */
+export const PROVISION_RETRY_MS = 30_000;
+
+/** Runs `op`, again after a transient failure (growing pause, 200 ms → 2 s) until `retryForMs` has passed. */
+export async function retrying<T>(op: () => Promise<T>, retryForMs = PROVISION_RETRY_MS): Promise<T> {
+  const deadline = Date.now() + retryForMs;
+  for (let pause = 200; ; pause = Math.min(2000, pause * 2)) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isTransient(error) || Date.now() + pause > deadline) throw error;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
 
 function isNotFound(error: unknown): boolean {
   const e = error as { code?: number; status?: number; name?: string; message?: string };
   return e?.name === 'StreamNotFoundError' || e?.name === 'ConsumerNotFoundError' || e?.status === 404 || /not found/i.test(e?.message ?? '');
 }
 
-/** Creates the stream if missing, updates it if its subjects, max age, duplicate window or replicas differ. */
+/**
+ * Creates the stream if missing; on an existing one applies `planStreamUpdate` (adds missing subjects, raises
+ * replicas, max age, duplicate window or a size that is ours; never lowers anything an operator set).
+ */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, options: StreamProvisionOptions = {}): Promise<ProvisionResult> {
   const wanted = streamConfigFor(spec, options);
+  const retry = <T>(op: () => Promise<T>) => retrying(op, options.retryForMs ?? PROVISION_RETRY_MS);
   let current: StreamConfig;
   let storedBytes = 0;
   try {
-    const info = await jsm.streams.info(spec.name);
+    const info = await retry(() => jsm.streams.info(spec.name));
     current = info.config;
     storedBytes = info.state.bytes;
   } catch (error) {
     if (!isNotFound(error)) throw new ProvisioningError(`stream ${spec.name}: info failed: ${(error as Error).message}`, { cause: error });
     try {
-      await jsm.streams.add(wanted);
-      return { name: spec.name, action: 'created', changed: [] };
+      await retry(() => jsm.streams.add(wanted));
+      return { name: spec.name, action: 'created', changed: [], warnings: [] };
     } catch (addError) {
       // Another instance may have created it meanwhile: fall through to the comparison.
       try {
-        current = (await jsm.streams.info(spec.name)).config;
+        const info = await retry(() => jsm.streams.info(spec.name));
+        current = info.config;
+        storedBytes = info.state.bytes;
       } catch {
         throw new ProvisioningError(`stream ${spec.name}: create failed: ${(addError as Error).message}`, { cause: addError });
       }
     }
   }
-  if (current.storage !== wanted.storage) {
-    throw new ProvisioningError(`stream ${spec.name} has storage ${current.storage}, wanted ${wanted.storage}; storage cannot be changed in place`);
-  }
-  const changed: string[] = [];
-  if (!sameSet(current.subjects, wanted.subjects)) changed.push('subjects');
-  if (current.max_age !== wanted.max_age) changed.push('max_age');
-  if (current.duplicate_window !== wanted.duplicate_window) changed.push('duplicate_window');
-  if (current.num_replicas !== wanted.num_replicas) changed.push('num_replicas');
   const ourDefault = options.defaults?.find((d) => d.name === spec.name)?.maxBytes ?? spec.maxBytes;
-  const maxBytes = decideMaxBytes(current.max_bytes ?? -1, storedBytes, spec.maxBytes, ourDefault);
-  if (maxBytes !== undefined) changed.push('max_bytes');
-  if (current.retention !== wanted.retention) {
-    throw new ProvisioningError(`stream ${spec.name} has retention ${current.retention}, wanted ${wanted.retention}; retention cannot be changed in place`);
-  }
-  if (changed.length === 0) return { name: spec.name, action: 'unchanged', changed };
+  const plan = planStreamUpdate(spec.name, current as unknown as StreamSettings, wanted as unknown as StreamSettings, storedBytes, ourDefault);
+  if (plan.changed.length === 0) return { name: spec.name, action: 'unchanged', changed: [], warnings: plan.warnings };
   try {
-    await jsm.streams.update(spec.name, {
-      subjects: wanted.subjects,
-      max_age: wanted.max_age,
-      duplicate_window: wanted.duplicate_window,
-      num_replicas: wanted.num_replicas,
-      max_bytes: maxBytes ?? current.max_bytes,
-    });
+    await retry(() => jsm.streams.update(spec.name, plan.update));
   } catch (error) {
-    throw new ProvisioningError(`stream ${spec.name}: update of ${changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });
+    throw new ProvisioningError(`stream ${spec.name}: update of ${plan.changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });
   }
-  return { name: spec.name, action: 'updated', changed };
+  return { name: spec.name, action: 'updated', changed: plan.changed, warnings: plan.warnings };
 }
 
 /** `ensureStream` for each spec, in order. */
@@ -141,6 +141,27 @@ export async function ensureStreams(jsm: JetStreamManager, specs: readonly Strea
   const out: ProvisionResult[] = [];
   for (const spec of specs) out.push(await ensureStream(jsm, spec, options));
   return out;
+}
+
+/**
+ * JETSTREAM_PROVISION=off: creates and changes nothing, only checks that every stream exists; throws a
+ * `ProvisioningError` naming each missing one.
+ */
+export async function checkStreams(jsm: JetStreamManager, specs: readonly StreamSpec[], options: Pick<StreamProvisionOptions, 'retryForMs'> = {}): Promise<void> {
+  const missing: string[] = [];
+  for (const spec of specs) {
+    try {
+      await retrying(() => jsm.streams.info(spec.name), options.retryForMs ?? PROVISION_RETRY_MS);
+    } catch (error) {
+      if (!isNotFound(error)) throw new ProvisioningError(`stream ${spec.name}: info failed: ${(error as Error).message}`, { cause: error });
+      missing.push(spec.name);
+    }
+  }
+  if (missing.length) {
+    throw new ProvisioningError(
+      `JETSTREAM_PROVISION=off and stream${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist: create ${missing.length > 1 ? 'them' : 'it'} (docs/operations.md "NATS clusters") or set JETSTREAM_PROVISION=auto`,
+    );
+  }
 }
 
 export interface DurableConsumerSpec {
@@ -159,6 +180,8 @@ export interface DurableConsumerSpec {
   /** Where a new consumer starts (default `all`). */
   deliverPolicy?: DeliverPolicy;
   description?: string;
+  /** Replicas of the consumer's state; `ensureConsumer` sets it to the stream's when undefined (follows the stream). */
+  replicas?: number;
 }
 
 /**
@@ -180,6 +203,7 @@ export function consumerConfigFor(spec: DurableConsumerSpec): Partial<ConsumerCo
   if (spec.filterSubject) cfg.filter_subject = spec.filterSubject;
   if (spec.maxBatch) cfg.max_batch = spec.maxBatch;
   if (spec.description) cfg.description = spec.description;
+  if (spec.replicas) cfg.num_replicas = spec.replicas;
   return cfg;
 }
 
@@ -188,20 +212,33 @@ export function consumerConfigFor(spec: DurableConsumerSpec): Partial<ConsumerCo
  * when they differ. Throws `ProvisioningError` when an immutable setting (ack policy, filter subject,
  * deliver policy) differs: changing those silently could skip or replay a partition.
  */
-export async function ensureConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<{ result: ProvisionResult; info: ConsumerInfo }> {
-  const wanted = consumerConfigFor(spec);
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  spec: DurableConsumerSpec,
+  options: Pick<StreamProvisionOptions, 'retryForMs'> = {},
+): Promise<{ result: ProvisionResult; info: ConsumerInfo }> {
+  const retry = <T>(op: () => Promise<T>) => retrying(op, options.retryForMs ?? PROVISION_RETRY_MS);
+  let replicas = spec.replicas;
+  if (replicas === undefined) {
+    try {
+      replicas = (await retry(() => jsm.streams.info(spec.stream))).config.num_replicas || 1;
+    } catch (error) {
+      throw new ProvisioningError(`consumer ${spec.stream}/${spec.durable}: stream info failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const wanted = consumerConfigFor({ ...spec, replicas });
   const name = `${spec.stream}/${spec.durable}`;
   let info: ConsumerInfo;
   try {
-    info = await jsm.consumers.info(spec.stream, spec.durable);
+    info = await retry(() => jsm.consumers.info(spec.stream, spec.durable));
   } catch (error) {
     if (!isNotFound(error)) throw new ProvisioningError(`consumer ${name}: info failed: ${(error as Error).message}`, { cause: error });
     try {
-      info = await jsm.consumers.add(spec.stream, wanted);
-      return { result: { name, action: 'created', changed: [] }, info };
+      info = await retry(() => jsm.consumers.add(spec.stream, wanted));
+      return { result: { name, action: 'created', changed: [], warnings: [] }, info };
     } catch (addError) {
       try {
-        info = await jsm.consumers.info(spec.stream, spec.durable);
+        info = await retry(() => jsm.consumers.info(spec.stream, spec.durable));
       } catch {
         throw new ProvisioningError(`consumer ${name}: create failed: ${(addError as Error).message}`, { cause: addError });
       }
@@ -223,11 +260,16 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: DurableConsume
       update[key] = want;
     }
   }
-  if (changed.length === 0) return { result: { name, action: 'unchanged', changed }, info };
+  // 0 = "as many as the stream": already following it.
+  if ((c.num_replicas || replicas) !== replicas) {
+    changed.push('num_replicas');
+    update.num_replicas = replicas;
+  }
+  if (changed.length === 0) return { result: { name, action: 'unchanged', changed, warnings: [] }, info };
   try {
-    info = await jsm.consumers.update(spec.stream, spec.durable, update);
+    info = await retry(() => jsm.consumers.update(spec.stream, spec.durable, update));
   } catch (error) {
     throw new ProvisioningError(`consumer ${name}: update of ${changed.join(', ')} failed: ${(error as Error).message}`, { cause: error });
   }
-  return { result: { name, action: 'updated', changed }, info };
+  return { result: { name, action: 'updated', changed, warnings: [] }, info };
 }
