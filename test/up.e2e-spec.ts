@@ -99,15 +99,14 @@ it('starts NATS, Redis and the services, and stops them all on Ctrl-C', async ()
   for (const port of [ports.nats, ports.redis, ports.ing, ports.agg, ports.dedup, ports.recs, ports.alert, ports.dash]) expect(await answers(port)).toBe(false);
 });
 
-it('--cluster: a local 3-server NATS cluster with R3 streams under every service, all stopped on Ctrl-C', async () => {
+it('--cluster: a local 3-server NATS cluster with R3 streams and a 6-node Redis Cluster under every service, all stopped on Ctrl-C', async () => {
   const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-up-cluster-'));
-  const ports = Object.fromEntries(await Promise.all(['redis', 'ing', 'tcp', 'agg', 'dedup', 'recs', 'alert', 'dash'].map(async (k) => [k, await freePort()] as const)));
+  const ports = Object.fromEntries(await Promise.all(['ing', 'tcp', 'agg', 'dedup', 'recs', 'alert', 'dash'].map(async (k) => [k, await freePort()] as const)));
   let output = '';
   const child = spawn(process.execPath, [BIN, 'up', '--cluster'], {
     cwd: clusterDir,
     env: {
       ...process.env,
-      REDIS_URL: `redis://127.0.0.1:${ports.redis}`,
       INGESTION_PORT: String(ports.ing),
       INGESTION_TCP_PORT: String(ports.tcp),
       AGGREGATION_PORT: String(ports.agg),
@@ -129,8 +128,13 @@ it('--cluster: a local 3-server NATS cluster with R3 streams under every service
     expect(m).not.toBeNull();
     const urls = m![1].split(',');
     expect(urls).toHaveLength(3);
-    expect(output).toContain(`started redis-server on 127.0.0.1:${ports.redis}`);
+    const r = /started a Redis Cluster of 6 nodes \(3 masters, 3 replicas\), REDIS_MODE=cluster REDIS_URL=(\S+)/.exec(output);
+    expect(r).not.toBeNull();
+    const redisPorts = r![1].split(',').map((u) => Number(new URL(u).port));
+    expect(redisPorts).toHaveLength(6);
+    expect(output).not.toContain('started redis-server');
     expect(fs.existsSync(path.join(clusterDir, '.tidemark', 'nats-cluster', 'n3'))).toBe(true);
+    expect(fs.existsSync(path.join(clusterDir, '.tidemark', 'redis-cluster'))).toBe(true);
     const { connect } = await import('@nats-io/transport-node');
     const { jetstreamManager } = await import('@nats-io/jetstream');
     const nc = await connect({ servers: urls, noAsyncTraces: true });
@@ -155,7 +159,7 @@ it('--cluster: a local 3-server NATS cluster with R3 streams under every service
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     const natsPorts = urls.map((u) => Number(new URL(u).port));
-    for (const port of [...natsPorts, ports.redis, ports.ing, ports.agg, ports.dedup, ports.recs, ports.alert, ports.dash]) expect(await answers(port)).toBe(false);
+    for (const port of [...natsPorts, ...redisPorts, ports.ing, ports.agg, ports.dedup, ports.recs, ports.alert, ports.dash]) expect(await answers(port)).toBe(false);
   } finally {
     child.kill('SIGKILL');
     fs.rmSync(clusterDir, { recursive: true, force: true });
