@@ -10,6 +10,7 @@ import { evalRecs, openRedisRecStore } from './eval-recs';
 import { LocalNatsCluster, startLocalNatsCluster } from './local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
 import { ensureLocalServers } from './local-servers';
+import { chaos } from './chaos';
 import { FUZZ_USAGE, fuzzCommand } from './fuzz';
 import { replay } from './replay';
 import { simulate } from './simulate';
@@ -22,11 +23,13 @@ const USAGE = `Usage: tidemark <command>
 
   up [--demo] [--cluster]  every service as its own process; starts local nats-server/redis-server when
                            none answer at NATS_URL/REDIS_URL; --demo adds simulated traffic; --cluster a
-                           local 3-server NATS cluster (NATS cluster; Redis Cluster: see REDIS_MODE)
+                           local 3-server NATS cluster and a 6-node Redis Cluster instead
   service <name>           one service in the foreground (${SERVICE_NAMES.join(', ')})
   simulate [options]       realistic shop traffic into ingestion (simulate --help)
   replay <file> [options]  a log of real events into ingestion (replay --help)
   fuzz --seconds N [...]   hostile input against a running system; what broke (fuzz --help)
+  chaos [--seconds N ...]  the pipeline on a local cluster under load while instances, NATS nodes and Redis
+                           masters are killed; compared with a brute-force reference (chaos --help)
   bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text (also --help, and --help after any command)
@@ -87,6 +90,8 @@ async function run(argv: string[]): Promise<number> {
     // --- recommendation ---
     case 'eval':
       return evalRecs(rest, loadConfig().recs.params, openRedisRecStore);
+    case 'chaos':
+      return chaos(rest);
     case 'fuzz': {
       if (wantsHelp(rest)) {
         console.log(FUZZ_USAGE);
