@@ -55,7 +55,7 @@ describe('formatChaosReport', () => {
   const base = {
     seconds: 60,
     rate: 300,
-    events: { sent: 18000, accepted: 17990, counted: 17990, lost: 0, doubled: 0 },
+    events: { sent: 18000, resent: 400, accepted: 18000, counted: 18000, lost: 0, doubled: 0 },
     windows: { compared: 900, differing: 0 },
     faults: { service: 4, nats: 3, redis: 3 },
     longestStallMs: 7400,
@@ -66,6 +66,7 @@ describe('formatChaosReport', () => {
   it('prints every figure and says exact only when nothing is lost, doubled or different', () => {
     const text = formatChaosReport(base);
     expect(text).toMatch(/lost\s+0/);
+    expect(text).toMatch(/sent again after a failed request: 400/);
     expect(text).toMatch(/faults\s+10 \(service 4, nats 3, redis 3\)/);
     expect(text).toMatch(/longest stall\s+7.4 s/);
     expect(text).toMatch(/aggregation 146 MB, dedup 88 MB/);

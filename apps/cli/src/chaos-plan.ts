@@ -47,7 +47,8 @@ export class StallTracker {
 export interface ChaosReport {
   seconds: number;
   rate: number;
-  events: { sent: number; accepted: number; counted: number; lost: number; doubled: number };
+  /** sent: events the run generated and ingestion accepted; resent: sent again after a failed attempt; accepted: distinct ids. */
+  events: { sent: number; resent: number; accepted: number; counted: number; lost: number; doubled: number };
   windows: { compared: number; differing: number };
   faults: Record<FaultKind, number>;
   longestStallMs: number;
@@ -62,7 +63,7 @@ export function formatChaosReport(r: ChaosReport): string {
   const total = Object.values(r.faults).reduce((a, b) => a + b, 0);
   const lines = [
     `tidemark chaos: ${r.seconds} s at ${r.rate} events/s`,
-    `  events sent            ${r.events.sent}  (accepted, distinct ids: ${r.events.accepted})`,
+    `  events sent            ${r.events.sent}  (distinct ids: ${r.events.accepted}; sent again after a failed request: ${r.events.resent})`,
     `  events counted         ${r.events.counted}`,
     `  lost                   ${r.events.lost}`,
     `  doubled                ${r.events.doubled}`,

@@ -189,6 +189,8 @@ export async function chaos(args: string[]): Promise<number> {
     const aggregation = instances.filter((x) => x.service === 'aggregation');
     const accepted = new Map<string, TidemarkEvent>();
     let sent = 0;
+    /** Events sent again after an attempt failed (ingestion down, NATS electing a leader): at-least-once sends. */
+    let resent = 0;
     let next = 0;
     /** Sends one batch until an ingestion instance accepts it (the same events again: dedup drops repeats). */
     const send = async (events: TidemarkEvent[]): Promise<void> => {
@@ -204,6 +206,7 @@ export async function chaos(args: string[]): Promise<number> {
           if (e instanceof RejectedError) throw e;
           // that instance is down or restarting: the other one
         }
+        resent += events.length;
         await sleep(100);
       }
       sent += events.length;
@@ -211,7 +214,8 @@ export async function chaos(args: string[]): Promise<number> {
     };
 
     const random = new Random(seed);
-    const sim = new ShopSimulator({ seed, sessionsPerSecond: Math.max(1, rate / 12) });
+    // A session yields about 3 events a second: ask for more than the rate, and cap each second at it.
+    const sim = new ShopSimulator({ seed, sessionsPerSecond: Math.max(1, rate / 2) });
     const stalls = new StallTracker();
     const faults: Record<FaultKind, number> = { service: 0, nats: 0, redis: 0 };
     const started = Date.now();
@@ -290,6 +294,7 @@ export async function chaos(args: string[]): Promise<number> {
     for (const x of instances) if (!x.running) await x.start();
 
     // Push every partition's watermark past every window of the run, then compare.
+    const trafficTotals = { sent, resent, accepted: accepted.size };
     const lastTs = Math.max(...[...accepted.values()].map((e) => e.ts));
     const far = lastTs + 3 * 3_600_000;
     const hb = heartbeats(far, `chaos-${started}`, partitions);
@@ -317,7 +322,7 @@ export async function chaos(args: string[]): Promise<number> {
     const report: ChaosReport = {
       seconds,
       rate,
-      events: { sent, accepted: accepted.size, counted: comparison.events.counted, lost: comparison.events.lost, doubled: comparison.events.doubled },
+      events: { sent: trafficTotals.sent, resent: trafficTotals.resent, accepted: trafficTotals.accepted, counted: comparison.events.counted, lost: comparison.events.lost, doubled: comparison.events.doubled },
       windows: { compared: comparison.windows, differing: comparison.mismatches.length },
       faults,
       longestStallMs: stalls.longestMs,
