@@ -12,7 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { TidemarkEvent, WindowResultDto } from '@tidemark/contracts';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { decodeFrame, isFrame, streams, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { compareWindows, computeReference, heartbeats, Random, REFERENCE_METRICS, ShopSimulator } from '@tidemark/simulator';
 import { formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
@@ -295,6 +297,7 @@ export async function chaos(args: string[]): Promise<number> {
 
     // Push every partition's watermark past every window of the run, then compare.
     const trafficTotals = { sent, resent, accepted: accepted.size };
+    const trafficIds = [...accepted.keys()];
     const lastTs = Math.max(...[...accepted.values()].map((e) => e.ts));
     const far = lastTs + 3 * 3_600_000;
     const hb = heartbeats(far, `chaos-${started}`, partitions);
@@ -330,6 +333,20 @@ export async function chaos(args: string[]): Promise<number> {
       firstMismatches: comparison.mismatches.slice(0, 10).map((m) => `${m.metric} ${m.window}: ${m.problem}${m.problem === 'value' ? ` (want ${JSON.stringify(m.want)}, got ${JSON.stringify(m.got)})` : ''}`),
     };
     console.log(formatChaosReport(report));
+    if (report.events.lost > 0 || report.events.doubled > 0) {
+      // Where did they go? The ids each stream holds, against what ingestion accepted.
+      const accepted = new Set(trafficIds);
+      for (const stream of [streams.raw.name, streams.clean.name, streams.late.name]) {
+        const ids = await streamIds(nats.urls, stream).catch((e) => new Error((e as Error).message));
+        if (ids instanceof Error) {
+          say(`${stream}: not read (${ids.message})`);
+          continue;
+        }
+        const distinct = new Set(ids);
+        const missing = [...accepted].filter((id) => !distinct.has(id));
+        say(`${stream}: ${ids.length} events, ${distinct.size} distinct; of the accepted ids ${missing.length} missing${missing.length ? ` (${missing.slice(0, 5).join(', ')})` : ''}`);
+      }
+    }
     return report.events.lost === 0 && report.events.doubled === 0 && report.windows.differing === 0 ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
@@ -338,6 +355,31 @@ export async function chaos(args: string[]): Promise<number> {
     for (const l of logs) l.end();
     await Promise.all([nats?.stop(), redis?.stop()]);
     if (!values.keep && !values.dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every event id a stream holds (frames' indexes, or a single JSON event's id), read with an ordered consumer. */
+async function streamIds(servers: string, stream: string): Promise<string[]> {
+  const nc = await connect({ servers: servers.split(','), noAsyncTraces: true });
+  try {
+    const js = jetstream(nc);
+    const total = (await (await js.jetstreamManager()).streams.info(stream)).state.messages;
+    const consumer = await js.consumers.get(stream);
+    const ids: string[] = [];
+    for (let n = 0; n < total; n++) {
+      const m = await consumer.next({ expires: 5000 });
+      if (!m) break;
+      try {
+        const data = m.data;
+        if (isFrame(data)) for (const id of decodeFrame(data).ids) ids.push(id.toString());
+        else ids.push(String((JSON.parse(Buffer.from(data).toString()) as { id?: unknown; event?: { id?: unknown } }).id ?? (JSON.parse(Buffer.from(data).toString()) as { event?: { id?: unknown } }).event?.id));
+      } catch {
+        // not an event
+      }
+    }
+    return ids;
+  } finally {
+    await nc.close();
   }
 }
 
