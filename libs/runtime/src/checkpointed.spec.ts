@@ -131,6 +131,46 @@ describe('CheckpointedPartitions', () => {
     expect(store).toMatchObject({ seq: 2, total: 5 });
   });
 
+  it('a timer checkpoint whose write landed but whose reply was lost: the next one conflicts with it, restores it and acks the held messages', async () => {
+    const store = new Store();
+    class LostReply extends SumState {
+      loseNext = false;
+      override async checkpoint(expectedSeq: number, seq: number): Promise<CheckpointResult> {
+        const r = await super.checkpoint(expectedSeq, seq);
+        if (this.loseNext) {
+          this.loseNext = false;
+          throw new Error('WAIT: 0 of 1 replicas acknowledged'); // written, but reported as failed
+        }
+        return r;
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new LostReply(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0); // held
+    (cp.state(0) as LostReply).loseNext = true;
+    await cp.tick(300); // lands in the store, reported as an error: nothing acked
+    expect(store).toMatchObject({ seq: 2, total: 3 });
+    expect(c.commits).toEqual([]);
+    await cp.tick(600); // conflicts with its own write: restores it, acks the held messages
+    expect(c.commits).toEqual([2]);
+    expect(c.rewinds).toEqual([]);
+    expect((cp.state(0) as LostReply).total).toBe(3);
+  });
+
+  it('a timer checkpoint that conflicts with another writer behind what memory applied rewinds to it', async () => {
+    const store = new Store();
+    const cp = new CheckpointedPartitions(() => new SumState(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1])], c, 0, 0);
+    await cp.handle([msg(2, [2]), msg(3, [3])], c, 0, 10); // held
+    store.seq = 2; // another writer got as far as 2
+    store.total = 30;
+    await cp.tick(300);
+    expect(c.rewinds).toEqual([2]);
+    expect(c.commits).toEqual([]);
+    expect((cp.state(0) as SumState).total).toBe(30);
+  });
+
   it('skips messages at or below what was applied (a redelivery) without decoding them, and reports the counts', async () => {
     const store = new Store();
     const batches: { applied: number; replayed: number; deadLettered: number }[] = [];

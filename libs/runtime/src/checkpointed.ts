@@ -170,7 +170,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         if (r !== 'ok') {
           if (r === 'error') await this.abandon(slot, now);
           else if (r === 'fenced') throw new CheckpointFailed(`partition ${partition}: claimed by another member`);
-          else if (applied > slot.checkpointed) slot.rewind?.(slot.checkpointed); // restored already: held events come again
+          else await this.settle(slot, applied); // restored already
           throw new CheckpointFailed(`partition ${partition}: the change could not be checkpointed (${r})`);
         }
         await slot.commit?.(slot.checkpointed);
@@ -187,8 +187,10 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         if (!force && now - slot.lastCheckpointAt < this.options.intervalMs) return undefined;
         return this.locked(slot, async () => {
           if (slot.fenced || !this.hasWork(slot)) return;
+          const applied = slot.applied;
           const r = await this.checkpoint(slot, now);
           if (r === 'ok') await slot.commit?.(slot.checkpointed);
+          else if (r === 'conflict') await this.settle(slot, applied);
         });
       }),
     );
@@ -273,6 +275,17 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     slot.pending = 0;
     slot.lastCheckpointAt = now;
     slot.restored = true;
+  }
+
+  /**
+   * After a conflict restored the stored checkpoint C: the held messages up to C are covered by it (ack them);
+   * those after it, applied in memory before the restore (`appliedBefore` > C), must come again (rewind to C,
+   * which drops every held message and delivers from C + 1). A conflict is also how a checkpoint whose write
+   * landed but whose reply was lost (a timeout, a WAIT that fell short) comes back: then C is our own write.
+   */
+  private async settle(slot: Slot<S>, appliedBefore: number): Promise<void> {
+    if (appliedBefore > slot.checkpointed) slot.rewind?.(slot.checkpointed);
+    else await slot.commit?.(slot.checkpointed);
   }
 
   /** Drops memory that cannot be made durable: restored from the checkpoint; what it had applied comes again. */
