@@ -139,8 +139,13 @@ async function waitSettled(instances: Instance[], partitions: number): Promise<R
 }
 
 async function drained(jsm: JetStreamManager, stream: string, durable: (p: number) => string, partitions: number): Promise<boolean> {
+  return (await pending(jsm, stream, durable, partitions)).length === 0;
+}
+
+/** The durables with something pending (`name pending/ack_pending`, or `name missing`). */
+async function pending(jsm: JetStreamManager, stream: string, durable: (p: number) => string, partitions: number): Promise<string[]> {
   const infos = await Promise.all(Array.from({ length: partitions }, (_, p) => jsm.consumers.info(stream, durable(p)).catch(() => null)));
-  return infos.every((i) => i !== null && i.num_pending + i.num_ack_pending === 0);
+  return infos.flatMap((i, p) => (i === null ? [`${durable(p)} missing`] : i.num_pending + i.num_ack_pending > 0 ? [`${durable(p)} ${i.num_pending}/${i.num_ack_pending}`] : []));
 }
 
 /** POSTs the batches (event time = now at each request) over CONCURRENCY clients, round robin over the ingestion instances. */
@@ -192,7 +197,10 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     for (;;) {
       // dedup first: once it is drained every event is in EVENTS_CLEAN, and then the clean consumers are checked.
       if ((await drained(jsm, streams.raw.name, durables.dedup, partitions)) && (await drained(jsm, streams.clean.name, durables.aggregation, partitions)) && (await drained(jsm, streams.clean.name, durables.recommendation, partitions))) break;
-      if (performance.now() - start > 180_000) throw new Error(`k=${k}: not drained after 180 s`);
+      if (performance.now() - start > 90_000) {
+        const left = [...(await pending(jsm, streams.raw.name, durables.dedup, partitions)), ...(await pending(jsm, streams.clean.name, durables.aggregation, partitions)), ...(await pending(jsm, streams.clean.name, durables.recommendation, partitions))];
+        throw new Error(`k=${k}: not drained after 90 s; pending/ack pending: ${left.join(', ')}; owned now ${JSON.stringify(await splitOf(instances))}`);
+      }
       await sleep(50);
     }
     const ms = performance.now() - start;
@@ -242,13 +250,18 @@ async function run(r: number, count: number, partitions: number, keep: boolean):
       const one = await phase(1, env, nats, redis, jsm, count, partitions, runId, dir, say);
       const two = await phase(2, env, nats, redis, jsm, count, partitions, runId, dir, say);
       return [one, two];
+    } catch (e) {
+      // The logs tell why: the folder stays.
+      keep = true;
+      say(`failed; servers' data and the logs are kept in ${dir}`);
+      throw e;
     } finally {
       await nc.close();
     }
   } finally {
     await Promise.all([nats?.stop(), redis?.stop()]);
-    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
     liveDir = undefined;
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -258,7 +271,7 @@ function print(runs: Phase[][], count: number, partitions: number): void {
   const r2 = m(2, (p) => p.rate);
   const ratio = median(runs.map((r) => r[1].rate / r[0].rate));
   console.log(`  ${fmt(count)} shop events a phase, ${partitions} partitions, median of ${runs.length} run(s):`);
-  const row = (label: string, a: string, b: string, note = '') => console.log(`      ${label.padEnd(40)}${a.padStart(10)}${b.padStart(10)}   ${note}`);
+  const row = (label: string, a: string, b: string, note = '') => console.log(`      ${label.padEnd(46)}${a.padStart(10)}${b.padStart(10)}   ${note}`);
   row('figure', 'k=1', 'k=2');
   row('end to end, events/s', fmt(Math.round(r1)), fmt(Math.round(r2)), `ratio k2/k1 ${ratio.toFixed(2)} (goal ≥ 0.80)${runs.length > 1 ? `; per run ${runs.map((r) => (r[1].rate / r[0].rate).toFixed(2)).join(', ')}` : ''}`);
   row('time to drain, s', (m(1, (p) => p.ms) / 1000).toFixed(2), (m(2, (p) => p.ms) / 1000).toFixed(2));
