@@ -281,7 +281,8 @@ function print(runs: Phase[][], count: number, partitions: number): void {
     row(label, m(1, (p) => p.cpu[s]).toFixed(1), m(2, (p) => p.cpu[s]).toFixed(1));
   }
   for (const g of GROUPS) {
-    const show = (k: number) => runs.map((r) => r[k - 1].split[g].join('+') + (r[k - 1].splitAfter[g].join('+') !== r[k - 1].split[g].join('+') ? `→${r[k - 1].splitAfter[g].join('+')}` : '')).join(' ');
+    // Each distinct split once (`4+4`; `4+4→5+3` if it moved during the traffic).
+    const show = (k: number) => [...new Set(runs.map((r) => r[k - 1].split[g].join('+') + (r[k - 1].splitAfter[g].join('+') !== r[k - 1].split[g].join('+') ? `→${r[k - 1].splitAfter[g].join('+')}` : '')))].join(', ');
     row(`partitions owned per instance: ${g}`, show(1), show(2));
   }
 }
