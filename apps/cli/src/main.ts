@@ -30,7 +30,7 @@ const USAGE = `Usage: tidemark <command>
   fuzz --seconds N [...]   hostile input against a running system; what broke (fuzz --help)
   chaos [--seconds N ...]  the pipeline on a local cluster under load while instances, NATS nodes and Redis
                            masters are killed; compared with a brute-force reference (chaos --help)
-  bench <what>             benchmarks: ingest, pipeline, core, recs, alerting
+  bench <what>             benchmarks: ingest, pipeline, core, recs, alerting, scale
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text (also --help, and --help after any command)
   --version                the version
@@ -49,7 +49,7 @@ const UP_USAGE = `Usage: tidemark up [--demo] [--cluster]
 const SERVICE_USAGE = `Usage: tidemark service <name>
   One service in the foreground until SIGTERM/SIGINT: ${SERVICE_NAMES.join(', ')}`;
 
-const BENCHES = ['ingest', 'pipeline', 'core', 'recs', 'alerting'];
+const BENCHES = ['ingest', 'pipeline', 'core', 'recs', 'alerting', 'scale'];
 const BENCH_USAGE = `Usage: tidemark bench <what> [options]
   <what>         ${BENCHES.join(', ')} (each takes --help); benchmarks run from a checkout (bench/ is not in the Docker image)`;
 
@@ -283,6 +283,7 @@ async function bench(args: string[]): Promise<number> {
     core: path.resolve(__dirname, '..', '..', '..', 'bench', 'streaming', 'core.bench.js'),
     recs: path.resolve(__dirname, '..', '..', '..', 'bench', 'recs.bench.js'),
     alerting: path.resolve(__dirname, '..', '..', '..', 'bench', 'alerting.bench.js'),
+    scale: path.resolve(__dirname, '..', '..', '..', 'bench', 'scale.bench.js'),
   };
   const file = what ? benches[what] : undefined;
   if (!file) {
