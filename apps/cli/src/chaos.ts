@@ -28,6 +28,7 @@ export const CHAOS_USAGE = `Usage: tidemark chaos [options]
   --fault-every S    a fault every S seconds (default 6)
   --partitions P     partitions (default 8)
   --seed N           traffic and faults (default 1)
+  --faults KINDS     which faults, comma-separated: service,nats,redis (default all three)
   --dir PATH         where the servers' data and every process's log go (default: a temporary folder)
   --keep             keep that folder (logs) after the run
 Starts its own servers on free loopback ports (nothing else is touched); exits 1 unless the run was exact.`;
@@ -107,6 +108,7 @@ export async function chaos(args: string[]): Promise<number> {
       'fault-every': { type: 'string', default: '6' },
       partitions: { type: 'string', default: '8' },
       seed: { type: 'string', default: '1' },
+      faults: { type: 'string', default: 'service,nats,redis' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -126,6 +128,8 @@ export async function chaos(args: string[]): Promise<number> {
   const faultEveryMs = num('fault-every', values['fault-every'], 1, 3600) * 1000;
   const partitions = num('partitions', values.partitions, 1, 256);
   const seed = num('seed', values.seed, 0, 2 ** 32);
+  const kinds = new Set(values.faults!.split(',').map((k) => k.trim()));
+  for (const k of kinds) if (!['service', 'nats', 'redis'].includes(k)) throw new UsageError(`--faults takes service, nats and redis, not "${k}"`);
   const dir = values.dir ? path.resolve(values.dir) : fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-chaos-'));
   fs.mkdirSync(dir, { recursive: true });
   const say = (line: string) => console.log(`tidemark chaos: ${line}`);
@@ -254,7 +258,7 @@ export async function chaos(args: string[]): Promise<number> {
     const faultLoop = (async () => {
       await sleep(faultEveryMs);
       while (Date.now() < end - faultEveryMs / 2 && !stop) {
-        const targets: FaultTarget[] = [...instances.map((x) => ({ kind: 'service' as const, name: x.name })), ...nats!.nodes.map((n) => ({ kind: 'nats' as const, name: n.name })), { kind: 'redis', name: 'a master' }];
+        const targets: FaultTarget[] = [...instances.map((x) => ({ kind: 'service' as const, name: x.name })), ...nats!.nodes.map((n) => ({ kind: 'nats' as const, name: n.name })), { kind: 'redis' as const, name: 'a master' }].filter((t) => kinds.has(t.kind));
         const t = pickFault(random, targets)!;
         const downMs = random.int(500, 3000);
         try {
@@ -330,7 +334,7 @@ export async function chaos(args: string[]): Promise<number> {
       faults,
       longestStallMs: stalls.longestMs,
       maxRssKb,
-      firstMismatches: comparison.mismatches.slice(0, 10).map((m) => `${m.metric} ${m.window}: ${m.problem}${m.problem === 'value' ? ` (want ${JSON.stringify(m.want)}, got ${JSON.stringify(m.got)})` : ''}`),
+      firstMismatches: comparison.mismatches.slice(0, 10).map((m) => `${m.metric} ${m.window}: ${m.problem}${m.problem === 'value' ? ` (want ${short(m.want)}, got ${short(m.got)})` : ''}`),
     };
     console.log(formatChaosReport(report));
     if (report.events.lost > 0 || report.events.doubled > 0) {
@@ -430,6 +434,11 @@ async function resultsOf(aggregation: readonly Instance[], metric: string): Prom
 }
 
 class RejectedError extends Error {}
+
+function short(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
