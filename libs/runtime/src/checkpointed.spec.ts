@@ -171,6 +171,47 @@ describe('CheckpointedPartitions', () => {
     expect((cp.state(0) as SumState).total).toBe(30);
   });
 
+  it('a failing apply (Redis away mid-batch) is retried, never thrown (the consumer would dead-letter it): memory restored, the rest comes again', async () => {
+    const store = new Store();
+    class Flaky extends SumState {
+      failNext = false;
+      override apply(events: FramedEvent[]): void {
+        super.apply(events.slice(0, 1)); // half-applied…
+        if (this.failNext) {
+          this.failNext = false;
+          throw new Error('CLUSTERDOWN The cluster is down');
+        }
+        super.apply(events.slice(1));
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Flaky(store), opts);
+    const c = ctx();
+    await cp.handle([msg(1, [1])], c, 0, 0);
+    await cp.handle([msg(2, [2])], c, 0, 300); // checkpoint at 2, total 3
+    await cp.handle([msg(3, [4])], c, 0, 310); // held
+    (cp.state(0) as Flaky).failNext = true;
+    const out = await cp.handle([msg(4, [10, 20])], c, 0, 320);
+    expect(out.kind).toBe('retry');
+    expect(c.rewinds).toEqual([2]);
+    expect((cp.state(0) as Flaky).total).toBe(3); // restored: neither the half batch nor the held 3
+    // delivered again from 3
+    await cp.handle([msg(3, [4]), msg(4, [10, 20])], ctx(2), 0, 330);
+    await cp.stop(400);
+    expect(store).toMatchObject({ seq: 4, total: 37 });
+  });
+
+  it('a restore that fails is retried, not thrown', async () => {
+    const store = new Store();
+    class Down extends SumState {
+      override async restore(): Promise<number> {
+        throw new Error('connect ECONNREFUSED');
+      }
+    }
+    const cp = new CheckpointedPartitions(() => new Down(store), opts);
+    const out = await cp.handle([msg(1, [1])], ctx(), 0, 0);
+    expect(out.kind).toBe('retry');
+  });
+
   it('skips messages at or below what was applied (a redelivery) without decoding them, and reports the counts', async () => {
     const store = new Store();
     const batches: { applied: number; replayed: number; deadLettered: number }[] = [];

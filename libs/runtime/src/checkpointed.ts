@@ -298,7 +298,14 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
 
   private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
     if (slot.fenced) return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
-    if (!slot.restored) await this.restore(slot, now, ctx.ackFloor);
+    if (!slot.restored) {
+      try {
+        await this.restore(slot, now, ctx.ackFloor);
+      } catch (e) {
+        // Redis (or NATS) away: the batch comes again later — never dead-lettered for it.
+        return Outcome.retry(undefined, `partition ${slot.partition}: restore failed: ${(e as Error).message}`);
+      }
+    }
     if (ctx.ackFloor > slot.checkpointed) {
       // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
       ctx.rewind(slot.checkpointed);
@@ -317,12 +324,16 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         const more = await slot.state.apply(decoded.events, now);
         if (more) deadLetters.push(...more);
       } catch (e) {
-        if (!(e instanceof CheckpointConflict)) throw e;
-        this.options.logger?.warn(`partition ${slot.partition}: ${e.message}; restoring`);
+        // A refused fenced write of the state's own (CheckpointConflict), or anything else apply threw (a read
+        // that failed while Redis fails over): memory may be half-applied, so it is dropped and restored, and
+        // everything after the last durable checkpoint comes again. Retried, never dead-lettered: an event
+        // is not poison because the state store was away.
+        const reason = `partition ${slot.partition}: ${e instanceof CheckpointConflict ? e.message : `apply failed: ${(e as Error).message}`}`;
+        this.options.logger?.warn(`${reason}; restoring`);
         slot.restored = false;
-        await this.restore(slot, now, ctx.ackFloor);
+        await this.restore(slot, now, ctx.ackFloor).catch(() => undefined); // else: restored with the next batch
         ctx.rewind(slot.checkpointed);
-        return Outcome.retry(0, `partition ${slot.partition}: ${e.message}`);
+        return Outcome.retry(e instanceof CheckpointConflict ? 0 : undefined, reason);
       }
       slot.applied = fresh[fresh.length - 1].seq;
       slot.pending += decoded.events.length;
