@@ -212,6 +212,16 @@ describe('CheckpointedPartitions', () => {
     expect(out.kind).toBe('retry');
   });
 
+  it('open after batches were delivered (the consumer started first) acknowledges what its checkpoint covers', async () => {
+    const store = new Store();
+    const cp = new CheckpointedPartitions(() => new SumState(store), opts);
+    const c = ctx();
+    expect(await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0)).toEqual({ kind: 'hold' });
+    await cp.open([0], 50);
+    expect(store).toMatchObject({ seq: 2, total: 3 });
+    expect(c.commits).toEqual([2]);
+  });
+
   it('skips messages at or below what was applied (a redelivery) without decoding them, and reports the counts', async () => {
     const store = new Store();
     const batches: { applied: number; replayed: number; deadLettered: number }[] = [];

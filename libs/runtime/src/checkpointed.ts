@@ -209,7 +209,12 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         return this.locked(slot, async () => {
           if (!slot.restored) await this.restore(slot, now);
           slot.state.activate?.(now);
-          await this.checkpoint(slot, now);
+          // A consumer may have delivered batches already (it can start before this): what the checkpoint
+          // covers is acknowledged, as after any checkpoint.
+          const applied = slot.applied;
+          const r = await this.checkpoint(slot, now);
+          if (r === 'ok') await slot.commit?.(slot.checkpointed);
+          else if (r === 'conflict') await this.settle(slot, applied);
         });
       }),
     );
