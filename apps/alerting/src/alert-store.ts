@@ -3,7 +3,7 @@ import type { Result } from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import type { CheckpointResult } from '@tidemark/runtime';
-import { LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, moveKeys } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, moveKeys } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
 export interface TargetProgress {
@@ -49,36 +49,15 @@ local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
 if current ~= ARGV[1] then return {0, current} end
 local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
 ${LUA_KEY_TYPE_CHECK}
-local function whole(s)
-  local x = tonumber(s)
-  if x and x >= 0 and x == math.floor(x) then return x end
-  return nil
-end
+${LUA_FLAT_ARGS}
 if not whole(ARGV[2]) or not whole(ARGV[4]) then return refuse('lastSeq and outboxSeq must be sequences') end
-if ARGV[3] ~= '' and not tonumber(ARGV[3]) then return refuse('clock is not a number') end
+if ARGV[3] ~= '' and not num(ARGV[3]) then return refuse('clock is not a number') end
 if not is(KEYS[1], 'hash') then return refuse(KEYS[1] .. ': a key of another type') end
-local at = 4
-local function arg()
-  at = at + 1
-  return ARGV[at]
-end
-local hashes = {}
-for h = 2, 4 do
-  local ns, nd = whole(arg()), whole(arg())
-  if not ns or not nd then return refuse(KEYS[h] .. ': bad counts') end
-  if at + 2 * ns + nd > #ARGV then return refuse(KEYS[h] .. ': fewer arguments than counted') end
-  if (ns > 0 or nd > 0) and not is(KEYS[h], 'hash') then return refuse(KEYS[h] .. ': a key of another type') end
-  local sets, dels = {}, {}
-  for i = 1, 2 * ns do sets[i] = arg() end
-  for i = 1, nd do dels[i] = arg() end
-  hashes[h] = {sets, dels}
-end
+at = 4
+local hashes, bad = hash_sections(2, 4)
+if not hashes then return refuse(bad) end
 if at ~= #ARGV then return refuse((#ARGV - at) .. ' arguments after the last section') end
-for h = 2, 4 do
-  local sets, dels = hashes[h][1], hashes[h][2]
-  for i = 1, #sets, 1000 do redis.call('HSET', KEYS[h], unpack(sets, i, math.min(i + 999, #sets))) end
-  for i = 1, #dels, 1000 do redis.call('HDEL', KEYS[h], unpack(dels, i, math.min(i + 999, #dels))) end
-end
+write_hash_sections(hashes)
 redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', ARGV[3], 'outboxSeq', ARGV[4])
 return {1, ARGV[2]}
 `;

@@ -25,7 +25,7 @@
  */
 import type { Result } from 'ioredis';
 import { partitionOf } from '@tidemark/contracts';
-import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execDurable, execPipeline as exec, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execDurable, execPipeline as exec, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
@@ -94,38 +94,16 @@ if legacy then current = redis.call('HGET', KEYS[2], 'lastSeq') or '0' end
 if current ~= ARGV[1] then return {0, current} end
 local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
 ${LUA_KEY_TYPE_CHECK}
-local function num(s)
-  local x = tonumber(s)
-  if x and x == x and x ~= math.huge and x ~= -math.huge then return x end
-  return nil
-end
-local function whole(s)
-  local x = num(s)
-  if x and x >= 0 and x == math.floor(x) then return x end
-  return nil
-end
+${LUA_FLAT_ARGS}
 if not whole(ARGV[2]) then return refuse('newSeq is not a sequence') end
 local pre, sttl, clock = ARGV[3], whole(ARGV[4]), ARGV[5]
 if type(pre) ~= 'string' or not sttl then return refuse('no prefix or session TTL') end
 if clock ~= '' and not num(clock) then return refuse('clock is not a number') end
 if not is(KEYS[1], 'hash') then return refuse('the fence holds another type') end
-local at = 6
-local function arg()
-  at = at + 1
-  return ARGV[at]
-end
+at = 6
 -- read and check everything
-local hashes = {}
-for h = 3, 7 do
-  local ns, nd = whole(arg()), whole(arg())
-  if not ns or not nd then return refuse(KEYS[h] .. ': bad counts') end
-  if at + 2 * ns + nd > #ARGV then return refuse(KEYS[h] .. ': fewer arguments than counted') end
-  if (ns > 0 or nd > 0) and not is(KEYS[h], 'hash') then return refuse(KEYS[h] .. ': a key of another type') end
-  local sets, dels = {}, {}
-  for i = 1, 2 * ns do sets[i] = arg() end
-  for i = 1, nd do dels[i] = arg() end
-  hashes[h] = {sets, dels}
-end
+local hashes, bad = hash_sections(3, 7)
+if not hashes then return refuse(bad) end
 local windows = {}
 local n = whole(arg())
 if not n then return refuse('window count') end
@@ -137,13 +115,7 @@ end
 if at ~= #ARGV then return refuse((#ARGV - at) .. ' arguments after the last section') end
 
 -- write
-local function chunked(cmd, key, list)
-  for i = 1, #list, 1000 do redis.call(cmd, key, unpack(list, i, math.min(i + 999, #list))) end
-end
-for h = 3, 7 do
-  if #hashes[h][1] > 0 then chunked('HSET', KEYS[h], hashes[h][1]) end
-  if #hashes[h][2] > 0 then chunked('HDEL', KEYS[h], hashes[h][2]) end
-end
+write_hash_sections(hashes)
 for _, w in ipairs(windows) do redis.call('SET', w[1], w[2], 'PX', sttl) end
 if clock ~= '' then redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', clock)
 else redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2]) end
