@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { durables, streams } from '@tidemark/contracts';
+import { clusterServiceEnv } from '../apps/cli/src/cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from '../apps/cli/src/local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from '../apps/cli/src/local-redis-cluster';
 import { cpuMicros, fmt, freePort, median, rate, shopEvents } from './support';
@@ -231,18 +232,7 @@ async function run(r: number, count: number, partitions: number, keep: boolean):
       startLocalRedisCluster({ masters: 3, replicasPerMaster: 1, dataDir: path.join(dir, 'redis'), persistence: true, onSpawn: (pid) => livePids.add(pid), onExit: (pid) => livePids.delete(pid) }),
     ]);
     for (const n of [...nats.nodes, ...redis.nodes]) if (n.pid) livePids.add(n.pid);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      NATS_URL: nats.urls,
-      JETSTREAM_REPLICAS: '3',
-      REDIS_MODE: 'cluster',
-      REDIS_URL: redis.seeds,
-      PARTITIONS: String(partitions),
-      PARTITION_ASSIGNMENT: 'group',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-    };
+    const env = clusterServiceEnv(nats.urls, redis.seeds, partitions);
     const nc = await connect({ servers: nats.urls.split(','), name: 'bench-scale' });
     try {
       const jsm = await jetstream(nc).jetstreamManager();

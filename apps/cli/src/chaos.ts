@@ -17,6 +17,7 @@ import { connect } from '@nats-io/transport-node';
 import { decodeFrame, isFrame, streams, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { compareWindows, computeReference, heartbeats, Random, REFERENCE_METRICS, ShopSimulator } from '@tidemark/simulator';
 import { formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
+import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
 import { freePort } from './local-servers';
@@ -160,22 +161,13 @@ export async function chaos(args: string[]): Promise<number> {
     [nats, redis] = await Promise.all([startLocalNatsCluster({ size: 3, dataDir: path.join(dir, 'nats') }), startLocalRedisCluster({ masters: 3, replicasPerMaster: 1, dataDir: path.join(dir, 'redis'), persistence: true })]);
     say(`NATS cluster ${nats.urls}; Redis Cluster ${redis.seeds}`);
     const common: NodeJS.ProcessEnv = {
-      ...process.env,
-      NATS_URL: nats.urls,
-      JETSTREAM_REPLICAS: '3',
-      REDIS_MODE: 'cluster',
-      REDIS_URL: redis.seeds,
-      PARTITIONS: String(partitions),
-      PARTITION_ASSIGNMENT: 'group',
+      ...clusterServiceEnv(nats.urls, redis.seeds, partitions),
       MAX_OUT_OF_ORDERNESS_MS: String(BOUND_MS),
       ALLOWED_LATENESS_MS: String(30 * 60_000),
       WATERMARK_IDLE_ADVANCE: 'off',
       // the closing heartbeats are 3 h ahead of the traffic (they push every window past its end)
       INGESTION_MAX_FUTURE_MS: String(4 * 3_600_000),
       IDLE_TIMEOUT_MS: '3600000',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
     };
     for (const [service, n] of Object.entries(INSTANCES)) {
       for (let i = 1; i <= n; i++) {
