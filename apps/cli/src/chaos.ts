@@ -369,7 +369,11 @@ async function streamIds(servers: string, stream: string): Promise<string[]> {
       try {
         const data = m.data;
         if (isFrame(data)) for (const id of decodeFrame(data).ids) ids.push(id.toString());
-        else ids.push(String((JSON.parse(Buffer.from(data).toString()) as { id?: unknown; event?: { id?: unknown } }).id ?? (JSON.parse(Buffer.from(data).toString()) as { event?: { id?: unknown } }).event?.id));
+        else {
+          // a single JSON event, or a late-output record {metric, event}
+          const v = JSON.parse(Buffer.from(data).toString()) as { id?: unknown; event?: { id?: unknown } };
+          ids.push(String(v.id ?? v.event?.id));
+        }
       } catch {
         // not an event
       }
