@@ -6,11 +6,12 @@
  */
 import type Redis from 'ioredis';
 import { connectRedis } from '@tidemark/state';
-import { DEFAULT_METRICS, MetricSet, type PartitionCheckpoint } from '@tidemark/streaming';
+import { DEFAULT_METRICS, MetricSet } from '@tidemark/streaming';
 import { DEFAULT_PARAMS, RecPending, planInteractions } from '@tidemark/recommend';
 import { GROUP_KEYS, LeaderLease, PartitionGroup, RedisGroupStore } from '@tidemark/runtime';
 import { AGG_KEYS, AGGREGATION_GROUP, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { RECOMMENDATION_GROUP, RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
+import { orderCheckpoint } from './support/checkpoints';
 import { eventually } from './support/eventually';
 import { ServerHandle, startRedis } from './support/servers';
 
@@ -137,20 +138,7 @@ describe('RedisGroupStore', () => {
 });
 
 describe('fencing tokens in the checkpoint scripts', () => {
-  const cp = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => ({
-    expectedSeq: 0,
-    seq: 5,
-    maxTs: 1000,
-    lastEventAt: 1,
-    seenWatermark: null,
-    cells: [{ metric: 'orders', pane: 0, key: 'all', from: null, value: '{"count":1}', firstEnd: 60_000 }],
-    dropPanes: [],
-    sessions: [],
-    joins: [],
-    results: [],
-    outbox: '',
-    ...over,
-  });
+  const cp = orderCheckpoint;
 
   it('aggregation: a zombie with an old token is refused before any write; the owner’s writes go through', async () => {
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));

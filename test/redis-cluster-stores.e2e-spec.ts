@@ -12,11 +12,12 @@ import { loadConfig } from '@tidemark/config';
 import { DEFAULT_RULES } from '@tidemark/alerting';
 import { DEFAULT_PARAMS, type RecParams } from '@tidemark/recommend';
 import { InMemoryDedupStore, NotDurableError, RedisDedupStore, connectRedisClient, dedupKey, isCluster, keySlot, scanKeys } from '@tidemark/state';
-import { DEFAULT_METRICS, MetricSet, PartitionedTestDriver, type MetricDefinition, type PartitionCheckpoint } from '@tidemark/streaming';
+import { DEFAULT_METRICS, MetricSet, PartitionedTestDriver, type MetricDefinition } from '@tidemark/streaming';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from '../libs/streaming/src/testing/generators';
 import { referenceResults } from '../libs/streaming/src/testing/reference';
 import { AGG_KEYS, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { AlertStore, KEYS as ALERT_KEYS, LEGACY_KEYS as ALERT_LEGACY_KEYS } from '../apps/alerting/src/alert-store';
+import { orderCheckpoint } from './support/checkpoints';
 import { H, T, check, interaction } from './support/rec-stores';
 import { type RedisClusterHandle, startRedisCluster } from './support/servers';
 
@@ -142,20 +143,7 @@ describe('RedisAggregationStore on the cluster', () => {
     );
   });
 
-  const cp = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => ({
-    expectedSeq: 0,
-    seq: 5,
-    maxTs: 1000,
-    lastEventAt: 1,
-    seenWatermark: null,
-    cells: [{ metric: 'orders', pane: 0, key: 'all', from: null, value: '{"count":1}', firstEnd: 60_000 }],
-    dropPanes: [],
-    sessions: [],
-    joins: [],
-    results: [],
-    outbox: '',
-    ...over,
-  });
+  const cp = orderCheckpoint;
 
   it('sends WAIT with each checkpoint to the master of that partition, and to no other node', async () => {
     await flushAll();
