@@ -156,14 +156,14 @@ describe('fencing tokens in the checkpoint scripts', () => {
     });
     expect(await dump('tm:agg:*')).toEqual(before);
     // The owner writes with its token, which is stored beside the checkpoint.
-    expect(await store.checkpoint(2, cp({ expectedSeq: 5, seq: 7, token: ownerToken }))).toMatchObject({ status: 'ok' });
+    expect(await store.checkpoint(2, cp({ expectedSeq: 5, seq: 7, expectedEpoch: 1, token: ownerToken }))).toMatchObject({ status: 'ok' });
     expect(await client.hget(AGG_KEYS.checkpoint(2), 'token')).toBe(String(ownerToken));
     // Even with the counter gone (say, a lease key lost), the stored token still fences the zombie.
     await client.del(GROUP_KEYS.token(AGGREGATION_GROUP, 2));
-    expect(await store.checkpoint(2, cp({ expectedSeq: 7, seq: 8, token: zombieToken }))).toEqual({ status: 'fenced', token: ownerToken });
+    expect(await store.checkpoint(2, cp({ expectedSeq: 7, seq: 8, expectedEpoch: 2, token: zombieToken }))).toEqual({ status: 'fenced', token: ownerToken });
     expect(await client.hget(AGG_KEYS.checkpoint(2), 'seq')).toBe('7');
     // Static ownership (no token) is not fenced, as before.
-    expect(await store.checkpoint(2, cp({ expectedSeq: 7, seq: 8 }))).toMatchObject({ status: 'ok' });
+    expect(await store.checkpoint(2, cp({ expectedSeq: 7, seq: 8, expectedEpoch: 2 }))).toMatchObject({ status: 'ok' });
   });
 
   it('recommendation: a zombie with an old token is refused before any write; the owner’s writes go through', async () => {

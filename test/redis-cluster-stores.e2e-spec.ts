@@ -166,7 +166,7 @@ describe('RedisAggregationStore on the cluster', () => {
     });
     expect(await client.hget(AGG_KEYS.checkpoint(p), 'seq')).toBe('5');
     expect(await store.checkpoint(p, cp())).toEqual({ status: 'conflict', seq: 5 });
-    expect(await store.checkpoint(p, cp({ expectedSeq: 5, seq: 6 }))).toEqual({ status: 'ok', watermark: null, horizon: null });
+    expect(await store.checkpoint(p, cp({ expectedSeq: 5, seq: 6, expectedEpoch: 1 }))).toEqual({ status: 'ok', watermark: null, horizon: null });
   });
 
   it('raises the watermark and horizon into every partition, each call on its own slot', async () => {

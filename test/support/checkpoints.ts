@@ -4,6 +4,7 @@ import type { PartitionCheckpoint } from '@tidemark/streaming';
 export const orderCheckpoint = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => ({
   expectedSeq: 0,
   seq: 5,
+  expectedEpoch: 0,
   maxTs: 1000,
   lastEventAt: 1,
   seenWatermark: null,

@@ -3,9 +3,11 @@
  * "State layout"). A partition's keys share the hash tag `{p<N>}`, so its checkpoint — one Lua call — touches
  * one Redis Cluster slot:
  *
- *   tm:agg:{pN}:cp               hash: seq (the fence), maxTs, lastEventAt, seen (the watermark it decided
+ *   tm:agg:{pN}:cp               hash: seq and n (the fence: sequence, checkpoints written), maxTs, lastEventAt, seen (the watermark it decided
  *                                with), wm and hz (operator watermark and purge horizon, raised by the firer),
- *                                outbox (session results to publish)
+ *                                rf (set by a raise that found wm below the watermark raised before: a failover
+ *                                lost writes; the firer merges fired windows after it again), outbox (session
+ *                                results to publish)
  *   tm:agg:{pN}:c:<metric>:<pane> hash: <key>[:<from>] → encoded accumulator (a pane's cells); `:r` set when
  *                                the pane holds restricted (`:<from>`) cells, so a key's read looks for them
  *   tm:agg:{pN}:panes            sorted set: <metric>:<pane> by pane start
@@ -39,6 +41,7 @@ import type {
   PartitionStatus,
   StoredResult,
 } from '@tidemark/streaming';
+import { REFIRE_ALL } from '@tidemark/streaming';
 
 const PREFIX = 'tm:agg:';
 /** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
@@ -91,7 +94,8 @@ export const resultMember = (key: string, start: number, end: number) => JSON.st
 /**
  * The checkpoint. KEYS[1] the partition's checkpoint hash, KEYS[2] the partition's fencing token (the group
  * lease's counter); ARGV: key prefix, expected seq, seq, maxTs, lastEventAt, seen, outbox, token ('' none:
- * static ownership, unfenced), then sections, each a count and flat entries:
+ * static ownership, unfenced), expected epoch (checkpoints written; `n`, written + 1), then sections, each a
+ * count and flat entries:
  *   cells:     n groups of (metric, pane, m, m × (field, value ('' deletes), firstEnd))
  *   drops:     n × (metric, pane)
  *   sessions:  n groups of (metric, m, m × (field, value ('' deletes)))
@@ -116,11 +120,11 @@ if tok ~= '' then
   if tonumber(tok) < top then return {'fenced', tostring(top)} end
 end
 local cur = redis.call('HGET', cp, 'seq') or '0'
-if cur ~= ARGV[2] then return {'conflict', cur} end
-if not int(ARGV[3]) or (ARGV[4] ~= '' and not int(ARGV[4])) or not int(ARGV[5]) or (ARGV[6] ~= '' and not int(ARGV[6])) then return fail('bad header') end
+if cur ~= ARGV[2] or (redis.call('HGET', cp, 'n') or '0') ~= ARGV[9] then return {'conflict', cur} end
+if not int(ARGV[9]) or not int(ARGV[3]) or (ARGV[4] ~= '' and not int(ARGV[4])) or not int(ARGV[5]) or (ARGV[6] ~= '' and not int(ARGV[6])) then return fail('bad header') end
 local wm = redis.call('HGET', cp, 'wm')
 local wmn = wm and tonumber(wm)
-local i = 9
+local i = 10
 local function take() local v = ARGV[i]; i = i + 1; if v == nil then error('short arguments') end return v end
 local function count() local v = take(); if not int(v) then error('bad count') end return tonumber(v) end
 local ok, err = pcall(function()
@@ -213,7 +217,7 @@ local ok, err = pcall(function()
   end
 end)
 if not ok then return fail(tostring(err)) end
-redis.call('HSET', cp, 'seq', ARGV[3], 'maxTs', ARGV[4], 'lastEventAt', ARGV[5], 'seen', ARGV[6], 'outbox', ARGV[7])
+redis.call('HSET', cp, 'seq', ARGV[3], 'n', tostring(tonumber(ARGV[9]) + 1), 'maxTs', ARGV[4], 'lastEventAt', ARGV[5], 'seen', ARGV[6], 'outbox', ARGV[7])
 if tok ~= '' then redis.call('HSET', cp, 'token', tok) end
 return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
 
@@ -223,9 +227,18 @@ local cur = redis.call('GET', KEYS[1])
 if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1`;
 
-/** Raise a number field of a hash, never lowering. KEYS[1] the hash; ARGV: field, value. */
+/**
+ * Raise a number field of a hash, never lowering. KEYS[1] the hash; ARGV: field, value, and for the watermark
+ * the value raised before ('' none) and what to note when the field is missing: a field found below the value
+ * raised before (the slot lost writes in a failover) lowers `rf` to it (AggregationStore.raiseWatermark).
+ */
 const RAISE_FIELD = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[3] and ARGV[3] ~= '' and ((not cur) or tonumber(cur) < tonumber(ARGV[3])) then
+  local from = cur or ARGV[4]
+  local rf = redis.call('HGET', KEYS[1], 'rf')
+  if (not rf) or tonumber(from) < tonumber(rf) then redis.call('HSET', KEYS[1], 'rf', from) end
+end
 if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1`;
 
@@ -257,7 +270,7 @@ declare module 'ioredis' {
     /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
     tmAggCheckpoint(key: string, tokenKey: string, args: string[]): Result<[string, string, string?], Context>;
     tmAggRaiseString(key: string, value: string): Result<number, Context>;
-    tmAggRaiseField(key: string, field: string, value: string): Result<number, Context>;
+    tmAggRaiseField(key: string, ...args: string[]): Result<number, Context>;
     tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
     tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
     tmAggFired(key: string, metric: string, end: string): Result<number, Context>;
@@ -265,6 +278,7 @@ declare module 'ioredis' {
 }
 
 const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
+const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
 export interface RedisAggregationStoreOptions {
   /** WAIT after each checkpoint and each raise of the watermark and horizon (cluster mode; waitPolicyOf): not replicated = failed. */
@@ -301,7 +315,13 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async restore(p: number): Promise<PartitionSnapshot> {
-    const [cp, panes] = (await exec(this.redis.pipeline().hgetall(AGG_KEYS.checkpoint(p)).zrange(AGG_KEYS.panes(p), 0, -1))) as [Record<string, string>, string[]];
+    // The global purge horizon (another slot) too: after a failover that lost the firer's last raises into
+    // this partition's record, other partitions may have dropped what is past it, so the partition decides
+    // lateness with at least it (a replayed event for a purged window goes late, not lost) and purges with it.
+    const [[cp, panes], ghz] = await Promise.all([
+      exec(this.redis.pipeline().hgetall(AGG_KEYS.checkpoint(p)).zrange(AGG_KEYS.panes(p), 0, -1)) as Promise<[Record<string, string>, string[]]>,
+      this.redis.get(AGG_KEYS.horizon),
+    ]);
     const refs = panes.map((member) => {
       const i = member.indexOf(':');
       return { metric: member.slice(0, i), pane: Number(member.slice(i + 1)) };
@@ -327,10 +347,11 @@ export class RedisAggregationStore implements AggregationStore {
     });
     return {
       seq: Number(cp.seq ?? 0),
+      epoch: Number(cp.n ?? 0),
       maxTs: num(cp.maxTs),
       lastEventAt: Number(cp.lastEventAt ?? 0),
-      watermark: num(cp.wm),
-      horizon: num(cp.hz),
+      watermark: maxOf(num(cp.wm), num(ghz)),
+      horizon: maxOf(num(cp.hz), num(ghz)),
       outbox: cp.outbox ?? '',
       cells,
       sessions,
@@ -339,7 +360,7 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
-    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox, cp.token === undefined ? '' : String(cp.token)];
+    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox, cp.token === undefined ? '' : String(cp.token), String(cp.expectedEpoch)];
     const groups = new Map<string, typeof cp.cells>();
     for (const c of cp.cells) {
       const id = `${c.metric}:${c.pane}`;
@@ -377,11 +398,11 @@ export class RedisAggregationStore implements AggregationStore {
 
   async statuses(partitions: number): Promise<PartitionStatus[]> {
     const keys = Array.from({ length: partitions }, (_, p) => AGG_KEYS.checkpoint(p));
-    const rows = (await pipelinePerSlot(this.redis, keys, (pipe, p) => pipe.hmget(keys[p], 'seq', 'maxTs', 'lastEventAt', 'seen'))) as (string | null)[][];
+    const rows = (await pipelinePerSlot(this.redis, keys, (pipe, p) => pipe.hmget(keys[p], 'seq', 'maxTs', 'lastEventAt', 'seen', 'wm', 'rf'))) as (string | null)[][];
     const out: PartitionStatus[] = [];
-    rows.forEach(([seq, maxTs, lastEventAt, seen], p) => {
+    rows.forEach(([seq, maxTs, lastEventAt, seen, wm, rf], p) => {
       if (seq === null) return; // no checkpoint yet
-      out.push({ partition: p, seq: Number(seq), maxTs: num(maxTs), lastEventAt: Number(lastEventAt ?? 0), seenWatermark: num(seen) });
+      out.push({ partition: p, seq: Number(seq), maxTs: num(maxTs), lastEventAt: Number(lastEventAt ?? 0), seenWatermark: num(seen), watermark: num(wm), refireFrom: num(rf) });
     });
     return out;
   }
@@ -398,8 +419,9 @@ export class RedisAggregationStore implements AggregationStore {
    * Raises a field of every partition's checkpoint record: one call per partition (one slot each), in
    * parallel; in cluster mode each followed by WAIT, so the order below also holds across a failover.
    */
-  private async raiseInPartitions(field: 'wm' | 'hz', partitions: number, value: number): Promise<void> {
-    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value)))));
+  private async raiseInPartitions(field: 'wm' | 'hz', partitions: number, value: number, expected: number | null = null): Promise<void> {
+    const args = expected === null ? [] : [String(expected), String(REFIRE_ALL)];
+    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value), ...args))));
   }
 
   /**
@@ -410,9 +432,13 @@ export class RedisAggregationStore implements AggregationStore {
    * windows past it fire: a cell those partitions then write for a fired window would not be marked for
    * re-firing. Partitions first, a crash only means the next round raises them again (never lowering).
    */
-  async raiseWatermark(partitions: number, watermark: number): Promise<void> {
-    await this.raiseInPartitions('wm', partitions, watermark);
+  async raiseWatermark(partitions: number, watermark: number, expected: number | null = null): Promise<void> {
+    await this.raiseInPartitions('wm', partitions, watermark, expected);
     await this.redis.tmAggRaiseString(AGG_KEYS.watermark, String(watermark));
+  }
+
+  async clearRefireFrom(p: number, from: number): Promise<void> {
+    await this.redis.tmAggClearIf(AGG_KEYS.checkpoint(p), 'rf', String(from));
   }
 
   /**

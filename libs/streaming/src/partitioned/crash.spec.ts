@@ -10,7 +10,8 @@ import type { TidemarkEvent, WindowResultDto } from '@tidemark/contracts';
 import { DEFAULT_METRICS } from '../metrics/default-metrics';
 import type { MetricDefinition } from '../metrics/metric-definitions';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from '../testing/generators';
-import { referenceResults, referenceUnmatched } from '../testing/reference';
+import { recordsOf, referenceResults, referenceUnmatched } from '../testing/reference';
+import { MemoryAggregationStore } from './store';
 import { PartitionedTestDriver } from './test-driver';
 
 const FLUSH = BASE + 1e10;
@@ -51,8 +52,11 @@ interface Scenario {
   allowedLatenessMs: number;
 }
 
-/** Runs the scenario; `crashes` false skips the crash operations (same checkpoint / fire interleaving). */
-async function run(s: Scenario, crashes: boolean) {
+/**
+ * Runs the scenario; `crashes` false skips the crash operations (same checkpoint / fire interleaving);
+ * 'failovers' turns them into Redis failovers that lose a partition slot's writes since a copy taken earlier.
+ */
+async function run(s: Scenario, crashes: boolean | 'failovers') {
   const d = new PartitionedTestDriver(DEFAULT_METRICS, { partitions: s.partitions, autoSettle: false, maxOutOfOrdernessMs: s.bound, allowedLatenessMs: s.allowedLatenessMs });
   const published = recordPublishes(d);
   const partitionOf = (e: TidemarkEvent) => Number(e.sessionId.slice(1)) % s.partitions;
@@ -66,6 +70,7 @@ async function run(s: Scenario, crashes: boolean) {
     else runs.push([e]);
   }
   const started = new Set<number>();
+  const copies = new Map<number, unknown>();
   for (const r of runs) {
     for (const batch of chunks(r, s.cuts)) {
       const p = partitionOf(batch[0]);
@@ -81,7 +86,17 @@ async function run(s: Scenario, crashes: boolean) {
         const a = next();
         if (a < 40) await d.checkpoint(a % s.partitions);
         else if (a < 70) await d.fire();
-        else if (crashes) {
+        else if (crashes === 'failovers') {
+          const p = a % s.partitions;
+          const store = d.store as MemoryAggregationStore;
+          if (a < 80 || !copies.has(p)) copies.set(p, store.copyPartition(p));
+          else {
+            const copy = copies.get(p);
+            await d.failover(p, () => store.resetPartition(p, copy));
+            copies.delete(p);
+            crashed++;
+          }
+        } else if (crashes) {
           await d.crash(a % s.partitions);
           crashed++;
         }
@@ -174,5 +189,51 @@ describe('property: crashes lose nothing and double nothing', () => {
       { numRuns: 40 },
     );
     expect(crashes).toBeGreaterThan(0);
+  });
+
+  // A failover that promotes a replica behind its master (two failures in a row) loses a slot's last writes:
+  // the partition's checkpoints since, and the firer's raises of its watermark. The partition replays from
+  // its older checkpoint; cells it writes for windows the firer fired meanwhile must still reach them. A
+  // replay is judged with at least the global purge horizon (restore), so events of a slot that went back
+  // further than the allowed lateness can go late: reported, not counted — never lost silently. Sessions are
+  // compared only with lateness beyond the stream: a replay judged later than the first time may close a
+  // session the first run extended (a new one starts), which the brute-force reference does not model.
+  it('failovers that lose a partition slot\'s last writes: stored results equal the reference, but for windows of events reported late', async () => {
+    let failovers = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        shopStreamArb(2 * 3_600_000, 80),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom(0, 5_000, 120_000),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        opsArb,
+        fc.constantFrom(60_000, 1e12),
+        fc.boolean(),
+        async (events, delays, bound, partitions, cuts, ops, allowedLatenessMs, disordered) => {
+          // Disorder beyond the bound too: cells for windows fired already, which only re-fire marks count.
+          const s: Scenario = { arrival: disordered ? events : inBoundOrder(events, delays, bound), partitions, cuts, ops, bound, allowedLatenessMs };
+          const r = await run(s, 'failovers');
+          failovers += r.crashed;
+          for (const def of DEFAULT_METRICS) {
+            if (def.aggregation.type === 'join' || def.source?.late || (def.window.type === 'session' && allowedLatenessMs < 1e12)) continue;
+            // Windows (sessions: keys) a late event of this metric missed are left out of the comparison.
+            const missed = new Set<string>();
+            for (const l of r.d.lateOf(def.name)) {
+              for (const rec of recordsOf(def, l.event)) {
+                if (def.window.type === 'session') missed.add(rec.key);
+                else for (const w of l.windows) missed.add(`${rec.key}|${w.start}`);
+              }
+            }
+            const keep = (x: { key: string; windowStart: number }) => !missed.has(def.window.type === 'session' ? x.key : `${x.key}|${x.windowStart}`);
+            expect([def.name, r.d.stored(def.name).map(strip).filter(keep)]).toEqual([def.name, referenceResults(def, events).filter(keep)]);
+          }
+          if (r.d.lateOutput.length === 0) expect(unmatched(r.d)).toEqual(referenceUnmatched(unpaid, events));
+          if (r.crashed === 0 && !disordered) expect(r.d.lateOutput).toEqual([]);
+        },
+      ),
+      { numRuns: 80 },
+    );
+    expect(failovers).toBeGreaterThan(0);
   });
 });

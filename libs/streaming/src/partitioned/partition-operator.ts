@@ -77,6 +77,8 @@ export class PartitionOperator {
   private lastEventAt = 0;
   /** Write a checkpoint even if nothing changed (activate). */
   private force = false;
+  /** Checkpoints written (the stored epoch): the fence beside the sequence. */
+  private epochs = 0;
   /** Session results fired and checkpointed (the outbox) but not yet published. */
   outbox: WindowResultDto[] = [];
 
@@ -109,6 +111,11 @@ export class PartitionOperator {
     return this.tracker.snapshot().partitions[this.p]?.maxTs ?? null;
   }
 
+  /** Checkpoints written, as far as this operator knows (the fence beside the sequence). */
+  get epoch(): number {
+    return this.epochs;
+  }
+
   /** Open (pane, key) cells, sessions and join keys held. */
   get size(): number {
     let n = 0;
@@ -135,6 +142,7 @@ export class PartitionOperator {
     const t = (this.tracker = new WatermarkTracker(this.options));
     if (s.maxTs !== null) t.onEvent(this.p, s.maxTs, s.lastEventAt);
     this.lastEventAt = s.lastEventAt;
+    this.epochs = s.epoch;
     this.wm = s.watermark;
     this.seen = s.watermark;
     this.horizon = s.horizon;
@@ -333,6 +341,7 @@ export class PartitionOperator {
     const checkpoint: PartitionCheckpoint = {
       expectedSeq,
       seq,
+      expectedEpoch: this.epochs,
       maxTs: mine?.maxTs ?? null,
       lastEventAt: this.lastEventAt,
       seenWatermark: this.seen,
@@ -360,6 +369,7 @@ export class PartitionOperator {
   /** The checkpoint is durable: forget what it wrote; take the watermark and horizon it returned. */
   committed(watermark: number | null, horizon: number | null): void {
     this.force = false;
+    this.epochs++;
     this.changedCells = new Set();
     this.droppedPanes = [];
     this.results = [];

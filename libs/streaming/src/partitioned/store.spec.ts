@@ -1,8 +1,10 @@
-import { MemoryAggregationStore, type CellWrite, type PartitionCheckpoint } from './store';
+import { MemoryAggregationStore, REFIRE_ALL, type CellWrite, type PartitionCheckpoint } from './store';
 
+/** Checkpoints in these tests go one sequence at a time, so the epoch expected is the sequence expected. */
 const cp = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => ({
   expectedSeq: 0,
   seq: 1,
+  expectedEpoch: over.expectedSeq ?? 0,
   maxTs: 10,
   lastEventAt: 5,
   seenWatermark: null,
@@ -33,13 +35,24 @@ describe('MemoryAggregationStore: checkpoints', () => {
     expect(await s.checkpoint(1, cp())).toMatchObject({ status: 'ok' });
   });
 
+  it('is fenced by the epoch too: a checkpoint without new events keeps the sequence, and one lost in a failover is a conflict', async () => {
+    const s = new MemoryAggregationStore();
+    await s.checkpoint(0, cp({ cells: [cell()] }));
+    expect(await s.checkpoint(0, cp({ expectedSeq: 1, seq: 1, expectedEpoch: 1 }))).toMatchObject({ status: 'ok' });
+    expect((await s.restore(0)).epoch).toBe(2);
+    // a writer that missed the second one (its memory restored from before it) expects epoch 1
+    expect(await s.checkpoint(0, cp({ expectedSeq: 1, seq: 2, expectedEpoch: 1, cells: [cell({ key: 'x' })] }))).toEqual({ status: 'conflict', seq: 1 });
+    expect((await s.restore(0)).cells.map((c) => c.key)).toEqual(['k']);
+  });
+
   it('restore returns copies, and an empty partition as sequence 0', async () => {
     const s = new MemoryAggregationStore();
-    expect(await s.restore(4)).toEqual({ seq: 0, maxTs: null, lastEventAt: 0, watermark: null, horizon: null, outbox: '', cells: [], sessions: [], joins: [] });
+    expect(await s.restore(4)).toEqual({ seq: 0, epoch: 0, maxTs: null, lastEventAt: 0, watermark: null, horizon: null, outbox: '', cells: [], sessions: [], joins: [] });
     await s.checkpoint(0, cp({ cells: [cell()], sessions: [{ metric: 'v', key: 'a', value: '[1]' }], joins: [{ metric: 'j', key: 'o', value: '{}', due: 5 }], outbox: '[{"x":1}]' }));
     const snap = await s.restore(0);
     expect(snap).toEqual({
       seq: 1,
+      epoch: 1,
       maxTs: 10,
       lastEventAt: 5,
       watermark: null,
@@ -171,17 +184,59 @@ describe('MemoryAggregationStore: watermark, horizon and the firer state', () =>
     expect(await s.restore(5)).toMatchObject({ watermark: 100, horizon: 40 });
     await s.raiseWatermark(1, 200); // only partition 0 (and the global one)
     expect(await s.watermark()).toBe(200);
-    expect((await s.restore(0)).watermark).toBe(200);
+    await s.checkpoint(0, cp());
+    const records = async () => (await s.statuses(2)).map((x) => [x.partition, x.watermark]);
+    expect(await records()).toEqual([
+      [0, 200],
+      [1, 100],
+    ]);
+    // restore takes at least the global horizon when its record is behind (a failover lost raises)
     expect((await s.restore(1)).watermark).toBe(100);
+    await s.raiseHorizon(1, 180);
+    expect(await s.restore(1)).toMatchObject({ watermark: 180, horizon: 180 });
     await s.raiseWatermark(2, 150); // raises 1 to 150, leaves 0 at 200
-    expect([(await s.restore(0)).watermark, (await s.restore(1)).watermark, await s.watermark()]).toEqual([200, 150, 200]);
+    expect([...(await records()), await s.watermark()]).toEqual([[0, 200], [1, 150], 200]);
+  });
+
+  it('a raise finds a partition record below the watermark raised before (a failover lost writes): refireFrom, cleared if unchanged', async () => {
+    const s = new MemoryAggregationStore();
+    await s.raiseWatermark(3, 100);
+    for (const p of [0, 1, 2]) await s.checkpoint(p, cp());
+    const before = s.copyPartition(1);
+    const none = s.copyPartition(2);
+    await s.raiseWatermark(3, 200, 100);
+    expect((await s.statuses(3)).map((x) => x.refireFrom)).toEqual([null, null, null]);
+    s.resetPartition(1, before); // back to 100
+    s.resetPartition(2, { ...(none as object), watermark: null }); // a record without any watermark
+    await s.raiseWatermark(3, 300, 200);
+    expect((await s.statuses(3)).map((x) => [x.watermark, x.refireFrom])).toEqual([
+      [300, null],
+      [300, 100],
+      [300, REFIRE_ALL],
+    ]);
+    // lost again before the firer repaired it: the lower of the two stays
+    s.resetPartition(1, { ...(s.copyPartition(1) as object), watermark: 250 });
+    await s.raiseWatermark(3, 400, 300);
+    expect((await s.statuses(3))[1].refireFrom).toBe(100);
+    s.resetPartition(1, { ...(s.copyPartition(1) as object), watermark: 50 });
+    await s.raiseWatermark(3, 400, 400);
+    expect((await s.statuses(3))[1].refireFrom).toBe(50);
+    await s.clearRefireFrom(1, 100); // not the value read: kept
+    expect((await s.statuses(3))[1].refireFrom).toBe(50);
+    await s.clearRefireFrom(1, 50);
+    await s.clearRefireFrom(2, REFIRE_ALL);
+    expect((await s.statuses(3)).map((x) => x.refireFrom)).toEqual([null, null, null]);
+    // without `expected` (a raise by hand, e.g. an external watermark) nothing is noted
+    s.resetPartition(1, before);
+    await s.raiseWatermark(3, 500);
+    expect((await s.statuses(3))[1].refireFrom).toBeNull();
   });
 
   it('statuses list partitions with a checkpoint, with the watermark they decided with', async () => {
     const s = new MemoryAggregationStore();
     await s.checkpoint(1, cp({ seenWatermark: 7, maxTs: 20, lastEventAt: 3 }));
     await s.restore(0); // touched, no checkpoint
-    expect(await s.statuses(3)).toEqual([{ partition: 1, seq: 1, maxTs: 20, lastEventAt: 3, seenWatermark: 7 }]);
+    expect(await s.statuses(3)).toEqual([{ partition: 1, seq: 1, maxTs: 20, lastEventAt: 3, seenWatermark: 7, watermark: null, refireFrom: null }]);
     expect(await s.statuses(1)).toEqual([]);
   });
 

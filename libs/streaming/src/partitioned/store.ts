@@ -47,6 +47,11 @@ export interface StoredResult {
 export interface PartitionCheckpoint {
   expectedSeq: number;
   seq: number;
+  /**
+   * The number of checkpoints the stored one is expected to be (written as this + 1). Checkpoints without new
+   * events keep the sequence (they fire sessions, purge): a failover that lost one of them is a conflict too.
+   */
+  expectedEpoch: number;
   /** The writer's fencing token (group assignment); a store refuses one below the partition's current token. */
   token?: number;
   maxTs: number | null;
@@ -68,6 +73,8 @@ export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon:
 
 export interface PartitionSnapshot {
   seq: number;
+  /** Checkpoints written so far (PartitionCheckpoint.expectedEpoch). */
+  epoch: number;
   maxTs: number | null;
   lastEventAt: number;
   watermark: number | null;
@@ -84,7 +91,18 @@ export interface PartitionStatus {
   maxTs: number | null;
   lastEventAt: number;
   seenWatermark: number | null;
+  /** The operator watermark as last raised into this partition's record (its re-fire marks go by it). */
+  watermark: number | null;
+  /**
+   * Set when a raise found the partition's record below the watermark every partition had been raised to: its
+   * slot lost writes in a failover, so cells it wrote meanwhile may lack their re-fire marks. The firer
+   * merges again every fired window ending after this, then clears it (`clearRefireFrom`).
+   */
+  refireFrom: number | null;
 }
+
+/** `refireFrom` of a partition record that had no watermark at all: every window fired so far. */
+export const REFIRE_ALL = Number.MIN_SAFE_INTEGER;
 
 export interface Mark extends CellRef {
   /** Opaque token: the mark is cleared only if unchanged. */
@@ -107,8 +125,14 @@ export interface AggregationStore {
   statuses(partitions: number): Promise<PartitionStatus[]>;
   /** The stored operator watermark (global), null before the first. */
   watermark(): Promise<number | null>;
-  /** Raises the operator watermark (global, and in every partition's checkpoint). Never lowers it. */
-  raiseWatermark(partitions: number, watermark: number): Promise<void>;
+  /**
+   * Raises the operator watermark (global, and in every partition's checkpoint). Never lowers it. `expected`:
+   * the global watermark before (the value every partition was raised to already); a partition found below it
+   * lost writes in a failover, and gets its `refireFrom` (the lower of the one it has and its watermark).
+   */
+  raiseWatermark(partitions: number, watermark: number, expected?: number | null): Promise<void>;
+  /** Clears a partition's `refireFrom` if it still holds the value read (the firer merged those windows again). */
+  clearRefireFrom(partition: number, from: number): Promise<void>;
   /** Raises the purge horizon in every partition's checkpoint. */
   raiseHorizon(partitions: number, horizon: number): Promise<void>;
   horizon(): Promise<number | null>;
@@ -138,6 +162,7 @@ export interface AggregationStore {
   purgeResults(metrics: readonly string[], before: number): Promise<void>;
 }
 
+const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 const cellId = (c: CellRef) => `${c.metric}\u0000${c.pane}\u0000${c.from}\u0000${c.key}`;
 const keyId = (metric: string, key: string) => `${metric}\u0000${key}`;
 const resultId = (r: { metric?: string; key: string; windowStart: number; windowEnd: number }, metric?: string) => `${metric ?? r.metric}\u0000${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`;
@@ -146,11 +171,13 @@ interface MemoryPartition {
   /** Has a checkpoint (even one of sequence 0). */
   written: boolean;
   seq: number;
+  epoch: number;
   maxTs: number | null;
   lastEventAt: number;
   seen: number | null;
   watermark: number | null;
   horizon: number | null;
+  refireFrom: number | null;
   outbox: string;
   cells: Map<string, CellRef & { value: string }>;
   sessions: Map<string, { metric: string; key: string; value: string }>;
@@ -173,7 +200,7 @@ export class MemoryAggregationStore implements AggregationStore {
   private part(p: number): MemoryPartition {
     let s = this.parts.get(p);
     if (!s) {
-      s = { written: false, seq: 0, maxTs: null, lastEventAt: 0, seen: null, watermark: this.wm, horizon: this.hz, outbox: '', cells: new Map(), sessions: new Map(), joins: new Map(), marks: new Map(), due: new Map(), results: new Map() };
+      s = { written: false, seq: 0, epoch: 0, maxTs: null, lastEventAt: 0, seen: null, watermark: this.wm, horizon: this.hz, refireFrom: null, outbox: '', cells: new Map(), sessions: new Map(), joins: new Map(), marks: new Map(), due: new Map(), results: new Map() };
       this.parts.set(p, s);
     }
     return s;
@@ -188,14 +215,29 @@ export class MemoryAggregationStore implements AggregationStore {
     return [...this.results.values()];
   }
 
+  /**
+   * Test support for a Redis failover that loses a slot's last writes (a replica promoted before it caught
+   * up): a copy of a partition's slot now, and `resetPartition` puts it back later.
+   */
+  copyPartition(p: number): unknown {
+    return structuredClone(this.part(p));
+  }
+
+  resetPartition(p: number, copy: unknown): void {
+    this.parts.set(p, structuredClone(copy) as MemoryPartition);
+  }
+
   async restore(p: number): Promise<PartitionSnapshot> {
     const s = this.part(p);
     return {
       seq: s.seq,
+      epoch: s.epoch,
       maxTs: s.maxTs,
       lastEventAt: s.lastEventAt,
-      watermark: s.watermark,
-      horizon: s.horizon,
+      // At least the global purge horizon (the partition's slot lost the firer's last raises in a failover):
+      // other partitions may have dropped what is past it, so a replayed event for it must go late.
+      watermark: maxOf(s.watermark, this.hz),
+      horizon: maxOf(s.horizon, this.hz),
       outbox: s.outbox,
       cells: [...s.cells.values()].map((c) => ({ ...c })),
       sessions: [...s.sessions.values()].map((c) => ({ ...c })),
@@ -205,9 +247,10 @@ export class MemoryAggregationStore implements AggregationStore {
 
   async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
     const s = this.part(p);
-    if (s.seq !== cp.expectedSeq) return { status: 'conflict', seq: s.seq };
+    if (s.seq !== cp.expectedSeq || s.epoch !== cp.expectedEpoch) return { status: 'conflict', seq: s.seq };
     s.written = true;
     s.seq = cp.seq;
+    s.epoch = cp.expectedEpoch + 1;
     s.maxTs = cp.maxTs;
     s.lastEventAt = cp.lastEventAt;
     s.seen = cp.seenWatermark;
@@ -246,7 +289,7 @@ export class MemoryAggregationStore implements AggregationStore {
     const out: PartitionStatus[] = [];
     for (let p = 0; p < partitions; p++) {
       const s = this.parts.get(p);
-      if (s && s.written) out.push({ partition: p, seq: s.seq, maxTs: s.maxTs, lastEventAt: s.lastEventAt, seenWatermark: s.seen });
+      if (s && s.written) out.push({ partition: p, seq: s.seq, maxTs: s.maxTs, lastEventAt: s.lastEventAt, seenWatermark: s.seen, watermark: s.watermark, refireFrom: s.refireFrom });
     }
     return out;
   }
@@ -255,12 +298,18 @@ export class MemoryAggregationStore implements AggregationStore {
     return this.wm;
   }
 
-  async raiseWatermark(partitions: number, watermark: number): Promise<void> {
-    if (this.wm === null || watermark > this.wm) this.wm = watermark;
+  async raiseWatermark(partitions: number, watermark: number, expected: number | null = null): Promise<void> {
     for (let p = 0; p < partitions; p++) {
       const s = this.part(p);
+      if (expected !== null && (s.watermark === null || s.watermark < expected)) s.refireFrom = Math.min(s.refireFrom ?? Infinity, s.watermark ?? REFIRE_ALL);
       if (s.watermark === null || watermark > s.watermark) s.watermark = watermark;
     }
+    if (this.wm === null || watermark > this.wm) this.wm = watermark;
+  }
+
+  async clearRefireFrom(p: number, from: number): Promise<void> {
+    const s = this.part(p);
+    if (s.refireFrom === from) s.refireFrom = null;
   }
 
   async raiseHorizon(partitions: number, horizon: number): Promise<void> {

@@ -106,7 +106,8 @@ export class PartitionedTestDriver {
 
   /** An external watermark: raises the operator watermark (never lowers it), then settles. */
   async processWatermark(watermark: number): Promise<this> {
-    await this.store.raiseWatermark(this.partitions, watermark);
+    // Raised like the firer raises it: a partition record found below the global watermark is noted for repair.
+    await this.store.raiseWatermark(this.partitions, watermark, await this.store.watermark());
     if (this.autoSettle) await this.settle();
     return this;
   }
@@ -168,8 +169,28 @@ export class PartitionedTestDriver {
     this.checkpointed[p] = snap.seq;
     const bySeq = new Map<number, TidemarkEvent[]>();
     for (const x of replay) bySeq.set(x.seq, [...(bySeq.get(x.seq) ?? []), x.event]);
-    for (const [seq, events] of bySeq) op.apply(events.map((event) => ({ event, seq })), this.now);
+    // A replay judged against a watermark that moved on can send events late: reported once per (event,
+    // metric), as the service's Nats-Msg-Id does.
+    const reported = new Set(this.lateOutput.map((l) => `${l.event.id}|${l.metric}`));
+    for (const [seq, events] of bySeq) {
+      const out = op.apply(events.map((event) => ({ event, seq })), this.now);
+      this.lateOutput.push(...out.late.filter((l) => !reported.has(`${l.event.id}|${l.metric}`)));
+    }
     if (this.autoSettle) await this.settle();
+  }
+
+  /**
+   * A failover of partition `p`'s Redis slot that lost its last writes — `lose` puts the slot back as it was
+   * earlier (MemoryAggregationStore copyPartition / resetPartition; DUMP / RESTORE on a real Redis):
+   * checkpoints, the firer's raises, cleared marks. When a checkpoint went (its sequence or epoch is back),
+   * the partition's next checkpoint conflicts and it restores and replays from the older one, as after a
+   * crash; when only the firer's writes went, the partition keeps its memory.
+   */
+  async failover(p: number, lose: () => unknown): Promise<void> {
+    await lose();
+    const snap = await this.store.restore(p);
+    if (snap.seq !== this.checkpointed[p] || snap.epoch !== this.operators[p].epoch) await this.crash(p);
+    else if (this.autoSettle) await this.settle();
   }
 
   resultsOf(metric: string, key?: string): WindowResultDto[] {

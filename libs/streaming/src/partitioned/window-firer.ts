@@ -11,8 +11,11 @@
  *      version when their value changed;
  *   4. interval joins: keys due in any partition, their lefts and rights merged across partitions, resolved
  *      as `unmatched` (version 1) or flipped to `matched` (next version);
- *   5. the purge horizon: the lowest watermark any partition still decides lateness with; partitions drop
- *      what is past it at their next checkpoint. Raised last, so nothing read in this round was purged.
+ *   5. repair after a failover: a partition whose record had lost the firer's raises (found by the raise, as
+ *      `refireFrom`) may have written cells for fired windows without marks — those windows are merged again;
+ *   6. the purge horizon: the lowest watermark any partition still decides lateness with (none until every
+ *      partition has a checkpoint); partitions drop what is past it at their next checkpoint. Raised last, so
+ *      nothing read in this round was purged.
  * Results are published (idempotent: `Nats-Msg-Id` metric|key|start|end|v<version>) before they are
  * recorded, so a crashed round repeats them and JetStream drops the repeats.
  */
@@ -72,7 +75,9 @@ export class WindowFirer {
     const state = stateOf(statuses, await this.store.watermark());
     const wm = new WatermarkTracker(this.options, state).advance(now);
     if (wm === null) return { watermark: null, fired: [] };
-    if (state.watermark === null || wm > state.watermark) await this.store.raiseWatermark(P, wm);
+    // Raised when it moved, or when a partition's record is below it (its slot lost writes in a failover):
+    // the raise notes such a partition's refireFrom before any window past its record's watermark fires.
+    if (state.watermark === null || wm > state.watermark || statuses.some((s) => s.watermark === null || s.watermark < wm)) await this.store.raiseWatermark(P, wm, state.watermark);
     const published = await this.store.horizon();
     const fired: WindowResultDto[] = [];
     const through = await this.store.firedThroughAll();
@@ -80,9 +85,12 @@ export class WindowFirer {
       if (m.kind === 'window' && m.window.type === 'aligned') fired.push(...(await this.fireAligned(m, m.window.assigner, wm, through)));
     }
     fired.push(...(await this.refire(published, through)));
+    fired.push(...(await this.repair(statuses, published, through)));
     for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm)));
-    // The horizon: every partition with a checkpoint decides with at least this watermark.
-    let horizon: number | null = statuses.length > 0 ? Infinity : null;
+    // The horizon: every partition decides with at least this watermark. Raised only while every partition has
+    // a checkpoint: one without (not opened yet, or its slot lost every checkpoint in a failover) may hold
+    // events it accepted that only a re-firing would count.
+    let horizon: number | null = statuses.length === P ? Infinity : null;
     for (const s of statuses) horizon = s.seenWatermark === null || horizon === null ? null : Math.min(horizon, s.seenWatermark);
     if (horizon !== null && Number.isFinite(horizon) && (published === null || horizon > published)) await this.store.raiseHorizon(P, horizon);
     if (this.options.resultRetentionMs !== undefined) await this.store.purgeResults(this.metrics.names, wm - this.options.resultRetentionMs);
@@ -103,24 +111,55 @@ export class WindowFirer {
     for (const pane of panes) {
       for (const w of windowsOfCell(a, pane, null)) if (w.end <= wm && (through === null || w.end > through)) windows.add(w.start);
     }
-    if (windows.size === 0) {
-      await this.store.setFiredThrough(m.name, lastEnd);
-      fired.set(m.name, Math.max(through ?? -Infinity, lastEnd));
-      return [];
-    }
-    const starts = [...windows].sort((x, y) => x - y);
-    const need = [...new Set(starts.flatMap((s) => panesOfWindow(a, s)))].filter((p) => panes.includes(p));
-    const cells = (await Promise.all(Array.from({ length: P }, (_, p) => this.store.readPanes(p, m.name, need)))).flat();
+    const results = windows.size === 0 ? [] : await this.fireWindows(m, a, [...windows], panes);
+    await this.store.setFiredThrough(m.name, lastEnd);
+    fired.set(m.name, Math.max(through ?? -Infinity, lastEnd));
+    return results;
+  }
+
+  /** Merges the windows starting at `starts` from every partition's panes and publishes what changed. `held`: the panes that exist (else all are read). */
+  private async fireWindows(m: CompiledWindowMetric, a: AlignedWindows, starts: readonly number[], held?: readonly number[]): Promise<WindowResultDto[]> {
+    const sorted = [...starts].sort((x, y) => x - y);
+    const need = [...new Set(sorted.flatMap((s) => panesOfWindow(a, s)))].filter((p) => held === undefined || held.includes(p));
+    const cells = (await Promise.all(Array.from({ length: this.options.partitions }, (_, p) => this.store.readPanes(p, m.name, need)))).flat();
     const out: { ref: StoredResult; result: WindowResultDto }[] = [];
-    for (const start of starts) {
+    for (const start of sorted) {
       for (const [key, acc] of mergeWindowCells(m.aggregation, a.size, start, cells)) {
         out.push({ ref: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: null }, result: { metric: m.name, key, windowStart: start, windowEnd: start + a.size, value: m.aggregation.result(acc), final: true, version: 1 } });
       }
     }
-    const results = await this.publishChanged(m.name, out);
-    await this.store.setFiredThrough(m.name, lastEnd);
-    fired.set(m.name, Math.max(through ?? -Infinity, lastEnd));
-    return results;
+    return this.publishChanged(m.name, out);
+  }
+
+  /**
+   * A partition with `refireFrom`: its slot lost the firer's raises in a failover, and the checkpoints it wrote
+   * before the next raise marked nothing below the older watermark left in its record. Every fired window
+   * ending after `refireFrom` in which it holds cells (and not yet past the purge horizon) is merged again
+   * and published if its value changed; then `refireFrom` is cleared. Cells written after the raise that set
+   * it are marked as usual, so one pass is enough — and a pass that fails is repeated by the next round.
+   */
+  private async repair(statuses: readonly PartitionStatus[], horizon: number | null, through: ReadonlyMap<string, number>): Promise<WindowResultDto[]> {
+    const lost = statuses.filter((s) => s.refireFrom !== null);
+    if (lost.length === 0) return [];
+    const L = this.options.allowedLatenessMs;
+    const fired: WindowResultDto[] = [];
+    for (const m of this.metrics.metrics) {
+      if (m.kind !== 'window' || m.window.type !== 'aligned') continue;
+      const a = m.window.assigner;
+      const t = through.get(m.name);
+      if (t === undefined) continue;
+      const starts = new Set<number>();
+      for (const s of lost) {
+        const from = s.refireFrom!;
+        if (from >= t) continue;
+        for (const pane of await this.store.panes(s.partition, m.name, from - a.size, t)) {
+          for (const w of windowsOfCell(a, pane, null)) if (w.end > from && w.end <= t && (horizon === null || w.end + L > horizon)) starts.add(w.start);
+        }
+      }
+      if (starts.size > 0) fired.push(...(await this.fireWindows(m, a, [...starts])));
+    }
+    await Promise.all(lost.map((s) => this.store.clearRefireFrom(s.partition, s.refireFrom!)));
+    return fired;
   }
 
   /**
