@@ -260,13 +260,18 @@ describe('RedisDedupStore on the cluster', () => {
 describe('AlertStore on the cluster', () => {
   it('commits a checkpoint in one script on one slot (fenced), loads it back, moves keys of a standalone data set', async () => {
     await flushAll();
-    const store = new AlertStore(client, loadConfig({}));
+    // Cluster mode: every commit is followed by WAIT on the alerting slot's master (and on no other node).
+    const store = new AlertStore(client, loadConfig({ REDIS_MODE: 'cluster', REDIS_WAIT_TIMEOUT_MS: '2000' }));
     const [a, b] = [{ ...DEFAULT_RULES[0], id: 'a-old' }, { ...DEFAULT_RULES[1], id: 'b-new' }];
     await client.hset(ALERT_LEGACY_KEYS.rules, a.id, JSON.stringify(a));
     expect(await store.migrateLegacyKeys()).toBe(1);
     expect(await store.migrateLegacyKeys()).toBe(0);
-    expect(await store.commit({ expectedSeq: 0, lastSeq: 9, clock: 1000, outboxSeq: 2, changed: [], removed: [], outbox: [], rulesPut: [b], rulesDeleted: [] })).toEqual({ status: 'ok' });
-    expect(await store.commit({ expectedSeq: 3, lastSeq: 12, clock: 1000, outboxSeq: 2, changed: [], removed: [], outbox: [], rulesPut: [], rulesDeleted: [b.id] })).toEqual({ status: 'conflict', lastSeq: 9 });
+    const before = await waitCalls();
+    expect(await store.commit({ expectedSeq: 0, expectedEpoch: 0, lastSeq: 9, clock: 1000, outboxSeq: 2, changed: [], removed: [], outbox: [], rulesPut: [b], rulesDeleted: [] })).toEqual({ status: 'ok' });
+    const after = await waitCalls();
+    const owner = (await cluster.masterOf(ALERT_KEYS.meta)).port;
+    for (const [port, n] of after) expect(n - before.get(port)!).toBe(port === owner ? 1 : 0);
+    expect(await store.commit({ expectedSeq: 3, expectedEpoch: 1, lastSeq: 12, clock: 1000, outboxSeq: 2, changed: [], removed: [], outbox: [], rulesPut: [], rulesDeleted: [b.id] })).toEqual({ status: 'conflict', lastSeq: 9 });
     const loaded = await store.load();
     expect(loaded.rules).toEqual([a, b]);
     expect([loaded.lastSeq, loaded.outboxSeq, loaded.snapshot.clock]).toEqual([9, 2, 1000]);

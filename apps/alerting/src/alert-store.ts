@@ -3,7 +3,7 @@ import type { Result } from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import type { CheckpointResult } from '@tidemark/runtime';
-import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, moveKeys } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, type WaitPolicy, execDurable, moveKeys, waitPolicyOf } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
 export interface TargetProgress {
@@ -25,9 +25,14 @@ export interface OutboxEntry {
   webhooks: Record<string, TargetProgress>;
 }
 
-/** One checkpoint of the alerting state: written only if the stored one is still at `expectedSeq`. */
+/** One checkpoint of the alerting state: written only if the stored one is still at `expectedSeq` and `expectedEpoch`. */
 export interface Commit {
   expectedSeq: number;
+  /**
+   * Checkpoints written so far (meta `n`, written as this + 1). A rule change or a tick keeps the sequence: a
+   * failover that lost such a checkpoint is a conflict too, not a write the next checkpoint silently lacks.
+   */
+  expectedEpoch: number;
   /** The last results-stream sequence applied. */
   lastSeq: number;
   clock: number | null;
@@ -41,24 +46,24 @@ export interface Commit {
 
 /**
  * The fenced checkpoint: KEYS meta, state, outbox, rules; ARGV expectedSeq, lastSeq, clock ('' for none),
- * outboxSeq, then for state, outbox and rules in turn: a count of field/value pairs to set, a count of fields
- * to delete, the pairs, the fields. Everything is read and checked before the first write.
+ * outboxSeq, expectedEpoch, then for state, outbox and rules in turn: a count of field/value pairs to set, a
+ * count of fields to delete, the pairs, the fields. Everything is read and checked before the first write.
  */
 const COMMIT = `
 local current = redis.call('HGET', KEYS[1], 'lastSeq') or '0'
-if current ~= ARGV[1] then return {0, current} end
+if current ~= ARGV[1] or (redis.call('HGET', KEYS[1], 'n') or '0') ~= ARGV[5] then return {0, current} end
 local function refuse(msg) return redis.error_reply('refused: ' .. msg) end
 ${LUA_KEY_TYPE_CHECK}
 ${LUA_FLAT_ARGS}
-if not whole(ARGV[2]) or not whole(ARGV[4]) then return refuse('lastSeq and outboxSeq must be sequences') end
+if not whole(ARGV[2]) or not whole(ARGV[4]) or not whole(ARGV[5]) then return refuse('lastSeq, outboxSeq and epoch must be sequences') end
 if ARGV[3] ~= '' and not num(ARGV[3]) then return refuse('clock is not a number') end
 if not is(KEYS[1], 'hash') then return refuse(KEYS[1] .. ': a key of another type') end
-at = 4
+at = 5
 local hashes, bad = hash_sections(2, 4)
 if not hashes then return refuse(bad) end
 if at ~= #ARGV then return refuse((#ARGV - at) .. ' arguments after the last section') end
 write_hash_sections(hashes)
-redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', ARGV[3], 'outboxSeq', ARGV[4])
+redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', ARGV[3], 'outboxSeq', ARGV[4], 'n', tostring(tonumber(ARGV[5]) + 1))
 return {1, ARGV[2]}
 `;
 
@@ -99,6 +104,8 @@ export interface Loaded {
   rules: AlertRule[];
   snapshot: EngineSnapshot;
   lastSeq: number;
+  /** Checkpoints written (Commit.expectedEpoch). */
+  epoch: number;
   outboxSeq: number;
   outbox: OutboxEntry[];
   silences: Silence[];
@@ -112,12 +119,14 @@ export interface Loaded {
 @Injectable()
 export class AlertStore {
   private readonly failedMax: number;
+  private readonly wait: WaitPolicy | undefined;
 
   constructor(
     @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(CONFIG) config: TidemarkConfig,
   ) {
     this.failedMax = config.alerting.failedMax;
+    this.wait = waitPolicyOf(config);
     redis.defineCommand('tidemarkAlertingCommit', { numberOfKeys: 4, lua: COMMIT });
   }
 
@@ -152,6 +161,7 @@ export class AlertStore {
       rules: parse<AlertRule>(rules).sort((a, b) => a.id.localeCompare(b.id)),
       snapshot: { clock: meta.clock !== undefined && meta.clock !== '' ? Number(meta.clock) : null, states: parse<FingerprintState>(states) },
       lastSeq: Number(meta.lastSeq ?? 0),
+      epoch: Number(meta.n ?? 0),
       outboxSeq: Number(meta.outboxSeq ?? 0),
       outbox: parse<OutboxEntry>(outbox).sort((a, b) => a.seq - b.seq),
       silences: parse<Silence>(silences).sort((a, b) => a.createdAt - b.createdAt),
@@ -166,6 +176,7 @@ export class AlertStore {
       String(c.lastSeq),
       c.clock === null ? '' : String(c.clock),
       String(c.outboxSeq),
+      String(c.expectedEpoch),
       ...section(
         c.changed.map((s) => [s.fingerprint, JSON.stringify(s)]),
         c.removed,
@@ -179,7 +190,9 @@ export class AlertStore {
         c.rulesDeleted,
       ),
     ];
-    const [ok, stored] = await this.redis.tidemarkAlertingCommit(KEYS.meta, KEYS.state, KEYS.outbox, KEYS.rules, ...args);
+    // In cluster mode WAIT follows on the same node: a commit its replica did not acknowledge throws (not
+    // durable: the rule change fails, events are not acked), and the next one finds it written or lost.
+    const [ok, stored] = await execDurable<[number, string]>(this.redis, this.wait, (pipe) => pipe.tidemarkAlertingCommit(KEYS.meta, KEYS.state, KEYS.outbox, KEYS.rules, ...args));
     return ok === 1 ? { status: 'ok' } : { status: 'conflict', lastSeq: Number(stored) };
   }
 

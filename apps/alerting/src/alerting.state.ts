@@ -83,6 +83,8 @@ export class AlertingState implements PartitionState<ParsedResult> {
   private readonly rulesPut = new Map<string, AlertRule>();
   private readonly rulesDeleted = new Set<string>();
   private lastPrune = 0;
+  /** Checkpoints written, as far as this process knows: the fence beside the sequence. */
+  private epoch = 0;
 
   constructor(
     private readonly store: AlertStore,
@@ -96,6 +98,7 @@ export class AlertingState implements PartitionState<ParsedResult> {
     this.engine = new AlertEngine(loaded.rules, loaded.snapshot);
     this.silences = new Map(loaded.silences.map((s) => [s.id, compileSilence(s)]));
     this.outboxSeq = loaded.outboxSeq;
+    this.epoch = loaded.epoch;
     this.transitions = [];
     this.rulesPut.clear();
     this.rulesDeleted.clear();
@@ -143,6 +146,7 @@ export class AlertingState implements PartitionState<ParsedResult> {
     try {
       r = await this.store.commit({
         expectedSeq,
+        expectedEpoch: this.epoch,
         lastSeq: seq,
         clock: this.engine.clock,
         outboxSeq,
@@ -157,6 +161,7 @@ export class AlertingState implements PartitionState<ParsedResult> {
       throw e;
     }
     if (r.status !== 'ok') return r; // the lifecycle restores the other writer's state
+    this.epoch++;
     const transitions = this.transitions;
     this.transitions = [];
     this.rulesPut.clear();

@@ -376,7 +376,8 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         slot.lastCheckpointAt = now;
         outcome = 'ok';
       } else {
-        this.options.logger?.warn(`partition ${slot.partition}: checkpoint at ${r.lastSeq}, expected ${slot.checkpointed}: another writer; restoring`);
+        // At the same sequence: a write without new events (an epoch) moved it.
+        this.options.logger?.warn(`partition ${slot.partition}: the stored checkpoint moved (at seq ${r.lastSeq}, expected ${slot.checkpointed}): another writer, or a write of ours not confirmed; restoring`);
         await this.restore(slot, now);
         outcome = 'conflict';
       }
