@@ -101,6 +101,12 @@ export interface PartitionConsumerOptions {
   provision?: boolean;
   /** Timeout for JetStream API calls, acks and no_wait pulls (default 5000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * A consumer that stays unavailable this long (every pull and API call failing, e.g. its replicas lost
+   * their leader after nodes of a NATS cluster were killed in a row) is deleted and created again from the
+   * highest floor this process knows (default 15 000 ms): see `unavailableFor`.
+   */
+  recreateUnavailableAfterMs?: number;
   logger?: ConsumerLogger;
   onEvent?: (event: ConsumerEvent) => void;
 }
@@ -183,6 +189,9 @@ export class PartitionConsumer {
   private keepHeld: NodeJS.Timeout | undefined;
   /** Set by `rewind`: the next resync re-creates the consumer at this stream sequence. */
   private rewindTo: number | undefined;
+  /** Since when every pull or JetStream API call of this consumer failed (undefined: the last one worked). */
+  private failingSince: number | undefined;
+  private readonly recreateUnavailableAfterMs: number;
   private processedCount = 0;
   private running = false;
 
@@ -202,6 +211,7 @@ export class PartitionConsumer {
     this.maxAckPending = Math.max(options.maxAckPending ?? 20_000, this.batchSize);
     this.maxDeliver = Math.max(1, options.maxDeliver ?? 5);
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.recreateUnavailableAfterMs = options.recreateUnavailableAfterMs ?? 15_000;
     this.dlqSubject = options.dlqSubject ?? subjects.dlq(options.stream, options.durable);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.logger = options.logger;
@@ -302,6 +312,12 @@ export class PartitionConsumer {
       } catch (error) {
         if (this.stopping || this.nc.isClosed()) break;
         errors++;
+        this.failingSince ??= Date.now();
+        if (!this.needsResync && unavailableFor(this.failingSince, Date.now(), this.recreateUnavailableAfterMs)) {
+          // Pulls alone cannot tell a consumer without a leader from a slow one: the resync asks the server.
+          this.needsResync = true;
+          this.resyncReason = `unavailable for ${Date.now() - this.failingSince} ms`;
+        }
         const delay = backoffDelay(errors, this.backoff);
         this.emit({ type: 'error', error: error as Error, where: 'pull' });
         this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${(error as Error).message}; pulling again in ${delay} ms`);
@@ -309,6 +325,7 @@ export class PartitionConsumer {
         continue;
       }
       errors = 0;
+      this.failingSince = undefined;
       if (batch.length === 0) continue;
       const problem = this.tracker.accept(batch);
       if (problem) {
@@ -354,7 +371,20 @@ export class PartitionConsumer {
       this.logger?.warn(`consumer ${this.stream}/${this.durable}: ${reason}; re-creating it to deliver again from stream seq ${this.recreateFrom}`);
     }
     if (this.recreateFrom === undefined) {
-      const info = await jsm.consumers.info(this.stream, this.durable);
+      let info: ConsumerInfo;
+      try {
+        info = await jsm.consumers.info(this.stream, this.durable);
+      } catch (error) {
+        if (!unavailableFor(this.failingSince, Date.now(), this.recreateUnavailableAfterMs)) throw error;
+        // Unavailable for long (NATS 2.9 can leave a replicated consumer without a leader for good after
+        // nodes were killed in a row): delete it and create it again — the meta leader does both, and the
+        // new consumer gets a fresh group. It delivers from the highest floor this process knows; what
+        // follows may be a replay, which the handler fences.
+        this.recreateFrom = Math.max(this.confirmedFloor, this.tracker.ackFloor) + 1;
+        this.emit({ type: 'resync', reason: `${reason}; consumer unavailable: ${(error as Error).message}`, fromSeq: this.recreateFrom });
+        this.logger?.warn(`consumer ${this.stream}/${this.durable}: unavailable for ${Date.now() - this.failingSince!} ms (${(error as Error).message}); re-creating it to deliver again from stream seq ${this.recreateFrom}`);
+        return this.resync();
+      }
       const clean = info.num_ack_pending === 0 && info.delivered.stream_seq >= info.ack_floor.stream_seq;
       if (clean && (reason === 'start' || reason === 'reconnect')) {
         this.resetFrom(info);
@@ -379,6 +409,7 @@ export class PartitionConsumer {
     });
     this.recreateFrom = undefined;
     this.resetFrom(await jsm.consumers.info(this.stream, this.durable));
+    this.failingSince = undefined;
   }
 
   private resetFrom(info: ConsumerInfo): void {
@@ -721,4 +752,12 @@ export class PartitionConsumer {
       }
     })().catch(() => undefined);
   }
+}
+
+/**
+ * Whether a consumer failing since `since` (every pull and API call; undefined: the last one worked) has
+ * been unavailable long enough to be re-created (pure).
+ */
+export function unavailableFor(since: number | undefined, now: number, limitMs: number): boolean {
+  return since !== undefined && now - since >= limitMs;
 }
