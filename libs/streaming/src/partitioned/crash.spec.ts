@@ -131,18 +131,23 @@ function expectVersionsInOrder(results: readonly WindowResultDto[]) {
 }
 
 const opsArb = fc.array(fc.nat(99), { maxLength: 120 });
+/** events, delays, bound, partitions, cuts, ops: a stream in bounded disorder and the operations run on it. */
+const boundedScenario = () =>
+  [shopStreamArb(2 * 3_600_000, 80), fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), fc.constantFrom(0, 5_000, 120_000), fc.integer({ min: 1, max: 3 }), fc.array(fc.nat(), { maxLength: 20 }), opsArb] as [
+    fc.Arbitrary<TidemarkEvent[]>,
+    fc.Arbitrary<number[]>,
+    fc.Arbitrary<number>,
+    fc.Arbitrary<number>,
+    fc.Arbitrary<number[]>,
+    fc.Arbitrary<number[]>,
+  ];
 
 describe('property: crashes lose nothing and double nothing', () => {
   it('disorder within the bound: equal to a run without crashes and to the reference, every result version 1', async () => {
     let crashes = 0;
     await fc.assert(
       fc.asyncProperty(
-        shopStreamArb(2 * 3_600_000, 80),
-        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
-        fc.constantFrom(0, 5_000, 120_000),
-        fc.integer({ min: 1, max: 3 }),
-        fc.array(fc.nat(), { maxLength: 20 }),
-        opsArb,
+        ...boundedScenario(),
         async (events, delays, bound, partitions, cuts, ops) => {
           const s: Scenario = { arrival: inBoundOrder(events, delays, bound), partitions, cuts, ops, bound, allowedLatenessMs: 60_000 };
           const withCrashes = await run(s, true);
@@ -202,12 +207,7 @@ describe('property: crashes lose nothing and double nothing', () => {
     let failovers = 0;
     await fc.assert(
       fc.asyncProperty(
-        shopStreamArb(2 * 3_600_000, 80),
-        fc.array(fc.nat(), { minLength: 1, maxLength: 30 }),
-        fc.constantFrom(0, 5_000, 120_000),
-        fc.integer({ min: 1, max: 3 }),
-        fc.array(fc.nat(), { maxLength: 20 }),
-        opsArb,
+        ...boundedScenario(),
         fc.constantFrom(60_000, 1e12),
         fc.boolean(),
         async (events, delays, bound, partitions, cuts, ops, allowedLatenessMs, disordered) => {
