@@ -44,6 +44,11 @@ export interface BatchContext {
   /** The stream sequence acknowledged last (the server's ack floor when the consumer (re)started). */
   ackFloor: number;
   /**
+   * Grows with every resync of every consumer of this process (a re-creation after `rewind` included): a batch
+   * with a generation at or below the one current when `rewind` was called was delivered before the rewind.
+   */
+  generation: number;
+  /**
    * Drops every delivery after stream sequence `afterSeq` and delivers again from `afterSeq + 1` (the consumer
    * is re-created there once the handler returns): for state restored from a checkpoint older than what the
    * consumer delivered or acked.
@@ -110,6 +115,9 @@ export interface PartitionConsumerOptions {
   logger?: ConsumerLogger;
   onEvent?: (event: ConsumerEvent) => void;
 }
+
+/** BatchContext.generation, process-wide so that a new consumer of a partition starts above an old one. */
+let generations = 0;
 
 class PullError extends Error {
   constructor(
@@ -194,6 +202,8 @@ export class PartitionConsumer {
   private readonly recreateUnavailableAfterMs: number;
   private processedCount = 0;
   private running = false;
+  /** BatchContext.generation: raised by every resync. */
+  private generation = ++generations;
 
   constructor(connection: NatsConnection | JetStreamConnection, options: PartitionConsumerOptions) {
     this.conn = connection instanceof JetStreamConnection ? connection : undefined;
@@ -413,6 +423,7 @@ export class PartitionConsumer {
   }
 
   private resetFrom(info: ConsumerInfo): void {
+    this.generation = ++generations;
     this.tracker.reset({
       deliveredConsumerSeq: info.delivered.consumer_seq,
       deliveredStreamSeq: info.delivered.stream_seq,
@@ -511,6 +522,7 @@ export class PartitionConsumer {
       attempt,
       isolated,
       ackFloor: this.tracker.ackFloor,
+      generation: this.generation,
       commit: this.commit,
       rewind: this.rewind,
     };

@@ -103,6 +103,9 @@ export interface CheckpointOptions<E extends { seq: number }> {
   onBatch?: (info: { partition: number; applied: number; replayed: number; deadLettered: number }) => void;
 }
 
+/** What a batch brings from its consumer; `generation` is optional for consumers that never rewind on their own. */
+type Context = Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'> & Partial<Pick<BatchContext, 'generation'>>;
+
 interface Slot<S> {
   partition: number;
   state: S;
@@ -122,6 +125,14 @@ interface Slot<S> {
   token?: number;
   /** Refused by the fence: nothing more is applied or written; `close` forgets it. */
   fenced: boolean;
+  /** The consumer's generation (BatchContext.generation) of the last batch handed in. */
+  generation?: number;
+  /**
+   * Set when the consumer was asked to rewind: batches of this generation or below were delivered before it,
+   * and one already waiting for the lock (a rewind from the timer path) must not be applied — it would move
+   * `applied` past the messages the rewind delivers again, which would then be skipped as replays.
+   */
+  rewoundAt?: number;
 }
 
 export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq: number } = FramedEvent> {
@@ -143,11 +154,12 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   }
 
   /** One batch of one partition (the consumer's handler). */
-  handle(batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'commit' | 'rewind' | 'ackFloor'>, partition: number, now: number): Promise<BatchOutcome> {
+  handle(batch: readonly ConsumedMessage[], ctx: Context, partition: number, now: number): Promise<BatchOutcome> {
     if (this.options.leased && !this.slots.has(partition)) return Promise.resolve(Outcome.retry(1000, `partition ${partition} is not held by this member`));
     const slot = this.slot(partition);
     slot.commit = ctx.commit;
     slot.rewind = ctx.rewind;
+    if (ctx.generation !== undefined) slot.generation = ctx.generation;
     return this.locked(slot, () => this.process(slot, batch, ctx, now));
   }
 
@@ -289,8 +301,14 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
    * landed but whose reply was lost (a timeout, a WAIT that fell short) comes back: then C is our own write.
    */
   private async settle(slot: Slot<S>, appliedBefore: number): Promise<void> {
-    if (appliedBefore > slot.checkpointed) slot.rewind?.(slot.checkpointed);
+    if (appliedBefore > slot.checkpointed) this.rewind(slot, slot.checkpointed);
     else await slot.commit?.(slot.checkpointed);
+  }
+
+  /** Asks the consumer to deliver again after `afterSeq`; batches delivered before that are refused until it has. */
+  private rewind(slot: Slot<S>, afterSeq: number, rewind = slot.rewind): void {
+    slot.rewoundAt = slot.generation;
+    rewind?.(afterSeq);
   }
 
   /** Drops memory that cannot be made durable: restored from the checkpoint; what it had applied comes again. */
@@ -298,11 +316,17 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     const applied = slot.applied;
     slot.restored = false;
     await this.restore(slot, now).catch((e) => this.options.logger?.warn(`partition ${slot.partition}: restore failed (retried with the next batch): ${(e as Error).message}`));
-    if (applied > slot.checkpointed) slot.rewind?.(slot.checkpointed);
+    if (applied > slot.checkpointed) this.rewind(slot, slot.checkpointed);
   }
 
-  private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Pick<BatchContext, 'rewind' | 'ackFloor'>, now: number): Promise<BatchOutcome> {
+  private async process(slot: Slot<S>, batch: readonly ConsumedMessage[], ctx: Context, now: number): Promise<BatchOutcome> {
     if (slot.fenced) return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
+    if (slot.rewoundAt !== undefined && ctx.generation !== undefined) {
+      // Delivered before the rewind asked for (it waited for the lock while a checkpoint restored): dropped;
+      // the consumer delivers everything after the checkpoint again.
+      if (ctx.generation <= slot.rewoundAt) return Outcome.retry(0, `partition ${slot.partition}: a batch delivered before the rewind to ${slot.checkpointed}`);
+      slot.rewoundAt = undefined;
+    }
     if (!slot.restored) {
       try {
         await this.restore(slot, now, ctx.ackFloor);
@@ -313,7 +337,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     }
     if (ctx.ackFloor > slot.checkpointed) {
       // Acked past the checkpoint (it was lost, e.g. a Redis failover): those events must come again.
-      ctx.rewind(slot.checkpointed);
+      this.rewind(slot, slot.checkpointed, ctx.rewind);
       return Outcome.retry(0, `partition ${slot.partition}: acked up to ${ctx.ackFloor}, checkpoint at ${slot.checkpointed}`);
     }
     let replayed = 0;
@@ -337,7 +361,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         this.options.logger?.warn(`${reason}; restoring`);
         slot.restored = false;
         await this.restore(slot, now, ctx.ackFloor).catch(() => undefined); // else: restored with the next batch
-        ctx.rewind(slot.checkpointed);
+        this.rewind(slot, slot.checkpointed, ctx.rewind);
         return Outcome.retry(e instanceof CheckpointConflict ? 0 : undefined, reason);
       }
       slot.applied = fresh[fresh.length - 1].seq;
@@ -349,7 +373,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
       const r = await this.checkpoint(slot, now);
       if (r === 'fenced') return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
       if (r === 'conflict') {
-        ctx.rewind(slot.checkpointed);
+        this.rewind(slot, slot.checkpointed, ctx.rewind);
         return Outcome.retry(0, `partition ${slot.partition}: another writer moved the checkpoint to ${slot.checkpointed}`);
       }
     }
