@@ -41,7 +41,7 @@ import type {
   PartitionStatus,
   StoredResult,
 } from '@tidemark/streaming';
-import { REFIRE_ALL } from '@tidemark/streaming';
+import { maxNullable, REFIRE_ALL } from '@tidemark/streaming';
 
 const PREFIX = 'tm:agg:';
 /** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
@@ -278,7 +278,6 @@ declare module 'ioredis' {
 }
 
 const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
-const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 
 export interface RedisAggregationStoreOptions {
   /** WAIT after each checkpoint and each raise of the watermark and horizon (cluster mode; waitPolicyOf): not replicated = failed. */
@@ -350,8 +349,8 @@ export class RedisAggregationStore implements AggregationStore {
       epoch: Number(cp.n ?? 0),
       maxTs: num(cp.maxTs),
       lastEventAt: Number(cp.lastEventAt ?? 0),
-      watermark: maxOf(num(cp.wm), num(ghz)),
-      horizon: maxOf(num(cp.hz), num(ghz)),
+      watermark: maxNullable(num(cp.wm), num(ghz)),
+      horizon: maxNullable(num(cp.hz), num(ghz)),
       outbox: cp.outbox ?? '',
       cells,
       sessions,

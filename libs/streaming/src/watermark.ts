@@ -96,7 +96,8 @@ function isWatermarkState(s: WatermarkState | readonly WatermarkState[]): s is W
   return !Array.isArray(s);
 }
 
-const maxNullable = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+/** The larger of two optional numbers (null: none). */
+export const maxNullable = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
 
 /** Per-partition tracking and the operator watermark. */
 export class WatermarkTracker {

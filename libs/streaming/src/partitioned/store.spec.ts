@@ -1,21 +1,8 @@
+import { emptyCheckpoint } from '../testing/checkpoints';
 import { MemoryAggregationStore, REFIRE_ALL, type CellWrite, type PartitionCheckpoint } from './store';
 
 /** Checkpoints in these tests go one sequence at a time, so the epoch expected is the sequence expected. */
-const cp = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => ({
-  expectedSeq: 0,
-  seq: 1,
-  expectedEpoch: over.expectedSeq ?? 0,
-  maxTs: 10,
-  lastEventAt: 5,
-  seenWatermark: null,
-  cells: [],
-  dropPanes: [],
-  sessions: [],
-  joins: [],
-  results: [],
-  outbox: '',
-  ...over,
-});
+const cp = (over: Partial<PartitionCheckpoint> = {}): PartitionCheckpoint => emptyCheckpoint({ maxTs: 10, lastEventAt: 5, expectedEpoch: over.expectedSeq ?? 0, ...over });
 const cell = (over: Partial<CellWrite> = {}): CellWrite => ({ metric: 'm', pane: 0, key: 'k', from: null, value: '{"count":1}', firstEnd: 60, ...over });
 
 describe('MemoryAggregationStore: checkpoints', () => {

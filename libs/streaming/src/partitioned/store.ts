@@ -8,6 +8,7 @@
  * entries and the session results. Global (the firer's): what each metric fired through, window results
  * (with their versions), join emissions.
  */
+import { maxNullable } from '../watermark';
 
 export interface CellRef {
   metric: string;
@@ -162,7 +163,6 @@ export interface AggregationStore {
   purgeResults(metrics: readonly string[], before: number): Promise<void>;
 }
 
-const maxOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 const cellId = (c: CellRef) => `${c.metric}\u0000${c.pane}\u0000${c.from}\u0000${c.key}`;
 const keyId = (metric: string, key: string) => `${metric}\u0000${key}`;
 const resultId = (r: { metric?: string; key: string; windowStart: number; windowEnd: number }, metric?: string) => `${metric ?? r.metric}\u0000${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`;
@@ -236,8 +236,8 @@ export class MemoryAggregationStore implements AggregationStore {
       lastEventAt: s.lastEventAt,
       // At least the global purge horizon (the partition's slot lost the firer's last raises in a failover):
       // other partitions may have dropped what is past it, so a replayed event for it must go late.
-      watermark: maxOf(s.watermark, this.hz),
-      horizon: maxOf(s.horizon, this.hz),
+      watermark: maxNullable(s.watermark, this.hz),
+      horizon: maxNullable(s.horizon, this.hz),
       outbox: s.outbox,
       cells: [...s.cells.values()].map((c) => ({ ...c })),
       sessions: [...s.sessions.values()].map((c) => ({ ...c })),
