@@ -29,7 +29,8 @@ import { startLocalRedisCluster, type LocalRedisCluster } from '../apps/cli/src/
 import { cpuMicros, fmt, freePort, median, rate, shopEvents } from './support';
 
 const USAGE = `Usage: tidemark bench scale [options]
-  --events N       shop events per phase (default 60000)
+  --events N       shop events per phase, timed (default 60000)
+  --warmup N       shop events sent and drained before the timed window of each phase (default 20000; 0: none)
   --partitions P   partitions (default 8)
   --runs R         runs, each on a cluster of its own; the median is printed (default 1)
   --keep           keep the temporary folder (servers' data, every process's log)
@@ -43,6 +44,8 @@ const SERVICES = [...STAGES, 'alerting'] as const;
 const PORT_VAR: Record<string, string> = { ingestion: 'INGESTION_PORT', dedup: 'DEDUP_PORT', aggregation: 'AGGREGATION_PORT', recommendation: 'RECOMMENDATION_PORT', alerting: 'ALERTING_PORT' };
 const BATCH = 1000;
 const CONCURRENCY = 4;
+/** The idle window of each phase (fixed CPU cost per second). */
+const IDLE_MS = 3000;
 
 interface Instance {
   service: string;
@@ -58,6 +61,8 @@ interface Phase {
   settleMs: number;
   /** CPU µs per event: by service (instances summed), `nats-server` and `redis-server` (all nodes), `services` (sum of the services). */
   cpu: Record<string, number>;
+  /** CPU ms per second per service (instances summed) and of the servers while nothing was sent: the fixed cost. */
+  idle: Record<string, number>;
   /** Owned partitions per instance, by group, when the traffic started and when it was drained. */
   split: Record<string, number[]>;
   splitAfter: Record<string, number[]>;
@@ -169,7 +174,24 @@ async function send(ingestion: Instance[], batches: Record<string, unknown>[][])
   );
 }
 
-async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, redis: LocalRedisCluster, jsm: JetStreamManager, count: number, partitions: number, runId: string, dir: string, say: (s: string) => void): Promise<Phase> {
+/** Posts the events (NDJSON requests of BATCH) and waits until every durable of dedup, aggregation and recommendation has nothing pending. */
+async function sendAndDrain(ingestion: Instance[], jsm: JetStreamManager, events: Record<string, unknown>[], partitions: number, k: number, instances: Instance[], what: string): Promise<void> {
+  const batches: Record<string, unknown>[][] = [];
+  for (let i = 0; i < events.length; i += BATCH) batches.push(events.slice(i, i + BATCH));
+  const start = performance.now();
+  await send(ingestion, batches);
+  for (;;) {
+    // dedup first: once it is drained every event is in EVENTS_CLEAN, and then the clean consumers are checked.
+    if ((await drained(jsm, streams.raw.name, durables.dedup, partitions)) && (await drained(jsm, streams.clean.name, durables.aggregation, partitions)) && (await drained(jsm, streams.clean.name, durables.recommendation, partitions))) return;
+    if (performance.now() - start > 90_000) {
+      const left = [...(await pending(jsm, streams.raw.name, durables.dedup, partitions)), ...(await pending(jsm, streams.clean.name, durables.aggregation, partitions)), ...(await pending(jsm, streams.clean.name, durables.recommendation, partitions))];
+      throw new Error(`k=${k}: ${what} traffic not drained after 90 s; pending/ack pending: ${left.join(', ')}; owned now ${JSON.stringify(await splitOf(instances))}`);
+    }
+    await sleep(50);
+  }
+}
+
+async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, redis: LocalRedisCluster, jsm: JetStreamManager, count: number, warmup: number, partitions: number, runId: string, dir: string, say: (s: string) => void): Promise<Phase> {
   const instances: Instance[] = [];
   try {
     const t0 = performance.now();
@@ -180,11 +202,8 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     }
     const split = await waitSettled(instances, partitions);
     const settleMs = performance.now() - t0;
-    say(`k=${k}: ${instances.length} instances ready and settled in ${(settleMs / 1000).toFixed(1)} s (${GROUPS.map((g) => `${g} ${split[g].join('+')}`).join(', ')}); sending ${fmt(count)} events`);
+    say(`k=${k}: ${instances.length} instances ready and settled in ${(settleMs / 1000).toFixed(1)} s (${GROUPS.map((g) => `${g} ${split[g].join('+')}`).join(', ')}); sending ${fmt(warmup)} events to warm up, then ${fmt(count)} timed`);
 
-    const events = shopEvents(count, `${runId}-k${k}`, Date.now());
-    const batches: Record<string, unknown>[][] = [];
-    for (let i = 0; i < count; i += BATCH) batches.push(events.slice(i, i + BATCH));
     const ingestion = instances.filter((x) => x.service === 'ingestion');
     const pids: Record<string, number[]> = {};
     for (const x of instances) (pids[x.service] ??= []).push(x.child.pid!);
@@ -192,18 +211,23 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     pids['redis-server'] = redis.nodes.map((n) => n.pid!);
     const cpuNow = () => Object.fromEntries(Object.entries(pids).map(([s, ps]) => [s, ps.reduce((a, pid) => a + cpuMicros(pid), 0)]));
 
+    // Warm-up, not timed: every instance's JIT, pools and connections reach their steady state first, so the
+    // timed window measures throughput, not start-up cost paid once per process (twice as often at k=2).
+    if (warmup > 0) await sendAndDrain(ingestion, jsm, shopEvents(warmup, `${runId}-k${k}-warmup`, Date.now()), partitions, k, instances, 'warm-up');
+
+    // The fixed cost, once warm: CPU while nothing is sent (heartbeats, lease renewals, idle pulls, timers).
+    const idle0 = cpuNow();
+    const idleStart = performance.now();
+    await sleep(IDLE_MS);
+    const idle1 = cpuNow();
+    const idleMs = performance.now() - idleStart;
+    const idle: Record<string, number> = {};
+    for (const s of Object.keys(pids)) idle[s] = (idle1[s] - idle0[s]) / idleMs; // µs per ms = ms per s
+    idle.services = SERVICES.reduce((a, s) => a + idle[s], 0);
+
     const cpu0 = cpuNow();
     const start = performance.now();
-    await send(ingestion, batches);
-    for (;;) {
-      // dedup first: once it is drained every event is in EVENTS_CLEAN, and then the clean consumers are checked.
-      if ((await drained(jsm, streams.raw.name, durables.dedup, partitions)) && (await drained(jsm, streams.clean.name, durables.aggregation, partitions)) && (await drained(jsm, streams.clean.name, durables.recommendation, partitions))) break;
-      if (performance.now() - start > 90_000) {
-        const left = [...(await pending(jsm, streams.raw.name, durables.dedup, partitions)), ...(await pending(jsm, streams.clean.name, durables.aggregation, partitions)), ...(await pending(jsm, streams.clean.name, durables.recommendation, partitions))];
-        throw new Error(`k=${k}: not drained after 90 s; pending/ack pending: ${left.join(', ')}; owned now ${JSON.stringify(await splitOf(instances))}`);
-      }
-      await sleep(50);
-    }
+    await sendAndDrain(ingestion, jsm, shopEvents(count, `${runId}-k${k}`, Date.now()), partitions, k, instances, 'timed');
     const ms = performance.now() - start;
     const cpu1 = cpuNow();
     const cpu: Record<string, number> = {};
@@ -212,13 +236,13 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     const splitAfter = await splitOf(instances);
     for (const x of instances) if (!alive(x.child)) throw new Error(`${x.name} died during the phase (see its log)`);
     say(`k=${k}: ${fmt(rate(count, ms))} events/s (${(ms / 1000).toFixed(2)} s), ${cpu.services.toFixed(1)} µs CPU an event in the services`);
-    return { k, rate: rate(count, ms), ms, settleMs, cpu, split, splitAfter };
+    return { k, rate: rate(count, ms), ms, settleMs, cpu, idle, split, splitAfter };
   } finally {
     await Promise.all(instances.map(stopInstance));
   }
 }
 
-async function run(r: number, count: number, partitions: number, keep: boolean): Promise<Phase[]> {
+async function run(r: number, count: number, warmup: number, partitions: number, keep: boolean): Promise<Phase[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-bench-scale-'));
   const say = (s: string) => console.log(`  run ${r + 1}: ${s}`);
   if (!keep) liveDir = dir;
@@ -237,8 +261,8 @@ async function run(r: number, count: number, partitions: number, keep: boolean):
     try {
       const jsm = await jetstream(nc).jetstreamManager();
       const runId = `${Date.now().toString(36)}-r${r}`;
-      const one = await phase(1, env, nats, redis, jsm, count, partitions, runId, dir, say);
-      const two = await phase(2, env, nats, redis, jsm, count, partitions, runId, dir, say);
+      const one = await phase(1, env, nats, redis, jsm, count, warmup, partitions, runId, dir, say);
+      const two = await phase(2, env, nats, redis, jsm, count, warmup, partitions, runId, dir, say);
       return [one, two];
     } catch (e) {
       // The logs tell why: the folder stays.
@@ -255,12 +279,12 @@ async function run(r: number, count: number, partitions: number, keep: boolean):
   }
 }
 
-function print(runs: Phase[][], count: number, partitions: number): void {
+function print(runs: Phase[][], count: number, warmup: number, partitions: number): void {
   const m = (k: number, f: (p: Phase) => number) => median(runs.map((r) => f(r[k - 1])));
   const r1 = m(1, (p) => p.rate);
   const r2 = m(2, (p) => p.rate);
   const ratio = median(runs.map((r) => r[1].rate / r[0].rate));
-  console.log(`  ${fmt(count)} shop events a phase, ${partitions} partitions, median of ${runs.length} run(s):`);
+  console.log(`  ${fmt(count)} shop events a phase timed (after ${fmt(warmup)} to warm up), ${partitions} partitions, median of ${runs.length} run(s):`);
   const row = (label: string, a: string, b: string, note = '') => console.log(`      ${label.padEnd(46)}${a.padStart(10)}${b.padStart(10)}   ${note}`);
   row('figure', 'k=1', 'k=2');
   row('end to end, events/s', fmt(Math.round(r1)), fmt(Math.round(r2)), `ratio k2/k1 ${ratio.toFixed(2)} (goal ≥ 0.80)${runs.length > 1 ? `; per run ${runs.map((r) => (r[1].rate / r[0].rate).toFixed(2)).join(', ')}` : ''}`);
@@ -269,6 +293,10 @@ function print(runs: Phase[][], count: number, partitions: number): void {
   for (const s of [...SERVICES, 'services', 'nats-server', 'redis-server']) {
     const label = s === 'services' ? 'CPU µs per event: sum of the services' : s.endsWith('-server') ? `CPU µs per event: ${s} (all nodes)` : `CPU µs per event: ${s}`;
     row(label, m(1, (p) => p.cpu[s]).toFixed(1), m(2, (p) => p.cpu[s]).toFixed(1));
+  }
+  for (const s of ['services', 'nats-server', 'redis-server']) {
+    const label = s === 'services' ? 'idle CPU ms per s: sum of the services' : `idle CPU ms per s: ${s} (all nodes)`;
+    row(label, m(1, (p) => p.idle[s]).toFixed(1), m(2, (p) => p.idle[s]).toFixed(1));
   }
   for (const g of GROUPS) {
     // Each distinct split once (`4+4`; `4+4→5+3` if it moved during the traffic).
@@ -282,6 +310,7 @@ export async function main(args: string[]): Promise<number> {
     args,
     options: {
       events: { type: 'string', default: '60000' },
+      warmup: { type: 'string', default: '20000' },
       partitions: { type: 'string', default: '8' },
       runs: { type: 'string', default: '1' },
       keep: { type: 'boolean', default: false },
@@ -293,9 +322,10 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const count = Number(values.events);
+  const warmup = Number(values.warmup);
   const partitions = Number(values.partitions);
   const runsWanted = Number(values.runs);
-  if (!(count >= BATCH) || !(partitions >= 2 && partitions <= 256) || !(runsWanted >= 1)) {
+  if (!(count >= BATCH) || !(warmup >= 0) || !(partitions >= 2 && partitions <= 256) || !(runsWanted >= 1)) {
     console.error(USAGE);
     return 2;
   }
@@ -318,14 +348,14 @@ export async function main(args: string[]): Promise<number> {
     const failed: string[] = [];
     for (let r = 0; r < runsWanted; r++) {
       try {
-        runs.push(await run(r, count, partitions, values.keep));
+        runs.push(await run(r, count, warmup, partitions, values.keep));
       } catch (e) {
         // A run that fails (a phase that does not drain) is reported, not averaged; the others still count.
         failed.push(`run ${r + 1}: ${(e as Error).message}`);
         console.log(`  run ${r + 1} failed: ${(e as Error).message}`);
       }
     }
-    if (runs.length > 0) print(runs, count, partitions);
+    if (runs.length > 0) print(runs, count, warmup, partitions);
     if (failed.length > 0) console.log(`  ${failed.length} of ${runsWanted} run(s) failed and are not in the figures:\n    ${failed.join('\n    ')}`);
     return failed.length === 0 ? 0 : 1;
   } finally {
