@@ -15,7 +15,7 @@ jest.setTimeout(60_000);
 const ROOT = path.resolve(__dirname, '..');
 const SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting', 'dashboard'];
 const PORTS: Record<string, number> = { ingestion: 8080, aggregation: 8081, recommendation: 8082, alerting: 8083, dedup: 8084, dashboard: 8090 };
-const SINGLETONS = ['dedup', 'aggregation', 'recommendation', 'alerting'];
+const SINGLETONS = ['alerting'];
 const PARTITIONED = ['dedup', 'aggregation', 'recommendation'];
 
 function render(): K8sObject[] {
@@ -115,20 +115,34 @@ describe('deploy/k8s', () => {
     expect(selects(pdb.spec.selector.matchLabels, labels)).toBe(true);
   });
 
-  it('the singletons run one replica, stop before a new one starts, and a drain may evict them', () => {
+  it('alerting runs one replica, stopped before a new one starts, and a drain may evict it', () => {
     for (const name of SINGLETONS) {
       const d = named('Deployment', name);
       expect({ name, replicas: d.spec.replicas, strategy: d.spec.strategy.type }).toEqual({ name, replicas: 1, strategy: 'Recreate' });
       expect(named('PodDisruptionBudget', name).spec).toMatchObject({ maxUnavailable: 1 });
     }
-    for (const name of PARTITIONED) {
-      const env = named('Deployment', name).spec.template.spec.containers[0].env;
-      expect(env).toContainEqual({ name: 'OWNED_PARTITIONS', value: 'all' });
-    }
     // ingestion scales: two replicas, one kept through a drain
     expect(named('Deployment', 'ingestion').spec.replicas).toBeGreaterThanOrEqual(2);
     expect(named('PodDisruptionBudget', 'ingestion').spec.minAvailable).toBe(1);
     expect(named('Service', 'ingestion').spec.ports.map((p: any) => p.port).sort()).toEqual([8080, 9000]);
+  });
+
+  it('dedup, aggregation and recommendation share their partitions by leases: several replicas, rolling updates, spread over nodes', () => {
+    const data = named('ConfigMap', 'tidemark-config').data;
+    for (const name of PARTITIONED) {
+      const d = named('Deployment', name);
+      expect({ name, replicas: d.spec.replicas >= 2, strategy: d.spec.strategy }).toEqual({ name, replicas: true, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } });
+      expect(named('PodDisruptionBudget', name).spec.minAvailable).toBe(1);
+      const pod = d.spec.template.spec;
+      expect(pod.topologySpreadConstraints).toEqual([
+        { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': name } } },
+      ]);
+      // The pod's environment, as the service reads it: group assignment (which refuses OWNED_PARTITIONS).
+      const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+      expect(env.OWNED_PARTITIONS).toBeUndefined();
+      const config = loadConfig({ ...data, ...env, API_KEYS: 'ingest:ingest-secret-000001,read:read-secret-0000002' });
+      expect({ name, assignment: config.partitionAssignment }).toEqual({ name, assignment: 'group' });
+    }
   });
 
   it('NATS (JetStream) and Redis (append-only) keep their data on PersistentVolumes', () => {
