@@ -1,11 +1,10 @@
 /**
  * The cluster end to end (docs/scale-out.md "Chaos"): `tidemark chaos` runs the whole pipeline on 3 real
  * nats-servers (R3 streams) and a real 6-node Redis Cluster, two instances of every service taking partitions
- * by group leases, under steady traffic, while it kills -9 service instances and restarts them (partitions move
- * between the instances); then every window of the reference metrics must equal the brute-force reference.
- * NATS node and Redis master kills are left out here: one of each mid-traffic is exact
- * (test/nats-cluster.e2e-spec.ts, test/redis-cluster.e2e-spec.ts), but repeated ones under chaos still go wrong
- * (docs/benchmarks.md "Chaos": open). `tidemark chaos --seconds 600` is the long run.
+ * by group leases, under steady traffic, while it kills -9 service instances, nats-servers and Redis masters
+ * and restarts them (partitions move between the instances, streams elect new leaders, replicas are promoted);
+ * then every window of the reference metrics must equal the brute-force reference. `tidemark chaos --seconds
+ * 600` is the long run (docs/benchmarks.md "Chaos").
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -14,9 +13,9 @@ jest.setTimeout(420_000);
 
 const BIN = path.resolve(__dirname, '..', 'bin', 'tidemark.js');
 
-it('kills service instances under load on the cluster: nothing lost, nothing doubled, every window exact', async () => {
+it('kills service instances, nats-servers and Redis masters under load: nothing lost, nothing doubled, every window exact', async () => {
   let output = '';
-  const child = spawn(process.execPath, [BIN, 'chaos', '--seconds', '75', '--rate', '200', '--fault-every', '4', '--seed', '1', '--faults', 'service'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [BIN, 'chaos', '--seconds', '75', '--rate', '200', '--fault-every', '4', '--seed', '3'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
@@ -30,12 +29,11 @@ it('kills service instances under load on the cluster: nothing lost, nothing dou
     expect(figure('events sent')).toBeGreaterThan(5000);
     expect(figure('events counted')).toBe(figure('events sent'));
     expect(Number(/windows compared\s+(\d+), differing from the reference: 0/.exec(output)?.[1])).toBeGreaterThan(500);
-    // several instances killed, nothing else
+    // faults of every kind
     expect(faults).not.toBeNull();
     const [total, service, nats, redis] = faults!.slice(1).map(Number);
     expect(total).toBeGreaterThanOrEqual(6);
-    expect(service).toBe(total);
-    expect(nats + redis).toBe(0);
+    expect({ service: service > 0, nats: nats > 0, redis: redis > 0 }).toEqual({ service: true, nats: true, redis: true });
   } catch (e) {
     console.log(output);
     throw e;
