@@ -253,6 +253,23 @@ describe('WindowFirer: interval joins across partitions', () => {
     ]);
   });
 
+  it('an order paid in time elsewhere is not decided again once the horizon passed it (a later payment outside its interval, the matching one purged)', async () => {
+    // Found by the property "fired results equal a batch computation": the order's partition keeps the key
+    // for the later payment; the paying partition purges its payment at the order's deadline + lateness; the
+    // later payment's due made the firer merge the key again without it, and publish "unmatched".
+    const d = new PartitionedTestDriver([unpaid], { partitions: 2, maxOutOfOrdernessMs: 2 * MIN, allowedLatenessMs: MIN });
+    const T = 1_700_001_059_999;
+    await d.processBatch([order(T, 'o0', 5)], { partition: 0 });
+    await d.processBatch([paid(T, 'o0')], { partition: 1 });
+    await d.processBatch([view(T + 17 * MIN + 1)], { partition: 0 });
+    await d.processBatch([view(T + 18 * MIN + 1)], { partition: 1 }); // W = T + 15m + 1: due, matched, nothing out
+    expect(status(d)).toEqual([]);
+    await d.processBatch([paid(T + 18 * MIN, 'o0')], { partition: 0 }); // outside [T, T + 15m)
+    await d.processWatermark(T + 60 * MIN);
+    expect(status(d)).toEqual([]);
+    expect(d.lateOutput).toEqual([]);
+  });
+
   it('a key not yet due is rescheduled to its deadline (a payment seen before the order elsewhere)', async () => {
     const d = stepper([unpaid]);
     await d.processBatch([paid(50, 'o')], { partition: 1 });

@@ -86,7 +86,7 @@ export class WindowFirer {
     }
     fired.push(...(await this.refire(published, through)));
     fired.push(...(await this.repair(statuses, published, through)));
-    for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm)));
+    for (const m of this.metrics.metrics) if (m.kind === 'join') fired.push(...(await this.fireJoin(m, wm, published)));
     // The horizon: every partition decides with at least this watermark. Raised only while every partition has
     // a checkpoint: one without (not opened yet, or its slot lost every checkpoint in a failover) may hold
     // events it accepted that only a re-firing would count.
@@ -216,7 +216,8 @@ export class WindowFirer {
     return fired;
   }
 
-  private async fireJoin(m: CompiledJoinMetric, wm: number): Promise<WindowResultDto[]> {
+  /** `published`: the purge horizon before this round (partitions may have dropped state past it). */
+  private async fireJoin(m: CompiledJoinMetric, wm: number, published: number | null): Promise<WindowResultDto[]> {
     const P = this.options.partitions;
     const dues = await Promise.all(Array.from({ length: P }, (_, p) => this.store.joinDue(p, wm)));
     const mine = dues.map((list) => list.filter((d) => d.metric === m.name));
@@ -232,6 +233,11 @@ export class WindowFirer {
       if (!st.left) return;
       const end = st.left.ts + m.join.upperMs;
       if (wm < end) return void deadline.set(key, end);
+      // Past correction before this round: the horizon passed its deadline + lateness, so partitions may have
+      // purged rights that matched it (a right's state goes at that same point). Its result was decided in an
+      // earlier round, with all of them; a later due of the key (a right outside its interval, kept longer by
+      // its partition) must not decide it again from what is left.
+      if (published !== null && published >= end + this.options.allowedLatenessMs) return;
       const value = joinResultValue(st, m.join);
       const prev = emitted[i] === null ? null : (JSON.parse(emitted[i]!) as JoinEmitted);
       if (prev === null && value.status === 'matched') return;
