@@ -8,7 +8,8 @@
  *   k=1: one instance each of ingestion, dedup, aggregation, recommendation (and alerting, a singleton);
  *   k=2: two instances each of ingestion, dedup, aggregation, recommendation (and one alerting).
  * A phase waits until every instance is ready and the partitions are shared out (/health/ready `partitions.owned`:
- * per group the instances' owned partitions add up to P and none is empty), then posts N shop events (event time =
+ * per group the instances' owned partitions add up to P and none is empty), warms up (--warmup events, sent and
+ * drained, untimed), measures idle CPU for IDLE_MS, then posts N shop events (event time =
  * wall clock, fresh ids) as NDJSON requests of 1,000 over 4 concurrent clients spread over the ingestion
  * instances, and times from the first request until dedup's durables on EVENTS_RAW and then aggregation's and
  * recommendation's on EVENTS_CLEAN have nothing pending (num_pending + num_ack_pending = 0) for every partition.
