@@ -10,12 +10,13 @@ import Redis from 'ioredis';
 import { type TidemarkEvent, partitionOf } from '@tidemark/contracts';
 import { loadConfig } from '@tidemark/config';
 import { DEFAULT_RULES } from '@tidemark/alerting';
-import { DEFAULT_PARAMS, type RecParams } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, RecPending, planInteractions, type RecParams } from '@tidemark/recommend';
 import { InMemoryDedupStore, NotDurableError, RedisDedupStore, connectRedisClient, dedupKey, isCluster, keySlot, scanKeys } from '@tidemark/state';
 import { DEFAULT_METRICS, MetricSet, PartitionedTestDriver, type MetricDefinition } from '@tidemark/streaming';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from '../libs/streaming/src/testing/generators';
 import { referenceResults } from '../libs/streaming/src/testing/reference';
 import { AGG_KEYS, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
+import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { AlertStore, KEYS as ALERT_KEYS, LEGACY_KEYS as ALERT_LEGACY_KEYS } from '../apps/alerting/src/alert-store';
 import { orderCheckpoint } from './support/checkpoints';
 import { H, T, check, interaction } from './support/rec-stores';
@@ -157,15 +158,17 @@ describe('RedisAggregationStore on the cluster', () => {
     }
   });
 
-  it('refuses a checkpoint its replica did not acknowledge (NotDurableError); the write is there, so the retry conflicts', async () => {
+  it('a checkpoint its replica did not acknowledge is written, not durable; the next one is fenced on it and, once replicated, durable', async () => {
     await flushAll();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS), { wait: { replicas: 1, timeoutMs: 200 } });
     const p = 6;
     await withReplicaPaused(AGG_KEYS.checkpoint(p), async () => {
-      await expect(store.checkpoint(p, cp())).rejects.toBeInstanceOf(NotDurableError);
+      expect(await store.checkpoint(p, cp())).toEqual({ status: 'ok', watermark: null, horizon: null, durable: false });
     });
     expect(await client.hget(AGG_KEYS.checkpoint(p), 'seq')).toBe('5');
+    // the same checkpoint again is refused (the fence moved to it) ...
     expect(await store.checkpoint(p, cp())).toEqual({ status: 'conflict', seq: 5 });
+    // ... the next one, fenced on it, is durable with the replica back: its WAIT covers both writes
     expect(await store.checkpoint(p, cp({ expectedSeq: 5, seq: 6, expectedEpoch: 1 }))).toEqual({ status: 'ok', watermark: null, horizon: null });
   });
 
@@ -211,6 +214,24 @@ describe('RedisRecStore on the cluster', () => {
       { numRuns: 10 },
     );
     expect(T).toBeGreaterThan(0);
+  });
+
+  it('a checkpoint its replica did not acknowledge is written, not durable; the next, fenced on it, is durable', async () => {
+    await flushAll();
+    const params: RecParams = { ...DEFAULT_PARAMS };
+    const store = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 1e12, itemTtlMs: 1e12, prefix: 'w:', partitions: 4, wait: { replicas: 1, timeoutMs: 200 } });
+    const session = ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 's8'].find((s) => partitionOf(s, 4) === 0)!;
+    const pending = (ts: number) => {
+      const p = new RecPending(params);
+      p.add(planInteractions([{ userId: 'u1', sessionId: session, productId: 'p1', categoryId: 'c1', level: 1, ts }], new Map(), params).ops);
+      return p;
+    };
+    await withReplicaPaused('{p0}', async () => {
+      expect(await store.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 5 }, pending(T))).toEqual({ status: 'ok', durable: false });
+    });
+    expect(await store.lastSeq(0)).toBe(5);
+    expect(await store.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 5 }, pending(T))).toEqual({ status: 'conflict', lastSeq: 5 });
+    expect(await store.checkpoint({ partition: 0, expectedSeq: 5, newSeq: 6 }, pending(T + 1))).toEqual({ status: 'ok' });
   });
 });
 

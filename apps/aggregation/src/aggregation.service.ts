@@ -70,11 +70,12 @@ class AggregationPartition implements PartitionState {
     if (r.status === 'fenced') return r;
     this.written(seq > expectedSeq || checkpoint.outbox !== '');
     this.op.committed(r.watermark, r.horizon);
-    await this.flushOutbox();
+    // Session results go out only after a durable checkpoint: one written but not yet on a replica keeps them.
+    if (r.durable !== false) await this.flushOutbox();
     const moved = checkpoint.maxTs !== this.lastMaxTs;
     this.lastMaxTs = checkpoint.maxTs;
     this.onCheckpointed(moved);
-    return { status: 'ok' };
+    return { status: r.durable === false ? 'written' : 'ok' };
   }
 
   dirty(): boolean {

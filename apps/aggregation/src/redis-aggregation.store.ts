@@ -27,7 +27,7 @@
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
 import type { Result } from 'ioredis';
-import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, moveKeys, pipelinePerSlot } from '@tidemark/state';
+import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, execWaited, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
   MetricSet,
@@ -386,13 +386,14 @@ export class RedisAggregationStore implements AggregationStore {
     keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
     keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
     keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
-    // In cluster mode WAIT follows on the same node: a checkpoint its replicas did not acknowledge throws, is
-    // not acknowledged on the stream, and the next attempt finds it written (a conflict: restore) or lost in a
-    // failover (written again) — docs/scale-out.md "Durability on failover".
-    const reply = await execDurable<[string, string, string?]>(this.redis, this.wait, (pipe) => pipe.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args));
+    // In cluster mode WAIT follows on the same node: a checkpoint its replicas did not acknowledge is written
+    // but not durable — the next one is fenced on it, and nothing it covers is acknowledged on the stream until
+    // a later one is durable; if a failover loses it, that next one conflicts and the partition restores what
+    // survived — docs/scale-out.md "Durability on failover".
+    const { reply, durable } = await execWaited<[string, string, string?]>(this.redis, this.wait, (pipe) => pipe.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args));
     if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
     if (reply[0] === 'fenced') return { status: 'fenced', token: Number(reply[1]) };
-    return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]) };
+    return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]), ...(durable ? {} : { durable: false as const }) };
   }
 
   async statuses(partitions: number): Promise<PartitionStatus[]> {

@@ -72,7 +72,7 @@ export class RecsPartitionState implements PartitionState {
     while (this.windows.size > this.windowCache) this.windows.delete(this.windows.keys().next().value!);
     this.pending.clear();
     this.options.onCheckpoint?.(this.partition, seq);
-    return { status: 'ok' };
+    return { status: r.durable === false ? 'written' : 'ok' };
   }
 
   /** A committed window held in memory, moved to the most recently touched end. */

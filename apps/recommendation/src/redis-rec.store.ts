@@ -25,7 +25,7 @@
  */
 import type { Result } from 'ioredis';
 import { partitionOf } from '@tidemark/contracts';
-import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execDurable, execPipeline as exec, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execPipeline as exec, execWaited, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
@@ -277,8 +277,9 @@ export class RedisRecStore implements RecStore {
     if (!this.partials.has(fence.partition)) await this.restore(fence.partition);
     const partial = this.partials.get(fence.partition)!;
     const stage = partial.stage(pending);
-    // In cluster mode WAIT follows on the same node; a checkpoint not replicated throws (not acknowledged).
-    const [written, seq] = await execDurable<[number, string]>(this.redis, this.options.wait, (pipe) =>
+    // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
+    // durable (docs/scale-out.md "Durability on failover").
+    const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) =>
       pipe.tidemarkRecsCheckpoint(
         this.partitionKey(fence.partition, 'part'),
         this.fallbackFence(fence.partition),
@@ -293,6 +294,7 @@ export class RedisRecStore implements RecStore {
         ...checkpointArgs(stage, pending, this.partitions),
       ),
     );
+    const [written, seq] = reply;
     if (written === 2) {
       this.partials.delete(fence.partition); // not ours any more
       return { status: 'fenced', token: Number(seq) };
@@ -302,7 +304,7 @@ export class RedisRecStore implements RecStore {
       return { status: 'conflict', lastSeq: Number(seq) };
     }
     partial.commit(stage);
-    return { status: 'ok' };
+    return durable ? { status: 'ok' } : { status: 'ok', durable: false };
   }
 
   context(req: ReadRequest): Promise<ReadContext> {

@@ -109,7 +109,8 @@ export interface RecFence {
   token?: number;
 }
 
-export type RecCheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
+/** `ok` with `durable: false`: written, but not acknowledged by its replicas in time (Redis Cluster's WAIT). */
+export type RecCheckpointResult = { status: 'ok'; durable?: false } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
 
 export interface RecStore extends RecReader {
   /** The partition's last checkpointed sequence (0: none). */

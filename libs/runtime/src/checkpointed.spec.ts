@@ -157,6 +157,91 @@ describe('CheckpointedPartitions', () => {
     expect((cp.state(0) as LostReply).total).toBe(3);
   });
 
+  describe('a checkpoint written but not durable (WAIT fell short)', () => {
+    /** The next `short` writes land but are reported not durable; `replica` is what a failover would keep. */
+    class Replicated extends SumState {
+      constructor(
+        private readonly st: Store,
+        readonly replica: { seq: number; total: number },
+        public short = 0,
+      ) {
+        super(st);
+      }
+      override async checkpoint(expectedSeq: number, seq: number, now?: number, token?: number): Promise<CheckpointResult> {
+        const r = await super.checkpoint(expectedSeq, seq, now, token);
+        if (r.status !== 'ok') return r;
+        if (this.short > 0) {
+          this.short--;
+          return { status: 'written' };
+        }
+        // A durable write: the replica has it, and everything before it.
+        this.replica.seq = this.st.seq;
+        this.replica.total = this.st.total;
+        return r;
+      }
+    }
+
+    it('holds what it covers, moves the fence, and acks all of it once a later checkpoint is durable (no restore, no replay)', async () => {
+      const store = new Store();
+      const replica = { seq: 0, total: 0 };
+      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 1), opts);
+      const c = ctx();
+      expect(await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0)).toEqual({ kind: 'hold' });
+      // due: written, not durable — held, not acked
+      expect(await cp.handle([msg(3, [3])], c, 0, 300)).toEqual({ kind: 'hold' });
+      expect(store).toMatchObject({ seq: 3, total: 6, writes: 1 });
+      expect(c.commits).toEqual([]);
+      // no new events: the timer still checkpoints (fenced on the written one), durable now, and acks up to it
+      await cp.tick(600);
+      expect(store).toMatchObject({ seq: 3, total: 6, writes: 2 });
+      expect(replica).toEqual({ seq: 3, total: 6 });
+      expect(c.commits).toEqual([3]);
+      expect(c.rewinds).toEqual([]);
+      await cp.tick(900);
+      expect(store.writes).toBe(2); // nothing left to do
+      // later batches go on from there
+      expect(await cp.handle([msg(4, [4])], c, 0, 1000)).toEqual({ kind: 'ack' });
+      expect(store).toMatchObject({ seq: 4, total: 10 });
+    });
+
+    it('lost in a failover before it was durable: the next checkpoint conflicts, restores what survived and rewinds', async () => {
+      const store = new Store();
+      const replica = { seq: 0, total: 0 };
+      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 0), opts);
+      const c = ctx();
+      expect(await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0)).toEqual({ kind: 'hold' });
+      await cp.tick(300); // durable: acked
+      expect(c.commits).toEqual([2]);
+      (cp.state(0) as Replicated).short = 1;
+      expect(await cp.handle([msg(3, [3]), msg(4, [4])], c, 0, 600)).toEqual({ kind: 'hold' }); // written, not durable
+      expect(store).toMatchObject({ seq: 4, total: 10 });
+      // the master dies; its replica, promoted, never had the write
+      store.seq = replica.seq;
+      store.total = replica.total;
+      expect(await cp.handle([msg(5, [5])], c, 0, 900)).toEqual({ kind: 'retry', delayMs: 0, reason: expect.stringContaining('moved the checkpoint to 2') });
+      expect(c.rewinds).toEqual([2]);
+      expect(c.commits).toEqual([2]); // nothing past 2 was ever acked
+      // the redelivery applies 3, 4, 5 once
+      expect(await cp.handle([msg(3, [3]), msg(4, [4]), msg(5, [5])], { ...c, generation: 1 } as never, 0, 1200)).toEqual({ kind: 'ack' });
+      expect(store).toMatchObject({ seq: 5, total: 15 });
+    });
+
+    it('exclusive: a change written but not durable is not reported done, and acks nothing', async () => {
+      const store = new Store();
+      const replica = { seq: 0, total: 0 };
+      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 0), opts);
+      const c = ctx();
+      await cp.handle([msg(1, [1])], c, 0, 0); // held
+      (cp.state(0) as Replicated).short = 1;
+      await expect(cp.exclusive(0, 100, (st) => void (st.total += 100))).rejects.toBeInstanceOf(CheckpointFailed);
+      expect(store).toMatchObject({ seq: 1, total: 101 });
+      expect(c.commits).toEqual([]);
+      await cp.tick(400); // durable now: acked
+      expect(c.commits).toEqual([1]);
+      expect(replica).toEqual({ seq: 1, total: 101 });
+    });
+  });
+
   it('a timer checkpoint that conflicts with another writer behind what memory applied rewinds to it', async () => {
     const store = new Store();
     const cp = new CheckpointedPartitions(() => new SumState(store), opts);

@@ -8,6 +8,7 @@
  *   each batch → messages after the last applied sequence → decoded → state.apply (in memory) → `hold`
  *     (messages at or below it are a redelivery: skipped and counted as replayed)
  *   checkpoint due → state.checkpoint(C, last applied) — one fenced write → `ack` / commit(C')
+ *     written, not durable (WAIT fell short): the fence moves to C', the acknowledgement waits for a durable one
  *     conflict (another writer moved the checkpoint): restore again and rewind to its sequence
  *
  * A crash loses the work since the last checkpoint; its messages were not acked, so they come again and are
@@ -25,8 +26,13 @@ import { decodeFrames, Outcome, type BatchContext, type BatchOutcome, type Consu
 /**
  * `fenced`: the write carried a fencing token below the partition's current one — another member claimed the
  * partition (docs/scale-out.md "Partitions that move"): nothing was written, and this process must let go.
+ * `written`: stored, but not durable yet (its replicas did not acknowledge it within Redis Cluster's WAIT
+ * timeout): it is the stored checkpoint now — the next one is fenced on it — but the messages it covers are
+ * acknowledged only once a later checkpoint is durable (docs/scale-out.md "Durability on failover").
  */
-export type CheckpointResult = { status: 'ok' } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
+export type CheckpointResult = { status: 'ok' } | { status: 'written' } | { status: 'conflict'; lastSeq: number } | { status: 'fenced'; token: number };
+
+type Attempt = 'ok' | 'written' | 'conflict' | 'error' | 'fenced';
 
 /**
  * Thrown by `apply` when a write the state makes itself was refused by its fence (dedup's forward found
@@ -91,7 +97,7 @@ export interface CheckpointOptions<E extends { seq: number }> {
   maxEvents: number;
   logger?: { warn(message: string): unknown };
   /** Called after each checkpoint attempt. */
-  onCheckpoint?: (info: { partition: number; durationMs: number; outcome: 'ok' | 'conflict' | 'error' | 'fenced'; events: number }) => void;
+  onCheckpoint?: (info: { partition: number; durationMs: number; outcome: Attempt; events: number }) => void;
   /**
    * Partitions are taken with `open(…, token)` only (group assignment): a batch of a partition not open is
    * retried, never applied to state created on the fly without a token.
@@ -112,8 +118,13 @@ interface Slot<S> {
   restored: boolean;
   /** Last stream sequence applied in memory. */
   applied: number;
-  /** Sequence of the last durable checkpoint. */
+  /** Sequence of the stored checkpoint (the fence the next one expects). */
   checkpointed: number;
+  /**
+   * Sequence of the last checkpoint known durable: acknowledged up to here. Below `checkpointed` while the
+   * stored one was written but not confirmed by its replicas (`written`); the next durable one catches up.
+   */
+  durable: number;
   /** Events applied since that checkpoint. */
   pending: number;
   lastCheckpointAt: number;
@@ -180,9 +191,11 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         const applied = slot.applied;
         const r = await this.checkpoint(slot, now);
         if (r !== 'ok') {
+          // 'written': stored but not on a replica — not a change this call may report done. Memory equals what
+          // is stored, so it stays; the partition's next durable checkpoint makes it durable.
           if (r === 'error') await this.abandon(slot, now);
           else if (r === 'fenced') throw new CheckpointFailed(`partition ${partition}: claimed by another member`);
-          else await this.settle(slot, applied); // restored already
+          else if (r === 'conflict') await this.settle(slot, applied); // restored already
           throw new CheckpointFailed(`partition ${partition}: the change could not be checkpointed (${r})`);
         }
         await slot.commit?.(slot.checkpointed);
@@ -270,7 +283,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
   private slot(partition: number): Slot<S> {
     let s = this.slots.get(partition);
     if (!s) {
-      s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve(), fenced: false };
+      s = { partition, state: this.create(partition), restored: false, applied: 0, checkpointed: 0, durable: 0, pending: 0, lastCheckpointAt: 0, lock: Promise.resolve(), fenced: false };
       this.slots.set(partition, s);
     }
     return s;
@@ -282,13 +295,14 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     return run;
   }
 
+  /** Events not checkpointed, other changes (purges, fired sessions), or a stored checkpoint not durable yet. */
   private hasWork(slot: Slot<S>): boolean {
-    return slot.applied > slot.checkpointed || (slot.state.dirty?.() ?? false);
+    return slot.applied > slot.checkpointed || slot.durable < slot.checkpointed || (slot.state.dirty?.() ?? false);
   }
 
   private async restore(slot: Slot<S>, now: number, ackFloor = 0): Promise<void> {
     const seq = await slot.state.restore({ ackFloor });
-    slot.applied = slot.checkpointed = seq;
+    slot.applied = slot.checkpointed = slot.durable = seq;
     slot.pending = 0;
     slot.lastCheckpointAt = now;
     slot.restored = true;
@@ -298,7 +312,8 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
    * After a conflict restored the stored checkpoint C: the held messages up to C are covered by it (ack them);
    * those after it, applied in memory before the restore (`appliedBefore` > C), must come again (rewind to C,
    * which drops every held message and delivers from C + 1). A conflict is also how a checkpoint whose write
-   * landed but whose reply was lost (a timeout, a WAIT that fell short) comes back: then C is our own write.
+   * landed but whose reply was lost (a timeout) comes back: then C is our own write. (A WAIT that fell short
+   * is not one: that write is `written`, and the next checkpoint is fenced on it.)
    */
   private async settle(slot: Slot<S>, appliedBefore: number): Promise<void> {
     if (appliedBefore > slot.checkpointed) this.rewind(slot, slot.checkpointed);
@@ -377,14 +392,17 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         return Outcome.retry(0, `partition ${slot.partition}: another writer moved the checkpoint to ${slot.checkpointed}`);
       }
     }
-    return batch[batch.length - 1].seq <= slot.checkpointed ? Outcome.ack(deadLetters) : Outcome.hold(deadLetters);
+    return batch[batch.length - 1].seq <= slot.durable ? Outcome.ack(deadLetters) : Outcome.hold(deadLetters);
   }
 
-  /** One checkpoint; 'error' keeps memory as it is (the next one retries), 'conflict' restores. */
-  private async checkpoint(slot: Slot<S>, now: number): Promise<'ok' | 'conflict' | 'error' | 'fenced'> {
+  /**
+   * One checkpoint; 'error' keeps memory as it is (the next one retries), 'conflict' restores, 'written' moves
+   * the fence but not what may be acknowledged (`durable`).
+   */
+  private async checkpoint(slot: Slot<S>, now: number): Promise<Attempt> {
     const started = Date.now();
     const events = slot.pending;
-    let outcome: 'ok' | 'conflict' | 'error' | 'fenced';
+    let outcome: Attempt;
     try {
       const r = await slot.state.checkpoint(slot.checkpointed, slot.applied, now, slot.token);
       if (r.status === 'fenced') {
@@ -394,11 +412,14 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         slot.fenced = true;
         outcome = 'fenced';
         this.options.onFenced?.(slot.partition, r.token);
-      } else if (r.status === 'ok') {
+      } else if (r.status === 'ok' || r.status === 'written') {
         slot.checkpointed = slot.applied;
+        // A durable checkpoint makes the ones before it durable too: replication keeps the order.
+        if (r.status === 'ok') slot.durable = slot.checkpointed;
+        else this.options.logger?.warn(`partition ${slot.partition}: checkpoint at seq ${slot.checkpointed} written but not confirmed by a replica; acknowledged once a later one is`);
         slot.pending = 0;
         slot.lastCheckpointAt = now;
-        outcome = 'ok';
+        outcome = r.status;
       } else {
         // At the same sequence: a write without new events (an epoch) moved it.
         this.options.logger?.warn(`partition ${slot.partition}: the stored checkpoint moved (at seq ${r.lastSeq}, expected ${slot.checkpointed}): another writer, or a write of ours not confirmed; restoring`);

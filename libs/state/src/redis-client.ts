@@ -4,9 +4,11 @@
  *
  *  - `pipelinePerSlot`: a multi-key read (one command per key) as one pipeline on a standalone Redis, one
  *    pipeline per slot on a cluster (in parallel), replies in the keys' order;
- *  - `execDurable`: a write followed, on a cluster, by `WAIT <replicas> <timeout>` in the same pipeline — the
- *    pipeline goes to the node of its keyed command, so WAIT counts the replicas of that very write;
- *    fewer acknowledgements than asked throw `NotDurableError` (the caller treats the write as not done);
+ *  - `execWaited`: a write followed, on a cluster, by `WAIT <replicas> <timeout>` in the same pipeline — the
+ *    pipeline goes to the node of its keyed command, so WAIT counts the replicas of that very write; it says
+ *    whether the write is durable (checkpoints: written but not durable is not acknowledged yet);
+ *  - `execDurable`: the same, throwing `NotDurableError` on fewer acknowledgements than asked (the caller
+ *    treats the write as not done);
  *  - `scanKeys`: SCAN on the standalone Redis or on every master of a cluster;
  *  - `moveKeys`: the one-time, idempotent renaming of keys from an older layout (RENAME when the old key
  *    exists and the new one does not).
@@ -78,23 +80,28 @@ export async function pipelinePerSlot(redis: RedisClient, keys: readonly string[
 }
 
 /**
- * A write (one command: a script call, usually) that counts only once replicated: on a cluster with a wait
- * policy asking for replicas, the pipeline is `<write>; WAIT replicas timeout` — one pipeline goes to one
- * node, the master of the write's slot, so WAIT waits for that write's replication. Returns the write's
- * reply; throws NotDurableError when fewer replicas acknowledged it. On a standalone Redis (or with no
- * replicas asked) it is the write alone.
+ * A write (one command: a script call, usually) followed, on a cluster with a wait policy asking for replicas,
+ * by `WAIT replicas timeout` in the same pipeline — one pipeline goes to one node, the master of the write's
+ * slot, so WAIT waits for that write's replication. Returns the write's reply and whether enough replicas
+ * acknowledged it (always true on a standalone Redis or with no replicas asked: the write alone is sent).
+ * Not durable does not mean not written: the master applied it.
  */
-export async function execDurable<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (pipeline: ChainableCommander) => void): Promise<T> {
+export async function execWaited<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (pipeline: ChainableCommander) => void): Promise<{ reply: T; durable: boolean; acknowledged?: number }> {
   const pipeline = redis.pipeline();
   write(pipeline);
   const waits = isCluster(redis) && policy !== undefined && policy.replicas > 0;
   if (waits) pipeline.call('WAIT', String(policy.replicas), String(policy.timeoutMs));
   const replies = await execPipeline(pipeline);
-  if (waits) {
-    const acknowledged = Number(replies[replies.length - 1]);
-    if (!isDurable(acknowledged, policy)) throw new NotDurableError(acknowledged, policy.replicas);
-  }
-  return replies[0] as T;
+  if (!waits) return { reply: replies[0] as T, durable: true };
+  const acknowledged = Number(replies[replies.length - 1]);
+  return { reply: replies[0] as T, durable: isDurable(acknowledged, policy), acknowledged };
+}
+
+/** `execWaited` for a write that counts only once replicated: throws NotDurableError when it was not. */
+export async function execDurable<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (pipeline: ChainableCommander) => void): Promise<T> {
+  const r = await execWaited<T>(redis, policy, write);
+  if (!r.durable) throw new NotDurableError(r.acknowledged ?? 0, policy?.replicas ?? 0);
+  return r.reply;
 }
 
 /** Every key matching `match`: SCAN on a standalone Redis, on every master of a cluster. */

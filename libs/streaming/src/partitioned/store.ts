@@ -70,7 +70,11 @@ export interface PartitionCheckpoint {
   outbox: string;
 }
 
-export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon: number | null } | { status: 'conflict'; seq: number } | { status: 'fenced'; token: number };
+/**
+ * `ok` with `durable: false`: written, but its replicas did not acknowledge it in time (Redis Cluster's WAIT):
+ * the next checkpoint is fenced on it, but what it covers is not acknowledged until a later one is durable.
+ */
+export type CheckpointReply = { status: 'ok'; watermark: number | null; horizon: number | null; durable?: false } | { status: 'conflict'; seq: number } | { status: 'fenced'; token: number };
 
 export interface PartitionSnapshot {
   seq: number;
