@@ -181,11 +181,15 @@ describe('CheckpointedPartitions', () => {
       }
     }
 
-    it('holds what it covers, moves the fence, and acks all of it once a later checkpoint is durable (no restore, no replay)', async () => {
+    /** A partition whose first `short` checkpoints fall short of replicas, with its store, replica and consumer. */
+    const replicated = (short: number) => {
       const store = new Store();
       const replica = { seq: 0, total: 0 };
-      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 1), opts);
-      const c = ctx();
+      return { store, replica, cp: new CheckpointedPartitions(() => new Replicated(store, replica, short), opts), c: ctx() };
+    };
+
+    it('holds what it covers, moves the fence, and acks all of it once a later checkpoint is durable (no restore, no replay)', async () => {
+      const { store, replica, cp, c } = replicated(1);
       expect(await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0)).toEqual({ kind: 'hold' });
       // due: written, not durable — held, not acked
       expect(await cp.handle([msg(3, [3])], c, 0, 300)).toEqual({ kind: 'hold' });
@@ -205,10 +209,7 @@ describe('CheckpointedPartitions', () => {
     });
 
     it('lost in a failover before it was durable: the next checkpoint conflicts, restores what survived and rewinds', async () => {
-      const store = new Store();
-      const replica = { seq: 0, total: 0 };
-      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 0), opts);
-      const c = ctx();
+      const { store, replica, cp, c } = replicated(0);
       expect(await cp.handle([msg(1, [1]), msg(2, [2])], c, 0, 0)).toEqual({ kind: 'hold' });
       await cp.tick(300); // durable: acked
       expect(c.commits).toEqual([2]);
@@ -227,10 +228,7 @@ describe('CheckpointedPartitions', () => {
     });
 
     it('exclusive: a change written but not durable is not reported done, and acks nothing', async () => {
-      const store = new Store();
-      const replica = { seq: 0, total: 0 };
-      const cp = new CheckpointedPartitions(() => new Replicated(store, replica, 0), opts);
-      const c = ctx();
+      const { store, replica, cp, c } = replicated(0);
       await cp.handle([msg(1, [1])], c, 0, 0); // held
       (cp.state(0) as Replicated).short = 1;
       await expect(cp.exclusive(0, 100, (st) => void (st.total += 100))).rejects.toBeInstanceOf(CheckpointFailed);
