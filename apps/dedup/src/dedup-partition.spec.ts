@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { DEFAULT_FRAME_LIMITS, decodeFrame, encodeFrame, type FrameLimits } from '@tidemark/contracts';
 import type { BatchOutcome, ConsumedMessage } from '@tidemark/jetstream';
 import { CheckpointedPartitions } from '@tidemark/runtime';
-import { InMemoryDedupStore } from '@tidemark/state';
+import { InMemoryDedupStore, NotDurableError, type DedupDecision, type DedupItem } from '@tidemark/state';
 import { CleanStream, DedupCounts, DedupPartition, ForwardedFloor, RAW_FRAME_DECODER, RawFrame } from './dedup-partition';
 
 /** The clean stream's semantics that dedup relies on: expected-last-sequence fence, msgId de-duplication. */
@@ -138,6 +138,38 @@ describe('DedupPartition on the shared lifecycle', () => {
     expect(clean.ids()).toEqual(['a', 'b', 'c']);
     // had the consumer delivered 2 again anyway, it is skipped as replayed
     expect(await d.process([raw(2, ['b'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 0, replayed: 1 } });
+  });
+
+  it('claims that fail (Redis away, or written but not on a replica) retry the batch as it is: no restore, no rewind, nothing doubled', async () => {
+    const clean = new FakeCleanStream();
+    class FlakyStore extends InMemoryDedupStore {
+      /** 'before': fail without writing; 'after': write the claims, then fail (a WAIT that fell short). */
+      failNext: 'before' | 'after' | undefined;
+      override async claim(items: readonly DedupItem[], nowMs: number): Promise<DedupDecision[]> {
+        const fail = this.failNext;
+        this.failNext = undefined;
+        if (fail === 'before') throw new Error('CLUSTERDOWN The cluster is down');
+        const decisions = await super.claim(items, nowMs);
+        if (fail === 'after') throw new NotDurableError(0, 1);
+        return decisions;
+      }
+    }
+    const store = new FlakyStore(TTL, 64);
+    const d = new Instance(clean, store);
+    let floorReads = 0;
+    const floor = clean.floor.bind(clean);
+    clean.floor = (p: number) => (floorReads++, floor(p));
+    expect(await d.process([raw(1, ['a'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 1 } });
+    const reads = floorReads;
+    store.failNext = 'before';
+    expect(await d.process([raw(2, ['b', 'a'])])).toMatchObject({ kind: 'retry', reason: expect.stringContaining('claims failed: CLUSTERDOWN') });
+    store.failNext = 'after';
+    expect(await d.process([raw(2, ['b', 'a'])])).toMatchObject({ kind: 'retry', reason: expect.stringContaining('claims failed: written, but acknowledged by 0 of 1') });
+    expect(d.rewinds).toEqual([]);
+    expect(floorReads).toBe(reads); // not restored
+    // the same batch again: b's own claim is recognised (same place), a is still a duplicate
+    expect(await d.process([raw(2, ['b', 'a'])])).toMatchObject({ kind: 'ack', counts: { forwarded: 1, duplicates: 1 } });
+    expect(clean.ids()).toEqual(['a', 'b']);
   });
 
   it('fences a second instance of the partition that does not know the latest forward', async () => {

@@ -8,14 +8,15 @@
  *              along raw frame boundaries and publish them in order, each expecting the subject's last
  *              sequence to be the previous one, with Nats-Msg-Id = partition and the raw sequences covered;
  *   checkpoint → nothing left to write (the service runs it with CHECKPOINT interval 0: acked after each batch).
- * A publish that fails, or finds another writer's frame (a zombie instance, a publish whose ack was lost),
- * throws CheckpointConflict: the lifecycle restores the floor from the clean stream and delivers again from
+ * Claims that fail throw BatchNotApplied: nothing was forwarded, and the same places claim the same ids again,
+ * so the batch is retried as it is. A publish that fails, or finds another writer's frame (a zombie instance,
+ * a publish whose ack was lost), throws CheckpointConflict: the lifecycle restores the floor from the clean stream and delivers again from
  * there. A crash before a forward redoes the claims (the same place claims the same id); a crash between the
  * forward and the ack finds the forward in the clean stream on restart and skips it.
  */
 import { FrameLimits, encodeFrame, entrySize, EMPTY_FRAME_SIZE, frameCount, isFrame, readFrame, type EventFrame, type FrameEntry } from '@tidemark/contracts';
 import type { ConsumedMessage, DeadLetterRequest } from '@tidemark/jetstream';
-import { CheckpointConflict, type BatchDecoder, type CheckpointResult, type PartitionState } from '@tidemark/runtime';
+import { BatchNotApplied, CheckpointConflict, type BatchDecoder, type CheckpointResult, type PartitionState } from '@tidemark/runtime';
 import { DedupDecision, DedupItem, DedupStore, MAX_FRAME_EVENTS } from '@tidemark/state';
 
 /** A raw frame as dedup reads it. */
@@ -108,7 +109,14 @@ export class DedupPartition implements PartitionState<RawFrame> {
       for (let index = 0; index < frame.count; index++) items.push({ id: frame.ids[index], seq, index, timeMs: timestampMs });
     }
     const nowMs = frames[frames.length - 1].timestampMs;
-    const decisions: DedupDecision[] = items.length ? await this.store.claim(items, nowMs) : [];
+    let decisions: DedupDecision[] = [];
+    try {
+      if (items.length > 0) decisions = await this.store.claim(items, nowMs);
+    } catch (e) {
+      // Redis away, or the claims written but not yet on a replica (WAIT): nothing forwarded, the floor
+      // unchanged, and claiming the same places again decides the same — the batch is simply retried.
+      throw new BatchNotApplied(`claims failed: ${(e as Error).message}`);
+    }
 
     // Clean frames along raw frame boundaries, within the limits.
     const groups: Group[] = [];

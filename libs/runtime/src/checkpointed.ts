@@ -45,6 +45,18 @@ export class CheckpointConflict extends Error {
   }
 }
 
+/**
+ * Thrown by `apply` when it failed before changing memory, and what it wrote (if anything) is redone the same by
+ * the same batch (dedup's claims: the same place claims the same id again): the batch is retried as it is —
+ * no restore, no rewind of the consumer. Anything else `apply` throws restores and rewinds.
+ */
+export class BatchNotApplied extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchNotApplied';
+  }
+}
+
 /** Thrown by `exclusive` when its change could not be checkpointed: nothing of it remains, in memory or in Redis. */
 export class CheckpointFailed extends Error {
   constructor(message: string) {
@@ -368,6 +380,8 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
         const more = await slot.state.apply(decoded.events, now);
         if (more) deadLetters.push(...more);
       } catch (e) {
+        // Nothing changed and the batch redoes what it wrote: retried as it is (backoff), memory kept.
+        if (e instanceof BatchNotApplied) return Outcome.retry(undefined, `partition ${slot.partition}: ${e.message}`);
         // A refused fenced write of the state's own (CheckpointConflict), or anything else apply threw (a read
         // that failed while Redis fails over): memory may be half-applied, so it is dropped and restored, and
         // everything after the last durable checkpoint comes again. Retried, never dead-lettered: an event
