@@ -172,12 +172,14 @@ describe('Tidemark on a Redis Cluster', () => {
 
     // Checkpoints and claims waited for their replica.
     expect(await waitCalls()).toBeGreaterThan(0);
-    // The kill hit work in flight: checkpoints of partition 0 failed (kept in memory, retried) or waited for
-    // the failover (the client retries while the slot has no master) meanwhile.
+    // The kill hit work in flight: checkpoints of the victim's partitions failed (kept in memory, retried),
+    // waited for the failover (the client retries while the slot has no master), or were written on the
+    // promoted replica before it had a replica of its own (WAIT fell short: not acked until a later one is
+    // durable) meanwhile.
     const scrape = await (await fetch(`${stack.url.aggregation}/metrics`)).text();
     const count = (outcome: string) => Number(new RegExp(`^tidemark_checkpoint_duration_seconds_count\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)$`, 'm').exec(scrape)?.[1] ?? 0);
-    const failed = count('error');
-    expect(failed).toBeGreaterThan(0);
-    process.stdout.write(`redis-cluster: ${all.length} events, ${duplicates} duplicates, master :${victim.port} killed, ${failed} checkpoints failed and ${count('conflict')} conflicted meanwhile, ${Math.round((Date.now() - started) / 1000)} s\n`);
+    const [failed, written] = [count('error'), count('written')];
+    expect(failed + written).toBeGreaterThan(0);
+    process.stdout.write(`redis-cluster: ${all.length} events, ${duplicates} duplicates, master :${victim.port} killed, ${failed} checkpoints failed, ${written} written without a replica and ${count('conflict')} conflicted meanwhile, ${Math.round((Date.now() - started) / 1000)} s\n`);
   });
 });
