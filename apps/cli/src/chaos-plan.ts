@@ -4,7 +4,15 @@
  */
 import type { Random } from '@tidemark/simulator';
 
-export type FaultKind = 'service' | 'nats' | 'redis';
+/**
+ * `service`, `nats`, `redis`: a service instance, a nats-server or a Redis master killed with SIGKILL and
+ * started again. `pause`: one of them frozen with SIGSTOP for longer than a partition lease, then resumed
+ * (SIGCONT) — a node that stops answering without closing its connections, as behind a network partition or in
+ * a long GC pause: a paused service instance wakes as a zombie whose partitions were taken over.
+ */
+export type FaultKind = 'service' | 'nats' | 'redis' | 'pause';
+
+export const FAULT_KINDS: readonly FaultKind[] = ['service', 'nats', 'redis', 'pause'];
 
 export interface FaultTarget {
   kind: FaultKind;
@@ -59,7 +67,11 @@ export interface ChaosReport {
 
 export function formatChaosReport(r: ChaosReport): string {
   const kb = (n: number) => `${(n / 1024).toFixed(0)} MB`;
-  const faults = (Object.keys(r.faults) as FaultKind[]).map((k) => `${k} ${r.faults[k]}`).join(', ');
+  // Pauses only when the run had them (the line reads as before otherwise).
+  const faults = (Object.keys(r.faults) as FaultKind[])
+    .filter((k) => k !== 'pause' || r.faults.pause > 0)
+    .map((k) => `${k} ${r.faults[k]}`)
+    .join(', ');
   const total = Object.values(r.faults).reduce((a, b) => a + b, 0);
   const lines = [
     `tidemark chaos: ${r.seconds} s at ${r.rate} events/s`,

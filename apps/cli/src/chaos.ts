@@ -2,7 +2,7 @@
  * `tidemark chaos`: the whole pipeline on a local cluster (3 nats-servers with R3 streams, a 6-node Redis
  * Cluster, two instances of every service with partitions assigned by group leases) under steady shop
  * traffic, while every few seconds a random service instance, NATS node or Redis master is killed (-9) and
- * restarted. At the end every window of the reference metrics is compared with a brute-force reference
+ * restarted, or (with `--faults …,pause`) frozen with SIGSTOP past its lease and resumed. At the end every window of the reference metrics is compared with a brute-force reference
  * (libs/simulator reference.ts) computed from the events ingestion accepted; the report says what was sent,
  * counted, lost and doubled, the faults by kind, the longest watermark stall and the peak RSS per service
  * (docs/scale-out.md "Chaos").
@@ -16,7 +16,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { decodeFrame, isFrame, streams, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { compareWindows, computeReference, heartbeats, Random, REFERENCE_METRICS, ShopSimulator } from '@tidemark/simulator';
-import { formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
+import { FAULT_KINDS, formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
 import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
@@ -29,7 +29,8 @@ export const CHAOS_USAGE = `Usage: tidemark chaos [options]
   --fault-every S    a fault every S seconds (default 6)
   --partitions P     partitions (default 8)
   --seed N           traffic and faults (default 1)
-  --faults KINDS     which faults, comma-separated: service,nats,redis (default all three)
+  --faults KINDS     which faults, comma-separated: service,nats,redis,pause (default service,nats,redis;
+                     pause: a service instance, nats-server or Redis master frozen 7-10 s, then resumed)
   --dir PATH         where the servers' data and every process's log go (default: a temporary folder)
   --keep             keep that folder (logs) after the run
 Starts its own servers on free loopback ports (nothing else is touched); exits 1 unless the run was exact.`;
@@ -130,7 +131,7 @@ export async function chaos(args: string[]): Promise<number> {
   const partitions = num('partitions', values.partitions, 1, 256);
   const seed = num('seed', values.seed, 0, 2 ** 32);
   const kinds = new Set(values.faults!.split(',').map((k) => k.trim()));
-  for (const k of kinds) if (!['service', 'nats', 'redis'].includes(k)) throw new UsageError(`--faults takes service, nats and redis, not "${k}"`);
+  for (const k of kinds) if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new UsageError(`--faults takes ${FAULT_KINDS.join(', ')}, not "${k}"`);
   const dir = values.dir ? path.resolve(values.dir) : fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-chaos-'));
   fs.mkdirSync(dir, { recursive: true });
   const say = (line: string) => console.log(`tidemark chaos: ${line}`);
@@ -215,7 +216,7 @@ export async function chaos(args: string[]): Promise<number> {
     // A session yields about 3 events a second: ask for more than the rate, and cap each second at it.
     const sim = new ShopSimulator({ seed, sessionsPerSecond: Math.max(1, rate / 2) });
     const stalls = new StallTracker();
-    const faults: Record<FaultKind, number> = { service: 0, nats: 0, redis: 0 };
+    const faults: Record<FaultKind, number> = { service: 0, nats: 0, redis: 0, pause: 0 };
     const started = Date.now();
     const end = started + seconds * 1000;
     let stop = false;
@@ -250,7 +251,12 @@ export async function chaos(args: string[]): Promise<number> {
     const faultLoop = (async () => {
       await sleep(faultEveryMs);
       while (Date.now() < end - faultEveryMs / 2 && !stop) {
-        const targets: FaultTarget[] = [...instances.map((x) => ({ kind: 'service' as const, name: x.name })), ...nats!.nodes.map((n) => ({ kind: 'nats' as const, name: n.name })), { kind: 'redis' as const, name: 'a master' }].filter((t) => kinds.has(t.kind));
+        const targets: FaultTarget[] = [
+          ...instances.map((x) => ({ kind: 'service' as const, name: x.name })),
+          ...nats!.nodes.map((n) => ({ kind: 'nats' as const, name: n.name })),
+          { kind: 'redis' as const, name: 'a master' },
+          { kind: 'pause' as const, name: 'a service instance, nats-server or Redis master' },
+        ].filter((t) => kinds.has(t.kind));
         const t = pickFault(random, targets)!;
         const downMs = random.int(500, 3000);
         try {
@@ -266,6 +272,26 @@ export async function chaos(args: string[]): Promise<number> {
             say(`fault: kill -9 nats-server ${n.name}`);
             await sleep(downMs);
             await n.start();
+          } else if (t.kind === 'pause') {
+            // Longer than PARTITION_LEASE_MS (6 s): a paused instance's partitions are taken over while it sleeps.
+            const pauseMs = random.int(7000, 10_000);
+            const what = random.pick(['service', 'nats', 'redis'] as const);
+            const pid =
+              what === 'service'
+                ? random.pick(instances.filter((i) => i.running)).child?.pid
+                : what === 'nats'
+                  ? random.pick(nats!.nodes.filter((n) => n.running)).pid
+                  : (await redis!.masterOf(`{p${random.int(0, partitions - 1)}}`)).pid;
+            const name = what === 'service' ? instances.find((i) => i.child?.pid === pid)?.name : what === 'nats' ? `nats-server ${nats!.nodes.find((n) => n.pid === pid)?.name}` : `redis master pid ${pid}`;
+            if (pid === undefined) throw new Error(`no running ${what} to pause`);
+            process.kill(pid, 'SIGSTOP');
+            say(`fault: pause ${name} for ${(pauseMs / 1000).toFixed(1)} s`);
+            try {
+              await sleep(pauseMs);
+            } finally {
+              process.kill(pid, 'SIGCONT');
+            }
+            if (what === 'redis') await redis!.waitHealthy(60_000);
           } else {
             const master = await redis!.masterOf(`{p${random.int(0, partitions - 1)}}`);
             await master.kill();
