@@ -2,7 +2,8 @@
  * `tidemark chaos`: the whole pipeline on a local cluster (3 nats-servers with R3 streams, a 6-node Redis
  * Cluster, two instances of every service with partitions assigned by group leases) under steady shop
  * traffic, while every few seconds a random service instance, NATS node or Redis master is killed (-9) and
- * restarted, or (with `--faults …,pause`) frozen with SIGSTOP past its lease and resumed. At the end every window of the reference metrics is compared with a brute-force reference
+ * restarted, or (with `--faults …,pause`) frozen with SIGSTOP past its lease and resumed. At the end every
+ * window of the reference metrics is compared with a brute-force reference
  * (libs/simulator reference.ts) computed from the events ingestion accepted; the report says what was sent,
  * counted, lost and doubled, the faults by kind, the longest watermark stall and the peak RSS per service
  * (docs/scale-out.md "Chaos").
