@@ -211,6 +211,13 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     pids['nats-server'] = nats.nodes.map((n) => n.pid!);
     pids['redis-server'] = redis.nodes.map((n) => n.pid!);
     const cpuNow = () => Object.fromEntries(Object.entries(pids).map(([s, ps]) => [s, ps.reduce((a, pid) => a + cpuMicros(pid), 0)]));
+    /** CPU µs between two readings per `unit` (an event, a ms), by process kind, and `services`: their sum. */
+    const cpuPer = (before: Record<string, number>, after: Record<string, number>, unit: number): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const s of Object.keys(pids)) out[s] = (after[s] - before[s]) / unit;
+      out.services = SERVICES.reduce((a, s) => a + out[s], 0);
+      return out;
+    };
 
     // Warm-up, not timed: every instance's JIT, pools and connections reach their steady state first, so the
     // timed window measures throughput, not start-up cost paid once per process (twice as often at k=2).
@@ -220,20 +227,13 @@ async function phase(k: number, env: NodeJS.ProcessEnv, nats: LocalNatsCluster, 
     const idle0 = cpuNow();
     const idleStart = performance.now();
     await sleep(IDLE_MS);
-    const idle1 = cpuNow();
-    const idleMs = performance.now() - idleStart;
-    const idle: Record<string, number> = {};
-    for (const s of Object.keys(pids)) idle[s] = (idle1[s] - idle0[s]) / idleMs; // µs per ms = ms per s
-    idle.services = SERVICES.reduce((a, s) => a + idle[s], 0);
+    const idle = cpuPer(idle0, cpuNow(), performance.now() - idleStart); // µs per ms = ms per s
 
     const cpu0 = cpuNow();
     const start = performance.now();
     await sendAndDrain(ingestion, jsm, shopEvents(count, `${runId}-k${k}`, Date.now()), partitions, k, instances, 'timed');
     const ms = performance.now() - start;
-    const cpu1 = cpuNow();
-    const cpu: Record<string, number> = {};
-    for (const s of Object.keys(pids)) cpu[s] = (cpu1[s] - cpu0[s]) / count;
-    cpu.services = SERVICES.reduce((a, s) => a + cpu[s], 0);
+    const cpu = cpuPer(cpu0, cpuNow(), count);
     const splitAfter = await splitOf(instances);
     for (const x of instances) if (!alive(x.child)) throw new Error(`${x.name} died during the phase (see its log)`);
     say(`k=${k}: ${fmt(rate(count, ms))} events/s (${(ms / 1000).toFixed(2)} s), ${cpu.services.toFixed(1)} µs CPU an event in the services`);

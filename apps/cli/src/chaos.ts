@@ -277,13 +277,18 @@ export async function chaos(args: string[]): Promise<number> {
             // Longer than PARTITION_LEASE_MS (6 s): a paused instance's partitions are taken over while it sleeps.
             const pauseMs = random.int(7000, 10_000);
             const what = random.pick(['service', 'nats', 'redis'] as const);
-            const pid =
-              what === 'service'
-                ? random.pick(instances.filter((i) => i.running)).child?.pid
-                : what === 'nats'
-                  ? random.pick(nats!.nodes.filter((n) => n.running)).pid
-                  : (await redis!.masterOf(`{p${random.int(0, partitions - 1)}}`)).pid;
-            const name = what === 'service' ? instances.find((i) => i.child?.pid === pid)?.name : what === 'nats' ? `nats-server ${nats!.nodes.find((n) => n.pid === pid)?.name}` : `redis master pid ${pid}`;
+            let pid: number | undefined;
+            let name: string;
+            if (what === 'service') {
+              const x = random.pick(instances.filter((i) => i.running));
+              [pid, name] = [x.child?.pid, x.name];
+            } else if (what === 'nats') {
+              const n = random.pick(nats!.nodes.filter((i) => i.running));
+              [pid, name] = [n.pid, `nats-server ${n.name}`];
+            } else {
+              const master = await redis!.masterOf(`{p${random.int(0, partitions - 1)}}`);
+              [pid, name] = [master.pid, `redis master :${master.port}`];
+            }
             if (pid === undefined) throw new Error(`no running ${what} to pause`);
             process.kill(pid, 'SIGSTOP');
             say(`fault: pause ${name} for ${(pauseMs / 1000).toFixed(1)} s`);
