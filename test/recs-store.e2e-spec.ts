@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import type Redis from 'ioredis';
-import { DEFAULT_PARAMS, InMemoryRecStore, RecParams, RecPending, planInteractions } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, InMemoryRecStore, RecParams, RecPending, decodeDecayed, planInteractions } from '@tidemark/recommend';
 import { PARTITION_OF_LUA, partitionOf } from '@tidemark/contracts';
 import { KEY_PART_LUA, connectRedis, encodeKeyPart, isWellFormed } from '@tidemark/state';
 import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
@@ -118,6 +118,22 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]))).rejects.toThrow(/refused: /);
     expect(await client.exists('wt:{p0}:tr')).toBe(0);
     expect(await red.lastSeq(0)).toBe(0);
+  });
+
+  it('a checkpoint Redis did not take (a conflict, or refused) leaves nothing of itself in the next one', async () => {
+    const params = { ...DEFAULT_PARAMS };
+    const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'undo:' });
+    const trend = (item: string) => RecPending.of(params, [[{ op: 'trend' as const, item, w: 1, t: T }]]);
+    const overall = async () => decodeDecayed((await client.hget('undo:{p0}:tr', '*'))!, false).list.items.map((x) => x.item).sort();
+    expect(await red.restore(0)).toBe(0);
+    expect(await red.checkpoint({ partition: 0, expectedSeq: 5, newSeq: 6 }, trend('A'))).toEqual({ status: 'conflict', lastSeq: 0 });
+    expect(await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, trend('B'))).toEqual({ status: 'ok' });
+    expect(await overall()).toEqual(['B']);
+    await client.set('undo:{p0}:u', 'x'); // not a hash: the next checkpoint is refused
+    await expect(red.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2 }, RecPending.of(params, [[{ op: 'trend', item: 'C', w: 1, t: T }, { op: 'seen', user: 'u', item: 'C', t: T }]]))).rejects.toThrow(/refused: /);
+    await client.del('undo:{p0}:u');
+    expect(await red.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2 }, trend('D'))).toEqual({ status: 'ok' });
+    expect(await overall()).toEqual(['B', 'D']);
   });
 
   it('refuses a checkpoint holding a lone surrogate, or arguments that do not add up, writing nothing', async () => {

@@ -33,7 +33,7 @@ import {
   PartialHash,
   PartialReader,
   PartialSource,
-  PartialStage,
+  PartialChanges,
   ReadContext,
   ReadRequest,
   RecCheckpointResult,
@@ -131,13 +131,13 @@ function sendable(x: string, what: string): string {
 }
 
 /**
- * The checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a staged checkpoint sets
- * and deletes, then the pending visits' windows. Every id and value is checked to be well-formed Unicode (ids
+ * The checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets and
+ * deletes, then the pending visits' windows. Every id and value is checked to be well-formed Unicode (ids
  * reach the buffer from events, which ingestion already refuses with a lone surrogate).
  */
-export function checkpointArgs(stage: PartialStage, pending: RecPending, partitions: number): string[] {
+export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): string[] {
   const out: string[] = [];
-  const changes = stage.changes();
+  const changes = changed.encode();
   for (const h of PARTIAL_HASHES) {
     const { set, del } = changes[h];
     out.push(String(set.length), String(del.length));
@@ -276,35 +276,36 @@ export class RedisRecStore implements RecStore {
   async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
     if (!this.partials.has(fence.partition)) await this.restore(fence.partition);
     const partial = this.partials.get(fence.partition)!;
-    const stage = partial.stage(pending);
-    // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
-    // durable (docs/scale-out.md "Durability on failover").
-    const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) =>
-      pipe.tidemarkRecsCheckpoint(
-        this.partitionKey(fence.partition, 'part'),
-        this.fallbackFence(fence.partition),
-        ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
-        GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
-        String(fence.expectedSeq),
-        String(fence.newSeq),
-        this.pre,
-        String(this.options.sessionTtlMs),
-        stage.clock === null ? '' : String(stage.clock),
-        fence.token === undefined ? '' : String(fence.token),
-        ...checkpointArgs(stage, pending, this.partitions),
-      ),
-    );
-    const [written, seq] = reply;
-    if (written === 2) {
-      this.partials.delete(fence.partition); // not ours any more
-      return { status: 'fenced', token: Number(seq) };
+    // The pending changes go into the partial in place; unless Redis took them, the partial is dropped and read
+    // again at the next use (it would hold changes Redis does not).
+    let result: RecCheckpointResult | undefined;
+    try {
+      const changed = partial.apply(pending);
+      // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
+      // durable (docs/scale-out.md "Durability on failover").
+      const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) =>
+        pipe.tidemarkRecsCheckpoint(
+          this.partitionKey(fence.partition, 'part'),
+          this.fallbackFence(fence.partition),
+          ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
+          GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
+          String(fence.expectedSeq),
+          String(fence.newSeq),
+          this.pre,
+          String(this.options.sessionTtlMs),
+          changed.clock === null ? '' : String(changed.clock),
+          fence.token === undefined ? '' : String(fence.token),
+          ...checkpointArgs(changed, pending, this.partitions),
+        ),
+      );
+      const [written, seq] = reply;
+      if (written === 2) result = { status: 'fenced', token: Number(seq) }; // not ours any more
+      else if (written !== 1) result = { status: 'conflict', lastSeq: Number(seq) }; // another writer
+      else result = durable ? { status: 'ok' } : { status: 'ok', durable: false };
+      return result;
+    } finally {
+      if (result?.status !== 'ok') this.partials.delete(fence.partition);
     }
-    if (written !== 1) {
-      this.partials.delete(fence.partition); // another writer: read again at the next use
-      return { status: 'conflict', lastSeq: Number(seq) };
-    }
-    partial.commit(stage);
-    return durable ? { status: 'ok' } : { status: 'ok', durable: false };
   }
 
   context(req: ReadRequest): Promise<ReadContext> {

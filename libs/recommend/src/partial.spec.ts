@@ -3,7 +3,7 @@ import { valueAt } from './decay';
 import type { Interaction } from './interactions';
 import type { SessionItem } from './ops';
 import { DEFAULT_PARAMS, Level, RecParams } from './params';
-import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, mergeDecayed, mergeLatest, trendingField } from './partial';
+import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, mergeDecayed, mergeDecayedFields, mergeLatest, trendingField } from './partial';
 import { RecPending } from './pending';
 import { planInteractions } from './planner';
 import { Recommender } from './recommender';
@@ -31,7 +31,8 @@ type Gen = { userId: string; sessionId: string; productId: string; level: Level;
 /**
  * Batches of interactions through `parts` partitions (a visit's partition: its index mod parts), each
  * partition planning against its own windows, folding into its pending buffer and checkpointing into its
- * partial every other batch; and the same ops applied to one shared in-memory store, batch by batch.
+ * partial every other batch (encoding the fields changed, as the store does: later reads use the encodings
+ * it kept); and the same ops applied to one shared in-memory store, batch by batch.
  */
 function build(batches: Gen[][], params: RecParams, parts: number) {
   const partials = Array.from({ length: parts }, () => new RecPartial(params));
@@ -51,7 +52,7 @@ function build(batches: Gen[][], params: RecParams, parts: number) {
     }
     if (i % 2 === 1 || i === batches.length - 1) {
       for (let p = 0; p < parts; p++) {
-        partials[p].apply(pendings[p]);
+        partials[p].apply(pendings[p]).encode(); // as a checkpoint does: members' encodings are kept for the next
         pendings[p].clear();
       }
     }
@@ -110,7 +111,7 @@ describe('partials (hand-computed)', () => {
     ]);
   });
 
-  it('a partial encodes one field per product, user and list; a staged checkpoint leaves the partial as it was until committed', () => {
+  it('a partial encodes one field per product, user and list; a checkpoint names the fields it changed', () => {
     const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H };
     const partial = new RecPartial(params);
     const plan = planInteractions(
@@ -121,18 +122,42 @@ describe('partials (hand-computed)', () => {
       new Map(),
       params,
     );
-    const st = partial.stage(RecPending.of(params, [plan.ops]));
-    expect(partial.nb.size).toBe(0);
-    const ch = st.changes();
+    const ch = partial.apply(RecPending.of(params, [plan.ops])).encode();
     expect(ch.nb.set.map(([f]) => f).sort()).toEqual(['A', 'B']);
     expect(ch.tr.set.map(([f]) => f).sort()).toEqual(['*', 'c:c']);
     expect(ch.u.set.map(([f]) => f)).toEqual(['u']);
-    partial.commit(st);
-    // A's list: itself 1 at T, B 1 at T + H (relative to A's epoch T: 2), level 1 (min of view and purchase)
-    expect(JSON.parse(partial.encoded('nb', 'A')!)).toEqual([T, T + H, 'c', 'B', 2, 0, 'A', 1, 0]);
+    expect(new Map(ch.nb.set)).toEqual(new Map([['A', partial.encoded('nb', 'A')], ['B', partial.encoded('nb', 'B')]]));
+    // A's list: itself 1 at T, B 1 at T + H (relative to A's epoch T: 2), level 1 (min of view and purchase);
+    // members in no particular order
+    const a = JSON.parse(partial.encoded('nb', 'A')!) as unknown[];
+    expect(a.slice(0, 3)).toEqual([T, T + H, 'c']);
+    expect(decodeDecayed(partial.encoded('nb', 'A')!, true).list.items.sort((x, y) => (x.item < y.item ? -1 : 1))).toEqual([
+      { item: 'A', stored: 1 },
+      { item: 'B', stored: 2 },
+    ]);
     expect(JSON.parse(partial.encoded('u', 'u')!)).toEqual([T + H, 2, 'B', T + H, 'A', T, 'B', T + H]);
-    expect(decodeDecayed(partial.encoded('tr', trendingField(null))!, false).list.items.map((i) => i.item)).toEqual(['B', 'A']);
+    expect(mergeDecayedFields([partial.encoded('tr', trendingField(null))], H, 10).items.map((i) => i.item)).toEqual(['B', 'A']);
     expect(partial.clock).toBe(T + H);
+  });
+
+  it('a member re-encodes when it changes, all members when the list rebases, and a trimmed member leaves the field', () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, trendingSize: 2 };
+    const partial = new RecPartial(params);
+    const view = (p: string, t: number) => RecPending.of(params, [planInteractions([{ userId: 'u', sessionId: `s${t}`, productId: p, categoryId: 'c', level: 1, ts: t }], new Map(), params).ops]);
+    const overall = () => decodeDecayed(partial.encoded('tr', trendingField(null))!, false).list;
+    const byItem = (l: StoredList) => Object.fromEntries(l.items.map((x) => [x.item, x.stored]));
+    partial.apply(view('A', T));
+    partial.apply(view('B', T + H));
+    expect(byItem(overall())).toEqual({ A: 1, B: 2 });
+    partial.apply(view('A', T + H)); // A changes, B does not
+    expect(byItem(overall())).toEqual({ A: 3, B: 2 });
+    partial.apply(view('C', T + 2 * H)); // C (4) in, B (2) trimmed out
+    expect(byItem(overall())).toEqual({ A: 3, C: 4 });
+    partial.apply(view('C', T + 40 * H)); // far past the epoch: rebased, every member rescaled (the old ones drop below MIN_SCORE)
+    const l = overall();
+    expect(l.epoch).toBe(T + 40 * H);
+    expect(byItem(l)).toEqual({ C: 1 });
+    expect(byItem(l)).toEqual(byItem(partial.tr.get(trendingField(null))!.list.top(10)));
   });
 
   it('expires fields by event-time age against the partition clock, overall trending never', () => {
@@ -143,10 +168,9 @@ describe('partials (hand-computed)', () => {
     partial.apply(at(T + 6 * H, 'u2', 'B', 'y'));
     expect([...partial.u.keys()]).toEqual(['u2']); // u1 was 6 s old, past 5 s
     expect([...partial.nb.keys()].sort()).toEqual(['A', 'B']);
-    const st = partial.stage(at(T + 11 * H, 'u2', 'B', 'y'));
-    expect(st.changes().nb.del).toEqual(['A']);
-    expect(st.changes().tr.del).toEqual(['c:x']);
-    partial.commit(st);
+    const ch = partial.apply(at(T + 11 * H, 'u2', 'B', 'y')).encode();
+    expect(ch.nb.del).toEqual(['A']);
+    expect(ch.tr.del).toEqual(['c:x']);
     expect([...partial.tr.keys()].sort()).toEqual(['*', 'c:y']);
     expect([...partial.vs.keys()]).toEqual(['B']);
   });

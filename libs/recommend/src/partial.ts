@@ -47,6 +47,9 @@ export interface DecayedEntry {
   list: DecayedList;
   t: number;
   category?: string;
+  /** Encoded members, kept between checkpoints (encodeEntry), valid for the list's epoch `fragEpoch`. */
+  frags?: Map<string, string>;
+  fragEpoch?: number | null;
 }
 
 /** A latest set's partial (a product's visits): member → latest time; t = the latest of them. */
@@ -80,18 +83,21 @@ export interface PartialExpiry {
   userMs: number;
 }
 
-/** A checkpoint's effect on a partial, computed but not installed: per hash, field → new entry or null (deleted). */
-export class PartialStage {
+/**
+ * The fields one checkpoint changed in a partial (RecPartial.apply): per hash, field → its entry now (the
+ * partial's own object) or null (deleted). `encode` gives what the checkpoint writes.
+ */
+export class PartialChanges {
   readonly nb = new Map<string, DecayedEntry | null>();
   readonly sq = new Map<string, DecayedEntry | null>();
   readonly tr = new Map<string, DecayedEntry | null>();
   readonly vs = new Map<string, LatestEntry | null>();
   readonly u = new Map<string, UserEntry | null>();
+  /** The partition's clock after the checkpoint. */
   clock: number | null = null;
-  sweptAt: number | null = null;
 
   /** Per hash the encoded fields to set and the fields to delete. */
-  changes(): Record<PartialHash, { set: [string, string][]; del: string[] }> {
+  encode(): Record<PartialHash, { set: [string, string][]; del: string[] }> {
     const out = {} as Record<PartialHash, { set: [string, string][]; del: string[] }>;
     for (const h of PARTIAL_HASHES) {
       const set: [string, string][] = [];
@@ -106,7 +112,11 @@ export class PartialStage {
   }
 }
 
-/** One partition's partials, in memory (the write side; the service restores it from Redis). */
+/**
+ * One partition's partials, in memory (the write side; the service restores it from Redis). A checkpoint's
+ * pending changes are applied in place (`apply`); a writer whose checkpoint then fails drops the partial and
+ * restores it from Redis (RedisRecStore), as an operator restores its state from the last checkpoint.
+ */
 export class RecPartial {
   readonly nb = new Map<string, DecayedEntry>();
   readonly sq = new Map<string, DecayedEntry>();
@@ -135,25 +145,25 @@ export class RecPartial {
   }
 
   /**
-   * What applying a checkpoint's pending changes would leave, without touching this partial: the same
-   * arithmetic as InMemoryRecStore.applyPending (segments, rebases, one trim per list; latest times, the newest
-   * kept), on copies of the entries it touches; plus the fields an expiry sweep removes.
+   * Applies a checkpoint's pending changes — the same arithmetic as InMemoryRecStore.applyPending (segments,
+   * rebases, one trim per list; latest times, the newest kept) — and the expiry sweep due; the fields changed.
    */
-  stage(pending: RecPending): PartialStage {
+  apply(pending: RecPending): PartialChanges {
     const p = this.params;
-    const st = new PartialStage();
+    const ch = new PartialChanges();
     const decayed = (h: 'nb' | 'sq' | 'tr', id: string): DecayedEntry => {
-      let e = st[h].get(id);
-      if (e) return e;
-      const cur = this[h].get(id);
-      e = cur ? { list: cur.list.clone(), t: cur.t, ...(cur.category !== undefined ? { category: cur.category } : {}) } : { list: new DecayedList(), t: -Infinity };
-      st[h].set(id, e);
+      let e = this[h].get(id);
+      if (!e) this[h].set(id, (e = { list: new DecayedList(), t: -Infinity }));
+      ch[h].set(id, e);
       return e;
     };
     const add = (e: DecayedEntry, segs: readonly PendingSegment[], h: number, keep: number) => {
       e.list.addSegments(segs, h);
       e.list.trim(keep);
-      for (const s of segs) if (s.tmax > e.t) e.t = s.tmax;
+      for (const s of segs) {
+        if (s.tmax > e.t) e.t = s.tmax;
+        if (e.frags) for (const m of s.members.keys()) e.frags.delete(m);
+      }
     };
     for (const [id, segs] of pending.neighbours) add(decayed('nb', id), segs, p.coocHalfLifeMs, p.neighbours);
     for (const [id, segs] of pending.sequences) add(decayed('sq', id), segs, p.coocHalfLifeMs, p.neighbours);
@@ -174,19 +184,15 @@ export class RecPartial {
       return t;
     };
     for (const [id, xs] of pending.postings) {
-      let e = st.vs.get(id);
-      if (!e) {
-        const cur = this.vs.get(id);
-        st.vs.set(id, (e = { m: new Map(cur?.m), t: cur?.t ?? -Infinity }));
-      }
+      let e = this.vs.get(id);
+      if (!e) this.vs.set(id, (e = { m: new Map(), t: -Infinity }));
+      ch.vs.set(id, e);
       e.t = Math.max(e.t, latest(e.m, xs, p.knnVisits));
     }
     const user = (id: string): UserEntry => {
-      let e = st.u.get(id);
-      if (!e) {
-        const cur = this.u.get(id);
-        st.u.set(id, (e = { recent: new Map(cur?.recent), bought: new Map(cur?.bought), t: cur?.t ?? -Infinity }));
-      }
+      let e = this.u.get(id);
+      if (!e) this.u.set(id, (e = { recent: new Map(), bought: new Map(), t: -Infinity }));
+      ch.u.set(id, e);
       return e;
     };
     for (const [id, xs] of pending.recent) {
@@ -197,27 +203,9 @@ export class RecPartial {
       const e = user(id);
       e.t = Math.max(e.t, latest(e.bought, xs, p.userBought));
     }
-    st.clock = pending.clock === null ? this.clock : Math.max(this.clock ?? -Infinity, pending.clock);
-    this.sweep(st);
-    return st;
-  }
-
-  /** Installs a staged checkpoint (after Redis took it). */
-  commit(st: PartialStage): void {
-    for (const h of PARTIAL_HASHES) {
-      const target = this[h] as Map<string, unknown>;
-      for (const [id, e] of st[h] as Map<string, unknown>) {
-        if (e === null) target.delete(id);
-        else target.set(id, e);
-      }
-    }
-    this.clock = st.clock;
-    if (st.sweptAt !== null) this.sweptAt = st.sweptAt;
-  }
-
-  /** Applies a checkpoint's pending changes at once (tests, tools). */
-  apply(pending: RecPending): void {
-    this.commit(this.stage(pending));
+    this.clock = ch.clock = pending.clock === null ? this.clock : Math.max(this.clock ?? -Infinity, pending.clock);
+    this.sweep(ch);
+    return ch;
   }
 
   /** The encoded value of one field (null: none), as a checkpoint writes it. */
@@ -226,16 +214,21 @@ export class RecPartial {
     return e === undefined ? null : encodeEntry(h, e);
   }
 
-  private sweep(st: PartialStage): void {
-    const now = st.clock;
+  /** Deletes the fields whose last addition is older than their TTL (when the clock moved enough since the last sweep). */
+  private sweep(ch: PartialChanges): void {
+    const now = ch.clock;
     const ttls = [this.expiry.itemMs, this.expiry.userMs].filter((x) => x > 0);
     if (now === null || ttls.length === 0 || now - this.sweptAt < Math.min(...ttls) / 16) return;
-    st.sweptAt = now;
+    this.sweptAt = now;
     const stale = <H extends PartialHash>(h: H, ttl: number, skip?: string) => {
       if (!(ttl > 0)) return;
-      const staged = st[h] as Map<string, EntryOf[H] | null>;
-      for (const [id, e] of this[h] as Map<string, EntryOf[H]>) if (id !== skip && !staged.has(id) && now - e.t > ttl) staged.set(id, null);
-      for (const [id, e] of staged) if (id !== skip && e !== null && now - e.t > ttl) staged.set(id, null);
+      const entries = this[h] as Map<string, EntryOf[H]>;
+      for (const [id, e] of entries) {
+        if (id !== skip && now - e.t > ttl) {
+          entries.delete(id);
+          (ch[h] as Map<string, EntryOf[H] | null>).set(id, null);
+        }
+      }
     };
     stale('nb', this.expiry.itemMs);
     stale('sq', this.expiry.itemMs);
@@ -251,18 +244,44 @@ function sortedLatest(m: Map<string, number>): { item: string; stored: number }[
   return [...m].map(([item, stored]) => ({ item, stored })).sort(byScoreDesc);
 }
 
-/** nb: [epoch, t, category|null, member, stored, level, …]; sq, tr: [epoch, t, member, stored, …]; vs: [t, member, time, …]; u: [t, recent count, member, time, … (recent, then bought)]. Best / newest first. */
+/**
+ * A decayed list's members as JSON array elements (`,"id",stored[,level]` each), in the list's own order. A
+ * member's piece is kept (`frags`) until the member changes — a checkpoint touches a few members of a list
+ * and re-encodes only those; a rebase (a new epoch) re-encodes all.
+ */
+function decayedMembers(d: DecayedEntry, withLevels: boolean): string {
+  const l = d.list;
+  if (!d.frags || d.fragEpoch !== l.epoch) {
+    d.frags = new Map();
+    d.fragEpoch = l.epoch;
+  }
+  const frags = d.frags;
+  let out = '';
+  for (const [m, stored] of l.scores) {
+    let f = frags.get(m);
+    if (f === undefined) {
+      f = ',' + JSON.stringify(m) + ',' + JSON.stringify(stored) + (withLevels ? ',' + (l.levels.get(m) ?? 0) : '');
+      frags.set(m, f);
+    }
+    out += f;
+  }
+  if (frags.size > l.scores.size) for (const m of frags.keys()) if (!l.scores.has(m)) frags.delete(m);
+  return out;
+}
+
+/**
+ * nb: [epoch, t, category|null, member, stored, level, …]; sq, tr: [epoch, t, member, stored, …] (members in no
+ * particular order: a read merges and sorts); vs: [t, member, time, …]; u: [t, recent count, member, time, …
+ * (recent, then bought)] (newest first).
+ */
 export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H]): string {
-  const out: (string | number | null)[] = [];
   if (h === 'nb' || h === 'sq' || h === 'tr') {
     const d = e as DecayedEntry;
-    out.push(d.list.epoch, d.t);
-    if (h === 'nb') out.push(d.category ?? null);
-    for (const x of d.list.top(Infinity).items) {
-      out.push(x.item, x.stored);
-      if (h === 'nb') out.push(x.level ?? 0);
-    }
-  } else if (h === 'vs') {
+    const head = JSON.stringify(d.list.epoch) + ',' + JSON.stringify(d.t) + (h === 'nb' ? ',' + JSON.stringify(d.category ?? null) : '');
+    return '[' + head + decayedMembers(d, h === 'nb') + ']';
+  }
+  const out: (string | number | null)[] = [];
+  if (h === 'vs') {
     const l = e as LatestEntry;
     out.push(l.t);
     for (const x of sortedLatest(l.m)) out.push(x.item, x.stored);

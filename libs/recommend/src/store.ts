@@ -134,14 +134,40 @@ export function byScoreDesc(a: { item: string; stored: number }, b: { item: stri
   return -byScoreAsc(a, b);
 }
 
-/** The members ZREMRANGEBYRANK 0 (size − keep − 1) would remove: the lowest, ties smallest member first. */
+/** Whether (a, sa) comes before (b, sb) in Redis's sorted-set order: score ascending, ties by member ascending. */
+function before(a: string, sa: number, b: string, sb: number): boolean {
+  return sa < sb || (sa === sb && a < b);
+}
+
+/**
+ * The members ZREMRANGEBYRANK 0 (size − keep − 1) would remove: the lowest, ties smallest member first (in that
+ * order). A list at its cap usually overflows by a few members per checkpoint: those are picked in one pass
+ * (insertion into a short sorted run), not by sorting the whole list.
+ */
 export function overflow(entries: Map<string, number>, keep: number): string[] {
-  if (entries.size <= keep) return [];
-  return [...entries]
-    .map(([item, stored]) => ({ item, stored }))
-    .sort(byScoreAsc)
-    .slice(0, entries.size - keep)
-    .map((x) => x.item);
+  const k = entries.size - keep;
+  if (k <= 0) return [];
+  if (k > 16) {
+    return [...entries]
+      .map(([item, stored]) => ({ item, stored }))
+      .sort(byScoreAsc)
+      .slice(0, k)
+      .map((x) => x.item);
+  }
+  const items: string[] = [];
+  const scores: number[] = [];
+  for (const [item, stored] of entries) {
+    if (items.length === k && !before(item, stored, items[k - 1], scores[k - 1])) continue;
+    let i = items.length === k ? k - 1 : items.length;
+    while (i > 0 && before(item, stored, items[i - 1], scores[i - 1])) {
+      items[i] = items[i - 1];
+      scores[i] = scores[i - 1];
+      i--;
+    }
+    items[i] = item;
+    scores[i] = stored;
+  }
+  return items;
 }
 
 /** A forward-decayed list (co-occurrence, rules, trending): numbers relative to its epoch, levels above a view. */
