@@ -197,6 +197,37 @@ async function dedupHop(servers: BenchServers, count: number): Promise<{ rate: n
   return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, natsPerEvent: msgs / count };
 }
 
+/** Bytes Redis has read from its clients (INFO stats total_net_input_bytes). */
+async function redisInputBytes(redis: Awaited<ReturnType<typeof connectRedis>>): Promise<number> {
+  return Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
+}
+
+/**
+ * (r) The recommendation service alone: started and ready on empty streams, then shop traffic is published
+ * into events.clean as dedup would (frames of up to 1,000) and the service drains it. Its CPU, the Redis
+ * commands and the bytes it sends Redis (its checkpoints, almost all) per event, from its ready until drained.
+ */
+async function recommendationHop(servers: BenchServers, count: number, runId: string): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; redisBytesPerEvent: number }> {
+  const port = await freePort();
+  const nc = await connect({ servers: servers.natsUrl });
+  const redis = await connectRedis(servers.redisUrl, 'bench');
+  const child = await startService(
+    'recommendation',
+    { NATS_URL: servers.natsUrl, REDIS_URL: servers.redisUrl, RECOMMENDATION_PORT: String(port), PARTITIONS: String(PARTITIONS) },
+    `http://127.0.0.1:${port}/health/ready`,
+  );
+  const [cpu0, cmd0, bytes0] = [cpuMicros(child.pid!), await redisCommands(redis), await redisInputBytes(redis)];
+  const t0 = performance.now();
+  await prefillClean(servers.natsUrl, count, runId);
+  while (!(await consumersDrained(nc, streams.clean.name, durables.recommendation))) await new Promise((r) => setTimeout(r, 10));
+  const ms = performance.now() - t0;
+  const [cpu, cmds, bytes] = [cpuMicros(child.pid!) - cpu0, (await redisCommands(redis)) - cmd0, (await redisInputBytes(redis)) - bytes0];
+  await stopChild(child);
+  await redis.quit();
+  await nc.close();
+  return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, redisBytesPerEvent: bytes / count };
+}
+
 async function consumersDrained(nc: NatsConnection, stream: string, durable: (p: number) => string): Promise<boolean> {
   const jsm = await jetstream(nc).jetstreamManager();
   for (let p = 0; p < PARTITIONS; p++) {
@@ -419,6 +450,8 @@ interface FullRun {
   /** Redis commands per event, by command. */
   redisByCommand: Record<string, number>;
   redisBytesPerEvent: number;
+  /** Bytes all clients sent Redis per event (commands and their arguments). */
+  redisInPerEvent: number;
   /** JetStream bytes stored per event, by stream (file storage; raw and clean frames, results). */
   streamBytesPerEvent: Record<string, number>;
 }
@@ -458,7 +491,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     bodies.push(Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n'));
     const memory0 = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
     const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
-    const [cmd0, msg0] = [await redisCommands(redis), await natsMessages(servers.natsMonitorUrl)];
+    const [cmd0, msg0, in0] = [await redisCommands(redis), await natsMessages(servers.natsMonitorUrl), await redisInputBytes(redis)];
     const byClient0 = await natsMessagesByClient(servers.natsMonitorUrl);
     const calls0 = await redisCommandCalls(redis);
     const jsm = await jetstream(nc).jetstreamManager();
@@ -489,6 +522,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const ms = performance.now() - t0;
     const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - cpu0[k]) / count]));
     const cmds = (await redisCommands(redis)) - cmd0;
+    const redisIn = (await redisInputBytes(redis)) - in0;
     const msgs = (await natsMessages(servers.natsMonitorUrl)) - msg0;
     const memory = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]) - memory0;
     const byClient1 = await natsMessagesByClient(servers.natsMonitorUrl);
@@ -498,7 +532,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const bytes1 = await bytesOf();
     const streamBytesPerEvent = Object.fromEntries(Object.entries(bytes1).map(([k, v]) => [k, (v - (bytes0[k] ?? 0)) / count]));
     const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / count]).filter(([, v]) => (v as number) > 0));
-    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count, streamBytesPerEvent };
+    return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count, redisInPerEvent: redisIn / count, streamBytesPerEvent };
   } finally {
     for (const c of children) await stopChild(c);
     await redis.quit();
@@ -532,6 +566,7 @@ function printFull(runs: FullRun[], count: number): void {
     .map((c) => [c, m((r) => r.redisByCommand[c] ?? 0)] as const)
     .sort((a, b) => b[1] - a[1]);
   console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+  row('bytes sent to Redis per event', fmt(Math.round(m((r) => r.redisInPerEvent))), '');
   row('Redis memory kept per event, bytes', fmt(Math.round(m((r) => r.redisBytesPerEvent))), '~1,000');
   for (const name of Object.keys(runs[0].streamBytesPerEvent)) row(`JetStream bytes per event: ${name}`, fmt(Math.round(m((r) => r.streamBytesPerEvent[name]))), '');
   const goals: Record<string, string> = { 'nats-server': '≤ 5', ingestion: '≤ 10', dedup: '≤ 8' };
@@ -592,6 +627,15 @@ export async function main(args: string[]): Promise<number> {
       } finally {
         await forB.stop();
       }
+    }
+  }
+  if (parts.has('r')) {
+    const forR = await startBenchServers();
+    try {
+      const r = await recommendationHop(forR, count, `${runId}-recs`);
+      console.log(`  (r) recommendation (service process, clean → Redis):   ${fmt(r.rate)} events/s; ${r.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 10), ${r.redisPerEvent.toFixed(3)} Redis commands and ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
+    } finally {
+      await forR.stop();
     }
   }
   if (parts.has('c')) {
