@@ -3,7 +3,8 @@
  * ingestion, dedup and recommendation processes (test/support/stack.ts). The recommendation service kills
  * itself right after a checkpoint is written and before the batches it covers are acked
  * (TIDEMARK_FAULT=recs-kill-after-checkpoint:N), is started again, and again; afterwards its whole Redis state
- * — co-occurrence, rules, trending, users, visits, categories, clock — equals a run without faults, exactly.
+ * — co-occurrence, rules, trending, users, visits, categories, clock — equals a run without faults, exactly
+ * (each list as a restart reads it, member by member).
  *
  * Exactly: every event has one event time and RECS_SEQ_STEPS=2, so every stored number is a sum of 1, 3, 5
  * and 1/2 — exact in doubles whatever the order of additions — and no list reaches its cap (trimming per
@@ -12,6 +13,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type Redis from 'ioredis';
 import { durables, streams } from '@tidemark/contracts';
+import { DEFAULT_PARAMS, PARTIAL_HASHES, type PartialHash, RecPartial } from '@tidemark/recommend';
 import { connectRedis } from '@tidemark/state';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { natsClient, streamEventCount } from './support/jetstream-read';
@@ -82,18 +84,33 @@ async function recsQuiescent(run: Run): Promise<void> {
   for (let p = 0; p < PARTITIONS; p++) await waitForQuiescence(run.nc, streams.clean.name, durables.recommendation(p), { timeoutMs: 60_000 });
 }
 
-/** Every recommendation key (hashes: every field) and its value, fences left out; and the partitions' clocks. */
+/**
+ * Every recommendation key and its value, fences left out, and the partitions' clocks. A partition's partials
+ * are read back the way a restart reads them (RecPartial.decode) and listed member by member, sorted: the order
+ * of a list's members in its field is not state.
+ */
 async function dump(redis: Redis): Promise<Map<string, unknown>> {
+  const partials = new Set<string>(PARTIAL_HASHES);
   const keys = (await redis.keys('recs:*')).filter((k) => !/^recs:\{p\d+\}:part$/.test(k)).sort();
   const out = new Map<string, unknown>();
+  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => (a[0] < b[0] ? -1 : 1));
   for (const k of keys) {
+    const tagged = /^recs:\{p(\d+)\}:([^:]+)$/.exec(k);
+    if (tagged && partials.has(tagged[2])) continue;
     const type = await redis.type(k);
-    if (type === 'zset') out.set(k, await redis.zrange(k, 0, -1, 'WITHSCORES'));
-    else if (type === 'hash') for (const [f, v] of Object.entries(await redis.hgetall(k)).sort()) out.set(`${k} ${f}`, v);
+    if (type === 'hash') for (const [f, v] of Object.entries(await redis.hgetall(k)).sort()) out.set(`${k} ${f}`, v);
     else out.set(k, await redis.get(k));
   }
-  for (let p = 0; p < PARTITIONS; p++) out.set(`clock ${p}`, await redis.hget(`recs:{p${p}}:part`, 'clock'));
-  return out;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const hashes: Partial<Record<PartialHash, Record<string, string>>> = {};
+    for (const h of PARTIAL_HASHES) hashes[h] = await redis.hgetall(`recs:{p${p}}:${h}`);
+    const partial = RecPartial.decode(DEFAULT_PARAMS, undefined, hashes, null);
+    for (const h of ['nb', 'sq', 'tr'] as const) for (const [f, e] of partial[h]) out.set(`${p} ${h} ${f}`, [e.t, e.category, e.list.epoch, sorted(e.list.scores), sorted(e.list.levels)]);
+    for (const [f, e] of partial.vs) out.set(`${p} vs ${f}`, [e.t, sorted(e.m)]);
+    for (const [f, e] of partial.u) out.set(`${p} u ${f}`, [e.t, sorted(e.recent), sorted(e.bought)]);
+    out.set(`clock ${p}`, await redis.hget(`recs:{p${p}}:part`, 'clock'));
+  }
+  return new Map([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
 }
 
 describe('recommendation checkpoints across kill -9 between a checkpoint and its ack', () => {
