@@ -31,8 +31,8 @@ type Gen = { userId: string; sessionId: string; productId: string; level: Level;
 /**
  * Batches of interactions through `parts` partitions (a visit's partition: its index mod parts), each
  * partition planning against its own windows, folding into its pending buffer and checkpointing into its
- * partial every other batch (encoding the fields changed, as the store does: later reads use the encodings
- * it kept); and the same ops applied to one shared in-memory store, batch by batch.
+ * partial every other batch (encoding the fields changed, as the store does); and the same ops applied to one
+ * shared in-memory store, batch by batch.
  */
 function build(batches: Gen[][], params: RecParams, parts: number) {
   const partials = Array.from({ length: parts }, () => new RecPartial(params));
@@ -52,7 +52,7 @@ function build(batches: Gen[][], params: RecParams, parts: number) {
     }
     if (i % 2 === 1 || i === batches.length - 1) {
       for (let p = 0; p < parts; p++) {
-        partials[p].apply(pendings[p]).encode(); // as a checkpoint does: members' encodings are kept for the next
+        partials[p].apply(pendings[p]).encode(); // as a checkpoint does
         pendings[p].clear();
       }
     }
@@ -140,7 +140,7 @@ describe('partials (hand-computed)', () => {
     expect(partial.clock).toBe(T + H);
   });
 
-  it('a member re-encodes when it changes, all members when the list rebases, and a trimmed member leaves the field', () => {
+  it("a list's field follows its changes: a changed member, a trimmed one, a rebase", () => {
     const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, trendingSize: 2 };
     const partial = new RecPartial(params);
     const view = (p: string, t: number) => RecPending.of(params, [planInteractions([{ userId: 'u', sessionId: `s${t}`, productId: p, categoryId: 'c', level: 1, ts: t }], new Map(), params).ops]);

@@ -47,9 +47,6 @@ export interface DecayedEntry {
   list: DecayedList;
   t: number;
   category?: string;
-  /** Encoded members, kept between checkpoints (encodeEntry), valid for the list's epoch `fragEpoch`. */
-  frags?: Map<string, string>;
-  fragEpoch?: number | null;
 }
 
 /** A latest set's partial (a product's visits): member → latest time; t = the latest of them. */
@@ -160,10 +157,7 @@ export class RecPartial {
     const add = (e: DecayedEntry, segs: readonly PendingSegment[], h: number, keep: number) => {
       e.list.addSegments(segs, h);
       e.list.trim(keep);
-      for (const s of segs) {
-        if (s.tmax > e.t) e.t = s.tmax;
-        if (e.frags) for (const m of s.members.keys()) e.frags.delete(m);
-      }
+      for (const s of segs) if (s.tmax > e.t) e.t = s.tmax;
     };
     for (const [id, segs] of pending.neighbours) add(decayed('nb', id), segs, p.coocHalfLifeMs, p.neighbours);
     for (const [id, segs] of pending.sequences) add(decayed('sq', id), segs, p.coocHalfLifeMs, p.neighbours);
@@ -244,28 +238,10 @@ function sortedLatest(m: Map<string, number>): { item: string; stored: number }[
   return [...m].map(([item, stored]) => ({ item, stored })).sort(byScoreDesc);
 }
 
-/**
- * A decayed list's members as JSON array elements (`,"id",stored[,level]` each), in the list's own order. A
- * member's piece is kept (`frags`) until the member changes — a checkpoint touches a few members of a list
- * and re-encodes only those; a rebase (a new epoch) re-encodes all.
- */
-function decayedMembers(d: DecayedEntry, withLevels: boolean): string {
-  const l = d.list;
-  if (!d.frags || d.fragEpoch !== l.epoch) {
-    d.frags = new Map();
-    d.fragEpoch = l.epoch;
-  }
-  const frags = d.frags;
+/** A decayed list's members as JSON array elements (`,"id",stored[,level]` each), in the list's own order. */
+function decayedMembers(l: DecayedList, withLevels: boolean): string {
   let out = '';
-  for (const [m, stored] of l.scores) {
-    let f = frags.get(m);
-    if (f === undefined) {
-      f = ',' + JSON.stringify(m) + ',' + JSON.stringify(stored) + (withLevels ? ',' + (l.levels.get(m) ?? 0) : '');
-      frags.set(m, f);
-    }
-    out += f;
-  }
-  if (frags.size > l.scores.size) for (const m of frags.keys()) if (!l.scores.has(m)) frags.delete(m);
+  for (const [m, stored] of l.scores) out += ',' + JSON.stringify(m) + ',' + JSON.stringify(stored) + (withLevels ? ',' + (l.levels.get(m) ?? 0) : '');
   return out;
 }
 
@@ -278,7 +254,7 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H]): string 
   if (h === 'nb' || h === 'sq' || h === 'tr') {
     const d = e as DecayedEntry;
     const head = JSON.stringify(d.list.epoch) + ',' + JSON.stringify(d.t) + (h === 'nb' ? ',' + JSON.stringify(d.category ?? null) : '');
-    return '[' + head + decayedMembers(d, h === 'nb') + ']';
+    return '[' + head + decayedMembers(d.list, h === 'nb') + ']';
   }
   const out: (string | number | null)[] = [];
   if (h === 'vs') {
