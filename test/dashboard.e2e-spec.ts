@@ -149,6 +149,9 @@ it('shows what the query APIs answer, live', async () => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${url.dashboard}/?user=u-1`);
+  // The first render can take long on a loaded 2-core machine (Chromium starting beside the whole stack): wait
+  // for the page itself longer than for what it shows.
+  await page.locator('[data-testid="connection"]').first().waitFor({ timeout: 90_000 });
 
   await eventually(async () => expect(await shown(page, 'connection')).toBe('live'), { timeoutMs: 30_000, intervalMs: 100 });
   await eventually(async () => expect(await shown(page, 'gmv')).toBe(money(minute1.value as number)), { timeoutMs: 30_000, intervalMs: 100 });
