@@ -11,7 +11,9 @@ export class MetricsRegistry {
 
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry });
+    // The event-loop lag is sampled every 100 ms, not prom-client's default 10: a 10-ms timer wakes an idle
+    // process 100 times a second, which was most of its idle CPU (6–8 → 2–4 ms a second; docs/benchmarks.md).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     // prom-client also names three gauges `…_total`, which Prometheus reserves for counters; their numbers
     // are the sums of `nodejs_active_handles`, `…_requests` and `…_resources` (by type), which stay.
     for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`nodejs_active_${name}_total`);
