@@ -270,7 +270,7 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H]): string 
   return JSON.stringify(out);
 }
 
-/** A decayed field as read: the list (best first), its last addition's time, the category (nb). */
+/** A decayed field as read: the list (members in stored order), its last addition's time, the category (nb). */
 export function decodeDecayed(value: string, withLevels: boolean): { list: StoredList; t: number; category?: string } {
   const a = JSON.parse(value) as (string | number | null)[];
   const items: StoredList['items'] = [];

@@ -187,14 +187,6 @@ export class DecayedList {
     return l;
   }
 
-  clone(): DecayedList {
-    const l = new DecayedList();
-    l.epoch = this.epoch;
-    for (const [k, v] of this.scores) l.scores.set(k, v);
-    for (const [k, v] of this.levels) l.levels.set(k, v);
-    return l;
-  }
-
   /** Adds w at t; `level` (pairs) keeps the highest one above a view (absent = 1). Trimming is left to `trim`. */
   add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
     if (this.epoch === null) this.epoch = t;
