@@ -11,8 +11,9 @@
  * Claims that fail throw BatchNotApplied: nothing was forwarded, and the same places claim the same ids again,
  * so the batch is retried as it is. A publish that fails, or finds another writer's frame (a zombie instance,
  * a publish whose ack was lost), throws CheckpointConflict: the lifecycle restores the floor from the clean
- * stream and delivers again from there. A crash before a forward redoes the claims (the same place claims the same id); a crash between the
- * forward and the ack finds the forward in the clean stream on restart and skips it.
+ * stream and delivers again from there. A crash before a forward redoes the claims (the same place claims the
+ * same id); a crash between the forward and the ack finds the forward in the clean stream on restart and
+ * skips it.
  */
 import { FrameLimits, encodeFrame, entrySize, EMPTY_FRAME_SIZE, frameCount, isFrame, readFrame, type EventFrame, type FrameEntry } from '@tidemark/contracts';
 import type { ConsumedMessage, DeadLetterRequest } from '@tidemark/jetstream';
