@@ -7,10 +7,11 @@
  *                  against it, and each hop
  *   one-hop limit: consume a batch of a prefilled partitioned stream of frames → one Redis call per batch → ack
  *                  (PartitionConsumer, the same transport the services use)
- *   (a) dedup:       the dedup service (its own process) draining a prefilled events.raw into events.clean,
- *                    with its CPU µs and Redis commands per event
- *   (b) aggregation: the aggregation service draining a prefilled events.clean, all default metrics, on
- *                    simulated shop traffic (Zipf-popular products: what a shop sends)
+ *   (a) dedup:       the dedup service (its own process), ready, then draining events.raw into events.clean as
+ *                    it is filled, with its CPU µs, Redis commands and NATS messages per event
+ *   (b) aggregation: the aggregation service, ready, then draining events.clean as it is filled, all default
+ *                    metrics, on simulated shop traffic (Zipf-popular products: what a shop sends); its CPU
+ *                    µs per event (no window result is published in this run)
  *   (c) end to end:  ingestion + dedup + aggregation as processes; events sent over HTTP until every window
  *                    they fill has fired (final results published)
  *   (d) latency:     under steady live traffic (event time = wall clock, `--rate` events/s for `--seconds`),
@@ -42,7 +43,7 @@ import { JetStreamPublisher, PartitionConsumer, connectNats, decodeFrames, ensur
 import { connectRedis } from '@tidemark/state';
 import { MetricSet, PartitionOperator } from '@tidemark/streaming';
 import { RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
-import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
 
 const PARTITIONS = 8;
 
@@ -99,6 +100,13 @@ async function framedPublishCeiling(natsUrl: string, count: number, runId: strin
   await pub.close();
   await conn.drain();
   return rate(count, ms);
+}
+
+/** Empties events.raw. */
+async function purgeRaw(natsUrl: string): Promise<void> {
+  const purger = await connectNats({ servers: natsUrl, name: 'bench-purge' });
+  await (await purger.jsm()).streams.purge(streams.raw.name);
+  await purger.drain();
 }
 
 async function prefill(natsUrl: string, count: number, runId: string): Promise<number> {
@@ -176,30 +184,38 @@ async function oneHopLimit(natsUrl: string, redisUrl: string, count: number): Pr
   return rate(count, ms);
 }
 
-async function dedupHop(servers: BenchServers, count: number): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; natsPerEvent: number }> {
+/** One service as its own process on the bench servers, ready, with a NATS and a Redis connection to read counters; `stop` ends all three. */
+async function startHop(servers: BenchServers, name: string, portVar: string, extra: Record<string, string> = {}) {
   const port = await freePort();
   const nc = await connect({ servers: servers.natsUrl });
   const redis = await connectRedis(servers.redisUrl, 'bench');
-  const child = await startService(
-    'dedup',
-    { NATS_URL: servers.natsUrl, REDIS_URL: servers.redisUrl, DEDUP_PORT: String(port), PARTITIONS: String(PARTITIONS) },
-    `http://127.0.0.1:${port}/health/ready`,
-  );
-  // Counted from the service's start (it starts draining at once); start-up CPU is left out below.
-  const [cpu0, cmd0, msg0] = [cpuMicros(child.pid!), await redisCommands(redis), await natsMessages(servers.natsMonitorUrl)];
-  const t0 = performance.now();
-  while (!(await consumersDrained(nc, streams.raw.name, durables.dedup))) await new Promise((r) => setTimeout(r, 10));
-  const ms = performance.now() - t0;
-  const [cpu, cmds, msgs] = [cpuMicros(child.pid!) - cpu0, (await redisCommands(redis)) - cmd0, (await natsMessages(servers.natsMonitorUrl)) - msg0];
-  await stopChild(child);
-  await redis.quit();
-  await nc.close();
-  return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, natsPerEvent: msgs / count };
+  const env = { NATS_URL: servers.natsUrl, REDIS_URL: servers.redisUrl, [portVar]: String(port), PARTITIONS: String(PARTITIONS), ...extra };
+  const child = await startService(name, env, `http://127.0.0.1:${port}/health/ready`);
+  const stop = async () => {
+    await stopChild(child);
+    await redis.quit();
+    await nc.close();
+  };
+  return { port, nc, redis, child, stop };
 }
 
-/** Bytes Redis has read from its clients (INFO stats total_net_input_bytes). */
-async function redisInputBytes(redis: Awaited<ReturnType<typeof connectRedis>>): Promise<number> {
-  return Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
+/**
+ * (a) The dedup service alone: ready on an empty events.raw, then `count` events published into it as ingestion
+ * would (frames of up to 1,000), drained into events.clean. Its CPU, Redis commands and its own connection's
+ * NATS messages per event, from its ready until drained (a backlog there before it started would be drained
+ * during its start-up, out of the count).
+ */
+async function dedupHop(servers: BenchServers, count: number, runId: string): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; natsPerEvent: number }> {
+  const { nc, redis, child, stop } = await startHop(servers, 'dedup', 'DEDUP_PORT');
+  const dedupMessages = async () => (await natsMessagesByClient(servers.natsMonitorUrl))['tidemark-dedup'] ?? 0;
+  const [cpu0, cmd0, msg0] = [cpuMicros(child.pid!), await redisCommands(redis), await dedupMessages()];
+  const t0 = performance.now();
+  await prefill(servers.natsUrl, count, runId);
+  while (!(await consumersDrained(nc, streams.raw.name, durables.dedup))) await new Promise((r) => setTimeout(r, 10));
+  const ms = performance.now() - t0;
+  const [cpu, cmds, msgs] = [cpuMicros(child.pid!) - cpu0, (await redisCommands(redis)) - cmd0, (await dedupMessages()) - msg0];
+  await stop();
+  return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, natsPerEvent: msgs / count };
 }
 
 /**
@@ -208,23 +224,14 @@ async function redisInputBytes(redis: Awaited<ReturnType<typeof connectRedis>>):
  * commands and the bytes it sends Redis (its checkpoints, almost all) per event, from its ready until drained.
  */
 async function recommendationHop(servers: BenchServers, count: number, runId: string): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; redisBytesPerEvent: number }> {
-  const port = await freePort();
-  const nc = await connect({ servers: servers.natsUrl });
-  const redis = await connectRedis(servers.redisUrl, 'bench');
-  const child = await startService(
-    'recommendation',
-    { NATS_URL: servers.natsUrl, REDIS_URL: servers.redisUrl, RECOMMENDATION_PORT: String(port), PARTITIONS: String(PARTITIONS) },
-    `http://127.0.0.1:${port}/health/ready`,
-  );
+  const { nc, redis, child, stop } = await startHop(servers, 'recommendation', 'RECOMMENDATION_PORT');
   const [cpu0, cmd0, bytes0] = [cpuMicros(child.pid!), await redisCommands(redis), await redisInputBytes(redis)];
   const t0 = performance.now();
   await prefillClean(servers.natsUrl, count, runId);
   while (!(await consumersDrained(nc, streams.clean.name, durables.recommendation))) await new Promise((r) => setTimeout(r, 10));
   const ms = performance.now() - t0;
   const [cpu, cmds, bytes] = [cpuMicros(child.pid!) - cpu0, (await redisCommands(redis)) - cmd0, (await redisInputBytes(redis)) - bytes0];
-  await stopChild(child);
-  await redis.quit();
-  await nc.close();
+  await stop();
   return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, redisBytesPerEvent: bytes / count };
 }
 
@@ -242,22 +249,22 @@ async function prefillClean(natsUrl: string, count: number, runId: string): Prom
   await publishFrames(natsUrl, framesOf(shopEvents(count, runId, Date.UTC(2026, 0, 1)), subjects.clean));
 }
 
-async function aggregationHop(natsUrl: string, redisUrl: string, count: number): Promise<{ rate: number; batch: number; retries: number }> {
-  const port = await freePort();
-  const nc = await connect({ servers: natsUrl });
-  const child = await startService(
-    'aggregation',
-    { NATS_URL: natsUrl, REDIS_URL: redisUrl, AGGREGATION_PORT: String(port), PARTITIONS: String(PARTITIONS), WATERMARK_IDLE_ADVANCE: 'off' },
-    `http://127.0.0.1:${port}/health/ready`,
-  );
+/**
+ * (b) The aggregation service alone: ready on an empty events.clean, then shop traffic published into it as
+ * dedup would, drained. Its rate and CPU per event from its ready until drained, the mean batch, retries.
+ */
+async function aggregationHop(servers: BenchServers, count: number, runId: string): Promise<{ rate: number; cpuPerEvent: number; batch: number; retries: number }> {
+  const { port, nc, child, stop } = await startHop(servers, 'aggregation', 'AGGREGATION_PORT', { WATERMARK_IDLE_ADVANCE: 'off' });
+  const cpu0 = cpuMicros(child.pid!);
   const t0 = performance.now();
+  await prefillClean(servers.natsUrl, count, runId);
   while (!(await consumersDrained(nc, streams.clean.name, durables.aggregation))) await new Promise((r) => setTimeout(r, 20));
   const ms = performance.now() - t0;
+  const cpu = cpuMicros(child.pid!) - cpu0;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  await stopChild(child);
-  await nc.close();
+  await stop();
   const retries = [...text.matchAll(/^tidemark_consumer_retries_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
-  return { rate: rate(count, ms), batch: meanBatch(text), retries };
+  return { rate: rate(count, ms), cpuPerEvent: cpu / count, batch: meanBatch(text), retries };
 }
 
 interface EndToEnd {
@@ -599,14 +606,14 @@ export async function main(args: string[]): Promise<number> {
       ceiling = await framedPublishCeiling(servers.natsUrl, Math.min(count, 100_000), runId);
       console.log(`  framed publish ceiling (parse, frame, publish; no HTTP): ${fmt(ceiling)} events/s`);
       // The hops drain their own prefilled backlog: the ceiling's frames are gone from their way first.
-      const purger = await connectNats({ servers: servers.natsUrl, name: 'bench-purge' });
-      await (await purger.jsm()).streams.purge(streams.raw.name);
-      await purger.drain();
+      await purgeRaw(servers.natsUrl);
       await prefill(servers.natsUrl, count, runId);
       const limit = await oneHopLimit(servers.natsUrl, servers.redisUrl, count);
       console.log(`  one-hop limit (batch consume → one Redis call → ack):   ${fmt(limit)} events/s  ratio ${(limit / ceiling).toFixed(2)}`);
       if (parts.has('a')) {
-        const dedup = await dedupHop(servers, count);
+        // dedup starts on an empty stream and is timed on a backlog published once it is ready
+        await purgeRaw(servers.natsUrl);
+        const dedup = await dedupHop(servers, count, `${runId}-dedup`);
         console.log(`  (a) dedup (service process, raw → clean):              ${fmt(dedup.rate)} events/s  ratio ${(dedup.rate / ceiling).toFixed(2)}  (goal ≥ 0.50)`);
         console.log(`      ${dedup.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 8), ${dedup.redisPerEvent.toFixed(2)} Redis commands an event (goal ≤ 1), ${dedup.natsPerEvent.toFixed(3)} NATS messages an event`);
       }
@@ -621,9 +628,8 @@ export async function main(args: string[]): Promise<number> {
       // On servers of their own: nothing left over from (a) in their streams or in Redis.
       const forB = await startBenchServers();
       try {
-        await prefillClean(forB.natsUrl, count, `${runId}-clean`);
-        const aggregation = await aggregationHop(forB.natsUrl, forB.redisUrl, count);
-        console.log(`  (b) aggregation (service process, all 13 metrics):     ${fmt(aggregation.rate)} events/s  ratio ${(aggregation.rate / ceiling).toFixed(2)}  (goal ≥ 0.50); mean batch ${aggregation.batch.toFixed(0)} events, batches retried ${aggregation.retries}`);
+        const aggregation = await aggregationHop(forB, count, `${runId}-clean`);
+        console.log(`  (b) aggregation (service process, all 13 metrics):     ${fmt(aggregation.rate)} events/s  ratio ${(aggregation.rate / ceiling).toFixed(2)}  (goal ≥ 0.50); ${aggregation.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 20); mean batch ${aggregation.batch.toFixed(0)} events, batches retried ${aggregation.retries}`);
       } finally {
         await forB.stop();
       }

@@ -160,6 +160,11 @@ export async function redisCommandCalls(redis: { info(section: string): Promise<
   return out;
 }
 
+/** Bytes Redis has read from its clients (INFO stats total_net_input_bytes). */
+export async function redisInputBytes(redis: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/total_net_input_bytes:(\d+)/.exec(await redis.info('stats'))![1]);
+}
+
 /** Commands Redis has run since it started (INFO commandstats; commands run inside scripts included). */
 export async function redisCommands(redis: { info(section: string): Promise<string> }): Promise<number> {
   const text = await redis.info('commandstats');
