@@ -33,7 +33,7 @@ export const CHAOS_USAGE = `Usage: tidemark chaos [options]
   --faults KINDS     which faults, comma-separated: service,nats,redis,pause (default service,nats,redis;
                      pause: a service instance, nats-server or Redis master frozen 7-10 s, then resumed)
   --dir PATH         where the servers' data and every process's log go (default: a temporary folder)
-  --keep             keep that folder (logs) after the run
+  --keep             keep that folder (logs) after the run (kept anyway when the run is not exact)
 Starts its own servers on free loopback ports (nothing else is touched); exits 1 unless the run was exact.`;
 
 const BIN = path.resolve(__dirname, '..', '..', '..', '..', 'bin', 'tidemark.js');
@@ -140,6 +140,8 @@ export async function chaos(args: string[]): Promise<number> {
   say(`servers and logs in ${dir}`);
   let nats: LocalNatsCluster | undefined;
   let redis: LocalRedisCluster | undefined;
+  /** Whether the run came out exact: a run that did not keeps its folder (the logs) for whoever looks into it. */
+  let exact = false;
   const instances: Instance[] = [];
   const logs: fs.WriteStream[] = [];
   // Interrupted (Ctrl-C, a timeout's SIGTERM): no server or service of the run may outlive it.
@@ -376,14 +378,16 @@ export async function chaos(args: string[]): Promise<number> {
         say(`${stream}: ${ids.length} events, ${distinct.size} distinct; of the accepted ids ${missing.length} missing${missing.length ? ` (${missing.slice(0, 5).join(', ')})` : ''}`);
       }
     }
-    return report.events.lost === 0 && report.events.doubled === 0 && report.windows.differing === 0 ? 0 : 1;
+    exact = report.events.lost === 0 && report.events.doubled === 0 && report.windows.differing === 0;
+    if (!exact && !values.keep && !values.dir) say(`not exact: servers' and services' logs kept in ${dir}`);
+    return exact ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await Promise.all(instances.map((x) => x.kill('SIGTERM').catch(() => undefined)));
     for (const l of logs) l.end();
     await Promise.all([nats?.stop(), redis?.stop()]);
-    if (!values.keep && !values.dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (!values.keep && !values.dir && exact) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
