@@ -57,7 +57,7 @@ describe('formatChaosReport', () => {
     rate: 300,
     events: { sent: 18000, resent: 400, accepted: 18000, counted: 18000, lost: 0, doubled: 0 },
     windows: { compared: 900, differing: 0 },
-    faults: { service: 4, nats: 3, redis: 3, pause: 0 },
+    faults: { service: 4, nats: 3, redis: 3, pause: 0, 'nats-pause': 0 },
     longestStallMs: 7400,
     maxRssKb: { dedup: 90_000, aggregation: 150_000 },
     firstMismatches: [],
@@ -70,6 +70,7 @@ describe('formatChaosReport', () => {
     expect(text).toMatch(/faults\s+10 \(service 4, nats 3, redis 3\)/);
     // pauses are listed when the run had some
     expect(formatChaosReport({ ...base, faults: { ...base.faults, pause: 2 } })).toMatch(/faults\s+12 \(service 4, nats 3, redis 3, pause 2\)/);
+    expect(formatChaosReport({ ...base, faults: { ...base.faults, pause: 2, 'nats-pause': 1 } })).toMatch(/faults\s+13 \(service 4, nats 3, redis 3, pause 2, nats-pause 1\)/);
     expect(text).toMatch(/longest stall\s+7.4 s/);
     expect(text).toMatch(/aggregation 146 MB, dedup 88 MB/);
     expect(text).toMatch(/exact — nothing lost/);

@@ -6,13 +6,15 @@ import type { Random } from '@tidemark/simulator';
 
 /**
  * `service`, `nats`, `redis`: a service instance, a nats-server or a Redis master killed with SIGKILL and
- * started again. `pause`: one of them frozen with SIGSTOP for longer than a partition lease, then resumed
- * (SIGCONT) — a node that stops answering without closing its connections, as behind a network partition or in
- * a long GC pause: a paused service instance wakes as a zombie whose partitions were taken over.
+ * started again. `pause`: a service instance or a Redis master frozen with SIGSTOP for longer than a partition
+ * lease, then resumed (SIGCONT) — a node that stops answering without closing its connections, as behind a
+ * network partition or in a long GC pause: a paused service instance wakes as a zombie whose partitions were
+ * taken over. `nats-pause`: the same for a nats-server, a separate kind because nats-server 2.9.10 does not
+ * always survive it: its replicas can serve diverging histories of a stream (docs/scale-out.md "Chaos").
  */
-export type FaultKind = 'service' | 'nats' | 'redis' | 'pause';
+export type FaultKind = 'service' | 'nats' | 'redis' | 'pause' | 'nats-pause';
 
-export const FAULT_KINDS: readonly FaultKind[] = ['service', 'nats', 'redis', 'pause'];
+export const FAULT_KINDS: readonly FaultKind[] = ['service', 'nats', 'redis', 'pause', 'nats-pause'];
 
 export interface FaultTarget {
   kind: FaultKind;
@@ -69,7 +71,7 @@ export function formatChaosReport(r: ChaosReport): string {
   const kb = (n: number) => `${(n / 1024).toFixed(0)} MB`;
   // Pauses only when the run had them (the line reads as before otherwise).
   const faults = (Object.keys(r.faults) as FaultKind[])
-    .filter((k) => k !== 'pause' || r.faults.pause > 0)
+    .filter((k) => (k !== 'pause' && k !== 'nats-pause') || r.faults[k] > 0)
     .map((k) => `${k} ${r.faults[k]}`)
     .join(', ');
   const total = Object.values(r.faults).reduce((a, b) => a + b, 0);

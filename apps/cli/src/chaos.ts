@@ -17,6 +17,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { decodeFrame, isFrame, streams, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { compareWindows, computeReference, heartbeats, Random, REFERENCE_METRICS, ShopSimulator } from '@tidemark/simulator';
+import { connectRedisClient, dedupKey, MAX_FRAME_EVENTS, RedisDedupStore } from '@tidemark/state';
 import { FAULT_KINDS, formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
 import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
@@ -30,8 +31,10 @@ export const CHAOS_USAGE = `Usage: tidemark chaos [options]
   --fault-every S    a fault every S seconds (default 6)
   --partitions P     partitions (default 8)
   --seed N           traffic and faults (default 1)
-  --faults KINDS     which faults, comma-separated: service,nats,redis,pause (default service,nats,redis;
-                     pause: a service instance, nats-server or Redis master frozen 7-10 s, then resumed)
+  --faults KINDS     which faults, comma-separated: service,nats,redis,pause,nats-pause (default
+                     service,nats,redis; pause: a service instance or Redis master frozen 7-10 s, then
+                     resumed; nats-pause: a nats-server frozen so — nats-server 2.9.10 can lose track of
+                     its own log under it, see docs/scale-out.md "Chaos")
   --dir PATH         where the servers' data and every process's log go (default: a temporary folder)
   --keep             keep that folder (logs) after the run (kept anyway when the run is not exact)
 Starts its own servers on free loopback ports (nothing else is touched); exits 1 unless the run was exact.`;
@@ -219,7 +222,7 @@ export async function chaos(args: string[]): Promise<number> {
     // A session yields about 3 events a second: ask for more than the rate, and cap each second at it.
     const sim = new ShopSimulator({ seed, sessionsPerSecond: Math.max(1, rate / 2) });
     const stalls = new StallTracker();
-    const faults: Record<FaultKind, number> = { service: 0, nats: 0, redis: 0, pause: 0 };
+    const faults: Record<FaultKind, number> = { service: 0, nats: 0, redis: 0, pause: 0, 'nats-pause': 0 };
     const started = Date.now();
     const end = started + seconds * 1000;
     let stop = false;
@@ -258,7 +261,8 @@ export async function chaos(args: string[]): Promise<number> {
           ...instances.map((x) => ({ kind: 'service' as const, name: x.name })),
           ...nats!.nodes.map((n) => ({ kind: 'nats' as const, name: n.name })),
           { kind: 'redis' as const, name: 'a master' },
-          { kind: 'pause' as const, name: 'a service instance, nats-server or Redis master' },
+          { kind: 'pause' as const, name: 'a service instance or Redis master' },
+          { kind: 'nats-pause' as const, name: 'a nats-server' },
         ].filter((t) => kinds.has(t.kind));
         const t = pickFault(random, targets)!;
         const downMs = random.int(500, 3000);
@@ -275,10 +279,10 @@ export async function chaos(args: string[]): Promise<number> {
             say(`fault: kill -9 nats-server ${n.name}`);
             await sleep(downMs);
             await n.start();
-          } else if (t.kind === 'pause') {
+          } else if (t.kind === 'pause' || t.kind === 'nats-pause') {
             // Longer than PARTITION_LEASE_MS (6 s): a paused instance's partitions are taken over while it sleeps.
             const pauseMs = random.int(7000, 10_000);
-            const what = random.pick(['service', 'nats', 'redis'] as const);
+            const what = t.kind === 'nats-pause' ? 'nats' : random.pick(['service', 'redis'] as const);
             let pid: number | undefined;
             let name: string;
             if (what === 'service') {
@@ -367,15 +371,27 @@ export async function chaos(args: string[]): Promise<number> {
     if (report.events.lost > 0 || report.events.doubled > 0) {
       // Where did they go? The ids each stream holds, against what ingestion accepted.
       const accepted = new Set(trafficIds);
+      const held = new Map<string, StreamId[]>();
       for (const stream of [streams.raw.name, streams.clean.name, streams.late.name]) {
         const ids = await streamIds(nats.urls, stream).catch((e) => new Error((e as Error).message));
         if (ids instanceof Error) {
           say(`${stream}: not read (${ids.message})`);
           continue;
         }
-        const distinct = new Set(ids);
+        held.set(stream, ids);
+        const distinct = new Set(ids.map((x) => x.id));
         const missing = [...accepted].filter((id) => !distinct.has(id));
         say(`${stream}: ${ids.length} events, ${distinct.size} distinct; of the accepted ids ${missing.length} missing${missing.length ? ` (${missing.slice(0, 5).join(', ')})` : ''}`);
+      }
+      // Accepted, in the raw stream, not in the clean one: where the raw stream holds them, and what dedup claimed.
+      const clean = new Set((held.get(streams.clean.name) ?? []).map((x) => x.id));
+      const dropped = [...accepted].filter((id) => !clean.has(id));
+      if (dropped.length > 0) {
+        const { lines, rewritten } = await describeClaims(redis.seeds, held.get(streams.raw.name) ?? [], dropped.slice(0, 20));
+        for (const line of lines) say(`not forwarded: ${line}`);
+        if (rewritten > 0) {
+          say(`${rewritten} of these ${lines.length} were claimed by dedup at a raw sequence that holds another event now: the raw stream's history changed after it was delivered (the broker served two histories; docs/scale-out.md "Chaos")`);
+        }
       }
     }
     exact = report.events.lost === 0 && report.events.doubled === 0 && report.windows.differing === 0;
@@ -391,24 +407,32 @@ export async function chaos(args: string[]): Promise<number> {
   }
 }
 
+interface StreamId {
+  id: string;
+  /** The stream sequence of the message holding it, and its subject. */
+  seq: number;
+  subject: string;
+}
+
 /** Every event id a stream holds (frames' indexes, or a single JSON event's id), read with an ordered consumer. */
-async function streamIds(servers: string, stream: string): Promise<string[]> {
+async function streamIds(servers: string, stream: string): Promise<StreamId[]> {
   const nc = await connect({ servers: servers.split(','), noAsyncTraces: true });
   try {
     const js = jetstream(nc);
     const total = (await (await js.jetstreamManager()).streams.info(stream)).state.messages;
     const consumer = await js.consumers.get(stream);
-    const ids: string[] = [];
+    const ids: StreamId[] = [];
     for (let n = 0; n < total; n++) {
       const m = await consumer.next({ expires: 5000 });
       if (!m) break;
+      const at = { seq: m.seq, subject: m.subject };
       try {
         const data = m.data;
-        if (isFrame(data)) for (const id of decodeFrame(data).ids) ids.push(id.toString());
+        if (isFrame(data)) for (const id of decodeFrame(data).ids) ids.push({ id: id.toString(), ...at });
         else {
           // a single JSON event, or a late-output record {metric, event}
           const v = JSON.parse(Buffer.from(data).toString()) as { id?: unknown; event?: { id?: unknown } };
-          ids.push(String(v.id ?? v.event?.id));
+          ids.push({ id: String(v.id ?? v.event?.id), ...at });
         }
       } catch {
         // not an event
@@ -417,6 +441,43 @@ async function streamIds(servers: string, stream: string): Promise<string[]> {
     return ids;
   } finally {
     await nc.close();
+  }
+}
+
+/**
+ * For each id accepted and not in the clean stream: the raw messages holding it, and the place dedup's claim
+ * names (docs/semantics.md "Exactly-once: dedup"). A claim naming a raw sequence that holds another event now
+ * means the raw stream's history changed after dedup read it: the broker served one history, then another.
+ */
+async function describeClaims(seeds: string, raw: readonly StreamId[], ids: readonly string[]): Promise<{ lines: string[]; rewritten: number }> {
+  const bySeq = new Map<number, string[]>();
+  for (const x of raw) {
+    const list = bySeq.get(x.seq) ?? [];
+    list.push(x.id);
+    bySeq.set(x.seq, list);
+  }
+  const redis = await connectRedisClient({ mode: 'cluster', seeds: seeds.split(',') }, 'tidemark-chaos');
+  try {
+    const store = new RedisDedupStore(redis, 0);
+    const lines: string[] = [];
+    let rewritten = 0;
+    for (const id of ids) {
+      const where = raw.filter((x) => x.id === id).map((x) => `${x.subject}@${x.seq}`);
+      const key = dedupKey(id, Number(process.env.DEDUP_SLOTS ?? 65_536));
+      const v = await redis.hgetBuffer(store.slotKey(key.slot), key.field);
+      let claim = 'no claim';
+      if (v) {
+        const seq = Math.floor(v.readUIntBE(2, 6) / MAX_FRAME_EVENTS);
+        const index = v.readUIntBE(2, 6) % MAX_FRAME_EVENTS;
+        const there = bySeq.get(seq)?.[index];
+        if (there !== id) rewritten++;
+        claim = `claimed at raw seq ${seq} index ${index}, which holds ${there ?? 'nothing'} now`;
+      }
+      lines.push(`${id} in raw ${where.join(', ') || 'nowhere'}, ${claim}`);
+    }
+    return { lines, rewritten };
+  } finally {
+    redis.disconnect();
   }
 }
 
