@@ -169,11 +169,17 @@ describe('range queries', () => {
       const rows = (await (await fetch(`${aggUrl}/v1/metrics/product_views?from=${base}&to=${base + 3 * MIN}&key=kp-1699`)).json()) as WindowResultDto[];
       expect(rows.map((r) => [r.key, r.windowStart, r.value])).toEqual([0, 1, 2].map((m) => ['kp-1699', base + m * MIN, 1]));
     });
-    const before = await scanned();
-    const rows = (await (await fetch(`${aggUrl}/v1/metrics/product_views?from=${base}&to=${base + 3 * MIN}&key=kp-1699&limit=2`)).json()) as WindowResultDto[];
-    expect(rows.map((r) => r.windowStart)).toEqual([base, base + MIN]);
-    // The firer shares this Redis (it reads whole panes when a window fires): allow a little, not a walk.
-    expect((await scanned()) - before).toBeLessThan(3);
+    // The firer shares this Redis and reads whole panes when a window fires, which can fall inside the measured
+    // query (one run in three saw 3 such calls): the query's own cost is the same every time — none — while the
+    // firer's comes and goes, so the least of up to five tries is the query's. A walk costs every try.
+    const costs: number[] = [];
+    for (let attempt = 0; attempt < 5 && !costs.includes(0); attempt++) {
+      const before = await scanned();
+      const rows = (await (await fetch(`${aggUrl}/v1/metrics/product_views?from=${base}&to=${base + 3 * MIN}&key=kp-1699&limit=2`)).json()) as WindowResultDto[];
+      expect(rows.map((r) => r.windowStart)).toEqual([base, base + MIN]);
+      costs.push((await scanned()) - before);
+    }
+    expect(Math.min(...costs)).toBe(0);
     await db.quit();
   });
 
