@@ -124,6 +124,48 @@ describe('RedisAggregationStore', () => {
     expect(await client.exists('tm:agg:wm', 'tm:agg:fired', 'tm:agg:res:orders', 'tm:agg:idx:orders')).toBe(0);
   });
 
+  it('records results as the in-memory store does, the last write of a window winning, in a few commands a metric', async () => {
+    await client.flushdb();
+    const metrics = new MetricSet(DEFAULT_METRICS);
+    const store = new RedisAggregationStore(client, metrics);
+    const memory = new MemoryAggregationStore();
+    const result = (metric: string, key: string, start: number, value: string | null) => ({ metric, key, windowStart: start, windowEnd: start + 60_000, value });
+    // 2,500 windows of one metric (more than one command's worth), tricky keys, a window written twice and one
+    // set then deleted in the same call, another metric beside it
+    const batch = [
+      ...Array.from({ length: 2500 }, (_, i) => result('product_views', TRICKY[i % TRICKY.length] + i, (i % 7) * 60_000, `{"v":${i}}`)),
+      result('product_views', 'twice', 0, '{"v":"first"}'),
+      result('orders', 'all', 0, '{"v":1}'),
+      result('product_views', 'twice', 0, '{"v":"second"}'),
+      result('orders', 'gone', 60_000, '{"v":2}'),
+      result('orders', 'gone', 60_000, null),
+    ];
+    const commands = async () => [...(await client.info('commandstats')).matchAll(/^cmdstat_(?:hset|zadd|hdel|zrem):calls=(\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const before = await commands();
+    await store.writeResults(batch);
+    await memory.writeResults(batch);
+    // product_views: 3 HSET + 3 ZADD of 1,000; orders: 1 + 1 set, 1 + 1 deleted
+    expect((await commands()) - before).toBe(10);
+    expect(await store.readResults('product_views', [{ key: 'twice', windowStart: 0, windowEnd: 60_000 }])).toEqual(['{"v":"second"}']);
+    // a later call deletes one of the first
+    await store.writeResults([result('product_views', 'twice', 0, null)]);
+    await memory.writeResults([result('product_views', 'twice', 0, null)]);
+    for (const metric of ['product_views', 'orders']) {
+      const refs = batch.filter((r) => r.metric === metric).map((r) => ({ key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd }));
+      expect(await store.readResults(metric, refs)).toEqual(await memory.readResults(metric, refs));
+      // the index holds exactly the windows the results hash holds, scored by their start
+      const hash = await client.hgetall(AGG_KEYS.results(metric));
+      const index = await client.zrange(AGG_KEYS.index(metric), 0, -1, 'WITHSCORES');
+      const scored = new Map<string, number>();
+      for (let i = 0; i < index.length; i += 2) scored.set(index[i], Number(index[i + 1]));
+      expect([...scored.keys()].sort()).toEqual(Object.keys(hash).sort());
+      for (const member of scored.keys()) expect(scored.get(member)).toBe((JSON.parse(member) as [string, number])[1]);
+    }
+    expect(await store.readResults('product_views', [{ key: 'twice', windowStart: 0, windowEnd: 60_000 }])).toEqual([null]);
+    expect(await store.readResults('orders', [{ key: 'all', windowStart: 0, windowEnd: 60_000 }, { key: 'gone', windowStart: 60_000, windowEnd: 120_000 }])).toEqual(['{"v":1}', null]);
+    expect(await client.hlen(AGG_KEYS.results('product_views'))).toBe(2500);
+  });
+
   it('raises the watermark into every partition before the global key, the horizon after it', async () => {
     await client.flushdb();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));

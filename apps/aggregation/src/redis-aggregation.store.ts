@@ -49,6 +49,9 @@ export const AGGREGATION_GROUP = 'aggregation';
 const part = (p: number) => `${PREFIX}{p${p}}:`;
 const GLOBAL = `${PREFIX}{agg}:`;
 
+/** Results per HSET / ZADD / HDEL / ZREM when results are recorded. */
+const RESULT_CHUNK = 1000;
+
 export const AGG_KEYS = {
   checkpoint: (p: number) => `${part(p)}cp`,
   pane: (p: number, metric: string, pane: number) => `${part(p)}c:${metric}:${pane}`,
@@ -556,13 +559,42 @@ export class RedisAggregationStore implements AggregationStore {
     return this.redis.hmget(AGG_KEYS.results(metric), ...refs.map((r) => resultMember(r.key, r.windowStart, r.windowEnd)));
   }
 
+  /**
+   * Records results: per metric one HSET and one ZADD of every result set, one HDEL and one ZREM of every one
+   * deleted (not two commands a result), in one pipeline. A window written twice in one call keeps its last.
+   */
   async writeResults(results: readonly StoredResult[]): Promise<void> {
     if (results.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    // metric → member → the last write of it
+    const last = new Map<string, Map<string, StoredResult>>();
     for (const r of results) {
+      let m = last.get(r.metric);
+      if (!m) last.set(r.metric, (m = new Map()));
       const member = resultMember(r.key, r.windowStart, r.windowEnd);
-      if (r.value === null) pipeline.hdel(AGG_KEYS.results(r.metric), member).zrem(AGG_KEYS.index(r.metric), member);
-      else pipeline.hset(AGG_KEYS.results(r.metric), member, r.value).zadd(AGG_KEYS.index(r.metric), r.windowStart, member);
+      m.delete(member); // (re)inserted last: writes keep their order
+      m.set(member, r);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [metric, byMember] of last) {
+      const sets: string[] = [];
+      const scored: (string | number)[] = [];
+      const dels: string[] = [];
+      for (const [member, r] of byMember) {
+        if (r.value === null) dels.push(member);
+        else {
+          sets.push(member, r.value);
+          scored.push(r.windowStart, member);
+        }
+      }
+      // Bounded commands: a firing round can publish tens of thousands of results.
+      for (let at = 0; at < sets.length; at += 2 * RESULT_CHUNK) {
+        pipeline.hset(AGG_KEYS.results(metric), ...sets.slice(at, at + 2 * RESULT_CHUNK));
+        pipeline.zadd(AGG_KEYS.index(metric), ...scored.slice(at, at + 2 * RESULT_CHUNK));
+      }
+      for (let at = 0; at < dels.length; at += RESULT_CHUNK) {
+        pipeline.hdel(AGG_KEYS.results(metric), ...dels.slice(at, at + RESULT_CHUNK));
+        pipeline.zrem(AGG_KEYS.index(metric), ...dels.slice(at, at + RESULT_CHUNK));
+      }
     }
     await exec(pipeline);
   }
