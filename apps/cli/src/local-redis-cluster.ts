@@ -74,10 +74,30 @@ function listenable(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Where node ports are drawn from, given the first port of the kernel's ephemeral range (pure): below it, bus
+ * port (+10000) included, so that no outgoing connection of this machine can hold a node's port or bus port
+ * when the node starts, or when it starts again after a kill (a clash seen as "bind: Address already in use"
+ * on the bus port). The whole range 20000–54999 when the ephemeral range leaves too little room below it.
+ */
+export function clusterPortRange(ephemeralLow: number | undefined): { from: number; to: number } {
+  if (ephemeralLow !== undefined && Number.isInteger(ephemeralLow) && ephemeralLow - 10_000 - 10_000 >= 2_000) return { from: 10_000, to: ephemeralLow - 10_000 };
+  return { from: 20_000, to: 55_000 };
+}
+
+function ephemeralLow(): number | undefined {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A free port whose cluster bus port (+10000) is free too, not one taken already. */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
+  const { from, to } = clusterPortRange(ephemeralLow());
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 35_000);
+    const port = from + Math.floor(Math.random() * (to - from));
     if (taken.has(port) || taken.has(port + 10_000) || RESERVED.has(port) || RESERVED.has(port + 10_000)) continue;
     if ((await listenable(port)) && (await listenable(port + 10_000))) return port;
   }
