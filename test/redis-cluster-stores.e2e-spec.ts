@@ -18,6 +18,7 @@ import { referenceResults } from '../libs/streaming/src/testing/reference';
 import { AGG_KEYS, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { AlertStore, KEYS as ALERT_KEYS, LEGACY_KEYS as ALERT_LEGACY_KEYS } from '../apps/alerting/src/alert-store';
+import { describeClaims } from '../apps/cli/src/chaos-diagnosis';
 import { orderCheckpoint } from './support/checkpoints';
 import { H, T, check, interaction } from './support/rec-stores';
 import { type RedisClusterHandle, startRedisCluster } from './support/servers';
@@ -275,6 +276,32 @@ describe('RedisDedupStore on the cluster', () => {
     expect(await store.migrateLegacyKeys()).toBe(4);
     expect(await store.migrateLegacyKeys()).toBe(0);
     expect((await scanKeys(client, 'mg:*')).sort()).toEqual([1, 17, 2, 40].map((s) => store.slotKey(s)).sort());
+  });
+});
+
+describe("tidemark chaos's account of a lost event, on the cluster", () => {
+  it('names the raw message holding each id and where its claim points, and counts claims at a place that holds another event now', async () => {
+    await flushAll();
+    // the services' dedup store: default slots and prefix, as describeClaims reads them
+    const store = new RedisDedupStore(client, 3_600_000);
+    const t = Date.UTC(2026, 11, 6, 14);
+    // the broker served frame (a1, a2) as raw seq 2252 and later stored it at 2260; b1 sits at 2252 now
+    expect(await store.claim([{ id: 'a1', seq: 2252, index: 0, timeMs: t }, { id: 'a2', seq: 2252, index: 1, timeMs: t }, { id: 'c1', seq: 2270, index: 0, timeMs: t }], t)).toEqual(['first', 'first', 'first']);
+    const raw = [
+      { id: 'b1', seq: 2252, subject: 'events.raw.0' },
+      { id: 'a1', seq: 2260, subject: 'events.raw.3' },
+      { id: 'a2', seq: 2260, subject: 'events.raw.3' },
+      { id: 'c1', seq: 2270, subject: 'events.raw.5' },
+      { id: 'd1', seq: 2280, subject: 'events.raw.1' },
+    ];
+    const { lines, rewritten } = await describeClaims(cluster.seeds, raw, ['a1', 'a2', 'c1', 'd1']);
+    expect(rewritten).toBe(2);
+    expect(lines).toEqual([
+      'a1 in raw events.raw.3@2260, claimed at raw seq 2252 index 0, which holds b1 now',
+      'a2 in raw events.raw.3@2260, claimed at raw seq 2252 index 1, which holds nothing now',
+      'c1 in raw events.raw.5@2270, claimed at raw seq 2270 index 0, which holds c1 now',
+      'd1 in raw events.raw.1@2280, no claim',
+    ]);
   });
 });
 

@@ -17,7 +17,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { decodeFrame, isFrame, streams, type TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { compareWindows, computeReference, heartbeats, Random, REFERENCE_METRICS, ShopSimulator } from '@tidemark/simulator';
-import { connectRedisClient, dedupKey, MAX_FRAME_EVENTS, RedisDedupStore } from '@tidemark/state';
+import { describeClaims, type StreamId } from './chaos-diagnosis';
 import { FAULT_KINDS, formatChaosReport, pickFault, StallTracker, type ChaosReport, type FaultKind, type FaultTarget } from './chaos-plan';
 import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
@@ -407,13 +407,6 @@ export async function chaos(args: string[]): Promise<number> {
   }
 }
 
-interface StreamId {
-  id: string;
-  /** The stream sequence of the message holding it, and its subject. */
-  seq: number;
-  subject: string;
-}
-
 /** Every event id a stream holds (frames' indexes, or a single JSON event's id), read with an ordered consumer. */
 async function streamIds(servers: string, stream: string): Promise<StreamId[]> {
   const nc = await connect({ servers: servers.split(','), noAsyncTraces: true });
@@ -441,43 +434,6 @@ async function streamIds(servers: string, stream: string): Promise<StreamId[]> {
     return ids;
   } finally {
     await nc.close();
-  }
-}
-
-/**
- * For each id accepted and not in the clean stream: the raw messages holding it, and the place dedup's claim
- * names (docs/semantics.md "Exactly-once: dedup"). A claim naming a raw sequence that holds another event now
- * means the raw stream's history changed after dedup read it: the broker served one history, then another.
- */
-async function describeClaims(seeds: string, raw: readonly StreamId[], ids: readonly string[]): Promise<{ lines: string[]; rewritten: number }> {
-  const bySeq = new Map<number, string[]>();
-  for (const x of raw) {
-    const list = bySeq.get(x.seq) ?? [];
-    list.push(x.id);
-    bySeq.set(x.seq, list);
-  }
-  const redis = await connectRedisClient({ mode: 'cluster', seeds: seeds.split(',') }, 'tidemark-chaos');
-  try {
-    const store = new RedisDedupStore(redis, 0);
-    const lines: string[] = [];
-    let rewritten = 0;
-    for (const id of ids) {
-      const where = raw.filter((x) => x.id === id).map((x) => `${x.subject}@${x.seq}`);
-      const key = dedupKey(id, Number(process.env.DEDUP_SLOTS ?? 65_536));
-      const v = await redis.hgetBuffer(store.slotKey(key.slot), key.field);
-      let claim = 'no claim';
-      if (v) {
-        const seq = Math.floor(v.readUIntBE(2, 6) / MAX_FRAME_EVENTS);
-        const index = v.readUIntBE(2, 6) % MAX_FRAME_EVENTS;
-        const there = bySeq.get(seq)?.[index];
-        if (there !== id) rewritten++;
-        claim = `claimed at raw seq ${seq} index ${index}, which holds ${there ?? 'nothing'} now`;
-      }
-      lines.push(`${id} in raw ${where.join(', ') || 'nowhere'}, ${claim}`);
-    }
-    return { lines, rewritten };
-  } finally {
-    redis.disconnect();
   }
 }
 
