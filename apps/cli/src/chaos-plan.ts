@@ -10,7 +10,8 @@ import type { Random } from '@tidemark/simulator';
  * lease, then resumed (SIGCONT) — a node that stops answering without closing its connections, as behind a
  * network partition or in a long GC pause: a paused service instance wakes as a zombie whose partitions were
  * taken over. `nats-pause`: the same for a nats-server, a separate kind because nats-server 2.9.10 does not
- * always survive it: its replicas can serve diverging histories of a stream (docs/scale-out.md "Chaos").
+ * always survive it: its replicas can serve diverging histories of a stream (docs/scale-out.md "When the
+ * broker rewrites its log").
  */
 export type FaultKind = 'service' | 'nats' | 'redis' | 'pause' | 'nats-pause';
 

@@ -34,7 +34,7 @@ export const CHAOS_USAGE = `Usage: tidemark chaos [options]
   --faults KINDS     which faults, comma-separated: service,nats,redis,pause,nats-pause (default
                      service,nats,redis; pause: a service instance or Redis master frozen 7-10 s, then
                      resumed; nats-pause: a nats-server frozen so — nats-server 2.9.10 can lose track of
-                     its own log under it, see docs/scale-out.md "Chaos")
+                     its own log under it: docs/scale-out.md "When the broker rewrites its log")
   --dir PATH         where the servers' data and every process's log go (default: a temporary folder)
   --keep             keep that folder (logs) after the run (kept anyway when the run is not exact)
 Starts its own servers on free loopback ports (nothing else is touched); exits 1 unless the run was exact.`;
@@ -390,7 +390,7 @@ export async function chaos(args: string[]): Promise<number> {
         const { lines, rewritten } = await describeClaims(redis.seeds, held.get(streams.raw.name) ?? [], dropped.slice(0, 20));
         for (const line of lines) say(`not forwarded: ${line}`);
         if (rewritten > 0) {
-          say(`${rewritten} of these ${lines.length} were claimed by dedup at a raw sequence that holds another event now: the raw stream's history changed after it was delivered (the broker served two histories; docs/scale-out.md "Chaos")`);
+          say(`${rewritten} of these ${lines.length} were claimed by dedup at a raw sequence that holds another event now: the raw stream's history changed after it was delivered (the broker served two histories; docs/scale-out.md "When the broker rewrites its log")`);
         }
       }
     }
