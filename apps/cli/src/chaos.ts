@@ -387,10 +387,13 @@ export async function chaos(args: string[]): Promise<number> {
       const clean = new Set((held.get(streams.clean.name) ?? []).map((x) => x.id));
       const dropped = [...accepted].filter((id) => !clean.has(id));
       if (dropped.length > 0) {
-        const { lines, rewritten } = await describeClaims(redis.seeds, held.get(streams.raw.name) ?? [], dropped.slice(0, 20));
-        for (const line of lines) say(`not forwarded: ${line}`);
-        if (rewritten > 0) {
-          say(`${rewritten} of these ${lines.length} were claimed by dedup at a raw sequence that holds another event now: the raw stream's history changed after it was delivered (the broker served two histories; docs/scale-out.md "When the broker rewrites its log")`);
+        const account = await describeClaims(redis.seeds, held.get(streams.raw.name) ?? [], dropped.slice(0, 20)).catch((e) => new Error((e as Error).message));
+        if (account instanceof Error) say(`dedup's claims: not read (${account.message})`);
+        else {
+          for (const line of account.lines) say(`not forwarded: ${line}`);
+          if (account.rewritten > 0) {
+            say(`${account.rewritten} of these ${account.lines.length} were claimed by dedup at a raw sequence that holds another event now: the raw stream's history changed after it was delivered (the broker served two histories; docs/scale-out.md "When the broker rewrites its log")`);
+          }
         }
       }
     }
