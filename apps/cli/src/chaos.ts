@@ -22,7 +22,7 @@ import { FAULT_KINDS, formatChaosReport, pickFault, StallTracker, type ChaosRepo
 import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
-import { freePort } from './local-servers';
+import { restartablePort } from './local-servers';
 import { UsageError } from './usage';
 
 export const CHAOS_USAGE = `Usage: tidemark chaos [options]
@@ -176,11 +176,18 @@ export async function chaos(args: string[]): Promise<number> {
       INGESTION_MAX_FUTURE_MS: String(4 * 3_600_000),
       IDLE_TIMEOUT_MS: '3600000',
     };
+    const taken = new Set<number>();
     for (const [service, n] of Object.entries(INSTANCES)) {
       for (let i = 1; i <= n; i++) {
-        const port = await freePort();
+        // Out of the ephemeral range: a killed instance starts again on the same ports.
+        const port = await restartablePort(taken);
+        taken.add(port);
         const env: NodeJS.ProcessEnv = { ...common, [PORT_VAR[service]]: String(port) };
-        if (service === 'ingestion') env.INGESTION_TCP_PORT = String(await freePort());
+        if (service === 'ingestion') {
+          const tcp = await restartablePort(taken);
+          taken.add(tcp);
+          env.INGESTION_TCP_PORT = String(tcp);
+        }
         const log = fs.createWriteStream(path.join(dir, `${service}-${i}.log`), { flags: 'a' });
         logs.push(log);
         instances.push(new Instance(service, `${service}-${i}`, port, env, log));

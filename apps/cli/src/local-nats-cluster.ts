@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { LocalServer, findBinary, freePort, startProcess, waitUntil } from './local-servers';
+import { LocalServer, findBinary, restartablePort, startProcess, waitUntil } from './local-servers';
 
 export interface NatsNodePorts {
   client: number;
@@ -175,11 +175,10 @@ export async function startLocalNatsCluster(options: StartLocalNatsClusterOption
   const ports: NatsNodePorts[] = [];
   if (options.ports) ports.push(...options.ports);
   else {
-    // Distinct: the OS may hand out a port again once it was closed.
+    // Distinct, and out of the ephemeral range: a killed node starts again on the same ports.
     const taken = new Set<number>();
     const pick = async () => {
-      let p = await freePort(HOST);
-      while (taken.has(p)) p = await freePort(HOST);
+      const p = await restartablePort(taken, HOST);
       taken.add(p);
       return p;
     };

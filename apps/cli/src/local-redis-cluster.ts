@@ -14,7 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { keySlot } from '@tidemark/state';
-import { type LocalServer, canConnect, findBinary, startProcess, waitUntil } from './local-servers';
+import { type LocalServer, canConnect, ephemeralLow, findBinary, listenable, restartablePortRanges, startProcess, waitUntil } from './local-servers';
 
 const HOST = '127.0.0.1';
 /** Ports never used (the machine's NATS and Redis). */
@@ -65,32 +65,15 @@ export interface StartLocalRedisClusterOptions {
   onExit?: (pid: number) => void;
 }
 
-function listenable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', () => resolve(false));
-    server.listen({ host: HOST, port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
 /**
  * Where node ports are drawn from, given the first port of the kernel's ephemeral range (pure): below it, bus
- * port (+10000) included, so that no outgoing connection of this machine can hold a node's port or bus port
- * when the node starts, or when it starts again after a kill (a clash seen as "bind: Address already in use"
- * on the bus port). The whole range 20000–54999 when the ephemeral range leaves too little room below it.
+ * port (+10000) included, and apart from the ports of restartable servers (local-servers.ts
+ * restartablePortRanges), so that no outgoing connection can hold a node's port or bus port when the node
+ * starts, or starts again after a kill (a clash seen as "bind: Address already in use" on the bus port). The
+ * whole range 20000–54999 when the ephemeral range leaves too little room below it.
  */
-export function clusterPortRange(ephemeralLow: number | undefined): { from: number; to: number } {
-  if (ephemeralLow !== undefined && Number.isInteger(ephemeralLow) && ephemeralLow - 10_000 - 10_000 >= 2_000) return { from: 10_000, to: ephemeralLow - 10_000 };
-  return { from: 20_000, to: 55_000 };
-}
-
-function ephemeralLow(): number | undefined {
-  try {
-    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-  } catch {
-    return undefined;
-  }
+export function clusterPortRange(ephemeral: number | undefined): { from: number; to: number } {
+  return restartablePortRanges(ephemeral)?.redisNodes ?? { from: 20_000, to: 55_000 };
 }
 
 /** A free port whose cluster bus port (+10000) is free too, not one taken already. */

@@ -55,6 +55,58 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * Ports below the kernel's ephemeral range (first port `ephemeralLow`, Linux's default 32768), for servers that
+ * are killed and started again on the same port: an outgoing connection can take any free port of the
+ * ephemeral range while such a server is down, and its restart then fails with "address already in use".
+ * Split so they never meet (pure):
+ *   restartable   [L − 6000, L)             nats-servers of a local cluster, chaos's service instances
+ *   Redis nodes   [10000, min(L − 16000, 20000))   their cluster bus ports (+10000) 10000 higher
+ * Undefined when the ephemeral range starts too low to leave that room (then: any free port, as before).
+ */
+export function restartablePortRanges(ephemeralLow: number | undefined): { restartable: { from: number; to: number }; redisNodes: { from: number; to: number } } | undefined {
+  if (ephemeralLow === undefined || !Number.isInteger(ephemeralLow) || ephemeralLow < 28_000 || ephemeralLow > 65_536) return undefined;
+  return { restartable: { from: ephemeralLow - 6000, to: ephemeralLow }, redisNodes: { from: 10_000, to: Math.min(ephemeralLow - 16_000, 20_000) } };
+}
+
+/** The first port of this machine's ephemeral range (undefined where /proc does not say). */
+export function ephemeralLow(): number | undefined {
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when nothing listens on `port` of `host` right now. */
+export function listenable(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+const NEVER = new Set([4222, 6222, 8222, 6379, 16379]);
+
+/** A free port for a server that will be restarted on it (see restartablePortRanges), not in `taken`. */
+export async function restartablePort(taken: Set<number> = new Set(), host = '127.0.0.1'): Promise<number> {
+  const range = restartablePortRanges(ephemeralLow())?.restartable;
+  if (!range) {
+    let p = await freePort(host);
+    while (taken.has(p)) p = await freePort(host);
+    return p;
+  }
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = range.from + Math.floor(Math.random() * (range.to - range.from));
+    if (taken.has(port) || NEVER.has(port)) continue;
+    if (await listenable(port, host)) return port;
+  }
+  throw new Error(`no free port in ${range.from}-${range.to - 1} on ${host}`);
+}
+
 function hostPort(url: string, defaultPort: number): { host: string; port: number } {
   const u = new URL(url);
   return { host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1', port: u.port ? Number(u.port) : defaultPort };
