@@ -165,7 +165,13 @@ export async function chaos(args: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    [nats, redis] = await Promise.all([startLocalNatsCluster({ size: 3, dataDir: path.join(dir, 'nats') }), startLocalRedisCluster({ masters: 3, replicasPerMaster: 1, dataDir: path.join(dir, 'redis'), persistence: true })]);
+    // Both started together; if one fails, the other is kept so that `finally` stops it (no servers left behind).
+    const [startedNats, startedRedis] = await Promise.allSettled([startLocalNatsCluster({ size: 3, dataDir: path.join(dir, 'nats') }), startLocalRedisCluster({ masters: 3, replicasPerMaster: 1, dataDir: path.join(dir, 'redis'), persistence: true })]);
+    if (startedNats.status === 'fulfilled') nats = startedNats.value;
+    if (startedRedis.status === 'fulfilled') redis = startedRedis.value;
+    if (startedNats.status === 'rejected') throw startedNats.reason;
+    if (startedRedis.status === 'rejected') throw startedRedis.reason;
+    if (!nats || !redis) throw new Error('unreachable: both clusters started');
     say(`NATS cluster ${nats.urls}; Redis Cluster ${redis.seeds}`);
     const common: NodeJS.ProcessEnv = {
       ...clusterServiceEnv(nats.urls, redis.seeds, partitions),
