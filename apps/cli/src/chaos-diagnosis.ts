@@ -2,7 +2,7 @@
  * What `tidemark chaos` says about events it lost (docs/scale-out.md "Chaos"): for ids accepted and missing
  * from the clean stream, the raw messages holding each and the place dedup's claim names.
  */
-import { connectRedisClient, dedupKey, MAX_FRAME_EVENTS, RedisDedupStore } from '@tidemark/state';
+import { connectRedisClient, RedisDedupStore } from '@tidemark/state';
 
 /** An event id as a stream holds it. */
 export interface StreamId {
@@ -26,20 +26,17 @@ export async function describeClaims(seeds: string, raw: readonly StreamId[], id
   }
   const redis = await connectRedisClient({ mode: 'cluster', seeds: seeds.split(',') }, 'tidemark-chaos');
   try {
-    const store = new RedisDedupStore(redis, 0);
+    const store = new RedisDedupStore(redis, 0, { slots: Number(process.env.DEDUP_SLOTS ?? 65_536) });
     const lines: string[] = [];
     let rewritten = 0;
     for (const id of ids) {
       const where = raw.filter((x) => x.id === id).map((x) => `${x.subject}@${x.seq}`);
-      const key = dedupKey(id, Number(process.env.DEDUP_SLOTS ?? 65_536));
-      const v = await redis.hgetBuffer(store.slotKey(key.slot), key.field);
+      const place = await store.placeOf(id);
       let claim = 'no claim';
-      if (v) {
-        const seq = Math.floor(v.readUIntBE(2, 6) / MAX_FRAME_EVENTS);
-        const index = v.readUIntBE(2, 6) % MAX_FRAME_EVENTS;
-        const there = bySeq.get(seq)?.[index];
+      if (place) {
+        const there = bySeq.get(place.seq)?.[place.index];
         if (there !== id) rewritten++;
-        claim = `claimed at raw seq ${seq} index ${index}, which holds ${there ?? 'nothing'} now`;
+        claim = `claimed at raw seq ${place.seq} index ${place.index}, which holds ${there ?? 'nothing'} now`;
       }
       lines.push(`${id} in raw ${where.join(', ') || 'nowhere'}, ${claim}`);
     }

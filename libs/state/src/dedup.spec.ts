@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { InMemoryDedupStore, claimValue, classify, dedupKey, horizonHours, isExpired } from './dedup';
+import { InMemoryDedupStore, claimPlace, claimValue, classify, dedupKey, horizonHours, isExpired } from './dedup';
 
 const HOUR = 3_600_000;
 const TTL = 24 * HOUR;
@@ -10,6 +10,8 @@ describe('dedup claims', () => {
     expect(v).toHaveLength(8);
     expect(v.readUInt16BE(0)).toBe(5);
     expect(v.readUIntBE(2, 6)).toBe(123_456_789 * 4096 + 4095);
+    expect(claimPlace(v)).toEqual({ seq: 123_456_789, index: 4095 });
+    expect(claimPlace(claimValue(2 ** 36 - 1, 0, 0))).toEqual({ seq: 2 ** 36 - 1, index: 0 });
     expect(() => claimValue(1, 4096, 0)).toThrow(RangeError);
     expect(() => claimValue(2 ** 36, 0, 0)).toThrow(RangeError);
   });

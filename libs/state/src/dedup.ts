@@ -60,6 +60,12 @@ export function claimValue(seq: number, index: number, timeMs: number): Buffer {
   return v;
 }
 
+/** The place a claim value names: claimValue's (seq, index), without its hour. */
+export function claimPlace(value: Buffer): { seq: number; index: number } {
+  const place = value.readUIntBE(2, 6);
+  return { seq: Math.floor(place / MAX_FRAME_EVENTS), index: place % MAX_FRAME_EVENTS };
+}
+
 export const hourOf = (timeMs: number): number => Math.floor(timeMs / HOUR_MS);
 
 /** Whole hours a claim is kept: the horizon rounded up, plus the hour it was made in. */

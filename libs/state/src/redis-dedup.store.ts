@@ -1,5 +1,5 @@
 import type { Result } from 'ioredis';
-import { DedupDecision, DedupItem, DedupStore, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
+import { DedupDecision, DedupItem, DedupStore, claimPlace, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
 import { type RedisClient, type WaitPolicy, execDurable, isCluster, moveKeys, scanKeys } from './redis-client';
 import { groupBySlot } from './slots';
 
@@ -173,6 +173,13 @@ export class RedisDedupStore implements DedupStore {
       for (const d of decisions) out.push(d);
     }
     return out;
+  }
+
+  /** Where an id's claim points (null: no claim), for diagnosis (`tidemark chaos`). */
+  async placeOf(id: Buffer | string): Promise<{ seq: number; index: number } | null> {
+    const key = dedupKey(id, this.slots);
+    const value = await this.redis.hgetBuffer(this.slotKey(key.slot), key.field);
+    return value ? claimPlace(value) : null;
   }
 
   async sweep(nowMs: number): Promise<number> {
