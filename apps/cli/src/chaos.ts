@@ -187,13 +187,8 @@ export async function chaos(args: string[]): Promise<number> {
       for (let i = 1; i <= n; i++) {
         // Out of the ephemeral range: a killed instance starts again on the same ports.
         const port = await restartablePort(taken);
-        taken.add(port);
         const env: NodeJS.ProcessEnv = { ...common, [PORT_VAR[service]]: String(port) };
-        if (service === 'ingestion') {
-          const tcp = await restartablePort(taken);
-          taken.add(tcp);
-          env.INGESTION_TCP_PORT = String(tcp);
-        }
+        if (service === 'ingestion') env.INGESTION_TCP_PORT = String(await restartablePort(taken));
         const log = fs.createWriteStream(path.join(dir, `${service}-${i}.log`), { flags: 'a' });
         logs.push(log);
         instances.push(new Instance(service, `${service}-${i}`, port, env, log));

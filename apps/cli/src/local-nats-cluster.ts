@@ -177,11 +177,7 @@ export async function startLocalNatsCluster(options: StartLocalNatsClusterOption
   else {
     // Distinct, and out of the ephemeral range: a killed node starts again on the same ports.
     const taken = new Set<number>();
-    const pick = async () => {
-      const p = await restartablePort(taken, HOST);
-      taken.add(p);
-      return p;
-    };
+    const pick = () => restartablePort(taken, HOST);
     for (let i = 0; i < size; i++) ports.push({ client: await pick(), cluster: await pick(), monitor: await pick() });
   }
 

@@ -10,15 +10,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { keySlot } from '@tidemark/state';
-import { type LocalServer, canConnect, ephemeralLow, findBinary, listenable, restartablePortRanges, startProcess, waitUntil } from './local-servers';
+import { type LocalServer, canConnect, ephemeralLow, findBinary, listenable, RESERVED_PORTS, restartablePortRanges, startProcess, waitUntil } from './local-servers';
 
 const HOST = '127.0.0.1';
-/** Ports never used (the machine's NATS and Redis). */
-const RESERVED = new Set([4222, 6222, 8222, 6379, 16379]);
 
 export interface RedisClusterNode {
   /** 0-based, in creation order: the first `masters` nodes start as masters. */
@@ -81,7 +78,7 @@ async function freeClusterPort(taken: Set<number>): Promise<number> {
   const { from, to } = clusterPortRange(ephemeralLow());
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = from + Math.floor(Math.random() * (to - from));
-    if (taken.has(port) || taken.has(port + 10_000) || RESERVED.has(port) || RESERVED.has(port + 10_000)) continue;
+    if (taken.has(port) || taken.has(port + 10_000) || RESERVED_PORTS.has(port) || RESERVED_PORTS.has(port + 10_000)) continue;
     if ((await listenable(port)) && (await listenable(port + 10_000))) return port;
   }
   throw new Error('no free port pair (port, port + 10000) on 127.0.0.1');

@@ -89,20 +89,25 @@ export function listenable(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-const NEVER = new Set([4222, 6222, 8222, 6379, 16379]);
+/** Ports never used (the machine's NATS and Redis, and Redis's cluster bus port). */
+export const RESERVED_PORTS: ReadonlySet<number> = new Set([4222, 6222, 8222, 6379, 16379]);
 
-/** A free port for a server that will be restarted on it (see restartablePortRanges), not in `taken`. */
+/** A free port for a server that will be restarted on it (see restartablePortRanges), not in `taken`; added to `taken`. */
 export async function restartablePort(taken: Set<number> = new Set(), host = '127.0.0.1'): Promise<number> {
   const range = restartablePortRanges(ephemeralLow())?.restartable;
   if (!range) {
     let p = await freePort(host);
     while (taken.has(p)) p = await freePort(host);
+    taken.add(p);
     return p;
   }
   for (let attempt = 0; attempt < 500; attempt++) {
     const port = range.from + Math.floor(Math.random() * (range.to - range.from));
-    if (taken.has(port) || NEVER.has(port)) continue;
-    if (await listenable(port, host)) return port;
+    if (taken.has(port) || RESERVED_PORTS.has(port)) continue;
+    if (await listenable(port, host)) {
+      taken.add(port);
+      return port;
+    }
   }
   throw new Error(`no free port in ${range.from}-${range.to - 1} on ${host}`);
 }
