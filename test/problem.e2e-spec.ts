@@ -130,6 +130,9 @@ describe('request ids and trace context', () => {
   it('logs each request once with its id, and carries a traceparent from HTTP ingest to the raw frame', async () => {
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const raw = nc.subscribe('events.raw.>', { max: 1 });
+    // The server must hold the subscription before ingestion publishes: else the frame passes unseen and the
+    // loop below waits forever (a CI run timed out so).
+    await nc.flush();
     const res = await fetch(`${stack.url.ingestion}/v1/events`, {
       method: 'POST',
       headers: { ...auth(KEY.ingest), 'content-type': 'application/json', 'x-request-id': 'req-trace-1', traceparent: tp },
