@@ -102,8 +102,8 @@ async function dump(redis: Redis): Promise<Map<string, unknown>> {
     else out.set(k, await redis.get(k));
   }
   for (let p = 0; p < PARTITIONS; p++) {
-    const hashes: Partial<Record<PartialHash, Record<string, string>>> = {};
-    for (const h of PARTIAL_HASHES) hashes[h] = await redis.hgetall(`recs:{p${p}}:${h}`);
+    const hashes: Partial<Record<PartialHash, Record<string, Buffer>>> = {};
+    for (const h of PARTIAL_HASHES) hashes[h] = await redis.hgetallBuffer(`recs:{p${p}}:${h}`);
     const partial = RecPartial.decode(DEFAULT_PARAMS, undefined, hashes, null);
     for (const h of ['nb', 'sq', 'tr'] as const) for (const [f, e] of partial[h]) out.set(`${p} ${h} ${f}`, [e.t, e.category, e.list.epoch, sorted(e.list.scores), sorted(e.list.levels)]);
     for (const [f, e] of partial.vs) out.set(`${p} vs ${f}`, [e.t, sorted(e.m)]);

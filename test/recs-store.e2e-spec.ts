@@ -124,7 +124,7 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'undo:' });
     const trend = (item: string) => RecPending.of(params, [[{ op: 'trend' as const, item, w: 1, t: T }]]);
-    const overall = async () => decodeDecayed((await client.hget('undo:{p0}:tr', '*'))!, false).list.items.map((x) => x.item).sort();
+    const overall = async () => decodeDecayed((await client.hgetBuffer('undo:{p0}:tr', '*'))!, false).list.items.map((x) => x.item).sort();
     expect(await red.restore(0)).toBe(0);
     expect(await red.checkpoint({ partition: 0, expectedSeq: 5, newSeq: 6 }, trend('A'))).toEqual({ status: 'conflict', lastSeq: 0 });
     expect(await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, trend('B'))).toEqual({ status: 'ok' });

@@ -10,12 +10,14 @@
  *
  * Keys (prefix `recs:` by default), all under the partition's hash tag — one Redis Cluster slot a partition:
  *   {p<p>}:part          hash: lastSeq (the partition's last checkpoint; was part:<p>, still read), clock (its highest event time)
- *   {p<p>}:nb            hash: product → [epoch, t, category, neighbour, stored, level, …] (the product itself = its own count)
- *   {p<p>}:sq            hash: product → [epoch, t, next product, stored, …] (sequential rules; itself = its own count)
- *   {p<p>}:tr            hash: `*` (overall) and `c:<category>` → [epoch, t, product, stored, …] (trending)
- *   {p<p>}:vs            hash: product → [t, visit, time, …] (session-kNN: the knnVisits latest visits)
- *   {p<p>}:u             hash: user → [t, n, product, time, … (the n recent), product, time, … (bought)]
+ *   {p<p>}:nb            hash: product → epoch, t, category, (neighbour, stored, level)… (the product itself = its own count)
+ *   {p<p>}:sq            hash: product → epoch, t, (next product, stored)… (sequential rules; itself = its own count)
+ *   {p<p>}:tr            hash: `*` (overall) and `c:<category>` → epoch, t, (product, stored)… (trending)
+ *   {p<p>}:vs            hash: product → t, (visit, time)… (session-kNN: the knnVisits latest visits)
+ *   {p<p>}:u             hash: user → t, n, (product, time)… (the n recent, then bought)
  *   {p<p>}:s:<session>   JSON: the visit's recent window; p = the visit's partition (partitionOf its sessionId)
+ * Partial fields are binary (libs/recommend field-codec.ts; JSON written by earlier versions is still read), so
+ * they are read as Buffers (hmgetBuffer, hgetallBuffer).
  * A field's t is the event time of its last addition: fields older than their TTL (RECS_ITEM_TTL_MS,
  * RECS_USER_TTL_MS, in event time, against the partition's clock) leave memory and their fields go at the
  * next checkpoint; windows keep a wall-clock TTL (RECS_SESSION_TTL_MS). Fields are ids as they are (a field
@@ -132,16 +134,17 @@ function sendable(x: string, what: string): string {
 
 /**
  * The checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets and
- * deletes, then the pending visits' windows. Every id and value is checked to be well-formed Unicode (ids
- * reach the buffer from events, which ingestion already refuses with a lone surrogate).
+ * deletes, then the pending visits' windows. Every id is checked to be well-formed Unicode (ids reach the
+ * buffer from events, which ingestion already refuses with a lone surrogate); values are binary fields
+ * (libs/recommend field-codec.ts), views of one buffer, sent as they are.
  */
-export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): string[] {
-  const out: string[] = [];
+export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): (string | Buffer)[] {
+  const out: (string | Buffer)[] = [];
   const changes = changed.encode();
   for (const h of PARTIAL_HASHES) {
     const { set, del } = changes[h];
     out.push(String(set.length), String(del.length));
-    for (const [f, v] of set) out.push(sendable(f, 'an id'), sendable(v, 'an id'));
+    for (const [f, v] of set) out.push(sendable(f, 'an id'), v);
     for (const f of del) out.push(f);
   }
   out.push(String(pending.windows.size));
@@ -152,7 +155,7 @@ export function checkpointArgs(changed: PartialChanges, pending: RecPending, par
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** CHECKPOINT: [1, newSeq] written, [0, the stored sequence] (the fence moved), or [2, the current token] (fenced); nothing written but on 1. */
-    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, token: string, ...args: string[]): Result<[number, string], Context>;
+    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, token: string, ...args: (string | Buffer)[]): Result<[number, string], Context>;
   }
 }
 
@@ -165,13 +168,13 @@ class RedisPartialSource implements PartialSource {
     private readonly windowKey: (sessionId: string) => string,
   ) {}
 
-  async fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]> {
+  async fields(reqs: readonly FieldRequest[]): Promise<(Buffer | null)[][][]> {
     const live = reqs.filter((r) => r.fields.length > 0);
     if (live.length === 0) return reqs.map(() => []);
     const reads: { key: string; fields: readonly string[] }[] = [];
     for (const r of live) for (let p = 0; p < this.partitions; p++) reads.push({ key: this.key(p, r.hash), fields: r.fields });
     const keys = reads.map((r) => r.key);
-    const res = (await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.hmget(keys[i], ...reads[i].fields))) as (string | null)[][];
+    const res = (await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.hmgetBuffer(keys[i], ...reads[i].fields))) as (Buffer | null)[][];
     let at = 0;
     return reqs.map((r) => {
       if (r.fields.length === 0) return [];
@@ -261,9 +264,9 @@ export class RedisRecStore implements RecStore {
   /** Reads the partition's partials and checkpoint into memory (one pipelined round trip); its sequence. */
   async restore(partition: number): Promise<number> {
     const pipe = this.redis.pipeline().hmget(this.partitionKey(partition, 'part'), 'lastSeq', 'clock').hget(this.fallbackFence(partition), 'lastSeq');
-    for (const h of PARTIAL_HASHES) pipe.hgetall(this.partitionKey(partition, h));
-    const [[seq, clock], before, ...hashes] = (await exec(pipe)) as [[string | null, string | null], string | null, ...Record<string, string>[]];
-    const fields: Partial<Record<PartialHash, Record<string, string>>> = {};
+    for (const h of PARTIAL_HASHES) pipe.hgetallBuffer(this.partitionKey(partition, h));
+    const [[seq, clock], before, ...hashes] = (await exec(pipe)) as [[string | null, string | null], string | null, ...Record<string, Buffer>[]];
+    const fields: Partial<Record<PartialHash, Record<string, Buffer>>> = {};
     PARTIAL_HASHES.forEach((h, i) => (fields[h] = hashes[i]));
     this.partials.set(partition, RecPartial.decode(this.options.params, this.expiry(), fields, clock === null ? null : Number(clock)));
     return Number(seq ?? before ?? 0);

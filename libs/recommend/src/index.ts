@@ -7,3 +7,4 @@ export * from './pending';
 export * from './store';
 export * from './recommender';
 export * from './partial';
+export * from './field-codec';

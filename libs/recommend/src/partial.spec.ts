@@ -3,7 +3,7 @@ import { valueAt } from './decay';
 import type { Interaction } from './interactions';
 import type { SessionItem } from './ops';
 import { DEFAULT_PARAMS, Level, RecParams } from './params';
-import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, mergeDecayed, mergeDecayedFields, mergeLatest, trendingField } from './partial';
+import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, decodeUser, mergeDecayed, mergeDecayedFields, mergeLatest, trendingField } from './partial';
 import { RecPending } from './pending';
 import { planInteractions } from './planner';
 import { Recommender } from './recommender';
@@ -129,13 +129,16 @@ describe('partials (hand-computed)', () => {
     expect(new Map(ch.nb.set)).toEqual(new Map([['A', partial.encoded('nb', 'A')], ['B', partial.encoded('nb', 'B')]]));
     // A's list: itself 1 at T, B 1 at T + H (relative to A's epoch T: 2), level 1 (min of view and purchase);
     // members in no particular order
-    const a = JSON.parse(partial.encoded('nb', 'A')!) as unknown[];
-    expect(a.slice(0, 3)).toEqual([T, T + H, 'c']);
-    expect(decodeDecayed(partial.encoded('nb', 'A')!, true).list.items.sort((x, y) => (x.item < y.item ? -1 : 1))).toEqual([
+    const a = decodeDecayed(partial.encoded('nb', 'A')!, true);
+    expect([a.list.epoch, a.t, a.category]).toEqual([T, T + H, 'c']);
+    expect(a.list.items.sort((x, y) => (x.item < y.item ? -1 : 1))).toEqual([
       { item: 'A', stored: 1 },
       { item: 'B', stored: 2 },
     ]);
-    expect(JSON.parse(partial.encoded('u', 'u')!)).toEqual([T + H, 2, 'B', T + H, 'A', T, 'B', T + H]);
+    const u = decodeUser(partial.encoded('u', 'u')!);
+    expect(u.t).toBe(T + H);
+    expect(new Map(u.recent.map((x) => [x.item, x.stored]))).toEqual(new Map([['A', T], ['B', T + H]]));
+    expect(u.bought).toEqual([{ item: 'B', stored: T + H }]);
     expect(mergeDecayedFields([partial.encoded('tr', trendingField(null))], H, 10).items.map((i) => i.item)).toEqual(['B', 'A']);
     expect(partial.clock).toBe(T + H);
   });

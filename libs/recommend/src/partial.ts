@@ -22,6 +22,7 @@
  * partition's clock (its highest event time), is deleted from memory and its field removed at the next
  * checkpoint (a sweep runs when the clock has moved by a sixteenth of the shortest TTL). Pure, no I/O.
  */
+import { FieldReader, FieldWriter, type StoredValue, binaryField, jsonOf } from './field-codec';
 import type { SessionItem } from './ops';
 import type { Level, RecParams } from './params';
 import type { PendingSegment, RecPending } from './pending';
@@ -93,15 +94,16 @@ export class PartialChanges {
   /** The partition's clock after the checkpoint. */
   clock: number | null = null;
 
-  /** Per hash the encoded fields to set and the fields to delete. */
-  encode(): Record<PartialHash, { set: [string, string][]; del: string[] }> {
-    const out = {} as Record<PartialHash, { set: [string, string][]; del: string[] }>;
+  /** Per hash the encoded fields to set (views of one buffer) and the fields to delete. */
+  encode(): Record<PartialHash, { set: [string, Buffer][]; del: string[] }> {
+    const out = {} as Record<PartialHash, { set: [string, Buffer][]; del: string[] }>;
+    const w = new FieldWriter(16_384);
     for (const h of PARTIAL_HASHES) {
-      const set: [string, string][] = [];
+      const set: [string, Buffer][] = [];
       const del: string[] = [];
       for (const [field, e] of this[h] as Map<string, EntryOf[typeof h] | null>) {
         if (e === null) del.push(field);
-        else set.push([field, encodeEntry(h, e)]);
+        else set.push([field, encodeEntry(h, e, w)]);
       }
       out[h] = { set, del };
     }
@@ -131,7 +133,7 @@ export class RecPartial {
   ) {}
 
   /** A partial from its stored fields (per hash, field → encoded value) and clock. */
-  static decode(params: RecParams, expiry: PartialExpiry | undefined, hashes: Partial<Record<PartialHash, Record<string, string>>>, clock: number | null): RecPartial {
+  static decode(params: RecParams, expiry: PartialExpiry | undefined, hashes: Partial<Record<PartialHash, Record<string, StoredValue>>>, clock: number | null): RecPartial {
     const p = new RecPartial(params, expiry);
     for (const h of PARTIAL_HASHES) {
       const target = p[h] as Map<string, EntryOf[typeof h]>;
@@ -203,7 +205,7 @@ export class RecPartial {
   }
 
   /** The encoded value of one field (null: none), as a checkpoint writes it. */
-  encoded(h: PartialHash, field: string): string | null {
+  encoded(h: PartialHash, field: string): Buffer | null {
     const e = (this[h] as Map<string, EntryOf[typeof h]>).get(field);
     return e === undefined ? null : encodeEntry(h, e);
   }
@@ -232,76 +234,98 @@ export class RecPartial {
   }
 }
 
-// ---- encoding: one field's partial as a compact JSON array (ids as strings, numbers as JSON numbers: exact) ----
+// ---- encoding: one field's partial (field-codec.ts: binary; JSON from an earlier version still read) ----
 
-function sortedLatest(m: Map<string, number>): { item: string; stored: number }[] {
-  return [...m].map(([item, stored]) => ({ item, stored })).sort(byScoreDesc);
-}
-
-/** A decayed list's members as JSON array elements (`,"id",stored[,level]` each), in the list's own order. */
-function decayedMembers(l: DecayedList, withLevels: boolean): string {
-  let out = '';
-  for (const [m, stored] of l.scores) out += ',' + JSON.stringify(m) + ',' + JSON.stringify(stored) + (withLevels ? ',' + (l.levels.get(m) ?? 0) : '');
-  return out;
-}
-
-/**
- * nb: [epoch, t, category|null, member, stored, level, …]; sq, tr: [epoch, t, member, stored, …] (members in no
- * particular order: a read merges and sorts); vs: [t, member, time, …]; u: [t, recent count, member, time, …
- * (recent, then bought)] (newest first).
- */
-export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H]): string {
+/** Writes one field's partial into `w` (members in the maps' own order); the value, a view of `w`'s buffer. */
+export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: FieldWriter = new FieldWriter(256)): Buffer {
+  w.begin();
   if (h === 'nb' || h === 'sq' || h === 'tr') {
     const d = e as DecayedEntry;
-    const head = JSON.stringify(d.list.epoch) + ',' + JSON.stringify(d.t) + (h === 'nb' ? ',' + JSON.stringify(d.category ?? null) : '');
-    return '[' + head + decayedMembers(d.list, h === 'nb') + ']';
-  }
-  const out: (string | number | null)[] = [];
-  if (h === 'vs') {
+    w.f64(d.list.epoch ?? NaN).f64(d.t);
+    if (h === 'nb') {
+      w.str(d.category);
+      for (const [m, stored] of d.list.scores) w.str(m).f64(stored).u8(d.list.levels.get(m) ?? 0);
+    } else for (const [m, stored] of d.list.scores) w.str(m).f64(stored);
+  } else if (h === 'vs') {
     const l = e as LatestEntry;
-    out.push(l.t);
-    for (const x of sortedLatest(l.m)) out.push(x.item, x.stored);
+    w.f64(l.t);
+    for (const [m, t] of l.m) w.str(m).f64(t);
   } else {
     const u = e as UserEntry;
-    out.push(u.t, u.recent.size);
-    for (const x of sortedLatest(u.recent)) out.push(x.item, x.stored);
-    for (const x of sortedLatest(u.bought)) out.push(x.item, x.stored);
+    w.f64(u.t).u32(u.recent.size);
+    for (const [m, t] of u.recent) w.str(m).f64(t);
+    for (const [m, t] of u.bought) w.str(m).f64(t);
   }
-  return JSON.stringify(out);
+  return w.end();
 }
 
 /** A decayed field as read: the list (members in stored order), its last addition's time, the category (nb). */
-export function decodeDecayed(value: string, withLevels: boolean): { list: StoredList; t: number; category?: string } {
-  const a = JSON.parse(value) as (string | number | null)[];
+export function decodeDecayed(value: StoredValue, withLevels: boolean): { list: StoredList; t: number; category?: string } {
   const items: StoredList['items'] = [];
-  const start = withLevels ? 3 : 2;
-  const step = withLevels ? 3 : 2;
-  for (let i = start; i + step - 1 < a.length; i += step) {
-    const level = withLevels ? (a[i + 2] as number) : 0;
-    items.push({ item: a[i] as string, stored: a[i + 1] as number, ...(level > 1 ? { level: level as Level } : {}) });
+  const r = binaryField(value);
+  if (r === null) {
+    // [epoch, t, (nb) category|null, member, stored, (nb) level, …]
+    const a = jsonOf(value) as (string | number | null)[];
+    const start = withLevels ? 3 : 2;
+    const step = withLevels ? 3 : 2;
+    for (let i = start; i + step - 1 < a.length; i += step) {
+      const level = withLevels ? (a[i + 2] as number) : 0;
+      items.push({ item: a[i] as string, stored: a[i + 1] as number, ...(level > 1 ? { level: level as Level } : {}) });
+    }
+    const category = withLevels && typeof a[2] === 'string' ? a[2] : undefined;
+    return { list: { epoch: a[0] as number | null, items }, t: a[1] as number, ...(category !== undefined ? { category } : {}) };
   }
-  const category = withLevels && typeof a[2] === 'string' ? a[2] : undefined;
-  return { list: { epoch: a[0] as number | null, items }, t: a[1] as number, ...(category !== undefined ? { category } : {}) };
+  const epoch = r.f64();
+  const t = r.f64();
+  const category = withLevels ? r.str() : null;
+  while (!r.done) {
+    const item = r.str()!;
+    const stored = r.f64();
+    const level = withLevels ? r.u8() : 0;
+    items.push(level > 1 ? { item, stored, level: level as Level } : { item, stored });
+  }
+  return { list: { epoch: Number.isNaN(epoch) ? null : epoch, items }, t, ...(category !== null ? { category } : {}) };
 }
 
-/** A latest-set field (vs): its members, newest first, and their latest time. */
-export function decodeLatest(value: string): { items: { item: string; stored: number }[]; t: number } {
-  const a = JSON.parse(value) as (string | number)[];
-  const items: { item: string; stored: number }[] = [];
-  for (let i = 1; i + 1 < a.length; i += 2) items.push({ item: a[i] as string, stored: a[i + 1] as number });
-  return { items, t: a[0] as number };
+/** Members and their times until the end of the field (or `n` of them). */
+function latestMembers(r: FieldReader, n = Infinity): { item: string; stored: number }[] {
+  const out: { item: string; stored: number }[] = [];
+  for (let i = 0; i < n && !r.done; i++) out.push({ item: r.str()!, stored: r.f64() });
+  return out;
 }
 
-export function decodeUser(value: string): { recent: { item: string; stored: number }[]; bought: { item: string; stored: number }[]; t: number } {
-  const a = JSON.parse(value) as (string | number)[];
-  const n = a[1] as number;
-  const recent: { item: string; stored: number }[] = [];
-  const bought: { item: string; stored: number }[] = [];
-  for (let i = 2, j = 0; i + 1 < a.length; i += 2, j++) (j < n ? recent : bought).push({ item: a[i] as string, stored: a[i + 1] as number });
-  return { recent, bought, t: a[0] as number };
+/** A latest-set field (vs): its members (in stored order) and their latest time. */
+export function decodeLatest(value: StoredValue): { items: { item: string; stored: number }[]; t: number } {
+  const r = binaryField(value);
+  if (r === null) {
+    // [t, member, time, …]
+    const a = jsonOf(value) as (string | number)[];
+    const items: { item: string; stored: number }[] = [];
+    for (let i = 1; i + 1 < a.length; i += 2) items.push({ item: a[i] as string, stored: a[i + 1] as number });
+    return { items, t: a[0] as number };
+  }
+  const t = r.f64();
+  return { items: latestMembers(r), t };
 }
 
-function decodeEntry(h: PartialHash, value: string): EntryOf[PartialHash] {
+export function decodeUser(value: StoredValue): { recent: { item: string; stored: number }[]; bought: { item: string; stored: number }[]; t: number } {
+  const r = binaryField(value);
+  if (r === null) {
+    // [t, recent count, member, time, … (recent, then bought)]
+    const a = jsonOf(value) as (string | number)[];
+    const n = a[1] as number;
+    const recent: { item: string; stored: number }[] = [];
+    const bought: { item: string; stored: number }[] = [];
+    for (let i = 2, j = 0; i + 1 < a.length; i += 2, j++) (j < n ? recent : bought).push({ item: a[i] as string, stored: a[i + 1] as number });
+    return { recent, bought, t: a[0] as number };
+  }
+  const t = r.f64();
+  const n = r.u32();
+  const recent = latestMembers(r, n);
+  return { recent, bought: latestMembers(r), t };
+}
+
+function decodeEntry(h: PartialHash, value: StoredValue): EntryOf[PartialHash] {
   if (h === 'nb' || h === 'sq' || h === 'tr') {
     const d = decodeDecayed(value, h === 'nb');
     return { list: DecayedList.of(d.list.epoch, d.list.items), t: d.t, ...(d.category !== undefined ? { category: d.category } : {}) };
@@ -343,14 +367,16 @@ export function mergeDecayed(parts: readonly StoredList[], halfLifeMs: number, n
 
 /** The partials of one latest set merged: per member its latest time, newest first (ties: member descending), the newest n. */
 export function mergeLatest(parts: readonly (readonly { item: string; stored: number }[])[], n: number): { item: string; stored: number }[] {
-  if (parts.length === 1) return parts[0].slice(0, n);
   const m = new Map<string, number>();
   for (const l of parts) for (const x of l) if (!(m.get(x.item)! >= x.stored)) m.set(x.item, x.stored);
-  return sortedLatest(m).slice(0, n);
+  return [...m]
+    .map(([item, stored]) => ({ item, stored }))
+    .sort(byScoreDesc)
+    .slice(0, n);
 }
 
 /** One product's neighbour partials (nb fields, one per partition, null: none) merged, and its category. */
-export function mergeNeighbourFields(values: readonly (string | null)[], halfLifeMs: number, n: number): { list: StoredList; category?: string } {
+export function mergeNeighbourFields(values: readonly (StoredValue | null)[], halfLifeMs: number, n: number): { list: StoredList; category?: string } {
   const lists: StoredList[] = [];
   let category: string | undefined;
   let ct = -Infinity;
@@ -364,24 +390,24 @@ export function mergeNeighbourFields(values: readonly (string | null)[], halfLif
 }
 
 /** A rule or trending list's partials merged. */
-export function mergeDecayedFields(values: readonly (string | null)[], halfLifeMs: number, n: number): StoredList {
+export function mergeDecayedFields(values: readonly (StoredValue | null)[], halfLifeMs: number, n: number): StoredList {
   return mergeDecayed(
-    values.filter((v): v is string => v !== null).map((v) => decodeDecayed(v, false).list),
+    values.filter((v): v is StoredValue => v !== null).map((v) => decodeDecayed(v, false).list),
     halfLifeMs,
     n,
   );
 }
 
-export function mergeLatestFields(values: readonly (string | null)[], n: number): { item: string; stored: number }[] {
+export function mergeLatestFields(values: readonly (StoredValue | null)[], n: number): { item: string; stored: number }[] {
   return mergeLatest(
-    values.filter((v): v is string => v !== null).map((v) => decodeLatest(v).items),
+    values.filter((v): v is StoredValue => v !== null).map((v) => decodeLatest(v).items),
     n,
   );
 }
 
 /** A user's partials merged: the userRecent newest products touched, the userBought newest bought. */
-export function mergeUserFields(values: readonly (string | null)[], userRecent: number, userBought: number): UserState {
-  const us = values.filter((v): v is string => v !== null).map(decodeUser);
+export function mergeUserFields(values: readonly (StoredValue | null)[], userRecent: number, userBought: number): UserState {
+  const us = values.filter((v): v is StoredValue => v !== null).map(decodeUser);
   const recent = mergeLatest(
     us.map((u) => u.recent),
     userRecent,
@@ -404,7 +430,7 @@ export interface FieldRequest {
 /** Where a reader finds partials: Redis (one pipelined round trip per call) or partials in memory (tests). */
 export interface PartialSource {
   /** Per request, per field, the encoded value in each partition (null: none there). */
-  fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]>;
+  fields(reqs: readonly FieldRequest[]): Promise<(StoredValue | null)[][][]>;
   /** The highest event time any partition applied (null: none). */
   clock(): Promise<number | null>;
   /** Visits' windows (each lives in its own partition). */
@@ -484,7 +510,7 @@ export class PartialReader implements RecReader {
       if (m.category !== undefined) categories.set(a, m.category);
     });
     const n = req.trending + user.bought.size + anchors.length;
-    const read = new Map<string, (string | null)[]>();
+    const read = new Map<string, (StoredValue | null)[]>();
     [...first.map(trendingField), trendingField(null)].forEach((f, k) => read.set(f, trVals[k]));
     const wanted: string[] = [];
     for (const c of [...first, ...anchors.map((a) => categories.get(a)).filter((c): c is string => c !== undefined)]) if (!wanted.includes(c)) wanted.push(c);
@@ -566,7 +592,7 @@ export class MemoryPartialSource implements PartialSource {
     private readonly windows: (ids: readonly string[]) => Map<string, SessionItem[]> = () => new Map(),
   ) {}
 
-  async fields(reqs: readonly FieldRequest[]): Promise<(string | null)[][][]> {
+  async fields(reqs: readonly FieldRequest[]): Promise<(StoredValue | null)[][][]> {
     return reqs.map((r) => r.fields.map((f) => this.partials.map((p) => p.encoded(r.hash, f))));
   }
 
