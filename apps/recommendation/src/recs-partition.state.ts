@@ -3,8 +3,8 @@
  * docs/recommendations.md "Checkpoints"):
  *   restore     the partition's last checkpointed sequence; memory (pending changes, cached windows) dropped
  *   apply       the batch's interactions planned against the visits' windows (memory, else the checkpoint in
- *               Redis, read once per batch for the visits memory does not hold), their ops folded into the
- *               pending buffer (RecPending: pre-summed, bounded) — no write
+ *               Redis, read once per batch for the visits memory does not hold), straight into the pending
+ *               buffer (planInto; RecPending: pre-summed, bounded) — no write
  *   checkpoint  the whole buffer and the new sequence in one fenced Lua call (RecStore.checkpoint), then the
  *               buffer is cleared and the windows it wrote stay cached
  * Visits are routed by sessionId, so a visit's window is written by its partition alone: memory is always at
@@ -13,7 +13,7 @@
  * top-N trimming).
  */
 import type { DeadLetterRequest, FramedEvent } from '@tidemark/jetstream';
-import { Interaction, RecParams, RecPending, RecStore, SessionItem, interactionsOf, planInteractions } from '@tidemark/recommend';
+import { Interaction, RecParams, RecPending, RecStore, SessionItem, interactionsOf, planInto } from '@tidemark/recommend';
 import type { CheckpointResult, PartitionState } from '@tidemark/runtime';
 
 export interface RecsPartitionOptions {
@@ -59,7 +59,7 @@ export class RecsPartitionState implements PartitionState {
       else missing.add(id);
     }
     if (missing.size > 0) for (const [id, w] of await this.store.sessions([...missing])) known.set(id, w);
-    this.pending.add(planInteractions(interactions, known, this.params).ops);
+    planInto(interactions, known, this.params, this.pending);
   }
 
   async checkpoint(expectedSeq: number, seq: number, _now?: number, token?: number): Promise<CheckpointResult> {

@@ -5,11 +5,14 @@
  */
 import type { Level } from './params';
 
-/** One product in a visit's recent window: its highest level in the visit and when it was last touched. */
+/**
+ * One product in a visit's recent window: its highest level in the visit and when it was last touched. Never
+ * changed in place (a touched product gets a new item), so windows share items.
+ */
 export interface SessionItem {
-  p: string;
-  l: Level;
-  t: number;
+  readonly p: string;
+  readonly l: Level;
+  readonly t: number;
 }
 
 export type RecOp =
@@ -31,3 +34,88 @@ export type RecOp =
   | { op: 'session'; sessionId: string; items: SessionItem[] }
   /** The store's clock: the highest event time applied. */
   | { op: 'clock'; t: number };
+
+/**
+ * Where the planner's ops go (planner.ts `planInto`), one method per kind: RecPending folds them as they come,
+ * with no op object in between; OpList keeps them as RecOps (tests, the reference store, the evaluation).
+ */
+export interface OpSink {
+  onPair(a: string, b: string, w: number, t: number, level: Level): void;
+  onSeq(a: string, b: string, w: number, t: number): void;
+  onVisit(item: string, sessionId: string, t: number): void;
+  onTrend(item: string, category: string | undefined, w: number, t: number): void;
+  onSeen(user: string, item: string, t: number): void;
+  onBought(user: string, item: string, t: number): void;
+  onCategory(item: string, category: string): void;
+  onSession(sessionId: string, items: SessionItem[]): void;
+  onClock(t: number): void;
+}
+
+/** An OpSink that keeps the ops, in order. */
+export class OpList implements OpSink {
+  readonly ops: RecOp[] = [];
+  onPair(a: string, b: string, w: number, t: number, level: Level): void {
+    this.ops.push({ op: 'pair', a, b, w, t, level });
+  }
+  onSeq(a: string, b: string, w: number, t: number): void {
+    this.ops.push({ op: 'seq', a, b, w, t });
+  }
+  onVisit(item: string, sessionId: string, t: number): void {
+    this.ops.push({ op: 'visit', item, sessionId, t });
+  }
+  onTrend(item: string, category: string | undefined, w: number, t: number): void {
+    this.ops.push(category === undefined ? { op: 'trend', item, w, t } : { op: 'trend', item, category, w, t });
+  }
+  onSeen(user: string, item: string, t: number): void {
+    this.ops.push({ op: 'seen', user, item, t });
+  }
+  onBought(user: string, item: string, t: number): void {
+    this.ops.push({ op: 'bought', user, item, t });
+  }
+  onCategory(item: string, category: string): void {
+    this.ops.push({ op: 'category', item, category });
+  }
+  onSession(sessionId: string, items: SessionItem[]): void {
+    this.ops.push({ op: 'session', sessionId, items });
+  }
+  onClock(t: number): void {
+    this.ops.push({ op: 'clock', t });
+  }
+}
+
+/** Sends ops to a sink, in order. */
+export function replay(ops: readonly RecOp[], sink: OpSink): void {
+  for (const o of ops) {
+    switch (o.op) {
+      case 'pair':
+        sink.onPair(o.a, o.b, o.w, o.t, o.level);
+        break;
+      case 'seq':
+        sink.onSeq(o.a, o.b, o.w, o.t);
+        break;
+      case 'visit':
+        sink.onVisit(o.item, o.sessionId, o.t);
+        break;
+      case 'trend':
+        sink.onTrend(o.item, o.category, o.w, o.t);
+        break;
+      case 'seen':
+        sink.onSeen(o.user, o.item, o.t);
+        break;
+      case 'bought':
+        sink.onBought(o.user, o.item, o.t);
+        break;
+      case 'category':
+        sink.onCategory(o.item, o.category);
+        break;
+      case 'session':
+        sink.onSession(o.sessionId, o.items);
+        break;
+      case 'clock':
+        sink.onClock(o.t);
+        break;
+      default:
+        throw new Error(`unknown op ${JSON.stringify(o satisfies never)}`);
+    }
+  }
+}

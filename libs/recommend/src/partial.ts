@@ -171,11 +171,11 @@ export class RecPartial {
     }
     const latest = (m: Map<string, number>, xs: Map<string, number>, keep: number): number => {
       let t = -Infinity;
-      for (const [member, x] of xs) {
+      xs.forEach((x, member) => {
         const cur = m.get(member);
         if (cur === undefined || x > cur) m.set(member, x);
         if (x > t) t = x;
-      }
+      });
       for (const x of overflow(m, keep)) m.delete(x);
       return t;
     };
@@ -244,17 +244,18 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: Field
     w.f64(d.list.epoch ?? NaN).f64(d.t);
     if (h === 'nb') {
       w.str(d.category);
-      for (const [m, stored] of d.list.scores) w.str(m).f64(stored).u8(d.list.levels.get(m) ?? 0);
-    } else for (const [m, stored] of d.list.scores) w.str(m).f64(stored);
+      // forEach, not for…of: every member of every changed list, and for…of allocates an entry per member
+      d.list.scores.forEach((stored, m) => w.str(m).f64(stored).u8(d.list.levels.get(m) ?? 0));
+    } else d.list.scores.forEach((stored, m) => w.str(m).f64(stored));
   } else if (h === 'vs') {
     const l = e as LatestEntry;
     w.f64(l.t);
-    for (const [m, t] of l.m) w.str(m).f64(t);
+    l.m.forEach((t, m) => w.str(m).f64(t));
   } else {
     const u = e as UserEntry;
     w.f64(u.t).u32(u.recent.size);
-    for (const [m, t] of u.recent) w.str(m).f64(t);
-    for (const [m, t] of u.bought) w.str(m).f64(t);
+    u.recent.forEach((t, m) => w.str(m).f64(t));
+    u.bought.forEach((t, m) => w.str(m).f64(t));
   }
   return w.end();
 }

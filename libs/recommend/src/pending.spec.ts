@@ -4,7 +4,7 @@ import type { Interaction } from './interactions';
 import type { RecOp, SessionItem } from './ops';
 import { DEFAULT_PARAMS, Level, RecParams } from './params';
 import { RecPending, trimLatest } from './pending';
-import { planInteractions } from './planner';
+import { planInteractions, planInto } from './planner';
 import { InMemoryRecStore, StoredList } from './store';
 
 const T = Date.UTC(2026, 0, 1);
@@ -249,5 +249,32 @@ describe('folding then applying once equals applying the ops one after the other
     expect(await store.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 3 }, pending)).toEqual({ status: 'ok' });
     expect(await store.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 4 }, pending)).toEqual({ status: 'conflict', lastSeq: 3 });
     expect((await store.trending(null, 5)).items).toEqual([{ item: 'A', stored: 1 }]);
+  });
+});
+
+describe('planning straight into the buffer (planInto, what the service runs) folds what the planned ops fold', () => {
+  it('the same buffer, member for member, whatever the batches and the small caps', () => {
+    const params: RecParams = { ...P, sessionWindow: 3, knnVisits: 2, userRecent: 2, userBought: 1 };
+    fc.assert(
+      fc.property(checkpoints(fc.integer({ min: -3 * H, max: 40 * H })), (cps) => {
+        const direct = new RecPending(params);
+        const folded = new RecPending(params);
+        const windowsA = new Map<string, SessionItem[]>();
+        const windowsB = new Map<string, SessionItem[]>();
+        for (const batches of cps) {
+          for (const b of batches) {
+            const inter: Interaction[] = b.map(({ dt, ...x }) => ({ ...x, ts: T + dt }));
+            for (const [id, w] of planInto(inter, windowsA, params, direct)) windowsA.set(id, w);
+            const p = planInteractions(inter, windowsB, params);
+            for (const [id, w] of p.sessions) windowsB.set(id, w);
+            folded.add(p.ops);
+          }
+          expect(direct).toEqual(folded);
+          direct.clear();
+          folded.clear();
+        }
+        expect(windowsA).toEqual(windowsB);
+      }),
+    );
   });
 });

@@ -19,7 +19,7 @@
  * checkpoint), latest sets their caps, windows one per visit touched. Pure, no I/O.
  */
 import { forwardWeight, needsRebase } from './decay';
-import type { RecOp, SessionItem } from './ops';
+import { type OpSink, type RecOp, type SessionItem, replay } from './ops';
 import type { Level, RecParams } from './params';
 
 /** A member's pre-summed additions in one segment: Σ w·2^((t − r)/h), and the highest level (0: none above a view). */
@@ -42,7 +42,7 @@ export type DecayedKind = 'nb' | 'sq' | 'tr';
 /** The latest sets: `vs` a product's visits, `u` a user's recent products, `bz` a user's bought products. */
 export type LatestKind = 'vs' | 'u' | 'bz';
 
-export class RecPending {
+export class RecPending implements OpSink {
   /** Product → segments of its neighbour list. */
   readonly neighbours = new Map<string, PendingSegment[]>();
   /** Product → segments of its sequential rules. */
@@ -74,47 +74,58 @@ export class RecPending {
     this.ops = 0;
   }
 
-  /** Folds one batch's ops in (in their order). */
+  /** Folds one batch's ops in (in their order); the planner folds into the buffer directly (planInto). */
   add(ops: readonly RecOp[]): void {
-    const p = this.params;
-    const latest: [Map<string, number>, number][] = [];
-    for (const o of ops) {
-      switch (o.op) {
-        case 'pair':
-          addDecayed(this.neighbours, o.a, o.b, o.w, o.t, p.coocHalfLifeMs, o.level);
-          break;
-        case 'seq':
-          addDecayed(this.sequences, o.a, o.b, o.w, o.t, p.coocHalfLifeMs, 1);
-          break;
-        case 'trend':
-          addDecayed(this.trending, null, o.item, o.w, o.t, p.trendingHalfLifeMs, 1);
-          if (o.category !== undefined) addDecayed(this.trending, o.category, o.item, o.w, o.t, p.trendingHalfLifeMs, 1);
-          break;
-        case 'visit':
-          latest.push([addLatest(this.postings, o.item, o.sessionId, o.t), p.knnVisits]);
-          break;
-        case 'seen':
-          latest.push([addLatest(this.recent, o.user, o.item, o.t), p.userRecent]);
-          break;
-        case 'bought':
-          latest.push([addLatest(this.bought, o.user, o.item, o.t), p.userBought]);
-          break;
-        case 'category':
-          this.categories.set(o.item, o.category);
-          break;
-        case 'session':
-          this.windows.set(o.sessionId, o.items.map((i) => ({ ...i })));
-          break;
-        case 'clock':
-          this.clock = Math.max(this.clock ?? -Infinity, o.t);
-          break;
-        default:
-          assertNever(o);
-      }
-    }
-    this.ops += ops.length;
-    // down to the cap once a set holds twice as many (a sort per added member would cost more than the members)
-    for (const [m, cap] of latest) if (m.size > 2 * cap) trimLatest(m, cap);
+    replay(ops, this);
+  }
+
+  // ---- OpSink: one op each ----
+
+  onPair(a: string, b: string, w: number, t: number, level: Level): void {
+    addDecayed(this.neighbours, a, b, w, t, this.params.coocHalfLifeMs, level);
+    this.ops++;
+  }
+
+  onSeq(a: string, b: string, w: number, t: number): void {
+    addDecayed(this.sequences, a, b, w, t, this.params.coocHalfLifeMs, 1);
+    this.ops++;
+  }
+
+  onTrend(item: string, category: string | undefined, w: number, t: number): void {
+    addDecayed(this.trending, null, item, w, t, this.params.trendingHalfLifeMs, 1);
+    if (category !== undefined) addDecayed(this.trending, category, item, w, t, this.params.trendingHalfLifeMs, 1);
+    this.ops++;
+  }
+
+  onVisit(item: string, sessionId: string, t: number): void {
+    addLatest(this.postings, item, sessionId, t, this.params.knnVisits);
+    this.ops++;
+  }
+
+  onSeen(user: string, item: string, t: number): void {
+    addLatest(this.recent, user, item, t, this.params.userRecent);
+    this.ops++;
+  }
+
+  onBought(user: string, item: string, t: number): void {
+    addLatest(this.bought, user, item, t, this.params.userBought);
+    this.ops++;
+  }
+
+  onCategory(item: string, category: string): void {
+    this.categories.set(item, category);
+    this.ops++;
+  }
+
+  onSession(sessionId: string, items: SessionItem[]): void {
+    // taken as it is: a window (array and items) is never changed once planned (planner.ts copies it first)
+    this.windows.set(sessionId, items);
+    this.ops++;
+  }
+
+  onClock(t: number): void {
+    this.clock = Math.max(this.clock ?? -Infinity, t);
+    this.ops++;
   }
 
   /** Folds each batch in turn (tests, the evaluation). */
@@ -141,12 +152,15 @@ function addDecayed<K>(lists: Map<K, PendingSegment[]>, list: K, member: string,
   }
 }
 
-function addLatest(sets: Map<string, Map<string, number>>, key: string, member: string, t: number): Map<string, number> {
+/** Keeps the latest time; down to the cap once a set holds twice as many (a sort per added member would cost more than the members). */
+function addLatest(sets: Map<string, Map<string, number>>, key: string, member: string, t: number, cap: number): void {
   let m = sets.get(key);
   if (!m) sets.set(key, (m = new Map()));
   const cur = m.get(member);
-  if (cur === undefined || t > cur) m.set(member, t);
-  return m;
+  if (cur === undefined || t > cur) {
+    m.set(member, t);
+    if (m.size > 2 * cap) trimLatest(m, cap);
+  }
 }
 
 /** Keeps the newest `cap` (Redis's ZREMRANGEBYRANK order: the lowest time goes first, ties the smallest member). */
@@ -156,8 +170,4 @@ export function trimLatest(m: Map<string, number>, cap: number): void {
     .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, m.size - cap);
   for (const [k] of drop) m.delete(k);
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unknown op ${JSON.stringify(x)}`);
 }

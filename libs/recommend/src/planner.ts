@@ -19,7 +19,7 @@
  * a purchase also as bought.
  */
 import { Interaction, interactionsOf } from './interactions';
-import type { RecOp, SessionItem } from './ops';
+import { OpList, type OpSink, type RecOp, type SessionItem } from './ops';
 import { Level, RecParams, weightOf } from './params';
 
 export interface Plan {
@@ -30,48 +30,58 @@ export interface Plan {
 }
 
 export function planInteractions(interactions: readonly Interaction[], sessions: ReadonlyMap<string, readonly SessionItem[]>, params: RecParams): Plan {
-  const ops: RecOp[] = [];
+  const out = new OpList();
+  const windows = planInto(interactions, sessions, params, out);
+  return { ops: out.ops, sessions: windows, interactions: interactions.length };
+}
+
+/** Plans into a sink (RecPending folds as it goes, with no op objects); the touched visits' new windows. */
+export function planInto(interactions: readonly Interaction[], sessions: ReadonlyMap<string, readonly SessionItem[]>, params: RecParams, sink: OpSink): Map<string, SessionItem[]> {
   const windows = new Map<string, SessionItem[]>();
+  const W = params.weights;
   let clock = -Infinity;
   for (const x of interactions) {
     let window = windows.get(x.sessionId);
-    if (!window) windows.set(x.sessionId, (window = (sessions.get(x.sessionId) ?? []).map((i) => ({ ...i }))));
-    const at = window.findIndex((i) => i.p === x.productId);
+    // a copy of the array: items are never changed in place (a touched product gets a new item), so they are shared
+    if (!window) windows.set(x.sessionId, (window = (sessions.get(x.sessionId) ?? []).slice()));
+    const p = x.productId;
+    const t = x.ts;
+    const at = window.findIndex((i) => i.p === p);
     const oldLevel = at >= 0 ? window[at].l : 0;
     const newLevel = Math.max(oldLevel, x.level) as Level;
     if (newLevel > oldLevel) {
       // the product with itself: its own (weighted, decayed) number of visits, the denominator of P(y | x)
-      const self = weightOf(params.weights, newLevel) - (oldLevel ? weightOf(params.weights, oldLevel as Level) : 0);
-      ops.push({ op: 'pair', a: x.productId, b: x.productId, w: self, t: x.ts, level: newLevel });
+      sink.onPair(p, p, weightOf(W, newLevel) - (oldLevel ? weightOf(W, oldLevel as Level) : 0), t, newLevel);
       for (const y of window) {
-        if (y.p === x.productId) continue;
+        if (y.p === p) continue;
         const level = Math.min(newLevel, y.l) as Level;
-        const w = weightOf(params.weights, level) - (oldLevel ? weightOf(params.weights, Math.min(oldLevel, y.l) as Level) : 0);
+        const w = weightOf(W, level) - (oldLevel ? weightOf(W, Math.min(oldLevel, y.l) as Level) : 0);
         if (w <= 0) continue;
-        ops.push({ op: 'pair', a: x.productId, b: y.p, w, t: x.ts, level }, { op: 'pair', a: y.p, b: x.productId, w, t: x.ts, level });
+        sink.onPair(p, y.p, w, t, level);
+        sink.onPair(y.p, p, w, t, level);
       }
     }
     if (at < 0) {
       if (params.signals.sequence) {
-        ops.push({ op: 'seq', a: x.productId, b: x.productId, w: 1, t: x.ts });
-        for (let d = 1; d <= params.seqSteps && d <= window.length; d++) ops.push({ op: 'seq', a: window[window.length - d].p, b: x.productId, w: 1 / d, t: x.ts });
+        sink.onSeq(p, p, 1, t);
+        for (let d = 1; d <= params.seqSteps && d <= window.length; d++) sink.onSeq(window[window.length - d].p, p, 1 / d, t);
       }
-      if (params.signals.knn) ops.push({ op: 'visit', item: x.productId, sessionId: x.sessionId, t: x.ts });
+      if (params.signals.knn) sink.onVisit(p, x.sessionId, t);
     }
-    const lastTouched = at >= 0 ? Math.max(window[at].t, x.ts) : x.ts;
+    const lastTouched = at >= 0 ? Math.max(window[at].t, t) : t;
     if (at >= 0) window.splice(at, 1);
-    window.push({ p: x.productId, l: newLevel, t: lastTouched });
+    window.push({ p, l: newLevel, t: lastTouched });
     while (window.length > params.sessionWindow) window.shift();
 
-    ops.push({ op: 'trend', item: x.productId, ...(x.categoryId ? { category: x.categoryId } : {}), w: weightOf(params.weights, x.level), t: x.ts });
-    ops.push({ op: 'seen', user: x.userId, item: x.productId, t: x.ts });
-    if (x.level === 3) ops.push({ op: 'bought', user: x.userId, item: x.productId, t: x.ts });
-    if (x.categoryId) ops.push({ op: 'category', item: x.productId, category: x.categoryId });
-    clock = Math.max(clock, x.ts);
+    sink.onTrend(p, x.categoryId || undefined, weightOf(W, x.level), t);
+    sink.onSeen(x.userId, p, t);
+    if (x.level === 3) sink.onBought(x.userId, p, t);
+    if (x.categoryId) sink.onCategory(p, x.categoryId);
+    clock = Math.max(clock, t);
   }
-  for (const [sessionId, items] of windows) ops.push({ op: 'session', sessionId, items });
-  if (clock > -Infinity) ops.push({ op: 'clock', t: clock });
-  return { ops, sessions: windows, interactions: interactions.length };
+  for (const [sessionId, items] of windows) sink.onSession(sessionId, items);
+  if (clock > -Infinity) sink.onClock(clock);
+  return windows;
 }
 
 /** The same for raw events (anything; events that carry no interaction are skipped). */

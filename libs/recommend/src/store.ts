@@ -156,8 +156,9 @@ export function overflow(entries: Map<string, number>, keep: number): string[] {
   }
   const items: string[] = [];
   const scores: number[] = [];
-  for (const [item, stored] of entries) {
-    if (items.length === k && !before(item, stored, items[k - 1], scores[k - 1])) continue;
+  // forEach, not for…of: a hot loop over whole lists, and for…of allocates an entry per member
+  entries.forEach((stored, item) => {
+    if (items.length === k && !before(item, stored, items[k - 1], scores[k - 1])) return;
     let i = items.length === k ? k - 1 : items.length;
     while (i > 0 && before(item, stored, items[i - 1], scores[i - 1])) {
       items[i] = items[i - 1];
@@ -166,7 +167,7 @@ export function overflow(entries: Map<string, number>, keep: number): string[] {
     }
     items[i] = item;
     scores[i] = stored;
-  }
+  });
   return items;
 }
 
@@ -201,10 +202,10 @@ export class DecayedList {
       if (this.epoch === null) this.epoch = seg.r;
       else if (needsRebase(seg.tmax, this.epoch, halfLifeMs)) this.rebase(seg.r, halfLifeMs);
       const f = Math.pow(2, (seg.r - this.epoch) / halfLifeMs);
-      for (const [m, x] of seg.members) {
+      seg.members.forEach((x, m) => {
         this.scores.set(m, (this.scores.get(m) ?? 0) + x.sum * f);
         if (x.level > 1) this.levels.set(m, Math.max(this.levels.get(m) ?? 0, x.level) as Level);
-      }
+      });
     }
   }
 
