@@ -13,7 +13,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type Redis from 'ioredis';
 import { durables, streams } from '@tidemark/contracts';
-import { DEFAULT_PARAMS, PARTIAL_HASHES, type PartialHash, RecPartial } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, PARTIAL_HASHES, type PartialHash, RecPartial, decodeWindow } from '@tidemark/recommend';
 import { connectRedis } from '@tidemark/state';
 import { eventually, waitForQuiescence } from './support/eventually';
 import { natsClient, streamEventCount } from './support/jetstream-read';
@@ -99,7 +99,7 @@ async function dump(redis: Redis): Promise<Map<string, unknown>> {
     if (tagged && partials.has(tagged[2])) continue;
     const type = await redis.type(k);
     if (type === 'hash') for (const [f, v] of Object.entries(await redis.hgetall(k)).sort()) out.set(`${k} ${f}`, v);
-    else out.set(k, await redis.get(k));
+    else out.set(k, /:s:/.test(k) ? decodeWindow((await redis.getBuffer(k))!) : await redis.get(k)); // a visit's window is binary
   }
   for (let p = 0; p < PARTITIONS; p++) {
     const hashes: Partial<Record<PartialHash, Record<string, Buffer>>> = {};

@@ -15,9 +15,9 @@
  *   {p<p>}:tr            hash: `*` (overall) and `c:<category>` → epoch, t, (product, stored)… (trending)
  *   {p<p>}:vs            hash: product → t, (visit, time)… (session-kNN: the knnVisits latest visits)
  *   {p<p>}:u             hash: user → t, n, (product, time)… (the n recent, then bought)
- *   {p<p>}:s:<session>   JSON: the visit's recent window; p = the visit's partition (partitionOf its sessionId)
- * Partial fields are binary (libs/recommend field-codec.ts; JSON written by earlier versions is still read), so
- * they are read as Buffers (hmgetBuffer, hgetallBuffer).
+ *   {p<p>}:s:<session>   the visit's recent window (binary, encodeWindow); p = the visit's partition (partitionOf its sessionId)
+ * Partial fields and windows are binary (libs/recommend field-codec.ts; JSON written by earlier versions is still
+ * read), so they are read as Buffers (hmgetBuffer, hgetallBuffer, mgetBuffer).
  * A field's t is the event time of its last addition: fields older than their TTL (RECS_ITEM_TTL_MS,
  * RECS_USER_TTL_MS, in event time, against the partition's clock) leave memory and their fields go at the
  * next checkpoint; windows keep a wall-clock TTL (RECS_SESSION_TTL_MS). Fields are ids as they are (a field
@@ -31,6 +31,9 @@ import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, e
 import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
+  FieldWriter,
+  decodeWindow,
+  encodeWindow,
   PARTIAL_HASHES,
   PartialHash,
   PartialReader,
@@ -80,7 +83,7 @@ export interface RedisRecStoreOptions {
  * ARGV, flat: expectedSeq, newSeq, prefix, session TTL (ms), clock ('' for none), token ('' none: static
  * ownership, unfenced), then per hash (in KEYS
  * order) the count of fields set, the count of fields deleted, the field/value pairs, the deleted fields; then
- * the count of windows and per window: partition of the visit, visit (encoded), window (JSON).
+ * the count of windows and per window: partition of the visit, visit (encoded), window (encodeWindow).
  */
 const CHECKPOINT = `
 local tok = ARGV[6]
@@ -141,6 +144,7 @@ function sendable(x: string, what: string): string {
 export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): (string | Buffer)[] {
   const out: (string | Buffer)[] = [];
   const changes = changed.encode();
+  const w = new FieldWriter(16_384);
   for (const h of PARTIAL_HASHES) {
     const { set, del } = changes[h];
     out.push(String(set.length), String(del.length));
@@ -148,7 +152,7 @@ export function checkpointArgs(changed: PartialChanges, pending: RecPending, par
     for (const f of del) out.push(f);
   }
   out.push(String(pending.windows.size));
-  for (const [id, items] of pending.windows) out.push(String(partitionOf(id, partitions)), kp(id), sendable(JSON.stringify(items), 'a visit window'));
+  for (const [id, items] of pending.windows) out.push(String(partitionOf(id, partitions)), kp(id), encodeWindow(items, w));
   return out;
 }
 
@@ -197,9 +201,9 @@ class RedisPartialSource implements PartialSource {
     // A visit's window lives under its partition's hash tag: one MGET on a standalone Redis, a GET per key
     // grouped per slot on a cluster.
     const keys = ids.map((id) => this.windowKey(id));
-    const values = isCluster(this.redis) ? ((await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.get(keys[i]))) as (string | null)[]) : await this.redis.mget(keys);
+    const values = isCluster(this.redis) ? ((await pipelinePerSlot(this.redis, keys, (pipe, i) => pipe.getBuffer(keys[i]))) as (Buffer | null)[]) : await this.redis.mgetBuffer(keys);
     ids.forEach((id, i) => {
-      if (values[i] !== null) out.set(id, JSON.parse(values[i]!) as SessionItem[]);
+      if (values[i] !== null) out.set(id, decodeWindow(values[i]!));
     });
     return out;
   }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { FORMAT, FieldReader, FieldWriter } from './field-codec';
 import { DEFAULT_PARAMS, type Level } from './params';
-import { RecPartial, decodeDecayed, decodeLatest, decodeUser, encodeEntry } from './partial';
+import { RecPartial, decodeDecayed, decodeLatest, decodeUser, decodeWindow, encodeEntry, encodeWindow } from './partial';
 import { DecayedList } from './store';
 
 const T = Date.UTC(2026, 0, 1);
@@ -70,5 +70,12 @@ describe('field codec', () => {
     const again = p.encoded('nb', 'A')!;
     expect(again[0]).toBe(FORMAT);
     expect(decodeDecayed(again, true)).toEqual({ list: { epoch: T, items: [{ item: 'A', stored: 2 }] }, t: T + 1 });
+  });
+
+  it("a visit's window round-trips, oldest first; a JSON window of an earlier version is still read", () => {
+    const items = [...HOSTILE.map((p, i) => ({ p, l: ((i % 3) + 1) as Level, t: T + i })), { p: 'last', l: 3 as Level, t: T - 1.5 }];
+    expect(decodeWindow(encodeWindow(items))).toEqual(items);
+    expect(decodeWindow(encodeWindow([]))).toEqual([]);
+    expect(decodeWindow(Buffer.from(JSON.stringify(items)))).toEqual(items);
   });
 });

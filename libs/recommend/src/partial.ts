@@ -260,6 +260,22 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: Field
   return w.end();
 }
 
+/** A visit's window as stored: FORMAT, then per item (oldest first): product, u8 level, f64 last touched. */
+export function encodeWindow(items: readonly SessionItem[], w: FieldWriter = new FieldWriter(256)): Buffer {
+  w.begin();
+  for (const i of items) w.str(i.p).u8(i.l).f64(i.t);
+  return w.end();
+}
+
+/** A stored window (binary, or the JSON array of SessionItems an earlier version wrote). */
+export function decodeWindow(value: StoredValue): SessionItem[] {
+  const r = binaryField(value);
+  if (r === null) return jsonOf(value) as SessionItem[];
+  const items: SessionItem[] = [];
+  while (!r.done) items.push({ p: r.str()!, l: r.u8() as Level, t: r.f64() });
+  return items;
+}
+
 /** A decayed field as read: the list (members in stored order), its last addition's time, the category (nb). */
 export function decodeDecayed(value: StoredValue, withLevels: boolean): { list: StoredList; t: number; category?: string } {
   const items: StoredList['items'] = [];
