@@ -81,7 +81,16 @@ export class FieldWriter {
   str(s: string | null | undefined): this {
     if (s === null || s === undefined) return this.u32(NONE);
     this.room(4 + 3 * s.length);
-    const n = this.buf.write(wellFormed(s), this.at + 4, 'utf8');
+    // ASCII (most ids) byte by byte: a quarter of Buffer.write's cost for short strings; anything else through it
+    const len = s.length;
+    const at = this.at + 4;
+    let n = 0;
+    while (n < len) {
+      const c = s.charCodeAt(n);
+      if (c > 0x7f) break;
+      this.buf[at + n++] = c;
+    }
+    if (n < len) n = this.buf.write(wellFormed(s), at, 'utf8');
     this.buf.writeUInt32LE(n, this.at);
     this.at += 4 + n;
     return this;
