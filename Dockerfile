@@ -18,8 +18,10 @@ RUN npm run build \
 
 # --- runtime: compiled code, production dependencies, a non-root user ---
 FROM ${NODE_IMAGE} AS runtime
+# NODE_OPTIONS: the young generation the services are measured with (apps/cli/src/services.ts SERVICE_NODE_FLAGS)
 ENV NODE_ENV=production \
-    HOST=0.0.0.0
+    HOST=0.0.0.0 \
+    NODE_OPTIONS=--max-semi-space-size=32
 RUN groupadd --gid 10001 tidemark \
  && useradd --uid 10001 --gid tidemark --no-create-home --shell /usr/sbin/nologin tidemark
 WORKDIR /app

@@ -90,8 +90,12 @@ describe('deploy/k8s', () => {
     expect(c.resources.requests.cpu).toBeDefined();
     expect(c.resources.requests.memory).toBeDefined();
     const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1] ?? Number(/^(\d+)Gi$/.exec(c.resources.limits.memory)?.[1]) * 1024);
-    const heap = Number(/--max-old-space-size=(\d+)/.exec(c.env.find((e: any) => e.name === 'NODE_OPTIONS').value)![1]);
-    expect(heap).toBeLessThan(limitMi);
+    const nodeOptions: string = c.env.find((e: any) => e.name === 'NODE_OPTIONS').value;
+    const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)![1]);
+    // the old generation and a young one of two semi-spaces (SERVICE_NODE_FLAGS), inside the limit
+    const semi = Number(/--max-semi-space-size=(\d+)/.exec(nodeOptions)?.[1] ?? 0);
+    expect(heap + 2 * semi).toBeLessThan(limitMi);
+    if (name !== 'dashboard') expect(semi).toBe(32);
     // not root
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
