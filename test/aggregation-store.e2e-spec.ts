@@ -205,6 +205,20 @@ describe('RedisAggregationStore', () => {
     expect(await store.marks(0)).toEqual([]);
   });
 
+  it('restores exactly the cells it wrote: the mark of a pane with restricted cells is not a cell', async () => {
+    await client.flushdb();
+    const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));
+    const cells = [
+      { metric: 'orders', pane: 0, key: 'all', from: null, value: '{"count":2}', firstEnd: 60_000 },
+      { metric: 'orders', pane: 0, key: 'all', from: 30_000, value: '{"count":1}', firstEnd: 90_000 },
+    ];
+    await store.checkpoint(0, cp({ cells }));
+    expect(await client.hget(AGG_KEYS.pane(0, 'orders', 0), ':r')).toBe('1'); // the pane is marked
+    const snap = await store.restore(0);
+    expect(snap.cells.map((c) => [c.metric, c.pane, c.key, c.from, c.value]).sort()).toEqual(cells.map((c) => [c.metric, c.pane, c.key, c.from, c.value]).sort());
+    expect((await store.readPanes(0, 'orders', [0])).length).toBe(2);
+  });
+
   it('notes refireFrom when a raise finds a partition record below the watermark raised before (a failover lost writes); restore takes at least the global horizon', async () => {
     await client.flushdb();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));

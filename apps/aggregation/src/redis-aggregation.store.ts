@@ -92,6 +92,16 @@ function parseCellField(f: string): { key: string; from: number | null } {
   return i < 0 ? { key: decodeKeyPart(f), from: null } : { key: decodeKeyPart(f.slice(0, i)), from: Number(f.slice(i + 1)) };
 }
 
+/** The field that marks a pane holding restricted cells (set by the checkpoint script): not a cell. */
+const RESTRICTED_MARK = ':r';
+
+/** The cells of a pane's hash as read: every field but the restricted mark. */
+function paneCells(metric: string, pane: number, hash: Record<string, string>): (CellRef & { value: string })[] {
+  const out: (CellRef & { value: string })[] = [];
+  for (const [f, value] of Object.entries(hash)) if (f !== RESTRICTED_MARK) out.push({ metric, pane, ...parseCellField(f), value });
+  return out;
+}
+
 export const resultMember = (key: string, start: number, end: number) => JSON.stringify([key, start, end]);
 
 /**
@@ -185,7 +195,7 @@ local ok, err = pcall(function()
   local token = ARGV[3]
   for _, g in ipairs(cells) do
     if #g.sets > 0 then hset(g.key, g.sets); redis.call('ZADD', pre .. 'panes', g.pane, g.member) end
-    if g.restricted then redis.call('HSET', g.key, ':r', '1') end
+    if g.restricted then redis.call('HSET', g.key, '${RESTRICTED_MARK}', '1') end
     if #g.dels > 0 then hdel(g.key, g.dels) end
     if #g.marks > 0 then
       local flat = {}
@@ -332,9 +342,7 @@ export class RedisAggregationStore implements AggregationStore {
     for (const r of refs) reads.hgetall(AGG_KEYS.pane(p, r.metric, r.pane));
     const hashes = refs.length ? ((await exec(reads)) as Record<string, string>[]) : [];
     const cells: PartitionSnapshot['cells'] = [];
-    refs.forEach((r, i) => {
-      for (const [f, value] of Object.entries(hashes[i])) cells.push({ metric: r.metric, pane: r.pane, ...parseCellField(f), value });
-    });
+    refs.forEach((r, i) => cells.push(...paneCells(r.metric, r.pane, hashes[i])));
     const sessions: PartitionSnapshot['sessions'] = [];
     const joins: PartitionSnapshot['joins'] = [];
     const keyed = this.redis.pipeline();
@@ -471,9 +479,7 @@ export class RedisAggregationStore implements AggregationStore {
     for (const pane of panes) pipeline.hgetall(AGG_KEYS.pane(p, metric, pane));
     const hashes = (await exec(pipeline)) as Record<string, string>[];
     const out: (CellRef & { value: string })[] = [];
-    panes.forEach((pane, i) => {
-      for (const [f, value] of Object.entries(hashes[i])) if (f !== ':r') out.push({ metric, pane, ...parseCellField(f), value });
-    });
+    panes.forEach((pane, i) => out.push(...paneCells(metric, pane, hashes[i])));
     return out;
   }
 
@@ -482,7 +488,7 @@ export class RedisAggregationStore implements AggregationStore {
     if (panes.length === 0) return [];
     const enc = encodeKeyPart(key);
     const pipeline = this.redis.pipeline();
-    for (const pane of panes) pipeline.hmget(AGG_KEYS.pane(p, metric, pane), enc, ':r');
+    for (const pane of panes) pipeline.hmget(AGG_KEYS.pane(p, metric, pane), enc, RESTRICTED_MARK);
     const rows = (await exec(pipeline)) as (string | null)[][];
     const out: (CellRef & { value: string })[] = [];
     for (let i = 0; i < panes.length; i++) {
