@@ -27,7 +27,7 @@ import { durables, streams } from '@tidemark/contracts';
 import { clusterServiceEnv } from '../apps/cli/src/cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from '../apps/cli/src/local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from '../apps/cli/src/local-redis-cluster';
-import { SERVICE_NODE_FLAGS } from '../apps/cli/src/services';
+import { serviceArgv } from '../apps/cli/src/services';
 import { cpuMicros, fmt, freePort, median, rate, shopEvents } from './support';
 
 const USAGE = `Usage: tidemark bench scale [options]
@@ -94,7 +94,7 @@ async function startInstance(service: string, name: string, env: NodeJS.ProcessE
   const own: NodeJS.ProcessEnv = { ...env, [PORT_VAR[service]]: String(port) };
   if (service === 'ingestion') own.INGESTION_TCP_PORT = String(await freePort());
   const log = fs.openSync(path.join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'service', service], { env: own, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, serviceArgv(BIN, service), { env: own, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   livePids.add(child.pid!);
   child.once('exit', () => livePids.delete(child.pid!));

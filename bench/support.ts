@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalServer, ensureLocalServers } from '../apps/cli/src/local-servers';
-import { SERVICE_NODE_FLAGS } from '../apps/cli/src/services';
+import { serviceArgv } from '../apps/cli/src/services';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,7 +64,7 @@ process.once('exit', () => {
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<ChildProcess> {
   // (the pid of the returned child is the service's own node process: cpuMicros(child.pid) measures it)
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, BIN, 'service', name], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, serviceArgv(BIN, name, nodeArgs), { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
   const deadline = Date.now() + 30_000;

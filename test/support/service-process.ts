@@ -9,7 +9,7 @@ import { GiveUp, eventually } from './eventually';
 import { freePort } from './free-port';
 import { natsClient } from './jetstream-read';
 import { ServerHandle, startNats } from './servers';
-import { SERVICE_NODE_FLAGS } from '../../apps/cli/src/services';
+import { serviceArgv } from '../../apps/cli/src/services';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'tidemark.js');
@@ -40,7 +40,7 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
     exitCode: () => child?.exitCode ?? null,
     exited: () => child !== undefined && (child.exitCode !== null || child.signalCode !== null),
     async start() {
-      const c = spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'service', name], {
+      const c = spawn(process.execPath, serviceArgv(BIN, name), {
         env: { ...process.env, LOG_LEVEL: 'warn', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

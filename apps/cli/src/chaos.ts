@@ -23,7 +23,7 @@ import { clusterServiceEnv } from './cluster-env';
 import { startLocalNatsCluster, type LocalNatsCluster } from './local-nats-cluster';
 import { startLocalRedisCluster, type LocalRedisCluster } from './local-redis-cluster';
 import { restartablePort } from './local-servers';
-import { SERVICE_NODE_FLAGS } from './services';
+import { serviceArgv } from './services';
 import { UsageError } from './usage';
 
 export const CHAOS_USAGE = `Usage: tidemark chaos [options]
@@ -69,7 +69,7 @@ class Instance {
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, BIN, 'service', this.service], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, serviceArgv(BIN, this.service), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(this.log, { end: false });
     child.stderr!.pipe(this.log, { end: false });
     this.child = child;

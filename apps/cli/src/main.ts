@@ -16,7 +16,7 @@ import { replay } from './replay';
 import { simulate } from './simulate';
 import { Supervisor } from './supervisor';
 import { formatLogLine, resolveLogFormat } from './log-format';
-import { availableServices, isServiceName, serviceEntry, SERVICE_NAMES, SERVICE_NODE_FLAGS } from './services';
+import { availableServices, isServiceName, serviceArgv, serviceEntry, SERVICE_NAMES } from './services';
 import { EXIT, UsageError, isUsageError, version } from './usage';
 
 const USAGE = `Usage: tidemark <command>
@@ -188,7 +188,7 @@ async function up(args: string[]): Promise<number> {
   const supervisor = new Supervisor(undefined, (line) => formatLogLine(line, format));
   const services = availableServices();
   for (const name of services) {
-    supervisor.start({ name, command: process.execPath, args: [...SERVICE_NODE_FLAGS, BIN, 'service', name], env });
+    supervisor.start({ name, command: process.execPath, args: serviceArgv(BIN, name), env });
   }
   if (values.demo) {
     supervisor.start({ name: 'simulate', command: process.execPath, args: [BIN, 'simulate', '--quiet'], env });

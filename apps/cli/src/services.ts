@@ -15,6 +15,11 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
  */
 export const SERVICE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
 
+/** The node arguments that run service `name` through the CLI at `bin` (bin/tidemark.js), with SERVICE_NODE_FLAGS. */
+export function serviceArgv(bin: string, name: string, nodeArgs: readonly string[] = []): string[] {
+  return [...SERVICE_NODE_FLAGS, ...nodeArgs, bin, 'service', name];
+}
+
 export function serviceEntry(name: string): string {
   return path.resolve(__dirname, '..', '..', name, 'src', 'main.js');
 }
