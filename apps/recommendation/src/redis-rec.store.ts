@@ -143,8 +143,9 @@ function sendable(x: string, what: string): string {
  */
 export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): (string | Buffer)[] {
   const out: (string | Buffer)[] = [];
-  const changes = changed.encode();
+  // one buffer for the checkpoint: the changed fields, then the windows
   const w = new FieldWriter(16_384);
+  const changes = changed.encode(w);
   for (const h of PARTIAL_HASHES) {
     const { set, del } = changes[h];
     out.push(String(set.length), String(del.length));

@@ -237,7 +237,8 @@ export function illFormedStrings(value: unknown, path = '', out: string[] = []):
   return out;
 }
 
-function isWellFormed(s: string): boolean {
+/** Whether a string has a UTF-8 form (no lone UTF-16 surrogate). */
+export function isWellFormed(s: string): boolean {
   return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 

@@ -94,10 +94,9 @@ export class PartialChanges {
   /** The partition's clock after the checkpoint. */
   clock: number | null = null;
 
-  /** Per hash the encoded fields to set (views of one buffer) and the fields to delete. */
-  encode(): Record<PartialHash, { set: [string, Buffer][]; del: string[] }> {
+  /** Per hash the encoded fields to set (views of `w`'s buffer) and the fields to delete. */
+  encode(w: FieldWriter = new FieldWriter(16_384)): Record<PartialHash, { set: [string, Buffer][]; del: string[] }> {
     const out = {} as Record<PartialHash, { set: [string, Buffer][]; del: string[] }>;
-    const w = new FieldWriter(16_384);
     for (const h of PARTIAL_HASHES) {
       const set: [string, Buffer][] = [];
       const del: string[] = [];

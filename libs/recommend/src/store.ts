@@ -269,7 +269,7 @@ export class InMemoryRecStore implements RecStore {
     const out = new Map<string, SessionItem[]>();
     for (const id of ids) {
       const w = this.windows.get(id);
-      if (w) out.set(id, w.map((i) => ({ ...i })));
+      if (w) out.set(id, w.slice());
     }
     return out;
   }
@@ -315,7 +315,7 @@ export class InMemoryRecStore implements RecStore {
     latest((id) => this.userOf(id).seen, pending.recent, p.userRecent);
     latest((id) => this.userOf(id).bought, pending.bought, p.userBought);
     for (const [item, c] of pending.categories) this.cats.set(item, c);
-    for (const [id, items] of pending.windows) this.windows.set(id, items.map((i) => ({ ...i })));
+    for (const [id, items] of pending.windows) this.windows.set(id, items.slice());
     if (pending.clock !== null) this.now = Math.max(this.now ?? -Infinity, pending.clock);
   }
 
@@ -376,7 +376,7 @@ export class InMemoryRecStore implements RecStore {
           this.cats.set(o.item, o.category);
           break;
         case 'session':
-          this.windows.set(o.sessionId, o.items.map((i) => ({ ...i })));
+          this.windows.set(o.sessionId, o.items.slice());
           break;
         case 'clock':
           this.now = Math.max(this.now ?? -Infinity, o.t);
