@@ -4,5 +4,6 @@ export * from './redis-client';
 export * from './slots';
 export * from './redis-dedup.store';
 export * from './lua';
+export * from './lua-script';
 export * from './redis.module';
 export * from './key-part';

@@ -1,5 +1,6 @@
 import type { Result } from 'ioredis';
 import { DedupDecision, DedupItem, DedupStore, claimPlace, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
+import { LuaScript, RespArgs } from './lua-script';
 import { type RedisClient, type WaitPolicy, execDurable, isCluster, moveKeys, scanKeys } from './redis-client';
 import { groupBySlot } from './slots';
 
@@ -24,6 +25,8 @@ for i = 1, n do
 end
 return out
 `;
+/** CLAIM, its arguments encoded as they are produced (a thousand ids a call: lua-script.ts says why). */
+const CLAIM_SCRIPT = new LuaScript(CLAIM);
 
 /** Overwrites expired claims. KEYS: slot hashes; ARGV: n fields, then n values. */
 const TAKE_OVER = `
@@ -65,8 +68,6 @@ return dropped
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** ioredis' `<name>Buffer` variant of a defined command answers Buffers (the values are binary). */
-    tidemarkDedupClaimBuffer(numKeys: number, ...args: (string | Buffer)[]): Result<(Buffer | null)[], Context>;
     tidemarkDedupTakeOver(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
     tidemarkDedupSweep(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
   }
@@ -112,7 +113,6 @@ export class RedisDedupStore implements DedupStore {
     this.slots = options.slots ?? 65_536;
     this.prefix = options.prefix ?? 'tm:dedup:';
     this.wait = options.wait;
-    redis.defineCommand('tidemarkDedupClaim', { lua: CLAIM });
     redis.defineCommand('tidemarkDedupTakeOver', { lua: TAKE_OVER });
     redis.defineCommand('tidemarkDedupSweep', { lua: SWEEP });
   }
@@ -153,9 +153,12 @@ export class RedisDedupStore implements DedupStore {
       const found = new Array<Buffer | null>(chunk.length);
       await Promise.all(
         this.calls(names).map(async (group) => {
-          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) =>
-            p.tidemarkDedupClaimBuffer(group.length, ...group.map((i) => names[i]), ...group.map((i) => keys[i].field), ...group.map((i) => values[i])),
-          );
+          // ARGV: the fields, then the values (binary: the replies stay Buffers)
+          const args = new RespArgs(group.length * 28);
+          for (const i of group) args.bulk(keys[i].field);
+          for (const i of group) args.bulk(values[i]);
+          const groupNames = group.map((i) => names[i]);
+          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) => CLAIM_SCRIPT.call(p, groupNames, args, 'buffer'));
           group.forEach((i, j) => (found[i] = got[j]));
         }),
       );
