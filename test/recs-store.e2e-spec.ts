@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import { DEFAULT_PARAMS, InMemoryRecStore, RecParams, RecPending, decodeDecayed, planInteractions } from '@tidemark/recommend';
 import { PARTITION_OF_LUA, partitionOf } from '@tidemark/contracts';
 import { KEY_PART_LUA, connectRedis, encodeKeyPart, isWellFormed } from '@tidemark/state';
-import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
+import { RECS_CHECKPOINT, RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { H, T, check as checkOn, interaction } from './support/rec-stores';
 import { ServerHandle, startRedis } from './support/servers';
 
@@ -152,7 +152,7 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
       [...head(), '1', '0', 'A', '[]', ...none, '0', 'extra'],
       [...head(), '1', '0', 'A', '[]', ...none, '1', '0', 's'],
     ]) {
-      await expect(client.tidemarkRecsCheckpoint(...keys, ...args)).rejects.toThrow(/refused: /);
+      await expect(RECS_CHECKPOINT.call(client, keys, args)).rejects.toThrow(/refused: /);
     }
     expect(await client.keys('bad:*')).toEqual([]);
   });

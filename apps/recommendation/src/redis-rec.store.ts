@@ -25,9 +25,8 @@
  * Sizes: per partial, neighbours and rules ≤ RECS_NEIGHBOURS, trending ≤ RECS_TRENDING_SIZE, visits per
  * product ≤ RECS_KNN_VISITS, a user's ≤ RECS_USER_RECENT and RECS_USER_BOUGHT.
  */
-import type { Result } from 'ioredis';
 import { partitionOf } from '@tidemark/contracts';
-import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execPipeline as exec, execWaited, isCluster, isWellFormed, moveKeys, pipelinePerSlot } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, LuaScript, RespArgs, type RedisClient, type WaitPolicy, encodeKeyPart as kp, execPipeline as exec, execWaited, isCluster, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import {
   FieldRequest,
@@ -129,39 +128,28 @@ if legacy then redis.call('DEL', KEYS[2]) end
 return {1, ARGV[2]}
 `;
 
-/** A string that cannot travel to Redis as it is (a lone UTF-16 surrogate has no UTF-8 form): refused whole. */
-function sendable(x: string, what: string): string {
-  if (!isWellFormed(x)) throw new Error(`refused: ${what} is not well-formed Unicode (a lone surrogate)`);
-  return x;
-}
+/** CHECKPOINT, its arguments encoded as they are produced (libs/state lua-script.ts). */
+export const RECS_CHECKPOINT = new LuaScript(CHECKPOINT);
 
 /**
- * The checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets and
- * deletes, then the pending visits' windows. Every id is checked to be well-formed Unicode (ids reach the
- * buffer from events, which ingestion already refuses with a lone surrogate); values are binary fields
- * (libs/recommend field-codec.ts), views of one buffer, sent as they are.
+ * Writes the checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets
+ * and deletes, then the pending visits' windows. An id that is not well-formed Unicode is refused (RespArgs:
+ * `refused: … lone surrogate`; ids reach the buffer from events, which ingestion already refuses with one);
+ * values are binary fields (libs/recommend field-codec.ts), copied as they are.
  */
-export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number): (string | Buffer)[] {
-  const out: (string | Buffer)[] = [];
-  // one buffer for the checkpoint: the changed fields, then the windows
+export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number, out: RespArgs): RespArgs {
+  // one buffer for the encoded fields and windows, which `out` then frames
   const w = new FieldWriter(16_384);
   const changes = changed.encode(w);
   for (const h of PARTIAL_HASHES) {
     const { set, del } = changes[h];
-    out.push(String(set.length), String(del.length));
-    for (const [f, v] of set) out.push(sendable(f, 'an id'), v);
-    for (const f of del) out.push(f);
+    out.num(set.length).num(del.length);
+    for (const [f, v] of set) out.str(f).bulk(v);
+    for (const f of del) out.str(f);
   }
-  out.push(String(pending.windows.size));
-  for (const [id, items] of pending.windows) out.push(String(partitionOf(id, partitions)), kp(id), encodeWindow(items, w));
+  out.num(pending.windows.size);
+  for (const [id, items] of pending.windows) out.num(partitionOf(id, partitions)).str(kp(id)).bulk(encodeWindow(items, w));
   return out;
-}
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** CHECKPOINT: [1, newSeq] written, [0, the stored sequence] (the fence moved), or [2, the current token] (fenced); nothing written but on 1. */
-    tidemarkRecsCheckpoint(fence: string, legacyFence: string, nb: string, sq: string, tr: string, vs: string, u: string, token: string, ...args: (string | Buffer)[]): Result<[number, string], Context>;
-  }
 }
 
 /** The partials of every partition in Redis: HMGETs of every partition's hashes, pipelined (one pipeline per slot on a cluster). */
@@ -227,7 +215,6 @@ export class RedisRecStore implements RecStore {
       new RedisPartialSource(redis, (p, rest) => this.partitionKey(p, rest), this.partitions, (id) => this.windowKey(id)),
       options.params,
     );
-    redis.defineCommand('tidemarkRecsCheckpoint', { numberOfKeys: 8, lua: CHECKPOINT });
   }
 
   /** Keys of a partition: its fence, its partial hashes, its visits' windows — one hash tag, one Cluster slot. */
@@ -291,21 +278,17 @@ export class RedisRecStore implements RecStore {
       const changed = partial.apply(pending);
       // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
       // durable (docs/scale-out.md "Durability on failover").
-      const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) =>
-        pipe.tidemarkRecsCheckpoint(
-          this.partitionKey(fence.partition, 'part'),
-          this.fallbackFence(fence.partition),
-          ...(PARTIAL_HASHES.map((h) => this.partitionKey(fence.partition, h)) as [string, string, string, string, string]),
-          GROUP_KEYS.token(RECOMMENDATION_GROUP, fence.partition),
-          String(fence.expectedSeq),
-          String(fence.newSeq),
-          this.pre,
-          String(this.options.sessionTtlMs),
-          changed.clock === null ? '' : String(changed.clock),
-          fence.token === undefined ? '' : String(fence.token),
-          ...checkpointArgs(changed, pending, this.partitions),
-        ),
-      );
+      const p = fence.partition;
+      const keys = [this.partitionKey(p, 'part'), this.fallbackFence(p), ...PARTIAL_HASHES.map((h) => this.partitionKey(p, h)), GROUP_KEYS.token(RECOMMENDATION_GROUP, p)];
+      const args = new RespArgs(32_768)
+        .num(fence.expectedSeq)
+        .num(fence.newSeq)
+        .str(this.pre)
+        .num(this.options.sessionTtlMs)
+        .str(changed.clock === null ? '' : String(changed.clock))
+        .str(fence.token === undefined ? '' : String(fence.token));
+      checkpointArgs(changed, pending, this.partitions, args);
+      const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) => RECS_CHECKPOINT.call(pipe, keys, args));
       const [written, seq] = reply;
       if (written === 2) result = { status: 'fenced', token: Number(seq) }; // not ours any more
       else if (written !== 1) result = { status: 'conflict', lastSeq: Number(seq) }; // another writer
