@@ -27,7 +27,7 @@
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
 import type { Result } from 'ioredis';
-import { LUA_KEY_TYPE_CHECK, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, execWaited, moveKeys, pipelinePerSlot } from '@tidemark/state';
+import { LUA_KEY_TYPE_CHECK, LuaScript, RespArgs, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, execWaited, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
   MetricSet,
@@ -233,6 +233,8 @@ if not ok then return fail(tostring(err)) end
 redis.call('HSET', cp, 'seq', ARGV[3], 'n', tostring(tonumber(ARGV[9]) + 1), 'maxTs', ARGV[4], 'lastEventAt', ARGV[5], 'seen', ARGV[6], 'outbox', ARGV[7])
 if tok ~= '' then redis.call('HSET', cp, 'token', tok) end
 return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
+/** CHECKPOINT, its arguments encoded as they are produced (libs/state lua-script.ts). */
+const AGG_CHECKPOINT = new LuaScript(CHECKPOINT);
 
 /** Raise a string key holding a number, never lowering. KEYS[1] the key; ARGV[1] the value. */
 const RAISE_STRING = `
@@ -281,7 +283,6 @@ return 1`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
-    tmAggCheckpoint(key: string, tokenKey: string, args: string[]): Result<[string, string, string?], Context>;
     tmAggRaiseString(key: string, value: string): Result<number, Context>;
     tmAggRaiseField(key: string, ...args: string[]): Result<number, Context>;
     tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
@@ -313,7 +314,6 @@ export class RedisAggregationStore implements AggregationStore {
     this.wait = options.wait;
     this.sessionMetrics = metrics.metrics.filter((m) => m.kind === 'window' && m.window.type === 'session').map((m) => m.name);
     this.joinMetrics = metrics.metrics.filter((m) => m.kind === 'join').map((m) => m.name);
-    redis.defineCommand('tmAggCheckpoint', { numberOfKeys: 2, lua: CHECKPOINT });
     redis.defineCommand('tmAggRaiseString', { numberOfKeys: 1, lua: RAISE_STRING });
     redis.defineCommand('tmAggRaiseField', { numberOfKeys: 1, lua: RAISE_FIELD });
     redis.defineCommand('tmAggClearIf', { numberOfKeys: 1, lua: CLEAR_IF });
@@ -370,7 +370,16 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async checkpoint(p: number, cp: PartitionCheckpoint): Promise<CheckpointReply> {
-    const args: string[] = [part(p), String(cp.expectedSeq), String(cp.seq), cp.maxTs === null ? '' : String(cp.maxTs), String(cp.lastEventAt), cp.seenWatermark === null ? '' : String(cp.seenWatermark), cp.outbox, cp.token === undefined ? '' : String(cp.token), String(cp.expectedEpoch)];
+    const args = new RespArgs(16_384)
+      .str(part(p))
+      .num(cp.expectedSeq)
+      .num(cp.seq)
+      .str(cp.maxTs === null ? '' : String(cp.maxTs))
+      .num(cp.lastEventAt)
+      .str(cp.seenWatermark === null ? '' : String(cp.seenWatermark))
+      .str(cp.outbox)
+      .str(cp.token === undefined ? '' : String(cp.token))
+      .num(cp.expectedEpoch);
     const groups = new Map<string, typeof cp.cells>();
     for (const c of cp.cells) {
       const id = `${c.metric}:${c.pane}`;
@@ -378,30 +387,34 @@ export class RedisAggregationStore implements AggregationStore {
       if (g) g.push(c);
       else groups.set(id, [c]);
     }
-    args.push(String(groups.size));
+    args.num(groups.size);
     for (const list of groups.values()) {
-      args.push(list[0].metric, String(list[0].pane), String(list.length));
-      for (const c of list) args.push(cellField(c.key, c.from), c.value ?? '', String(c.firstEnd));
+      args.str(list[0].metric).num(list[0].pane).num(list.length);
+      for (const c of list) args.str(cellField(c.key, c.from)).str(c.value ?? '').num(c.firstEnd);
     }
-    args.push(String(cp.dropPanes.length));
-    for (const d of cp.dropPanes) args.push(d.metric, String(d.pane));
-    const keyed = <T extends { metric: string }>(items: readonly T[], row: (x: T) => string[]) => {
+    args.num(cp.dropPanes.length);
+    for (const d of cp.dropPanes) args.str(d.metric).num(d.pane);
+    const keyed = <T extends { metric: string }>(items: readonly T[], row: (x: T) => void) => {
       const by = new Map<string, T[]>();
-      for (const x of items) by.set(x.metric, [...(by.get(x.metric) ?? []), x]);
-      args.push(String(by.size));
+      for (const x of items) {
+        const list = by.get(x.metric);
+        if (list) list.push(x);
+        else by.set(x.metric, [x]);
+      }
+      args.num(by.size);
       for (const [metric, list] of by) {
-        args.push(metric, String(list.length));
-        for (const x of list) args.push(...row(x));
+        args.str(metric).num(list.length);
+        for (const x of list) row(x);
       }
     };
-    keyed(cp.sessions, (s) => [encodeKeyPart(s.key), s.value ?? '']);
-    keyed(cp.joins, (j) => [encodeKeyPart(j.key), j.value ?? '', j.due === null ? '' : String(j.due)]);
-    keyed(cp.results, (r) => [resultMember(r.key, r.windowStart, r.windowEnd), r.value ?? '', String(r.windowStart)]);
+    keyed(cp.sessions, (s) => args.str(encodeKeyPart(s.key)).str(s.value ?? ''));
+    keyed(cp.joins, (j) => args.str(encodeKeyPart(j.key)).str(j.value ?? '').str(j.due === null ? '' : String(j.due)));
+    keyed(cp.results, (r) => args.str(resultMember(r.key, r.windowStart, r.windowEnd)).str(r.value ?? '').num(r.windowStart));
     // In cluster mode WAIT follows on the same node: a checkpoint its replicas did not acknowledge is written
     // but not durable — the next one is fenced on it, and nothing it covers is acknowledged on the stream until
     // a later one is durable; if a failover loses it, that next one conflicts and the partition restores what
     // survived — docs/scale-out.md "Durability on failover".
-    const { reply, durable } = await execWaited<[string, string, string?]>(this.redis, this.wait, (pipe) => pipe.tmAggCheckpoint(AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p), args));
+    const { reply, durable } = await execWaited<[string, string, string?]>(this.redis, this.wait, (pipe) => AGG_CHECKPOINT.call(pipe, [AGG_KEYS.checkpoint(p), AGG_KEYS.fencingToken(p)], args));
     if (reply[0] === 'conflict') return { status: 'conflict', seq: Number(reply[1]) };
     if (reply[0] === 'fenced') return { status: 'fenced', token: Number(reply[1]) };
     return { status: 'ok', watermark: num(reply[1]), horizon: num(reply[2]), ...(durable ? {} : { durable: false as const }) };

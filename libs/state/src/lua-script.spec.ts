@@ -19,7 +19,13 @@ function captured(script: LuaScript, keys: string[], args: RespArgs | (string | 
 }
 
 // well-formed strings only: code points, not UTF-16 units (a lone surrogate is refused, tested below)
-const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string(), fc.constantFrom('', 'a', 'Z:r', '{p1}', '会话', '😀', 'é'.repeat(40)));
+const text = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.string(),
+  fc.string({ unit: 'binary', minLength: 30, maxLength: 200 }), // past the JS loop's length: written natively
+  fc.string({ minLength: 30, maxLength: 200 }),
+  fc.constantFrom('', 'a', 'Z:r', '{p1}', '会话', '😀', 'é'.repeat(40), 'x'.repeat(32), 'x'.repeat(33)),
+);
 const arg = fc.oneof(
   text,
   fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
@@ -54,7 +60,7 @@ describe('RespArgs', () => {
   it('refuses a lone surrogate and writes nothing of it', () => {
     const w = new RespArgs(64).str('ok');
     const before = Buffer.from(w.bytes());
-    for (const bad of ['\ud800', 'a\udc00b', 'x😀\ud83d']) expect(() => w.str(bad)).toThrow(/^refused: .*lone surrogate/);
+    for (const bad of ['\ud800', 'a\udc00b', 'x😀\ud83d', `${'a'.repeat(40)}\ud800`, `${'é'.repeat(40)}\udc00`]) expect(() => w.str(bad)).toThrow(/^refused: .*lone surrogate/);
     expect(w.bytes().equals(before)).toBe(true);
     expect(w.count).toBe(1);
   });

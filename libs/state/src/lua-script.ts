@@ -23,6 +23,8 @@ import { isWellFormed } from './key-part';
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** Strings up to this length are written by a loop in JS; longer ones natively (faster from ~40 characters). */
+const SHORT = 32;
 
 /** A script call's arguments (its ARGV), encoded as RESP bulk strings into one growing buffer. */
 export class RespArgs {
@@ -60,7 +62,8 @@ export class RespArgs {
    */
   str(s: string): this {
     const len = s.length;
-    // ASCII first (ids usually are): its byte length is its length, written byte by byte.
+    if (len > SHORT) return this.long(s);
+    // A short string (an id, a number) byte by byte while it is ASCII: its byte length is then its length.
     this.room(len + 16);
     const start = this.at;
     this.header(len);
@@ -70,7 +73,7 @@ export class RespArgs {
       const c = s.charCodeAt(i);
       if (c >= 0x80) {
         this.at = start;
-        return this.utf8(s);
+        return this.long(s);
       }
       buf[body + i] = c;
     }
@@ -88,12 +91,14 @@ export class RespArgs {
     return typeof x === 'string' ? this.str(x) : typeof x === 'number' ? this.num(x) : this.bulk(x);
   }
 
-  private utf8(s: string): this {
-    if (!isWellFormed(s)) throw new RangeError('refused: an argument is not well-formed Unicode (a lone surrogate)');
+  /** Natively: a byte length equal to the length means ASCII (any other character takes 2 bytes or more). */
+  private long(s: string): this {
     const bytes = Buffer.byteLength(s, 'utf8');
+    const ascii = bytes === s.length;
+    if (!ascii && !isWellFormed(s)) throw new RangeError('refused: an argument is not well-formed Unicode (a lone surrogate)');
     this.room(bytes + 16);
     this.header(bytes);
-    this.at += this.buf.write(s, this.at, 'utf8');
+    this.at += this.buf.write(s, this.at, ascii ? 'latin1' : 'utf8');
     return this.end();
   }
 
