@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Result } from 'ioredis';
 import type { AlertRule, EngineSnapshot, FingerprintState, Notification, Silence } from '@tidemark/alerting';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
 import type { CheckpointResult } from '@tidemark/runtime';
-import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, REDIS, type RedisClient, type WaitPolicy, execDurable, moveKeys, waitPolicyOf } from '@tidemark/state';
+import { LUA_FLAT_ARGS, LUA_KEY_TYPE_CHECK, LuaScript, REDIS, RespArgs, type RedisClient, type WaitPolicy, execDurable, moveKeys, waitPolicyOf } from '@tidemark/state';
 
 /** Delivery progress of one target (NATS or one webhook URL) of a notification. */
 export interface TargetProgress {
@@ -67,12 +66,8 @@ redis.call('HSET', KEYS[1], 'lastSeq', ARGV[2], 'clock', ARGV[3], 'outboxSeq', A
 return {1, ARGV[2]}
 `;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** COMMIT: [1, lastSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
-    tidemarkAlertingCommit(meta: string, state: string, outbox: string, rules: string, ...args: string[]): Result<[number, string], Context>;
-  }
-}
+/** COMMIT, its arguments encoded as they are produced (libs/state lua-script.ts): [1, lastSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
+const ALERTING_COMMIT = new LuaScript(COMMIT);
 
 /**
  * Under one hash tag `{a}`: a transaction names several of them (state, outbox, rules, meta; outbox and
@@ -127,7 +122,6 @@ export class AlertStore {
   ) {
     this.failedMax = config.alerting.failedMax;
     this.wait = waitPolicyOf(config);
-    redis.defineCommand('tidemarkAlertingCommit', { numberOfKeys: 4, lua: COMMIT });
   }
 
   /** Renames the keys of the layout before the `{a}` hash tag, once (idempotent; several instances may run it). */
@@ -170,29 +164,26 @@ export class AlertStore {
 
   /** One checkpoint, fenced on the stored sequence; a conflict names the stored one. */
   async commit(c: Commit): Promise<CheckpointResult> {
-    const section = (sets: [string, string][], dels: string[]) => [String(sets.length), String(dels.length), ...sets.flat(), ...dels];
-    const args = [
-      String(c.expectedSeq),
-      String(c.lastSeq),
-      c.clock === null ? '' : String(c.clock),
-      String(c.outboxSeq),
-      String(c.expectedEpoch),
-      ...section(
-        c.changed.map((s) => [s.fingerprint, JSON.stringify(s)]),
-        c.removed,
-      ),
-      ...section(
-        c.outbox.map((e) => [e.id, JSON.stringify(e)]),
-        [],
-      ),
-      ...section(
-        c.rulesPut.map((r) => [r.id, JSON.stringify(r)]),
-        c.rulesDeleted,
-      ),
-    ];
+    const args = new RespArgs(8_192)
+      .num(c.expectedSeq)
+      .num(c.lastSeq)
+      .str(c.clock === null ? '' : String(c.clock))
+      .num(c.outboxSeq)
+      .num(c.expectedEpoch);
+    const section = <T>(sets: readonly T[], set: (x: T) => [string, string], dels: readonly string[]) => {
+      args.num(sets.length).num(dels.length);
+      for (const x of sets) {
+        const [field, value] = set(x);
+        args.str(field).str(value);
+      }
+      for (const d of dels) args.str(d);
+    };
+    section(c.changed, (s) => [s.fingerprint, JSON.stringify(s)], c.removed);
+    section(c.outbox, (e) => [e.id, JSON.stringify(e)], []);
+    section(c.rulesPut, (r) => [r.id, JSON.stringify(r)], c.rulesDeleted);
     // In cluster mode WAIT follows on the same node: a commit its replica did not acknowledge throws (not
     // durable: the rule change fails, events are not acked), and the next one finds it written or lost.
-    const [ok, stored] = await execDurable<[number, string]>(this.redis, this.wait, (pipe) => pipe.tidemarkAlertingCommit(KEYS.meta, KEYS.state, KEYS.outbox, KEYS.rules, ...args));
+    const [ok, stored] = await execDurable<[number, string]>(this.redis, this.wait, (pipe) => ALERTING_COMMIT.call(pipe, [KEYS.meta, KEYS.state, KEYS.outbox, KEYS.rules], args));
     return ok === 1 ? { status: 'ok' } : { status: 'conflict', lastSeq: Number(stored) };
   }
 
