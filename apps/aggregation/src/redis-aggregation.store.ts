@@ -26,7 +26,6 @@
  * (Before the hash tag they were tm:agg:wm, tm:agg:res:<metric>…: migrateLegacyKeys renames them once.)
  * `<key>` is encoded with encodeKeyPart (no `:`, `{`, `}`), so no value can name another key or field.
  */
-import type { Result } from 'ioredis';
 import { LUA_KEY_TYPE_CHECK, LuaScript, RespArgs, type RedisClient, type WaitPolicy, decodeKeyPart, encodeKeyPart, execDurable, execPipeline as exec, execWaited, moveKeys, pipelinePerSlot } from '@tidemark/state';
 import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
@@ -234,7 +233,7 @@ redis.call('HSET', cp, 'seq', ARGV[3], 'n', tostring(tonumber(ARGV[9]) + 1), 'ma
 if tok ~= '' then redis.call('HSET', cp, 'token', tok) end
 return {'ok', wm or '', redis.call('HGET', cp, 'hz') or ''}`;
 /** CHECKPOINT, its arguments encoded as they are produced (libs/state lua-script.ts). */
-const AGG_CHECKPOINT = new LuaScript(CHECKPOINT);
+const AGG_CHECKPOINT = new LuaScript<[string, string, string?]>(CHECKPOINT);
 
 /** Raise a string key holding a number, never lowering. KEYS[1] the key; ARGV[1] the value. */
 const RAISE_STRING = `
@@ -280,16 +279,11 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1`;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** `args` goes as one array (ioredis flattens it): a large checkpoint must not be spread onto the stack. */
-    tmAggRaiseString(key: string, value: string): Result<number, Context>;
-    tmAggRaiseField(key: string, ...args: string[]): Result<number, Context>;
-    tmAggClearIf(key: string, ...args: string[]): Result<number, Context>;
-    tmAggSettle(key: string, ...args: string[]): Result<number, Context>;
-    tmAggFired(key: string, metric: string, end: string): Result<number, Context>;
-  }
-}
+const RAISE_STRING_SCRIPT = new LuaScript<number>(RAISE_STRING);
+const RAISE_FIELD_SCRIPT = new LuaScript<number>(RAISE_FIELD);
+const CLEAR_IF_SCRIPT = new LuaScript<number>(CLEAR_IF);
+const SETTLE_SCRIPT = new LuaScript<number>(SETTLE);
+const FIRED_SCRIPT = new LuaScript<number>(FIRED);
 
 const num = (s: string | null | undefined): number | null => (s === null || s === undefined || s === '' ? null : Number(s));
 
@@ -314,11 +308,6 @@ export class RedisAggregationStore implements AggregationStore {
     this.wait = options.wait;
     this.sessionMetrics = metrics.metrics.filter((m) => m.kind === 'window' && m.window.type === 'session').map((m) => m.name);
     this.joinMetrics = metrics.metrics.filter((m) => m.kind === 'join').map((m) => m.name);
-    redis.defineCommand('tmAggRaiseString', { numberOfKeys: 1, lua: RAISE_STRING });
-    redis.defineCommand('tmAggRaiseField', { numberOfKeys: 1, lua: RAISE_FIELD });
-    redis.defineCommand('tmAggClearIf', { numberOfKeys: 1, lua: CLEAR_IF });
-    redis.defineCommand('tmAggSettle', { numberOfKeys: 1, lua: SETTLE });
-    redis.defineCommand('tmAggFired', { numberOfKeys: 1, lua: FIRED });
   }
 
   /** Renames the firer's keys of the layout before the `{agg}` hash tag, once (idempotent, any instance). */
@@ -444,8 +433,8 @@ export class RedisAggregationStore implements AggregationStore {
    * parallel; in cluster mode each followed by WAIT, so the order below also holds across a failover.
    */
   private async raiseInPartitions(field: 'wm' | 'hz', partitions: number, value: number, expected: number | null = null): Promise<void> {
-    const args = expected === null ? [] : [String(expected), String(REFIRE_ALL)];
-    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseField(AGG_KEYS.checkpoint(p), field, String(value), ...args))));
+    const args = expected === null ? [field, value] : [field, value, expected, REFIRE_ALL];
+    await Promise.all(Array.from({ length: partitions }, (_, p) => execDurable(this.redis, this.wait, (pipe) => RAISE_FIELD_SCRIPT.call(pipe, [AGG_KEYS.checkpoint(p)], args))));
   }
 
   /**
@@ -458,11 +447,11 @@ export class RedisAggregationStore implements AggregationStore {
    */
   async raiseWatermark(partitions: number, watermark: number, expected: number | null = null): Promise<void> {
     await this.raiseInPartitions('wm', partitions, watermark, expected);
-    await this.redis.tmAggRaiseString(AGG_KEYS.watermark, String(watermark));
+    await RAISE_STRING_SCRIPT.call(this.redis, [AGG_KEYS.watermark], [watermark]);
   }
 
   async clearRefireFrom(p: number, from: number): Promise<void> {
-    await this.redis.tmAggClearIf(AGG_KEYS.checkpoint(p), 'rf', String(from));
+    await CLEAR_IF_SCRIPT.call(this.redis, [AGG_KEYS.checkpoint(p)], ['rf', from]);
   }
 
   /**
@@ -476,7 +465,7 @@ export class RedisAggregationStore implements AggregationStore {
    * a failover of its master cannot bring back a lower global horizon under partitions that purged past it.
    */
   async raiseHorizon(partitions: number, horizon: number): Promise<void> {
-    await execDurable(this.redis, this.wait, (pipe) => pipe.tmAggRaiseString(AGG_KEYS.horizon, String(horizon)));
+    await execDurable(this.redis, this.wait, (pipe) => RAISE_STRING_SCRIPT.call(pipe, [AGG_KEYS.horizon], [horizon]));
     await this.raiseInPartitions('hz', partitions, horizon);
   }
 
@@ -535,7 +524,7 @@ export class RedisAggregationStore implements AggregationStore {
   async clearMarks(p: number, marks: readonly Mark[]): Promise<void> {
     const args: string[] = [];
     for (const m of marks) args.push(`${m.metric}:${m.pane}:${cellField(m.key, m.from)}`, m.token);
-    if (args.length) await this.redis.tmAggClearIf(AGG_KEYS.marks(p), ...args);
+    if (args.length) await CLEAR_IF_SCRIPT.call(this.redis, [AGG_KEYS.marks(p)], args);
   }
 
   async joinDue(p: number, upTo: number): Promise<JoinDue[]> {
@@ -553,7 +542,7 @@ export class RedisAggregationStore implements AggregationStore {
     const member = (d: JoinDue) => `${d.metric}:${encodeKeyPart(d.key)}`;
     for (const d of done) args.push(member(d), String(d.due), '');
     for (const r of reschedule) args.push(member(r.entry), String(r.entry.due), String(r.due));
-    if (args.length) await this.redis.tmAggSettle(AGG_KEYS.joinDue(p), ...args);
+    if (args.length) await SETTLE_SCRIPT.call(this.redis, [AGG_KEYS.joinDue(p)], args);
   }
 
   async readJoins(p: number, metric: string, keys: readonly string[]): Promise<(string | null)[]> {
@@ -570,7 +559,7 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async setFiredThrough(metric: string, end: number): Promise<void> {
-    await this.redis.tmAggFired(AGG_KEYS.fired, metric, String(end));
+    await FIRED_SCRIPT.call(this.redis, [AGG_KEYS.fired], [metric, end]);
   }
 
   async readResults(metric: string, refs: readonly { key: string; windowStart: number; windowEnd: number }[]): Promise<(string | null)[]> {

@@ -67,7 +67,7 @@ return {1, ARGV[2]}
 `;
 
 /** COMMIT, its arguments encoded as they are produced (libs/state lua-script.ts): [1, lastSeq] written, or [0, the stored sequence] (the fence moved; nothing written). */
-const ALERTING_COMMIT = new LuaScript(COMMIT);
+const ALERTING_COMMIT = new LuaScript<[number, string]>(COMMIT);
 
 /**
  * Under one hash tag `{a}`: a transaction names several of them (state, outbox, rules, meta; outbox and

@@ -129,7 +129,7 @@ return {1, ARGV[2]}
 `;
 
 /** CHECKPOINT, its arguments encoded as they are produced (libs/state lua-script.ts). */
-export const RECS_CHECKPOINT = new LuaScript(CHECKPOINT);
+export const RECS_CHECKPOINT = new LuaScript<[number, string]>(CHECKPOINT);
 
 /**
  * Writes the checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets

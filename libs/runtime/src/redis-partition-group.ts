@@ -14,8 +14,7 @@
  * current one, so a member that lost its lease while paused (GC, SIGSTOP, a network partition) cannot write
  * once another has claimed. Time is Redis' (TIME in the heartbeat script), so members' clocks do not matter.
  */
-import type { Result } from 'ioredis';
-import { pipelinePerSlot, type RedisClient } from '@tidemark/state';
+import { LuaScript, pipelinePerSlot, type RedisClient } from '@tidemark/state';
 import { plan, type GroupMember, type PartitionLease } from './partition-group';
 
 export const GROUP_KEYS = {
@@ -66,27 +65,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[
 end
 return 0`;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    tmGroupHeartbeat(members: string, member: string, sessionTimeoutMs: string): Result<string[], Context>;
-    tmGroupClaim(lease: string, token: string, member: string, ttlMs: string): Result<[number, string], Context>;
-    tmGroupRenew(lease: string, token: string, member: string, fencingToken: string, ttlMs: string): Result<number, Context>;
-    tmGroupRelease(lease: string, token: string, member: string, fencingToken: string): Result<number, Context>;
-  }
-}
+const HEARTBEAT_SCRIPT = new LuaScript<string[]>(HEARTBEAT);
+const CLAIM_SCRIPT = new LuaScript<[number, string]>(CLAIM);
+const RENEW_SCRIPT = new LuaScript<number>(RENEW);
+const RELEASE_SCRIPT = new LuaScript<number>(RELEASE);
 
 /** The typed repository: one script call (one slot) per operation. */
 export class RedisGroupStore {
-  constructor(private readonly redis: RedisClient) {
-    redis.defineCommand('tmGroupHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT });
-    redis.defineCommand('tmGroupClaim', { numberOfKeys: 2, lua: CLAIM });
-    redis.defineCommand('tmGroupRenew', { numberOfKeys: 2, lua: RENEW });
-    redis.defineCommand('tmGroupRelease', { numberOfKeys: 2, lua: RELEASE });
-  }
+  constructor(private readonly redis: RedisClient) {}
 
   /** Records `member`'s heartbeat; the live members (dead ones dropped) and Redis' clock. */
   async heartbeat(group: string, member: string, sessionTimeoutMs: number): Promise<{ now: number; members: GroupMember[] }> {
-    const flat = await this.redis.tmGroupHeartbeat(GROUP_KEYS.members(group), member, String(sessionTimeoutMs));
+    const flat = await HEARTBEAT_SCRIPT.call(this.redis, [GROUP_KEYS.members(group)], [member, sessionTimeoutMs]);
     const members: GroupMember[] = [];
     for (let i = 1; i < flat.length; i += 2) members.push({ id: flat[i], heartbeatAt: Number(flat[i + 1]) });
     return { now: Number(flat[0]), members };
@@ -117,15 +107,15 @@ export class RedisGroupStore {
   }
 
   claim(lease: string, tokenKey: string, member: string, ttlMs: number): Promise<number | undefined> {
-    return this.redis.tmGroupClaim(lease, tokenKey, member, String(ttlMs)).then(([won, token]) => (won === 1 ? Number(token) : undefined));
+    return CLAIM_SCRIPT.call(this.redis, [lease, tokenKey], [member, ttlMs]).then(([won, token]) => (won === 1 ? Number(token) : undefined));
   }
 
   async renew(lease: string, tokenKey: string, member: string, token: number, ttlMs: number): Promise<boolean> {
-    return (await this.redis.tmGroupRenew(lease, tokenKey, member, String(token), String(ttlMs))) === 1;
+    return (await RENEW_SCRIPT.call(this.redis, [lease, tokenKey], [member, token, ttlMs])) === 1;
   }
 
   async release(lease: string, tokenKey: string, member: string, token: number): Promise<boolean> {
-    return (await this.redis.tmGroupRelease(lease, tokenKey, member, String(token))) === 1;
+    return (await RELEASE_SCRIPT.call(this.redis, [lease, tokenKey], [member, token])) === 1;
   }
 
   claimPartition(group: string, partition: number, member: string, ttlMs: number): Promise<number | undefined> {

@@ -11,10 +11,10 @@ function ioredisBytes(name: string, args: (string | Buffer)[]): Buffer {
 }
 
 /** The command LuaScript hands to a client, captured instead of sent. */
-function captured(script: LuaScript, keys: string[], args: RespArgs | (string | number | Buffer)[], reply: 'utf8' | 'buffer' = 'utf8'): Command {
+function captured(script: LuaScript, keys: string[], args: RespArgs | (string | number | Buffer)[]): Command {
   let got: Command | undefined;
   const sink = { sendCommand: (c: Command) => (got = c) };
-  void script.call(sink as never, keys, args, reply).catch(() => undefined);
+  void script.call(sink as never, keys, args).catch(() => undefined);
   return got!;
 }
 
@@ -84,7 +84,7 @@ describe('LuaScript', () => {
   });
 
   it('carries its keys for Redis Cluster routing', () => {
-    expect(captured(script, ['a{x}', 'b{x}'], new RespArgs().str('v'), 'buffer').getKeys()).toEqual(['a{x}', 'b{x}']);
+    expect(captured(script, ['a{x}', 'b{x}'], new RespArgs().str('v')).getKeys()).toEqual(['a{x}', 'b{x}']);
     expect(captured(script, [], ['v']).getKeys()).toEqual([]);
   });
 

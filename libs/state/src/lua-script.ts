@@ -144,7 +144,7 @@ type Socket = object;
 /** One call of a script: ioredis' command, carrying the keys (for routing) and the encoded ARGV. */
 class ScriptCall extends Command {
   constructor(
-    private readonly script: LuaScript,
+    private readonly script: LuaScript<unknown>,
     keys: readonly string[],
     private readonly argv: Buffer,
     private readonly argc: number,
@@ -170,42 +170,52 @@ class ScriptCall extends Command {
   }
 }
 
-/** A script, called with RespArgs (or a short argument list) on a client or in a pipeline. */
-export class LuaScript {
+/** A script's reply: bulk strings as strings ('utf8', the default) or as Buffers ('buffer': binary values). */
+export type ScriptReply = 'utf8' | 'buffer';
+
+/**
+ * A script whose reply is an `R`, called with RespArgs (or a short argument list) on a client or in a pipeline.
+ * One instance per script, at module level: it remembers which connections have run it.
+ */
+export class LuaScript<R = unknown> {
   readonly sha: string;
   private readonly sockets = new WeakSet<Socket>();
+  private readonly encoding: 'utf8' | null;
 
-  constructor(readonly lua: string) {
+  constructor(
+    readonly lua: string,
+    options: { reply?: ScriptReply } = {},
+  ) {
     this.sha = createHash('sha1').update(lua).digest('hex');
+    this.encoding = options.reply === 'buffer' ? null : 'utf8';
   }
 
   /**
    * Calls the script with these keys and arguments on a client, or queues the call in a pipeline (then its
-   * reply comes with the pipeline's). `reply`: 'utf8' turns bulk replies into strings, 'buffer' keeps them.
-   * A RespArgs passed here belongs to the call: write no more to it.
+   * reply comes with the pipeline's, and the promise returned here settles with it). A RespArgs passed here
+   * belongs to the call: write no more to it.
    */
-  call<T>(target: RedisClient | ChainableCommander, keys: readonly string[], args: RespArgs | readonly (string | number | Uint8Array)[], reply: 'utf8' | 'buffer' = 'utf8'): Promise<T> {
+  call(target: RedisClient | ChainableCommander, keys: readonly string[], args: RespArgs | readonly (string | number | Uint8Array)[] = []): Promise<R> {
     if (!canSend(target)) throw new TypeError('not a Redis client or pipeline');
     let encoded: RespArgs;
     if (args instanceof RespArgs) encoded = args;
     else {
-      encoded = new RespArgs();
+      encoded = new RespArgs(256);
       for (const a of args) encoded.arg(a);
     }
-    const argv = encoded.bytes(); // the writer is the call's from here on: not written to again
-    const encoding = reply === 'utf8' ? 'utf8' : null;
-    const command = new ScriptCall(this, keys, argv, encoded.count, encoding);
+    const argv = encoded.bytes();
+    const command = new ScriptCall(this, keys, argv, encoded.count, this.encoding);
     command.promise = command.promise.catch((err: Error) => {
       if (!err.message.includes('NOSCRIPT')) throw err;
       // the connection lost the script (a restart, SCRIPT FLUSH): send it again, as EVAL this time
-      const again = new ScriptCall(this, keys, argv, encoded.count, encoding);
+      const again = new ScriptCall(this, keys, argv, encoded.count, this.encoding);
       const client: object = 'isPipeline' in target && target.isPipeline && 'redis' in target ? (target.redis as object) : target;
       if (!canSend(client)) throw err;
       client.sendCommand(again);
       return again.promise;
     });
     target.sendCommand(command);
-    return command.promise as Promise<T>;
+    return command.promise as Promise<R>;
   }
 
   loadedOn(socket: Socket): boolean {

@@ -1,4 +1,3 @@
-import type { Result } from 'ioredis';
 import { DedupDecision, DedupItem, DedupStore, claimPlace, claimValue, decide, dedupKey, hourOf, horizonHours } from './dedup';
 import { LuaScript, RespArgs } from './lua-script';
 import { type RedisClient, type WaitPolicy, execDurable, isCluster, moveKeys, scanKeys } from './redis-client';
@@ -26,7 +25,7 @@ end
 return out
 `;
 /** CLAIM, its arguments encoded as they are produced (a thousand ids a call: lua-script.ts says why). */
-const CLAIM_SCRIPT = new LuaScript(CLAIM);
+const CLAIM_SCRIPT = new LuaScript<(Buffer | null)[]>(CLAIM, { reply: 'buffer' });
 
 /** Overwrites expired claims. KEYS: slot hashes; ARGV: n fields, then n values. */
 const TAKE_OVER = `
@@ -66,12 +65,8 @@ end
 return dropped
 `;
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    tidemarkDedupTakeOver(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
-    tidemarkDedupSweep(numKeys: number, ...args: (string | Buffer)[]): Result<number, Context>;
-  }
-}
+const TAKE_OVER_SCRIPT = new LuaScript<number>(TAKE_OVER);
+const SWEEP_SCRIPT = new LuaScript<number>(SWEEP);
 
 /** Ids per Lua call at most (a frame holds up to 4096 events; calls stay short for other clients). */
 const CHUNK = 1024;
@@ -113,8 +108,6 @@ export class RedisDedupStore implements DedupStore {
     this.slots = options.slots ?? 65_536;
     this.prefix = options.prefix ?? 'tm:dedup:';
     this.wait = options.wait;
-    redis.defineCommand('tidemarkDedupTakeOver', { lua: TAKE_OVER });
-    redis.defineCommand('tidemarkDedupSweep', { lua: SWEEP });
   }
 
   /** The Redis key of a slot hash. */
@@ -158,7 +151,7 @@ export class RedisDedupStore implements DedupStore {
           for (const i of group) args.bulk(keys[i].field);
           for (const i of group) args.bulk(values[i]);
           const groupNames = group.map((i) => names[i]);
-          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) => CLAIM_SCRIPT.call(p, groupNames, args, 'buffer'));
+          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) => CLAIM_SCRIPT.call(p, groupNames, args));
           group.forEach((i, j) => (found[i] = got[j]));
         }),
       );
@@ -168,7 +161,11 @@ export class RedisDedupStore implements DedupStore {
         await Promise.all(
           this.calls(overNames).map((group) =>
             execDurable<number>(this.redis, this.wait, (p) =>
-              p.tidemarkDedupTakeOver(group.length, ...group.map((j) => overNames[j]), ...group.map((j) => keys[overwrite[j]].field), ...group.map((j) => values[overwrite[j]])),
+              TAKE_OVER_SCRIPT.call(
+                p,
+                group.map((j) => overNames[j]),
+                [...group.map((j) => keys[overwrite[j]].field), ...group.map((j) => values[overwrite[j]])],
+              ),
             ),
           ),
         );
@@ -187,10 +184,10 @@ export class RedisDedupStore implements DedupStore {
 
   async sweep(nowMs: number): Promise<number> {
     let dropped = 0;
-    const args = [String(hourOf(nowMs) & 0xffff), String(horizonHours(this.ttlMs))];
+    const args = [hourOf(nowMs) & 0xffff, horizonHours(this.ttlMs)];
     for (const slots of sweepOrder(this.slots)) {
       const names = slots.map((s) => this.slotKey(s));
-      dropped += await this.redis.tidemarkDedupSweep(names.length, ...names, ...args);
+      dropped += await SWEEP_SCRIPT.call(this.redis, names, args);
     }
     return dropped;
   }
