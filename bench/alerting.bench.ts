@@ -7,12 +7,26 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { AlertEngine, DEFAULT_RULES, WindowResult } from '@tidemark/alerting';
 import { ALL_STREAMS, durables, streams, subjects } from '@tidemark/contracts';
 import { JetStreamPublisher, connectNats, ensureStreams } from '@tidemark/jetstream';
 import { fmt, freePort, rate, startBenchServers, startService, stopChild } from './support';
+import { BENCH_NODE_ARGS, benchCli } from './usage';
+
+const CLI = benchCli({
+  what: 'alerting',
+  options: {
+    results: { type: 'string', default: '100000', value: 'N', help: 'window results, a realistic minute-by-minute mix, judged in (a) and drained in (b)' },
+    samples: { type: 'string', default: '30', value: 'N', help: 'breaching results published one at a time in (c)' },
+  },
+  env: [BENCH_NODE_ARGS],
+  about: `How fast alerting judges window results, and how soon a state change reaches a webhook:
+  (a) engine alone: the default rules over the results, in process, one core (results/s)
+  (b) service: the alerting service (its own process) draining the results prefilled into RESULTS (results/s)
+  (c) latency: a breaching result published → its webhook POST received (p50, p99, max)
+Starts its own nats-server and redis-server on free ports and a local webhook (nothing else is touched).`,
+});
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -40,7 +54,8 @@ function results(count: number): WindowResult[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { results: { type: 'string', default: '100000' }, samples: { type: 'string', default: '30' } } });
+  const values = CLI.parse(argv);
+  if (!values) return 0; // --help
   const n = Number(values.results);
   const rs = results(n);
 

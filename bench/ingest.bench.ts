@@ -5,10 +5,26 @@
  * Goal: ingestion >= 0.8 x the ceiling.
  */
 import * as net from 'node:net';
-import { parseArgs } from 'node:util';
 import { connectNats } from '@tidemark/jetstream';
 import { ceiling, payloads } from './jetstream/publish.bench';
 import { fmt, freePort, rate, sampleEvent, startBenchServers, startService, stopChild } from './support';
+import { BENCH_NODE_ARGS, benchCli } from './usage';
+
+/** Events sent over HTTP, untimed, before the figures. */
+const WARMUP = 20_000;
+
+const CLI = benchCli({
+  what: 'ingest',
+  options: {
+    events: { type: 'string', default: '200000', value: 'N', help: 'events timed over HTTP, then over TCP, and published for the ceiling' },
+    batch: { type: 'string', default: '1000', value: 'N', help: 'events per HTTP request, NDJSON' },
+    concurrency: { type: 'string', default: '4', value: 'N', help: 'HTTP requests in flight' },
+  },
+  env: [BENCH_NODE_ARGS],
+  about: `Ingestion's events/s over HTTP NDJSON (after ${fmt(WARMUP)} events to warm up) and over TCP (one connection,
+pipelined), beside the raw JetStream publish ceiling (core publish + reply inbox + Nats-Msg-Id) measured in the
+same run; goal: ratio >= 0.80. Starts its own nats-server and redis-server on free ports (nothing else is touched).`,
+});
 
 /** The raw JetStream publish ceiling, measured by bench/jetstream on the same server. */
 async function publishCeiling(natsUrl: string, count: number, runId: string): Promise<number> {
@@ -81,14 +97,8 @@ async function viaTcp(port: number, count: number, runId: string): Promise<numbe
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      events: { type: 'string', default: '200000' },
-      batch: { type: 'string', default: '1000' },
-      concurrency: { type: 'string', default: '4' },
-    },
-  });
+  const values = CLI.parse(args);
+  if (!values) return 0; // --help
   const count = Number(values.events);
   const servers = await startBenchServers();
   const httpPort = await freePort();
@@ -101,7 +111,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     const run = Date.now().toString(36);
     // warm-up
-    await viaHttp(`http://127.0.0.1:${httpPort}`, 20_000, Number(values.batch), Number(values.concurrency), `${run}-warm`);
+    await viaHttp(`http://127.0.0.1:${httpPort}`, WARMUP, Number(values.batch), Number(values.concurrency), `${run}-warm`);
     const ceil = await publishCeiling(servers.natsUrl, count, `${run}c`);
     const http = await viaHttp(`http://127.0.0.1:${httpPort}`, count, Number(values.batch), Number(values.concurrency), `${run}-h`);
     const tcp = await viaTcp(tcpPort, count, `${run}-t`);

@@ -34,7 +34,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { parseArgs } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -43,9 +42,52 @@ import { JetStreamPublisher, PartitionConsumer, connectNats, decodeFrames, ensur
 import { connectRedis } from '@tidemark/state';
 import { MetricSet, PartitionOperator } from '@tidemark/streaming';
 import { RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
+import { UsageError } from '../apps/cli/src/usage';
 import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BENCH_NODE_ARGS, benchCli } from './usage';
 
 const PARTITIONS = 8;
+/** At most this many of `--events` go to the framed publish ceiling and to ingestion alone. */
+const CEILING_EVENTS = 100_000;
+
+/** What `--parts` picks from, by letter (how each is measured: the header above); lines for the usage. */
+const PARTS: Record<string, string> = {
+  a: 'dedup alone: the dedup service (its own process) draining events.raw into\nevents.clean as it is filled: events/s; CPU µs, Redis commands, NATS messages per event',
+  b: 'aggregation alone: the aggregation service draining events.clean, all default\nmetrics, simulated shop traffic: events/s, CPU µs per event, mean batch',
+  c: "end to end: ingestion + dedup + aggregation as processes, events sent over HTTP\nuntil every window they fill is final: events/s, the firer's delay",
+  d: "latency under steady live traffic (--rate for --seconds), a 1-second metric\nadded: the watermark passing a window's end → its result received, p50/p99",
+  e: 'the full pipeline from outside, all five services, --full-events shop events,\nmedian of --runs: events/s; CPU µs per event of every process, NATS messages\nand Redis commands per event',
+  f: "memory (not in the default): one partition's operator, in this process, holding\n--open open (pane, key) cells: heap and Redis bytes per million cells, the time\nof a checkpoint",
+  r: 'recommendation alone (not in the default): the recommendation service draining\nevents.clean: events/s; CPU µs, Redis commands and bytes sent to Redis per event',
+};
+
+const CLI = benchCli({
+  what: 'pipeline',
+  options: {
+    events: {
+      type: 'string',
+      default: '200000',
+      value: 'N',
+      help: `events through (a), (b), (c), (r) and the one-hop limit\n(the framed publish ceiling and ingestion alone take at most ${fmt(CEILING_EVENTS)} of them)`,
+    },
+    parts: {
+      type: 'string',
+      default: 'abcde',
+      value: 'LETTERS',
+      help: `which parts run, any of these letters\n${Object.entries(PARTS)
+        .map(([letter, what]) => `${letter}  ${what.replace(/\n/g, '\n   ')}`)
+        .join('\n')}\n(a) or (b) first measure the framed publish ceiling, the one-hop limit and\ningestion alone: the limits the hops are compared with`,
+    },
+    rate: { type: 'string', default: '2000', value: 'R', help: '(d) live events per second' },
+    seconds: { type: 'string', default: '30', value: 'S', help: '(d) seconds of live traffic' },
+    'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
+    runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
+    open: { type: 'string', default: '1000000', value: 'N', help: '(f) open (pane, key) cells the operator holds' },
+  },
+  env: [BENCH_NODE_ARGS],
+  about: `The processing hops beside the limits they are compared with, measured in the same run, ${PARTITIONS} partitions
+(docs/benchmarks.md). Every part starts its own nats-server and redis-server on free ports (nothing else is touched).`,
+});
 
 /** Events as frames of up to 1,000 per partition, in order, on `subject(p)` (what ingestion or dedup would store). */
 function framesOf(events: Record<string, unknown>[], subject: (p: number) => string): { subject: string; data: Buffer }[] {
@@ -582,20 +624,12 @@ function printFull(runs: FullRun[], count: number): void {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      events: { type: 'string', default: '200000' },
-      parts: { type: 'string', default: 'abcde' },
-      rate: { type: 'string', default: '2000' },
-      seconds: { type: 'string', default: '30' },
-      'full-events': { type: 'string', default: '120000' },
-      runs: { type: 'string', default: '3' },
-      open: { type: 'string', default: '1000000' },
-    },
-  });
+  const values = CLI.parse(args);
+  if (!values) return 0; // --help
   const count = Number(values.events);
   const parts = new Set(values.parts.split(''));
+  const unknown = [...parts].filter((p) => !(p in PARTS));
+  if (parts.size === 0 || unknown.length > 0) throw new UsageError(`--parts takes letters of ${Object.keys(PARTS).join('')}, not "${values.parts}"`);
   const ms = (s: number) => (Number.isFinite(s) ? `≤ ${Math.round(s * 1000)} ms` : 'n/a');
   console.log(`tidemark bench pipeline: ${fmt(count)} events over ${PARTITIONS} partitions, NATS and Redis on this machine; (b) and (c) on simulated shop traffic`);
   const runId = Date.now().toString(36);
@@ -603,7 +637,7 @@ export async function main(args: string[]): Promise<number> {
     const servers = await startBenchServers();
     let ceiling: number;
     try {
-      ceiling = await framedPublishCeiling(servers.natsUrl, Math.min(count, 100_000), runId);
+      ceiling = await framedPublishCeiling(servers.natsUrl, Math.min(count, CEILING_EVENTS), runId);
       console.log(`  framed publish ceiling (parse, frame, publish; no HTTP): ${fmt(ceiling)} events/s`);
       // The hops drain their own prefilled backlog: the ceiling's frames are gone from their way first.
       await purgeRaw(servers.natsUrl);
@@ -618,7 +652,7 @@ export async function main(args: string[]): Promise<number> {
         console.log(`      ${dedup.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 8), ${dedup.redisPerEvent.toFixed(2)} Redis commands an event (goal ≤ 1), ${dedup.natsPerEvent.toFixed(3)} NATS messages an event`);
       }
       // After the hops: its events land in events.raw, which they have drained already.
-      const ingest = await ingestionAlone(servers.natsUrl, Math.min(count, 100_000), runId);
+      const ingest = await ingestionAlone(servers.natsUrl, Math.min(count, CEILING_EVENTS), runId);
       console.log(`  ingestion alone (HTTP NDJSON 1,000 a request, 4 conns):  ${fmt(ingest.rate)} events/s  ratio ${(ingest.rate / ceiling).toFixed(2)}  (goal ≥ 0.80); ${ingest.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 10)`);
 
     } finally {

@@ -11,10 +11,26 @@
  * Goals: freshness p99 ≤ 1 s; lookup p99 ≤ 5 ms.
  */
 import * as http from 'node:http';
-import { parseArgs } from 'node:util';
 import { fmt, freePort, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BENCH_NODE_ARGS, benchCli } from './usage';
 
 const PARTITIONS = 8;
+
+const CLI = benchCli({
+  what: 'recs',
+  options: {
+    samples: { type: 'string', default: '300', value: 'N', help: 'freshness samples: shoppers whose product view must show up in their recommendations' },
+    load: { type: 'string', default: '1000', value: 'R', help: 'simulated shop traffic, events/s, through the pipeline while freshness is measured' },
+    lookups: { type: 'string', default: '20000', value: 'N', help: 'lookup requests (user / similar / trending mixed, k=10), after the load stopped' },
+    concurrency: { type: 'string', default: '4', value: 'N', help: 'concurrent lookup clients' },
+  },
+  env: [BENCH_NODE_ARGS],
+  about: `The recommendation service with ingestion and dedup as processes, ${PARTITIONS} partitions:
+  freshness: a shopper's product view accepted by ingestion (202) → visible in the shopper's recommendations
+             (p50, p99, max; goal p99 ≤ 1 s)
+  lookups:   client-side latency and the service's own handling time (goal p99 ≤ 5 ms)
+Starts its own nats-server and redis-server on free ports (nothing else is touched).`,
+});
 
 function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
@@ -53,15 +69,8 @@ async function post(url: string, events: object[]): Promise<void> {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      samples: { type: 'string', default: '300' },
-      load: { type: 'string', default: '1000' },
-      lookups: { type: 'string', default: '20000' },
-      concurrency: { type: 'string', default: '4' },
-    },
-  });
+  const values = CLI.parse(args);
+  if (!values) return 0; // --help
   const samples = Number(values.samples);
   const load = Number(values.load);
   const lookups = Number(values.lookups);

@@ -20,7 +20,6 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { durables, streams } from '@tidemark/contracts';
@@ -29,15 +28,7 @@ import { startLocalNatsCluster, type LocalNatsCluster } from '../apps/cli/src/lo
 import { startLocalRedisCluster, type LocalRedisCluster } from '../apps/cli/src/local-redis-cluster';
 import { serviceArgv } from '../apps/cli/src/services';
 import { cpuMicros, fmt, freePort, median, rate, shopEvents } from './support';
-
-const USAGE = `Usage: tidemark bench scale [options]
-  --events N       shop events per phase, timed (default 60000)
-  --warmup N       shop events sent and drained before the timed window of each phase (default 20000; 0: none)
-  --partitions P   partitions (default 8)
-  --runs R         runs, each on a cluster of its own; the median is printed (default 1)
-  --keep           keep the temporary folder (servers' data, every process's log)
-One instance of each stage, then two, on a local cluster (3 nats-servers R3, a 6-node Redis Cluster) started
-on free loopback ports; nothing else on the machine is touched.`;
+import { benchCli } from './usage';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'tidemark.js');
 const STAGES = ['ingestion', 'dedup', 'aggregation', 'recommendation'] as const;
@@ -48,6 +39,21 @@ const BATCH = 1000;
 const CONCURRENCY = 4;
 /** The idle window of each phase (fixed CPU cost per second). */
 const IDLE_MS = 3000;
+const PARTITIONS_RANGE = { min: 2, max: 256 };
+
+const CLI = benchCli({
+  what: 'scale',
+  options: {
+    events: { type: 'string', default: '60000', value: 'N', help: `shop events per phase, timed; at least ${BATCH}` },
+    warmup: { type: 'string', default: '20000', value: 'N', help: 'shop events sent and drained before the timed window of each phase; 0: none' },
+    partitions: { type: 'string', default: '8', value: 'P', help: `partitions, ${PARTITIONS_RANGE.min} to ${PARTITIONS_RANGE.max}` },
+    runs: { type: 'string', default: '1', value: 'R', help: 'runs, each on a cluster of its own; the median is printed' },
+    keep: { type: 'boolean', default: false, help: "keep the temporary folder (servers' data, every process's log)" },
+  },
+  about: `One instance of each stage, then two, on a local cluster (3 nats-servers R3, a 6-node Redis Cluster) started
+on free loopback ports, group mode; per phase the events/s end to end and the CPU µs per event of every service
+and server (goal: two instances ≥ 0.80 × one). Nothing else on the machine is touched.`,
+});
 
 interface Instance {
   service: string;
@@ -308,27 +314,14 @@ function print(runs: Phase[][], count: number, warmup: number, partitions: numbe
 }
 
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      events: { type: 'string', default: '60000' },
-      warmup: { type: 'string', default: '20000' },
-      partitions: { type: 'string', default: '8' },
-      runs: { type: 'string', default: '1' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = CLI.parse(args);
+  if (!values) return 0; // --help
   const count = Number(values.events);
   const warmup = Number(values.warmup);
   const partitions = Number(values.partitions);
   const runsWanted = Number(values.runs);
-  if (!(count >= BATCH) || !(warmup >= 0) || !(partitions >= 2 && partitions <= 256) || !(runsWanted >= 1)) {
-    console.error(USAGE);
+  if (!(count >= BATCH) || !(warmup >= 0) || !(partitions >= PARTITIONS_RANGE.min && partitions <= PARTITIONS_RANGE.max) || !(runsWanted >= 1)) {
+    console.error(CLI.usage);
     return 2;
   }
   const onSignal = () => {

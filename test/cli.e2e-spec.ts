@@ -85,10 +85,56 @@ it.each([
   [['replay', 'x.ndjson', '--format', 'xml'], /--format must be/],
   [['bench'], /Usage: tidemark bench/],
   [['bench', 'everything'], /name one of/],
+  // letters of no part: without the check nothing would start either (no benchmark runs in this test)
+  [['bench', 'pipeline', '--parts', 'xyz'], /--parts takes letters of abcdefr, not "xyz"/],
 ])('tidemark %j is a usage error: exit 2', async (args, message) => {
   const r = await tidemark(args);
   expect(r.code).toBe(2);
   expect(r.stdout + r.stderr).toMatch(message);
+});
+
+/** Every benchmark's options (what its parser accepts), and whether it honours BENCH_NODE_ARGS (starts services). */
+const BENCH_OPTIONS: Record<string, { options: string[]; nodeArgs: boolean }> = {
+  ingest: { options: ['--events', '--batch', '--concurrency'], nodeArgs: true },
+  pipeline: { options: ['--events', '--parts', '--rate', '--seconds', '--full-events', '--runs', '--open'], nodeArgs: true },
+  core: { options: ['--events', '--batch', '--seed', '--repeats'], nodeArgs: false },
+  recs: { options: ['--samples', '--load', '--lookups', '--concurrency'], nodeArgs: true },
+  alerting: { options: ['--results', '--samples'], nodeArgs: true },
+  scale: { options: ['--events', '--warmup', '--partitions', '--runs', '--keep'], nodeArgs: false },
+};
+
+it('tidemark bench names the benchmarks this test covers', async () => {
+  const r = await tidemark(['bench', '--help']);
+  expect(r.stdout).toContain(Object.keys(BENCH_OPTIONS).join(', '));
+});
+
+it.each(Object.entries(BENCH_OPTIONS))('tidemark bench %s --help (and -h) exits 0 with a usage naming every option', async (name, { options, nodeArgs }) => {
+  for (const flag of ['--help', '-h']) {
+    const r = await tidemark(['bench', name, flag]);
+    expect({ flag, code: r.code, stderr: r.stderr }).toEqual({ flag, code: 0, stderr: '' });
+    expect(r.stdout).toMatch(new RegExp(`^Usage: tidemark bench ${name} `));
+    // each option at the start of a line, said what it does; one that takes a value, with its default
+    for (const option of options) {
+      const line = r.stdout.split('\n').find((l) => l.startsWith(`  ${option} `));
+      expect({ option, line }).toEqual({ option, line: expect.stringMatching(/^ {2}--[a-z-]+(?: [A-Z]+ +\S.*\(default [^ )]+\)| {2,}\S.*)$/) });
+    }
+    if (nodeArgs) expect(r.stdout).toMatch(/^  BENCH_NODE_ARGS +\S/m);
+    else expect(r.stdout).not.toContain('BENCH_NODE_ARGS');
+  }
+});
+
+it('tidemark bench pipeline --help says what each of --parts\'s letters measures', async () => {
+  const r = await tidemark(['bench', 'pipeline', '--help']);
+  expect(r.stdout).toMatch(/--parts LETTERS .*\(default abcde\)/);
+  for (const letter of 'abcdefr') expect(r.stdout).toMatch(new RegExp(`^ +${letter}  \\S`, 'm'));
+});
+
+it.each(Object.keys(BENCH_OPTIONS))('tidemark bench %s with an unknown option is a usage error pointing to its --help', async (name) => {
+  const r = await tidemark(['bench', name, '--bogus']);
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(/Unknown option '--bogus'/);
+  expect(r.stderr).toContain(`(see tidemark bench ${name} --help)`);
 });
 
 it('a failure exits 1: a missing file, an invalid setting', async () => {

@@ -17,19 +17,36 @@
  * or `TS_NODE_BASEURL=dist node -r tsconfig-paths/register dist/bench/streaming/core.bench.js --events 400000`.
  * Options (command line, or `run(opts)`): --events, --batch, --seed, --repeats.
  */
-import { parseArgs } from 'node:util';
 import { partitionOf, TidemarkEvent, type WindowResultDto } from '@tidemark/contracts';
 import { ShopSimulator } from '@tidemark/simulator';
 import { DEFAULT_METRICS, emptyWatermarkState, MemoryAggregationStore, MetricSet, PartitionOperator, PreAggregator, WatermarkState, WindowFirer } from '@tidemark/streaming';
+import { benchCli } from '../usage';
+
+/** `run()`'s defaults, and the command line's. */
+export const CORE_DEFAULTS = { events: 400_000, batchSize: 500, seed: 42, partitions: 8, repeats: 3 } as const;
+
+const CLI = benchCli({
+  what: 'core',
+  options: {
+    events: { type: 'string', default: String(CORE_DEFAULTS.events), value: 'N', help: 'events in the measured stream' },
+    batch: { type: 'string', default: String(CORE_DEFAULTS.batchSize), value: 'N', help: 'events per batch of a partition, as a consumer fetches them' },
+    seed: { type: 'string', default: String(CORE_DEFAULTS.seed), value: 'N', help: "the shop simulator's seed: the same seed, the same stream" },
+    repeats: { type: 'string', default: String(CORE_DEFAULTS.repeats), value: 'N', help: 'timed repetitions after a warm-up; the median is printed' },
+  },
+  about: `The streaming core alone, in this process on one core (no NATS, no Redis, no services): events/s through all
+${DEFAULT_METRICS.length} default metrics, ${CORE_DEFAULTS.partitions} partitions, simulated shop traffic (a little disorder, a few late events):
+  pre-aggregation:       a batch → its deltas, as the service computes them before its one Redis call a batch
+  partitioned operator:  apply + checkpoint (into memory) + a firer round every ${CORE_DEFAULTS.partitions} batches`,
+});
 
 export interface CoreBenchOptions {
-  /** Events in the measured stream (default 400 000). */
+  /** Events in the measured stream (default CORE_DEFAULTS.events, as every default here). */
   events?: number;
-  /** Events per batch (default 500). */
+  /** Events per batch. */
   batchSize?: number;
   seed?: number;
   partitions?: number;
-  /** Timed repetitions; the median is reported (default 3). */
+  /** Timed repetitions; the median is reported. */
   repeats?: number;
   print?: boolean;
 }
@@ -132,11 +149,11 @@ async function timeOperator(metrics: MetricSet, batches: readonly Batch[], parti
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(opts: CoreBenchOptions = {}): Promise<CoreBenchResult> {
-  const count = opts.events ?? 400_000;
-  const batchSize = opts.batchSize ?? 500;
-  const partitions = opts.partitions ?? 8;
-  const repeats = opts.repeats ?? 3;
-  const events = generateStream(count, opts.seed ?? 42);
+  const count = opts.events ?? CORE_DEFAULTS.events;
+  const batchSize = opts.batchSize ?? CORE_DEFAULTS.batchSize;
+  const partitions = opts.partitions ?? CORE_DEFAULTS.partitions;
+  const repeats = opts.repeats ?? CORE_DEFAULTS.repeats;
+  const events = generateStream(count, opts.seed ?? CORE_DEFAULTS.seed);
   const batches = toBatches(events, partitions, batchSize);
   const metrics = new MetricSet(DEFAULT_METRICS);
   const pre = new PreAggregator(metrics);
@@ -172,15 +189,11 @@ export async function run(opts: CoreBenchOptions = {}): Promise<CoreBenchResult>
   return result;
 }
 
-/** `tidemark bench`-style entry: args --events N --batch N --seed N. */
+/** `tidemark bench core [--events N] [--batch N] [--seed N] [--repeats N]` (`--help`: the usage). */
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { events: { type: 'string' }, batch: { type: 'string' }, seed: { type: 'string' }, repeats: { type: 'string' } } });
-  await run({
-    events: values.events ? Number(values.events) : undefined,
-    batchSize: values.batch ? Number(values.batch) : undefined,
-    seed: values.seed ? Number(values.seed) : undefined,
-    repeats: values.repeats ? Number(values.repeats) : undefined,
-  });
+  const values = CLI.parse(args);
+  if (!values) return 0; // --help
+  await run({ events: Number(values.events), batchSize: Number(values.batch), seed: Number(values.seed), repeats: Number(values.repeats) });
   return 0;
 }
 

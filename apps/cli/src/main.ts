@@ -49,7 +49,16 @@ const UP_USAGE = `Usage: tidemark up [--demo] [--cluster]
 const SERVICE_USAGE = `Usage: tidemark service <name>
   One service in the foreground until SIGTERM/SIGINT: ${SERVICE_NAMES.join(', ')}`;
 
-const BENCHES = ['ingest', 'pipeline', 'core', 'recs', 'alerting', 'scale'];
+/** Each benchmark's module in the build (dist/bench/): `main(args)` parses its own options, --help included. */
+const BENCH_FILES: Record<string, string[]> = {
+  ingest: ['ingest.bench.js'],
+  pipeline: ['pipeline.bench.js'],
+  core: ['streaming', 'core.bench.js'],
+  recs: ['recs.bench.js'],
+  alerting: ['alerting.bench.js'],
+  scale: ['scale.bench.js'],
+};
+const BENCHES = Object.keys(BENCH_FILES);
 const BENCH_USAGE = `Usage: tidemark bench <what> [options]
   <what>         ${BENCHES.join(', ')} (each takes --help); benchmarks run from a checkout (bench/ is not in the Docker image)`;
 
@@ -60,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     return await run(argv);
   } catch (e) {
     if (!isUsageError(e)) throw e; // a failure: bin/tidemark.js prints it and exits 1
-    const command = argv[0] && !argv[0].startsWith('-') ? ` ${argv[0]}` : '';
+    // `tidemark bench <what>`: the benchmark's own --help
+    const words = argv[0] === 'bench' && BENCHES.includes(argv[1]) ? argv.slice(0, 2) : argv.slice(0, 1).filter((w) => w && !w.startsWith('-'));
+    const command = words.map((w) => ` ${w}`).join('');
     console.error(`tidemark${command}: ${(e as Error).message}\n(see tidemark${command} --help)`);
     return EXIT.usage;
   }
@@ -277,17 +288,9 @@ async function bench(args: string[]): Promise<number> {
     console.log(BENCH_USAGE);
     return what === undefined ? EXIT.usage : EXIT.ok;
   }
-  const benches: Record<string, string> = {
-    ingest: path.resolve(__dirname, '..', '..', '..', 'bench', 'ingest.bench.js'),
-    pipeline: path.resolve(__dirname, '..', '..', '..', 'bench', 'pipeline.bench.js'),
-    core: path.resolve(__dirname, '..', '..', '..', 'bench', 'streaming', 'core.bench.js'),
-    recs: path.resolve(__dirname, '..', '..', '..', 'bench', 'recs.bench.js'),
-    alerting: path.resolve(__dirname, '..', '..', '..', 'bench', 'alerting.bench.js'),
-    scale: path.resolve(__dirname, '..', '..', '..', 'bench', 'scale.bench.js'),
-  };
-  const file = what ? benches[what] : undefined;
+  const file = Object.hasOwn(BENCH_FILES, what) ? path.resolve(__dirname, '..', '..', '..', 'bench', ...BENCH_FILES[what]) : undefined;
   if (!file) {
-    console.error(`tidemark bench: name one of ${Object.keys(benches).join(', ')}`);
+    console.error(`tidemark bench: name one of ${BENCHES.join(', ')}`);
     return EXIT.usage;
   }
   if (!fs.existsSync(file)) throw new Error(`benchmarks are not in this build (no ${path.relative(process.cwd(), file)}): run them from a checkout`);
