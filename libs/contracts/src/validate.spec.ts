@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DEFAULT_EVENT_LIMITS, NOT_WELL_FORMED, describeErrors, illFormedStrings, parseIsoTime, validateEvent } from './validate';
+import { DEFAULT_EVENT_LIMITS, NOT_WELL_FORMED, describeErrors, illFormedStrings, isWellFormed, parseIsoTime, tooDeep, validateEvent } from './validate';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const opts = { now: NOW };
@@ -131,6 +131,56 @@ describe('validateEvent: strings must be well-formed Unicode', () => {
   it('illFormedStrings finds every ill-formed string and key (property: none in well-formed JSON values)', () => {
     fc.assert(fc.property(fc.jsonValue(), (v) => illFormedStrings(v).length === 0));
     expect(illFormedStrings({ a: ['ok', '\ud800'], b: { c: '\udc00' } })).toEqual(['a.1', 'b.c']);
+  });
+
+  // The definitions, written the plain recursive way: the functions must agree with them on any value.
+  const refIllFormed = (v: unknown, path = '', out: string[] = []): string[] => {
+    const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) out.push(path);
+    } else if (Array.isArray(v)) v.forEach((c, i) => refIllFormed(c, at(i), out));
+    else if (typeof v === 'object' && v !== null)
+      for (const [k, c] of Object.entries(v)) {
+        if (!isWellFormed(k)) out.push(at(k));
+        else refIllFormed(c, at(k), out);
+      }
+    return out;
+  };
+  /** Every path (as key lists) to an object or array more than `max` levels below `v`. */
+  const refTooDeep = (v: unknown, max: number, path: string[] = [], out: string[][] = []): string[][] => {
+    if (typeof v !== 'object' || v === null) return out;
+    if (path.length > max) out.push(path);
+    for (const [k, c] of Object.entries(v)) refTooDeep(c, max, [...path, k], out);
+    return out;
+  };
+  const lone = fc.constantFrom('\ud800', '\udfff', 'a\udc00', '😀\ud83d', 'ok', '');
+  const withLone = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, lone, fc.string(), fc.integer(), fc.constant(null), tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+    object: fc.dictionary(fc.oneof(lone, fc.string({ maxLength: 3 })), tie('value'), { maxKeys: 4 }),
+  })).value;
+
+  it('illFormedStrings agrees with the plain recursive definition, paths and order included (property)', () => {
+    fc.assert(fc.property(withLone, (v) => expect(illFormedStrings(v)).toEqual(refIllFormed(v))), { numRuns: 500 });
+  });
+
+  it('tooDeep is undefined exactly when nothing is nested deeper, and names a path that is (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 6 }), (v, max) => {
+        const got = tooDeep(v, max);
+        const all = refTooDeep(v, max).map((path) => path.join('.'));
+        if (all.length === 0) expect(got).toBeUndefined();
+        else expect(all).toContain(got);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('measure values nested 100,000 deep without overflowing the stack', () => {
+    let deep: unknown = '\ud800';
+    for (let i = 0; i < 100_000; i++) deep = i % 2 ? [deep] : { k: deep };
+    expect(tooDeep(deep, 4)).toBe('0.k.0.k.0');
+    expect(illFormedStrings(deep)).toHaveLength(1);
   });
 });
 

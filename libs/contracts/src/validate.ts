@@ -184,9 +184,11 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
 
 /**
  * The dotted path of the first object or array nested more than `maxLevels` levels below `value` (an object
- * directly in `value` is level 1), or undefined. Iterative, so any depth is safe to measure.
+ * directly in `value` is level 1), or undefined. Any depth is safe to measure: the check recurses at most
+ * `maxLevels` + 1 levels, and the path of a value found too deep is then found without recursion.
  */
 export function tooDeep(value: unknown, maxLevels: number): string | undefined {
+  if (typeof value !== 'object' || value === null || !nestedDeeper(value, 0, maxLevels)) return undefined;
   const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
   while (stack.length > 0) {
     const { v, path } = stack.pop()!;
@@ -195,6 +197,22 @@ export function tooDeep(value: unknown, maxLevels: number): string | undefined {
     for (const [k, child] of Object.entries(v)) if (typeof child === 'object' && child !== null) stack.push({ v: child, path: [...path, k] });
   }
   return undefined;
+}
+
+/** Whether an object or array sits more than `max` levels below `v`, which is at `level` (allocates nothing on arrays). */
+function nestedDeeper(v: object, level: number, max: number): boolean {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      if (typeof c === 'object' && c !== null && (level + 1 > max || nestedDeeper(c, level + 1, max))) return true;
+    }
+    return false;
+  }
+  for (const k of Object.keys(v)) {
+    const c = (v as Record<string, unknown>)[k];
+    if (typeof c === 'object' && c !== null && (level + 1 > max || nestedDeeper(c, level + 1, max))) return true;
+  }
+  return false;
 }
 
 function attrsErrors(attrs: Record<string, unknown>, limits: EventLimits): FieldError[] {
@@ -221,20 +239,56 @@ export const NOT_WELL_FORMED = 'is not well-formed Unicode (it holds a lone UTF-
  * The dotted paths (`userId`, `items.0.productId`, `attrs.note`) of the strings in `value`, object keys
  * included (the path then ends with that key), that are not well-formed Unicode: a lone UTF-16 surrogate,
  * e.g. JSON `"\ud800"`. Such a string has no UTF-8 form, so it would not survive storage or Redis's Lua.
+ * Paths are built only when there is one to report; neither walk recurses, so any depth is safe.
  */
-export function illFormedStrings(value: unknown, path = '', out: string[] = []): string[] {
-  if (typeof value === 'string') {
-    if (!isWellFormed(value)) out.push(path);
-  } else if (Array.isArray(value)) {
-    value.forEach((v, i) => illFormedStrings(v, path ? `${path}.${i}` : String(i), out));
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [k, v] of Object.entries(value)) {
-      const p = path ? `${path}.${k}` : k;
-      if (!isWellFormed(k)) out.push(p);
-      else illFormedStrings(v, p, out);
+export function illFormedStrings(value: unknown): string[] {
+  if (!holdsIllFormed(value)) return [];
+  const out: string[] = [];
+  const stack: { v: unknown; path: string }[] = [{ v: value, path: '' }];
+  const at = (path: string, k: string | number) => (path ? `${path}.${k}` : String(k));
+  while (stack.length > 0) {
+    const { v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) out.push(path);
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: at(path, i) });
+    } else if (typeof v === 'object' && v !== null) {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, child] = entries[i];
+        // an ill-formed key is reported itself; its value is not looked into
+        stack.push(isWellFormed(k) ? { v: child, path: at(path, k) } : { v: k, path: at(path, k) });
+      }
     }
   }
   return out;
+}
+
+/** Whether `value` holds a string or key that is not well-formed: one pass, no paths. */
+function holdsIllFormed(value: unknown): boolean {
+  if (typeof value === 'string') return !isWellFormed(value);
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c: unknown = v[i];
+        if (typeof c === 'string') {
+          if (!isWellFormed(c)) return true;
+        } else if (typeof c === 'object' && c !== null) stack.push(c);
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        if (!isWellFormed(k)) return true;
+        const c = (v as Record<string, unknown>)[k];
+        if (typeof c === 'string') {
+          if (!isWellFormed(c)) return true;
+        } else if (typeof c === 'object' && c !== null) stack.push(c);
+      }
+    }
+  }
+  return false;
 }
 
 /** Whether a string has a UTF-8 form (no lone UTF-16 surrogate). */
