@@ -21,6 +21,10 @@ export interface IngestResult {
  * stream's duplicate window: a request sent again), and an id already waiting in the same lingering frame.
  * It is informative: exactly-once does not depend on it (the dedup service drops every later copy of an id).
  */
+/** The statuses most events get, shared (statuses are only read). */
+const ACCEPTED: RecordStatus = Object.freeze({ status: 'accepted' });
+const DUPLICATE: RecordStatus = Object.freeze({ status: 'duplicate' });
+
 @Injectable()
 export class IngestService implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestService.name);
@@ -58,27 +62,31 @@ export class IngestService implements OnApplicationShutdown {
     }
     const end = this.latency.startTimer({ transport });
     const plan = planIngest(records, this.config.partitions, { now, maxFutureMs: this.config.maxFutureMs, limits: this.config.eventLimits });
-    const settled = await Promise.allSettled(this.frames.submit(plan.events, records.length === 1, traceparent));
+    // Events of one frame share its promise: settle each frame once, not each event.
+    const outcomes = this.frames.submit(plan.events, records.length === 1, traceparent);
+    const frames = [...new Set(outcomes)];
+    const settledFrames = await Promise.allSettled(frames);
+    const settledOf = new Map(frames.map((f, i) => [f, settledFrames[i]]));
     const statuses: RecordStatus[] = new Array(records.length);
     let accepted = 0;
     let duplicates = plan.duplicateIndices.length;
     let failed: unknown;
     let unavailable = 0;
     plan.events.forEach((e, i) => {
-      const s = settled[i];
+      const s = settledOf.get(outcomes[i])!;
       if (s.status === 'rejected') {
         failed ??= s.reason;
         unavailable++;
         statuses[e.index] = { status: 'unavailable', error: `not stored: ${(s.reason as Error)?.message ?? s.reason}; send it again` };
       } else if (s.value === 'duplicate') {
-        statuses[e.index] = { status: 'duplicate' };
+        statuses[e.index] = DUPLICATE;
         duplicates++;
       } else {
-        statuses[e.index] = { status: 'accepted' };
+        statuses[e.index] = ACCEPTED;
         accepted++;
       }
     });
-    for (const i of plan.duplicateIndices) statuses[i] = { status: 'duplicate' };
+    for (const i of plan.duplicateIndices) statuses[i] = DUPLICATE;
     for (const r of plan.rejected) statuses[r.index] = { status: 'rejected', error: r.error };
     if (unavailable > 0) {
       this.events.inc({ transport, outcome: 'unavailable' }, unavailable);

@@ -68,19 +68,15 @@ export class RawFramePublisher {
 
   private own(events: readonly PlannedEvent[], traceparent: string | undefined): Promise<EventOutcome>[] {
     const out: Promise<EventOutcome>[] = new Array(events.length);
-    const byPartition = new Map<number, { entry: FrameEntry; at: number }[]>();
+    const byPartition = new Map<number, (FrameEntry & { at: number })[]>();
     events.forEach((e, at) => {
       const list = byPartition.get(e.partition);
-      const entry = { entry: { id: Buffer.from(e.event.id), body: e.data }, at };
+      const entry = { id: Buffer.from(e.event.id), body: e.data, at };
       if (list) list.push(entry);
       else byPartition.set(e.partition, [entry]);
     });
     for (const [partition, list] of byPartition) {
-      const chunks = chunkFrames(
-        list.map((l) => ({ ...l.entry, at: l.at })),
-        this.limits,
-      );
-      for (const chunk of chunks) {
+      for (const chunk of chunkFrames(list, this.limits)) {
         const ack = this.send(partition, chunk, traceparent);
         for (const c of chunk) out[c.at] = ack;
       }

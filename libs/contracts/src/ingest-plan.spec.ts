@@ -35,11 +35,10 @@ describe('planIngest', () => {
     expect(plan.duplicateIndices).toEqual([1, 2]);
   });
 
-  it('routes by sessionId to events.raw.<partition> and stores the normalised event', () => {
+  it('routes by sessionId to its raw partition and stores the normalised event', () => {
     const plan = planIngest([{ value: ev('a', { ts: new Date(NOW - 5).toISOString(), extra: 1 }) }], 8, { now: NOW });
     const [p] = plan.events;
     expect(p.partition).toBe(partitionOf('s-a', 8));
-    expect(p.subject).toBe(`events.raw.${p.partition}`);
     expect(JSON.parse(p.data.toString())).toEqual({ ...ev('a'), ts: NOW - 5, attrs: { extra: 1 } });
   });
 

@@ -6,13 +6,12 @@ import { RejectedRecord } from './api';
 import { TidemarkEvent } from './events';
 import { BodyRecord } from './ndjson';
 import { partitionOf } from './partition';
-import { subjects } from './subjects';
 import { ValidateOptions, describeErrors, validateEvent } from './validate';
 
 export interface PlannedEvent {
   index: number;
   event: TidemarkEvent;
-  subject: string;
+  /** Its raw partition (the subject is `subjects.raw(partition)`). */
   partition: number;
   /** The serialised event, as stored in JetStream. */
   data: Buffer;
@@ -31,9 +30,9 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
   const seen = new Set<string>();
   const duplicateIndices: number[] = [];
   records.forEach((record, index) => {
-    const line = record.line === undefined ? {} : { line: record.line };
+    const line = () => (record.line === undefined ? {} : { line: record.line });
     if ('error' in record) {
-      rejected.push({ index, ...line, error: record.error, errors: [{ field: '', reason: record.error }] });
+      rejected.push({ index, ...line(), error: record.error, errors: [{ field: '', reason: record.error }] });
       return;
     }
     const result = validateEvent(record.value, opts);
@@ -41,7 +40,7 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
       const id = (record.value as { id?: unknown } | null)?.id;
       rejected.push({
         index,
-        ...line,
+        ...line(),
         error: describeErrors(result.errors),
         errors: result.errors,
         ...(typeof id === 'string' ? { id } : {}),
@@ -55,7 +54,7 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
     } catch (e) {
       // validateEvent bounds nesting, so this is a safety net: one record's problem never fails its batch.
       const error = `cannot be serialised: ${(e as Error).message}`;
-      rejected.push({ index, ...line, error, errors: [{ field: '', reason: error }], id: event.id });
+      rejected.push({ index, ...line(), error, errors: [{ field: '', reason: error }], id: event.id });
       return;
     }
     if (seen.has(event.id)) {
@@ -64,7 +63,7 @@ export function planIngest(records: BodyRecord[], partitions: number, opts: Vali
     }
     seen.add(event.id);
     const partition = partitionOf(event.sessionId, partitions);
-    events.push({ index, event, partition, subject: subjects.raw(partition), data });
+    events.push({ index, event, partition, data });
   });
   return { events, duplicateIndices, rejected };
 }

@@ -85,8 +85,11 @@ export type BodyRecord = { value: unknown; line?: number } | { error: string; li
 /** Splits an NDJSON body into records (blank lines skipped), parsing each line on its own. */
 export function parseNdjson(body: Buffer | string, maxLineBytes: number): BodyRecord[] {
   const framer = new LineFramer(maxLineBytes);
-  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  return [...framer.push(buf), ...framer.end()].map(frameToRecord);
+  const frames = framer.push(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+  for (const f of framer.end()) frames.push(f);
+  const out = new Array<BodyRecord>(frames.length);
+  for (let i = 0; i < frames.length; i++) out[i] = frameToRecord(frames[i]);
+  return out;
 }
 
 export function frameToRecord(frame: Frame): BodyRecord {
@@ -105,20 +108,18 @@ export function frameToRecord(frame: Frame): BodyRecord {
  * decides; without one, a body that parses as one JSON value is JSON, else NDJSON.
  */
 export function parseBody(body: Buffer | string, contentType: string | undefined, maxLineBytes: number): BodyRecord[] {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
   const ct = (contentType ?? '').split(';')[0].trim().toLowerCase();
   const ndjson = ct === 'application/x-ndjson' || ct === 'application/ndjson' || ct === 'application/jsonl';
-  if (!ndjson) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      if (ct === 'application/json') throw new BodyError(`body is not valid JSON: ${(e as Error).message}`);
-      return parseNdjson(text, maxLineBytes);
-    }
-    return jsonToRecords(parsed);
+  // NDJSON is split as bytes and each line decoded alone: the body is not decoded whole first.
+  if (ndjson) return parseNdjson(body, maxLineBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch (e) {
+    if (ct === 'application/json') throw new BodyError(`body is not valid JSON: ${(e as Error).message}`);
+    return parseNdjson(body, maxLineBytes);
   }
-  return parseNdjson(text, maxLineBytes);
+  return jsonToRecords(parsed);
 }
 
 export function jsonToRecords(parsed: unknown): BodyRecord[] {
