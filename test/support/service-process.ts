@@ -28,6 +28,19 @@ export interface ServiceProcess {
   exited(): boolean;
 }
 
+/** Children still running: one 'exit' handler kills them all if the test process ends first (not one handler a start). */
+const running = new Set<ChildProcess>();
+let exitHandlerInstalled = false;
+function killOnExit(c: ChildProcess): void {
+  running.add(c);
+  c.once('exit', () => running.delete(c));
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  process.once('exit', () => {
+    for (const r of running) r.kill('SIGKILL');
+  });
+}
+
 export function serviceProcess(name: string, env: Record<string, string>, readyUrl: string): ServiceProcess {
   let child: ChildProcess | undefined;
   let out = '';
@@ -47,7 +60,7 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
       child = c;
       c.stdout!.on('data', (d) => (out += d));
       c.stderr!.on('data', (d) => (out += d));
-      process.once('exit', () => c.kill('SIGKILL'));
+      killOnExit(c);
       await eventually(
         async () => {
           if (c.exitCode !== null || c.signalCode !== null) throw new GiveUp(`${name} exited with ${c.exitCode ?? c.signalCode}:\n${out}`);
