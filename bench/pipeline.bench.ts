@@ -22,6 +22,11 @@
  *                    per event of every process (from /proc, inside the timed window), NATS messages per event
  *                    (nats-server /varz in + out), Redis commands per event (INFO commandstats); the median of
  *                    `--runs` runs (default 3), beside the per-event path measured before frames.
+ *   (g) live:        the full pipeline (all five services, default metrics) under steady shop traffic whose
+ *                    event time is the wall clock, `--rate` events/s for `--seconds`: CPU µs per event of every
+ *                    process, Redis commands and bytes sent to Redis per event, from the first request until
+ *                    every consumer drained. Unlike (e), which posts minutes of event time in seconds, windows
+ *                    stay open as long as they do in a shop, so each checkpoint covers the events of one interval.
  *   (f) memory:      one partition's operator (in this process) holding `--open` open (pane, key) cells of a
  *                    keyed count (product_views-like): heap bytes per million cells; then its checkpoint written
  *                    to a private Redis: Redis bytes (INFO used_memory) per million cells.
@@ -58,6 +63,7 @@ const PARTS: Record<string, string> = {
   d: "latency under steady live traffic (--rate for --seconds), a 1-second metric\nadded: the watermark passing a window's end → its result received, p50/p99",
   e: 'the full pipeline from outside, all five services, --full-events shop events,\nmedian of --runs: events/s; CPU µs per event of every process, NATS messages\nand Redis commands per event',
   f: "memory (not in the default): one partition's operator, in this process, holding\n--open open (pane, key) cells: heap and Redis bytes per million cells, the time\nof a checkpoint",
+  g: 'the full pipeline live (not in the default): all five services, default metrics,\nshop traffic at --rate events/s for --seconds, event time = wall clock: CPU µs per\nevent of every process, Redis commands and bytes sent to Redis per event',
   r: 'recommendation alone (not in the default): the recommendation service draining\nevents.clean: events/s; CPU µs, Redis commands and bytes sent to Redis per event',
 };
 
@@ -78,8 +84,8 @@ const CLI = benchCli({
         .map(([letter, what]) => `${letter}  ${what.replace(/\n/g, '\n   ')}`)
         .join('\n')}\n(a) or (b) first measure the framed publish ceiling, the one-hop limit and\ningestion alone: the limits the hops are compared with`,
     },
-    rate: { type: 'string', default: '2000', value: 'R', help: '(d) live events per second' },
-    seconds: { type: 'string', default: '30', value: 'S', help: '(d) seconds of live traffic' },
+    rate: { type: 'string', default: '2000', value: 'R', help: '(d), (g) live events per second' },
+    seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g) seconds of live traffic' },
     'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
     runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
     open: { type: 'string', default: '1000000', value: 'N', help: '(f) open (pane, key) cells the operator holds' },
@@ -507,6 +513,105 @@ interface FullRun {
 
 const FULL_SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting'] as const;
 
+interface LiveRun {
+  /** Events sent, and the rate achieved (the sender waits for each request's answer). */
+  sent: number;
+  rate: number;
+  /** CPU µs per event, by process. */
+  cpu: Record<string, number>;
+  /** CPU µs per second of the same processes idle (no traffic, measured before it), by process. */
+  idle: Record<string, number>;
+  /** The traffic's duration, ms (the sending until every consumer drained). */
+  ms: number;
+  redisPerEvent: number;
+  redisInPerEvent: number;
+}
+
+/** (g) The full pipeline under steady live traffic: shop events re-timed to the wall clock, `rate` a second. */
+async function livePipeline(ratePerSecond: number, seconds: number, runId: string): Promise<LiveRun> {
+  const servers = await startBenchServers();
+  const redis = await connectRedis(servers.redisUrl, 'bench');
+  const nc = await connect({ servers: servers.natsUrl });
+  const ports = { ingestion: await freePort(), tcp: await freePort(), dedup: await freePort(), aggregation: await freePort(), recommendation: await freePort(), alerting: await freePort() };
+  const env = {
+    NATS_URL: servers.natsUrl,
+    REDIS_URL: servers.redisUrl,
+    PARTITIONS: String(PARTITIONS),
+    INGESTION_PORT: String(ports.ingestion),
+    INGESTION_TCP_PORT: String(ports.tcp),
+    DEDUP_PORT: String(ports.dedup),
+    AGGREGATION_PORT: String(ports.aggregation),
+    RECOMMENDATION_PORT: String(ports.recommendation),
+    ALERTING_PORT: String(ports.alerting),
+  };
+  const children = await Promise.all(FULL_SERVICES.map((name) => startService(name, env, `http://127.0.0.1:${ports[name]}/health/ready`)));
+  const pids: Record<string, number> = { 'nats-server': servers.natsPid, 'redis-server': servers.redisPid };
+  FULL_SERVICES.forEach((name, i) => (pids[name] = children[i].pid!));
+  try {
+    // The simulator's shop, in its order (sessions as a shop has them), each event stamped with the wall clock
+    // when it is sent: 20 ms ticks.
+    const tickMs = 20;
+    const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
+    const events = shopEvents(Math.ceil((ratePerSecond * seconds * 11) / 10), runId, 0);
+    // What the processes cost with no traffic at all (timers, idle pulls, leases), to tell apart from per-event work.
+    const idle0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+    const idleStart = performance.now();
+    await new Promise((r) => setTimeout(r, 5_000));
+    const idleSeconds = (performance.now() - idleStart) / 1000;
+    const idle = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - idle0[k]) / idleSeconds]));
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+    const [cmd0, in0] = [await redisCommands(redis), await redisInputBytes(redis)];
+    const t0 = performance.now();
+    const end = Date.now() + seconds * 1000;
+    let sent = 0;
+    for (let tick = 0; Date.now() < end && sent + perTick <= events.length; tick++) {
+      const due = t0 + tick * tickMs;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const now = Date.now();
+      const body = events
+        .slice(sent, sent + perTick)
+        .map((e) => JSON.stringify({ ...e, ts: now }))
+        .join('\n');
+      const res = await fetch(`http://127.0.0.1:${ports.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+      if (res.status !== 202) throw new Error(`ingestion answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+      sent += perTick;
+    }
+    const sendingMs = performance.now() - t0;
+    for (;;) {
+      const drained =
+        (await consumersDrained(nc, streams.raw.name, durables.dedup)) &&
+        (await consumersDrained(nc, streams.clean.name, durables.aggregation)) &&
+        (await consumersDrained(nc, streams.clean.name, durables.recommendation));
+      if (drained) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - cpu0[k]) / sent]));
+    const redisPerEvent = ((await redisCommands(redis)) - cmd0) / sent;
+    const redisInPerEvent = ((await redisInputBytes(redis)) - in0) / sent;
+    return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent };
+  } finally {
+    for (const c of children) await stopChild(c);
+    await redis.quit();
+    await nc.close();
+    await servers.stop();
+  }
+}
+
+function printLive(r: LiveRun, seconds: number): void {
+  const names = ['redis-server', 'aggregation', 'nats-server', 'dedup', 'recommendation', 'ingestion', 'alerting'];
+  const sum = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+  console.log(`  (g) full pipeline live, all five services, default metrics: ${fmt(r.sent)} shop events in ${seconds} s (${fmt(Math.round(r.rate))} events/s), event time = wall clock:`);
+  console.log(`      CPU µs per event: ${names.map((n) => `${n} ${(r.cpu[n] ?? 0).toFixed(1)}`).join(', ')}; sum ${sum.toFixed(1)}`);
+  // the same processes idle for as long, spread over the events: what is left is the work the events cost
+  const above = (n: string) => (r.cpu[n] ?? 0) - ((r.idle[n] ?? 0) * r.ms) / 1000 / r.sent;
+  const aboveSum = names.reduce((a, n) => a + above(n), 0);
+  console.log(`      of which above idle (idle CPU for as long subtracted): ${names.map((n) => `${n} ${above(n).toFixed(1)}`).join(', ')}; sum ${aboveSum.toFixed(1)}`);
+  console.log(`      idle, CPU ms per second: ${names.map((n) => `${n} ${((r.idle[n] ?? 0) / 1000).toFixed(1)}`).join(', ')}`);
+  console.log(`      Redis commands per event ${r.redisPerEvent.toFixed(2)}, bytes sent to Redis per event ${Math.round(r.redisInPerEvent)}`);
+}
+
 /** (e) One run of the full pipeline from outside, on servers of its own. */
 async function fullPipeline(count: number, runId: string): Promise<FullRun> {
   const servers = await startBenchServers();
@@ -704,6 +809,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(`  (f) memory per million open (pane, key) cells of a keyed count, one partition (${fmt(m.cells)} cells):`);
     console.log(`      operator heap ${(m.heapPerMillion / 1e6).toFixed(0)} MB, Redis ${(m.redisPerMillion / 1e6).toFixed(0)} MB; a checkpoint of 10,000 new cells takes ${m.checkpointMs.toFixed(0)} ms`);
   }
+  if (parts.has('g')) printLive(await livePipeline(Number(values.rate), Number(values.seconds), `${runId}-live`), Number(values.seconds));
   if (parts.has('e')) {
     const full = Number(values['full-events']);
     const runs: FullRun[] = [];
