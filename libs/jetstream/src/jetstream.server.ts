@@ -4,7 +4,7 @@
  * subject (NATS wildcards), e.g. `@EventPattern('events.raw.*')` for every raw partition. The handler gets
  * the whole batch and a JetStreamContext, and returns a BatchOutcome (or nothing = ack).
  */
-import { Server, BaseRpcContext, EventPattern, type CustomTransportStrategy } from '@nestjs/microservices';
+import { Server, BaseRpcContext, EventPattern, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { StreamSpec } from '@tidemark/contracts';
@@ -179,11 +179,15 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
 
   private async startConsumer(binding: JetStreamConsumerBinding, pattern: string): Promise<PartitionConsumer> {
     const o = this.options;
+    // Looked up once: Nest's lookup parses the pattern as JSON first, and a subject pattern throws there — an
+    // exception a batch (docs/benchmarks.md, "live").
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) throw new Error(`no handler for pattern ${pattern}`);
     const consumer: PartitionConsumer = new PartitionConsumer(this.connection!, {
       ...binding,
       publisher: this.publisher,
       logger: this.logger,
-      handler: (messages, context) => this.invoke(pattern, messages, context),
+      handler: (messages, context) => this.invoke(pattern, handler, messages, context),
       onEvent: o.onEvent ? (event) => o.onEvent!(event, consumer) : undefined,
     });
     await consumer.start();
@@ -209,9 +213,7 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
     return matches[0];
   }
 
-  private async invoke(pattern: string, messages: ConsumedMessage[], context: BatchContext): Promise<BatchOutcome | void> {
-    const handler = this.getHandlerByPattern(pattern);
-    if (!handler) throw new Error(`no handler for pattern ${pattern}`);
+  private async invoke(pattern: string, handler: MessageHandler, messages: ConsumedMessage[], context: BatchContext): Promise<BatchOutcome | void> {
     let result: unknown;
     try {
       result = await handler(messages, new JetStreamContext(context));
