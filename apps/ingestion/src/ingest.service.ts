@@ -14,6 +14,10 @@ export interface IngestResult {
   statuses: RecordStatus[];
 }
 
+/** The statuses most events get, shared (statuses are only read). */
+const ACCEPTED: RecordStatus = Object.freeze({ status: 'accepted' });
+const DUPLICATE: RecordStatus = Object.freeze({ status: 'duplicate' });
+
 /**
  * Validates a request's records and publishes the valid ones to `events.raw.<p>` in frames (raw-frames.ts),
  * answering only once JetStream has acknowledged every frame that holds them. `duplicates` counts repeats of
@@ -21,10 +25,6 @@ export interface IngestResult {
  * stream's duplicate window: a request sent again), and an id already waiting in the same lingering frame.
  * It is informative: exactly-once does not depend on it (the dedup service drops every later copy of an id).
  */
-/** The statuses most events get, shared (statuses are only read). */
-const ACCEPTED: RecordStatus = Object.freeze({ status: 'accepted' });
-const DUPLICATE: RecordStatus = Object.freeze({ status: 'duplicate' });
-
 @Injectable()
 export class IngestService implements OnApplicationShutdown {
   private readonly logger = new Logger(IngestService.name);
