@@ -179,8 +179,8 @@ export class JetStreamServer extends Server<Record<string, Function>, JetStreamS
 
   private async startConsumer(binding: JetStreamConsumerBinding, pattern: string): Promise<PartitionConsumer> {
     const o = this.options;
-    // Looked up once: Nest's lookup parses the pattern as JSON first, and a subject pattern throws there — an
-    // exception a batch (docs/benchmarks.md, "live").
+    // Looked up once: Nest's lookup parses the pattern as JSON first, and a subject pattern throws there — it
+    // would be an exception a batch.
     const handler = this.getHandlerByPattern(pattern);
     if (!handler) throw new Error(`no handler for pattern ${pattern}`);
     const consumer: PartitionConsumer = new PartitionConsumer(this.connection!, {
