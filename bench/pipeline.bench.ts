@@ -513,6 +513,36 @@ interface FullRun {
 
 const FULL_SERVICES = ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting'] as const;
 
+/** Private servers and all five services on free ports ((e), (g)); `env` adds settings. `stop` ends it all. */
+async function startFullStack(env: Record<string, string>) {
+  const servers = await startBenchServers();
+  const redis = await connectRedis(servers.redisUrl, 'bench');
+  const nc = await connect({ servers: servers.natsUrl });
+  const ports = { ingestion: await freePort(), tcp: await freePort(), dedup: await freePort(), aggregation: await freePort(), recommendation: await freePort(), alerting: await freePort() };
+  const all = {
+    NATS_URL: servers.natsUrl,
+    REDIS_URL: servers.redisUrl,
+    PARTITIONS: String(PARTITIONS),
+    ...env,
+    INGESTION_PORT: String(ports.ingestion),
+    INGESTION_TCP_PORT: String(ports.tcp),
+    DEDUP_PORT: String(ports.dedup),
+    AGGREGATION_PORT: String(ports.aggregation),
+    RECOMMENDATION_PORT: String(ports.recommendation),
+    ALERTING_PORT: String(ports.alerting),
+  };
+  const children = await Promise.all(FULL_SERVICES.map((name) => startService(name, all, `http://127.0.0.1:${ports[name]}/health/ready`)));
+  const pids: Record<string, number> = { 'nats-server': servers.natsPid, 'redis-server': servers.redisPid };
+  FULL_SERVICES.forEach((name, i) => (pids[name] = children[i].pid!));
+  const stop = async () => {
+    for (const c of children) await stopChild(c);
+    await redis.quit();
+    await nc.close();
+    await servers.stop();
+  };
+  return { servers, redis, nc, ports, pids, stop };
+}
+
 interface LiveRun {
   /** Events sent, and the rate achieved (the sender waits for each request's answer). */
   sent: number;
@@ -529,24 +559,7 @@ interface LiveRun {
 
 /** (g) The full pipeline under steady live traffic: shop events re-timed to the wall clock, `rate` a second. */
 async function livePipeline(ratePerSecond: number, seconds: number, runId: string): Promise<LiveRun> {
-  const servers = await startBenchServers();
-  const redis = await connectRedis(servers.redisUrl, 'bench');
-  const nc = await connect({ servers: servers.natsUrl });
-  const ports = { ingestion: await freePort(), tcp: await freePort(), dedup: await freePort(), aggregation: await freePort(), recommendation: await freePort(), alerting: await freePort() };
-  const env = {
-    NATS_URL: servers.natsUrl,
-    REDIS_URL: servers.redisUrl,
-    PARTITIONS: String(PARTITIONS),
-    INGESTION_PORT: String(ports.ingestion),
-    INGESTION_TCP_PORT: String(ports.tcp),
-    DEDUP_PORT: String(ports.dedup),
-    AGGREGATION_PORT: String(ports.aggregation),
-    RECOMMENDATION_PORT: String(ports.recommendation),
-    ALERTING_PORT: String(ports.alerting),
-  };
-  const children = await Promise.all(FULL_SERVICES.map((name) => startService(name, env, `http://127.0.0.1:${ports[name]}/health/ready`)));
-  const pids: Record<string, number> = { 'nats-server': servers.natsPid, 'redis-server': servers.redisPid };
-  FULL_SERVICES.forEach((name, i) => (pids[name] = children[i].pid!));
+  const { redis, nc, ports, pids, stop } = await startFullStack({});
   try {
     // The simulator's shop, in its order (sessions as a shop has them), each event stamped with the wall clock
     // when it is sent: 20 ms ticks.
@@ -592,10 +605,7 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const redisInPerEvent = ((await redisInputBytes(redis)) - in0) / sent;
     return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent };
   } finally {
-    for (const c of children) await stopChild(c);
-    await redis.quit();
-    await nc.close();
-    await servers.stop();
+    await stop();
   }
 }
 
@@ -614,27 +624,8 @@ function printLive(r: LiveRun, seconds: number): void {
 
 /** (e) One run of the full pipeline from outside, on servers of its own. */
 async function fullPipeline(count: number, runId: string): Promise<FullRun> {
-  const servers = await startBenchServers();
-  const redis = await connectRedis(servers.redisUrl, 'bench');
-  const nc = await connect({ servers: servers.natsUrl });
-  const ports = { ingestion: await freePort(), tcp: await freePort(), dedup: await freePort(), aggregation: await freePort(), recommendation: await freePort(), alerting: await freePort() };
-  const env = {
-    NATS_URL: servers.natsUrl,
-    REDIS_URL: servers.redisUrl,
-    PARTITIONS: String(PARTITIONS),
-    WATERMARK_IDLE_ADVANCE: 'off',
-    ALERTING_ABSENCE_WALLCLOCK: 'off',
-    FIRE_INTERVAL_MS: '50',
-    INGESTION_PORT: String(ports.ingestion),
-    INGESTION_TCP_PORT: String(ports.tcp),
-    DEDUP_PORT: String(ports.dedup),
-    AGGREGATION_PORT: String(ports.aggregation),
-    RECOMMENDATION_PORT: String(ports.recommendation),
-    ALERTING_PORT: String(ports.alerting),
-  };
-  const children = await Promise.all(FULL_SERVICES.map((name) => startService(name, env, `http://127.0.0.1:${ports[name]}/health/ready`)));
-  const pids: Record<string, number> = { 'nats-server': servers.natsPid, 'redis-server': servers.redisPid };
-  FULL_SERVICES.forEach((name, i) => (pids[name] = children[i].pid!));
+  // Windows fire on the data alone (no idle advance, no wall-clock absence alerts): the same results every run.
+  const { servers, redis, nc, ports, pids, stop } = await startFullStack({ WATERMARK_IDLE_ADVANCE: 'off', ALERTING_ABSENCE_WALLCLOCK: 'off', FIRE_INTERVAL_MS: '50' });
   try {
     const events = shopEvents(count, runId, Date.UTC(2026, 2, 1));
     const lastTs = events.reduce((m, e) => Math.max(m, e.ts as number), -Infinity);
@@ -688,10 +679,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / count]).filter(([, v]) => (v as number) > 0));
     return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count, redisInPerEvent: redisIn / count, streamBytesPerEvent };
   } finally {
-    for (const c of children) await stopChild(c);
-    await redis.quit();
-    await nc.close();
-    await servers.stop();
+    await stop();
   }
 }
 
