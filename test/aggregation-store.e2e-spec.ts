@@ -219,6 +219,16 @@ describe('RedisAggregationStore', () => {
     expect((await store.readPanes(0, 'orders', [0])).length).toBe(2);
   });
 
+  it('restores and reads a pane of 150,000 cells (more than a spread onto the stack takes)', async () => {
+    await client.flushdb();
+    const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));
+    const n = 150_000;
+    const cells = Array.from({ length: n }, (_, i) => ({ metric: 'product_views', pane: 0, key: `p${i}`, from: null, value: '{"count":1}', firstEnd: 60_000 }));
+    expect(await store.checkpoint(0, cp({ cells }))).toMatchObject({ status: 'ok' });
+    expect((await store.restore(0)).cells).toHaveLength(n);
+    expect(await store.readPanes(0, 'product_views', [0])).toHaveLength(n);
+  });
+
   it('notes refireFrom when a raise finds a partition record below the watermark raised before (a failover lost writes); restore takes at least the global horizon', async () => {
     await client.flushdb();
     const store = new RedisAggregationStore(client, new MetricSet(DEFAULT_METRICS));

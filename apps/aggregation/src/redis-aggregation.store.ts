@@ -94,11 +94,12 @@ function parseCellField(f: string): { key: string; from: number | null } {
 /** The field that marks a pane holding restricted cells (set by the checkpoint script): not a cell. */
 const RESTRICTED_MARK = ':r';
 
-/** The cells of a pane's hash as read: every field but the restricted mark. */
-function paneCells(metric: string, pane: number, hash: Record<string, string>): (CellRef & { value: string })[] {
-  const out: (CellRef & { value: string })[] = [];
+/**
+ * Appends the cells of a pane's hash as read to `out`: every field but the restricted mark. (Appended one by
+ * one: a pane can hold more cells than a spread onto the stack takes.)
+ */
+function addPaneCells(out: (CellRef & { value: string })[], metric: string, pane: number, hash: Record<string, string>): void {
   for (const [f, value] of Object.entries(hash)) if (f !== RESTRICTED_MARK) out.push({ metric, pane, ...parseCellField(f), value });
-  return out;
 }
 
 export const resultMember = (key: string, start: number, end: number) => JSON.stringify([key, start, end]);
@@ -331,7 +332,7 @@ export class RedisAggregationStore implements AggregationStore {
     for (const r of refs) reads.hgetall(AGG_KEYS.pane(p, r.metric, r.pane));
     const hashes = refs.length ? ((await exec(reads)) as Record<string, string>[]) : [];
     const cells: PartitionSnapshot['cells'] = [];
-    refs.forEach((r, i) => cells.push(...paneCells(r.metric, r.pane, hashes[i])));
+    refs.forEach((r, i) => addPaneCells(cells, r.metric, r.pane, hashes[i]));
     const sessions: PartitionSnapshot['sessions'] = [];
     const joins: PartitionSnapshot['joins'] = [];
     const keyed = this.redis.pipeline();
@@ -481,7 +482,7 @@ export class RedisAggregationStore implements AggregationStore {
     for (const pane of panes) pipeline.hgetall(AGG_KEYS.pane(p, metric, pane));
     const hashes = (await exec(pipeline)) as Record<string, string>[];
     const out: (CellRef & { value: string })[] = [];
-    panes.forEach((pane, i) => out.push(...paneCells(metric, pane, hashes[i])));
+    panes.forEach((pane, i) => addPaneCells(out, metric, pane, hashes[i]));
     return out;
   }
 
@@ -522,9 +523,9 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async clearMarks(p: number, marks: readonly Mark[]): Promise<void> {
-    const args: string[] = [];
-    for (const m of marks) args.push(`${m.metric}:${m.pane}:${cellField(m.key, m.from)}`, m.token);
-    if (args.length) await CLEAR_IF_SCRIPT.call(this.redis, [AGG_KEYS.marks(p)], args);
+    const args = new RespArgs();
+    for (const m of marks) args.str(`${m.metric}:${m.pane}:${cellField(m.key, m.from)}`).str(m.token);
+    if (args.count) await CLEAR_IF_SCRIPT.call(this.redis, [AGG_KEYS.marks(p)], args);
   }
 
   async joinDue(p: number, upTo: number): Promise<JoinDue[]> {
@@ -538,11 +539,11 @@ export class RedisAggregationStore implements AggregationStore {
   }
 
   async settleJoinDue(p: number, done: readonly JoinDue[], reschedule: readonly { entry: JoinDue; due: number }[]): Promise<void> {
-    const args: string[] = [];
+    const args = new RespArgs();
     const member = (d: JoinDue) => `${d.metric}:${encodeKeyPart(d.key)}`;
-    for (const d of done) args.push(member(d), String(d.due), '');
-    for (const r of reschedule) args.push(member(r.entry), String(r.entry.due), String(r.due));
-    if (args.length) await SETTLE_SCRIPT.call(this.redis, [AGG_KEYS.joinDue(p)], args);
+    for (const d of done) args.str(member(d)).num(d.due).str('');
+    for (const r of reschedule) args.str(member(r.entry)).num(r.entry.due).num(r.due);
+    if (args.count) await SETTLE_SCRIPT.call(this.redis, [AGG_KEYS.joinDue(p)], args);
   }
 
   async readJoins(p: number, metric: string, keys: readonly string[]): Promise<(string | null)[]> {
