@@ -143,33 +143,22 @@ export class RedisDedupStore implements DedupStore {
       const keys = chunk.map((i) => dedupKey(i.id, this.slots));
       const values = chunk.map((i) => claimValue(i.seq, i.index, i.timeMs));
       const names = keys.map((k) => this.slotKey(k.slot));
-      const found = new Array<Buffer | null>(chunk.length);
-      await Promise.all(
-        this.calls(names).map(async (group) => {
-          // ARGV: the fields, then the values (binary: the replies stay Buffers)
-          const args = new RespArgs(group.length * 28);
-          for (const i of group) args.bulk(keys[i].field);
-          for (const i of group) args.bulk(values[i]);
-          const groupNames = group.map((i) => names[i]);
-          const got = await execDurable<(Buffer | null)[]>(this.redis, this.wait, (p) => CLAIM_SCRIPT.call(p, groupNames, args));
-          group.forEach((i, j) => (found[i] = got[j]));
-        }),
-      );
-      const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
-      if (overwrite.length > 0) {
-        const overNames = overwrite.map((i) => names[i]);
-        await Promise.all(
-          this.calls(overNames).map((group) =>
-            execDurable<number>(this.redis, this.wait, (p) =>
-              TAKE_OVER_SCRIPT.call(
-                p,
-                group.map((j) => overNames[j]),
-                [...group.map((j) => keys[overwrite[j]].field), ...group.map((j) => values[overwrite[j]])],
-              ),
-            ),
-          ),
+      // One call per slot group of the chunk's ids at `idx` (KEYS their slot hashes, ARGV their fields then
+      // their values): for the claims, then for the expired ones taken over.
+      const perSlot = <T>(script: LuaScript<T>, idx: readonly number[]) =>
+        Promise.all(
+          this.calls(idx.map((i) => names[i])).map(async (group) => {
+            const ids = group.map((g) => idx[g]);
+            const args = new RespArgs(ids.length * 28);
+            for (const i of ids) args.bulk(keys[i].field);
+            for (const i of ids) args.bulk(values[i]);
+            return { ids, reply: await execDurable<T>(this.redis, this.wait, (p) => script.call(p, ids.map((i) => names[i]), args)) };
+          }),
         );
-      }
+      const found = new Array<Buffer | null>(chunk.length);
+      for (const { ids, reply } of await perSlot(CLAIM_SCRIPT, chunk.map((_c, i) => i))) ids.forEach((i, j) => (found[i] = reply[j]));
+      const { decisions, overwrite } = decide(keys, values, found, nowMs, this.ttlMs);
+      if (overwrite.length > 0) await perSlot(TAKE_OVER_SCRIPT, overwrite);
       for (const d of decisions) out.push(d);
     }
     return out;
