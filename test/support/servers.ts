@@ -82,7 +82,7 @@ export interface StartRedisOptions {
 }
 
 const HOST = '127.0.0.1';
-/** What the exit handler kills and disposeAllServers disposes: servers, and Redis Clusters. */
+/** What the exit handler kills and disposeAllServers disposes: servers, Redis Clusters and service processes (killWithTests). */
 interface Live {
   killSync(): void;
   dispose(): Promise<void>;
@@ -143,6 +143,36 @@ function installExitHandler(): void {
   // Synchronous on purpose: 'exit' handlers cannot await.
   process.once('exit', () => {
     for (const s of live) s.killSync();
+  });
+}
+
+/**
+ * Another child process of the tests (a service): known to the watchdog, SIGKILLed by the exit handler if it
+ * still runs when the test process ends, and by disposeAllServers — as the servers are.
+ */
+export function killWithTests(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  installExitHandler();
+  tellWatchdog(`+pid ${pid}`);
+  const entry: Live = {
+    killSync: () => {
+      try {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+    dispose: async () => {
+      const exited = waitForExit(child);
+      entry.killSync();
+      await exited;
+    },
+  };
+  live.add(entry);
+  child.once('exit', () => {
+    live.delete(entry);
+    tellWatchdog(`-pid ${pid}`);
   });
 }
 

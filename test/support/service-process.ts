@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { GiveUp, eventually } from './eventually';
 import { freePort } from './free-port';
 import { natsClient } from './jetstream-read';
-import { ServerHandle, startNats } from './servers';
+import { ServerHandle, killWithTests, startNats } from './servers';
 import { serviceArgv } from '../../apps/cli/src/services';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -26,19 +26,6 @@ export interface ServiceProcess {
   exitCode(): number | null;
   /** True once the process has ended (by itself or a signal). */
   exited(): boolean;
-}
-
-/** Children still running: one 'exit' handler kills them all if the test process ends first (not one handler a start). */
-const running = new Set<ChildProcess>();
-let exitHandlerInstalled = false;
-function killOnExit(c: ChildProcess): void {
-  running.add(c);
-  c.once('exit', () => running.delete(c));
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.once('exit', () => {
-    for (const r of running) r.kill('SIGKILL');
-  });
 }
 
 export function serviceProcess(name: string, env: Record<string, string>, readyUrl: string): ServiceProcess {
@@ -60,7 +47,7 @@ export function serviceProcess(name: string, env: Record<string, string>, readyU
       child = c;
       c.stdout!.on('data', (d) => (out += d));
       c.stderr!.on('data', (d) => (out += d));
-      killOnExit(c);
+      killWithTests(c);
       await eventually(
         async () => {
           if (c.exitCode !== null || c.signalCode !== null) throw new GiveUp(`${name} exited with ${c.exitCode ?? c.signalCode}:\n${out}`);
