@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DEFAULT_EVENT_LIMITS, NOT_WELL_FORMED, describeErrors, illFormedStrings, isWellFormed, parseIsoTime, tooDeep, validateEvent } from './validate';
+import { DEFAULT_EVENT_LIMITS, NOT_WELL_FORMED, describeErrors, illFormedStrings, parseIsoTime, tooDeep, validateEvent } from './validate';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
 const opts = { now: NOW };
@@ -137,11 +137,11 @@ describe('validateEvent: strings must be well-formed Unicode', () => {
   const refIllFormed = (v: unknown, path = '', out: string[] = []): string[] => {
     const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
     if (typeof v === 'string') {
-      if (!isWellFormed(v)) out.push(path);
+      if (!v.isWellFormed()) out.push(path);
     } else if (Array.isArray(v)) v.forEach((c, i) => refIllFormed(c, at(i), out));
     else if (typeof v === 'object' && v !== null)
       for (const [k, c] of Object.entries(v)) {
-        if (!isWellFormed(k)) out.push(at(k));
+        if (!k.isWellFormed()) out.push(at(k));
         else refIllFormed(c, at(k), out);
       }
     return out;

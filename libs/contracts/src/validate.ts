@@ -249,7 +249,7 @@ export function illFormedStrings(value: unknown): string[] {
   while (stack.length > 0) {
     const { v, path } = stack.pop()!;
     if (typeof v === 'string') {
-      if (!isWellFormed(v)) out.push(path);
+      if (!v.isWellFormed()) out.push(path);
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: at(path, i) });
     } else if (typeof v === 'object' && v !== null) {
@@ -257,7 +257,7 @@ export function illFormedStrings(value: unknown): string[] {
       for (let i = entries.length - 1; i >= 0; i--) {
         const [k, child] = entries[i];
         // an ill-formed key is reported itself; its value is not looked into
-        stack.push(isWellFormed(k) ? { v: child, path: at(path, k) } : { v: k, path: at(path, k) });
+        stack.push(k.isWellFormed() ? { v: child, path: at(path, k) } : { v: k, path: at(path, k) });
       }
     }
   }
@@ -266,7 +266,7 @@ export function illFormedStrings(value: unknown): string[] {
 
 /** Whether `value` holds a string or key that is not well-formed: one pass, no paths. */
 function holdsIllFormed(value: unknown): boolean {
-  if (typeof value === 'string') return !isWellFormed(value);
+  if (typeof value === 'string') return !value.isWellFormed();
   if (typeof value !== 'object' || value === null) return false;
   const stack: object[] = [value];
   while (stack.length > 0) {
@@ -275,15 +275,15 @@ function holdsIllFormed(value: unknown): boolean {
       for (let i = 0; i < v.length; i++) {
         const c: unknown = v[i];
         if (typeof c === 'string') {
-          if (!isWellFormed(c)) return true;
+          if (!c.isWellFormed()) return true;
         } else if (typeof c === 'object' && c !== null) stack.push(c);
       }
     } else {
       for (const k of Object.keys(v)) {
-        if (!isWellFormed(k)) return true;
+        if (!k.isWellFormed()) return true;
         const c = (v as Record<string, unknown>)[k];
         if (typeof c === 'string') {
-          if (!isWellFormed(c)) return true;
+          if (!c.isWellFormed()) return true;
         } else if (typeof c === 'object' && c !== null) stack.push(c);
       }
     }
@@ -291,10 +291,6 @@ function holdsIllFormed(value: unknown): boolean {
   return false;
 }
 
-/** Whether a string has a UTF-8 form (no lone UTF-16 surrogate). */
-export function isWellFormed(s: string): boolean {
-  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
 
 function dedupeErrors(errors: FieldError[]): FieldError[] {
   const seen = new Set<string>();

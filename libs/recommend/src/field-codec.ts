@@ -12,14 +12,12 @@
  * Numbers travel bit for bit, so what a restore reads is what the partial held. Pure.
  */
 
-import { isWellFormed } from '@tidemark/contracts';
-
 export const FORMAT = 1;
 const NONE = 0xffffffff;
 
 /** A lone UTF-16 surrogate has no UTF-8 form: it would come back as U+FFFD, another id. Refused whole. */
 function wellFormed(s: string): string {
-  if (!isWellFormed(s)) throw new Error('refused: an id is not well-formed Unicode (a lone surrogate)');
+  if (!s.isWellFormed()) throw new Error('refused: an id is not well-formed Unicode (a lone surrogate)');
   return s;
 }
 

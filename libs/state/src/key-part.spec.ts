@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeKeyPart, encodeKeyPart, isWellFormed } from './key-part';
+import { decodeKeyPart, encodeKeyPart } from './key-part';
 
 /** Any JS string: code units anywhere in 0..0xFFFF, so lone surrogates too. */
 const anyString = fc.string({ unit: 'binary', maxLength: 40 });
@@ -93,7 +93,7 @@ describe('decodeKeyPart', () => {
   });
 });
 
-describe('isWellFormed', () => {
+describe('String.prototype.isWellFormed (the runtime must have it: RespArgs, validation and the field codec call it)', () => {
   it.each([
     ['', true],
     ['abc', true],
@@ -103,7 +103,7 @@ describe('isWellFormed', () => {
     ['x\ud83d', false],
     ['\ud83d\ude00', true],
   ])('%j → %s', (s, ok) => {
-    expect(isWellFormed(s)).toBe(ok);
+    expect(s.isWellFormed()).toBe(ok);
   });
 });
 

@@ -92,7 +92,3 @@ local function keypart(s)
 end
 `;
 
-/** Whether `s` is well-formed Unicode (no lone UTF-16 surrogate): only such strings survive JSON into Lua. */
-export function isWellFormed(s: string): boolean {
-  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-}

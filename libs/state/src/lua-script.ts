@@ -19,7 +19,6 @@
 import { createHash } from 'node:crypto';
 import { Command, type ChainableCommander } from 'ioredis';
 import type { RedisClient } from './redis-client';
-import { isWellFormed } from './key-part';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -95,7 +94,7 @@ export class RespArgs {
   private long(s: string): this {
     const bytes = Buffer.byteLength(s, 'utf8');
     const ascii = bytes === s.length;
-    if (!ascii && !isWellFormed(s)) throw new RangeError('refused: an argument is not well-formed Unicode (a lone surrogate)');
+    if (!ascii && !s.isWellFormed()) throw new RangeError('refused: an argument is not well-formed Unicode (a lone surrogate)');
     this.room(bytes + 16);
     this.header(bytes);
     this.at += this.buf.write(s, this.at, ascii ? 'latin1' : 'utf8');
