@@ -322,6 +322,34 @@ describe('PartitionConsumer', () => {
     expect(events.filter((e) => e.type === 'resync').map((e) => (e as { fromSeq: number }).fromSeq)).toEqual([seqs[10]]);
   });
 
+  it('a consumer that keeps up pulls once a batch: it waits for the first message and takes what is there with it', async () => {
+    const { spec, subject } = await freshStream();
+    const durable = 'onepull';
+    // Every pull request of this consumer, as the server receives it.
+    const requests: { batch: number; no_wait?: boolean; expires?: number }[] = [];
+    const watch = conn.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${spec.name}.${durable}`, { callback: (_e, m) => void requests.push(m.json()) });
+    const rec = recorder();
+    const c = consumer({ stream: spec.name, durable, filterSubject: subject(2), batchSize: 50, handler: rec.handler });
+    await c.start();
+    await eventually(() => expect(requests.length).toBeGreaterThan(0));
+    const sent: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      // One message at a time, each after the consumer is idle again: a batch each.
+      sent.push(...(await publishAll(subject(2), [`one-${i}`])));
+      await eventually(() => expect(rec.acked).toEqual(sent));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    // Then several at once while it is idle: the first wakes the pull, the rest come with it or in the next.
+    sent.push(...(await publishAll(subject(2), ['a', 'b', 'c', 'd', 'e'])));
+    await eventually(() => expect(rec.acked).toEqual(sent));
+    watch.unsubscribe();
+    expect(rec.calls.flatMap((call) => call.seqs)).toEqual(sent);
+    // A pull per batch, plus the one waiting now (and one more if an idle poll of 1 s expired meanwhile).
+    // The former protocol took three a batch: no_wait (empty), a long poll for one, no_wait for the rest.
+    expect(requests.length).toBeLessThanOrEqual(rec.calls.length + 2);
+    expect(requests.every((r) => r.no_wait === true && r.expires === FAST.idlePollMs * 1_000_000 && r.batch === 50)).toBe(true);
+  });
+
   it('drains on close: the batch in hand finishes and is acked before close() resolves', async () => {
     const { spec, subject } = await freshStream();
     const seqs = await publishAll(subject(0), ['d1', 'd2', 'd3']);

@@ -2,7 +2,8 @@
  * PartitionConsumer: one durable pull consumer (one stream, one filter subject = one partition), processed
  * strictly in stream order, one batch at a time, with ack policy `all`.
  *
- *   pull (no_wait, up to batchSize; if empty, a long poll for 1 then no_wait for the rest)
+ *   pull (one request: up to batchSize of what is there now, or, when nothing is, the first to arrive within
+ *         idlePollMs and what is there with it: JetStream's `no_wait` with `expires`)
  *   → check continuity (DeliveryTracker) → pull the next batch ahead → handler(batch) → outcome:
  *       ack          → dead letters (if any) published and acknowledged → ack the batch's last message
  *       hold         → dead letters published → the batch stays unacknowledged (kept alive) until
@@ -432,24 +433,26 @@ export class PartitionConsumer {
     this.needsResync = false;
   }
 
-  /** Up to batchSize messages: what is there now, else wait (long poll) for the first and take the rest. */
-  private async nextBatch(): Promise<ConsumedMessage[]> {
-    const now = await this.pull(this.batchSize, 0);
-    if (now.length > 0 || this.stopping) return now;
-    const first = await this.pull(1, this.idlePollMs);
-    if (first.length === 0 || this.batchSize === 1 || this.stopping) return first;
-    const rest = await this.pull(this.batchSize - 1, 0);
-    return first.concat(rest);
+  /**
+   * Up to batchSize messages: what is there now, else the first to arrive within idlePollMs and what is there
+   * with it. One request: JetStream's `no_wait` with `expires` (nats-server 2.9 and later, which the v3 client
+   * needs anyway) waits for the first message only when there is none, then answers at once with what it has
+   * (ending with a 408 status when it had fewer than the batch). So a partition that keeps up with its input
+   * costs one request a batch; a no_wait pull, then a long poll for one, then a no_wait pull for the rest
+   * cost three, each on a fresh inbox.
+   */
+  private nextBatch(): Promise<ConsumedMessage[]> {
+    return this.pull(this.batchSize, this.idlePollMs);
   }
 
   /**
-   * One pull request on a fresh inbox. `expiresMs` 0 = no_wait. Resolves with the messages delivered for it
-   * (also when it ends early on an error after some arrived); rejects only when none did.
+   * One pull request on a fresh inbox (see nextBatch). Resolves with the messages delivered for it (also when
+   * it ends early on an error after some arrived); rejects only when none did.
    */
   private pull(batch: number, expiresMs: number): Promise<ConsumedMessage[]> {
     if (this.stopping) return Promise.resolve([]);
     const inbox = `${this.inboxPrefix}.${(++this.pullCounter).toString(36)}`;
-    const body: Record<string, unknown> = expiresMs > 0 ? { batch, expires: expiresMs * 1_000_000 } : { batch, no_wait: true };
+    const body: Record<string, unknown> = { batch, no_wait: true, expires: expiresMs * 1_000_000 };
     if (this.maxBytes) body.max_bytes = this.maxBytes;
     return new Promise<ConsumedMessage[]>((resolve, reject) => {
       const timeoutMs = expiresMs + this.requestTimeoutMs;
