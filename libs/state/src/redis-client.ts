@@ -82,23 +82,26 @@ export async function pipelinePerSlot(redis: RedisClient, keys: readonly string[
 /**
  * A write (one command: a script call, usually) followed, on a cluster with a wait policy asking for replicas,
  * by `WAIT replicas timeout` in the same pipeline — one pipeline goes to one node, the master of the write's
- * slot, so WAIT waits for that write's replication. Returns the write's reply and whether enough replicas
- * acknowledged it (always true on a standalone Redis or with no replicas asked: the write alone is sent).
- * Not durable does not mean not written: the master applied it.
+ * slot, so WAIT waits for that write's replication. Without WAIT (a standalone Redis, or no replicas asked)
+ * the write goes on the client alone, without a pipeline around it. `write` sends its command to the target
+ * it is given (a pipeline or the client) and returns its reply's promise. Returns the write's reply and
+ * whether enough replicas acknowledged it (always true without WAIT). Not durable does not mean not written:
+ * the master applied it.
  */
-export async function execWaited<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (pipeline: ChainableCommander) => void): Promise<{ reply: T; durable: boolean; acknowledged?: number }> {
-  const pipeline = redis.pipeline();
-  write(pipeline);
+export async function execWaited<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (target: RedisClient | ChainableCommander) => Promise<unknown>): Promise<{ reply: T; durable: boolean; acknowledged?: number }> {
   const waits = isCluster(redis) && policy !== undefined && policy.replicas > 0;
-  if (waits) pipeline.call('WAIT', String(policy.replicas), String(policy.timeoutMs));
+  if (!waits) return { reply: (await write(redis)) as T, durable: true };
+  const pipeline = redis.pipeline();
+  // Its reply (or error) comes with the pipeline's.
+  write(pipeline).catch(() => undefined);
+  pipeline.call('WAIT', String(policy.replicas), String(policy.timeoutMs));
   const replies = await execPipeline(pipeline);
-  if (!waits) return { reply: replies[0] as T, durable: true };
   const acknowledged = Number(replies[replies.length - 1]);
   return { reply: replies[0] as T, durable: isDurable(acknowledged, policy), acknowledged };
 }
 
 /** `execWaited` for a write that counts only once replicated: throws NotDurableError when it was not. */
-export async function execDurable<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (pipeline: ChainableCommander) => void): Promise<T> {
+export async function execDurable<T>(redis: RedisClient, policy: WaitPolicy | undefined, write: (target: RedisClient | ChainableCommander) => Promise<unknown>): Promise<T> {
   const r = await execWaited<T>(redis, policy, write);
   if (!r.durable) throw new NotDurableError(r.acknowledged ?? 0, policy?.replicas ?? 0);
   return r.reply;
