@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type Redis from 'ioredis';
 import type { TidemarkEvent } from '@tidemark/contracts';
 import { connectRedis } from '@tidemark/state';
-import { DEFAULT_METRICS, MemoryAggregationStore, MetricSet, PartitionedTestDriver, REFIRE_ALL, type MetricDefinition } from '@tidemark/streaming';
+import { DEFAULT_METRICS, MemoryAggregationStore, mergeWindowCells, MetricSet, PartitionedTestDriver, REFIRE_ALL, type CellWrite, type MetricDefinition, type PartitionCheckpoint, type StoredCell } from '@tidemark/streaming';
 import { BASE, chunks, inBoundOrder, shopStreamArb } from '../libs/streaming/src/testing/generators';
 import { referenceResults } from '../libs/streaming/src/testing/reference';
 import { AGG_KEYS, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
@@ -217,6 +217,46 @@ describe('RedisAggregationStore', () => {
     const snap = await store.restore(0);
     expect(snap.cells.map((c) => [c.metric, c.pane, c.key, c.from, c.value]).sort()).toEqual(cells.map((c) => [c.metric, c.pane, c.key, c.from, c.value]).sort());
     expect((await store.readPanes(0, 'orders', [0])).length).toBe(2);
+  });
+
+  it('keeps a cell in parts as the in-memory store does: restore and reads return them, a base written whole drops them, a part marks its cell', async () => {
+    await client.flushdb();
+    const metrics = new MetricSet(DEFAULT_METRICS);
+    const store = new RedisAggregationStore(client, metrics);
+    const memory = new MemoryAggregationStore();
+    const both = async (c: Partial<PartitionCheckpoint>) => {
+      for (const s of [store, memory]) expect(await s.checkpoint(0, cp(c))).toMatchObject({ status: 'ok' });
+    };
+    const canon = (cells: readonly StoredCell[]) => cells.map((c) => JSON.stringify([c.metric, c.pane, c.key, c.from, c.part ?? 0, c.value])).sort();
+    const same = async () => {
+      expect(canon((await store.restore(0)).cells)).toEqual(canon((await memory.restore(0)).cells));
+      expect(canon(await store.readPanes(0, 'top_products', [0]))).toEqual(canon(await memory.readPanes(0, 'top_products', [0])));
+      for (const key of ['all', 'a*1', 'Z:r']) expect(canon(await store.readKeyCells(0, 'top_products', key, [0]))).toEqual(canon(await memory.readKeyCells(0, 'top_products', key, [0])));
+    };
+    const cell = (key: string, from: number | null, value: string, extra: Partial<CellWrite> = {}): CellWrite => ({ metric: 'top_products', pane: 0, key, from, value, firstEnd: 3_600_000, ...extra });
+    // Bases; a key whose text looks like a part of another ('a*1' beside 'a') and a restricted cell (from 300 000).
+    await both({ expectedSeq: 0, seq: 1, cells: [cell('all', null, '[["p1",3]]'), cell('a', null, '[["p2",1]]'), cell('a*1', null, '[["p3",1]]'), cell('Z:r', 300_000, '[["p4",2]]')] });
+    // Parts beside them.
+    await both({ expectedSeq: 1, seq: 2, expectedEpoch: 1, cells: [cell('all', null, '[["p1",1]]', { part: 1 }), cell('Z:r', 300_000, '[["p5",1]]', { part: 1 })] });
+    await both({ expectedSeq: 2, seq: 3, expectedEpoch: 2, cells: [cell('all', null, '[["p9",2]]', { part: 2 }), cell('Z:r', 300_000, '[["p4",1]]', { part: 2 })] });
+    await same();
+    const parts = (await store.readKeyCells(0, 'top_products', 'all', [0])).map((c) => c.part ?? 0).sort();
+    expect(parts).toEqual([0, 1, 2]);
+    expect((await store.readKeyCells(0, 'top_products', 'a', [0])).map((c) => c.value)).toEqual(['[["p2",1]]']); // not 'a*1'
+    expect((await store.readKeyCells(0, 'top_products', 'Z:r', [0])).map((c) => c.part ?? 0).sort()).toEqual([0, 1, 2]);
+    // The window's value is the merge of base and parts, as the firer and the query read it.
+    const topProducts = metrics.get('top_products');
+    if (topProducts?.kind !== 'window') throw new Error('top_products is a window metric');
+    const merged = mergeWindowCells(topProducts.aggregation, 3_600_000, 0, (await store.readPanes(0, 'top_products', [0])).filter((c) => c.from === null));
+    expect(merged.get('all')).toEqual({ counts: new Map([['p1', 4], ['p9', 2]]) });
+    // The base again, whole: its parts go.
+    await both({ expectedSeq: 3, seq: 4, expectedEpoch: 3, cells: [cell('all', null, '[["p1",4],["p9",2]]', { dropParts: 2 }), cell('Z:r', 300_000, '[["p4",3],["p5",1]]', { dropParts: 2 })] });
+    await same();
+    expect((await store.restore(0)).cells.filter((c) => (c.part ?? 0) > 0)).toEqual([]);
+    // A part written once the watermark passed its cell's first window marks the cell itself.
+    await store.raiseWatermark(1, 3_600_000);
+    await store.checkpoint(0, cp({ expectedSeq: 4, seq: 5, expectedEpoch: 4, cells: [cell('all', null, '[["p7",1]]', { part: 1 }), cell('Z:r', 300_000, '[["p7",1]]', { part: 1 })] }));
+    expect((await store.marks(0)).map((m) => [m.key, m.from]).sort()).toEqual([['Z:r', 300_000], ['all', null]]);
   });
 
   it('restores and reads a pane of 150,000 cells (more than a spread onto the stack takes)', async () => {

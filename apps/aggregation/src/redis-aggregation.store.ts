@@ -39,8 +39,9 @@ import type {
   PartitionSnapshot,
   PartitionStatus,
   StoredResult,
+  StoredCell,
 } from '@tidemark/streaming';
-import { maxNullable, REFIRE_ALL } from '@tidemark/streaming';
+import { MAX_CELL_PARTS, maxNullable, REFIRE_ALL } from '@tidemark/streaming';
 
 const PREFIX = 'tm:agg:';
 /** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
@@ -86,9 +87,21 @@ export function legacyAggMoves(metrics: readonly string[]): { from: string; to: 
 
 const cellField = (key: string, from: number | null) => (from === null ? encodeKeyPart(key) : `${encodeKeyPart(key)}:${from}`);
 
-function parseCellField(f: string): { key: string; from: number | null } {
-  const i = f.indexOf(':');
-  return i < 0 ? { key: decodeKeyPart(f), from: null } : { key: decodeKeyPart(f.slice(0, i)), from: Number(f.slice(i + 1)) };
+/**
+ * A cell's part k (1…MAX_CELL_PARTS) is the field `<cell field>*<k>` beside the base's: `*` is never in an
+ * encoded key part (encodeKeyPart escapes it), so no key's field can be another's part.
+ */
+const PART = '*';
+const partField = (field: string, part: number) => (part === 0 ? field : `${field}${PART}${part}`);
+
+function parseCellField(f: string): { key: string; from: number | null; part?: number } {
+  const star = f.indexOf(PART);
+  const part = star < 0 ? 0 : Number(f.slice(star + 1));
+  const cell = star < 0 ? f : f.slice(0, star);
+  const i = cell.indexOf(':');
+  const out: { key: string; from: number | null; part?: number } = i < 0 ? { key: decodeKeyPart(cell), from: null } : { key: decodeKeyPart(cell.slice(0, i)), from: Number(cell.slice(i + 1)) };
+  if (part > 0) out.part = part;
+  return out;
 }
 
 /** The field that marks a pane holding restricted cells (set by the checkpoint script): not a cell. */
@@ -98,7 +111,7 @@ const RESTRICTED_MARK = ':r';
  * Appends the cells of a pane's hash as read to `out`: every field but the restricted mark. (Appended one by
  * one: a pane can hold more cells than a spread onto the stack takes.)
  */
-function addPaneCells(out: (CellRef & { value: string })[], metric: string, pane: number, hash: Record<string, string>): void {
+function addPaneCells(out: StoredCell[], metric: string, pane: number, hash: Record<string, string>): void {
   for (const [f, value] of Object.entries(hash)) if (f !== RESTRICTED_MARK) out.push({ metric, pane, ...parseCellField(f), value });
 }
 
@@ -153,7 +166,8 @@ local ok, err = pcall(function()
       if not int(fe) then error('bad firstEnd') end
       if v == '' then grp.dels[#grp.dels + 1] = f else grp.sets[#grp.sets + 1] = f; grp.sets[#grp.sets + 1] = v end
       if v ~= '' and string.find(f, ':', 1, true) then grp.restricted = true end
-      if wmn and tonumber(fe) <= wmn then grp.marks[#grp.marks + 1] = grp.member .. ':' .. f end
+      -- a part (field '<cell>*<k>') marks its cell
+      if wmn and tonumber(fe) <= wmn then grp.marks[#grp.marks + 1] = grp.member .. ':' .. string.match(f, '^[^*]*') end
     end
     cells[#cells + 1] = grp
   end
@@ -379,8 +393,16 @@ export class RedisAggregationStore implements AggregationStore {
     }
     args.num(groups.size);
     for (const list of groups.values()) {
-      args.str(list[0].metric).num(list[0].pane).num(list.length);
-      for (const c of list) args.str(cellField(c.key, c.from)).str(c.value ?? '').num(c.firstEnd);
+      let entries = 0;
+      for (const c of list) entries += 1 + (c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0);
+      args.str(list[0].metric).num(list[0].pane).num(entries);
+      for (const c of list) {
+        const field = cellField(c.key, c.from);
+        // A cell deleted goes with its parts; a base written whole replaces the parts it lists.
+        const drop = c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0;
+        args.str(partField(field, c.part ?? 0)).str(c.value ?? '').num(c.firstEnd);
+        for (let k = 1; k <= drop; k++) args.str(partField(field, k)).str('').num(c.firstEnd);
+      }
     }
     args.num(cp.dropPanes.length);
     for (const d of cp.dropPanes) args.str(d.metric).num(d.pane);
@@ -476,32 +498,36 @@ export class RedisAggregationStore implements AggregationStore {
     return members.filter((m) => m.startsWith(prefix)).map((m) => Number(m.slice(prefix.length)));
   }
 
-  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<StoredCell[]> {
     if (panes.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const pane of panes) pipeline.hgetall(AGG_KEYS.pane(p, metric, pane));
     const hashes = (await exec(pipeline)) as Record<string, string>[];
-    const out: (CellRef & { value: string })[] = [];
+    const out: StoredCell[] = [];
     panes.forEach((pane, i) => addPaneCells(out, metric, pane, hashes[i]));
     return out;
   }
 
   /** One key's cells: its field in each pane (one HMGET round trip), and its restricted cells where a pane has any (rare). */
-  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<StoredCell[]> {
     if (panes.length === 0) return [];
     const enc = encodeKeyPart(key);
+    const fields = [RESTRICTED_MARK];
+    for (let k = 0; k <= MAX_CELL_PARTS; k++) fields.push(partField(enc, k));
     const pipeline = this.redis.pipeline();
-    for (const pane of panes) pipeline.hmget(AGG_KEYS.pane(p, metric, pane), enc, RESTRICTED_MARK);
+    for (const pane of panes) pipeline.hmget(AGG_KEYS.pane(p, metric, pane), ...fields);
     const rows = (await exec(pipeline)) as (string | null)[][];
-    const out: (CellRef & { value: string })[] = [];
+    const out: StoredCell[] = [];
     for (let i = 0; i < panes.length; i++) {
-      const [plain, restricted] = rows[i];
-      if (plain !== null) out.push({ metric, pane: panes[i], key, from: null, value: plain });
+      const [restricted, ...parts] = rows[i];
+      parts.forEach((value, part) => {
+        if (value !== null) out.push({ metric, pane: panes[i], key, from: null, value, ...(part > 0 ? { part } : {}) });
+      });
       if (restricted === null) continue;
       for await (const flat of this.redis.hscanStream(AGG_KEYS.pane(p, metric, panes[i]), { match: `${enc}:*`, count: 1000 }) as AsyncIterable<string[]>) {
         for (let j = 0; j < flat.length; j += 2) {
           const c = parseCellField(flat[j]);
-          if (c.key === key && c.from !== null) out.push({ metric, pane: panes[i], key, from: c.from, value: flat[j + 1] });
+          if (c.key === key && c.from !== null) out.push({ metric, pane: panes[i], ...c, value: flat[j + 1] });
         }
       }
     }

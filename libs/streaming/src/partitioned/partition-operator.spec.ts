@@ -7,7 +7,7 @@ import { ev, order, paid, view } from '../testing/events';
 import { BASE, chunks, shopStreamArb } from '../testing/generators';
 import { encodeAcc } from './layout';
 import { PartitionOperator } from './partition-operator';
-import { MemoryAggregationStore } from './store';
+import { MAX_CELL_PARTS, MemoryAggregationStore } from './store';
 
 const MIN = 60_000;
 const metrics = new MetricSet(DEFAULT_METRICS);
@@ -129,6 +129,83 @@ describe('PartitionOperator: restore(checkpoint) reproduces the state', () => {
     const kept = dump(back) as Record<string, unknown>;
     for (const name of fewer.names) expect(kept[name]).toEqual(full[name]);
     expect(kept.orders).toBeUndefined();
+  });
+});
+
+describe('PartitionOperator: cells in parts', () => {
+  /** Visits of many sessions in one 5-minute pane: the funnel, top-K and distinct cells grow by members. */
+  const visits = (batch: number, n = 6): TidemarkEvent[] =>
+    Array.from({ length: n }, (_, i) => view(batch * 1_000 + i, `p${(batch * n + i) % 40}`, { userId: `u${batch}-${i}`, sessionId: `s${batch}-${i}` }));
+
+  it('a growing cell is written as parts beside its base, then whole again; restore merges them to the same state', async () => {
+    const store = new MemoryAggregationStore();
+    const op = new PartitionOperator(metrics, 0, { maxOutOfOrdernessMs: 0 });
+    const writes: Record<string, { parts: number; bases: number; dropped: number; written: number; whole: number }> = {};
+    for (let b = 0; b < 60; b++) {
+      op.apply(seqd(visits(b), b + 1), b);
+      const prepared = await checkpoint(op, store, b, b + 1);
+      const stored = (await store.restore(0)).cells;
+      for (const w of prepared.checkpoint.cells) {
+        if (!['funnel', 'top_products', 'unique_visitors'].includes(w.metric)) continue;
+        const t = (writes[w.metric] ??= { parts: 0, bases: 0, dropped: 0, written: 0, whole: 0 });
+        if ((w.part ?? 0) > 0) t.parts++;
+        else t.bases++;
+        t.dropped += w.dropParts ?? 0;
+        t.written += w.value!.length;
+        // what a checkpoint of the whole cell would have written
+        const m = metrics.get(w.metric)!;
+        const live = (op as unknown as { cells: Map<number, Map<string, { key: string; from: number | null; acc: unknown }>>[] }).cells[m.index].get(w.pane)!;
+        for (const c of live.values()) if (c.key === w.key && c.from === w.from && m.kind === 'window') t.whole += encodeAcc(m.aggregation.kind, c.acc).length;
+        expect(w.part ?? 0).toBeLessThanOrEqual(MAX_CELL_PARTS);
+      }
+      // never more than the cap of parts stored beside a base
+      const perCell = new Map<string, number>();
+      for (const c of stored) if ((c.part ?? 0) > 0) perCell.set(`${c.metric}|${c.pane}|${c.key}|${c.from}`, (perCell.get(`${c.metric}|${c.pane}|${c.key}|${c.from}`) ?? 0) + 1);
+      for (const n of perCell.values()) expect(n).toBeLessThanOrEqual(MAX_CELL_PARTS);
+      if (b % 7 === 6) expect(dump(await restored(store))).toEqual(dump(op));
+    }
+    for (const name of ['funnel', 'top_products', 'unique_visitors']) {
+      const t = writes[name];
+      expect(t.parts).toBeGreaterThan(t.bases); // mostly parts
+      expect(t.dropped).toBeGreaterThan(0); // and the base again now and then, its parts dropped
+    }
+    // The funnel's cell holds every session of the pane: written in parts, a fraction of writing it whole each time.
+    expect(writes.funnel.written).toBeLessThan(writes.funnel.whole / 3);
+    expect(dump(await restored(store))).toEqual(dump(op));
+  });
+
+  it('a checkpoint that failed is redone with the parts it would have written, merged with what came since', async () => {
+    const store = new MemoryAggregationStore();
+    const op = new PartitionOperator(metrics, 0, { maxOutOfOrdernessMs: 0 });
+    // a large base first, then small changes: parts 1 and 2
+    for (let b = 0; b < 3; b++) {
+      op.apply(seqd(visits(b, b === 0 ? 40 : 4), b + 1), b);
+      await checkpoint(op, store, b, b + 1);
+    }
+    op.apply(seqd(visits(3, 4), 4), 3);
+    op.prepare(3, 4); // not written (Redis away)
+    op.apply(seqd(visits(4, 4), 5), 4);
+    const redo = await checkpoint(op, store, 3, 5);
+    const funnel = redo.checkpoint.cells.filter((c) => c.metric === 'funnel');
+    expect(funnel).toHaveLength(1);
+    expect(funnel[0].part).toBe(3);
+    // the part holds the sessions of both batches since the last checkpoint written
+    expect(Object.fromEntries(JSON.parse(funnel[0].value!) as [string, number][])).toEqual(Object.fromEntries([3, 4].flatMap((b) => [0, 1, 2, 3].map((i) => [`s${b}-${i}`, 0]))));
+    expect(dump(await restored(store))).toEqual(dump(op));
+  });
+
+  it('a restored cell goes on in parts from where its stored parts end', async () => {
+    const store = new MemoryAggregationStore();
+    const op = new PartitionOperator(metrics, 0, { maxOutOfOrdernessMs: 0 });
+    for (let b = 0; b < 4; b++) {
+      op.apply(seqd(visits(b, b === 0 ? 40 : 4), b + 1), b);
+      await checkpoint(op, store, b, b + 1);
+    }
+    const back = await restored(store);
+    op.apply(seqd(visits(4, 4), 5), 4);
+    back.apply(seqd(visits(4, 4), 5), 4);
+    expect(back.prepare(4, 5)).toEqual(op.prepare(4, 5));
+    expect(op.prepare(4, 5).checkpoint.cells.find((c) => c.metric === 'funnel')?.part).toBe(4);
   });
 });
 

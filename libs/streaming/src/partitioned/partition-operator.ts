@@ -22,7 +22,7 @@ import { InvalidEvent, PreAggregator, type SequencedEvent, type StreamingOptions
 import { planSessionMerge } from '../session-merge';
 import { WatermarkTracker } from '../watermark';
 import { decodeAcc, decodeJoinPartial, decodeSessions, encodeAcc, encodeJoinPartial, encodeSessions, firstEndOfCell, paneCleanupTime, type StoredSession } from './layout';
-import type { CellWrite, JoinWrite, KeyedWrite, PartitionCheckpoint, PartitionSnapshot, StoredResult } from './store';
+import { MAX_CELL_PARTS, type CellWrite, type JoinWrite, type KeyedWrite, type PartitionCheckpoint, type PartitionSnapshot, type StoredResult } from './store';
 
 interface Cell {
   metric: CompiledWindowMetric;
@@ -30,6 +30,28 @@ interface Cell {
   key: string;
   from: number | null;
   acc: unknown;
+  /** Whether its base is stored (a cell new since the last checkpoint has none). */
+  stored: boolean;
+  /** Parts stored beside the base (1…parts), and their bytes and the base's (for when to write the base again). */
+  parts: number;
+  partBytes: number;
+  baseBytes: number;
+  /** Kinds stored in parts: what the events since the last checkpoint added, as an accumulator of its own. */
+  since: unknown;
+}
+
+/**
+ * Accumulators that grow by members: a checkpoint writes what changed as a part beside the base, not the
+ * whole accumulator (docs/checkpoints.md, "Cells in parts"). Each merges exactly: counts add, sessions keep
+ * their highest stage, HyperLogLog registers take the maximum; so base merged with parts is the accumulator.
+ */
+const IN_PARTS: ReadonlySet<string> = new Set(['topK', 'funnel', 'distinct']);
+
+/** A cell as one checkpoint writes it: a part (1…) or the base (0), and the bytes written. */
+interface CellPlan {
+  cell: Cell;
+  part: number;
+  bytes: number;
 }
 
 /** v: the last version published (0: never); d: changed since. */
@@ -62,6 +84,8 @@ export class PartitionOperator {
   private readonly sessions: Map<string, Session[]>[] = [];
   private readonly joins: Map<string, JoinState>[] = [];
   private changedCells = new Set<Cell>();
+  /** How the last prepared checkpoint wrote each changed cell: taken into the cells when it is committed. */
+  private planned: CellPlan[] = [];
   /** Staged until a checkpoint is durable (a failed one leaves them for the next). */
   private droppedPanes: { metric: string; pane: number }[] = [];
   private results: StoredResult[] = [];
@@ -134,6 +158,7 @@ export class PartitionOperator {
       this.joins[m.index].clear();
     }
     this.changedCells = new Set();
+    this.planned = [];
     this.droppedPanes = [];
     this.results = [];
     this.changedSessions = new Set();
@@ -149,7 +174,22 @@ export class PartitionOperator {
     for (const c of s.cells) {
       const m = this.metrics.get(c.metric);
       if (!m || m.kind !== 'window' || m.window.type !== 'aligned') continue; // a metric removed since
-      this.cellMap(m, c.pane).set(cellId(c.pane, c.key, c.from), { metric: m, pane: c.pane, key: c.key, from: c.from, acc: decodeAcc(m.aggregation.kind, c.value) });
+      // A cell's base and parts, in any order: merged (the merge of each kind is exact and order-free).
+      const cells = this.cellMap(m, c.pane);
+      const id = cellId(c.pane, c.key, c.from);
+      const acc = decodeAcc(m.aggregation.kind, c.value);
+      const part = c.part ?? 0;
+      let cell = cells.get(id);
+      if (!cell) cells.set(id, (cell = { metric: m, pane: c.pane, key: c.key, from: c.from, acc, stored: part === 0, parts: 0, partBytes: 0, baseBytes: 0, since: undefined }));
+      else {
+        cell.acc = m.aggregation.merge(cell.acc, acc);
+        if (part === 0) cell.stored = true;
+      }
+      if (part === 0) cell.baseBytes = c.value.length;
+      else {
+        cell.parts = Math.max(cell.parts, part);
+        cell.partBytes += c.value.length;
+      }
     }
     for (const x of s.sessions) {
       const m = this.metrics.get(x.metric);
@@ -179,8 +219,9 @@ export class PartitionOperator {
         const cells = this.cellMap(m, d.windowStart);
         const id = cellId(d.windowStart, d.key, d.from ?? null);
         let cell = cells.get(id);
-        if (!cell) cells.set(id, (cell = { metric: m, pane: d.windowStart, key: d.key, from: d.from ?? null, acc: agg.createAccumulator() }));
+        if (!cell) cells.set(id, (cell = { metric: m, pane: d.windowStart, key: d.key, from: d.from ?? null, acc: agg.createAccumulator(), stored: false, parts: 0, partBytes: 0, baseBytes: 0, since: undefined }));
         agg.applyDelta(cell.acc, d.delta);
+        if (cell.stored && IN_PARTS.has(agg.kind)) agg.applyDelta((cell.since ??= agg.createAccumulator()), d.delta);
         this.changedCells.add(cell);
         continue;
       }
@@ -284,9 +325,25 @@ export class PartitionOperator {
         }
       }
     }
+    const planned: CellPlan[] = (this.planned = []);
     for (const c of this.changedCells) {
       const a = c.metric.window.type === 'aligned' ? c.metric.window.assigner : undefined;
-      cells.push({ metric: c.metric.name, pane: c.pane, key: c.key, from: c.from, value: encodeAcc(c.metric.aggregation.kind, c.acc), firstEnd: firstEndOfCell(a as AlignedWindows, c.pane, c.from) });
+      const kind = c.metric.aggregation.kind;
+      const firstEnd = firstEndOfCell(a as AlignedWindows, c.pane, c.from);
+      // A part while the parts stay fewer than the cap and smaller than the base; else the base again, whole,
+      // and its parts go (so the bytes written stay within twice what changed, and a read merges little).
+      if (c.since !== undefined && c.parts < MAX_CELL_PARTS) {
+        const value = encodeAcc(kind, c.since);
+        if (c.partBytes + value.length <= c.baseBytes) {
+          const part = c.parts + 1;
+          cells.push({ metric: c.metric.name, pane: c.pane, key: c.key, from: c.from, value, firstEnd, part });
+          planned.push({ cell: c, part, bytes: value.length });
+          continue;
+        }
+      }
+      const value = encodeAcc(kind, c.acc);
+      cells.push({ metric: c.metric.name, pane: c.pane, key: c.key, from: c.from, value, firstEnd, ...(c.parts > 0 ? { dropParts: c.parts } : {}) });
+      planned.push({ cell: c, part: 0, bytes: value.length });
     }
     // Sessions: fire what the watermark passed (new, or changed since fired).
     const publish = this.outbox;
@@ -370,6 +427,19 @@ export class PartitionOperator {
   committed(watermark: number | null, horizon: number | null): void {
     this.force = false;
     this.epochs++;
+    for (const { cell, part, bytes } of this.planned) {
+      if (part === 0) {
+        cell.stored = true;
+        cell.parts = 0;
+        cell.partBytes = 0;
+        cell.baseBytes = bytes;
+      } else {
+        cell.parts = part;
+        cell.partBytes += bytes;
+      }
+      cell.since = undefined;
+    }
+    this.planned = [];
     this.changedCells = new Set();
     this.droppedPanes = [];
     this.results = [];

@@ -17,12 +17,30 @@ export interface CellRef {
   from: number | null;
 }
 
+/**
+ * A stored cell is its base value and, for accumulators that grow by members (top-K counts, funnel sessions,
+ * HyperLogLogs), up to MAX_CELL_PARTS parts: what changed at a checkpoint, written beside the base instead of
+ * the whole accumulator again (docs/checkpoints.md, "Cells in parts"). The cell's value is the merge of its
+ * base and its parts. `part`: 0 (or absent) the base, 1… a part.
+ */
+export interface StoredCell extends CellRef {
+  value: string;
+  part?: number;
+}
+
 export interface CellWrite extends CellRef {
-  /** Encoded accumulator; null deletes the cell. */
+  /** Encoded accumulator; null deletes the cell (its parts too). */
   value: string | null;
   /** Mark the cell for re-firing when the stored operator watermark is >= this (its first window's end). */
   firstEnd: number;
+  /** 0 (or absent): the base; 1…MAX_CELL_PARTS: a part, written beside the base. */
+  part?: number;
+  /** With the base: its parts 1…dropParts are deleted (they are merged into it). */
+  dropParts?: number;
 }
+
+/** Parts a cell has at most beside its base. */
+export const MAX_CELL_PARTS = 16;
 
 export interface KeyedWrite {
   metric: string;
@@ -85,7 +103,7 @@ export interface PartitionSnapshot {
   watermark: number | null;
   horizon: number | null;
   outbox: string;
-  cells: (CellRef & { value: string })[];
+  cells: StoredCell[];
   sessions: { metric: string; key: string; value: string }[];
   joins: { metric: string; key: string; value: string }[];
 }
@@ -143,10 +161,10 @@ export interface AggregationStore {
   horizon(): Promise<number | null>;
   /** Panes of `metric` a partition holds with start in [from, to). */
   panes(partition: number, metric: string, from: number, to: number): Promise<number[]>;
-  /** Every cell of the given panes of a partition. */
-  readPanes(partition: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]>;
-  /** The cells of one key in the given panes of a partition (any `from`). */
-  readKeyCells(partition: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]>;
+  /** Every cell of the given panes of a partition (bases and parts). */
+  readPanes(partition: number, metric: string, panes: readonly number[]): Promise<StoredCell[]>;
+  /** The cells of one key in the given panes of a partition (any `from`; bases and parts). */
+  readKeyCells(partition: number, metric: string, key: string, panes: readonly number[]): Promise<StoredCell[]>;
   marks(partition: number): Promise<Mark[]>;
   clearMarks(partition: number, marks: readonly Mark[]): Promise<void>;
   joinDue(partition: number, upTo: number): Promise<JoinDue[]>;
@@ -168,6 +186,7 @@ export interface AggregationStore {
 }
 
 const cellId = (c: CellRef) => `${c.metric}\u0000${c.pane}\u0000${c.from}\u0000${c.key}`;
+const partId = (c: CellRef, part: number) => `${cellId(c)}\u0000${part}`;
 const keyId = (metric: string, key: string) => `${metric}\u0000${key}`;
 const resultId = (r: { metric?: string; key: string; windowStart: number; windowEnd: number }, metric?: string) => `${metric ?? r.metric}\u0000${r.key}\u0000${r.windowStart}\u0000${r.windowEnd}`;
 
@@ -183,7 +202,8 @@ interface MemoryPartition {
   horizon: number | null;
   refireFrom: number | null;
   outbox: string;
-  cells: Map<string, CellRef & { value: string }>;
+  /** By cell and part (cellId + part). */
+  cells: Map<string, StoredCell>;
   sessions: Map<string, { metric: string; key: string; value: string }>;
   joins: Map<string, { metric: string; key: string; value: string }>;
   marks: Map<string, Mark>;
@@ -261,8 +281,11 @@ export class MemoryAggregationStore implements AggregationStore {
     s.outbox = cp.outbox;
     for (const c of cp.cells) {
       const id = cellId(c);
-      if (c.value === null) s.cells.delete(id);
-      else s.cells.set(id, { metric: c.metric, pane: c.pane, key: c.key, from: c.from, value: c.value });
+      const part = c.part ?? 0;
+      if (part < 0 || part > MAX_CELL_PARTS || !Number.isInteger(part)) throw new RangeError(`cell part ${part} out of range`);
+      if (c.value === null) for (let k = 0; k <= MAX_CELL_PARTS; k++) s.cells.delete(partId(c, k));
+      else s.cells.set(partId(c, part), { metric: c.metric, pane: c.pane, key: c.key, from: c.from, value: c.value, ...(part > 0 ? { part } : {}) });
+      if (part === 0) for (let k = 1; k <= (c.dropParts ?? 0); k++) s.cells.delete(partId(c, k));
       if (s.watermark !== null && c.firstEnd <= s.watermark) s.marks.set(id, { metric: c.metric, pane: c.pane, key: c.key, from: c.from, token: String(++this.markSeq) });
     }
     for (const d of cp.dropPanes) {
@@ -334,12 +357,12 @@ export class MemoryAggregationStore implements AggregationStore {
     return [...out].sort((a, b) => a - b);
   }
 
-  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+  async readPanes(p: number, metric: string, panes: readonly number[]): Promise<StoredCell[]> {
     const want = new Set(panes);
     return [...this.part(p).cells.values()].filter((c) => c.metric === metric && want.has(c.pane)).map((c) => ({ ...c }));
   }
 
-  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<(CellRef & { value: string })[]> {
+  async readKeyCells(p: number, metric: string, key: string, panes: readonly number[]): Promise<StoredCell[]> {
     return (await this.readPanes(p, metric, panes)).filter((c) => c.key === key);
   }
 
