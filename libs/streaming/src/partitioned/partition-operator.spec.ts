@@ -174,14 +174,19 @@ describe('PartitionOperator: cells in parts', () => {
     expect(dump(await restored(store))).toEqual(dump(op));
   });
 
-  it('a checkpoint that failed is redone with the parts it would have written, merged with what came since', async () => {
+  /** A large base first (40 sessions), then `batches - 1` small changes (4 each): parts 1, 2, … */
+  async function grown(batches: number): Promise<{ store: MemoryAggregationStore; op: PartitionOperator }> {
     const store = new MemoryAggregationStore();
     const op = new PartitionOperator(metrics, 0, { maxOutOfOrdernessMs: 0 });
-    // a large base first, then small changes: parts 1 and 2
-    for (let b = 0; b < 3; b++) {
+    for (let b = 0; b < batches; b++) {
       op.apply(seqd(visits(b, b === 0 ? 40 : 4), b + 1), b);
       await checkpoint(op, store, b, b + 1);
     }
+    return { store, op };
+  }
+
+  it('a checkpoint that failed is redone with the parts it would have written, merged with what came since', async () => {
+    const { store, op } = await grown(3); // the base, parts 1 and 2
     op.apply(seqd(visits(3, 4), 4), 3);
     op.prepare(3, 4); // not written (Redis away)
     op.apply(seqd(visits(4, 4), 5), 4);
@@ -195,12 +200,7 @@ describe('PartitionOperator: cells in parts', () => {
   });
 
   it('a restored cell goes on in parts from where its stored parts end', async () => {
-    const store = new MemoryAggregationStore();
-    const op = new PartitionOperator(metrics, 0, { maxOutOfOrdernessMs: 0 });
-    for (let b = 0; b < 4; b++) {
-      op.apply(seqd(visits(b, b === 0 ? 40 : 4), b + 1), b);
-      await checkpoint(op, store, b, b + 1);
-    }
+    const { store, op } = await grown(4); // the base, parts 1 to 3
     const back = await restored(store);
     op.apply(seqd(visits(4, 4), 5), 4);
     back.apply(seqd(visits(4, 4), 5), 4);
