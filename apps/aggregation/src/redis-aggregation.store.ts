@@ -31,7 +31,6 @@ import { GROUP_KEYS } from '@tidemark/runtime';
 import type {
   MetricSet,
   AggregationStore,
-  CellRef,
   CheckpointReply,
   JoinDue,
   Mark,
@@ -40,6 +39,7 @@ import type {
   PartitionStatus,
   StoredResult,
   StoredCell,
+  CellWrite,
 } from '@tidemark/streaming';
 import { MAX_CELL_PARTS, maxNullable, REFIRE_ALL } from '@tidemark/streaming';
 
@@ -93,6 +93,9 @@ const cellField = (key: string, from: number | null) => (from === null ? encodeK
  */
 const PART = '*';
 const partField = (field: string, part: number) => (part === 0 ? field : `${field}${PART}${part}`);
+
+/** The parts a cell write deletes: all of them with the cell, those a base written whole replaces. */
+const partsDeleted = (c: CellWrite): number => (c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0);
 
 function parseCellField(f: string): { key: string; from: number | null; part?: number } {
   const star = f.indexOf(PART);
@@ -394,14 +397,12 @@ export class RedisAggregationStore implements AggregationStore {
     args.num(groups.size);
     for (const list of groups.values()) {
       let entries = 0;
-      for (const c of list) entries += 1 + (c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0);
+      for (const c of list) entries += 1 + partsDeleted(c);
       args.str(list[0].metric).num(list[0].pane).num(entries);
       for (const c of list) {
         const field = cellField(c.key, c.from);
-        // A cell deleted goes with its parts; a base written whole replaces the parts it lists.
-        const drop = c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0;
         args.str(partField(field, c.part ?? 0)).str(c.value ?? '').num(c.firstEnd);
-        for (let k = 1; k <= drop; k++) args.str(partField(field, k)).str('').num(c.firstEnd);
+        for (let k = 1, n = partsDeleted(c); k <= n; k++) args.str(partField(field, k)).str('').num(c.firstEnd);
       }
     }
     args.num(cp.dropPanes.length);
