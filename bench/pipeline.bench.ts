@@ -48,7 +48,7 @@ import { connectRedis } from '@tidemark/state';
 import { MetricSet, PartitionOperator } from '@tidemark/streaming';
 import { RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { UsageError } from '../apps/cli/src/usage';
-import { BenchServers, cpuMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BenchServers, cpuMicros, cpuOfAll, cpuSince, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
 import { BENCH_NODE_ARGS, benchCli } from './usage';
 
 const PARTITIONS = 8;
@@ -567,12 +567,12 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
     const events = shopEvents(Math.ceil((ratePerSecond * seconds * 11) / 10), runId, 0);
     // What the processes cost with no traffic at all (timers, idle pulls, leases), to tell apart from per-event work.
-    const idle0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+    const idle0 = cpuOfAll(pids);
     const idleStart = performance.now();
     await new Promise((r) => setTimeout(r, 5_000));
     const idleSeconds = (performance.now() - idleStart) / 1000;
-    const idle = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - idle0[k]) / idleSeconds]));
-    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+    const idle = cpuSince(pids, idle0, idleSeconds);
+    const cpu0 = cpuOfAll(pids);
     const [cmd0, in0] = [await redisCommands(redis), await redisInputBytes(redis)];
     const t0 = performance.now();
     const end = Date.now() + seconds * 1000;
@@ -600,7 +600,7 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
       if (drained) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - cpu0[k]) / sent]));
+    const cpu = cpuSince(pids, cpu0, sent);
     const redisPerEvent = ((await redisCommands(redis)) - cmd0) / sent;
     const redisInPerEvent = ((await redisInputBytes(redis)) - in0) / sent;
     return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent };
@@ -635,7 +635,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const end = lastTs + 2 * 3_600_000;
     bodies.push(Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n'));
     const memory0 = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+    const cpu0 = cpuOfAll(pids);
     const [cmd0, msg0, in0] = [await redisCommands(redis), await natsMessages(servers.natsMonitorUrl), await redisInputBytes(redis)];
     const byClient0 = await natsMessagesByClient(servers.natsMonitorUrl);
     const calls0 = await redisCommandCalls(redis);
@@ -665,7 +665,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const ms = performance.now() - t0;
-    const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - cpu0[k]) / count]));
+    const cpu = cpuSince(pids, cpu0, count);
     const cmds = (await redisCommands(redis)) - cmd0;
     const redisIn = (await redisInputBytes(redis)) - in0;
     const msgs = (await natsMessages(servers.natsMonitorUrl)) - msg0;

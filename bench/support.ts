@@ -137,6 +137,16 @@ export function cpuMicros(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
 
+/** CPU µs so far of each named process. */
+export function cpuOfAll(pids: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicros(pid)]));
+}
+
+/** CPU µs of each named process since `from` (a cpuOfAll snapshot), divided by `per`. */
+export function cpuSince(pids: Record<string, number>, from: Record<string, number>, per: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, (cpuMicros(pid) - from[k]) / per]));
+}
+
 /** Messages in + out of nats-server since it started (`/varz`). */
 export async function natsMessages(monitorUrl: string): Promise<number> {
   const v = (await (await fetch(`${monitorUrl}/varz`)).json()) as { in_msgs: number; out_msgs: number };
