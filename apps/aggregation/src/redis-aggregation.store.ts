@@ -39,9 +39,8 @@ import type {
   PartitionStatus,
   StoredResult,
   StoredCell,
-  CellWrite,
 } from '@tidemark/streaming';
-import { MAX_CELL_PARTS, maxNullable, REFIRE_ALL } from '@tidemark/streaming';
+import { MAX_CELL_PARTS, maxNullable, partsDeleted, REFIRE_ALL } from '@tidemark/streaming';
 
 const PREFIX = 'tm:agg:';
 /** The service group whose leases own the aggregation's partitions (group assignment): its fencing tokens. */
@@ -93,9 +92,6 @@ const cellField = (key: string, from: number | null) => (from === null ? encodeK
  */
 const PART = '*';
 const partField = (field: string, part: number) => (part === 0 ? field : `${field}${PART}${part}`);
-
-/** The parts a cell write deletes: all of them with the cell, those a base written whole replaces. */
-const partsDeleted = (c: CellWrite): number => (c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0);
 
 function parseCellField(f: string): { key: string; from: number | null; part?: number } {
   const star = f.indexOf(PART);

@@ -42,6 +42,11 @@ export interface CellWrite extends CellRef {
 /** Parts a cell has at most beside its base. */
 export const MAX_CELL_PARTS = 16;
 
+/** The parts (1…n) a cell write deletes: all of them with the cell, those a base written whole replaces. */
+export function partsDeleted(c: CellWrite): number {
+  return c.value === null ? MAX_CELL_PARTS : (c.part ?? 0) === 0 ? (c.dropParts ?? 0) : 0;
+}
+
 export interface KeyedWrite {
   metric: string;
   key: string;
@@ -283,9 +288,9 @@ export class MemoryAggregationStore implements AggregationStore {
       const id = cellId(c);
       const part = c.part ?? 0;
       if (part < 0 || part > MAX_CELL_PARTS || !Number.isInteger(part)) throw new RangeError(`cell part ${part} out of range`);
-      if (c.value === null) for (let k = 0; k <= MAX_CELL_PARTS; k++) s.cells.delete(partId(c, k));
+      if (c.value === null) s.cells.delete(partId(c, part));
       else s.cells.set(partId(c, part), { metric: c.metric, pane: c.pane, key: c.key, from: c.from, value: c.value, ...(part > 0 ? { part } : {}) });
-      if (part === 0) for (let k = 1; k <= (c.dropParts ?? 0); k++) s.cells.delete(partId(c, k));
+      for (let k = 1, n = partsDeleted(c); k <= n; k++) s.cells.delete(partId(c, k));
       if (s.watermark !== null && c.firstEnd <= s.watermark) s.marks.set(id, { metric: c.metric, pane: c.pane, key: c.key, from: c.from, token: String(++this.markSeq) });
     }
     for (const d of cp.dropPanes) {
