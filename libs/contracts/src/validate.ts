@@ -291,7 +291,6 @@ function holdsIllFormed(value: unknown): boolean {
   return false;
 }
 
-
 function dedupeErrors(errors: FieldError[]): FieldError[] {
   const seen = new Set<string>();
   return errors.filter((e) => {
