@@ -106,7 +106,13 @@ export class RespArgs {
     const buf = this.buf;
     buf[this.at++] = 0x24;
     if (length < 10) buf[this.at++] = 0x30 + length;
-    else this.at += buf.write(String(length), this.at, 'latin1');
+    else {
+      // the digits from the last, in place: no string, no native call
+      let end = this.at + 1;
+      for (let x = length; x >= 10; x = Math.floor(x / 10)) end++;
+      this.at = end;
+      for (let x = length; x > 0; x = Math.floor(x / 10)) buf[--end] = 0x30 + (x % 10);
+    }
     buf[this.at++] = CR;
     buf[this.at++] = LF;
   }
