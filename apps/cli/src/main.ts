@@ -30,7 +30,7 @@ const USAGE = `Usage: tidemark <command>
   fuzz --seconds N [...]   hostile input against a running system; what broke (fuzz --help)
   chaos [--seconds N ...]  the pipeline on a local cluster under load while instances, NATS nodes and Redis
                            masters are killed; compared with a brute-force reference (chaos --help)
-  bench <what>             benchmarks: ingest, pipeline, core, recs, alerting, scale
+  bench <what>             benchmarks: ingest, pipeline, core, recs-core, recs, alerting, scale
   eval recs --file F       recommendation quality on a REES46 log (eval --help)
   help                     this text (also --help, and --help after any command)
   --version                the version
@@ -54,6 +54,7 @@ const BENCH_FILES: Record<string, string[]> = {
   ingest: ['ingest.bench.js'],
   pipeline: ['pipeline.bench.js'],
   core: ['streaming', 'core.bench.js'],
+  'recs-core': ['streaming', 'recs-core.bench.js'],
   recs: ['recs.bench.js'],
   alerting: ['alerting.bench.js'],
   scale: ['scale.bench.js'],
