@@ -27,6 +27,11 @@
  *                    process, Redis commands and bytes sent to Redis per event, from the first request until
  *                    every consumer drained. Unlike (e), which posts minutes of event time in seconds, windows
  *                    stay open as long as they do in a shop, so each checkpoint covers the events of one interval.
+ *   (r) recommendation: the recommendation service, ready, then draining events.clean as it is filled: its
+ *                    CPU µs, Redis commands and bytes sent to Redis per event
+ *   (s) recommendation live: the same service fed clean frames as dedup forwards them live — every 20 ms a
+ *                    frame a partition — at `--rate` for `--seconds`: CPU µs per event, user and kernel apart,
+ *                    and bytes sent to Redis; what one service costs under live traffic, without four others beside it
  *   (f) memory:      one partition's operator (in this process) holding `--open` open (pane, key) cells of a
  *                    keyed count (product_views-like): heap bytes per million cells; then its checkpoint written
  *                    to a private Redis: Redis bytes (INFO used_memory) per million cells.
@@ -48,7 +53,7 @@ import { connectRedis } from '@tidemark/state';
 import { MetricSet, PartitionOperator } from '@tidemark/streaming';
 import { RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { UsageError } from '../apps/cli/src/usage';
-import { BenchServers, cpuMicros, cpuOfAll, cpuSince, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
+import { BenchServers, cpuMicros, cpuOfAll, cpuSince, cpuSplitMicros, fmt, freePort, median, natsMessages, natsMessagesByClient, rate, redisCommandCalls, redisCommands, redisInputBytes, sampleEvent, shopEvents, startBenchServers, startService, stopChild } from './support';
 import { BENCH_NODE_ARGS, benchCli } from './usage';
 
 const PARTITIONS = 8;
@@ -65,6 +70,7 @@ const PARTS: Record<string, string> = {
   f: "memory (not in the default): one partition's operator, in this process, holding\n--open open (pane, key) cells: heap and Redis bytes per million cells, the time\nof a checkpoint",
   g: 'the full pipeline live (not in the default): all five services, default metrics,\nshop traffic at --rate events/s for --seconds, event time = wall clock: CPU µs per\nevent of every process, Redis commands and bytes sent to Redis per event',
   r: 'recommendation alone (not in the default): the recommendation service draining\nevents.clean: events/s; CPU µs, Redis commands and bytes sent to Redis per event',
+  s: 'recommendation alone, live (not in the default): clean frames at --rate events/s\nfor --seconds, a frame a partition every 20 ms: CPU µs (user and kernel) and bytes\nsent to Redis per event',
 };
 
 const CLI = benchCli({
@@ -84,8 +90,8 @@ const CLI = benchCli({
         .map(([letter, what]) => `${letter}  ${what.replace(/\n/g, '\n   ')}`)
         .join('\n')}\n(a) or (b) first measure the framed publish ceiling, the one-hop limit and\ningestion alone: the limits the hops are compared with`,
     },
-    rate: { type: 'string', default: '2000', value: 'R', help: '(d), (g) live events per second' },
-    seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g) seconds of live traffic' },
+    rate: { type: 'string', default: '2000', value: 'R', help: '(d), (g), (s) live events per second' },
+    seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g), (s) seconds of live traffic' },
     'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
     runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
     open: { type: 'string', default: '1000000', value: 'N', help: '(f) open (pane, key) cells the operator holds' },
@@ -281,6 +287,49 @@ async function recommendationHop(servers: BenchServers, count: number, runId: st
   const [cpu, cmds, bytes] = [cpuMicros(child.pid!) - cpu0, (await redisCommands(redis)) - cmd0, (await redisInputBytes(redis)) - bytes0];
   await stop();
   return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, redisBytesPerEvent: bytes / count };
+}
+
+/**
+ * (s) The recommendation service alone under live traffic: ready on empty streams, then shop events stamped with
+ * the wall clock published into events.clean as dedup would forward them live — every 20 ms a frame per
+ * partition of what arrived — at `ratePerSecond` for `seconds` after 5 s of warm-up. Its CPU (user and kernel,
+ * from /proc) and the bytes it sent Redis per event over the timed seconds.
+ */
+async function recommendationLive(servers: BenchServers, ratePerSecond: number, seconds: number, runId: string): Promise<{ sent: number; user: number; kernel: number; redisBytesPerEvent: number }> {
+  const { redis, child, stop } = await startHop(servers, 'recommendation', 'RECOMMENDATION_PORT');
+  const conn = await connectNats({ servers: servers.natsUrl, name: 'bench-live-clean' });
+  const pub = new JetStreamPublisher(conn, { maxInFlight: 1024 });
+  const tickMs = 20;
+  const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
+  const warmTicks = Math.round(5_000 / tickMs);
+  const ticks = warmTicks + Math.round((seconds * 1000) / tickMs);
+  const events = shopEvents(perTick * ticks, runId, Date.now());
+  const times = () => cpuSplitMicros(child.pid!);
+  let start = times();
+  let bytes0 = 0;
+  let sent = 0;
+  const publishing: Promise<unknown>[] = [];
+  const t0 = Date.now();
+  try {
+    for (let i = 0; i < ticks; i++) {
+      const wait = t0 + i * tickMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (i === warmTicks) [start, bytes0, sent] = [times(), await redisInputBytes(redis), 0];
+      const now = Date.now();
+      const batch = events.slice(i * perTick, (i + 1) * perTick).map((e) => ({ ...e, ts: now }));
+      sent += batch.length;
+      publishing.push(pub.publishBatch(framesOf(batch, subjects.clean)));
+    }
+    await Promise.all(publishing);
+    await new Promise((r) => setTimeout(r, 2 * tickMs + 500)); // the last frames applied and checkpointed
+    const end = times();
+    const bytes = (await redisInputBytes(redis)) - bytes0;
+    return { sent, user: (end.user - start.user) / sent, kernel: (end.kernel - start.kernel) / sent, redisBytesPerEvent: bytes / sent };
+  } finally {
+    await pub.close();
+    await conn.drain();
+    await stop();
+  }
 }
 
 async function consumersDrained(nc: NatsConnection, stream: string, durable: (p: number) => string): Promise<boolean> {
@@ -769,6 +818,15 @@ export async function main(args: string[]): Promise<number> {
       console.log(`  (r) recommendation (service process, clean → Redis):   ${fmt(r.rate)} events/s; ${r.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 10), ${r.redisPerEvent.toFixed(3)} Redis commands and ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
     } finally {
       await forR.stop();
+    }
+  }
+  if (parts.has('s')) {
+    const forS = await startBenchServers();
+    try {
+      const r = await recommendationLive(forS, Number(values.rate), Number(values.seconds), `${runId}-recs-live`);
+      console.log(`  (s) recommendation live, ${fmt(Number(values.rate))} events/s for ${values.seconds} s (${fmt(r.sent)} timed): ${(r.user + r.kernel).toFixed(1)} µs CPU an event (user ${r.user.toFixed(1)}, kernel ${r.kernel.toFixed(1)}), ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
+    } finally {
+      await forS.stop();
     }
   }
   if (parts.has('c')) {

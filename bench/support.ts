@@ -129,12 +129,18 @@ export function sampleEvent(i: number, now: number, runId: string): Record<strin
   };
 }
 
-/** CPU time a process has used (user + system), µs, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
-export function cpuMicros(pid: number): number {
+/** CPU time a process has used in user and in kernel (system) mode, µs, from /proc/<pid>/stat (clock ticks of 10 ms on Linux). */
+export function cpuSplitMicros(pid: number): { user: number; kernel: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at its closing parenthesis.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
+  return { user: Number(f[11]) * 10_000, kernel: Number(f[12]) * 10_000 };
+}
+
+/** CPU time a process has used (user + system), µs. */
+export function cpuMicros(pid: number): number {
+  const { user, kernel } = cpuSplitMicros(pid);
+  return user + kernel;
 }
 
 /** CPU µs so far of each named process. */

@@ -86,7 +86,7 @@ it.each([
   [['bench'], /Usage: tidemark bench/],
   [['bench', 'everything'], /name one of/],
   // letters of no part: without the check nothing would start either (no benchmark runs in this test)
-  [['bench', 'pipeline', '--parts', 'xyz'], /--parts takes letters of abcdefgr, not "xyz"/],
+  [['bench', 'pipeline', '--parts', 'xyz'], /--parts takes letters of abcdefgrs, not "xyz"/],
 ])('tidemark %j is a usage error: exit 2', async (args, message) => {
   const r = await tidemark(args);
   expect(r.code).toBe(2);
@@ -98,6 +98,7 @@ const BENCH_OPTIONS: Record<string, { options: string[]; nodeArgs: boolean }> = 
   ingest: { options: ['--events', '--batch', '--concurrency'], nodeArgs: true },
   pipeline: { options: ['--events', '--parts', '--rate', '--seconds', '--full-events', '--runs', '--open'], nodeArgs: true },
   core: { options: ['--events', '--batch', '--seed', '--repeats'], nodeArgs: false },
+  'recs-core': { options: ['--events', '--batch', '--seed', '--repeats'], nodeArgs: false },
   recs: { options: ['--samples', '--load', '--lookups', '--concurrency'], nodeArgs: true },
   alerting: { options: ['--results', '--samples'], nodeArgs: true },
   scale: { options: ['--events', '--warmup', '--partitions', '--runs', '--keep'], nodeArgs: false },
