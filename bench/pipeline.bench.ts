@@ -824,7 +824,7 @@ export async function main(args: string[]): Promise<number> {
     const forS = await startBenchServers();
     try {
       const r = await recommendationLive(forS, Number(values.rate), Number(values.seconds), `${runId}-recs-live`);
-      console.log(`  (s) recommendation live, ${fmt(Number(values.rate))} events/s for ${values.seconds} s (${fmt(r.sent)} timed): ${(r.user + r.kernel).toFixed(1)} µs CPU an event (user ${r.user.toFixed(1)}, kernel ${r.kernel.toFixed(1)}), ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
+      console.log(`  (s) recommendation live, ${fmt(Number(values.rate))} events/s for ${values.seconds} s (${fmt(r.sent)} timed): ${(r.user + r.kernel).toFixed(1)} µs CPU an event (user ${r.user.toFixed(1)}, kernel ${r.kernel.toFixed(1)}), ${fmt(Math.round(r.redisBytesPerEvent))} bytes to Redis an event`);
     } finally {
       await forS.stop();
     }
