@@ -15,7 +15,7 @@
  *
  * Lengths are UTF-16 code units (ajv `unicode: false`), as `String.length` counts them everywhere else.
  */
-import Ajv, { ErrorObject } from 'ajv';
+import Ajv, { ErrorObject, type ValidateFunction } from 'ajv';
 
 export type JsonSchemaObject = Record<string, unknown>;
 
@@ -147,12 +147,14 @@ export function fieldErrorOf(e: ErrorObject, opts: SchemaCheckOptions = {}): Sch
 }
 
 /**
- * Compiles `schema` once; the returned function lists the field errors of a value (empty when valid), at most one
- * per field.
+ * Compiles `schema` once, at the first check (the modules that define schemas are loaded by every service, most
+ * of which never check them: compiling at load took a tenth of a service's start-up); the returned function
+ * lists the field errors of a value (empty when valid), at most one per field.
  */
 export function compileSchemaCheck(ajv: Ajv, schema: JsonSchemaObject, opts: SchemaCheckOptions = {}): (value: unknown) => SchemaFieldError[] {
-  const validate = ajv.compile(schema);
+  let compiled: ValidateFunction | undefined;
   return (value) => {
+    const validate = (compiled ??= ajv.compile(schema));
     if (validate(value)) return [];
     const out: SchemaFieldError[] = [];
     const seen = new Set<string>();
