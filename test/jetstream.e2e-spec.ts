@@ -351,6 +351,37 @@ describe('PartitionConsumer', () => {
     expect(requests.every((r) => r.no_wait === true && r.expires === 60_000 * 1_000_000 && r.batch === 50)).toBe(true);
   });
 
+  it('with lingerMs, a small pull is topped up with what arrives meanwhile: one batch, then a plain no_wait pull', async () => {
+    const { spec, subject } = await freshStream();
+    const durable = 'linger';
+    const requests: { batch: number; no_wait?: boolean; expires?: number }[] = [];
+    const watch = conn.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${spec.name}.${durable}`, { callback: (_e, m) => void requests.push(m.json()) });
+    const rec = recorder();
+    const c = consumer({ stream: spec.name, durable, filterSubject: subject(1), batchSize: 50, idlePollMs: 60_000, lingerMs: 400, handler: rec.handler });
+    await c.start();
+    await eventually(() => expect(requests.length).toBeGreaterThan(0));
+    // the first wakes the waiting pull; the others arrive while the consumer lingers: all one batch
+    const sent = await publishAll(subject(1), ['l1']);
+    await new Promise((r) => setTimeout(r, 100));
+    sent.push(...(await publishAll(subject(1), ['l2', 'l3'])));
+    await eventually(() => expect(rec.acked).toEqual(sent));
+    expect(rec.calls.map((call) => call.seqs)).toEqual([sent]);
+    // the top-up is a plain no_wait pull for the rest of the batch (answered at once)
+    await eventually(() => expect(requests.length).toBeGreaterThanOrEqual(3));
+    expect(requests[1]).toEqual({ batch: 49, no_wait: true });
+    // closing while it lingers: close() does not wait the linger out, and nothing is acked twice or lost
+    const more = await publishAll(subject(1), ['l4']);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await c.close();
+    expect(Date.now() - t0).toBeLessThan(300);
+    watch.unsubscribe();
+    const again = consumer({ stream: spec.name, durable, filterSubject: subject(1), batchSize: 50, idlePollMs: 60_000, handler: rec.handler });
+    await again.start();
+    await eventually(() => expect(rec.acked).toEqual([...sent, ...more]));
+    await again.close();
+  });
+
   it('drains on close: the batch in hand finishes and is acked before close() resolves', async () => {
     const { spec, subject } = await freshStream();
     const seqs = await publishAll(subject(0), ['d1', 'd2', 'd3']);

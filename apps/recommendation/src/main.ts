@@ -17,7 +17,7 @@ export function bootstrap() {
     partitioned: {
       group: RECOMMENDATION_GROUP,
       consumers: (c, partitions) =>
-        partitionConsumers({ stream: streams.clean, durable: durables.recommendation, subject: subjects.clean, partitions, ackWaitMs: c.ackWaitMs, ...framedBatches(c) }),
+        partitionConsumers({ stream: streams.clean, durable: durables.recommendation, subject: subjects.clean, partitions, ackWaitMs: c.ackWaitMs, ...framedBatches(c, c.recs.consumerLingerMs) }),
       owner: (app) => app.get(RecommendationService),
     },
   });

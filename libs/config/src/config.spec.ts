@@ -134,6 +134,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ALERTING_MAX_SILENCE_DURATION_MS: '5' })).toThrow(/^invalid ALERTING_MAX_SILENCE_DURATION_MS:/);
   });
 
+  it('consumer linger: 50 ms for dedup and aggregation, 100 ms for the recommendation; overrides; bounds', () => {
+    const c = loadConfig({});
+    expect([c.consumerLingerMs, c.recs.consumerLingerMs]).toEqual([50, 100]);
+    const o = loadConfig({ CONSUMER_LINGER_MS: '20', RECS_CONSUMER_LINGER_MS: '0' });
+    expect([o.consumerLingerMs, o.recs.consumerLingerMs]).toEqual([20, 0]);
+    expect(() => loadConfig({ CONSUMER_LINGER_MS: '1001' })).toThrow(/^invalid CONSUMER_LINGER_MS:/);
+    expect(() => loadConfig({ RECS_CONSUMER_LINGER_MS: '-1' })).toThrow(/^invalid RECS_CONSUMER_LINGER_MS:/);
+  });
+
   // --- alerting (apps/alerting) ---
   it('alerting: defaults, overrides and errors naming the variable', () => {
     expect(loadConfig({}).alerting).toEqual({

@@ -108,6 +108,8 @@ export interface TidemarkConfig {
   dedupSweepIntervalMs: number;
   /** Bytes a consumer pulls in one batch at most (frames: about this many bytes of events). */
   consumerBatchBytes: number;
+  /** CONSUMER_LINGER_MS: after a pull of fewer messages than a batch holds, wait this long for more (PartitionConsumer lingerMs; dedup, aggregation). */
+  consumerLingerMs: number;
   /**
    * Fault injection for the crash tests (TIDEMARK_FAULT, unset in production): `dedup-kill-after-forward:N`
    * makes dedup kill -9 itself right after its N-th clean frame is stored, before the raw frames are acked;
@@ -186,6 +188,8 @@ export interface RecsConfig {
   userTtlMs: number;
   /** Wall-clock TTL of a product's neighbours and category. */
   itemTtlMs: number;
+  /** RECS_CONSUMER_LINGER_MS: the recommendation's consumers wait this long to top up a small pull (CONSUMER_LINGER_MS for the others). */
+  consumerLingerMs: number;
 }
 
 /** Settings of the alerting service (docs/alerting.md). */
@@ -314,6 +318,7 @@ function recsConfig(env: Env): RecsConfig {
     sessionTtlMs: int(env, 'RECS_SESSION_TTL_MS', 6 * 3_600_000, 1000),
     userTtlMs: int(env, 'RECS_USER_TTL_MS', 30 * 86_400_000, 1000),
     itemTtlMs: int(env, 'RECS_ITEM_TTL_MS', 30 * 86_400_000, 1000),
+    consumerLingerMs: int(env, 'RECS_CONSUMER_LINGER_MS', 100, 0, 1000),
   };
 }
 
@@ -406,6 +411,7 @@ export function loadConfig(env: Env = process.env): TidemarkConfig {
     dedupSlots: int(env, 'DEDUP_SLOTS', 65_536, 1, 1 << 24),
     dedupSweepIntervalMs: int(env, 'DEDUP_SWEEP_INTERVAL_MS', 600_000, 1000),
     consumerBatchBytes: int(env, 'CONSUMER_BATCH_BYTES', 1024 * 1024, 1024 * 1024, 64 * 1024 * 1024),
+    consumerLingerMs: int(env, 'CONSUMER_LINGER_MS', 50, 0, 1000),
     fault: fault(env),
     metricsFile: env.METRICS_FILE?.trim() || undefined,
     fireIntervalMs: int(env, 'FIRE_INTERVAL_MS', 200, 10),

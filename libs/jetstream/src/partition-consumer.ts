@@ -91,6 +91,14 @@ export interface PartitionConsumerOptions {
   countOf?: (message: ConsumedMessage) => number;
   /** Long-poll duration while the partition is idle (default 5000 ms). Latency does not depend on it. */
   idlePollMs?: number;
+  /**
+   * After a pull that brought fewer than batchSize messages, wait this long and take what arrived meanwhile
+   * into the same batch (default 0: no wait) — Flink's buffer timeout. Live traffic arrives as small messages
+   * (a frame per partition per ingest request), and every batch costs its handler a fixed amount (a pull, a
+   * read of state, a plan, metrics); a wait of tens of ms shares that among several messages, for as much
+   * latency a hop. The wait overlaps the handler's work on the batch before (the next pull runs ahead).
+   */
+  lingerMs?: number;
   /** The consumer's ack wait (default 30 000 ms): how long a delivery may stay unacknowledged (kept alive while the handler works). */
   ackWaitMs?: number;
   /** Default 20 000. */
@@ -163,6 +171,7 @@ export class PartitionConsumer {
   private readonly countOf: ((message: ConsumedMessage) => number) | undefined;
   private processedMessages = 0;
   private readonly idlePollMs: number;
+  private readonly lingerMs: number;
   private readonly ackWaitMs: number;
   private readonly maxAckPending: number;
   private readonly maxDeliver: number;
@@ -218,6 +227,7 @@ export class PartitionConsumer {
     this.maxBytes = options.maxBytes;
     this.countOf = options.countOf;
     this.idlePollMs = Math.max(100, options.idlePollMs ?? 5000);
+    this.lingerMs = Math.max(0, options.lingerMs ?? 0);
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.maxAckPending = Math.max(options.maxAckPending ?? 20_000, this.batchSize);
     this.maxDeliver = Math.max(1, options.maxDeliver ?? 5);
@@ -441,18 +451,24 @@ export class PartitionConsumer {
    * costs one request a batch; a no_wait pull, then a long poll for one, then a no_wait pull for the rest
    * cost three, each on a fresh inbox.
    */
-  private nextBatch(): Promise<ConsumedMessage[]> {
-    return this.pull(this.batchSize, this.idlePollMs);
+  private async nextBatch(): Promise<ConsumedMessage[]> {
+    const first = await this.pull(this.batchSize, this.idlePollMs);
+    if (this.lingerMs === 0 || first.length === 0 || first.length >= this.batchSize) return first;
+    // lingerMs: what arrives meanwhile joins the batch (a plain no_wait pull: at once, with what is there)
+    await sleepAbortable(this.lingerMs, this.stopper.signal);
+    const more = await this.pull(this.batchSize - first.length, 0).catch(() => []);
+    return more.length === 0 ? first : first.concat(more);
   }
 
   /**
    * One pull request on a fresh inbox (see nextBatch). Resolves with the messages delivered for it (also when
-   * it ends early on an error after some arrived); rejects only when none did.
+   * it ends early on an error after some arrived); rejects only when none did. `expiresMs` 0: a plain
+   * no_wait pull, answered at once.
    */
   private pull(batch: number, expiresMs: number): Promise<ConsumedMessage[]> {
     if (this.stopping) return Promise.resolve([]);
     const inbox = `${this.inboxPrefix}.${(++this.pullCounter).toString(36)}`;
-    const body: Record<string, unknown> = { batch, no_wait: true, expires: expiresMs * 1_000_000 };
+    const body: Record<string, unknown> = expiresMs > 0 ? { batch, no_wait: true, expires: expiresMs * 1_000_000 } : { batch, no_wait: true };
     if (this.maxBytes) body.max_bytes = this.maxBytes;
     return new Promise<ConsumedMessage[]>((resolve, reject) => {
       const timeoutMs = expiresMs + this.requestTimeoutMs;

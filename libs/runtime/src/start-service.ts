@@ -56,10 +56,11 @@ export interface PartitionOwner {
 
 /**
  * Consumer settings for the framed streams (events.raw, events.clean): pulls bounded by bytes
- * (CONSUMER_BATCH_BYTES), lag and throughput counted in events.
+ * (CONSUMER_BATCH_BYTES), a small pull topped up after `lingerMs` (CONSUMER_LINGER_MS unless the service has
+ * its own), lag and throughput counted in events.
  */
-export function framedBatches(config: TidemarkConfig) {
-  return { batchSize: 1024, maxBytes: config.consumerBatchBytes, countOf: (m: ConsumedMessage) => frameCount(m.data) || 1 };
+export function framedBatches(config: TidemarkConfig, lingerMs = config.consumerLingerMs) {
+  return { batchSize: 1024, maxBytes: config.consumerBatchBytes, lingerMs, countOf: (m: ConsumedMessage) => frameCount(m.data) || 1 };
 }
 
 /**
