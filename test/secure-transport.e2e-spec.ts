@@ -166,6 +166,9 @@ it('never shows a password: not in /health/ready, not in the logs', async () => 
 });
 
 it('refuses a client without permission to publish to events.clean.> or results.>: nothing stored, a violation logged', async () => {
+  // What earlier tests sent is forwarded first (dedup waits CONSUMER_LINGER_MS to fill a batch): the counts
+  // below then change only if a forged message gets in.
+  for (const p of [0, 1]) await waitForQuiescence(admin, streams.raw.name, durables.dedup(p), { timeoutMs: 60_000 });
   const [clean, results] = [await messages(streams.clean.name), await messages(streams.results.name)];
   for (const user of ['ingestion', 'producer', 'reader', 'recommendation']) {
     const nc = await natsAs(user);
