@@ -4,7 +4,7 @@ import { subjects, type TidemarkEvent } from '@tidemark/contracts';
 import { BatchContext, BatchOutcome, ConsumedMessage, DeadLetterRequest, FramedEvent, JetStreamPublisher } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
 import { REDIS, type RedisClient, waitPolicyOf } from '@tidemark/state';
-import { PartitionOperator } from '@tidemark/streaming';
+import { PartitionOperator, lateMsgId } from '@tidemark/streaming';
 import { CheckpointedPartitions, CheckpointResult, FRAME_DECODER, PartitionOwner, PartitionState, pipelineLatency } from '@tidemark/runtime';
 import { METRICS } from './aggregation.constants';
 import { Firer, publishResults } from './firer';
@@ -46,12 +46,13 @@ class AggregationPartition implements PartitionState {
       now,
     );
     // Lateness only grows with the watermark (a restore brings back at least the one decided with), so a
-    // replay never un-lates an event; the message id makes a repeat a no-op.
+    // replay never un-lates an event; the message id makes a repeat for the same windows a no-op, and a replay
+    // that finds it late for more windows reports it again (lateMsgId).
     if (out.late.length > 0) {
       await this.publisher.publishBatch(
         out.late.map((l) => ({
           subject: subjects.late(l.metric),
-          msgId: `${l.event.id}|${l.metric}`,
+          msgId: lateMsgId(l),
           data: Buffer.from(JSON.stringify({ metric: l.metric, event: l.event, windows: l.windows, watermark: l.watermark, reason: l.reason })),
         })),
       );

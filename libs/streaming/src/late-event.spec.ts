@@ -1,10 +1,18 @@
-import { lateReason } from './late-event';
+import type { TidemarkEvent } from '@tidemark/contracts';
+import { lateMsgId } from './late-event';
 
-describe('lateReason', () => {
-  it('names the metric, the windows and the watermark', () => {
-    expect(lateReason('gmv', 59_999, [{ start: 0, end: 60_000 }], 120_000, 60_000)).toBe(
-      'event at 59999 too late for gmv window [0, 60000): watermark 120000 >= end + allowed lateness 60000',
-    );
-    expect(lateReason('x', 5, [{ start: 0, end: 10 }, { start: 5, end: 15 }], 100, 0, 'window')).toBe('event at 5 too late for x windows [0, 10), [5, 15): watermark 100 >= end + allowed lateness 0');
+describe('lateMsgId', () => {
+  const event = { id: 'e:1|x', type: 'product_view', ts: 1, userId: 'u', sessionId: 's' } as TidemarkEvent;
+  const w = (start: number) => ({ start, end: start + 3_600_000 });
+
+  it('repeats for a replay that finds the event late for the same windows (a no-op for JetStream), in any order', () => {
+    expect(lateMsgId({ event, metric: 'top_products', windows: [w(0), w(300_000)] })).toBe(lateMsgId({ event, metric: 'top_products', windows: [w(300_000), w(0)] }));
+  });
+
+  it('differs when the event is late for more windows, for another metric, or is another event', () => {
+    const first = lateMsgId({ event, metric: 'top_products', windows: [w(0)] });
+    expect(lateMsgId({ event, metric: 'top_products', windows: [w(0), w(300_000)] })).not.toBe(first);
+    expect(lateMsgId({ event, metric: 'product_views', windows: [w(0)] })).not.toBe(first);
+    expect(lateMsgId({ event: { ...event, id: 'e:2' }, metric: 'top_products', windows: [w(0)] })).not.toBe(first);
   });
 });

@@ -215,20 +215,7 @@ describe('property: crashes lose nothing and double nothing', () => {
           const s: Scenario = { arrival: disordered ? events : inBoundOrder(events, delays, bound), partitions, cuts, ops, bound, allowedLatenessMs };
           const r = await run(s, 'failovers');
           failovers += r.crashed;
-          for (const def of DEFAULT_METRICS) {
-            if (def.aggregation.type === 'join' || def.source?.late || (def.window.type === 'session' && allowedLatenessMs < 1e12)) continue;
-            // Windows (sessions: keys) a late event of this metric missed are left out of the comparison.
-            const missed = new Set<string>();
-            for (const l of r.d.lateOf(def.name)) {
-              for (const rec of recordsOf(def, l.event)) {
-                if (def.window.type === 'session') missed.add(rec.key);
-                else for (const w of l.windows) missed.add(`${rec.key}|${w.start}`);
-              }
-            }
-            const keep = (x: { key: string; windowStart: number }) => !missed.has(def.window.type === 'session' ? x.key : `${x.key}|${x.windowStart}`);
-            expect([def.name, r.d.stored(def.name).map(strip).filter(keep)]).toEqual([def.name, referenceResults(def, events).filter(keep)]);
-          }
-          if (r.d.lateOutput.length === 0) expect(unmatched(r.d)).toEqual(referenceUnmatched(unpaid, events));
+          expectReferenceButLate(r, events, allowedLatenessMs);
           if (r.crashed === 0 && !disordered) expect(r.d.lateOutput).toEqual([]);
         },
       ),
@@ -236,4 +223,48 @@ describe('property: crashes lose nothing and double nothing', () => {
     );
     expect(failovers).toBeGreaterThan(0);
   });
+
+  // A counterexample the property found (seed 360306225): a failover took the checkpoint that had counted a
+  // product view; replayed, it was late for one more 1-hour window than the first time, and that second report
+  // was dropped as a repeat of the first (its Nats-Msg-Id was event|metric): neither counted nor reported.
+  it('an event a failover makes late for more windows is reported again, for all of them (seed 360306225)', async () => {
+    const view = (id: string, ts: number, s: string, productId?: string): TidemarkEvent =>
+      ({ id, type: productId ? 'product_view' : 'page_view', ts, userId: `u${s.slice(1)}`, sessionId: s, ...(productId ? { productId, categoryId: 'c0', price: 0, quantity: 1 } : {}) }) as TidemarkEvent;
+    const T = 1_700_000_000_000;
+    const events = [
+      view('g0', T + 160_000, 's0'),
+      view('g1', T + 460_000, 's0'),
+      view('g2', T + 40_000, 's0'),
+      view('g3', T + 40_000, 's0'),
+      view('g4', T + 99_999, 's0'),
+      view('g5', T + 40_000, 's0'),
+      view('g6', T + 519_999, 's3'),
+      view('g7', T + 40_000, 's0'),
+      view('g8', T + 99_999, 's3', 'p0'),
+      view('g9', T + 40_000, 's0', 'p0'),
+      view('g10', T + 40_000, 's0'),
+      view('g11', T + 40_000, 's0'),
+      view('g12', T + 40_000, 's0'),
+    ];
+    const r = await run({ arrival: events, partitions: 2, cuts: [], ops: [91, 63, 0, 9, 0, 13, 92, 59, 40, 0], bound: 0, allowedLatenessMs: 60_000 }, 'failovers');
+    expect(r.crashed).toBeGreaterThan(0);
+    expectReferenceButLate(r, events, 60_000);
+  });
 });
+
+/** Stored results equal the reference but for the windows (sessions: keys) late events of the metric missed. */
+function expectReferenceButLate(r: Awaited<ReturnType<typeof run>>, events: TidemarkEvent[], allowedLatenessMs: number): void {
+  for (const def of DEFAULT_METRICS) {
+    if (def.aggregation.type === 'join' || def.source?.late || (def.window.type === 'session' && allowedLatenessMs < 1e12)) continue;
+    const missed = new Set<string>();
+    for (const l of r.d.lateOf(def.name)) {
+      for (const rec of recordsOf(def, l.event)) {
+        if (def.window.type === 'session') missed.add(rec.key);
+        else for (const w of l.windows) missed.add(`${rec.key}|${w.start}`);
+      }
+    }
+    const keep = (x: { key: string; windowStart: number }) => !missed.has(def.window.type === 'session' ? x.key : `${x.key}|${x.windowStart}`);
+    expect([def.name, r.d.stored(def.name).map(strip).filter(keep)]).toEqual([def.name, referenceResults(def, events).filter(keep)]);
+  }
+  if (r.d.lateOutput.length === 0) expect(unmatched(r.d)).toEqual(referenceUnmatched(unpaid, events));
+}

@@ -14,7 +14,7 @@
  * checkpoint intervals. `autoSettle: false` leaves the timing to the test (checkpoint / fire).
  */
 import type { TidemarkEvent, WindowResultDto } from '@tidemark/contracts';
-import type { LateEvent } from '../late-event';
+import { lateMsgId, type LateEvent } from '../late-event';
 import { MetricSet } from '../metrics/compile';
 import { DEFAULT_METRICS } from '../metrics/default-metrics';
 import type { MetricDefinition } from '../metrics/metric-definitions';
@@ -169,12 +169,12 @@ export class PartitionedTestDriver {
     this.checkpointed[p] = snap.seq;
     const bySeq = new Map<number, TidemarkEvent[]>();
     for (const x of replay) bySeq.set(x.seq, [...(bySeq.get(x.seq) ?? []), x.event]);
-    // A replay judged against a watermark that moved on can send events late: reported once per (event,
-    // metric), as the service's Nats-Msg-Id does.
-    const reported = new Set(this.lateOutput.map((l) => `${l.event.id}|${l.metric}`));
+    // A replay judged against a watermark that moved on can send events late, or late for more windows:
+    // reported once per (event, metric, windows missed), as the service's Nats-Msg-Id does (lateMsgId).
+    const reported = new Set(this.lateOutput.map(lateMsgId));
     for (const [seq, events] of bySeq) {
       const out = op.apply(events.map((event) => ({ event, seq })), this.now);
-      this.lateOutput.push(...out.late.filter((l) => !reported.has(`${l.event.id}|${l.metric}`)));
+      this.lateOutput.push(...out.late.filter((l) => !reported.has(lateMsgId(l))));
     }
     if (this.autoSettle) await this.settle();
   }
