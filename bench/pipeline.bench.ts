@@ -289,6 +289,29 @@ async function recommendationHop(servers: BenchServers, count: number, runId: st
   return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, redisBytesPerEvent: bytes / count };
 }
 
+/** Live traffic's tick: each tick sends what arrived in it, stamped with the wall clock ((g), (s)). */
+const LIVE_TICK_MS = 20;
+
+const livePerTick = (ratePerSecond: number) => Math.max(1, Math.round((ratePerSecond * LIVE_TICK_MS) / 1000));
+
+/**
+ * Shop events as live traffic: every LIVE_TICK_MS the next tick's share of `ratePerSecond`, stamped with the
+ * wall clock when it goes, handed to `send` (awaited), while `more(tick)` holds and events last. The events sent.
+ */
+async function sendLive(events: readonly Record<string, unknown>[], ratePerSecond: number, more: (tick: number) => boolean, send: (batch: Record<string, unknown>[], tick: number) => Promise<void>): Promise<number> {
+  const perTick = livePerTick(ratePerSecond);
+  const t0 = performance.now();
+  let sent = 0;
+  for (let tick = 0; more(tick) && sent + perTick <= events.length; tick++) {
+    const wait = t0 + tick * LIVE_TICK_MS - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const now = Date.now();
+    await send(events.slice(sent, sent + perTick).map((e) => ({ ...e, ts: now })), tick);
+    sent += perTick;
+  }
+  return sent;
+}
+
 /**
  * (s) The recommendation service alone under live traffic: ready on empty streams, then shop events stamped with
  * the wall clock published into events.clean as dedup would forward them live — every 20 ms a frame per
@@ -299,29 +322,22 @@ async function recommendationLive(servers: BenchServers, ratePerSecond: number, 
   const { redis, child, stop } = await startHop(servers, 'recommendation', 'RECOMMENDATION_PORT');
   const conn = await connectNats({ servers: servers.natsUrl, name: 'bench-live-clean' });
   const pub = new JetStreamPublisher(conn, { maxInFlight: 1024 });
-  const tickMs = 20;
-  const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
-  const warmTicks = Math.round(5_000 / tickMs);
-  const ticks = warmTicks + Math.round((seconds * 1000) / tickMs);
-  const events = shopEvents(perTick * ticks, runId, Date.now());
+  const warmTicks = Math.round(5_000 / LIVE_TICK_MS);
+  const ticks = warmTicks + Math.round((seconds * 1000) / LIVE_TICK_MS);
+  const events = shopEvents(livePerTick(ratePerSecond) * ticks, runId, Date.now());
   const times = () => cpuSplitMicros(child.pid!);
   let start = times();
   let bytes0 = 0;
   let sent = 0;
   const publishing: Promise<unknown>[] = [];
-  const t0 = Date.now();
   try {
-    for (let i = 0; i < ticks; i++) {
-      const wait = t0 + i * tickMs - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (i === warmTicks) [start, bytes0, sent] = [times(), await redisInputBytes(redis), 0];
-      const now = Date.now();
-      const batch = events.slice(i * perTick, (i + 1) * perTick).map((e) => ({ ...e, ts: now }));
+    await sendLive(events, ratePerSecond, (tick) => tick < ticks, async (batch, tick) => {
+      if (tick === warmTicks) [start, bytes0, sent] = [times(), await redisInputBytes(redis), 0];
       sent += batch.length;
-      publishing.push(pub.publishBatch(framesOf(batch, subjects.clean)));
-    }
+      publishing.push(pub.publishBatch(framesOf(batch, subjects.clean))); // not awaited: frames go as dedup's would
+    });
     await Promise.all(publishing);
-    await new Promise((r) => setTimeout(r, 2 * tickMs + 500)); // the last frames applied and checkpointed
+    await new Promise((r) => setTimeout(r, 2 * LIVE_TICK_MS + 500)); // the last frames applied and checkpointed
     const end = times();
     const bytes = (await redisInputBytes(redis)) - bytes0;
     return { sent, user: (end.user - start.user) / sent, kernel: (end.kernel - start.kernel) / sent, redisBytesPerEvent: bytes / sent };
@@ -611,9 +627,7 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
   const { redis, nc, ports, pids, stop } = await startFullStack({});
   try {
     // The simulator's shop, in its order (sessions as a shop has them), each event stamped with the wall clock
-    // when it is sent: 20 ms ticks.
-    const tickMs = 20;
-    const perTick = Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
+    // when it is sent (sendLive).
     const events = shopEvents(Math.ceil((ratePerSecond * seconds * 11) / 10), runId, 0);
     // What the processes cost with no traffic at all (timers, idle pulls, leases), to tell apart from per-event work.
     const idle0 = cpuOfAll(pids);
@@ -625,21 +639,12 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const [cmd0, in0] = [await redisCommands(redis), await redisInputBytes(redis)];
     const t0 = performance.now();
     const end = Date.now() + seconds * 1000;
-    let sent = 0;
-    for (let tick = 0; Date.now() < end && sent + perTick <= events.length; tick++) {
-      const due = t0 + tick * tickMs;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const now = Date.now();
-      const body = events
-        .slice(sent, sent + perTick)
-        .map((e) => JSON.stringify({ ...e, ts: now }))
-        .join('\n');
+    const sent = await sendLive(events, ratePerSecond, () => Date.now() < end, async (batch) => {
+      const body = batch.map((e) => JSON.stringify(e)).join('\n');
       const res = await fetch(`http://127.0.0.1:${ports.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
       if (res.status !== 202) throw new Error(`ingestion answered ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
-      sent += perTick;
-    }
+    });
     const sendingMs = performance.now() - t0;
     for (;;) {
       const drained =
