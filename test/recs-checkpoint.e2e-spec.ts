@@ -12,7 +12,8 @@
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type Redis from 'ioredis';
-import { durables, streams } from '@tidemark/contracts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { durables, partitionOf, streams } from '@tidemark/contracts';
 import { DEFAULT_PARAMS, PARTIAL_HASHES, type PartialHash, RecPartial, decodeWindow } from '@tidemark/recommend';
 import { connectRedis } from '@tidemark/state';
 import { eventually, waitForQuiescence } from './support/eventually';
@@ -52,10 +53,20 @@ interface Run {
 
 const runs: Run[] = [];
 
-async function startRun(): Promise<Run> {
+async function startRun(settings: Record<string, string> = {}): Promise<Run> {
   const servers = await startServers();
   // clean frames of 50 events and a checkpoint every 200 events a partition (or 20 ms): many checkpoints per start
-  const env = { NATS_URL: servers.nats.url, REDIS_URL: servers.redis.url, PARTITIONS: String(PARTITIONS), RECS_SEQ_STEPS: '2', FRAME_MAX_EVENTS: '50', CHECKPOINT_INTERVAL_MS: '20', CHECKPOINT_MAX_EVENTS: '200' };
+  const env = {
+    NATS_URL: servers.nats.url,
+    REDIS_URL: servers.redis.url,
+    PARTITIONS: String(PARTITIONS),
+    RECS_SEQ_STEPS: '2',
+    FRAME_MAX_EVENTS: '50',
+    CHECKPOINT_INTERVAL_MS: '20',
+    RECS_CHECKPOINT_INTERVAL_MS: '20',
+    CHECKPOINT_MAX_EVENTS: '200',
+    ...settings,
+  };
   const stack = await startStack(env, ['ingestion', 'dedup', 'recommendation']);
   const run = { servers, stack, nc: await natsClient(servers.nats.url), redis: await connectRedis(servers.redis.url, 'test') };
   runs.push(run);
@@ -71,13 +82,14 @@ afterAll(async () => {
   }
 });
 
-async function send(run: Run, events: object[]): Promise<void> {
+/** Sends the events; resolves when events.clean holds `total` events (all sent so far). */
+async function send(run: Run, events: object[], total = events.length): Promise<void> {
   for (let i = 0; i < events.length; i += 2000) {
     const res = await fetch(`${run.stack.url.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 2000)) });
     expect(res.status).toBe(202);
   }
   // every event through dedup into events.clean
-  await eventually(async () => expect(await streamEventCount(run.nc, streams.clean.name)).toBe(events.length), { timeoutMs: 60_000 });
+  await eventually(async () => expect(await streamEventCount(run.nc, streams.clean.name)).toBe(total), { timeoutMs: 60_000 });
 }
 
 async function recsQuiescent(run: Run): Promise<void> {
@@ -154,5 +166,35 @@ describe('recommendation checkpoints across kill -9 between a checkpoint and its
     const got = await dump(faulty.redis);
     expect([...got.keys()]).toEqual([...expected.keys()]);
     for (const [k, v] of expected) expect([k, got.get(k)]).toEqual([k, v]);
+  });
+});
+
+describe('the recommendation checkpoints on its own interval', () => {
+  it('every RECS_CHECKPOINT_INTERVAL_MS, not CHECKPOINT_INTERVAL_MS, or once CHECKPOINT_MAX_EVENTS wait; its batches are acked only then', async () => {
+    // the other services' interval 20 ms, the recommendation's a minute: only the event bound can move it here
+    const run = await startRun({ RECS_CHECKPOINT_INTERVAL_MS: '60000' });
+    const jsm = await jetstreamManager(run.nc);
+    const visit = 'w0';
+    const p = partitionOf(visit, PARTITIONS);
+    const views = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: `w-${from + i}`, type: 'product_view', ts: T, userId: 'u0', sessionId: visit, productId: `p${(from + i) % 7}`, categoryId: 'c0' }));
+    const lastSeq = async () => Number((await run.redis.hget(`recs:{p${p}}:part`, 'lastSeq')) ?? 0);
+    const consumer = () => jsm.consumers.info(streams.clean.name, durables.recommendation(p));
+
+    // applied in memory and held: no checkpoint and no ack while the other services' interval passes many times
+    await send(run, views(0, 10));
+    await eventually(async () => {
+      const c = await consumer();
+      expect([c.num_pending, c.num_ack_pending > 0]).toEqual([0, true]);
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await lastSeq()).toBe(0);
+    expect((await consumer()).num_ack_pending).toBeGreaterThan(0);
+
+    // 190 more events make the partition's 200th (CHECKPOINT_MAX_EVENTS) the last one sent: a checkpoint, everything acked
+    await send(run, views(10, 190), 200);
+    await recsQuiescent(run);
+    expect(await lastSeq()).toBeGreaterThan(0);
+    expect(await run.redis.hexists(`recs:{p${p}}:nb`, 'p0')).toBe(1);
   });
 });

@@ -9,7 +9,7 @@ import { RecsPartitionState } from './recs-partition.state';
 
 /**
  * Binds each owned clean partition's state (RecsPartitionState) to the shared checkpoint lifecycle: batches
- * are applied in memory and held, a checkpoint every CHECKPOINT_INTERVAL_MS (or CHECKPOINT_MAX_EVENTS events)
+ * are applied in memory and held, a checkpoint every RECS_CHECKPOINT_INTERVAL_MS (or CHECKPOINT_MAX_EVENTS events)
  * writes them to Redis, then they are acked (docs/recommendations.md "Checkpoints").
  */
 @Injectable()
@@ -35,7 +35,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
         }),
       {
         decoder: FRAME_DECODER,
-        intervalMs: config.checkpointIntervalMs,
+        intervalMs: config.recs.checkpointIntervalMs,
         maxEvents: config.checkpointMaxEvents,
         logger: this.logger,
         onCheckpoint: (i) => checkpointSeconds.observe({ outcome: i.outcome }, i.durationMs / 1000),

@@ -143,6 +143,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RECS_CONSUMER_LINGER_MS: '-1' })).toThrow(/^invalid RECS_CONSUMER_LINGER_MS:/);
   });
 
+  it('checkpoint interval: 200 ms, the recommendation its own 1,000 ms, set apart; bounds', () => {
+    const c = loadConfig({});
+    expect([c.checkpointIntervalMs, c.recs.checkpointIntervalMs]).toEqual([200, 1000]);
+    const o = loadConfig({ CHECKPOINT_INTERVAL_MS: '50' });
+    expect([o.checkpointIntervalMs, o.recs.checkpointIntervalMs]).toEqual([50, 1000]);
+    const r = loadConfig({ RECS_CHECKPOINT_INTERVAL_MS: '250' });
+    expect([r.checkpointIntervalMs, r.recs.checkpointIntervalMs]).toEqual([200, 250]);
+    expect(() => loadConfig({ RECS_CHECKPOINT_INTERVAL_MS: '5' })).toThrow(/^invalid RECS_CHECKPOINT_INTERVAL_MS:/);
+    expect(() => loadConfig({ RECS_CHECKPOINT_INTERVAL_MS: '60001' })).toThrow(/^invalid RECS_CHECKPOINT_INTERVAL_MS:/);
+  });
+
   // --- alerting (apps/alerting) ---
   it('alerting: defaults, overrides and errors naming the variable', () => {
     expect(loadConfig({}).alerting).toEqual({

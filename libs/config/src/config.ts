@@ -190,6 +190,12 @@ export interface RecsConfig {
   itemTtlMs: number;
   /** RECS_CONSUMER_LINGER_MS: the recommendation's consumers wait this long to top up a small pull (CONSUMER_LINGER_MS for the others). */
   consumerLingerMs: number;
+  /**
+   * RECS_CHECKPOINT_INTERVAL_MS: the recommendation checkpoints at least this often (CHECKPOINT_INTERVAL_MS for the
+   * others). Longer than theirs: a checkpoint writes every list it touched whole, so under live traffic it costs
+   * per list, not per event (docs/recommendations.md "Checkpoints").
+   */
+  checkpointIntervalMs: number;
 }
 
 /** Settings of the alerting service (docs/alerting.md). */
@@ -319,6 +325,7 @@ function recsConfig(env: Env): RecsConfig {
     userTtlMs: int(env, 'RECS_USER_TTL_MS', 30 * 86_400_000, 1000),
     itemTtlMs: int(env, 'RECS_ITEM_TTL_MS', 30 * 86_400_000, 1000),
     consumerLingerMs: int(env, 'RECS_CONSUMER_LINGER_MS', 100, 0, 1000),
+    checkpointIntervalMs: int(env, 'RECS_CHECKPOINT_INTERVAL_MS', 1000, 10, 60_000),
   };
 }
 
