@@ -46,7 +46,10 @@ beforeAll(async () => {
     FIRE_INTERVAL_MS: '50',
     ACK_WAIT_MS: '3000',
     FRAME_MAX_EVENTS: '100',
-    CHECKPOINT_INTERVAL_MS: '50',
+    // The master dies while the aggregation holds events of its partition it has not checkpointed (the kill
+    // must hit work in flight, asserted below): 1 s leaves time to see that and kill, and is short against the
+    // failover's 2 s, so the next checkpoint fails or lands on the promoted replica before it has a replica.
+    CHECKPOINT_INTERVAL_MS: '1000',
   };
   stack = await startStack(env, ['ingestion', 'dedup', 'aggregation', 'recommendation', 'alerting']);
   nc = await natsClient(nats.url);
@@ -115,10 +118,19 @@ describe('Tidemark on a Redis Cluster', () => {
     const victim = await cluster.masterOf(AGG_KEYS.checkpoint(0));
     expect(await victim.role()).toBe('master');
     const js = jetstream(nc);
+    const jsm = await js.jetstreamManager();
     let duplicates = 0;
     const killAt = Math.floor(chunks.length / 2);
     for (let i = 0; i < chunks.length; i++) {
-      if (i === killAt) await victim.kill(); // mid-traffic: checkpoints, claims and reads in flight on it fail
+      if (i === killAt) {
+        // Mid-traffic, while the aggregation holds events of the victim's partition it has not checkpointed
+        // (applied, not acked): its next checkpoint, and claims and reads in flight on the node, fail.
+        await eventually(async () => {
+          const c = await jsm.consumers.info(streams.clean.name, durables.aggregation(0));
+          expect(c.num_ack_pending).toBeGreaterThan(0);
+        }, { timeoutMs: 30_000, intervalMs: 10 });
+        await victim.kill();
+      }
       await send(chunks[i]);
       // Duplicates straight into the raw stream (no message id, as a resend after JetStream's window): dedup drops them.
       for (let k = 0; k < 5; k++) {
