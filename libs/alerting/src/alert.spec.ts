@@ -10,6 +10,10 @@ describe('fingerprint', () => {
     expect(fingerprint('r', { a: '1' })).not.toBe(fingerprint('r', { a: '2' }));
     expect(fingerprint('r', { a: '1b' })).not.toBe(fingerprint('r', { a1: 'b' }));
     expect(fingerprint('r', {})).toMatch(/^[0-9a-f]{16}$/);
+    // stored with alert states: the same values as every earlier version computed
+    expect(fingerprint('payment_failure_rate_high', { metric: 'payment_failure_rate', key: 'all', team: 'payments' })).toBe('d1b93072ee0051d1');
+    expect(fingerprint('r', {})).toBe('454349e422f05297');
+    expect(fingerprint('orders_per_user_spike', { key: 'u-ü-1', metric: 'orders_per_user' })).toBe('729f7e16883e7f14');
   });
 });
 
