@@ -76,6 +76,16 @@ function recorder(decide?: (batch: ConsumedMessage[], ctx: BatchContext, call: n
   return { calls, acked, handler };
 }
 
+/** A pull request as the server receives it. */
+type PullRequest = { batch: number; no_wait?: boolean; expires?: number };
+
+/** Every pull request a durable sends (until `stop`). */
+function watchPulls(stream: string, durable: string): { requests: PullRequest[]; stop: () => void } {
+  const requests: PullRequest[] = [];
+  const sub = conn.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, { callback: (_e, m) => void requests.push(m.json()) });
+  return { requests, stop: () => sub.unsubscribe() };
+}
+
 const consumers: PartitionConsumer[] = [];
 function consumer(options: ConstructorParameters<typeof PartitionConsumer>[1], connection: JetStreamConnection = conn): PartitionConsumer {
   const c = new PartitionConsumer(connection, { ...FAST, ...options });
@@ -325,9 +335,7 @@ describe('PartitionConsumer', () => {
   it('a consumer that keeps up pulls once a batch: it waits for the first message and takes what is there with it', async () => {
     const { spec, subject } = await freshStream();
     const durable = 'onepull';
-    // Every pull request of this consumer, as the server receives it.
-    const requests: { batch: number; no_wait?: boolean; expires?: number }[] = [];
-    const watch = conn.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${spec.name}.${durable}`, { callback: (_e, m) => void requests.push(m.json()) });
+    const { requests, stop: stopWatching } = watchPulls(spec.name, durable);
     const rec = recorder();
     // An idle poll longer than the test: no pull expires empty meanwhile, whatever the machine's speed.
     const c = consumer({ stream: spec.name, durable, filterSubject: subject(2), batchSize: 50, idlePollMs: 60_000, handler: rec.handler });
@@ -343,7 +351,7 @@ describe('PartitionConsumer', () => {
     // Then several at once while it is idle: the first wakes the pull, the rest come with it or in the next.
     sent.push(...(await publishAll(subject(2), ['a', 'b', 'c', 'd', 'e'])));
     await eventually(() => expect(rec.acked).toEqual(sent));
-    watch.unsubscribe();
+    stopWatching();
     expect(rec.calls.flatMap((call) => call.seqs)).toEqual(sent);
     // A pull per batch, plus the one waiting now. The former protocol took three a batch: no_wait (empty), a
     // long poll for one, no_wait for the rest.
@@ -354,8 +362,7 @@ describe('PartitionConsumer', () => {
   it('with lingerMs, a small pull is topped up with what arrives meanwhile: one batch, then a plain no_wait pull', async () => {
     const { spec, subject } = await freshStream();
     const durable = 'linger';
-    const requests: { batch: number; no_wait?: boolean; expires?: number }[] = [];
-    const watch = conn.nc.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${spec.name}.${durable}`, { callback: (_e, m) => void requests.push(m.json()) });
+    const { requests, stop: stopWatching } = watchPulls(spec.name, durable);
     const rec = recorder();
     const c = consumer({ stream: spec.name, durable, filterSubject: subject(1), batchSize: 50, idlePollMs: 60_000, lingerMs: 400, handler: rec.handler });
     await c.start();
@@ -375,7 +382,7 @@ describe('PartitionConsumer', () => {
     const t0 = Date.now();
     await c.close();
     expect(Date.now() - t0).toBeLessThan(300);
-    watch.unsubscribe();
+    stopWatching();
     const again = consumer({ stream: spec.name, durable, filterSubject: subject(1), batchSize: 50, idlePollMs: 60_000, handler: rec.handler });
     await again.start();
     await eventually(() => expect(rec.acked).toEqual([...sent, ...more]));
