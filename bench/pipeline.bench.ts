@@ -620,11 +620,18 @@ interface LiveRun {
   ms: number;
   redisPerEvent: number;
   redisInPerEvent: number;
+  /** Redis commands per event, by command. */
+  redisByCommand: Record<string, number>;
+  /** NATS messages (in + out) per event, all of nats-server and by service connection. */
+  natsPerEvent: number;
+  natsByClient: Record<string, number>;
+  /** Events per stored message (frame) of events.raw and of events.clean. */
+  eventsPerFrame: { raw: number; clean: number };
 }
 
 /** (g) The full pipeline under steady live traffic: shop events re-timed to the wall clock, `rate` a second. */
 async function livePipeline(ratePerSecond: number, seconds: number, runId: string): Promise<LiveRun> {
-  const { redis, nc, ports, pids, stop } = await startFullStack({});
+  const { servers, redis, nc, ports, pids, stop } = await startFullStack({});
   try {
     // The simulator's shop, in its order (sessions as a shop has them), each event stamped with the wall clock
     // when it is sent (sendLive).
@@ -637,6 +644,10 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const idle = cpuSince(pids, idle0, idleSeconds);
     const cpu0 = cpuOfAll(pids);
     const [cmd0, in0] = [await redisCommands(redis), await redisInputBytes(redis)];
+    const [calls0, msg0, byClient0] = [await redisCommandCalls(redis), await natsMessages(servers.natsMonitorUrl), await natsMessagesByClient(servers.natsMonitorUrl)];
+    const jsm = await jetstream(nc).jetstreamManager();
+    const framesOf = async () => Promise.all([streams.raw.name, streams.clean.name].map(async (name) => (await jsm.streams.info(name)).state.messages));
+    const frames0 = await framesOf();
     const t0 = performance.now();
     const end = Date.now() + seconds * 1000;
     const sent = await sendLive(events, ratePerSecond, () => Date.now() < end, async (batch) => {
@@ -657,7 +668,14 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const cpu = cpuSince(pids, cpu0, sent);
     const redisPerEvent = ((await redisCommands(redis)) - cmd0) / sent;
     const redisInPerEvent = ((await redisInputBytes(redis)) - in0) / sent;
-    return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent };
+    const calls1 = await redisCommandCalls(redis);
+    const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / sent]).filter(([, v]) => (v as number) > 0));
+    const natsPerEvent = ((await natsMessages(servers.natsMonitorUrl)) - msg0) / sent;
+    const byClient1 = await natsMessagesByClient(servers.natsMonitorUrl);
+    const natsByClient = Object.fromEntries(Object.entries(byClient1).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (byClient0[k] ?? 0)) / sent]));
+    const frames1 = await framesOf();
+    const eventsPerFrame = { raw: sent / (frames1[0] - frames0[0]), clean: sent / (frames1[1] - frames0[1]) };
+    return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent, redisByCommand, natsPerEvent, natsByClient, eventsPerFrame };
   } finally {
     await stop();
   }
@@ -674,6 +692,10 @@ function printLive(r: LiveRun, seconds: number): void {
   console.log(`      of which above idle (idle CPU for as long subtracted): ${names.map((n) => `${n} ${above(n).toFixed(1)}`).join(', ')}; sum ${aboveSum.toFixed(1)}`);
   console.log(`      idle, CPU ms per second: ${names.map((n) => `${n} ${((r.idle[n] ?? 0) / 1000).toFixed(1)}`).join(', ')}`);
   console.log(`      Redis commands per event ${r.redisPerEvent.toFixed(2)}, bytes sent to Redis per event ${Math.round(r.redisInPerEvent)}`);
+  const commands = Object.entries(r.redisByCommand).sort((a, b) => b[1] - a[1]);
+  console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+  console.log(`      NATS messages per event ${r.natsPerEvent.toFixed(3)}; by connection: ${FULL_SERVICES.map((n) => `${n} ${(r.natsByClient[n] ?? 0).toFixed(3)}`).join(', ')}`);
+  console.log(`      events per frame: ${r.eventsPerFrame.raw.toFixed(1)} on events.raw, ${r.eventsPerFrame.clean.toFixed(1)} on events.clean`);
 }
 
 /** (e) One run of the full pipeline from outside, on servers of its own. */

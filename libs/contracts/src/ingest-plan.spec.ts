@@ -1,4 +1,6 @@
-import { planIngest } from './ingest-plan';
+import fc from 'fast-check';
+import { parseNdjson } from './ndjson';
+import { planIngest, plainNumbers } from './ingest-plan';
 import { partitionOf } from './partition';
 
 const NOW = Date.UTC(2026, 10, 24);
@@ -48,5 +50,59 @@ describe('planIngest', () => {
     const plan = planIngest([{ value: ev('a') }, { value: ev('b', { attrs: deep }) }, { value: ev('c') }], 8, { now: NOW });
     expect(plan.events.map((e) => e.event.id)).toEqual(['a', 'c']);
     expect(plan.rejected).toEqual([{ index: 1, id: 'b', error: 'attrs.a.a.a.a is nested deeper than 4 levels', errors: [{ field: 'attrs.a.a.a.a', reason: 'is nested deeper than 4 levels' }] }]);
+  });
+
+  describe('stores a line as it was sent when validation left it unchanged', () => {
+    const plan1 = (line: string) => planIngest(parseNdjson(line, 1 << 20), 8, { now: NOW });
+
+    it('stores the very bytes of the line (whitespace, key order and escapes kept), no copy', () => {
+      const line = `{ "id":"a", "type":"product_view","ts":${NOW - 1000}, "userId":"u\u00e9","sessionId":"s","productId":"P1","price":1.50,"attrs":{"x":[1,2]} }`;
+      const records = parseNdjson(`${line}\n`, 1 << 20);
+      const [p] = planIngest(records, 8, { now: NOW }).events;
+      expect(p.data.toString()).toBe(line);
+      expect(p.data.buffer).toBe((records[0] as { raw: Buffer }).raw.buffer); // a view of the body, not a new buffer
+      expect(p.event).toBe((records[0] as { value: unknown }).value);
+    });
+
+    it.each([
+      ['an ISO-8601 ts (normalised to epoch ms)', `{"id":"a","type":"page_view","ts":"${new Date(NOW - 1000).toISOString()}","userId":"u","sessionId":"s"}`],
+      ['an unknown top-level field (moved into attrs)', `{"id":"a","type":"page_view","ts":${NOW - 1000},"userId":"u","sessionId":"s","coupon":"X"}`],
+      ['a number beyond a double (Infinity, stored as null)', `{"id":"a","type":"page_view","ts":${NOW - 1000},"userId":"u","sessionId":"s","attrs":{"n":1e400}}`],
+      ['a -0 (stored as 0)', `{"id":"a","type":"page_view","ts":${NOW - 1000},"userId":"u","sessionId":"s","attrs":{"n":-0}}`],
+    ])('serialises the event again for %s', (_, line) => {
+      const [p] = plan1(line).events;
+      expect(p.data.toString()).toBe(JSON.stringify(p.event));
+      expect(p.data.toString()).not.toBe(line);
+    });
+
+    it('serialises again when the line is not well-formed UTF-8 (the stored event is)', () => {
+      const bytes = Buffer.concat([Buffer.from(`{"id":"a","type":"page_view","ts":${NOW - 1000},"userId":"u`), Buffer.from([0xff]), Buffer.from('","sessionId":"s"}')]);
+      const [p] = planIngest(parseNdjson(bytes, 1 << 20), 8, { now: NOW }).events;
+      expect(p.data.equals(bytes)).toBe(false);
+      expect(JSON.parse(p.data.toString()).userId).toBe('u\ufffd');
+    });
+
+    it('whatever a line holds, a reader parses from the stored bytes what the serialised event would give (property)', () => {
+      const json = fc.letrec((tie) => ({
+        v: fc.oneof({ depthSize: 'small' }, fc.double(), fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 4 }), tie('v'), { maxKeys: 3 })),
+      })).v;
+      fc.assert(
+        fc.property(fc.dictionary(fc.constantFrom('coupon', 'attrs', 'price', 'quantity', 'ts'), json, { maxKeys: 3 }), fc.boolean(), fc.nat(3), (extra, isoTs, spaces) => {
+          const base: Record<string, unknown> = { id: 'a', type: 'page_view', ts: isoTs ? new Date(NOW - 7).toISOString() : NOW - 7, userId: 'u', sessionId: 's' };
+          const line = JSON.stringify({ ...base, ...extra }, null, 0).replace(/,"/g, `,${' '.repeat(spaces)}"`);
+          const plan = plan1(line);
+          for (const p of plan.events) expect(JSON.parse(p.data.toString())).toEqual(JSON.parse(JSON.stringify(p.event)));
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('plainNumbers finds non-finite numbers and -0 at any depth', () => {
+      expect(plainNumbers({ a: [1, { b: 2.5 }], c: 'x', d: null })).toBe(true);
+      expect(plainNumbers({ a: [1, { b: Infinity }] })).toBe(false);
+      expect(plainNumbers({ a: [[[-0]]] })).toBe(false);
+      expect(plainNumbers(-Infinity)).toBe(false);
+      expect(plainNumbers(NaN)).toBe(false);
+    });
   });
 });

@@ -19,28 +19,31 @@ function split(buf: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
+/** A line frame: its text and the bytes it was decoded from. */
+const line = (n: number, text: string): Frame => ({ kind: 'line', line: n, text, bytes: Buffer.from(text) });
+
 describe('LineFramer', () => {
   it('frames lines, numbering every line, skipping blanks and dropping \\r', () => {
     expect(frameAll([Buffer.from('a\r\n\n  \nb\nc')])).toEqual([
-      { kind: 'line', line: 1, text: 'a' },
-      { kind: 'line', line: 4, text: 'b' },
-      { kind: 'line', line: 5, text: 'c' },
+      line(1, 'a'),
+      line(4, 'b'),
+      line(5, 'c'),
     ]);
   });
 
   it('reports an over-long line and goes on with the next', () => {
     expect(frameAll([Buffer.from('12345\nabc\n123456789\nxy\n')], 4)).toEqual([
       { kind: 'overlong', line: 1, bytes: 5 },
-      { kind: 'line', line: 2, text: 'abc' },
+      line(2, 'abc'),
       { kind: 'overlong', line: 3, bytes: 9 },
-      { kind: 'line', line: 4, text: 'xy' },
+      line(4, 'xy'),
     ]);
   });
 
   it('accepts a line of exactly the limit, also with \\r\\n', () => {
     expect(frameAll([Buffer.from('1234\r\n1234\n')], 4)).toEqual([
-      { kind: 'line', line: 1, text: '1234' },
-      { kind: 'line', line: 2, text: '1234' },
+      line(1, '1234'),
+      line(2, '1234'),
     ]);
   });
 
@@ -49,14 +52,14 @@ describe('LineFramer', () => {
     for (let i = 0; i < 1000; i++) expect(f.push(Buffer.alloc(100, 0x61))).toEqual([]);
     expect(f.push(Buffer.from('\nok\n'))).toEqual([
       { kind: 'overlong', line: 1, bytes: 100_000 },
-      { kind: 'line', line: 2, text: 'ok' },
+      line(2, 'ok'),
     ]);
   });
 
   it('keeps multi-byte characters whole across chunk boundaries', () => {
     const buf = Buffer.from('{"name":"Zoë 🌊"}\n');
     for (let cut = 0; cut <= buf.length; cut++) {
-      expect(frameAll([buf.subarray(0, cut), buf.subarray(cut)])).toEqual([{ kind: 'line', line: 1, text: '{"name":"Zoë 🌊"}' }]);
+      expect(frameAll([buf.subarray(0, cut), buf.subarray(cut)])).toEqual([line(1, '{"name":"Zoë 🌊"}')]);
     }
   });
 
@@ -85,16 +88,16 @@ describe('parseBody', () => {
     expect(parseBody('{"a":1}', 'application/json', 100)).toEqual([{ value: { a: 1 } }]);
     expect(parseBody('[{"a":1},{"a":2}]', 'application/json; charset=utf-8', 100)).toEqual([{ value: { a: 1 } }, { value: { a: 2 } }]);
     expect(parseBody('{"a":1}\n{"a":2}\n', 'application/x-ndjson', 100)).toEqual([
-      { line: 1, value: { a: 1 } },
-      { line: 2, value: { a: 2 } },
+      { line: 1, value: { a: 1 }, raw: Buffer.from('{"a":1}') },
+      { line: 2, value: { a: 2 }, raw: Buffer.from('{"a":2}') },
     ]);
   });
 
   it('reports a broken NDJSON line without losing its neighbours', () => {
     const records = parseNdjson('{"a":1}\n{"a":\n{"a":3}', 100);
-    expect(records[0]).toEqual({ line: 1, value: { a: 1 } });
+    expect(records[0]).toEqual({ line: 1, value: { a: 1 }, raw: Buffer.from('{"a":1}') });
     expect(records[1]).toEqual({ line: 2, error: expect.stringMatching(/^line 2 is not valid JSON/) });
-    expect(records[2]).toEqual({ line: 3, value: { a: 3 } });
+    expect(records[2]).toEqual({ line: 3, value: { a: 3 }, raw: Buffer.from('{"a":3}') });
   });
 
   it('rejects a broken JSON body as a whole', () => {

@@ -8,7 +8,8 @@
  */
 
 export type Frame =
-  | { kind: 'line'; line: number; text: string }
+  /** `bytes`: the line as sent (without its newline and a trailing `\r`); `text`: those bytes decoded. */
+  | { kind: 'line'; line: number; text: string; bytes: Buffer }
   | { kind: 'overlong'; line: number; bytes: number };
 
 const NL = 0x0a;
@@ -75,12 +76,16 @@ export class LineFramer {
     }
     const text = buf.toString('utf8');
     if (text.trim() === '') return;
-    frames.push({ kind: 'line', line: this.lineNo, text });
+    frames.push({ kind: 'line', line: this.lineNo, text, bytes: buf });
   }
 }
 
-/** One record of a request body: a parsed value, or why it could not be parsed. */
-export type BodyRecord = { value: unknown; line?: number } | { error: string; line?: number };
+/**
+ * One record of a request body: a parsed value, or why it could not be parsed. `raw`: the bytes the value
+ * was parsed from, when it came from a line of its own (NDJSON, TCP); ingestion stores them as they are when
+ * validation left the event unchanged (planIngest), instead of serialising it again.
+ */
+export type BodyRecord = { value: unknown; line?: number; raw?: Buffer } | { error: string; line?: number };
 
 /** Splits an NDJSON body into records (blank lines skipped), parsing each line on its own. */
 export function parseNdjson(body: Buffer | string, maxLineBytes: number): BodyRecord[] {
@@ -97,7 +102,7 @@ export function frameToRecord(frame: Frame): BodyRecord {
     return { line: frame.line, error: `line ${frame.line} is ${frame.bytes} bytes, over the limit` };
   }
   try {
-    return { line: frame.line, value: JSON.parse(frame.text) };
+    return { line: frame.line, value: JSON.parse(frame.text), raw: frame.bytes };
   } catch (e) {
     return { line: frame.line, error: `line ${frame.line} is not valid JSON: ${(e as Error).message}` };
   }

@@ -167,6 +167,15 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   if (typeof ts !== 'number' && record.ts !== undefined && !errors.some((e) => e.field === 'ts')) errors.push(ts);
   if (errors.length > 0) return fail(dedupeErrors(errors));
 
+  // Already in stored form (epoch-millisecond ts, no unknown top-level field): the input itself is the event,
+  // so ingestion can store the bytes it was parsed from (planIngest).
+  if (ts === record.ts && Object.keys(record).every((key) => KNOWN_EVENT_FIELDS.has(key))) {
+    if (record.attrs !== undefined) {
+      const attrErrors = attrsErrors(record.attrs as Record<string, unknown>, limits);
+      if (attrErrors.length > 0) return fail(attrErrors);
+    }
+    return { ok: true, event: record as unknown as TidemarkEvent };
+  }
   const event: Record<string, unknown> = {};
   let extras: Record<string, unknown> | undefined;
   for (const key of Object.keys(record)) {
