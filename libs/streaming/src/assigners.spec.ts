@@ -48,6 +48,14 @@ describe('SlidingWindows', () => {
     expect(w.assignWindows(59_999).map((x) => x.start)).toEqual([0, -60_000, -120_000, -180_000, -240_000]);
   });
 
+  it('firstEnd: the end of the earliest window holding ts, a boundary included', () => {
+    const w = new SlidingWindows(3_600_000, 300_000);
+    expect(w.firstEnd(61_000)).toBe(300_000);
+    expect(w.firstEnd(300_000)).toBe(600_000); // a window [.., 300000) does not hold 300000
+    expect(w.firstEnd(299_999)).toBe(300_000);
+    expect(new TumblingWindows(60_000, 5_000).firstEnd(-1)).toBe(5_000);
+  });
+
   it('handles a hop that does not divide the size', () => {
     const w = new SlidingWindows(10, 4);
     expect(w.assignWindows(9)).toEqual([
@@ -81,6 +89,7 @@ describe('SlidingWindows', () => {
           }
           const got = w.assignWindows(ts);
           expect(got.map((x) => x.start).sort((a, b) => a - b)).toEqual(expected);
+          expect(w.firstEnd(ts)).toBe(Math.min(...expected) + size);
           for (const x of got) {
             expect(contains(x, ts)).toBe(true);
             expect(x.end - x.start).toBe(size);

@@ -29,6 +29,11 @@ export class AlignedWindows {
     return ts - mod(ts - this.offset, this.hop);
   }
 
+  /** End of the earliest window containing ts (the first window end after ts): `assignWindows(ts)`'s last end, without the list. */
+  firstEnd(ts: number): number {
+    return ts - mod(ts - this.offset - this.size, this.hop) + this.hop;
+  }
+
   /** Every window containing ts, latest first. */
   assignWindows(ts: number): TimeWindow[] {
     const out: TimeWindow[] = [];

@@ -26,6 +26,7 @@ import { ALL_KEY, CompiledJoinMetric, CompiledMetric, CompiledWindowMetric, Metr
 import { mergeSessions } from './session-merge';
 import { DEFAULT_ALLOWED_LATENESS_MS } from './trigger';
 import { cloneWatermarkState, emptyWatermarkState, WatermarkOptions, WatermarkState, WatermarkTracker } from './watermark';
+import type { AlignedWindows } from './assigners';
 import type { TimeWindow } from './window';
 
 export interface StreamingOptions extends WatermarkOptions {
@@ -215,6 +216,8 @@ class Batch {
   readonly invalid: InvalidEvent[] = [];
   private readonly starts: number[] = [];
   private readonly live: boolean[] = [];
+  /** Per metric: its pane length, computed once. */
+  private readonly paneSizes: number[] = [];
 
   constructor(
     private readonly set: MetricSet,
@@ -298,6 +301,12 @@ class Batch {
     starts.length = 0;
     live.length = 0;
     let anyLate = false;
+    // Pane mode, and the earliest window holding the record is not late (so none is: later windows end later),
+    // which is nearly every event: one pane, counted in all its windows — no need to list them.
+    if (this.paneMode && (!checkLate || wm === null || wm < m.window.assigner.firstEnd(time) + L)) {
+      this.pane(m, m.window.assigner, e, records, time, null);
+      return false;
+    }
     for (let s = m.window.assigner.lastStart(time); s > time - size; s -= hop) {
       const isLate = checkLate && wm !== null && wm >= s + size + L;
       starts.push(s);
@@ -305,31 +314,14 @@ class Batch {
       if (isLate) anyLate = true;
     }
     if (this.paneMode) {
-      let first = -1;
-      for (let i = starts.length - 1; i >= 0; i--) if (live[i]) first = i;
-      const paneSize = paneSizeOf(size, hop);
-      const pane = m.window.assigner.offset + Math.floor((time - m.window.assigner.offset) / paneSize) * paneSize;
-      // Starts are latest first: the live ones are a prefix (later windows end later).
-      let from: number | null = null;
-      if (anyLate) {
-        let earliestLive: number | null = null;
-        for (let i = 0; i < starts.length; i++) if (live[i]) earliestLive = starts[i];
-        from = earliestLive;
-      }
-      let perKey = this.panes[m.index];
-      for (const item of records) {
-        if (!this.read(m, e, item)) continue;
-        const key = this.key;
-        const input = this.input;
-        valid++;
-        if (first < 0) continue;
-        if (!perKey) perKey = this.panes[m.index] = new Map();
-        let cells = perKey.get(key);
-        if (!cells) perKey.set(key, (cells = new Map()));
-        const id = from === null ? String(pane) : `${pane}|${from}`;
-        const cell = cells.get(id);
-        if (cell) agg.addToDelta(cell.delta, input);
-        else cells.set(id, { start: pane, end: pane + paneSize, from, delta: agg.deltaOf(input) });
+      // Starts are latest first: the live ones are a prefix (later windows end later). None live: the records
+      // are only read (counted as skipped when unreadable) and reported late below.
+      if (!live[0]) {
+        for (const item of records) if (this.read(m, e, item)) valid++;
+      } else {
+        let earliestLive = starts[0];
+        for (let i = 1; i < starts.length && live[i]; i++) earliestLive = starts[i];
+        valid = this.pane(m, m.window.assigner, e, records, time, anyLate ? earliestLive : null);
       }
     } else {
     let perKey = this.aligned[m.index];
@@ -357,6 +349,30 @@ class Batch {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Pane mode: each readable record's input into the one pane holding `time`, counted in the windows that start
+   * at or after `from` (null: all of them). Returns the records read; an unreadable one is counted as skipped.
+   */
+  private pane(m: CompiledWindowMetric, a: AlignedWindows, e: TidemarkEvent, records: readonly unknown[], time: number, from: number | null): number {
+    const agg = m.aggregation;
+    const paneSize = (this.paneSizes[m.index] ??= paneSizeOf(a.size, a.hop));
+    const pane = a.offset + Math.floor((time - a.offset) / paneSize) * paneSize;
+    const id = from === null ? String(pane) : `${pane}|${from}`;
+    let perKey = this.panes[m.index];
+    let valid = 0;
+    for (const item of records) {
+      if (!this.read(m, e, item)) continue;
+      valid++;
+      if (!perKey) perKey = this.panes[m.index] = new Map();
+      let cells = perKey.get(this.key);
+      if (!cells) perKey.set(this.key, (cells = new Map()));
+      const cell = cells.get(id);
+      if (cell) agg.addToDelta(cell.delta, this.input);
+      else cells.set(id, { start: pane, end: pane + paneSize, from, delta: agg.deltaOf(this.input) });
+    }
+    return valid;
   }
 
   private join(m: CompiledJoinMetric, e: TidemarkEvent, seq: number | null, wm: number | null): boolean {
