@@ -24,7 +24,8 @@
  *                    `--runs` runs (default 3), beside the per-event path measured before frames.
  *   (g) live:        the full pipeline (all five services, default metrics) under steady shop traffic whose
  *                    event time is the wall clock, `--rate` events/s for `--seconds`: CPU µs per event of every
- *                    process, Redis commands and bytes sent to Redis per event, from the first request until
+ *                    process, Redis commands (by command) and bytes sent to Redis per event, NATS messages per
+ *                    event by service connection and events per stored frame, from the first request until
  *                    every consumer drained. Unlike (e), which posts minutes of event time in seconds, windows
  *                    stay open as long as they do in a shop, so each checkpoint covers the events of one interval.
  *   (r) recommendation: the recommendation service, ready, then draining events.clean as it is filled: its
@@ -68,7 +69,7 @@ const PARTS: Record<string, string> = {
   d: "latency under steady live traffic (--rate for --seconds), a 1-second metric\nadded: the watermark passing a window's end → its result received, p50/p99",
   e: 'the full pipeline from outside, all five services, --full-events shop events,\nmedian of --runs: events/s; CPU µs per event of every process, NATS messages\nand Redis commands per event',
   f: "memory (not in the default): one partition's operator, in this process, holding\n--open open (pane, key) cells: heap and Redis bytes per million cells, the time\nof a checkpoint",
-  g: 'the full pipeline live (not in the default): all five services, default metrics,\nshop traffic at --rate events/s for --seconds, event time = wall clock: CPU µs per\nevent of every process, Redis commands and bytes sent to Redis per event',
+  g: 'the full pipeline live (not in the default): all five services, default metrics,\nshop traffic at --rate events/s for --seconds, event time = wall clock: CPU µs per\nevent of every process, Redis commands and bytes sent to Redis per event, NATS\nmessages per event by connection, events per frame',
   r: 'recommendation alone (not in the default): the recommendation service draining\nevents.clean: events/s; CPU µs, Redis commands and bytes sent to Redis per event',
   s: 'recommendation alone, live (not in the default): clean frames at --rate events/s\nfor --seconds, a frame a partition every 20 ms: CPU µs (user and kernel) and bytes\nsent to Redis per event',
 };
