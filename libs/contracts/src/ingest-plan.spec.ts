@@ -56,12 +56,13 @@ describe('planIngest', () => {
     const plan1 = (line: string) => planIngest(parseNdjson(line, 1 << 20), 8, { now: NOW });
 
     it('stores the very bytes of the line (whitespace, key order and escapes kept), no copy', () => {
-      const line = `{ "id":"a", "type":"product_view","ts":${NOW - 1000}, "userId":"u\u00e9","sessionId":"s","productId":"P1","price":1.50,"attrs":{"x":[1,2]} }`;
+      const line = `{ "id":"a", "type":"product_view","ts":${NOW - 1000}, "userId":"u\\u00e9","sessionId":"s","productId":"P1","price":1.50,"attrs":{"x":[1,2]} }`;
       const records = parseNdjson(`${line}\n`, 1 << 20);
       const [p] = planIngest(records, 8, { now: NOW }).events;
       expect(p.data.toString()).toBe(line);
       expect(p.data.buffer).toBe((records[0] as { raw: Buffer }).raw.buffer); // a view of the body, not a new buffer
       expect(p.event).toBe((records[0] as { value: unknown }).value);
+      expect(JSON.parse(p.data.toString()).userId).toBe('u\u00e9'); // the escape, as any reader decodes it
     });
 
     it.each([
