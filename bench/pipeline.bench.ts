@@ -26,7 +26,7 @@
  *                    event time is the wall clock, `--rate` events/s for `--seconds`: CPU µs per event of every
  *                    process, Redis commands (by command) and bytes sent to Redis per event, NATS messages per
  *                    event by service connection and events per stored frame, from the first request until
- *                    every consumer drained. Unlike (e), which posts minutes of event time in seconds, windows
+ *                    every consumer drained. `--request-ms` (default 20): the time between ingest requests. Unlike (e), which posts minutes of event time in seconds, windows
  *                    stay open as long as they do in a shop, so each checkpoint covers the events of one interval.
  *   (r) recommendation: the recommendation service, ready, then draining events.clean as it is filled: its
  *                    CPU µs, Redis commands and bytes sent to Redis per event
@@ -74,6 +74,9 @@ const PARTS: Record<string, string> = {
   s: 'recommendation alone, live (not in the default): clean frames at --rate events/s\nfor --seconds, a frame a partition every 20 ms: CPU µs (user and kernel) and bytes\nsent to Redis per event',
 };
 
+/** Live traffic's tick: each tick sends what arrived in it, stamped with the wall clock ((g) by default, (s)). */
+const LIVE_TICK_MS = 20;
+
 const CLI = benchCli({
   what: 'pipeline',
   options: {
@@ -92,6 +95,7 @@ const CLI = benchCli({
         .join('\n')}\n(a) or (b) first measure the framed publish ceiling, the one-hop limit and\ningestion alone: the limits the hops are compared with`,
     },
     rate: { type: 'string', default: '2000', value: 'R', help: '(d), (g), (s) live events per second' },
+    'request-ms': { type: 'string', default: String(LIVE_TICK_MS), value: 'T', help: '(g) milliseconds between ingest requests (each holds the events of T ms)' },
     seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g), (s) seconds of live traffic' },
     'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
     runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
@@ -290,21 +294,18 @@ async function recommendationHop(servers: BenchServers, count: number, runId: st
   return { rate: rate(count, ms), cpuPerEvent: cpu / count, redisPerEvent: cmds / count, redisBytesPerEvent: bytes / count };
 }
 
-/** Live traffic's tick: each tick sends what arrived in it, stamped with the wall clock ((g), (s)). */
-const LIVE_TICK_MS = 20;
-
-const livePerTick = (ratePerSecond: number) => Math.max(1, Math.round((ratePerSecond * LIVE_TICK_MS) / 1000));
+const livePerTick = (ratePerSecond: number, tickMs = LIVE_TICK_MS) => Math.max(1, Math.round((ratePerSecond * tickMs) / 1000));
 
 /**
- * Shop events as live traffic: every LIVE_TICK_MS the next tick's share of `ratePerSecond`, stamped with the
- * wall clock when it goes, handed to `send` (awaited), while `more(tick)` holds and events last. The events sent.
+ * Shop events as live traffic: every `tickMs` (LIVE_TICK_MS) the next tick's share of `ratePerSecond`, stamped with
+ * the wall clock when it goes, handed to `send` (awaited), while `more(tick)` holds and events last. The events sent.
  */
-async function sendLive(events: readonly Record<string, unknown>[], ratePerSecond: number, more: (tick: number) => boolean, send: (batch: Record<string, unknown>[], tick: number) => Promise<void>): Promise<number> {
-  const perTick = livePerTick(ratePerSecond);
+async function sendLive(events: readonly Record<string, unknown>[], ratePerSecond: number, more: (tick: number) => boolean, send: (batch: Record<string, unknown>[], tick: number) => Promise<void>, tickMs = LIVE_TICK_MS): Promise<number> {
+  const perTick = livePerTick(ratePerSecond, tickMs);
   const t0 = performance.now();
   let sent = 0;
   for (let tick = 0; more(tick) && sent + perTick <= events.length; tick++) {
-    const wait = t0 + tick * LIVE_TICK_MS - performance.now();
+    const wait = t0 + tick * tickMs - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const now = Date.now();
     await send(events.slice(sent, sent + perTick).map((e) => ({ ...e, ts: now })), tick);
@@ -631,7 +632,7 @@ interface LiveRun {
 }
 
 /** (g) The full pipeline under steady live traffic: shop events re-timed to the wall clock, `rate` a second. */
-async function livePipeline(ratePerSecond: number, seconds: number, runId: string): Promise<LiveRun> {
+async function livePipeline(ratePerSecond: number, seconds: number, runId: string, requestMs = LIVE_TICK_MS): Promise<LiveRun> {
   const { servers, redis, nc, ports, pids, stop } = await startFullStack({});
   try {
     // The simulator's shop, in its order (sessions as a shop has them), each event stamped with the wall clock
@@ -656,7 +657,7 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
       const res = await fetch(`http://127.0.0.1:${ports.ingestion}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
       if (res.status !== 202) throw new Error(`ingestion answered ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
-    });
+    }, requestMs);
     const sendingMs = performance.now() - t0;
     for (;;) {
       const drained =
@@ -682,10 +683,10 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
   }
 }
 
-function printLive(r: LiveRun, seconds: number): void {
+function printLive(r: LiveRun, seconds: number, requestMs: number): void {
   const names = ['redis-server', 'aggregation', 'nats-server', 'dedup', 'recommendation', 'ingestion', 'alerting'];
   const sum = Object.values(r.cpu).reduce((a, b) => a + b, 0);
-  console.log(`  (g) full pipeline live, all five services, default metrics: ${fmt(r.sent)} shop events in ${seconds} s (${fmt(Math.round(r.rate))} events/s), event time = wall clock:`);
+  console.log(`  (g) full pipeline live, all five services, default metrics: ${fmt(r.sent)} shop events in ${seconds} s (${fmt(Math.round(r.rate))} events/s, a request every ${requestMs} ms), event time = wall clock:`);
   console.log(`      CPU µs per event: ${names.map((n) => `${n} ${(r.cpu[n] ?? 0).toFixed(1)}`).join(', ')}; sum ${sum.toFixed(1)}`);
   // the same processes idle for as long, spread over the events: what is left is the work the events cost
   const above = (n: string) => (r.cpu[n] ?? 0) - ((r.idle[n] ?? 0) * r.ms) / 1000 / r.sent;
@@ -883,7 +884,11 @@ export async function main(args: string[]): Promise<number> {
     console.log(`  (f) memory per million open (pane, key) cells of a keyed count, one partition (${fmt(m.cells)} cells):`);
     console.log(`      operator heap ${(m.heapPerMillion / 1e6).toFixed(0)} MB, Redis ${(m.redisPerMillion / 1e6).toFixed(0)} MB; a checkpoint of 10,000 new cells takes ${m.checkpointMs.toFixed(0)} ms`);
   }
-  if (parts.has('g')) printLive(await livePipeline(Number(values.rate), Number(values.seconds), `${runId}-live`), Number(values.seconds));
+  if (parts.has('g')) {
+    const requestMs = Number(values['request-ms']);
+    if (!Number.isInteger(requestMs) || requestMs < 1 || requestMs > 10_000) throw new UsageError(`--request-ms takes whole milliseconds in 1..10000, not "${values['request-ms']}"`);
+    printLive(await livePipeline(Number(values.rate), Number(values.seconds), `${runId}-live`, requestMs), Number(values.seconds), requestMs);
+  }
   if (parts.has('e')) {
     const full = Number(values['full-events']);
     const runs: FullRun[] = [];
