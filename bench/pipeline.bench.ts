@@ -610,6 +610,22 @@ async function startFullStack(env: Record<string, string>) {
   return { servers, redis, nc, ports, pids, stop };
 }
 
+/** Redis commands per event by command since `before` (INFO commandstats snapshots), the ones that ran. */
+function commandsPerEvent(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, (v - (before[k] ?? 0)) / per]).filter(([, v]) => (v as number) > 0));
+}
+
+/** NATS messages per event by service connection (`tidemark-<service>`) since `before` (connz snapshots). */
+function serviceMessagesPerEvent(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (before[k] ?? 0)) / per]));
+}
+
+/** The "by command" line: the 12 most used commands, most used first. */
+function printByCommand(perEvent: Iterable<readonly [string, number]>): void {
+  const commands = [...perEvent].sort((a, b) => b[1] - a[1]);
+  console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+}
+
 interface LiveRun {
   /** Events sent, and the rate achieved (the sender waits for each request's answer). */
   sent: number;
@@ -671,10 +687,10 @@ async function livePipeline(ratePerSecond: number, seconds: number, runId: strin
     const redisPerEvent = ((await redisCommands(redis)) - cmd0) / sent;
     const redisInPerEvent = ((await redisInputBytes(redis)) - in0) / sent;
     const calls1 = await redisCommandCalls(redis);
-    const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / sent]).filter(([, v]) => (v as number) > 0));
+    const redisByCommand = commandsPerEvent(calls0, calls1, sent);
     const natsPerEvent = ((await natsMessages(servers.natsMonitorUrl)) - msg0) / sent;
     const byClient1 = await natsMessagesByClient(servers.natsMonitorUrl);
-    const natsByClient = Object.fromEntries(Object.entries(byClient1).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (byClient0[k] ?? 0)) / sent]));
+    const natsByClient = serviceMessagesPerEvent(byClient0, byClient1, sent);
     const frames1 = await framesOf();
     const eventsPerFrame = { raw: sent / (frames1[0] - frames0[0]), clean: sent / (frames1[1] - frames0[1]) };
     return { sent, rate: rate(sent, sendingMs), cpu, idle, ms: performance.now() - t0, redisPerEvent, redisInPerEvent, redisByCommand, natsPerEvent, natsByClient, eventsPerFrame };
@@ -694,8 +710,7 @@ function printLive(r: LiveRun, seconds: number, requestMs: number): void {
   console.log(`      of which above idle (idle CPU for as long subtracted): ${names.map((n) => `${n} ${above(n).toFixed(1)}`).join(', ')}; sum ${aboveSum.toFixed(1)}`);
   console.log(`      idle, CPU ms per second: ${names.map((n) => `${n} ${((r.idle[n] ?? 0) / 1000).toFixed(1)}`).join(', ')}`);
   console.log(`      Redis commands per event ${r.redisPerEvent.toFixed(2)}, bytes sent to Redis per event ${Math.round(r.redisInPerEvent)}`);
-  const commands = Object.entries(r.redisByCommand).sort((a, b) => b[1] - a[1]);
-  console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+  printByCommand(Object.entries(r.redisByCommand));
   console.log(`      NATS messages per event ${r.natsPerEvent.toFixed(3)}; by connection: ${FULL_SERVICES.map((n) => `${n} ${(r.natsByClient[n] ?? 0).toFixed(3)}`).join(', ')}`);
   console.log(`      events per frame: ${r.eventsPerFrame.raw.toFixed(1)} on events.raw, ${r.eventsPerFrame.clean.toFixed(1)} on events.clean`);
 }
@@ -749,12 +764,12 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const msgs = (await natsMessages(servers.natsMonitorUrl)) - msg0;
     const memory = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]) - memory0;
     const byClient1 = await natsMessagesByClient(servers.natsMonitorUrl);
-    const natsByClient = Object.fromEntries(Object.entries(byClient1).filter(([k]) => k.startsWith('tidemark-')).map(([k, v]) => [k.replace(/^tidemark-/, ''), (v - (byClient0[k] ?? 0)) / count]));
+    const natsByClient = serviceMessagesPerEvent(byClient0, byClient1, count);
     const results = (await jsm.streams.info(streams.results.name)).state.messages - results0;
     const calls1 = await redisCommandCalls(redis);
     const bytes1 = await bytesOf();
     const streamBytesPerEvent = Object.fromEntries(Object.entries(bytes1).map(([k, v]) => [k, (v - (bytes0[k] ?? 0)) / count]));
-    const redisByCommand = Object.fromEntries(Object.entries(calls1).map(([k, v]) => [k, (v - (calls0[k] ?? 0)) / count]).filter(([, v]) => (v as number) > 0));
+    const redisByCommand = commandsPerEvent(calls0, calls1, count);
     return { rate: rate(count, ms), cpu, natsPerEvent: msgs / count, natsByClient, resultsPerEvent: results / count, redisPerEvent: cmds / count, redisByCommand, redisBytesPerEvent: memory / count, redisInPerEvent: redisIn / count, streamBytesPerEvent };
   } finally {
     await stop();
@@ -782,10 +797,7 @@ function printFull(runs: FullRun[], count: number): void {
   for (const n of FULL_SERVICES) row(`  of which ${n}'s connection`, m((r) => r.natsByClient[n] ?? 0).toFixed(3), '');
   row('window results published per event', m((r) => r.resultsPerEvent).toFixed(3), '', '(a message each on results.<metric>)');
   row('Redis commands per event', m((r) => r.redisPerEvent).toFixed(2), BEFORE_FRAMES.redisPerEvent.toFixed(1), '≤ 2 (issue "Throughput II")');
-  const commands = [...new Set(runs.flatMap((r) => Object.keys(r.redisByCommand)))]
-    .map((c) => [c, m((r) => r.redisByCommand[c] ?? 0)] as const)
-    .sort((a, b) => b[1] - a[1]);
-  console.log(`        by command: ${commands.slice(0, 12).map(([c, v]) => `${c} ${v.toFixed(2)}`).join(', ')}`);
+  printByCommand([...new Set(runs.flatMap((r) => Object.keys(r.redisByCommand)))].map((c) => [c, m((r) => r.redisByCommand[c] ?? 0)] as const));
   row('bytes sent to Redis per event', fmt(Math.round(m((r) => r.redisInPerEvent))), '');
   row('Redis memory kept per event, bytes', fmt(Math.round(m((r) => r.redisBytesPerEvent))), '~1,000');
   for (const name of Object.keys(runs[0].streamBytesPerEvent)) row(`JetStream bytes per event: ${name}`, fmt(Math.round(m((r) => r.streamBytesPerEvent[name]))), '');

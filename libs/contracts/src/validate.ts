@@ -168,22 +168,18 @@ export function validateEvent(input: unknown, opts: ValidateOptions): Validation
   if (errors.length > 0) return fail(dedupeErrors(errors));
 
   // Already in stored form (epoch-millisecond ts, no unknown top-level field): the input itself is the event,
-  // so ingestion can store the bytes it was parsed from (planIngest).
-  if (ts === record.ts && Object.keys(record).every((key) => KNOWN_EVENT_FIELDS.has(key))) {
-    if (record.attrs !== undefined) {
-      const attrErrors = attrsErrors(record.attrs as Record<string, unknown>, limits);
-      if (attrErrors.length > 0) return fail(attrErrors);
+  // so ingestion can store the bytes it was parsed from (planIngest). Otherwise a normalised copy.
+  let event = record;
+  if (ts !== record.ts || !Object.keys(record).every((key) => KNOWN_EVENT_FIELDS.has(key))) {
+    event = {};
+    let extras: Record<string, unknown> | undefined;
+    for (const key of Object.keys(record)) {
+      if (KNOWN_EVENT_FIELDS.has(key)) event[key] = record[key];
+      else (extras ??= {})[key] = record[key];
     }
-    return { ok: true, event: record as unknown as TidemarkEvent };
+    event.ts = ts;
+    if (extras) event.attrs = { ...extras, ...((record.attrs as Record<string, unknown> | undefined) ?? {}) };
   }
-  const event: Record<string, unknown> = {};
-  let extras: Record<string, unknown> | undefined;
-  for (const key of Object.keys(record)) {
-    if (KNOWN_EVENT_FIELDS.has(key)) event[key] = record[key];
-    else (extras ??= {})[key] = record[key];
-  }
-  event.ts = ts;
-  if (extras) event.attrs = { ...extras, ...((record.attrs as Record<string, unknown> | undefined) ?? {}) };
   if (event.attrs !== undefined) {
     const attrErrors = attrsErrors(event.attrs as Record<string, unknown>, limits);
     if (attrErrors.length > 0) return fail(attrErrors);

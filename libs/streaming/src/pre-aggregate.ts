@@ -314,14 +314,15 @@ class Batch {
       if (isLate) anyLate = true;
     }
     if (this.paneMode) {
-      // Starts are latest first: the live ones are a prefix (later windows end later). None live: the records
+      // Here the earliest window is late (the fast path above took the rest). Starts are latest first: the live
+      // ones are a prefix (later windows end later), counted from the earliest of them. None live: the records
       // are only read (counted as skipped when unreadable) and reported late below.
       if (!live[0]) {
         for (const item of records) if (this.read(m, e, item)) valid++;
       } else {
         let earliestLive = starts[0];
         for (let i = 1; i < starts.length && live[i]; i++) earliestLive = starts[i];
-        valid = this.pane(m, m.window.assigner, e, records, time, anyLate ? earliestLive : null);
+        valid = this.pane(m, m.window.assigner, e, records, time, earliestLive);
       }
     } else {
     let perKey = this.aligned[m.index];
