@@ -18,7 +18,8 @@ RUN npm run build \
 
 # --- runtime: compiled code, production dependencies, a non-root user ---
 FROM ${NODE_IMAGE} AS runtime
-# NODE_OPTIONS: the young generation the services are measured with (apps/cli/src/services.ts SERVICE_NODE_FLAGS)
+# NODE_OPTIONS and the ENTRYPOINT's --single-threaded (which Node refuses in NODE_OPTIONS): the V8 flags the
+# services are measured with (apps/cli/src/services.ts SERVICE_NODE_OPTIONS, SERVICE_COMMAND_FLAGS)
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=32
@@ -36,5 +37,5 @@ COPY bin ./bin
 USER 10001:10001
 # ingestion HTTP and TCP, aggregation, recommendation, alerting, dedup, dashboard
 EXPOSE 8080 9000 8081 8082 8083 8084 8090
-ENTRYPOINT ["node", "bin/tidemark.js"]
+ENTRYPOINT ["node", "--single-threaded", "bin/tidemark.js"]
 CMD ["help"]

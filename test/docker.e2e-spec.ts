@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import { builtinModules } from 'node:module';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { SERVICE_COMMAND_FLAGS, SERVICE_NODE_OPTIONS } from '../apps/cli/src/services';
 
 const ROOT = path.resolve(__dirname, '..');
 const SERVICES: Record<string, number> = { ingestion: 8080, aggregation: 8081, recommendation: 8082, alerting: 8083, dedup: 8084, dashboard: 8090 };
@@ -71,7 +72,9 @@ describe('Dockerfile', () => {
     const ops = runtime.body.map((i) => i.op);
     expect(ops.indexOf('USER')).toBeLessThan(ops.indexOf('ENTRYPOINT'));
     expect(ops.slice(ops.indexOf('USER')).filter((o) => o === 'RUN' || o === 'COPY' || o === 'ADD')).toEqual([]);
-    expect(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args).toBe('["node", "bin/tidemark.js"]');
+    // the V8 flags the services are measured with: those Node refuses in NODE_OPTIONS on the command line
+    expect(JSON.parse(runtime.body.find((i) => i.op === 'ENTRYPOINT')!.args)).toEqual(['node', ...SERVICE_COMMAND_FLAGS, 'bin/tidemark.js']);
+    expect(runtime.body.find((i) => i.op === 'ENV')!.args).toContain(`NODE_OPTIONS=${SERVICE_NODE_OPTIONS.join(' ')}`);
   });
 
   it('the runtime stage has no bench/, no sources of the build and production dependencies only', () => {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '@tidemark/config';
 import { K8sObject, schemaErrors, unknownFields } from './support/k8s-models';
+import { SERVICE_COMMAND_FLAGS } from '../apps/cli/src/services';
 
 jest.setTimeout(60_000);
 
@@ -76,7 +77,8 @@ describe('deploy/k8s', () => {
     expect(pod.containers).toHaveLength(1);
     const c = pod.containers[0];
     expect(c.image).toBe('tidemark:latest');
-    expect(c.command).toEqual(['node', 'bin/tidemark.js', 'service', name]);
+    // V8 flags Node refuses in NODE_OPTIONS go on the command line (SERVICE_COMMAND_FLAGS)
+    expect(c.command).toEqual(['node', ...SERVICE_COMMAND_FLAGS, 'bin/tidemark.js', 'service', name]);
     expect(c.ports.find((p: any) => p.name === 'http').containerPort).toBe(PORTS[name]);
     // probes on the health endpoints, each answering within its period
     expect(c.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
@@ -92,7 +94,7 @@ describe('deploy/k8s', () => {
     const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits.memory)?.[1] ?? Number(/^(\d+)Gi$/.exec(c.resources.limits.memory)?.[1]) * 1024);
     const nodeOptions: string = c.env.find((e: any) => e.name === 'NODE_OPTIONS').value;
     const heap = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)![1]);
-    // the old generation and a young one of two semi-spaces (SERVICE_NODE_FLAGS), inside the limit
+    // the old generation and a young one of two semi-spaces (SERVICE_NODE_OPTIONS), inside the limit
     const semi = Number(/--max-semi-space-size=(\d+)/.exec(nodeOptions)?.[1] ?? 0);
     expect(heap + 2 * semi).toBeLessThan(limitMi);
     if (name !== 'dashboard') expect(semi).toBe(32);
