@@ -82,6 +82,8 @@ export type HyperLogLogJson = { p: number; members: string[] } | { p: number; re
 export class HyperLogLog {
   private members: Set<string> | null = new Set();
   private registers: Uint8Array | null = null;
+  /** Registers that are not 0, kept as they are set (so toJSON need not count them); 0 while exact. */
+  private set = 0;
 
   constructor(readonly p: number = HLL_DEFAULT_PRECISION) {
     if (!(Number.isInteger(p) && p >= 4 && p <= 18)) throw new RangeError(`HyperLogLog precision must be an integer in [4, 18] (got ${p})`);
@@ -110,7 +112,12 @@ export class HyperLogLog {
     if (this.members) this.densify();
     const a = this.registers!;
     const b = other.registers!;
-    for (let i = 0; i < a.length; i++) if (b[i] > a[i]) a[i] = b[i];
+    for (let i = 0; i < a.length; i++) {
+      if (b[i] > a[i]) {
+        if (a[i] === 0) this.set++;
+        a[i] = b[i];
+      }
+    }
     return this;
   }
 
@@ -132,6 +139,7 @@ export class HyperLogLog {
     const h = new HyperLogLog(this.p);
     h.members = this.members ? new Set(this.members) : null;
     h.registers = this.registers ? this.registers.slice() : null;
+    h.set = this.set;
     return h;
   }
 
@@ -143,8 +151,7 @@ export class HyperLogLog {
     if (this.members) return { p: this.p, members: [...this.members].sort() };
     const regs = this.registers!;
     if (this.p <= 16) {
-      let set = 0;
-      for (let i = 0; i < regs.length; i++) if (regs[i] !== 0) set++;
+      const set = this.set;
       if (set * 3 < regs.length) {
         const out = Buffer.allocUnsafe(set * 3);
         let at = 0;
@@ -173,6 +180,7 @@ export class HyperLogLog {
       for (let at = 0; at < bytes.length; at += 3) {
         const i = bytes.readUInt16LE(at);
         if (i >= regs.length) throw new RangeError(`HyperLogLog register ${i} out of range`);
+        if (regs[i] === 0 && bytes[at + 2] !== 0) h.set++;
         regs[i] = bytes[at + 2];
       }
       h.members = null;
@@ -183,6 +191,7 @@ export class HyperLogLog {
     if (bytes.length !== 1 << json.p) throw new RangeError(`HyperLogLog registers must be ${1 << json.p} bytes (got ${bytes.length})`);
     h.members = null;
     h.registers = new Uint8Array(bytes);
+    for (let i = 0; i < h.registers.length; i++) if (h.registers[i] !== 0) h.set++;
     return h;
   }
 
@@ -199,6 +208,9 @@ export class HyperLogLog {
     const rest = (h << p) >>> 0;
     const q = 32 - p;
     const rank = rest === 0 ? q + 1 : Math.min(Math.clz32(rest) + 1, q + 1);
-    if (rank > regs[idx]) regs[idx] = rank;
+    if (rank > regs[idx]) {
+      if (regs[idx] === 0) this.set++;
+      regs[idx] = rank;
+    }
   }
 }

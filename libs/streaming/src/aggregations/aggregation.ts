@@ -10,7 +10,9 @@
  *   merge and mergeDelta are associative and commutative (results compared, HyperLogLog registers included).
  *
  * Accumulators are mutable: `add` and `applyDelta` update the accumulator they are given and return it.
- * `merge` and `mergeDelta` are pure (they return new values and leave their arguments alone).
+ * `merge` and `mergeDelta` are pure (they return new values and leave their arguments alone). `absorb` is the
+ * merge for a caller that owns its target (a freshly decoded or created accumulator): it may update the target in
+ * place rather than copy it, so folding k accumulators costs their sizes once, not k copies of the growing total.
  * A delta always describes at least one input (deltas are created from a first input).
  *
  * Delta formats and their Redis mapping (one hash / key per metric|key|window):
@@ -165,6 +167,11 @@ export interface Aggregation<Acc, In, D extends AggregateDelta, Out> {
   add(acc: Acc, input: In): Acc;
   /** A new accumulator holding both; a and b are unchanged. */
   merge(a: Acc, b: Acc): Acc;
+  /**
+   * ≡ merge(target, source) for a target the caller owns: updates target and returns it; source is unchanged.
+   * Only where merge copies a collection (top-K, funnel, distinct); call it through `absorb` below.
+   */
+  absorb?(target: Acc, source: Acc): Acc;
   result(acc: Acc): Out;
   /** The delta of a single input. */
   deltaOf(input: In): D;
@@ -180,6 +187,11 @@ export interface Aggregation<Acc, In, D extends AggregateDelta, Out> {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyAggregation = Aggregation<any, any, AggregateDelta, unknown>;
+
+/** merge(target, source) for a target the caller owns (see Aggregation.absorb): in place where the kind can. */
+export function absorb(agg: AnyAggregation, target: unknown, source: unknown): unknown {
+  return agg.absorb ? agg.absorb(target, source) : agg.merge(target, source);
+}
 
 /** A null-prototype record: safe for any member name, JSON-serialisable. */
 export function emptyRecord<V>(): Record<string, V> {

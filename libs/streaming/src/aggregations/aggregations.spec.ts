@@ -3,6 +3,7 @@ import { fromMicros, toMicros } from '../fixed-point';
 import { HLL_SPARSE_LIMIT } from '../hll';
 import {
   abandonmentAggregation,
+  absorb,
   AggregateDelta,
   AnyAggregation,
   avgAggregation,
@@ -163,6 +164,23 @@ describe.each(cases)('$name aggregation laws', ({ agg, input, reference }) => {
         expect(agg.result(agg.merge(x, agg.merge(y, z)))).toEqual(all);
         expect(agg.result(agg.merge(z, agg.merge(y, x)))).toEqual(all);
         expect([x, y, z].map((acc) => agg.result(acc))).toEqual(before);
+      }),
+    );
+  });
+
+  it('absorb ≡ merge into a target the caller owns: the source unchanged, folding in place', () => {
+    // the whole state (maps as entries, a HyperLogLog as its JSON), so a change to the source shows
+    const snap = (acc: unknown) => JSON.stringify(acc, (_, v: unknown) => (v instanceof Map ? [...v] : v));
+    fc.assert(
+      fc.property(inputs, inputs, inputs, (a, b, c) => {
+        const [x, y, z] = [a, b, c].map((xs) => accOf(agg, xs));
+        const before = [y, z].map(snap);
+        const folded = absorb(agg, absorb(agg, x, y), z);
+        expect(agg.result(folded)).toEqual(reference([...a, ...b, ...c]));
+        expect(snap(folded)).toBe(snap(agg.merge(agg.merge(accOf(agg, a), y), z)));
+        expect([y, z].map(snap)).toEqual(before);
+        // the kinds whose merge copies a collection update the target instead
+        if (agg.absorb) expect(folded).toBe(x);
       }),
     );
   });

@@ -33,6 +33,7 @@ export function distinctAggregation(precision?: number): Aggregation<DistinctAcc
     createAccumulator: () => new HyperLogLog(precision),
     add: (acc, member) => acc.add(member),
     merge: (a, b) => a.clone().merge(b),
+    absorb: (a, b) => a.merge(b),
     result: (acc) => acc.count(),
     deltaOf: (member) => ({ kind: 'distinct', members: [member] }),
     addToDelta: (d, member) => {

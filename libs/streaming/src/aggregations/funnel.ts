@@ -20,6 +20,12 @@ export function funnelResult(stageNames: readonly string[], maxStages: Iterable<
   };
 }
 
+/** Each session's higher stage of a's and b's; mutates and returns a. */
+function keepHigher(a: FunnelAcc, b: FunnelAcc): FunnelAcc {
+  for (const [m, s] of b.sessions) if (!(s <= (a.sessions.get(m) ?? -1))) a.sessions.set(m, s);
+  return a;
+}
+
 export function funnelAggregation(stageNames: readonly string[]): Aggregation<FunnelAcc, FunnelInput, FunnelDelta, FunnelResult> {
   if (stageNames.length < 1) throw new RangeError('a funnel needs at least one stage');
   return {
@@ -30,11 +36,8 @@ export function funnelAggregation(stageNames: readonly string[]): Aggregation<Fu
       if (cur === undefined || stage > cur) acc.sessions.set(member, stage);
       return acc;
     },
-    merge: (a, b) => {
-      const sessions = new Map(a.sessions);
-      for (const [m, s] of b.sessions) if (!(s <= (sessions.get(m) ?? -1))) sessions.set(m, s);
-      return { sessions };
-    },
+    merge: (a, b) => keepHigher({ sessions: new Map(a.sessions) }, b),
+    absorb: keepHigher,
     result: (acc) => funnelResult(stageNames, acc.sessions.values()),
     deltaOf: ({ member, stage }) => {
       const sessions = emptyRecord<number>();

@@ -14,6 +14,12 @@ export function topK(counts: Iterable<readonly [string, number]>, k: number): To
   return all.length > k ? all.slice(0, k) : all;
 }
 
+/** Adds b's counts to a's; mutates and returns a. */
+function addCounts(a: TopKAcc, b: TopKAcc): TopKAcc {
+  for (const [m, n] of b.counts) a.counts.set(m, (a.counts.get(m) ?? 0) + n);
+  return a;
+}
+
 export function topKAggregation(k: number): Aggregation<TopKAcc, string, TopKDelta, TopKEntry[]> {
   if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`top-K needs a positive integer k (got ${k})`);
   return {
@@ -23,11 +29,8 @@ export function topKAggregation(k: number): Aggregation<TopKAcc, string, TopKDel
       acc.counts.set(member, (acc.counts.get(member) ?? 0) + 1);
       return acc;
     },
-    merge: (a, b) => {
-      const counts = new Map(a.counts);
-      for (const [m, n] of b.counts) counts.set(m, (counts.get(m) ?? 0) + n);
-      return { counts };
-    },
+    merge: (a, b) => addCounts({ counts: new Map(a.counts) }, b),
+    absorb: addCounts,
     result: (acc) => topK(acc.counts, k),
     deltaOf: (member) => {
       const counts = emptyRecord<number>();

@@ -6,7 +6,7 @@
  * merge of its panes when it fires or is read. `from` (null: none) restricts a cell to the windows starting
  * at or after it: the records of a batch that were too late for a pane's earlier windows.
  */
-import type { AggregationKind, AnyAggregation } from '../aggregations';
+import { absorb, type AggregationKind, type AnyAggregation } from '../aggregations';
 import { HyperLogLog, type HyperLogLogJson } from '../hll';
 import { earlierLeft, type JoinState } from '../interval-join';
 import type { AlignedWindows } from '../assigners';
@@ -84,7 +84,7 @@ export function decodeAcc(kind: AggregationKind, s: string): unknown {
 /** Merges accumulators of one aggregation into a new one (the inputs are left alone). */
 export function mergeAll(agg: AnyAggregation, accs: readonly unknown[]): unknown {
   let out = agg.createAccumulator();
-  for (const a of accs) out = agg.merge(out, a);
+  for (const a of accs) out = absorb(agg, out, a);
   return out;
 }
 
@@ -98,7 +98,8 @@ export function mergeWindowCells(agg: AnyAggregation, size: number, start: numbe
     if (c.pane < start || c.pane >= start + size || (c.from !== null && c.from > start)) continue;
     const acc = decodeAcc(agg.kind, c.value);
     const cur = byKey.get(c.key);
-    byKey.set(c.key, cur === undefined ? acc : agg.merge(cur, acc));
+    // Every accumulator here was decoded for this call: the first of a key is ours to merge the others into.
+    byKey.set(c.key, cur === undefined ? acc : absorb(agg, cur, acc));
   }
   return byKey;
 }

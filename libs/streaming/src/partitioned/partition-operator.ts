@@ -14,6 +14,7 @@
  * Pure: no I/O; time and the watermark come in as arguments.
  */
 import type { WindowResultDto } from '@tidemark/contracts';
+import { absorb } from '../aggregations';
 import type { AlignedWindows } from '../assigners';
 import { applyJoinDelta, emptyJoinState, joinCleanupTime, type JoinState } from '../interval-join';
 import type { LateEvent } from '../late-event';
@@ -182,7 +183,7 @@ export class PartitionOperator {
       let cell = cells.get(id);
       if (!cell) cells.set(id, (cell = { metric: m, pane: c.pane, key: c.key, from: c.from, acc, stored: part === 0, parts: 0, partBytes: 0, baseBytes: 0, since: undefined }));
       else {
-        cell.acc = m.aggregation.merge(cell.acc, acc);
+        cell.acc = absorb(m.aggregation, cell.acc, acc); // both decoded just now
         if (part === 0) cell.stored = true;
       }
       if (part === 0) cell.baseBytes = c.value.length;
@@ -235,7 +236,7 @@ export class PartitionOperator {
       let acc = agg.applyDelta(agg.createAccumulator(), d.delta);
       let v = 0;
       for (const s of plan.merged) {
-        acc = agg.merge(s.acc, acc);
+        acc = absorb(agg, acc, s.acc); // acc is this delta's own
         v = Math.max(v, s.v);
         if (s.v > 0 && (s.start !== plan.start || s.end !== plan.end)) this.supersededSession(m, d.key, s);
       }
