@@ -104,6 +104,10 @@ describe('HyperLogLog', () => {
       c.add('another-one-1').add('another-one-2');
       expect(h.toJSON()).toEqual(back.toJSON());
     }
+    // sparse triples naming an index twice, or a 0: read as written last, and the count of set registers stays exact
+    const triples = (...t: [number, number][]) => ({ p: 4, sparse: Buffer.concat(t.map(([i, v]) => Buffer.from([i, 0, v]))).toString('base64') });
+    expect(HyperLogLog.fromJSON(triples([1, 3], [1, 0], [2, 5])).toJSON()).toEqual(triples([2, 5]));
+    expect(HyperLogLog.fromJSON(triples([1, 0], [1, 4], [2, 5], [2, 6])).toJSON()).toEqual(triples([1, 4], [2, 6]));
     expect(() => HyperLogLog.fromJSON({ p: 16, registers: 'AAAA' })).toThrow(RangeError);
     expect(() => HyperLogLog.fromJSON({ p: 16, sparse: 'AAA=' })).toThrow(RangeError);
     expect(() => HyperLogLog.fromJSON({ p: 4, sparse: Buffer.from([200, 0, 1]).toString('base64') })).toThrow(RangeError);

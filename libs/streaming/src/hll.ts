@@ -180,8 +180,11 @@ export class HyperLogLog {
       for (let at = 0; at < bytes.length; at += 3) {
         const i = bytes.readUInt16LE(at);
         if (i >= regs.length) throw new RangeError(`HyperLogLog register ${i} out of range`);
-        if (regs[i] === 0 && bytes[at + 2] !== 0) h.set++;
-        regs[i] = bytes[at + 2];
+        // Exact whatever the triples say (an index twice, a 0): the count is what toJSON sizes its output by.
+        const v = bytes[at + 2];
+        if (regs[i] === 0 && v !== 0) h.set++;
+        else if (regs[i] !== 0 && v === 0) h.set--;
+        regs[i] = v;
       }
       h.members = null;
       h.registers = regs;
