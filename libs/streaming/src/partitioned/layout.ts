@@ -22,22 +22,25 @@ function firstStartAtOrAfter(a: AlignedWindows, t: number): number {
   return s === t ? s : s + a.hop;
 }
 
+/**
+ * The start of the first window a cell with `from` counts in. Windows are made of whole panes, so the earliest
+ * window holding the pane is the earliest holding its start (AlignedWindows.firstEnd).
+ */
+function firstStartOfCell(a: AlignedWindows, pane: number, from: number | null): number {
+  const s = a.firstEnd(pane) - a.size;
+  return from !== null && from > s ? firstStartAtOrAfter(a, from) : s;
+}
+
 /** The windows holding pane [pane, pane + paneSize) that a cell with `from` counts in, earliest first. */
 export function windowsOfCell(a: AlignedWindows, pane: number, from: number | null): { start: number; end: number }[] {
-  const paneEnd = pane + paneSize(a);
-  let s = firstStartAtOrAfter(a, paneEnd - a.size);
-  if (from !== null && from > s) s = firstStartAtOrAfter(a, from);
   const out: { start: number; end: number }[] = [];
-  for (; s <= pane; s += a.hop) out.push({ start: s, end: s + a.size });
+  for (let s = firstStartOfCell(a, pane, from); s <= pane; s += a.hop) out.push({ start: s, end: s + a.size });
   return out;
 }
 
 /** The end of the first window a cell counts in (a change to it after the watermark passed that end re-fires). */
 export function firstEndOfCell(a: AlignedWindows, pane: number, from: number | null): number {
-  const paneEnd = pane + paneSize(a);
-  let s = firstStartAtOrAfter(a, paneEnd - a.size);
-  if (from !== null && from > s) s = firstStartAtOrAfter(a, from);
-  return s + a.size;
+  return firstStartOfCell(a, pane, from) + a.size;
 }
 
 /** The panes of window [start, start + size). */
