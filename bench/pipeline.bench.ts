@@ -21,7 +21,9 @@
  *                    1,000 over 4 connections, until every window is final and every consumer drained: CPU µs
  *                    per event of every process (from /proc, inside the timed window), NATS messages per event
  *                    (nats-server /varz in + out), Redis commands per event (INFO commandstats); the median of
- *                    `--runs` runs (default 3), beside the per-event path measured before frames.
+ *                    `--runs` runs (default 3), beside the per-event path measured before frames. Each run first
+ *                    sends `--warmup` events of another day (default 60,000) and waits for them to drain,
+ *                    untimed: steady work is measured, not the JIT compiling the services (`--warmup 0`: from cold).
  *   (g) live:        the full pipeline (all five services, default metrics) under steady shop traffic whose
  *                    event time is the wall clock, `--rate` events/s for `--seconds`: CPU µs per event of every
  *                    process, Redis commands (by command) and bytes sent to Redis per event, NATS messages per
@@ -99,6 +101,7 @@ const CLI = benchCli({
     seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g), (s) seconds of live traffic' },
     'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
     runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
+    warmup: { type: 'string', default: '60000', value: 'N', help: '(e) shop events (another day) each run sends and drains before its timed window; 0: none, services measured from cold' },
     open: { type: 'string', default: '1000000', value: 'N', help: '(f) open (pane, key) cells the operator holds' },
   },
   env: [BENCH_NODE_ARGS],
@@ -715,18 +718,51 @@ function printLive(r: LiveRun, seconds: number, requestMs: number): void {
   console.log(`      events per frame: ${r.eventsPerFrame.raw.toFixed(1)} on events.raw, ${r.eventsPerFrame.clean.toFixed(1)} on events.clean`);
 }
 
-/** (e) One run of the full pipeline from outside, on servers of its own. */
-async function fullPipeline(count: number, runId: string): Promise<FullRun> {
+/** NDJSON request bodies of `events` (1,000 a request), then one request whose events move every partition's watermark two hours past the last. */
+function fullBodies(events: Record<string, unknown>[], runId: string): { bodies: string[]; lastWindowEnd: number } {
+  const lastTs = events.reduce((m, e) => Math.max(m, e.ts as number), -Infinity);
+  const bodies: string[] = [];
+  for (let i = 0; i < events.length; i += 1000) bodies.push(events.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n'));
+  // One more request moves every partition's watermark past every window the data filled.
+  const end = lastTs + 2 * 3_600_000;
+  bodies.push(Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n'));
+  return { bodies, lastWindowEnd: Math.floor(lastTs / 60_000) * 60_000 + 60_000 };
+}
+
+/** Posts the bodies (the last, the flush, after the others) and waits until every consumer drained and the last windows are final. */
+async function postAndSettle(nc: NatsConnection, ports: { ingestion: number; aggregation: number }, run: { bodies: string[]; lastWindowEnd: number }): Promise<void> {
+  await postAll(ports.ingestion, run.bodies.slice(0, -1), 4);
+  await postAll(ports.ingestion, run.bodies.slice(-1), 1);
+  const agg = `http://127.0.0.1:${ports.aggregation}`;
+  for (;;) {
+    const drained =
+      (await consumersDrained(nc, streams.raw.name, durables.dedup)) &&
+      (await consumersDrained(nc, streams.clean.name, durables.aggregation)) &&
+      (await consumersDrained(nc, streams.clean.name, durables.recommendation));
+    if (drained) {
+      const final = async (metric: string) => {
+        const rows = (await (await fetch(`${agg}/v1/metrics/${metric}?from=${run.lastWindowEnd - 60_000}&to=${run.lastWindowEnd}`)).json()) as { final: boolean }[];
+        return rows.length > 0 && rows.every((x) => x.final);
+      };
+      const alerting = await (await jetstream(nc).jetstreamManager()).consumers.info(streams.results.name, durables.alerting).catch(() => null);
+      if ((await final('events')) && (await final('gmv')) && alerting && alerting.num_pending + alerting.num_ack_pending === 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * (e) One run of the full pipeline from outside, on servers of its own. With `warmup` > 0, that many other
+ * shop events (another simulated shop day, days earlier, with its own flush) go through first, untimed: the
+ * services' code is compiled and their state holds a shop's products and users, as in a service that has
+ * been running; the timed window then measures steady work, not the JIT's start.
+ */
+async function fullPipeline(count: number, runId: string, warmup: number): Promise<FullRun> {
   // Windows fire on the data alone (no idle advance, no wall-clock absence alerts): the same results every run.
   const { servers, redis, nc, ports, pids, stop } = await startFullStack({ WATERMARK_IDLE_ADVANCE: 'off', ALERTING_ABSENCE_WALLCLOCK: 'off', FIRE_INTERVAL_MS: '50' });
   try {
-    const events = shopEvents(count, runId, Date.UTC(2026, 2, 1));
-    const lastTs = events.reduce((m, e) => Math.max(m, e.ts as number), -Infinity);
-    const bodies: string[] = [];
-    for (let i = 0; i < count; i += 1000) bodies.push(events.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n'));
-    // One more request moves every partition's watermark past every window the data filled.
-    const end = lastTs + 2 * 3_600_000;
-    bodies.push(Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n'));
+    if (warmup > 0) await postAndSettle(nc, ports, fullBodies(shopEvents(warmup, `${runId}-warm`, Date.UTC(2026, 1, 20), 7), `${runId}-warm`));
+    const run = fullBodies(shopEvents(count, runId, Date.UTC(2026, 2, 1)), runId);
     const memory0 = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
     const cpu0 = cpuOfAll(pids);
     const [cmd0, msg0, in0] = [await redisCommands(redis), await natsMessages(servers.natsMonitorUrl), await redisInputBytes(redis)];
@@ -737,26 +773,7 @@ async function fullPipeline(count: number, runId: string): Promise<FullRun> {
     const bytesOf = async () => Object.fromEntries(await Promise.all([streams.raw, streams.clean, streams.results].map(async (x) => [x.name, (await jsm.streams.info(x.name)).state.bytes] as const)));
     const bytes0 = await bytesOf();
     const t0 = performance.now();
-    const posting = postAll(ports.ingestion, bodies.slice(0, -1), 4);
-    await posting;
-    await postAll(ports.ingestion, bodies.slice(-1), 1);
-    const lastWindowEnd = Math.floor(lastTs / 60_000) * 60_000 + 60_000;
-    const agg = `http://127.0.0.1:${ports.aggregation}`;
-    for (;;) {
-      const drained =
-        (await consumersDrained(nc, streams.raw.name, durables.dedup)) &&
-        (await consumersDrained(nc, streams.clean.name, durables.aggregation)) &&
-        (await consumersDrained(nc, streams.clean.name, durables.recommendation));
-      if (drained) {
-        const final = async (metric: string) => {
-          const rows = (await (await fetch(`${agg}/v1/metrics/${metric}?from=${lastWindowEnd - 60_000}&to=${lastWindowEnd}`)).json()) as { final: boolean }[];
-          return rows.length > 0 && rows.every((x) => x.final);
-        };
-        const alerting = await (await jetstream(nc).jetstreamManager()).consumers.info(streams.results.name, durables.alerting).catch(() => null);
-        if ((await final('events')) && (await final('gmv')) && alerting && alerting.num_pending + alerting.num_ack_pending === 0) break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await postAndSettle(nc, ports, run);
     const ms = performance.now() - t0;
     const cpu = cpuSince(pids, cpu0, count);
     const cmds = (await redisCommands(redis)) - cmd0;
@@ -784,12 +801,13 @@ const BEFORE_FRAMES = {
   redisPerEvent: 33.5,
 };
 
-function printFull(runs: FullRun[], count: number): void {
+function printFull(runs: FullRun[], count: number, warmup: number): void {
   const m = (f: (r: FullRun) => number) => median(runs.map(f));
   const names = ['redis-server', 'aggregation', 'nats-server', 'dedup', 'recommendation', 'ingestion', 'alerting'];
   const sum = m((r) => Object.values(r.cpu).reduce((a, b) => a + b, 0));
   const before = Object.values(BEFORE_FRAMES.cpu).reduce((a, b) => a + b, 0);
-  console.log(`  (e) full pipeline from outside, all five services, ${fmt(count)} shop events, median of ${runs.length} run(s):`);
+  const warm = warmup > 0 ? `after ${fmt(warmup)} of warm-up` : 'from cold (no warm-up)';
+  console.log(`  (e) full pipeline from outside, all five services, ${fmt(count)} shop events ${warm}, median of ${runs.length} run(s):`);
   console.log(`      ${'figure'.padEnd(42)}${'frames'.padStart(10)}${'before frames'.padStart(16)}   goal`);
   const row = (label: string, now: string, was: string, goal = '') => console.log(`      ${label.padEnd(42)}${now.padStart(10)}${was.padStart(16)}   ${goal}`);
   row('end to end, events/s', fmt(Math.round(m((r) => r.rate))), fmt(BEFORE_FRAMES.rate), '≥ 30,000');
@@ -904,8 +922,10 @@ export async function main(args: string[]): Promise<number> {
   if (parts.has('e')) {
     const full = Number(values['full-events']);
     const runs: FullRun[] = [];
-    for (let r = 0; r < Number(values.runs); r++) runs.push(await fullPipeline(full, `${runId}-full${r}`));
-    printFull(runs, full);
+    const warmup = Number(values.warmup);
+    if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup takes a whole number of events, not "${values.warmup}"`);
+    for (let r = 0; r < Number(values.runs); r++) runs.push(await fullPipeline(full, `${runId}-full${r}`, warmup));
+    printFull(runs, full, warmup);
   }
   return 0;
 }

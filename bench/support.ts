@@ -97,13 +97,13 @@ export function fmt(n: number): string {
 }
 
 /**
- * `count` events of simulated shop traffic (seeded: the same every run): Zipf-popular products, sessions
+ * `count` events of simulated shop traffic (seeded: the same every run for a seed): Zipf-popular products, sessions
  * through the funnel, orders and payments, in event-time order from `base`.
  */
-export function shopEvents(count: number, runId: string, base: number): Record<string, unknown>[] {
+export function shopEvents(count: number, runId: string, base: number, seed = 42): Record<string, unknown>[] {
   // Imported here so the ingest benchmark does not load the simulator.
   const { ShopSimulator } = require('@tidemark/simulator') as typeof import('@tidemark/simulator');
-  const sim = new ShopSimulator({ seed: 42, sessionsPerSecond: 400, products: 2000, users: 50_000 });
+  const sim = new ShopSimulator({ seed, sessionsPerSecond: 400, products: 2000, users: 50_000 });
   const out: Record<string, unknown>[] = [];
   for (let t = base; out.length < count; t += 100) {
     for (const e of sim.tick(t)) {
