@@ -96,7 +96,7 @@ it.each([
 /** Every benchmark's options (what its parser accepts), and whether it honours BENCH_NODE_ARGS (starts services). */
 const BENCH_OPTIONS: Record<string, { options: string[]; nodeArgs: boolean }> = {
   ingest: { options: ['--events', '--batch', '--concurrency'], nodeArgs: true },
-  pipeline: { options: ['--events', '--parts', '--rate', '--request-ms', '--seconds', '--full-events', '--runs', '--open'], nodeArgs: true },
+  pipeline: { options: ['--events', '--parts', '--rate', '--request-ms', '--seconds', '--full-events', '--runs', '--warmup', '--open'], nodeArgs: true },
   core: { options: ['--events', '--batch', '--seed', '--repeats'], nodeArgs: false },
   'recs-core': { options: ['--events', '--batch', '--seed', '--repeats'], nodeArgs: false },
   recs: { options: ['--samples', '--load', '--lookups', '--concurrency'], nodeArgs: true },
