@@ -95,7 +95,9 @@ async function quiescent(): Promise<void> {
 
 describe('recommendation service', () => {
   it("a visit's views show up in another user's similar and personal answers", async () => {
-    await send([view('alice', 'va', 'P1', T), view('alice', 'va', 'P2', T), view('alice', 'va', 'P3', T)]);
+    // the page views teach nothing: the service skips them undecoded (and counts them)
+    const page = (i: number) => ({ id: `e2e-${n++}`, type: 'page_view', ts: T, userId: 'alice', sessionId: 'va', url: `/page/${i}` });
+    await send([page(1), view('alice', 'va', 'P1', T), view('alice', 'va', 'P2', T), page(2), view('alice', 'va', 'P3', T)]);
     await eventually(async () => {
       const similar = await get('/v1/recommendations/products/P1/similar?k=5');
       expect(similar.strategy).toBe('similar');
@@ -115,6 +117,8 @@ describe('recommendation service', () => {
         ['P3', 'viewed together with P1'],
       ]);
     });
+    const metrics = await (await fetch(`${recsUrl}/metrics`)).text();
+    expect(Number(/tidemark_recs_events_total\{[^}]*outcome="skipped"[^}]*\} (\d+)/.exec(metrics)?.[1])).toBe(2);
   });
 
   it('never recommends what the user bought', async () => {

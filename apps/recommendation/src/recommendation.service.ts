@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { CONFIG, TidemarkConfig } from '@tidemark/config';
-import { BatchContext, BatchOutcome, ConsumedMessage } from '@tidemark/jetstream';
+import { BatchContext, BatchOutcome, ConsumedMessage, mentioning } from '@tidemark/jetstream';
 import { MetricsRegistry } from '@tidemark/observability';
-import { CheckpointedPartitions, FRAME_DECODER, PartitionOwner, pipelineLatency } from '@tidemark/runtime';
-import type { RecStore } from '@tidemark/recommend';
+import { CheckpointedPartitions, PartitionOwner, frameDecoder, pipelineLatency } from '@tidemark/runtime';
+import { INTERACTION_TYPES, type RecStore } from '@tidemark/recommend';
 import { REC_STORE } from './recommendation.constants';
 import { RecsPartitionState } from './recs-partition.state';
 
@@ -22,7 +22,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
 
   constructor(@Inject(REC_STORE) store: RecStore, @Inject(CONFIG) config: TidemarkConfig, registry: MetricsRegistry) {
     this.latency = pipelineLatency(registry);
-    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied in memory, replayed: at or before what was applied)', ['outcome']);
+    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied in memory; replayed: at or before what was applied; skipped: of no interaction type, not decoded)', ['outcome']);
     const checkpointSeconds = registry.histogram('tidemark_checkpoint_duration_seconds', 'One checkpoint of a partition: the fenced write of what changed, by outcome', ['outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
     const killAfter = config.fault.recsKillAfterCheckpoint;
     this.partitions = new CheckpointedPartitions(
@@ -34,7 +34,8 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
           },
         }),
       {
-        decoder: FRAME_DECODER,
+        // Only product views, adds to cart and orders teach the recommender: the other events are not decoded.
+        decoder: frameDecoder(mentioning(INTERACTION_TYPES)),
         intervalMs: config.recs.checkpointIntervalMs,
         maxEvents: config.checkpointMaxEvents,
         logger: this.logger,
@@ -42,6 +43,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
         onBatch: (b) => {
           if (b.applied > 0) this.counts.inc({ outcome: 'applied' }, b.applied);
           if (b.replayed > 0) this.counts.inc({ outcome: 'replayed' }, b.replayed);
+          if (b.skipped > 0) this.counts.inc({ outcome: 'skipped' }, b.skipped);
         },
         leased: config.partitionAssignment === 'group',
       },

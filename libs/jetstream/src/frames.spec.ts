@@ -1,5 +1,6 @@
 import { encodeFrame } from '@tidemark/contracts';
-import { decodeFrames } from './frames';
+import fc from 'fast-check';
+import { decodeFrames, mentioning } from './frames';
 
 const entry = (id: string, body: string) => ({ id: Buffer.from(id), body: Buffer.from(body) });
 
@@ -22,5 +23,55 @@ describe('decodeFrames', () => {
       { seq: 6, reason: expect.stringMatching(/^unreadable frame/) },
     ]);
     expect(r.count).toBe(6);
+  });
+});
+
+describe('decodeFrames with keep', () => {
+  it('skips undecoded what keep refuses (counted, neither given nor dead-lettered); the rest keep their indexes', () => {
+    const keep = mentioning(['product_view']);
+    const r = decodeFrames(
+      [
+        { seq: 7, data: encodeFrame([entry('a', '{"type":"page_view"}'), entry('b', '{"type":"product_view"}'), entry('c', '{broken page_view'), entry('d', '{broken product_view')]) },
+      ],
+      keep,
+    );
+    expect(r.events).toEqual([{ seq: 7, index: 1, event: { type: 'product_view' } }]);
+    expect(r.deadLetters).toEqual([{ seq: 7, index: 3, data: Buffer.from('{broken product_view'), reason: expect.stringMatching(/^not JSON/) }]);
+    expect([r.count, r.skipped]).toEqual([4, 2]);
+  });
+});
+
+describe('mentioning', () => {
+  const WORDS = ['product_view', 'add_to_cart', 'order_placed'];
+  const keep = mentioning(WORDS);
+
+  /** The word as a JSON string, some of its characters (by `mask`) written as \\u escapes, as any JSON writer may. */
+  const spelled = (word: string, mask: number) => `"${[...word].map((ch, k) => ((mask >> k) & 1 ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}` : ch)).join('')}"`;
+
+  it('keeps every event whose type is one of the words, however it is written', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...WORDS), fc.dictionary(fc.string(), fc.jsonValue()), fc.integer({ min: 0, max: 2 ** 12 - 1 }), (type, fields, mask) => {
+        const rest = JSON.stringify(Object.fromEntries(Object.entries(fields).filter(([k]) => k !== 'type')));
+        const body = Buffer.from(`{"type":${spelled(type, mask)}${rest === '{}' ? '}' : `,${rest.slice(1)}`}`);
+        expect((JSON.parse(body.toString()) as { type: string }).type).toBe(type); // the event's type is the word
+        expect(keep(body)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses exactly the bodies without a backslash that hold none of the words', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (ev) => {
+        const body = Buffer.from(JSON.stringify(ev));
+        const text = body.toString();
+        expect(keep(body)).toBe(text.includes('\\') || WORDS.some((w) => text.includes(w)));
+      }),
+      { numRuns: 500 },
+    );
+    expect(keep(Buffer.from('{"type":"page_view","url":"/p/1"}'))).toBe(false);
+    expect(keep(Buffer.from('{"type":"page_view","url":"/add_to_cart"}'))).toBe(true); // named elsewhere: decoded, then ignored
+    expect(keep(Buffer.from('{"type":"\\u0070roduct_view"}'))).toBe(true);
+    expect(keep(Buffer.from('{"type":"ordér_placed"}'))).toBe(false);
   });
 });

@@ -3,7 +3,8 @@
  * that is not a frame is dead-lettered whole; an event that is not JSON, or holds a string that is not
  * well-formed Unicode (a lone surrogate, which ingestion refuses but another publisher could store, and
  * which no state store can key), is dead-lettered alone, with its frame's sequence and its index, and the
- * rest of its frame goes on. Pure.
+ * rest of its frame goes on. A consumer that reads only some events may pass `keep`, a test of an event's
+ * bytes: an event it refuses is skipped undecoded (counted, neither given nor dead-lettered). Pure.
  */
 import { frameBodies, illFormedStrings } from '@tidemark/contracts';
 import type { ConsumedMessage } from './message';
@@ -22,12 +23,31 @@ export interface DecodedBatch {
   deadLetters: DeadLetterRequest[];
   /** Events the batch's frames hold, broken ones included. */
   count: number;
+  /** Events `keep` refused, not decoded. */
+  skipped: number;
 }
 
-export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[]): DecodedBatch {
+/**
+ * A `keep` for decodeFrames: false only for an event whose bytes name none of `words` (e.g. the event types a
+ * consumer reads), which therefore cannot hold any of them as a string — as its `type` or anywhere else. JSON
+ * can spell a character only as itself or as an escape, and an escape needs a backslash: a body with one is
+ * always kept (decoded and looked at). UTF-8 writes an ASCII word as its own bytes. So what it refuses could
+ * only ever have been decoded to be ignored: it saves JSON.parse (most of a consumer's decoding) for them.
+ */
+export function mentioning(words: readonly string[]): (body: Buffer) => boolean {
+  const needles = words.map((w) => Buffer.from(w, 'utf8'));
+  return (body) => {
+    if (body.indexOf(0x5c) >= 0) return true;
+    for (const n of needles) if (body.indexOf(n) >= 0) return true;
+    return false;
+  };
+}
+
+export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[], keep?: (body: Buffer) => boolean): DecodedBatch {
   const events: FramedEvent[] = [];
   const deadLetters: DeadLetterRequest[] = [];
   let count = 0;
+  let skipped = 0;
   for (const m of batch) {
     let bodies: Buffer[];
     try {
@@ -38,6 +58,10 @@ export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data
     }
     count += bodies.length;
     for (let index = 0; index < bodies.length; index++) {
+      if (keep !== undefined && !keep(bodies[index])) {
+        skipped++;
+        continue;
+      }
       const text = bodies[index].toString('utf8');
       let event: unknown;
       try {
@@ -55,5 +79,5 @@ export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data
       events.push({ seq: m.seq, index, event });
     }
   }
-  return { events, deadLetters, count };
+  return { events, deadLetters, count, skipped };
 }

@@ -13,6 +13,9 @@ export interface Interaction {
   ts: number;
 }
 
+/** The event types that carry interactions: every other type gives none (interactionsOf). */
+export const INTERACTION_TYPES = ['product_view', 'add_to_cart', 'order_placed'] as const;
+
 /** The interactions an event carries (none for events that say nothing about products). Pure, total. */
 export function interactionsOf(event: unknown): Interaction[] {
   if (typeof event !== 'object' || event === null) return [];

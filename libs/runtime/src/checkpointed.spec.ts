@@ -1,6 +1,6 @@
 import { encodeFrame } from '@tidemark/contracts';
 import type { ConsumedMessage, FramedEvent } from '@tidemark/jetstream';
-import { CheckpointConflict, CheckpointedPartitions, CheckpointFailed, FRAME_DECODER, type CheckpointResult, type PartitionState } from './checkpointed';
+import { CheckpointConflict, CheckpointedPartitions, CheckpointFailed, FRAME_DECODER, frameDecoder, type CheckpointResult, type PartitionState } from './checkpointed';
 
 /** A durable store (survives "crashes") and a state that sums event values in memory. */
 class Store {
@@ -339,6 +339,18 @@ describe('CheckpointedPartitions', () => {
       { applied: 1, replayed: 3, deadLettered: 1 },
     ]);
     expect((cp.state(0) as SumState).total).toBe(16);
+  });
+
+  it('a decoder that keeps some events skips the others undecoded: not applied, counted as skipped, acked with the rest', async () => {
+    const store = new Store();
+    const batches: { applied: number; skipped: number; deadLettered: number }[] = [];
+    // keeps the bodies that hold a 2 (the values 2 and 12): the others are never decoded
+    const keep = (body: Buffer) => body.includes('2');
+    const cp = new CheckpointedPartitions(() => new SumState(store), { ...opts, intervalMs: 0, decoder: frameDecoder(keep), onBatch: ({ applied, skipped, deadLettered }) => void batches.push({ applied, skipped, deadLettered }) });
+    const broken = { seq: 2, data: encodeFrame([{ id: Buffer.from('x'), body: Buffer.from('{not json') }]) } as unknown as ConsumedMessage;
+    expect(await cp.handle([msg(1, [1, 2, 3, 12]), broken], ctx(), 0, 0)).toEqual({ kind: 'ack' });
+    expect(batches).toEqual([{ applied: 2, skipped: 3, deadLettered: 0 }]); // the broken event is skipped, not dead-lettered
+    expect(store).toMatchObject({ seq: 2, total: 14 });
   });
 
   it('with intervalMs 0 every batch is checkpointed and acked at once', async () => {

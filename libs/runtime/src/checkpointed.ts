@@ -67,13 +67,22 @@ export class CheckpointFailed extends Error {
 
 /** How a service reads its messages: into items that carry their message's stream sequence. */
 export interface BatchDecoder<E extends { seq: number }> {
-  decode(batch: readonly ConsumedMessage[]): { events: E[]; deadLetters: DeadLetterRequest[] };
+  /** The items, what is dead-lettered, and how many items were skipped undecoded (not for this state). */
+  decode(batch: readonly ConsumedMessage[]): { events: E[]; deadLetters: DeadLetterRequest[]; skipped?: number };
   /** Items a message holds (counted as replayed when the message is skipped). */
   count(message: ConsumedMessage): number;
 }
 
-/** Event frames (libs/contracts frame.ts), one item per event: aggregation and recommendation. */
-export const FRAME_DECODER: BatchDecoder<FramedEvent> = { decode: decodeFrames, count: (m) => frameCount(m.data) };
+/**
+ * Event frames (libs/contracts frame.ts), one item per event; with `keep` (libs/jetstream `mentioning`), only
+ * the events whose bytes it keeps are decoded — the others are skipped (recommendation reads three types).
+ */
+export function frameDecoder(keep?: (body: Buffer) => boolean): BatchDecoder<FramedEvent> {
+  return { decode: (batch) => decodeFrames(batch, keep), count: (m) => frameCount(m.data) };
+}
+
+/** Every event of the frames: aggregation. */
+export const FRAME_DECODER: BatchDecoder<FramedEvent> = frameDecoder();
 
 /** One partition's keyed state, held in memory and checkpointed (a service's operator). */
 export interface PartitionState<E extends { seq: number } = FramedEvent> {
@@ -117,8 +126,11 @@ export interface CheckpointOptions<E extends { seq: number }> {
   leased?: boolean;
   /** A checkpoint was refused by the fencing token: the partition belongs to another member now. */
   onFenced?: (partition: number, token: number) => void;
-  /** Called after each batch: items applied, items skipped as already applied (a redelivery), items dead-lettered. */
-  onBatch?: (info: { partition: number; applied: number; replayed: number; deadLettered: number }) => void;
+  /**
+   * Called after each batch: items applied, items skipped as already applied (a redelivery), items the decoder
+   * skipped as not for this state, items dead-lettered.
+   */
+  onBatch?: (info: { partition: number; applied: number; replayed: number; skipped: number; deadLettered: number }) => void;
 }
 
 /** What a batch brings from its consumer; `generation` is optional for consumers that never rewind on their own. */
@@ -373,9 +385,11 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
     const fresh = from === 0 ? batch : batch.slice(from);
     const deadLetters: DeadLetterRequest[] = [];
     let applied = 0;
+    let skipped = 0;
     if (fresh.length > 0) {
       const decoded = this.options.decoder.decode(fresh);
       deadLetters.push(...decoded.deadLetters);
+      skipped = decoded.skipped ?? 0;
       try {
         const more = await slot.state.apply(decoded.events, now);
         if (more) deadLetters.push(...more);
@@ -397,7 +411,7 @@ export class CheckpointedPartitions<S extends PartitionState<E>, E extends { seq
       slot.pending += decoded.events.length;
       applied = decoded.events.length;
     }
-    this.options.onBatch?.({ partition: slot.partition, applied, replayed, deadLettered: deadLetters.length });
+    this.options.onBatch?.({ partition: slot.partition, applied, replayed, skipped, deadLettered: deadLetters.length });
     if (slot.applied > slot.checkpointed && (slot.pending >= this.options.maxEvents || now - slot.lastCheckpointAt >= this.options.intervalMs)) {
       const r = await this.checkpoint(slot, now);
       if (r === 'fenced') return Outcome.retry(1000, `partition ${slot.partition}: claimed by another member`);
