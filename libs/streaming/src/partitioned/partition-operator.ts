@@ -300,32 +300,57 @@ export class PartitionOperator {
   /**
    * What changed since the last checkpoint, as one checkpoint write (plus the session results it fires).
    * Call `committed` once it is durable.
+   * The steps, in order: purge what the horizon passed, plan the cell writes, fire sessions, the session and
+   * join writes.
    */
   prepare(expectedSeq: number, seq: number): PreparedCheckpoint {
+    if (this.horizon !== null) this.purgePastHorizon(this.horizon);
+    const cells = this.planCells();
+    if (this.wm !== null) this.fireSessions(this.wm);
+    const mine = this.tracker.snapshot().partitions[this.p];
+    const publish = this.outbox;
+    const checkpoint: PartitionCheckpoint = {
+      expectedSeq,
+      seq,
+      expectedEpoch: this.epochs,
+      maxTs: mine?.maxTs ?? null,
+      lastEventAt: this.lastEventAt,
+      seenWatermark: this.seen,
+      cells,
+      dropPanes: this.droppedPanes,
+      sessions: this.sessionWrites(),
+      joins: this.joinWrites(),
+      results: this.results,
+      outbox: publish.length > 0 ? JSON.stringify(publish) : '',
+    };
+    return { checkpoint, publish: [...publish] };
+  }
+
+  /** Purges what is past the horizon: whole panes, join keys (sessions: fireSessions). */
+  private purgePastHorizon(h: number): void {
     const L = this.pre.allowedLatenessMs;
-    const cells: CellWrite[] = [];
-    const dropPanes = this.droppedPanes;
-    // Purge what is past the horizon: whole panes, sessions, join keys.
-    if (this.horizon !== null) {
-      const h = this.horizon;
-      for (const m of this.metrics.metrics) {
-        if (m.kind === 'window' && m.window.type === 'aligned') {
-          for (const [pane, map] of this.cells[m.index]) {
-            if (paneCleanupTime(m.window.assigner, pane, L) > h) continue;
-            this.cells[m.index].delete(pane);
-            for (const c of map.values()) this.changedCells.delete(c);
-            dropPanes.push({ metric: m.name, pane });
-          }
+    for (const m of this.metrics.metrics) {
+      if (m.kind === 'window' && m.window.type === 'aligned') {
+        for (const [pane, map] of this.cells[m.index]) {
+          if (paneCleanupTime(m.window.assigner, pane, L) > h) continue;
+          this.cells[m.index].delete(pane);
+          for (const c of map.values()) this.changedCells.delete(c);
+          this.droppedPanes.push({ metric: m.name, pane });
         }
-        if (m.kind === 'join') {
-          for (const [key, st] of this.joins[m.index]) {
-            if (joinCleanupTime(st, m.join, L) > h) continue;
-            this.joins[m.index].delete(key);
-            this.changedJoins.set(`${m.index}\u0000${key}`, null);
-          }
+      }
+      if (m.kind === 'join') {
+        for (const [key, st] of this.joins[m.index]) {
+          if (joinCleanupTime(st, m.join, L) > h) continue;
+          this.joins[m.index].delete(key);
+          this.changedJoins.set(`${m.index}\u0000${key}`, null);
         }
       }
     }
+  }
+
+  /** The changed cells' writes, each a part or the base again (`planned`, taken in by `committed`). */
+  private planCells(): CellWrite[] {
+    const cells: CellWrite[] = [];
     const planned: CellPlan[] = (this.planned = []);
     for (const c of this.changedCells) {
       const a = c.metric.window.type === 'aligned' ? c.metric.window.assigner : undefined;
@@ -346,42 +371,48 @@ export class PartitionOperator {
       cells.push({ metric: c.metric.name, pane: c.pane, key: c.key, from: c.from, value, firstEnd, ...(c.parts > 0 ? { dropParts: c.parts } : {}) });
       planned.push({ cell: c, part: 0, bytes: value.length });
     }
-    // Sessions: fire what the watermark passed (new, or changed since fired).
-    const publish = this.outbox;
-    const results = this.results;
-    if (this.wm !== null) {
-      // Only the keys whose wake bucket the watermark reached: fire what it passed, purge what the horizon passed.
-      const wm = this.wm;
-      const woken: string[] = [];
-      for (const [bucket, ids] of this.wake) {
-        if (bucket * WAKE_BUCKET_MS > wm) continue;
-        this.wake.delete(bucket);
-        for (const id of ids) woken.push(id);
-      }
-      for (const id of new Set(woken)) {
-        const [index, key] = splitId(id);
-        const m = this.metrics.metrics[index] as CompiledWindowMetric;
-        const list = this.sessions[index].get(key);
-        if (!list) continue;
-        for (const s of list) {
-          if (s.end > wm || !(s.v === 0 || s.d)) continue;
-          s.v++;
-          s.d = false;
-          const r: WindowResultDto = { metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: m.aggregation.result(s.acc), final: true, version: s.v };
-          publish.push(r);
-          results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: JSON.stringify(r) });
-          this.changedSessions.add(id);
-        }
-        const h = this.horizon;
-        const keep = h === null ? list : list.filter((s) => s.end + L > h || s.v === 0 || s.d);
-        if (keep.length !== list.length) {
-          if (keep.length === 0) this.sessions[index].delete(key);
-          else this.sessions[index].set(key, keep);
-          this.changedSessions.add(id);
-        }
-        if (keep.length > 0) this.scheduleSessions(m, key, keep);
-      }
+    return cells;
+  }
+
+  /**
+   * Sessions: fires what the watermark passed (new, or changed since fired) into the outbox and the stored
+   * results, and purges what the horizon passed — only the keys whose wake bucket the watermark reached.
+   */
+  private fireSessions(wm: number): void {
+    const L = this.pre.allowedLatenessMs;
+    const woken: string[] = [];
+    for (const [bucket, ids] of this.wake) {
+      if (bucket * WAKE_BUCKET_MS > wm) continue;
+      this.wake.delete(bucket);
+      for (const id of ids) woken.push(id);
     }
+    for (const id of new Set(woken)) {
+      const [index, key] = splitId(id);
+      const m = this.metrics.metrics[index] as CompiledWindowMetric;
+      const list = this.sessions[index].get(key);
+      if (!list) continue;
+      for (const s of list) {
+        if (s.end > wm || !(s.v === 0 || s.d)) continue;
+        s.v++;
+        s.d = false;
+        const r: WindowResultDto = { metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: m.aggregation.result(s.acc), final: true, version: s.v };
+        this.outbox.push(r);
+        this.results.push({ metric: m.name, key, windowStart: s.start, windowEnd: s.end, value: JSON.stringify(r) });
+        this.changedSessions.add(id);
+      }
+      const h = this.horizon;
+      const keep = h === null ? list : list.filter((s) => s.end + L > h || s.v === 0 || s.d);
+      if (keep.length !== list.length) {
+        if (keep.length === 0) this.sessions[index].delete(key);
+        else this.sessions[index].set(key, keep);
+        this.changedSessions.add(id);
+      }
+      if (keep.length > 0) this.scheduleSessions(m, key, keep);
+    }
+  }
+
+  /** The changed sessions' writes (null: the key has none left). */
+  private sessionWrites(): KeyedWrite[] {
     const sessions: KeyedWrite[] = [];
     for (const id of this.changedSessions) {
       const [index, key] = splitId(id);
@@ -389,28 +420,18 @@ export class PartitionOperator {
       const list = this.sessions[index].get(key);
       sessions.push({ metric: m.name, key, value: list ? encodeSessions(m.aggregation.kind, list) : null });
     }
+    return sessions;
+  }
+
+  /** The changed join keys' writes (null: purged), with when each is due. */
+  private joinWrites(): JoinWrite[] {
     const joins: JoinWrite[] = [];
     for (const [id, due] of this.changedJoins) {
       const [index, key] = splitId(id);
       const st = this.joins[index].get(key);
       joins.push({ metric: this.metrics.metrics[index].name, key, value: st ? encodeJoinPartial(st) : null, due: st ? due : null });
     }
-    const mine = this.tracker.snapshot().partitions[this.p];
-    const checkpoint: PartitionCheckpoint = {
-      expectedSeq,
-      seq,
-      expectedEpoch: this.epochs,
-      maxTs: mine?.maxTs ?? null,
-      lastEventAt: this.lastEventAt,
-      seenWatermark: this.seen,
-      cells,
-      dropPanes,
-      sessions,
-      joins,
-      results,
-      outbox: publish.length > 0 ? JSON.stringify(publish) : '',
-    };
-    return { checkpoint, publish: [...publish] };
+    return joins;
   }
 
   /** The first `n` outbox results are published (JetStream acknowledged them). */
