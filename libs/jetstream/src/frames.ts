@@ -4,7 +4,7 @@
  * well-formed Unicode (a lone surrogate, which ingestion refuses but another publisher could store, and
  * which no state store can key), is dead-lettered alone, with its frame's sequence and its index, and the
  * rest of its frame goes on. A consumer that reads only some events may pass `keep`, a test of an event's
- * bytes: an event it refuses is skipped undecoded (counted, neither given nor dead-lettered). Pure.
+ * text: an event it refuses is skipped unparsed (counted, neither given nor dead-lettered). Pure.
  */
 import { frameBodies, illFormedStrings } from '@tidemark/contracts';
 import type { ConsumedMessage } from './message';
@@ -28,22 +28,22 @@ export interface DecodedBatch {
 }
 
 /**
- * A `keep` for decodeFrames: false only for an event whose bytes name none of `words` (e.g. the event types a
+ * A `keep` for decodeFrames: false only for an event whose text names none of `words` (e.g. the event types a
  * consumer reads), which therefore cannot hold any of them as a string — as its `type` or anywhere else. JSON
- * can spell a character only as itself or as an escape, and an escape needs a backslash: a body with one is
- * always kept (decoded and looked at). UTF-8 writes an ASCII word as its own bytes. So what it refuses could
- * only ever have been decoded to be ignored: it saves JSON.parse (most of a consumer's decoding) for them.
+ * can spell a character only as itself or as an escape, and an escape needs a backslash: a text with one is
+ * always kept (parsed and looked at). The words are ASCII: the text holds one exactly where the bytes do. So what it
+ * refuses could only ever have been decoded to be ignored: it saves JSON.parse (most of a consumer's decoding).
  */
-export function mentioning(words: readonly string[]): (body: Buffer) => boolean {
-  const needles = words.map((w) => Buffer.from(w, 'utf8'));
-  return (body) => {
-    if (body.indexOf(0x5c) >= 0) return true;
-    for (const n of needles) if (body.indexOf(n) >= 0) return true;
+export function mentioning(words: readonly string[]): (text: string) => boolean {
+  for (const w of words) if (!/^[\x20-\x7e]+$/.test(w)) throw new Error(`mentioning takes printable ASCII words, not ${JSON.stringify(w)}`);
+  return (text) => {
+    if (text.includes('\\')) return true;
+    for (const w of words) if (text.includes(w)) return true;
     return false;
   };
 }
 
-export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[], keep?: (body: Buffer) => boolean): DecodedBatch {
+export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data'>[], keep?: (text: string) => boolean): DecodedBatch {
   const events: FramedEvent[] = [];
   const deadLetters: DeadLetterRequest[] = [];
   let count = 0;
@@ -58,11 +58,11 @@ export function decodeFrames(batch: readonly Pick<ConsumedMessage, 'seq' | 'data
     }
     count += bodies.length;
     for (let index = 0; index < bodies.length; index++) {
-      if (keep !== undefined && !keep(bodies[index])) {
+      const text = bodies[index].toString('utf8');
+      if (keep !== undefined && !keep(text)) {
         skipped++;
         continue;
       }
-      const text = bodies[index].toString('utf8');
       let event: unknown;
       try {
         event = JSON.parse(text);

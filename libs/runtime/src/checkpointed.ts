@@ -75,9 +75,9 @@ export interface BatchDecoder<E extends { seq: number }> {
 
 /**
  * Event frames (libs/contracts frame.ts), one item per event; with `keep` (libs/jetstream `mentioning`), only
- * the events whose bytes it keeps are decoded — the others are skipped (recommendation reads three types).
+ * the events whose text it keeps are parsed — the others are skipped (recommendation reads three types).
  */
-export function frameDecoder(keep?: (body: Buffer) => boolean): BatchDecoder<FramedEvent> {
+export function frameDecoder(keep?: (text: string) => boolean): BatchDecoder<FramedEvent> {
   return { decode: (batch) => decodeFrames(batch, keep), count: (m) => frameCount(m.data) };
 }
 
