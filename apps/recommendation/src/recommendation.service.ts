@@ -22,7 +22,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
 
   constructor(@Inject(REC_STORE) store: RecStore, @Inject(CONFIG) config: TidemarkConfig, registry: MetricsRegistry) {
     this.latency = pipelineLatency(registry);
-    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied in memory; replayed: at or before what was applied; skipped: of no interaction type, not decoded)', ['outcome']);
+    this.counts = registry.counter('tidemark_recs_events_total', 'Clean events by outcome (applied in memory; replayed: at or before what was applied; skipped: of no interaction type, not parsed)', ['outcome']);
     const checkpointSeconds = registry.histogram('tidemark_checkpoint_duration_seconds', 'One checkpoint of a partition: the fenced write of what changed, by outcome', ['outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
     const killAfter = config.fault.recsKillAfterCheckpoint;
     this.partitions = new CheckpointedPartitions(
@@ -34,7 +34,7 @@ export class RecommendationService implements OnApplicationBootstrap, BeforeAppl
           },
         }),
       {
-        // Only product views, adds to cart and orders teach the recommender: the other events are not decoded.
+        // Only product views, adds to cart and orders teach the recommender: the other events are not parsed.
         decoder: frameDecoder(mentioning(INTERACTION_TYPES)),
         intervalMs: config.recs.checkpointIntervalMs,
         maxEvents: config.checkpointMaxEvents,

@@ -23,7 +23,7 @@ export interface DecodedBatch {
   deadLetters: DeadLetterRequest[];
   /** Events the batch's frames hold, broken ones included. */
   count: number;
-  /** Events `keep` refused, not decoded. */
+  /** Events `keep` refused, not parsed. */
   skipped: number;
 }
 
@@ -31,8 +31,8 @@ export interface DecodedBatch {
  * A `keep` for decodeFrames: false only for an event whose text names none of `words` (e.g. the event types a
  * consumer reads), which therefore cannot hold any of them as a string — as its `type` or anywhere else. JSON
  * can spell a character only as itself or as an escape, and an escape needs a backslash: a text with one is
- * always kept (parsed and looked at). The words are ASCII: the text holds one exactly where the bytes do. So what it
- * refuses could only ever have been decoded to be ignored: it saves JSON.parse (most of a consumer's decoding).
+ * always kept (parsed and looked at). The words are ASCII, so the text holds one exactly where the bytes do.
+ * What it refuses could only ever have been parsed to be ignored: it saves JSON.parse, most of the decoding.
  */
 export function mentioning(words: readonly string[]): (text: string) => boolean {
   for (const w of words) if (!/^[\x20-\x7e]+$/.test(w)) throw new Error(`mentioning takes printable ASCII words, not ${JSON.stringify(w)}`);

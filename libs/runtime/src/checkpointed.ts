@@ -67,7 +67,7 @@ export class CheckpointFailed extends Error {
 
 /** How a service reads its messages: into items that carry their message's stream sequence. */
 export interface BatchDecoder<E extends { seq: number }> {
-  /** The items, what is dead-lettered, and how many items were skipped undecoded (not for this state). */
+  /** The items, what is dead-lettered, and how many items were skipped unread (not for this state). */
   decode(batch: readonly ConsumedMessage[]): { events: E[]; deadLetters: DeadLetterRequest[]; skipped?: number };
   /** Items a message holds (counted as replayed when the message is skipped). */
   count(message: ConsumedMessage): number;
