@@ -433,19 +433,12 @@ async function startPipeline(natsUrl: string, redisUrl: string, extra: Record<st
 async function endToEnd(natsUrl: string, redisUrl: string, count: number, runId: string): Promise<EndToEnd> {
   const { ports, children } = await startPipeline(natsUrl, redisUrl, { FIRE_INTERVAL_MS: '50' });
   const nc = await connect({ servers: natsUrl });
-  const base = Date.UTC(2026, 1, 1);
-  const events = shopEvents(count, runId, base);
-  const lastTs = events.reduce((m, e) => Math.max(m, e.ts as number), -Infinity);
-  const bodies: string[] = [];
-  for (let i = 0; i < count; i += 1000) bodies.push(events.slice(i, i + 1000).map((e) => JSON.stringify(e)).join('\n'));
-  // The last event pushes every partition's watermark past every window the others filled.
-  const end = lastTs + 2 * 3_600_000;
-  const flush = Array.from({ length: 64 }, (_, i) => JSON.stringify({ id: `${runId}-flush-${i}`, type: 'page_view', ts: end, userId: 'f', sessionId: `flush-${i}` })).join('\n');
+  // the events' requests, then the flush: every partition's watermark past every window the others filled
+  const { bodies, lastWindowEnd } = fullBodies(shopEvents(count, runId, Date.UTC(2026, 1, 1)), runId);
   const t0 = performance.now();
-  await postAll(ports.http, bodies, 8);
-  await fetch(`http://127.0.0.1:${ports.http}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: flush });
+  await postAll(ports.http, bodies.slice(0, -1), 8);
+  await postAll(ports.http, bodies.slice(-1), 1);
   // Done when every event went through both hops and the last data window has fired.
-  const lastWindowEnd = Math.floor(lastTs / 60_000) * 60_000 + 60_000;
   for (;;) {
     const drained = (await consumersDrained(nc, streams.raw.name, durables.dedup)) && (await consumersDrained(nc, streams.clean.name, durables.aggregation));
     if (drained) {
