@@ -7,7 +7,7 @@
 import type Redis from 'ioredis';
 import { connectRedis } from '@tidemark/state';
 import { DEFAULT_METRICS, MetricSet } from '@tidemark/streaming';
-import { DEFAULT_PARAMS, RecPending, planInteractions } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, checkpointOps, planInteractions } from '@tidemark/recommend';
 import { GROUP_KEYS, LeaderLease, PartitionGroup, RedisGroupStore } from '@tidemark/runtime';
 import { AGG_KEYS, AGGREGATION_GROUP, RedisAggregationStore } from '../apps/aggregation/src/redis-aggregation.store';
 import { RECOMMENDATION_GROUP, RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
@@ -174,14 +174,16 @@ describe('fencing tokens in the checkpoint scripts', () => {
     const owner = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 60_000, itemTtlMs: 60_000, partitions: 1 });
     const groups = new RedisGroupStore(client);
     const zt = (await groups.claimPartition(RECOMMENDATION_GROUP, 0, 'zombie', 100))!;
-    expect(await zombie.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1, token: zt }, RecPending.of(params, [ops('s1', 'A')]))).toEqual({ status: 'ok' });
+    expect(await zombie.restore(0)).toBe(0);
+    expect(await checkpointOps(zombie, { partition: 0, expectedSeq: 0, newSeq: 1, token: zt }, ops('s1', 'A'))).toEqual({ status: 'ok' });
     await new Promise((r) => setTimeout(r, 150));
     const ot = (await groups.claimPartition(RECOMMENDATION_GROUP, 0, 'owner', 5000))!;
     const before = await dump('recs:*');
-    expect(await zombie.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2, token: zt }, RecPending.of(params, [ops('s2', 'Z')]))).toEqual({ status: 'fenced', token: ot });
+    expect(await checkpointOps(zombie, { partition: 0, expectedSeq: 1, newSeq: 2, token: zt }, ops('s2', 'Z'))).toEqual({ status: 'fenced', token: ot });
+    expect(() => zombie.writer(0)).toThrow(/not restored/); // its memory is worthless now
     expect(await dump('recs:*')).toEqual(before);
     expect(await owner.restore(0)).toBe(1);
-    expect(await owner.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2, token: ot }, RecPending.of(params, [ops('s3', 'B')]))).toEqual({ status: 'ok' });
+    expect(await checkpointOps(owner, { partition: 0, expectedSeq: 1, newSeq: 2, token: ot }, ops('s3', 'B'))).toEqual({ status: 'ok' });
     expect(await client.hget('recs:{p0}:part', 'token')).toBe(String(ot));
     expect((await client.hkeys('recs:{p0}:nb')).sort()).toEqual(['A', 'B']);
   });

@@ -1,12 +1,12 @@
 /**
  * RedisRecStore (the service's) against InMemoryRecStore (the reference, and the evaluation's) on the same
  * inputs, on a real redis-server: the same lists, users, visits and clock after the same batches — including
- * top-N trimming, epoch rebases and stale fences, checkpoints of one and of two batches pre-summed — so the
+ * top-N trimming, epoch rebases and stale fences, checkpoints of one and of two batches — so the
  * evaluation's figures hold for the service.
  */
 import fc from 'fast-check';
 import type Redis from 'ioredis';
-import { DEFAULT_PARAMS, InMemoryRecStore, RecParams, RecPending, decodeDecayed, planInteractions } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, InMemoryRecStore, RecParams, checkpointOps, decodeDecayed, decodeUser, planInteractions, replay } from '@tidemark/recommend';
 import { PARTITION_OF_LUA, partitionOf } from '@tidemark/contracts';
 import { KEY_PART_LUA, connectRedis, encodeKeyPart } from '@tidemark/state';
 import { RECS_CHECKPOINT, RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
@@ -62,7 +62,8 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
         new Map(),
         params,
       ).ops;
-    expect(await red.checkpoint({ partition: 1, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [at(T, 's', 'u')]))).toEqual({ status: 'ok' });
+    expect(await red.restore(1)).toBe(0);
+    expect(await checkpointOps(red, { partition: 1, expectedSeq: 0, newSeq: 1 }, at(T, 's', 'u'))).toEqual({ status: 'ok' });
     const ttl = async (k: string) => client.pttl(`ttl:${k}`);
     const win = `{p${partitionOf('s', 2)}}:s:s`;
     expect(await ttl(win)).toBeGreaterThan(5_000);
@@ -76,13 +77,13 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     // 25 s of event time later another user touches A in category d: u is past RECS_USER_TTL_MS (a sweep runs on a restored partial's first checkpoint)
     await red.restore(1);
     const later = planInteractions([{ userId: 'v', sessionId: 't', productId: 'A', categoryId: 'd', level: 1, ts: T + 25_000 }], new Map(), params).ops;
-    expect(await red.checkpoint({ partition: 1, expectedSeq: 1, newSeq: 2 }, RecPending.of(params, [later]))).toEqual({ status: 'ok' });
+    expect(await checkpointOps(red, { partition: 1, expectedSeq: 1, newSeq: 2 }, later)).toEqual({ status: 'ok' });
     expect(await client.hkeys('ttl:{p1}:u')).toEqual(['v']);
     expect((await client.hkeys('ttl:{p1}:nb')).sort()).toEqual(['A', 'B']);
     // 35 s: B and category c are past RECS_ITEM_TTL_MS; A was touched at 25 s; overall trending never expires
     await red.restore(1);
     const last = planInteractions([{ userId: 'v', sessionId: 't', productId: 'A', categoryId: 'd', level: 1, ts: T + 35_000 }], new Map(), params).ops;
-    expect(await red.checkpoint({ partition: 1, expectedSeq: 2, newSeq: 3 }, RecPending.of(params, [last]))).toEqual({ status: 'ok' });
+    expect(await checkpointOps(red, { partition: 1, expectedSeq: 2, newSeq: 3 }, last)).toEqual({ status: 'ok' });
     expect(await client.hkeys('ttl:{p1}:nb')).toEqual(['A']);
     expect(await client.hkeys('ttl:{p1}:vs')).toEqual(['A']);
     expect((await client.hkeys('ttl:{p1}:tr')).sort()).toEqual(['*', 'c:d']);
@@ -95,8 +96,9 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'big:' });
     const mem = new InMemoryRecStore(params);
     const ops = Array.from({ length: 20_000 }, (_, i) => ({ op: 'bought' as const, user: 'u:1', item: `p${i}`, t: T + i }));
-    expect(await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]))).toEqual({ status: 'ok' });
-    await mem.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]));
+    expect([await red.restore(0), await mem.restore(0)]).toEqual([0, 0]);
+    expect(await checkpointOps(red, { partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'ok' });
+    expect(await checkpointOps(mem, { partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).toEqual({ status: 'ok' });
     const bought = (await red.user('u:1')).bought;
     expect(bought.size).toBe(params.userBought);
     expect(bought.has('p19999')).toBe(true);
@@ -115,33 +117,44 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
       { op: 'seen' as const, user: 'u1', item: 'A', t: T },
       { op: 'bought' as const, user: 'u2', item: 'A', t: T },
     ];
-    await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, RecPending.of(params, [ops]))).rejects.toThrow(/refused: /);
+    await expect(checkpointOps(red, { partition: 0, expectedSeq: 0, newSeq: 1 }, ops)).rejects.toThrow(/refused: /);
     expect(await client.exists('wt:{p0}:tr')).toBe(0);
     expect(await red.lastSeq(0)).toBe(0);
   });
 
-  it('a checkpoint Redis did not take (a conflict, or refused) leaves nothing of itself in the next one', async () => {
+  it('a checkpoint Redis did not take: a conflict drops it (the partition is restored from Redis), a refusal keeps it for the next', async () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'undo:' });
-    const trend = (item: string) => RecPending.of(params, [[{ op: 'trend' as const, item, w: 1, t: T }]]);
+    const trend = (item: string) => [{ op: 'trend' as const, item, w: 1, t: T }];
     const overall = async () => decodeDecayed((await client.hgetBuffer('undo:{p0}:tr', '*'))!, false).list.items.map((x) => x.item).sort();
     expect(await red.restore(0)).toBe(0);
-    expect(await red.checkpoint({ partition: 0, expectedSeq: 5, newSeq: 6 }, trend('A'))).toEqual({ status: 'conflict', lastSeq: 0 });
-    expect(await red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, trend('B'))).toEqual({ status: 'ok' });
+    expect(await checkpointOps(red, { partition: 0, expectedSeq: 5, newSeq: 6 }, trend('A'))).toEqual({ status: 'conflict', lastSeq: 0 });
+    expect(() => red.writer(0)).toThrow(/not restored/); // dropped: memory held what Redis does not
+    await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 })).rejects.toThrow(/not restored/);
+    expect(await red.restore(0)).toBe(0);
+    expect(await checkpointOps(red, { partition: 0, expectedSeq: 0, newSeq: 1 }, trend('B'))).toEqual({ status: 'ok' });
     expect(await overall()).toEqual(['B']);
-    await client.set('undo:{p0}:u', 'x'); // not a hash: the next checkpoint is refused
-    await expect(red.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2 }, RecPending.of(params, [[{ op: 'trend', item: 'C', w: 1, t: T }, { op: 'seen', user: 'u', item: 'C', t: T }]]))).rejects.toThrow(/refused: /);
+    await client.set('undo:{p0}:u', 'x'); // not a hash: the next checkpoint is refused, nothing written
+    await expect(checkpointOps(red, { partition: 0, expectedSeq: 1, newSeq: 2 }, [...trend('C'), { op: 'seen', user: 'u', item: 'C', t: T }])).rejects.toThrow(/refused: /);
+    expect(await overall()).toEqual(['B']);
     await client.del('undo:{p0}:u');
-    expect(await red.checkpoint({ partition: 0, expectedSeq: 1, newSeq: 2 }, trend('D'))).toEqual({ status: 'ok' });
-    expect(await overall()).toEqual(['B', 'D']);
+    // kept (as when Redis did not answer): the next checkpoint writes the refused one's fields too, whole
+    expect(await checkpointOps(red, { partition: 0, expectedSeq: 1, newSeq: 2 }, trend('D'))).toEqual({ status: 'ok' });
+    expect(await overall()).toEqual(['B', 'C', 'D']);
+    expect(decodeUser((await client.hgetBuffer('undo:{p0}:u', 'u'))!).recent.map((x) => x.item)).toEqual(['C']);
+    // a restore drops only what no checkpoint wrote
+    replay(trend('E'), red.writer(0));
+    expect(await red.restore(0)).toBe(2);
+    expect(await checkpointOps(red, { partition: 0, expectedSeq: 2, newSeq: 3 }, trend('F'))).toEqual({ status: 'ok' });
+    expect(await overall()).toEqual(['B', 'C', 'D', 'F']);
   });
 
   it('refuses a checkpoint holding a lone surrogate, or arguments that do not add up, writing nothing', async () => {
     const params = { ...DEFAULT_PARAMS };
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'bad:' });
     // a lone surrogate in a field name (an id); inside a value JSON escapes it (\ud800), so a value always travels
-    const lone = RecPending.of(params, [[{ op: 'seen', user: 'u1\ud800', item: 'A', t: T }]]);
-    await expect(red.checkpoint({ partition: 0, expectedSeq: 0, newSeq: 1 }, lone)).rejects.toThrow(/refused: .*lone surrogate/);
+    expect(await red.restore(0)).toBe(0);
+    await expect(checkpointOps(red, { partition: 0, expectedSeq: 0, newSeq: 1 }, [{ op: 'seen', user: 'u1\ud800', item: 'A', t: T }])).rejects.toThrow(/refused: .*lone surrogate/);
     // the script itself: a count past the arguments, a clock that is not a number, a trailing argument
     const keys = ['bad:{p0}:part', 'bad:part:0', 'bad:{p0}:nb', 'bad:{p0}:sq', 'bad:{p0}:tr', 'bad:{p0}:vs', 'bad:{p0}:u', 'bad:{p0}:token'] as const;
     const head = (clock = String(T)) => ['0', '1', 'bad:', '1000', clock, ''];
@@ -162,8 +175,10 @@ describe('RedisRecStore agrees with InMemoryRecStore', () => {
     const red = new RedisRecStore(client, { params, sessionTtlMs: 10_000, userTtlMs: 20_000, itemTtlMs: 30_000, prefix: 'old:' });
     await client.hset('old:part:3', 'lastSeq', '41');
     expect(await red.lastSeq(3)).toBe(41);
-    expect(await red.checkpoint({ partition: 3, expectedSeq: 0, newSeq: 50 }, new RecPending(params))).toEqual({ status: 'conflict', lastSeq: 41 });
-    expect(await red.checkpoint({ partition: 3, expectedSeq: 41, newSeq: 50 }, new RecPending(params))).toEqual({ status: 'ok' });
+    expect(await red.restore(3)).toBe(41);
+    expect(await red.checkpoint({ partition: 3, expectedSeq: 0, newSeq: 50 })).toEqual({ status: 'conflict', lastSeq: 41 });
+    expect(await red.restore(3)).toBe(41);
+    expect(await red.checkpoint({ partition: 3, expectedSeq: 41, newSeq: 50 })).toEqual({ status: 'ok' });
     expect(await client.exists('old:part:3')).toBe(0);
     expect(await client.hget('old:{p3}:part', 'lastSeq')).toBe('50');
     expect(await red.lastSeq(3)).toBe(50);

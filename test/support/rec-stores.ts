@@ -4,7 +4,7 @@
  * same batches, and so the same answers.
  */
 import fc from 'fast-check';
-import { InMemoryRecStore, Level, RecParams, RecPending, RecStore, Recommender, planInteractions } from '@tidemark/recommend';
+import { InMemoryRecStore, Level, RecParams, RecStore, Recommender, planInteractions, replay } from '@tidemark/recommend';
 import type { RedisClient, WaitPolicy } from '@tidemark/state';
 import { RedisRecStore } from '../../apps/recommendation/src/redis-rec.store';
 
@@ -71,31 +71,36 @@ export async function compare(mem: RecStore, red: RecStore, params: RecParams, e
 let run = 0;
 /**
  * The same batches through both stores, then compare: checkpoints of partition 0 every other batch (so some
- * hold two batches' ops pre-summed) and after the last; a repeated checkpoint is refused by both. The Redis
- * store reads 4 partitions (the other three empty: reads still fan out over every partition's hashes).
+ * hold two batches' ops) and after the last; a repeated checkpoint is refused by both, and both restore the
+ * partition from what they stored (the Redis store reads its partials back). The Redis store reads 4
+ * partitions (the other three empty: reads still fan out over every partition's hashes).
  */
 export async function check(client: RedisClient, batches: { userId: string; sessionId: string; productId: string; categoryId: string; level: Level; dt: number }[][], params: RecParams, exact: boolean, options: { wait?: WaitPolicy; sessions?: readonly string[] } = {}) {
   const sessions = options.sessions ?? SESSIONS;
   const mem = new InMemoryRecStore(params);
   const red = new RedisRecStore(client, { params, sessionTtlMs: 60_000, userTtlMs: 1e12, itemTtlMs: 1e12, prefix: `t${run++}:`, partitions: 4, ...(options.wait ? { wait: options.wait } : {}) }); // the reference has no expiry
   let seq = 0;
+  expect([await red.restore(0), await mem.restore(0)]).toEqual([0, 0]);
   let next = 0;
-  const pending = new RecPending(params);
   for (const [i, batch] of batches.entries()) {
     const inter = batch.map(({ dt, ...x }) => ({ ...x, ts: T + dt }));
     const ids = [...new Set(inter.map((x) => x.sessionId))];
     const [sm, sr] = [await mem.sessions(ids), await red.sessions(ids)];
     expect(sr).toEqual(sm);
-    for (const id of ids) if (pending.windows.has(id)) sm.set(id, pending.windows.get(id)!); // what the partition holds in memory
-    pending.add(planInteractions(inter, sm, params).ops);
+    const [wm, wr] = [mem.writer(0), red.writer(0)];
+    expect(new Map(wr.windows)).toEqual(new Map(wm.windows));
+    for (const id of ids) if (wr.windows.has(id)) sm.set(id, wr.windows.get(id)!); // what the partition holds in memory
+    const ops = planInteractions(inter, sm, params).ops;
+    replay(ops, wm);
+    replay(ops, wr);
     next += batch.length + 1;
     if (i % 2 === 0 && i < batches.length - 1) continue;
     const fence = { partition: 0, expectedSeq: seq, newSeq: next };
-    expect(await red.checkpoint(fence, pending)).toEqual(await mem.checkpoint(fence, pending));
-    // the same checkpoint again: refused by both, nothing written
-    expect(await red.checkpoint(fence, pending)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
-    expect(await mem.checkpoint(fence, pending)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
-    pending.clear();
+    expect(await red.checkpoint(fence)).toEqual(await mem.checkpoint(fence));
+    // the same checkpoint again: refused by both, nothing written; both restore what they stored
+    expect(await red.checkpoint(fence)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    expect(await mem.checkpoint(fence)).toEqual({ status: 'conflict', lastSeq: fence.newSeq });
+    expect([await red.restore(0), await mem.restore(0)]).toEqual([fence.newSeq, fence.newSeq]);
     seq = fence.newSeq;
   }
   await compare(mem, red, params, exact, sessions);

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { InMemoryRecStore, RecParams, RecPending, RecStore, Recommender, SIGNAL_NAMES, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
+import { InMemoryRecStore, RecParams, RecStore, Recommender, SIGNAL_NAMES, checkpointOps, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
 import { SAMPLES, displayPath, mapOnlineRetail, mapRees46 } from '@tidemark/simulator';
 import { connectRedis } from '@tidemark/state';
 import { RedisRecStore } from '../../recommendation/src/redis-rec.store';
@@ -120,7 +120,7 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
   const s = { hits: 0, rr: 0 };
   const b = { hits: 0, rr: 0 };
   let scored = 0;
-  let seq = 0;
+  let seq = await store.restore(0); // taken on before the first event (0: a fresh store)
   for (const e of events) {
     if (e.type === 'order_placed' && e.ts - start >= warmupMs) {
       const mine = bought.get(e.userId) ?? new Set<string>();
@@ -138,7 +138,7 @@ export async function evaluate(events: readonly TidemarkEvent[], store: RecStore
       }
     }
     const plan = planEvents([e], await store.sessions(sessionsOf([e])), params);
-    const applied = await store.checkpoint({ partition: 0, expectedSeq: seq, newSeq: seq + 1 }, RecPending.of(params, [plan.ops]));
+    const applied = await checkpointOps(store, { partition: 0, expectedSeq: seq, newSeq: seq + 1 }, plan.ops);
     if (applied.status !== 'ok') throw new Error(`the store refused event ${seq + 1}: ${JSON.stringify(applied)}`);
     seq++;
     pop.add(e);

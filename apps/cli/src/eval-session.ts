@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { TidemarkEvent } from '@tidemark/contracts';
-import { RecParams, RecPending, RecStore, Recommender, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
+import { RecParams, RecStore, Recommender, checkpointOps, interactionsOf, planEvents, sessionsOf } from '@tidemark/recommend';
 
 export const ROW_NAMES = ['service', 'popularity', 'category-popularity', 'cooccurrence'] as const;
 export type RowName = (typeof ROW_NAMES)[number];
@@ -215,8 +215,9 @@ class Replay {
 
   async apply(e: TidemarkEvent): Promise<void> {
     for (const s of this.services) {
+      if (s.seq === 0) await s.store.restore(0); // taken on before its first event
       const plan = planEvents([e], await s.store.sessions(sessionsOf([e])), s.params);
-      const r = await s.store.checkpoint({ partition: 0, expectedSeq: s.seq, newSeq: s.seq + 1 }, RecPending.of(s.params, [plan.ops]));
+      const r = await checkpointOps(s.store, { partition: 0, expectedSeq: s.seq, newSeq: s.seq + 1 }, plan.ops);
       if (r.status !== 'ok') throw new Error(`the store refused event ${s.seq + 1}: ${JSON.stringify(r)}`);
       s.seq++;
     }

@@ -1,19 +1,20 @@
 /**
  * One clean partition's recommendation state, driven by CheckpointedPartitions (libs/runtime checkpointed.ts;
  * docs/recommendations.md "Checkpoints"):
- *   restore     the partition's last checkpointed sequence; memory (pending changes, cached windows) dropped
+ *   restore     the partition's partials read from its last checkpoint; memory (changes not checkpointed,
+ *               cached windows) dropped
  *   apply       the batch's interactions planned against the visits' windows (memory, else the checkpoint in
- *               Redis, read once per batch for the visits memory does not hold), straight into the pending
- *               buffer (planInto; RecPending: pre-summed, bounded) — no write
- *   checkpoint  the whole buffer and the new sequence in one fenced Lua call (RecStore.checkpoint), then the
- *               buffer is cleared and the windows it wrote stay cached
+ *               Redis, read once per batch for the visits memory does not hold), straight into the partials
+ *               (planInto into the store's RecWriter) — no write
+ *   checkpoint  the fields changed since the last one, the visits' windows and the new sequence in one fenced
+ *               Lua call (RecStore.checkpoint); the windows it wrote stay cached
  * Visits are routed by sessionId, so a visit's window is written by its partition alone: memory is always at
  * least as new as Redis for the visits it holds. Products, users and trending span partitions, but every
  * change to them is an increment, a max or an add, so checkpoints of different partitions commute (up to
  * top-N trimming).
  */
 import type { DeadLetterRequest, FramedEvent } from '@tidemark/jetstream';
-import { Interaction, RecParams, RecPending, RecStore, SessionItem, interactionsOf, planInto } from '@tidemark/recommend';
+import { Interaction, RecParams, RecStore, RecWriter, SessionItem, interactionsOf, planInto } from '@tidemark/recommend';
 import type { CheckpointResult, PartitionState } from '@tidemark/runtime';
 
 export interface RecsPartitionOptions {
@@ -24,7 +25,8 @@ export interface RecsPartitionOptions {
 }
 
 export class RecsPartitionState implements PartitionState {
-  readonly pending: RecPending;
+  /** Where the planner writes (the store's, taken at each restore). */
+  private writer: RecWriter | undefined;
   /** Windows written by a checkpoint (or read from one), least recently touched first. */
   private readonly windows = new Map<string, SessionItem[]>();
   private readonly windowCache: number;
@@ -35,42 +37,48 @@ export class RecsPartitionState implements PartitionState {
     private readonly params: RecParams,
     private readonly options: RecsPartitionOptions = {},
   ) {
-    this.pending = new RecPending(params);
     this.windowCache = options.windowCache ?? 20_000;
   }
 
   async restore(): Promise<number> {
-    this.pending.clear();
+    this.writer = undefined;
     this.windows.clear();
-    return this.store.restore(this.partition);
+    const seq = await this.store.restore(this.partition);
+    this.writer = this.store.writer(this.partition);
+    return seq;
   }
 
   async apply(events: FramedEvent[]): Promise<DeadLetterRequest[] | void> {
     const interactions: Interaction[] = [];
     for (const e of events) for (const x of interactionsOf(e.event)) interactions.push(x);
     if (interactions.length === 0) return;
+    const writer = this.writer;
+    if (!writer) throw new Error(`recommendation partition ${this.partition} is not restored`);
     const known = new Map<string, SessionItem[]>();
     const missing = new Set<string>();
     for (const x of interactions) {
       const id = x.sessionId;
       if (known.has(id) || missing.has(id)) continue;
-      const w = this.pending.windows.get(id) ?? this.touch(id);
+      const w = writer.windows.get(id) ?? this.touch(id);
       if (w) known.set(id, w);
       else missing.add(id);
     }
     if (missing.size > 0) for (const [id, w] of await this.store.sessions([...missing])) known.set(id, w);
-    planInto(interactions, known, this.params, this.pending);
+    planInto(interactions, known, this.params, writer);
   }
 
   async checkpoint(expectedSeq: number, seq: number, _now?: number, token?: number): Promise<CheckpointResult> {
-    const r = await this.store.checkpoint({ partition: this.partition, expectedSeq, newSeq: seq, ...(token === undefined ? {} : { token }) }, this.pending);
-    if (r.status !== 'ok') return r;
-    for (const [id, w] of this.pending.windows) {
+    const written = this.writer?.windows;
+    const r = await this.store.checkpoint({ partition: this.partition, expectedSeq, newSeq: seq, ...(token === undefined ? {} : { token }) });
+    if (r.status !== 'ok') {
+      this.writer = undefined; // dropped by the store: restored before the next batch
+      return r;
+    }
+    for (const [id, w] of written ?? []) {
       this.windows.delete(id);
       this.windows.set(id, w);
     }
     while (this.windows.size > this.windowCache) this.windows.delete(this.windows.keys().next().value!);
-    this.pending.clear();
     this.options.onCheckpoint?.(this.partition, seq);
     return { status: r.durable === false ? 'written' : 'ok' };
   }

@@ -1,7 +1,7 @@
 /**
  * libs/recommend's RecStore on Redis, as per-partition partials merged at read time (libs/recommend
  * partial.ts; docs/recommendations.md "Where the state lives"). Each partition keeps its partial of every
- * shared list in memory (RecPartial: restored from Redis, changed by checkpoints) and a checkpoint writes the
+ * shared list in memory (RecPartial: restored from Redis, the planner writing into it) and a checkpoint writes the
  * fields it changed — one field per product, user or trending list, its encoded partial — with the visits'
  * windows and the fence, in one Lua call on keys of the partition's hash tag alone. Reads take the fields
  * they need from every partition (one pipelined round trip per stage, PartialReader) and merge. Must agree
@@ -44,8 +44,8 @@ import {
   RecFence,
   RecParams,
   RecPartial,
-  RecPending,
   RecStore,
+  RecWriter,
   SessionContext,
   SessionItem,
   SessionReadRequest,
@@ -133,11 +133,11 @@ export const RECS_CHECKPOINT = new LuaScript<[number, string]>(CHECKPOINT);
 
 /**
  * Writes the checkpoint script's ARGV after the header (see CHECKPOINT): per hash the fields a checkpoint sets
- * and deletes, then the pending visits' windows. An id that is not well-formed Unicode is refused (RespArgs:
+ * and deletes, then the visits' windows planned since the last checkpoint. An id that is not well-formed Unicode is refused (RespArgs:
  * `refused: … lone surrogate`; ids reach the buffer from events, which ingestion already refuses with one);
  * values are binary fields (libs/recommend field-codec.ts), copied as they are.
  */
-export function checkpointArgs(changed: PartialChanges, pending: RecPending, partitions: number, out: RespArgs): RespArgs {
+export function checkpointArgs(changed: PartialChanges, partitions: number, out: RespArgs): RespArgs {
   // one buffer for the encoded fields and windows, which `out` then frames
   const w = new FieldWriter(16_384);
   const changes = changed.encode(w);
@@ -147,8 +147,8 @@ export function checkpointArgs(changed: PartialChanges, pending: RecPending, par
     for (const [f, v] of set) out.str(f).bulk(v);
     for (const f of del) out.str(f);
   }
-  out.num(pending.windows.size);
-  for (const [id, items] of pending.windows) out.num(partitionOf(id, partitions)).str(kp(id)).bulk(encodeWindow(items, w));
+  out.num(changed.windows.size);
+  for (const [id, items] of changed.windows) out.num(partitionOf(id, partitions)).str(kp(id)).bulk(encodeWindow(items, w));
   return out;
 }
 
@@ -253,7 +253,7 @@ export class RedisRecStore implements RecStore {
     return Number(now ?? before ?? 0);
   }
 
-  /** Reads the partition's partials and checkpoint into memory (one pipelined round trip); its sequence. */
+  /** Reads the partition's partials and checkpoint into memory (one pipelined round trip), dropping what was not checkpointed; its sequence. */
   async restore(partition: number): Promise<number> {
     const pipe = this.redis.pipeline().hmget(this.partitionKey(partition, 'part'), 'lastSeq', 'clock').hget(this.fallbackFence(partition), 'lastSeq');
     for (const h of PARTIAL_HASHES) pipe.hgetallBuffer(this.partitionKey(partition, h));
@@ -268,35 +268,39 @@ export class RedisRecStore implements RecStore {
     return { itemMs: this.options.itemTtlMs, userMs: this.options.userTtlMs };
   }
 
-  async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
-    if (!this.partials.has(fence.partition)) await this.restore(fence.partition);
-    const partial = this.partials.get(fence.partition)!;
-    // The pending changes go into the partial in place; unless Redis took them, the partial is dropped and read
-    // again at the next use (it would hold changes Redis does not).
-    let result: RecCheckpointResult | undefined;
-    try {
-      const changed = partial.apply(pending);
-      // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
-      // durable (docs/scale-out.md "Durability on failover").
-      const p = fence.partition;
-      const keys = [this.partitionKey(p, 'part'), this.fallbackFence(p), ...PARTIAL_HASHES.map((h) => this.partitionKey(p, h)), GROUP_KEYS.token(RECOMMENDATION_GROUP, p)];
-      const args = new RespArgs(32_768)
-        .num(fence.expectedSeq)
-        .num(fence.newSeq)
-        .str(this.pre)
-        .num(this.options.sessionTtlMs)
-        .str(changed.clock === null ? '' : String(changed.clock))
-        .str(fence.token === undefined ? '' : String(fence.token));
-      checkpointArgs(changed, pending, this.partitions, args);
-      const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) => RECS_CHECKPOINT.call(pipe, keys, args));
-      const [written, seq] = reply;
-      if (written === 2) result = { status: 'fenced', token: Number(seq) }; // not ours any more
-      else if (written !== 1) result = { status: 'conflict', lastSeq: Number(seq) }; // another writer
-      else result = durable ? { status: 'ok' } : { status: 'ok', durable: false };
-      return result;
-    } finally {
-      if (result?.status !== 'ok') this.partials.delete(fence.partition);
+  /** The partition's partials, which the planner writes into (after `restore`; again after a checkpoint that was not `ok`). */
+  writer(partition: number): RecWriter {
+    const partial = this.partials.get(partition);
+    if (!partial) throw new Error(`recommendation partition ${partition} is not restored`);
+    return partial;
+  }
+
+  async checkpoint(fence: RecFence): Promise<RecCheckpointResult> {
+    const p = fence.partition;
+    const partial = this.partials.get(p);
+    if (!partial) throw new Error(`recommendation partition ${p} is not restored`);
+    const changed = partial.changes();
+    const keys = [this.partitionKey(p, 'part'), this.fallbackFence(p), ...PARTIAL_HASHES.map((h) => this.partitionKey(p, h)), GROUP_KEYS.token(RECOMMENDATION_GROUP, p)];
+    const args = new RespArgs(32_768)
+      .num(fence.expectedSeq)
+      .num(fence.newSeq)
+      .str(this.pre)
+      .num(this.options.sessionTtlMs)
+      .str(changed.clock === null ? '' : String(changed.clock))
+      .str(fence.token === undefined ? '' : String(fence.token));
+    checkpointArgs(changed, this.partitions, args);
+    // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
+    // durable (docs/scale-out.md "Durability on failover"). A call that throws keeps the changes: the next
+    // checkpoint writes every changed field again, whole.
+    const { reply, durable } = await execWaited<[number, string]>(this.redis, this.options.wait, (pipe) => RECS_CHECKPOINT.call(pipe, keys, args));
+    const [written, seq] = reply;
+    if (written === 1) {
+      partial.committed();
+      return durable ? { status: 'ok' } : { status: 'ok', durable: false };
     }
+    // Not taken: the partial holds changes Redis does not, and is read again by the next restore.
+    this.partials.delete(p);
+    return written === 2 ? { status: 'fenced', token: Number(seq) } : { status: 'conflict', lastSeq: Number(seq) };
   }
 
   context(req: ReadRequest): Promise<ReadContext> {

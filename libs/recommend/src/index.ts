@@ -3,7 +3,6 @@ export * from './decay';
 export * from './interactions';
 export * from './ops';
 export * from './planner';
-export * from './pending';
 export * from './store';
 export * from './recommender';
 export * from './partial';

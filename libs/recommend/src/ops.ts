@@ -28,16 +28,17 @@ export type RecOp =
   | { op: 'seen'; user: string; item: string; t: number }
   /** The user bought `item` at t (keeps the latest time; the oldest beyond userBought are trimmed). */
   | { op: 'bought'; user: string; item: string; t: number }
-  /** The product's category. */
-  | { op: 'category'; item: string; category: string }
+  /** The product's category, seen at t. */
+  | { op: 'category'; item: string; category: string; t: number }
   /** The visit's recent window, replaced whole. */
   | { op: 'session'; sessionId: string; items: SessionItem[] }
   /** The store's clock: the highest event time applied. */
   | { op: 'clock'; t: number };
 
 /**
- * Where the planner's ops go (planner.ts `planInto`), one method per kind: RecPending folds them as they come,
- * with no op object in between; OpList keeps them as RecOps (tests, the reference store, the evaluation).
+ * Where the planner's ops go (planner.ts `planInto`), one method per kind: a partition's partials take them
+ * as they come, with no op object in between (partial.ts RecPartial); OpList keeps them as RecOps (tests, the
+ * reference store, the evaluation).
  */
 export interface OpSink {
   onPair(a: string, b: string, w: number, t: number, level: Level): void;
@@ -46,9 +47,20 @@ export interface OpSink {
   onTrend(item: string, category: string | undefined, w: number, t: number): void;
   onSeen(user: string, item: string, t: number): void;
   onBought(user: string, item: string, t: number): void;
-  onCategory(item: string, category: string): void;
+  onCategory(item: string, category: string, t: number): void;
   onSession(sessionId: string, items: SessionItem[]): void;
   onClock(t: number): void;
+}
+
+/**
+ * What a store gives the planner to write a partition through (planner.ts `planInto`): the ops go into the
+ * partition's state, and the store's next checkpoint writes what they changed.
+ */
+export interface RecWriter extends OpSink {
+  /** The visits' windows planned since the last checkpoint (memory is at least as new as the store for these). */
+  readonly windows: ReadonlyMap<string, SessionItem[]>;
+  /** Nothing planned since the last checkpoint. */
+  readonly empty: boolean;
 }
 
 /** An OpSink that keeps the ops, in order. */
@@ -72,8 +84,8 @@ export class OpList implements OpSink {
   onBought(user: string, item: string, t: number): void {
     this.ops.push({ op: 'bought', user, item, t });
   }
-  onCategory(item: string, category: string): void {
-    this.ops.push({ op: 'category', item, category });
+  onCategory(item: string, category: string, t: number): void {
+    this.ops.push({ op: 'category', item, category, t });
   }
   onSession(sessionId: string, items: SessionItem[]): void {
     this.ops.push({ op: 'session', sessionId, items });
@@ -106,7 +118,7 @@ export function replay(ops: readonly RecOp[], sink: OpSink): void {
         sink.onBought(o.user, o.item, o.t);
         break;
       case 'category':
-        sink.onCategory(o.item, o.category);
+        sink.onCategory(o.item, o.category, o.t);
         break;
       case 'session':
         sink.onSession(o.sessionId, o.items);

@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { valueAt } from './decay';
 import type { Interaction } from './interactions';
-import type { SessionItem } from './ops';
+import { type RecOp, type SessionItem, replay } from './ops';
 import { DEFAULT_PARAMS, Level, RecParams } from './params';
 import { MemoryPartialSource, PartialReader, RecPartial, decodeDecayed, decodeUser, mergeDecayed, mergeDecayedFields, mergeLatest, trendingField } from './partial';
-import { RecPending } from './pending';
 import { planInteractions } from './planner';
 import { Recommender } from './recommender';
 import { InMemoryRecStore, StoredList } from './store';
@@ -30,13 +29,12 @@ type Gen = { userId: string; sessionId: string; productId: string; level: Level;
 
 /**
  * Batches of interactions through `parts` partitions (a visit's partition: its index mod parts), each
- * partition planning against its own windows, folding into its pending buffer and checkpointing into its
- * partial every other batch (encoding the fields changed, as the store does); and the same ops applied to one
- * shared in-memory store, batch by batch.
+ * partition planning against its own windows straight into its partial, and checkpointing every other batch
+ * (trimming and encoding the fields changed, as the store does); and the same ops applied to one shared
+ * in-memory store, batch by batch.
  */
 function build(batches: Gen[][], params: RecParams, parts: number) {
   const partials = Array.from({ length: parts }, () => new RecPartial(params));
-  const pendings = Array.from({ length: parts }, () => new RecPending(params));
   const windows = Array.from({ length: parts }, () => new Map<string, SessionItem[]>());
   const shared = new InMemoryRecStore(params);
   for (const [i, batch] of batches.entries()) {
@@ -47,13 +45,13 @@ function build(batches: Gen[][], params: RecParams, parts: number) {
       if (mine.length === 0) continue;
       const plan = planInteractions(mine, windows[p], params);
       for (const [id, w] of plan.sessions) windows[p].set(id, w);
-      pendings[p].add(plan.ops);
-      shared.applyPending(RecPending.of(params, [plan.ops]));
+      replay(plan.ops, partials[p]);
+      shared.applyOps(plan.ops);
     }
     if (i % 2 === 1 || i === batches.length - 1) {
       for (let p = 0; p < parts; p++) {
-        partials[p].apply(pendings[p]).encode(); // as a checkpoint does
-        pendings[p].clear();
+        partials[p].changes().encode(); // as a checkpoint does
+        partials[p].committed();
       }
     }
   }
@@ -71,6 +69,14 @@ function values(l: StoredList, now: number, h: number): Map<string, number> {
 function expectClose(a: Map<string, number>, b: Map<string, number>) {
   expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
   for (const [k, v] of a) expect(Math.abs(v - b.get(k)!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(v)));
+}
+
+/** Ops planned into a partial and checkpointed (trimmed, swept, encoded); the fields the checkpoint writes. */
+function checkpoint(partial: RecPartial, ops: readonly RecOp[]) {
+  replay(ops, partial);
+  const fields = partial.changes().encode();
+  partial.committed();
+  return fields;
 }
 
 describe('partials (hand-computed)', () => {
@@ -122,7 +128,7 @@ describe('partials (hand-computed)', () => {
       new Map(),
       params,
     );
-    const ch = partial.apply(RecPending.of(params, [plan.ops])).encode();
+    const ch = checkpoint(partial, plan.ops);
     expect(ch.nb.set.map(([f]) => f).sort()).toEqual(['A', 'B']);
     expect(ch.tr.set.map(([f]) => f).sort()).toEqual(['*', 'c:c']);
     expect(ch.u.set.map(([f]) => f)).toEqual(['u']);
@@ -143,20 +149,47 @@ describe('partials (hand-computed)', () => {
     expect(partial.clock).toBe(T + H);
   });
 
+  it('takes the planner ops as they come; a checkpoint not committed is written again whole, with what came after it', () => {
+    const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H };
+    const partial = new RecPartial(params);
+    const ops = (p: string, s: string, t: number) => planInteractions([{ userId: 'u', sessionId: s, productId: p, categoryId: 'c', level: 1, ts: t }], new Map(), params).ops;
+    expect([partial.empty, partial.windows.size]).toEqual([true, 0]);
+    replay(ops('A', 's1', T), partial);
+    expect(partial.empty).toBe(false);
+    expect([...partial.windows]).toEqual([['s1', [{ p: 'A', l: 1, t: T }]]]);
+    const first = partial.changes().encode();
+    expect(first.nb.set.map(([f]) => f)).toEqual(['A']);
+    // not committed (Redis did not answer): the same fields again, and B's with them
+    replay(ops('B', 's2', T + H), partial);
+    const again = partial.changes().encode();
+    expect(again.nb.set.map(([f]) => f).sort()).toEqual(['A', 'B']);
+    expect(again.nb.set.find(([f]) => f === 'A')![1]).toEqual(first.nb.set[0][1]);
+    expect([...partial.windows.keys()]).toEqual(['s1', 's2']);
+    const written = partial.windows;
+    partial.committed();
+    expect([partial.empty, partial.windows.size, written.size]).toEqual([true, 0, 2]); // the written windows stay with the caller
+    const none = partial.changes().encode();
+    expect(Object.values(none).map((x) => x.set.length + x.del.length)).toEqual([0, 0, 0, 0, 0]);
+    // a category seen later moves the field's time (the product touched last in this partition)
+    replay([{ op: 'category', item: 'A', category: 'd', t: T + 5 * H }], partial);
+    const a = decodeDecayed(checkpoint(partial, []).nb.set[0][1], true);
+    expect([a.category, a.t]).toEqual(['d', T + 5 * H]);
+  });
+
   it("a list's field follows its changes: a changed member, a trimmed one, a rebase", () => {
     const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, trendingSize: 2 };
     const partial = new RecPartial(params);
-    const view = (p: string, t: number) => RecPending.of(params, [planInteractions([{ userId: 'u', sessionId: `s${t}`, productId: p, categoryId: 'c', level: 1, ts: t }], new Map(), params).ops]);
+    const view = (p: string, t: number) => planInteractions([{ userId: 'u', sessionId: `s${t}`, productId: p, categoryId: 'c', level: 1, ts: t }], new Map(), params).ops;
     const overall = () => decodeDecayed(partial.encoded('tr', trendingField(null))!, false).list;
     const byItem = (l: StoredList) => Object.fromEntries(l.items.map((x) => [x.item, x.stored]));
-    partial.apply(view('A', T));
-    partial.apply(view('B', T + H));
+    checkpoint(partial, view('A', T));
+    checkpoint(partial, view('B', T + H));
     expect(byItem(overall())).toEqual({ A: 1, B: 2 });
-    partial.apply(view('A', T + H)); // A changes, B does not
+    checkpoint(partial, view('A', T + H)); // A changes, B does not
     expect(byItem(overall())).toEqual({ A: 3, B: 2 });
-    partial.apply(view('C', T + 2 * H)); // C (4) in, B (2) trimmed out
+    checkpoint(partial, view('C', T + 2 * H)); // C (4) in, B (2) trimmed out
     expect(byItem(overall())).toEqual({ A: 3, C: 4 });
-    partial.apply(view('C', T + 40 * H)); // far past the epoch: rebased, every member rescaled (the old ones drop below MIN_SCORE)
+    checkpoint(partial, view('C', T + 40 * H)); // far past the epoch: rebased, every member rescaled (the old ones drop below MIN_SCORE)
     const l = overall();
     expect(l.epoch).toBe(T + 40 * H);
     expect(byItem(l)).toEqual({ C: 1 });
@@ -166,12 +199,12 @@ describe('partials (hand-computed)', () => {
   it('expires fields by event-time age against the partition clock, overall trending never', () => {
     const params: RecParams = { ...DEFAULT_PARAMS };
     const partial = new RecPartial(params, { itemMs: 10 * H, userMs: 5 * H });
-    const at = (t: number, u: string, p: string, c: string) => RecPending.of(params, [planInteractions([{ userId: u, sessionId: `s-${t}`, productId: p, categoryId: c, level: 1, ts: t }], new Map(), params).ops]);
-    partial.apply(at(T, 'u1', 'A', 'x'));
-    partial.apply(at(T + 6 * H, 'u2', 'B', 'y'));
+    const at = (t: number, u: string, p: string, c: string) => planInteractions([{ userId: u, sessionId: `s-${t}`, productId: p, categoryId: c, level: 1, ts: t }], new Map(), params).ops;
+    checkpoint(partial, at(T, 'u1', 'A', 'x'));
+    checkpoint(partial, at(T + 6 * H, 'u2', 'B', 'y'));
     expect([...partial.u.keys()]).toEqual(['u2']); // u1 was 6 s old, past 5 s
     expect([...partial.nb.keys()].sort()).toEqual(['A', 'B']);
-    const ch = partial.apply(at(T + 11 * H, 'u2', 'B', 'y')).encode();
+    const ch = checkpoint(partial, at(T + 11 * H, 'u2', 'B', 'y'));
     expect(ch.nb.del).toEqual(['A']);
     expect(ch.tr.del).toEqual(['c:x']);
     expect([...partial.tr.keys()].sort()).toEqual(['*', 'c:y']);
@@ -229,11 +262,11 @@ describe('partials (properties)', () => {
     const params: RecParams = { ...DEFAULT_PARAMS, coocHalfLifeMs: H, trendingHalfLifeMs: H, neighbours: 3, userRecent: 2, sessionWindow: 3, trendingSize: 4, seqSteps: 2, knnVisits: 2, knnNeighbours: 2, sessionAnchors: 2 };
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(interaction(80).map((x) => ({ ...x, dt: x.dt * H })), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }), async (batches) => {
-        // the shared store takes each checkpoint's folded buffer, as the partial does
+        // the shared store takes each checkpoint's ops through its writer, as the partial does
         const partial = new RecPartial(params);
         const shared = new InMemoryRecStore(params);
-        const pending = new RecPending(params);
         const windows = new Map<string, SessionItem[]>();
+        let seq = 0;
         for (const [i, batch] of batches.entries()) {
           const plan = planInteractions(
             [...batch].sort((x, y) => x.dt - y.dt).map(({ dt, ...x }) => ({ ...x, categoryId: CATEGORY[x.productId], ts: T + dt })),
@@ -241,11 +274,12 @@ describe('partials (properties)', () => {
             params,
           );
           for (const [id, w] of plan.sessions) windows.set(id, w);
-          pending.add(plan.ops);
+          replay(plan.ops, partial);
+          replay(plan.ops, shared.writer(0));
           if (i % 2 === 0 && i < batches.length - 1) continue;
-          partial.apply(pending);
-          shared.applyPending(pending);
-          pending.clear();
+          partial.changes().encode();
+          partial.committed();
+          expect(await shared.checkpoint({ partition: 0, expectedSeq: seq, newSeq: ++seq })).toEqual({ status: 'ok' });
         }
         const reader = new PartialReader(new MemoryPartialSource([partial], (ids) => shared.sessionsSync(ids)), params);
         expect(await reader.neighbours(PRODUCTS, 100)).toEqual(await shared.neighbours(PRODUCTS, 100));

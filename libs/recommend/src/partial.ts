@@ -23,9 +23,8 @@
  * checkpoint (a sweep runs when the clock has moved by a sixteenth of the shortest TTL). Pure, no I/O.
  */
 import { FieldReader, FieldWriter, type StoredValue, binaryField, jsonOf } from './field-codec';
-import type { SessionItem } from './ops';
+import type { RecWriter, SessionItem } from './ops';
 import type { Level, RecParams } from './params';
-import type { PendingSegment, RecPending } from './pending';
 import {
   DecayedList,
   byScoreDesc,
@@ -43,7 +42,7 @@ import {
 export const PARTIAL_HASHES = ['nb', 'sq', 'tr', 'vs', 'u'] as const;
 export type PartialHash = (typeof PARTIAL_HASHES)[number];
 
-/** A decayed list's partial: the list, its last addition's event time, and (nb) the product's category. */
+/** A decayed list's partial: the list, the event time of its last change, and (nb) the product's category. */
 export interface DecayedEntry {
   list: DecayedList;
   t: number;
@@ -82,8 +81,9 @@ export interface PartialExpiry {
 }
 
 /**
- * The fields one checkpoint changed in a partial (RecPartial.apply): per hash, field → its entry now (the
- * partial's own object) or null (deleted). `encode` gives what the checkpoint writes.
+ * What the next checkpoint writes (RecPartial.changes): per hash, field → its entry now (the partial's own
+ * object) or null (deleted); the visits' windows planned since the last checkpoint; the partition's clock.
+ * `encode` gives the fields' values.
  */
 export class PartialChanges {
   readonly nb = new Map<string, DecayedEntry | null>();
@@ -91,6 +91,8 @@ export class PartialChanges {
   readonly tr = new Map<string, DecayedEntry | null>();
   readonly vs = new Map<string, LatestEntry | null>();
   readonly u = new Map<string, UserEntry | null>();
+  /** Visit → its recent window, replaced whole (a window is never changed once planned: planner.ts copies it first). */
+  readonly windows = new Map<string, SessionItem[]>();
   /** The partition's clock after the checkpoint. */
   clock: number | null = null;
 
@@ -111,11 +113,18 @@ export class PartialChanges {
 }
 
 /**
- * One partition's partials, in memory (the write side; the service restores it from Redis). A checkpoint's
- * pending changes are applied in place (`apply`); a writer whose checkpoint then fails drops the partial and
- * restores it from Redis (RedisRecStore), as an operator restores its state from the last checkpoint.
+ * One partition's partials, in memory: the operator's keyed state (the service restores it from Redis). The
+ * planner writes into it directly (RecWriter): every addition goes into its list at once — forward-decayed
+ * relative to the list's epoch, rebased when it reaches REBASE_HALF_LIVES past it (DecayedList.add) — and the
+ * field it changed is noted for the next checkpoint. At a checkpoint (`changes`) each changed list is trimmed
+ * to its size once, the latest sets to theirs, and the expiry sweep due runs: the same arithmetic as
+ * InMemoryRecStore applying the same ops in the same order, so one partition's partials equal the shared
+ * store exactly. `committed` starts the next checkpoint's changes. A checkpoint that did not happen keeps
+ * them: the next one writes every changed field again, whole (a field's value is absolute, so writing it twice
+ * changes nothing). Memory holds changes Redis may not: a writer whose checkpoint conflicts restores the
+ * partial from Redis (RedisRecStore), as an operator restores its state from the last checkpoint.
  */
-export class RecPartial {
+export class RecPartial implements RecWriter {
   readonly nb = new Map<string, DecayedEntry>();
   readonly sq = new Map<string, DecayedEntry>();
   readonly tr = new Map<string, DecayedEntry>();
@@ -125,6 +134,10 @@ export class RecPartial {
   clock: number | null = null;
   /** The clock at the last expiry sweep (not stored: a restored partial sweeps at its first checkpoint). */
   private sweptAt = -Infinity;
+  /** What the next checkpoint writes. */
+  private ch = new PartialChanges();
+  /** Ops since the last checkpoint. */
+  private ops = 0;
 
   constructor(
     private readonly params: RecParams,
@@ -142,65 +155,127 @@ export class RecPartial {
     return p;
   }
 
+  get windows(): ReadonlyMap<string, SessionItem[]> {
+    return this.ch.windows;
+  }
+
+  get empty(): boolean {
+    return this.ops === 0;
+  }
+
+  // ---- RecWriter: the planner's ops, one each ----
+
+  onPair(a: string, b: string, w: number, t: number, level: Level): void {
+    const e = this.decayed(this.nb, this.ch.nb, a);
+    e.list.add(b, w, t, this.params.coocHalfLifeMs, level);
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onSeq(a: string, b: string, w: number, t: number): void {
+    const e = this.decayed(this.sq, this.ch.sq, a);
+    e.list.add(b, w, t, this.params.coocHalfLifeMs);
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onTrend(item: string, category: string | undefined, w: number, t: number): void {
+    const h = this.params.trendingHalfLifeMs;
+    let e = this.decayed(this.tr, this.ch.tr, trendingField(null));
+    e.list.add(item, w, t, h);
+    if (t > e.t) e.t = t;
+    if (category !== undefined) {
+      e = this.decayed(this.tr, this.ch.tr, trendingField(category));
+      e.list.add(item, w, t, h);
+      if (t > e.t) e.t = t;
+    }
+    this.ops++;
+  }
+
+  onVisit(item: string, sessionId: string, t: number): void {
+    let e = this.vs.get(item);
+    if (!e) this.vs.set(item, (e = { m: new Map(), t: -Infinity }));
+    if (this.ch.vs.get(item) !== e) this.ch.vs.set(item, e);
+    latest(e.m, sessionId, t);
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onSeen(user: string, item: string, t: number): void {
+    const e = this.user(user);
+    latest(e.recent, item, t);
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onBought(user: string, item: string, t: number): void {
+    const e = this.user(user);
+    latest(e.bought, item, t);
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onCategory(item: string, category: string, t: number): void {
+    const e = this.decayed(this.nb, this.ch.nb, item);
+    e.category = category;
+    if (t > e.t) e.t = t;
+    this.ops++;
+  }
+
+  onSession(sessionId: string, items: SessionItem[]): void {
+    // taken as it is: a window (array and items) is never changed once planned (planner.ts copies it first)
+    this.ch.windows.set(sessionId, items);
+    this.ops++;
+  }
+
+  onClock(t: number): void {
+    if (this.clock === null || t > this.clock) this.clock = t;
+    this.ops++;
+  }
+
+  private decayed(entries: Map<string, DecayedEntry>, changed: Map<string, DecayedEntry | null>, id: string): DecayedEntry {
+    let e = entries.get(id);
+    if (!e) entries.set(id, (e = { list: new DecayedList(), t: -Infinity }));
+    if (changed.get(id) !== e) changed.set(id, e);
+    return e;
+  }
+
+  private user(id: string): UserEntry {
+    let e = this.u.get(id);
+    if (!e) this.u.set(id, (e = { recent: new Map(), bought: new Map(), t: -Infinity }));
+    if (this.ch.u.get(id) !== e) this.ch.u.set(id, e);
+    return e;
+  }
+
+  // ---- checkpoints ----
+
   /**
-   * Applies a checkpoint's pending changes — the same arithmetic as InMemoryRecStore.applyPending (segments,
-   * rebases, one trim per list; latest times, the newest kept) — and the expiry sweep due; the fields changed.
+   * What the next checkpoint writes: each changed list trimmed to its size (the lowest first, as Redis's
+   * ZREMRANGEBYRANK), each changed latest set to its newest; the expiry sweep due; the clock. Trimming again
+   * (a checkpoint retried) changes nothing.
    */
-  apply(pending: RecPending): PartialChanges {
+  changes(): PartialChanges {
     const p = this.params;
-    const ch = new PartialChanges();
-    const decayed = (h: 'nb' | 'sq' | 'tr', id: string): DecayedEntry => {
-      let e = this[h].get(id);
-      if (!e) this[h].set(id, (e = { list: new DecayedList(), t: -Infinity }));
-      ch[h].set(id, e);
-      return e;
-    };
-    const add = (e: DecayedEntry, segs: readonly PendingSegment[], h: number, keep: number) => {
-      e.list.addSegments(segs, h);
-      e.list.trim(keep);
-      for (const s of segs) if (s.tmax > e.t) e.t = s.tmax;
-    };
-    for (const [id, segs] of pending.neighbours) add(decayed('nb', id), segs, p.coocHalfLifeMs, p.neighbours);
-    for (const [id, segs] of pending.sequences) add(decayed('sq', id), segs, p.coocHalfLifeMs, p.neighbours);
-    for (const [c, segs] of pending.trending) add(decayed('tr', trendingField(c)), segs, p.trendingHalfLifeMs, p.trendingSize);
-    for (const [id, c] of pending.categories) {
-      const e = decayed('nb', id);
-      e.category = c;
-      if (e.t === -Infinity) e.t = pending.clock ?? this.clock ?? 0;
-    }
-    const latest = (m: Map<string, number>, xs: Map<string, number>, keep: number): number => {
-      let t = -Infinity;
-      xs.forEach((x, member) => {
-        const cur = m.get(member);
-        if (cur === undefined || x > cur) m.set(member, x);
-        if (x > t) t = x;
-      });
-      for (const x of overflow(m, keep)) m.delete(x);
-      return t;
-    };
-    for (const [id, xs] of pending.postings) {
-      let e = this.vs.get(id);
-      if (!e) this.vs.set(id, (e = { m: new Map(), t: -Infinity }));
-      ch.vs.set(id, e);
-      e.t = Math.max(e.t, latest(e.m, xs, p.knnVisits));
-    }
-    const user = (id: string): UserEntry => {
-      let e = this.u.get(id);
-      if (!e) this.u.set(id, (e = { recent: new Map(), bought: new Map(), t: -Infinity }));
-      ch.u.set(id, e);
-      return e;
-    };
-    for (const [id, xs] of pending.recent) {
-      const e = user(id);
-      e.t = Math.max(e.t, latest(e.recent, xs, p.userRecent));
-    }
-    for (const [id, xs] of pending.bought) {
-      const e = user(id);
-      e.t = Math.max(e.t, latest(e.bought, xs, p.userBought));
-    }
-    this.clock = ch.clock = pending.clock === null ? this.clock : Math.max(this.clock ?? -Infinity, pending.clock);
+    const ch = this.ch;
+    const trim = (keep: number) => (e: DecayedEntry | null) => e?.list.trim(keep);
+    ch.nb.forEach(trim(p.neighbours));
+    ch.sq.forEach(trim(p.neighbours));
+    ch.tr.forEach(trim(p.trendingSize));
+    ch.vs.forEach((e) => e && trimNewest(e.m, p.knnVisits));
+    ch.u.forEach((e) => {
+      if (!e) return;
+      trimNewest(e.recent, p.userRecent);
+      trimNewest(e.bought, p.userBought);
+    });
+    ch.clock = this.clock;
     this.sweep(ch);
     return ch;
+  }
+
+  /** The checkpoint of `changes` is written: the next one starts empty. */
+  committed(): void {
+    this.ch = new PartialChanges();
+    this.ops = 0;
   }
 
   /** The encoded value of one field (null: none), as a checkpoint writes it. */
@@ -231,6 +306,17 @@ export class RecPartial {
     stale('tr', this.expiry.itemMs, trendingField(null));
     stale('u', this.expiry.userMs);
   }
+}
+
+/** Keeps a member's latest time. */
+function latest(m: Map<string, number>, member: string, t: number): void {
+  const cur = m.get(member);
+  if (cur === undefined || t > cur) m.set(member, t);
+}
+
+/** Keeps the newest `keep` (Redis's ZREMRANGEBYRANK order: the lowest time goes first, ties the smallest member). */
+function trimNewest(m: Map<string, number>, keep: number): void {
+  for (const x of overflow(m, keep)) m.delete(x);
 }
 
 // ---- encoding: one field's partial (field-codec.ts: binary; JSON from an earlier version still read) ----

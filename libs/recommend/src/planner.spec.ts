@@ -68,7 +68,7 @@ describe('planner: co-occurrence within a visit', () => {
       { op: 'trend', item: 'A', category: 'shoes', w: 5, t: T + 5 },
       { op: 'seen', user: 'u', item: 'A', t: T + 5 },
       { op: 'bought', user: 'u', item: 'A', t: T + 5 },
-      { op: 'category', item: 'A', category: 'shoes' },
+      { op: 'category', item: 'A', category: 'shoes', t: T + 5 },
       { op: 'session', sessionId: 's', items: [{ p: 'A', l: 3, t: T + 5 }] },
       { op: 'clock', t: T + 5 },
     ]);

@@ -35,7 +35,7 @@ export function planInteractions(interactions: readonly Interaction[], sessions:
   return { ops: out.ops, sessions: windows, interactions: interactions.length };
 }
 
-/** Plans into a sink (RecPending folds as it goes, with no op objects); the touched visits' new windows. */
+/** Plans into a sink (a partition's partials take the ops as they come, with no op objects); the touched visits' new windows. */
 export function planInto(interactions: readonly Interaction[], sessions: ReadonlyMap<string, readonly SessionItem[]>, params: RecParams, sink: OpSink): Map<string, SessionItem[]> {
   const windows = new Map<string, SessionItem[]>();
   const W = params.weights;
@@ -76,7 +76,7 @@ export function planInto(interactions: readonly Interaction[], sessions: Readonl
     sink.onTrend(p, x.categoryId || undefined, weightOf(W, x.level), t);
     sink.onSeen(x.userId, p, t);
     if (x.level === 3) sink.onBought(x.userId, p, t);
-    if (x.categoryId) sink.onCategory(p, x.categoryId);
+    if (x.categoryId) sink.onCategory(p, x.categoryId, t);
     clock = Math.max(clock, t);
   }
   for (const [sessionId, items] of windows) sink.onSession(sessionId, items);

@@ -1,8 +1,7 @@
 import { DEFAULT_PARAMS, RecParams } from './params';
 import { planEvents, sessionsOf } from './planner';
 import { Recommender, anchorWeight } from './recommender';
-import { RecPending } from './pending';
-import { InMemoryRecStore } from './store';
+import { InMemoryRecStore, checkpointOps } from './store';
 
 const H = 3_600_000;
 const T = Date.UTC(2026, 0, 1);
@@ -141,12 +140,20 @@ describe('InMemoryRecStore', () => {
     expect(l.items.find((i) => i.item === 'A')!.stored).toBeCloseTo(1, 9);
   });
 
-  it('writes a checkpoint with its fence, and refuses a stale one without writing', async () => {
+  it('writes a checkpoint with its fence, and refuses a stale one without writing (dropping what it held)', async () => {
     const store = new InMemoryRecStore(P);
-    const pending = RecPending.of(P, [planEvents([view('A', T, 's')], new Map(), P).ops]);
-    expect(await store.checkpoint({ partition: 1, expectedSeq: 0, newSeq: 5 }, pending)).toEqual({ status: 'ok' });
-    expect(await store.checkpoint({ partition: 1, expectedSeq: 0, newSeq: 5 }, pending)).toEqual({ status: 'conflict', lastSeq: 5 });
+    const ops = planEvents([view('A', T, 's')], new Map(), P).ops;
+    expect(await checkpointOps(store, { partition: 1, expectedSeq: 0, newSeq: 5 }, ops)).toEqual({ status: 'ok' });
+    expect(store.writer(1).empty).toBe(true);
+    expect(await checkpointOps(store, { partition: 1, expectedSeq: 0, newSeq: 5 }, ops)).toEqual({ status: 'conflict', lastSeq: 5 });
+    expect([store.writer(1).empty, store.writer(1).windows.size]).toEqual([true, 0]);
     expect((await store.trending(null, 5)).items).toEqual([{ item: 'A', stored: 1 }]);
+    // a restore drops what was planned and not checkpointed
+    const w = store.writer(1);
+    for (const o of planEvents([view('B', T, 's2')], new Map(), P).ops) if (o.op === 'session') w.onSession(o.sessionId, o.items);
+    expect(w.windows.has('s2')).toBe(true);
+    expect(await store.restore(1)).toBe(5);
+    expect([store.writer(1).empty, store.writer(1).windows.size]).toEqual([true, 0]);
     expect(await store.lastSeq(1)).toBe(5);
     expect(await store.lastSeq(2)).toBe(0);
   });

@@ -1,12 +1,12 @@
 /**
  * Where the recommender's state lives. Two implementations that must agree: `InMemoryRecStore` (unit tests,
- * the evaluation) and the Redis one (the service; apps/recommendation), which writes a checkpoint — the
- * pre-summed changes of many batches (pending.ts) and the partition's fence — in one Lua call.
+ * the evaluation) and the Redis one (the service; apps/recommendation), which keeps each partition's state in
+ * memory (partial.ts), the planner writing into it, and writes a checkpoint — the fields many batches changed
+ * and the partition's fence — in one Lua call.
  */
 import { MIN_SCORE, forwardWeight, needsRebase } from './decay';
-import type { RecOp, SessionItem } from './ops';
+import { OpList, type RecOp, type RecWriter, type SessionItem, replay } from './ops';
 import type { Level, RecParams } from './params';
-import { type PendingSegment, RecPending } from './pending';
 
 /** A decayed list as stored: numbers relative to the list's epoch (see decay.ts). */
 export interface StoredList {
@@ -101,9 +101,9 @@ export interface RecReader {
 
 export interface RecFence {
   partition: number;
-  /** The partition's stored last sequence (its last checkpoint) the pending changes were computed against. */
+  /** The partition's stored last sequence (its last checkpoint) the changes since were planned against. */
   expectedSeq: number;
-  /** The last stream sequence the pending changes cover. */
+  /** The last stream sequence the changes cover. */
   newSeq: number;
   /** The writer's fencing token (group assignment): refused when below the partition's current token. */
   token?: number;
@@ -115,13 +115,26 @@ export type RecCheckpointResult = { status: 'ok'; durable?: false } | { status: 
 export interface RecStore extends RecReader {
   /** The partition's last checkpointed sequence (0: none). */
   lastSeq(partition: number): Promise<number>;
-  /** Takes the partition on to write it: reads what the store keeps of it in memory (if anything); its last checkpointed sequence. */
-  restore(partition: number): Promise<number>;
   /**
-   * Writes the pending changes and stores newSeq, atomically — or, when the stored sequence is not
-   * expectedSeq, nothing. Leaves `pending` as it is (the caller clears it once this resolved `ok`).
+   * Takes the partition on to write it: reads what the store keeps of it in memory (if anything), dropping
+   * whatever was planned and not checkpointed; its last checkpointed sequence.
    */
-  checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult>;
+  restore(partition: number): Promise<number>;
+  /** Where the planner writes the partition (after `restore`; again after a checkpoint that was not `ok`). */
+  writer(partition: number): RecWriter;
+  /**
+   * Writes what the partition's writer took since the last checkpoint and stores newSeq, atomically — or, when
+   * the stored sequence is not expectedSeq (or a newer token holds the partition), nothing, and drops what was
+   * planned: the partition must be restored before it is written again. A call that throws (Redis did not
+   * answer) keeps it: the next checkpoint writes it.
+   */
+  checkpoint(fence: RecFence): Promise<RecCheckpointResult>;
+}
+
+/** Ops written into the store's partition and checkpointed at once (the evaluation, tests); the partition must be restored. */
+export async function checkpointOps(store: RecStore, fence: RecFence, ops: readonly RecOp[]): Promise<RecCheckpointResult> {
+  replay(ops, store.writer(fence.partition));
+  return store.checkpoint(fence);
 }
 
 /** Redis's sorted-set order: score ascending, ties by member ascending. */
@@ -196,19 +209,6 @@ export class DecayedList {
     if (level !== undefined && level > 1) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
   }
 
-  /** Adds pre-summed segments (pending.ts), as the Redis checkpoint script does. */
-  addSegments(segs: readonly PendingSegment[], halfLifeMs: number): void {
-    for (const seg of segs) {
-      if (this.epoch === null) this.epoch = seg.r;
-      else if (needsRebase(seg.tmax, this.epoch, halfLifeMs)) this.rebase(seg.r, halfLifeMs);
-      const f = Math.pow(2, (seg.r - this.epoch) / halfLifeMs);
-      seg.members.forEach((x, m) => {
-        this.scores.set(m, (this.scores.get(m) ?? 0) + x.sum * f);
-        if (x.level > 1) this.levels.set(m, Math.max(this.levels.get(m) ?? 0, x.level) as Level);
-      });
-    }
-  }
-
   /** Rescales every member to a new epoch `t`, dropping those below MIN_SCORE. */
   private rebase(t: number, halfLifeMs: number): void {
     const factor = Math.pow(2, (this.epoch! - t) / halfLifeMs);
@@ -222,7 +222,7 @@ export class DecayedList {
     this.epoch = t;
   }
 
-  /** Keeps the `keep` best (once per batch or checkpoint, after all its additions). */
+  /** Keeps the `keep` best (once per checkpoint, after all its additions). */
   trim(keep: number): void {
     for (const m of overflow(this.scores, keep)) {
       this.scores.delete(m);
@@ -239,9 +239,34 @@ export class DecayedList {
   }
 }
 
-/** The store in memory: the reference for the Redis store, and what the evaluation runs on. No TTLs. */
+/** The ops planned into a partition of the in-memory store, kept until its checkpoint applies them. */
+class OpBuffer extends OpList implements RecWriter {
+  /** A new map at each clear: a caller may keep the one of a checkpoint it wrote (as of a partition's partials). */
+  windows = new Map<string, SessionItem[]>();
+
+  get empty(): boolean {
+    return this.ops.length === 0;
+  }
+
+  override onSession(sessionId: string, items: SessionItem[]): void {
+    super.onSession(sessionId, items);
+    this.windows.set(sessionId, items);
+  }
+
+  clear(): void {
+    this.ops.length = 0;
+    this.windows = new Map();
+  }
+}
+
+/**
+ * The store in memory: the reference for the Redis store, and what the evaluation runs on. No TTLs. A
+ * checkpoint applies its partition's ops in order, each list trimmed once at the end (applyOps): the
+ * arithmetic of a partition's partials (partial.ts), so with one partition the two agree exactly.
+ */
 export class InMemoryRecStore implements RecStore {
   private readonly seqs = new Map<number, number>();
+  private readonly writers = new Map<number, OpBuffer>();
   private readonly neighbourLists = new Map<string, DecayedList>();
   private readonly trendLists = new Map<string, DecayedList>();
   private readonly seqLists = new Map<string, DecayedList>();
@@ -258,7 +283,14 @@ export class InMemoryRecStore implements RecStore {
   }
 
   async restore(partition: number): Promise<number> {
+    this.writers.get(partition)?.clear();
     return this.lastSeq(partition);
+  }
+
+  writer(partition: number): RecWriter {
+    let w = this.writers.get(partition);
+    if (!w) this.writers.set(partition, (w = new OpBuffer()));
+    return w;
   }
 
   async sessions(ids: readonly string[]): Promise<Map<string, SessionItem[]>> {
@@ -274,49 +306,14 @@ export class InMemoryRecStore implements RecStore {
     return out;
   }
 
-  async checkpoint(fence: RecFence, pending: RecPending): Promise<RecCheckpointResult> {
+  async checkpoint(fence: RecFence): Promise<RecCheckpointResult> {
+    const w = this.writer(fence.partition) as OpBuffer;
     const current = this.seqs.get(fence.partition) ?? 0;
+    if (current === fence.expectedSeq) this.applyOps(w.ops);
+    w.clear();
     if (current !== fence.expectedSeq) return { status: 'conflict', lastSeq: current };
-    this.applyPending(pending);
     this.seqs.set(fence.partition, fence.newSeq);
     return { status: 'ok' };
-  }
-
-  /**
-   * Applies a checkpoint's pre-summed changes without a fence, the way the Redis checkpoint script does:
-   * segments per decayed list in order (rebasing when one reaches REBASE_HALF_LIVES past the epoch), each
-   * list trimmed once at the end; latest times kept, then the newest of each set; windows and categories
-   * replaced; the clock raised.
-   */
-  applyPending(pending: RecPending): void {
-    const p = this.params;
-    const decayed = (lists: Map<string, DecayedList>, from: Map<string, PendingSegment[]>, key: (id: string) => string, h: number, keep: number) => {
-      for (const [id, segs] of from) {
-        const l = list(lists, key(id));
-        l.addSegments(segs, h);
-        l.trim(keep);
-      }
-    };
-    decayed(this.neighbourLists, pending.neighbours, (id) => id, p.coocHalfLifeMs, p.neighbours);
-    decayed(this.seqLists, pending.sequences, (id) => id, p.coocHalfLifeMs, p.neighbours);
-    for (const [c, segs] of pending.trending) {
-      const l = list(this.trendLists, c === null ? '' : 'c:' + c);
-      l.addSegments(segs, p.trendingHalfLifeMs);
-      l.trim(p.trendingSize);
-    }
-    const latest = (target: (id: string) => Map<string, number>, from: Map<string, Map<string, number>>, keep: number) => {
-      for (const [id, xs] of from) {
-        const m = target(id);
-        for (const [member, t] of xs) m.set(member, Math.max(m.get(member) ?? -Infinity, t));
-        for (const x of overflow(m, keep)) m.delete(x);
-      }
-    };
-    latest((id) => this.posting.get(id) ?? this.posting.set(id, new Map()).get(id)!, pending.postings, p.knnVisits);
-    latest((id) => this.userOf(id).seen, pending.recent, p.userRecent);
-    latest((id) => this.userOf(id).bought, pending.bought, p.userBought);
-    for (const [item, c] of pending.categories) this.cats.set(item, c);
-    for (const [id, items] of pending.windows) this.windows.set(id, items.slice());
-    if (pending.clock !== null) this.now = Math.max(this.now ?? -Infinity, pending.clock);
   }
 
   /**
