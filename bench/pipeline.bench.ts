@@ -31,7 +31,8 @@
  *                    every consumer drained. `--request-ms` (default 20): the time between ingest requests. Unlike (e), which posts minutes of event time in seconds, windows
  *                    stay open as long as they do in a shop, so each checkpoint covers the events of one interval.
  *   (r) recommendation: the recommendation service, ready, then draining events.clean as it is filled: its
- *                    CPU µs, Redis commands and bytes sent to Redis per event
+ *                    CPU µs, Redis commands and bytes sent to Redis per event; after `--warmup` events of
+ *                    another day drained untimed, as (e)
  *   (s) recommendation live: the same service fed clean frames as dedup forwards them live — every 20 ms a
  *                    frame a partition — at `--rate` for `--seconds`: CPU µs per event, user and kernel apart,
  *                    and bytes sent to Redis; what one service costs under live traffic, without four others beside it
@@ -101,7 +102,7 @@ const CLI = benchCli({
     seconds: { type: 'string', default: '30', value: 'S', help: '(d), (g), (s) seconds of live traffic' },
     'full-events': { type: 'string', default: '120000', value: 'N', help: '(e) shop events posted in each run' },
     runs: { type: 'string', default: '3', value: 'N', help: '(e) runs, each on servers of its own; the median is printed' },
-    warmup: { type: 'string', default: '60000', value: 'N', help: '(e) shop events (another day) each run sends and drains before its timed window; 0: none, services measured from cold' },
+    warmup: { type: 'string', default: '60000', value: 'N', help: '(e), (r) shop events (another day) each run sends and drains before its timed window; 0: none, services measured from cold' },
     open: { type: 'string', default: '1000000', value: 'N', help: '(f) open (pane, key) cells the operator holds' },
   },
   env: [BENCH_NODE_ARGS],
@@ -284,9 +285,15 @@ async function dedupHop(servers: BenchServers, count: number, runId: string): Pr
  * (r) The recommendation service alone: started and ready on empty streams, then shop traffic is published
  * into events.clean as dedup would (frames of up to 1,000) and the service drains it. Its CPU, the Redis
  * commands and the bytes it sends Redis (its checkpoints, almost all) per event, from its ready until drained.
+ * With `warmup` > 0, that many events of another shop day (days earlier, another seed) are published and
+ * drained first, untimed, as in (e).
  */
-async function recommendationHop(servers: BenchServers, count: number, runId: string): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; redisBytesPerEvent: number }> {
+async function recommendationHop(servers: BenchServers, count: number, runId: string, warmup: number): Promise<{ rate: number; cpuPerEvent: number; redisPerEvent: number; redisBytesPerEvent: number }> {
   const { nc, redis, child, stop } = await startHop(servers, 'recommendation', 'RECOMMENDATION_PORT');
+  if (warmup > 0) {
+    await publishFrames(servers.natsUrl, framesOf(shopEvents(warmup, `${runId}-warm`, Date.UTC(2025, 11, 20), 7), subjects.clean));
+    while (!(await consumersDrained(nc, streams.clean.name, durables.recommendation))) await new Promise((r) => setTimeout(r, 10));
+  }
   const [cpu0, cmd0, bytes0] = [cpuMicros(child.pid!), await redisCommands(redis), await redisInputBytes(redis)];
   const t0 = performance.now();
   await prefillClean(servers.natsUrl, count, runId);
@@ -822,6 +829,8 @@ export async function main(args: string[]): Promise<number> {
   if (!values) return 0; // --help
   const count = Number(values.events);
   const parts = new Set(values.parts.split(''));
+  const warmup = Number(values.warmup);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup takes a whole number of events, not "${values.warmup}"`);
   const unknown = [...parts].filter((p) => !(p in PARTS));
   if (parts.size === 0 || unknown.length > 0) throw new UsageError(`--parts takes letters of ${Object.keys(PARTS).join('')}, not "${values.parts}"`);
   const ms = (s: number) => (Number.isFinite(s) ? `≤ ${Math.round(s * 1000)} ms` : 'n/a');
@@ -866,8 +875,8 @@ export async function main(args: string[]): Promise<number> {
   if (parts.has('r')) {
     const forR = await startBenchServers();
     try {
-      const r = await recommendationHop(forR, count, `${runId}-recs`);
-      console.log(`  (r) recommendation (service process, clean → Redis):   ${fmt(r.rate)} events/s; ${r.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 10), ${r.redisPerEvent.toFixed(3)} Redis commands and ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
+      const r = await recommendationHop(forR, count, `${runId}-recs`, warmup);
+      console.log(`  (r) recommendation (service process, clean → Redis${warmup > 0 ? `, after ${fmt(warmup)} of warm-up` : ', from cold'}):   ${fmt(r.rate)} events/s; ${r.cpuPerEvent.toFixed(1)} µs CPU an event (goal ≤ 10), ${r.redisPerEvent.toFixed(3)} Redis commands and ${fmt(r.redisBytesPerEvent)} bytes to Redis an event`);
     } finally {
       await forR.stop();
     }
@@ -915,8 +924,6 @@ export async function main(args: string[]): Promise<number> {
   if (parts.has('e')) {
     const full = Number(values['full-events']);
     const runs: FullRun[] = [];
-    const warmup = Number(values.warmup);
-    if (!Number.isInteger(warmup) || warmup < 0) throw new UsageError(`--warmup takes a whole number of events, not "${values.warmup}"`);
     for (let r = 0; r < Number(values.runs); r++) runs.push(await fullPipeline(full, `${runId}-full${r}`, warmup));
     printFull(runs, full, warmup);
   }
