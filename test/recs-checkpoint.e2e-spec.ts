@@ -119,7 +119,7 @@ async function dump(redis: Redis): Promise<Map<string, unknown>> {
     const partial = RecPartial.decode(DEFAULT_PARAMS, undefined, hashes, null);
     for (const h of ['nb', 'sq', 'tr'] as const) for (const [f, e] of partial[h]) out.set(`${p} ${h} ${f}`, [e.t, e.category, e.list.epoch, sorted(e.list.scores), sorted(e.list.levels)]);
     for (const [f, e] of partial.vs) out.set(`${p} vs ${f}`, [e.t, sorted(e.m)]);
-    for (const [f, e] of partial.u) out.set(`${p} u ${f}`, [e.t, sorted(e.recent), sorted(e.bought)]);
+    for (const [f, e] of partial.u) out.set(`${p} u ${f}`, [e.t, sorted(e.recent), sorted(e.bought ?? new Map())]);
     out.set(`clock ${p}`, await redis.hget(`recs:{p${p}}:part`, 'clock'));
   }
   return new Map([...out].sort((a, b) => (a[0] < b[0] ? -1 : 1)));

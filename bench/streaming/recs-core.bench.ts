@@ -16,7 +16,7 @@
  * shared: the fastest run is the least disturbed).
  */
 import { partitionOf, type TidemarkEvent } from '@tidemark/contracts';
-import { DEFAULT_PARAMS, RecPartial, interactionsOf, planInto, type Interaction, type SessionItem } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, RecPartial, planInto, pushInteractions, type Interaction, type SessionItem } from '@tidemark/recommend';
 import { RespArgs } from '@tidemark/state';
 import { checkpointArgs } from '../../apps/recommendation/src/redis-rec.store';
 import { benchCli } from '../usage';
@@ -57,7 +57,7 @@ function pass(parts: readonly TidemarkEvent[][], batch: number, per: number): Ph
     for (let i = 0; i < events.length; i += batch) {
       const t0 = performance.now();
       const interactions: Interaction[] = [];
-      for (let j = i; j < Math.min(i + batch, events.length); j++) for (const x of interactionsOf(events[j])) interactions.push(x);
+      for (let j = i; j < Math.min(i + batch, events.length); j++) pushInteractions(events[j], interactions);
       const known = new Map<string, SessionItem[]>();
       for (const x of interactions) {
         const w = partial.windows.get(x.sessionId) ?? windows.get(x.sessionId);

@@ -14,7 +14,7 @@
  * top-N trimming).
  */
 import type { DeadLetterRequest, FramedEvent } from '@tidemark/jetstream';
-import { Interaction, RecParams, RecStore, RecWriter, SessionItem, interactionsOf, planInto } from '@tidemark/recommend';
+import { Interaction, RecParams, RecStore, RecWriter, SessionItem, planInto, pushInteractions } from '@tidemark/recommend';
 import type { CheckpointResult, PartitionState } from '@tidemark/runtime';
 
 export interface RecsPartitionOptions {
@@ -50,7 +50,7 @@ export class RecsPartitionState implements PartitionState {
 
   async apply(events: FramedEvent[]): Promise<DeadLetterRequest[] | void> {
     const interactions: Interaction[] = [];
-    for (const e of events) for (const x of interactionsOf(e.event)) interactions.push(x);
+    for (const e of events) pushInteractions(e.event, interactions);
     if (interactions.length === 0) return;
     const writer = this.writer;
     if (!writer) throw new Error(`recommendation partition ${this.partition} is not restored`);

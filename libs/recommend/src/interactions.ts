@@ -18,22 +18,35 @@ export const INTERACTION_TYPES = ['product_view', 'add_to_cart', 'order_placed']
 
 /** The interactions an event carries (none for events that say nothing about products). Pure, total. */
 export function interactionsOf(event: unknown): Interaction[] {
-  if (typeof event !== 'object' || event === null) return [];
+  const out: Interaction[] = [];
+  pushInteractions(event, out);
+  return out;
+}
+
+/**
+ * interactionsOf, appended to `out` (the service collects a batch's interactions into one array). Every
+ * interaction has the same fields in the same order (categoryId undefined when the event names none), so the
+ * planner's reads of them stay monomorphic.
+ */
+export function pushInteractions(event: unknown, out: Interaction[]): void {
+  if (typeof event !== 'object' || event === null) return;
   const e = event as Record<string, unknown>;
   const userId = e.userId;
   const sessionId = e.sessionId;
   const ts = e.ts;
-  if (typeof userId !== 'string' || typeof sessionId !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts)) return [];
-  const one = (p: unknown, c: unknown, level: Level): Interaction[] =>
-    typeof p === 'string' && p !== '' ? [{ userId, sessionId, productId: p, ...(typeof c === 'string' && c !== '' ? { categoryId: c } : {}), level, ts }] : [];
+  if (typeof userId !== 'string' || typeof sessionId !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts)) return;
+  const one = (p: unknown, c: unknown, level: Level): void => {
+    if (typeof p === 'string' && p !== '') out.push({ userId, sessionId, productId: p, categoryId: typeof c === 'string' && c !== '' ? c : undefined, level, ts });
+  };
   switch (e.type) {
     case 'product_view':
       return one(e.productId, e.categoryId, 1);
     case 'add_to_cart':
       return one(e.productId, e.categoryId, 2);
     case 'order_placed':
-      return Array.isArray(e.items) ? e.items.flatMap((i) => (typeof i === 'object' && i !== null ? one((i as Record<string, unknown>).productId, (i as Record<string, unknown>).categoryId, 3) : [])) : [];
+      if (Array.isArray(e.items)) for (const i of e.items) if (typeof i === 'object' && i !== null) one((i as Record<string, unknown>).productId, (i as Record<string, unknown>).categoryId, 3);
+      return;
     default:
-      return [];
+      return;
   }
 }

@@ -57,7 +57,8 @@ export interface LatestEntry {
 
 export interface UserEntry {
   recent: Map<string, number>;
-  bought: Map<string, number>;
+  /** None until the user buys something (most never do). */
+  bought: Map<string, number> | undefined;
   t: number;
 }
 
@@ -210,7 +211,7 @@ export class RecPartial implements RecWriter {
 
   onBought(user: string, item: string, t: number): void {
     const e = this.user(user);
-    latest(e.bought, item, t);
+    latest((e.bought ??= new Map()), item, t);
     if (t > e.t) e.t = t;
     this.ops++;
   }
@@ -242,7 +243,7 @@ export class RecPartial implements RecWriter {
 
   private user(id: string): UserEntry {
     let e = this.u.get(id);
-    if (!e) this.u.set(id, (e = { recent: new Map(), bought: new Map(), t: -Infinity }));
+    if (!e) this.u.set(id, (e = { recent: new Map(), bought: undefined, t: -Infinity }));
     if (this.ch.u.get(id) !== e) this.ch.u.set(id, e);
     return e;
   }
@@ -265,7 +266,7 @@ export class RecPartial implements RecWriter {
     ch.u.forEach((e) => {
       if (!e) return;
       trimNewest(e.recent, p.userRecent);
-      trimNewest(e.bought, p.userBought);
+      if (e.bought) trimNewest(e.bought, p.userBought);
     });
     ch.clock = this.clock;
     this.sweep(ch);
@@ -340,7 +341,7 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: Field
     const u = e as UserEntry;
     w.f64(u.t).u32(u.recent.size);
     u.recent.forEach((t, m) => w.str(m).f64(t));
-    u.bought.forEach((t, m) => w.str(m).f64(t));
+    u.bought?.forEach((t, m) => w.str(m).f64(t));
   }
   return w.end();
 }
@@ -437,7 +438,7 @@ function decodeEntry(h: PartialHash, value: StoredValue): EntryOf[PartialHash] {
     return { m: new Map(l.items.map((x) => [x.item, x.stored])), t: l.t };
   }
   const u = decodeUser(value);
-  return { recent: new Map(u.recent.map((x) => [x.item, x.stored])), bought: new Map(u.bought.map((x) => [x.item, x.stored])), t: u.t };
+  return { recent: new Map(u.recent.map((x) => [x.item, x.stored])), bought: u.bought.length > 0 ? new Map(u.bought.map((x) => [x.item, x.stored])) : undefined, t: u.t };
 }
 
 // ---- merging: what a read does with the partials of every partition ----

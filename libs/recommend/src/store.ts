@@ -189,6 +189,9 @@ export class DecayedList {
   epoch: number | null = null;
   readonly scores = new Map<string, number>();
   readonly levels = new Map<string, Level>();
+  /** The time of the last addition and 2^((at − epoch)/h) (a list always decays with one half-life). */
+  private at = NaN;
+  private factor = 0;
 
   /** A list with these stored numbers (a partial read back from Redis). */
   static of(epoch: number | null, items: readonly { item: string; stored: number; level?: Level }[]): DecayedList {
@@ -205,7 +208,13 @@ export class DecayedList {
   add(item: string, w: number, t: number, halfLifeMs: number, level?: Level): void {
     if (this.epoch === null) this.epoch = t;
     else if (needsRebase(t, this.epoch, halfLifeMs)) this.rebase(t, halfLifeMs);
-    this.scores.set(item, (this.scores.get(item) ?? 0) + forwardWeight(w, t, this.epoch, halfLifeMs));
+    // forwardWeight(w, t, epoch, h), its power kept for the next addition at the same time (an event's pairs
+    // add to one product's list once per product of the visit): the same number, one Math.pow
+    if (t !== this.at) {
+      this.at = t;
+      this.factor = forwardWeight(1, t, this.epoch, halfLifeMs);
+    }
+    this.scores.set(item, (this.scores.get(item) ?? 0) + w * this.factor);
     if (level !== undefined && level > 1) this.levels.set(item, Math.max(this.levels.get(item) ?? 0, level) as Level);
   }
 
@@ -220,6 +229,7 @@ export class DecayedList {
       } else this.scores.set(m, v);
     }
     this.epoch = t;
+    this.at = NaN;
   }
 
   /** Keeps the `keep` best (once per checkpoint, after all its additions). */
