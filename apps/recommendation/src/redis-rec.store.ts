@@ -32,7 +32,7 @@ import {
   FieldRequest,
   FieldWriter,
   decodeWindow,
-  encodeWindow,
+  writeWindow,
   PARTIAL_HASHES,
   PartialHash,
   PartialReader,
@@ -138,17 +138,19 @@ export const RECS_CHECKPOINT = new LuaScript<[number, string]>(CHECKPOINT);
  * values are binary fields (libs/recommend field-codec.ts), copied as they are.
  */
 export function checkpointArgs(changed: PartialChanges, partitions: number, out: RespArgs): RespArgs {
-  // one buffer for the encoded fields and windows, which `out` then frames
+  // one scratch buffer for the encoded fields and windows, which `out` then frames
   const w = new FieldWriter(16_384);
-  const changes = changed.encode(w);
-  for (const h of PARTIAL_HASHES) {
-    const { set, del } = changes[h];
-    out.num(set.length).num(del.length);
-    for (const [f, v] of set) out.str(f).bulk(v);
-    for (const f of del) out.str(f);
-  }
+  changed.write(w, {
+    section: (_h, set, deleted) => void out.num(set).num(deleted),
+    set: (_h, field) => void w.endInto(out.str(field)),
+    deleted: (_h, field) => void out.str(field),
+  });
   out.num(changed.windows.size);
-  for (const [id, items] of changed.windows) out.num(partitionOf(id, partitions)).str(kp(id)).bulk(encodeWindow(items, w));
+  changed.windows.forEach((items, id) => {
+    out.num(partitionOf(id, partitions)).str(kp(id));
+    writeWindow(items, w);
+    w.endInto(out);
+  });
   return out;
 }
 

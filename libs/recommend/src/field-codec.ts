@@ -62,6 +62,13 @@ export class FieldWriter {
     return v;
   }
 
+  /** The field begun last, handed to `sink` as a range of this writer's buffer (no view made: a checkpoint's many fields). */
+  endInto<T>(sink: { bulkRange(src: Uint8Array, start: number, end: number): T }): T {
+    const start = this.start;
+    this.start = this.at;
+    return sink.bulkRange(this.buf, start, this.at);
+  }
+
   f64(x: number): this {
     this.room(8);
     this.view.setFloat64(this.at, x, true);

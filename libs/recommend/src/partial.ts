@@ -97,20 +97,50 @@ export class PartialChanges {
   /** The partition's clock after the checkpoint. */
   clock: number | null = null;
 
-  /** Per hash the encoded fields to set (views of `w`'s buffer) and the fields to delete. */
+  /** Per hash the encoded fields to set (views of `w`'s buffer) and the fields to delete (the order `write` takes them in). */
   encode(w: FieldWriter = new FieldWriter(16_384)): Record<PartialHash, { set: [string, Buffer][]; del: string[] }> {
     const out = {} as Record<PartialHash, { set: [string, Buffer][]; del: string[] }>;
-    for (const h of PARTIAL_HASHES) {
-      const set: [string, Buffer][] = [];
-      const del: string[] = [];
-      for (const [field, e] of this[h] as Map<string, EntryOf[typeof h] | null>) {
-        if (e === null) del.push(field);
-        else set.push([field, encodeEntry(h, e, w)]);
-      }
-      out[h] = { set, del };
-    }
+    for (const h of PARTIAL_HASHES) out[h] = { set: [], del: [] };
+    this.write(w, {
+      section: () => undefined,
+      set: (h, field) => void out[h].set.push([field, w.end()]),
+      deleted: (h, field) => void out[h].del.push(field),
+    });
     return out;
   }
+
+  /**
+   * The changes in the checkpoint script's order (apps/recommendation checkpointArgs), without a value made
+   * of each: per hash its counts, then each field set (its value the field `w` holds, just written), then each
+   * field deleted.
+   */
+  write(w: FieldWriter, sink: ChangeSink): void {
+    for (const h of PARTIAL_HASHES) {
+      const changes = this[h] as Map<string, EntryOf[typeof h] | null>;
+      let deleted = 0;
+      changes.forEach((e) => {
+        if (e === null) deleted++;
+      });
+      sink.section(h, changes.size - deleted, deleted);
+      changes.forEach((e, field) => {
+        if (e === null) return;
+        writeEntry(h, e, w);
+        sink.set(h, field);
+      });
+      if (deleted > 0)
+        changes.forEach((e, field) => {
+          if (e === null) sink.deleted(h, field);
+        });
+    }
+  }
+}
+
+/** Where PartialChanges.write puts a checkpoint's changes. */
+export interface ChangeSink {
+  section(h: PartialHash, set: number, deleted: number): void;
+  /** A field set: its value is the field `w` holds (begun and written, not ended). */
+  set(h: PartialHash, field: string): void;
+  deleted(h: PartialHash, field: string): void;
 }
 
 /**
@@ -324,6 +354,12 @@ function trimNewest(m: Map<string, number>, keep: number): void {
 
 /** Writes one field's partial into `w` (members in the maps' own order); the value, a view of `w`'s buffer. */
 export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: FieldWriter = new FieldWriter(256)): Buffer {
+  writeEntry(h, e, w);
+  return w.end();
+}
+
+/** Begins a field in `w` and writes one field's partial (members in the maps' own order); `w.end()` or `w.endInto` finishes it. */
+export function writeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: FieldWriter): void {
   w.begin();
   if (h === 'nb' || h === 'sq' || h === 'tr') {
     const d = e as DecayedEntry;
@@ -331,7 +367,9 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: Field
     if (h === 'nb') {
       w.str(d.category);
       // forEach, not for…of: every member of every changed list, and for…of allocates an entry per member
-      d.list.scores.forEach((stored, m) => w.str(m).f64(stored).u8(d.list.levels.get(m) ?? 0));
+      const levels = d.list.levels;
+      if (levels.size === 0) d.list.scores.forEach((stored, m) => w.str(m).f64(stored).u8(0));
+      else d.list.scores.forEach((stored, m) => w.str(m).f64(stored).u8(levels.get(m) ?? 0));
     } else d.list.scores.forEach((stored, m) => w.str(m).f64(stored));
   } else if (h === 'vs') {
     const l = e as LatestEntry;
@@ -343,14 +381,18 @@ export function encodeEntry<H extends PartialHash>(h: H, e: EntryOf[H], w: Field
     u.recent.forEach((t, m) => w.str(m).f64(t));
     u.bought?.forEach((t, m) => w.str(m).f64(t));
   }
-  return w.end();
 }
 
 /** A visit's window as stored: FORMAT, then per item (oldest first): product, u8 level, f64 last touched. */
 export function encodeWindow(items: readonly SessionItem[], w: FieldWriter = new FieldWriter(256)): Buffer {
+  writeWindow(items, w);
+  return w.end();
+}
+
+/** Begins a field in `w` and writes a window into it (encodeWindow's format). */
+export function writeWindow(items: readonly SessionItem[], w: FieldWriter): void {
   w.begin();
   for (const i of items) w.str(i.p).u8(i.l).f64(i.t);
-  return w.end();
 }
 
 /** A stored window (binary, or the JSON array of SessionItems an earlier version wrote). */

@@ -54,6 +54,18 @@ export class RespArgs {
     return this.end();
   }
 
+  /** Bytes `start` to `end` of `src`, as they are (short ones copied by a loop: a view of them would cost more). */
+  bulkRange(src: Uint8Array, start: number, end: number): this {
+    const n = end - start;
+    this.room(n + 16);
+    this.header(n);
+    const buf = this.buf;
+    if (n > SHORT * 4) buf.set(src.subarray(start, end), this.at);
+    else for (let i = 0, at = this.at; i < n; i++) buf[at + i] = src[start + i];
+    this.at += n;
+    return this.end();
+  }
+
   /**
    * A string as UTF-8. A string that is not well-formed Unicode (a lone UTF-16 surrogate) has no UTF-8 form:
    * encoding would replace the surrogate and name another value, so it is refused (a RangeError whose message
