@@ -236,11 +236,21 @@ async function joinGroup(
  * the query, status, time, request id, traceparent when sent; health checks and scrapes at debug). While the server closes, a request
  * that still reaches it (on a kept-alive connection) is a 503 problem: retry elsewhere.
  */
+/**
+ * How long a stopping service lets the requests in flight finish before it cuts every connection still open
+ * (docs/operations.md "Shutdown, readiness first").
+ */
+export const HTTP_CLOSE_GRACE_MS = 3000;
+
 function httpHooks(app: NestFastifyApplication, logger: JsonLogger): void {
   const fastify = app.getHttpAdapter().getInstance();
   let closing = false;
   fastify.addHook('preClose', (done) => {
     closing = true;
+    // Fastify closes the idle kept-alive sockets at once; a busy one — a request whose body trickles in, a
+    // response the client does not read — would hold the stop until its own timeout (HTTP_REQUEST_TIMEOUT_MS,
+    // HTTP_CONNECTION_TIMEOUT_MS: up to minutes, past the pod's grace period).
+    setTimeout(() => fastify.server.closeAllConnections(), HTTP_CLOSE_GRACE_MS).unref();
     done();
   });
   fastify.addHook('onRequest', (req, reply, done) => {
