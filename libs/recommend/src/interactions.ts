@@ -35,18 +35,21 @@ export function pushInteractions(event: unknown, out: Interaction[]): void {
   const sessionId = e.sessionId;
   const ts = e.ts;
   if (typeof userId !== 'string' || typeof sessionId !== 'string' || typeof ts !== 'number' || !Number.isFinite(ts)) return;
-  const one = (p: unknown, c: unknown, level: Level): void => {
-    if (typeof p === 'string' && p !== '') out.push({ userId, sessionId, productId: p, categoryId: typeof c === 'string' && c !== '' ? c : undefined, level, ts });
-  };
   switch (e.type) {
     case 'product_view':
-      return one(e.productId, e.categoryId, 1);
+      return push(out, userId, sessionId, ts, e.productId, e.categoryId, 1);
     case 'add_to_cart':
-      return one(e.productId, e.categoryId, 2);
+      return push(out, userId, sessionId, ts, e.productId, e.categoryId, 2);
     case 'order_placed':
-      if (Array.isArray(e.items)) for (const i of e.items) if (typeof i === 'object' && i !== null) one((i as Record<string, unknown>).productId, (i as Record<string, unknown>).categoryId, 3);
+      if (Array.isArray(e.items))
+        for (const i of e.items) if (typeof i === 'object' && i !== null) push(out, userId, sessionId, ts, (i as Record<string, unknown>).productId, (i as Record<string, unknown>).categoryId, 3);
       return;
     default:
       return;
   }
+}
+
+/** One interaction, if the product is named (a function, not a closure: no context allocated per event). */
+function push(out: Interaction[], userId: string, sessionId: string, ts: number, p: unknown, c: unknown, level: Level): void {
+  if (typeof p === 'string' && p !== '') out.push({ userId, sessionId, productId: p, categoryId: typeof c === 'string' && c !== '' ? c : undefined, level, ts });
 }
