@@ -232,16 +232,17 @@ async function joinGroup(
 }
 
 /**
- * Every request: its id in the `x-request-id` answer header and one log line when it ends (method, path without
- * the query, status, time, request id, traceparent when sent; health checks and scrapes at debug). While the server closes, a request
- * that still reaches it (on a kept-alive connection) is a 503 problem: retry elsewhere.
- */
-/**
  * How long a stopping service lets the requests in flight finish before it cuts every connection still open
  * (docs/operations.md "Shutdown, readiness first").
  */
 export const HTTP_CLOSE_GRACE_MS = 3000;
 
+/**
+ * Every request: its id in the `x-request-id` answer header and one log line when it ends (method, path without
+ * the query, status, time, request id, traceparent when sent; health checks and scrapes at debug). While the server closes, a request
+ * that still reaches it (on a kept-alive connection) is a 503 problem: retry elsewhere; those in flight get
+ * HTTP_CLOSE_GRACE_MS, then every connection still open is cut.
+ */
 function httpHooks(app: NestFastifyApplication, logger: JsonLogger): void {
   const fastify = app.getHttpAdapter().getInstance();
   let closing = false;
