@@ -3,6 +3,9 @@ import type Redis from 'ioredis';
 import { InMemoryDedupStore, RedisDedupStore, connectRedis } from '@tidemark/state';
 import { ServerHandle, startRedis } from './support/servers';
 
+// Property runs against a real redis-server: seconds on a slow or busy machine, where Jest's default 5 s cut one in CI.
+jest.setTimeout(60_000);
+
 let redis: ServerHandle;
 let client: Redis;
 

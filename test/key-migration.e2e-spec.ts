@@ -14,6 +14,9 @@ import { AlertStore, KEYS, LEGACY_KEYS } from '../apps/alerting/src/alert-store'
 import { RedisRecStore } from '../apps/recommendation/src/redis-rec.store';
 import { ServerHandle, startRedis } from './support/servers';
 
+// Against a real redis-server: seconds on a slow or busy machine, where Jest's default 5 s is too tight (it cut a recs-store test in CI).
+jest.setTimeout(60_000);
+
 let server: ServerHandle;
 let client: Redis;
 

@@ -8,6 +8,9 @@ import type Redis from 'ioredis';
 import { LuaScript, RespArgs, connectRedis, execPipeline } from '@tidemark/state';
 import { ServerHandle, startRedis } from './support/servers';
 
+// Against a real redis-server: seconds on a slow or busy machine, where Jest's default 5 s is too tight (it cut a recs-store test in CI).
+jest.setTimeout(60_000);
+
 let redis: ServerHandle;
 let client: Redis;
 

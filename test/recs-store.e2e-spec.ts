@@ -13,6 +13,9 @@ import { RECS_CHECKPOINT, RedisRecStore } from '../apps/recommendation/src/redis
 import { H, T, check as checkOn, interaction } from './support/rec-stores';
 import { ServerHandle, startRedis } from './support/servers';
 
+// Property runs against a real redis-server: seconds on a slow or busy machine, where Jest's default 5 s cut one in CI.
+jest.setTimeout(60_000);
+
 let server: ServerHandle;
 let client: Redis;
 const check = (batches: Parameters<typeof checkOn>[1], params: RecParams, exact: boolean) => checkOn(client, batches, params, exact);
