@@ -14,6 +14,8 @@ import { recordsOf, referenceResults, referenceUnmatched } from '../testing/refe
 import { MemoryAggregationStore } from './store';
 import { PartitionedTestDriver } from './test-driver';
 
+jest.setTimeout(60_000); // async property runs: ~3 s each alone, more on a slow or busy machine (Jest's default is 5 s)
+
 const FLUSH = BASE + 1e10;
 const strip = (r: WindowResultDto) => ({ metric: r.metric, key: r.key, windowStart: r.windowStart, windowEnd: r.windowEnd, value: r.value });
 const unpaid = DEFAULT_METRICS.find((d) => d.name === 'unpaid_orders')!;
