@@ -49,14 +49,15 @@ describe('RespArgs', () => {
     );
   });
 
-  it('a range of a buffer is the same argument as that range as a Buffer, short or long (property)', () => {
+  it('a range of a buffer is the argument ioredis sends for that range as a Buffer, short or long (property)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(), fc.nat(), fc.integer({ min: 1, max: 256 }), (bytes, a, b, capacity) => {
         const src = Buffer.from(bytes);
         const [start, end] = [a % (src.length + 1), b % (src.length + 1)].sort((x, y) => x - y);
-        const [w, ref] = [new RespArgs(capacity).str('k').bulkRange(src, start, end), new RespArgs(capacity).str('k').bulk(src.subarray(start, end))];
+        const w = new RespArgs(capacity).str('k').bulkRange(src, start, end);
         expect(w.count).toBe(2);
-        expect(w.bytes().equals(ref.bytes())).toBe(true);
+        const ref = ioredisBytes('x', ['k', Buffer.from(src.subarray(start, end))]);
+        expect(w.bytes().equals(ref.subarray(Buffer.byteLength('*3\r\n$1\r\nx\r\n')))).toBe(true);
       }),
       { numRuns: 300 },
     );

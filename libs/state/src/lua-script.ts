@@ -47,11 +47,7 @@ export class RespArgs {
 
   /** Bytes as they are. */
   bulk(b: Uint8Array): this {
-    this.room(b.length + 16);
-    this.header(b.length);
-    this.buf.set(b, this.at);
-    this.at += b.length;
-    return this.end();
+    return this.bulkRange(b, 0, b.length);
   }
 
   /** Bytes `start` to `end` of `src`, as they are (short ones copied by a loop: a view of them would cost more). */
