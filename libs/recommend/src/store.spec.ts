@@ -1,12 +1,15 @@
 import fc from 'fast-check';
-import { byScoreAsc, overflow } from './store';
+import { byScoreAsc, byScoreDesc, overflow } from './store';
+
+/** Redis's sorted-set order written out: score ascending, ties by member ascending (UTF-16 code units). */
+const redisOrder = (a: { item: string; stored: number }, b: { item: string; stored: number }) => a.stored - b.stored || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
 
 describe('overflow (the members a trim to `keep` removes)', () => {
   /** What ZREMRANGEBYRANK 0 (size − keep − 1) removes: the whole set sorted, the lowest first. */
   const reference = (m: Map<string, number>, keep: number) =>
     [...m]
       .map(([item, stored]) => ({ item, stored }))
-      .sort(byScoreAsc)
+      .sort(redisOrder)
       .slice(0, Math.max(0, m.size - keep))
       .map((x) => x.item);
 
@@ -28,5 +31,22 @@ describe('overflow (the members a trim to `keep` removes)', () => {
   it('removes nothing from a set at or below its cap', () => {
     expect(overflow(new Map([['a', 1]]), 1)).toEqual([]);
     expect(overflow(new Map(), 0)).toEqual([]);
+  });
+});
+
+describe('byScoreAsc and byScoreDesc', () => {
+  const member = fc.record({ item: fc.string({ maxLength: 3 }), stored: fc.oneof(fc.integer({ min: -3, max: 3 }), fc.double({ noNaN: true })) });
+
+  it('order as Redis does, ascending and reversed, and answer −1, 0 or 1 (never a fraction or −0)', () => {
+    fc.assert(
+      fc.property(member, member, (a, b) => {
+        const asc = byScoreAsc(a, b);
+        const desc = byScoreDesc(a, b);
+        expect(Math.sign(asc)).toBe(Math.sign(redisOrder(a, b)) || 0);
+        expect(desc).toBe(byScoreAsc(b, a));
+        for (const r of [asc, desc]) expect([-1, 0, 1].some((x) => Object.is(x, r))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -139,12 +139,13 @@ export async function checkpointOps(store: RecStore, fence: RecFence, ops: reado
 
 /** Redis's sorted-set order: score ascending, ties by member ascending. */
 export function byScoreAsc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
-  return a.stored - b.stored || (a.item < b.item ? -1 : a.item > b.item ? 1 : 0);
+  // −1, 0 or 1, not the difference of the scores: a comparator's double result is a heap number per comparison
+  return a.stored < b.stored ? -1 : a.stored > b.stored ? 1 : a.item < b.item ? -1 : a.item > b.item ? 1 : 0;
 }
 
 /** ZREVRANGE's order: best first, ties by member descending. */
 export function byScoreDesc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
-  return -byScoreAsc(a, b);
+  return byScoreAsc(b, a);
 }
 
 /** Whether (a, sa) comes before (b, sb) in Redis's sorted-set order: score ascending, ties by member ascending. */
@@ -161,11 +162,18 @@ export function overflow(entries: Map<string, number>, keep: number): string[] {
   const k = entries.size - keep;
   if (k <= 0) return [];
   if (k > 16) {
-    return [...entries]
-      .map(([item, stored]) => ({ item, stored }))
-      .sort(byScoreAsc)
-      .slice(0, k)
-      .map((x) => x.item);
+    // the members and their numbers side by side, their positions sorted: no object per member
+    const items: string[] = [];
+    const scores: number[] = [];
+    entries.forEach((stored, item) => {
+      items.push(item);
+      scores.push(stored);
+    });
+    const order = Array.from({ length: items.length }, (_, i) => i);
+    order.sort((x, y) => (before(items[x], scores[x], items[y], scores[y]) ? -1 : before(items[y], scores[y], items[x], scores[x]) ? 1 : 0));
+    const out: string[] = new Array(k);
+    for (let i = 0; i < k; i++) out[i] = items[order[i]];
+    return out;
   }
   const items: string[] = [];
   const scores: number[] = [];
