@@ -16,7 +16,7 @@
  * shared: the fastest run is the least disturbed).
  */
 import { partitionOf, type TidemarkEvent } from '@tidemark/contracts';
-import { DEFAULT_PARAMS, RecPartial, planInto, pushInteractions, type Interaction, type SessionItem } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, FieldWriter, RecPartial, planInto, pushInteractions, type Interaction, type SessionItem } from '@tidemark/recommend';
 import { RespArgs } from '@tidemark/state';
 import { checkpointArgs } from '../../apps/recommendation/src/redis-rec.store';
 import { benchCli } from '../usage';
@@ -50,6 +50,7 @@ interface Phases {
 function pass(parts: readonly TidemarkEvent[][], batch: number, per: number): Phases {
   const params = DEFAULT_PARAMS;
   const out: Phases = { plan: 0, trim: 0, encode: 0, fields: 0, bytes: 0 };
+  const scratch = new FieldWriter(16_384);
   for (const events of parts) {
     const partial = new RecPartial(params, { itemMs: 30 * 86_400_000, userMs: 30 * 86_400_000 });
     const windows = new Map<string, SessionItem[]>();
@@ -70,7 +71,7 @@ function pass(parts: readonly TidemarkEvent[][], batch: number, per: number): Ph
       if (since < per && i + batch < events.length) continue;
       const changed = partial.changes();
       const t2 = performance.now();
-      const args = checkpointArgs(changed, PARTITIONS, new RespArgs(32_768));
+      const args = checkpointArgs(changed, PARTITIONS, new RespArgs(32_768), scratch);
       const t3 = performance.now();
       out.trim += t2 - t1;
       out.encode += t3 - t2;

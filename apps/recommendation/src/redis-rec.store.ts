@@ -137,9 +137,10 @@ export const RECS_CHECKPOINT = new LuaScript<[number, string]>(CHECKPOINT);
  * `refused: … lone surrogate`; ids reach the buffer from events, which ingestion already refuses with one);
  * values are binary fields (libs/recommend field-codec.ts), copied as they are.
  */
-export function checkpointArgs(changed: PartialChanges, partitions: number, out: RespArgs): RespArgs {
-  // one scratch buffer for the encoded fields and windows, which `out` then frames
-  const w = new FieldWriter(16_384);
+export function checkpointArgs(changed: PartialChanges, partitions: number, out: RespArgs, scratch?: FieldWriter): RespArgs {
+  // one scratch buffer for the encoded fields and windows, which `out` then frames (copies): a store passes its
+  // own, which keeps the size the largest checkpoint needed instead of growing to it again every time
+  const w = scratch?.reset() ?? new FieldWriter(16_384);
   changed.write(w, {
     section: (_h, set, deleted) => void out.num(set).num(deleted),
     set: (_h, field) => void w.endInto(out.str(field)),
@@ -206,6 +207,8 @@ export class RedisRecStore implements RecStore {
   private readonly reader: PartialReader;
   /** The partitions this process writes: their partials, as of their last checkpoint. */
   private readonly partials = new Map<number, RecPartial>();
+  /** The checkpoints' scratch for encoded fields (checkpointArgs; a checkpoint encodes synchronously, one at a time). */
+  private readonly scratch = new FieldWriter(16_384);
 
   constructor(
     private readonly redis: RedisClient,
@@ -290,7 +293,7 @@ export class RedisRecStore implements RecStore {
       .num(this.options.sessionTtlMs)
       .str(changed.clock === null ? '' : String(changed.clock))
       .str(fence.token === undefined ? '' : String(fence.token));
-    checkpointArgs(changed, this.partitions, args);
+    checkpointArgs(changed, this.partitions, args, this.scratch);
     // In cluster mode WAIT follows on the same node; a checkpoint not replicated in time is written but not
     // durable (docs/scale-out.md "Durability on failover"). A call that throws keeps the changes: the next
     // checkpoint writes every changed field again, whole.

@@ -47,6 +47,13 @@ export class FieldWriter {
     this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
+  /** Forgets what was written (views already taken see later writes: only for a writer whose fields went out by `endInto`). */
+  reset(): this {
+    this.at = 0;
+    this.start = 0;
+    return this;
+  }
+
   /** Starts a field (its format byte). */
   begin(): this {
     this.start = this.at;

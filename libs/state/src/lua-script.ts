@@ -56,7 +56,8 @@ export class RespArgs {
     this.room(n + 16);
     this.header(n);
     const buf = this.buf;
-    if (n > SHORT * 4) buf.set(src.subarray(start, end), this.at);
+    // a plain view, not src.subarray: a Buffer's subarray builds another Buffer (species lookup, a bigger object)
+    if (n > SHORT * 4) buf.set(new Uint8Array(src.buffer, src.byteOffset + start, n), this.at);
     else for (let i = 0, at = this.at; i < n; i++) buf[at + i] = src[start + i];
     this.at += n;
     return this.end();
