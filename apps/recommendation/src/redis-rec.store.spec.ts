@@ -1,5 +1,5 @@
 import { partitionOf } from '@tidemark/contracts';
-import { DEFAULT_PARAMS, PARTIAL_HASHES, RecPartial, encodeWindow, planInteractions, replay, type Level } from '@tidemark/recommend';
+import { DEFAULT_PARAMS, FieldWriter, PARTIAL_HASHES, RecPartial, encodeWindow, planInteractions, replay, type Level } from '@tidemark/recommend';
 import { RespArgs, encodeKeyPart } from '@tidemark/state';
 import { checkpointArgs } from './redis-rec.store';
 
@@ -28,5 +28,8 @@ describe('checkpointArgs', () => {
     ref.num(changed.windows.size);
     for (const [id, items] of changed.windows) ref.num(partitionOf(id, 8)).str(encodeKeyPart(id)).bulk(encodeWindow(items));
     expect(checkpointArgs(changed, 8, new RespArgs(64)).bytes().equals(ref.bytes())).toBe(true);
+    // a store's scratch writer, reused from one checkpoint to the next (and smaller than one needs): the same bytes
+    const scratch = new FieldWriter(16);
+    for (let i = 0; i < 3; i++) expect(checkpointArgs(changed, 8, new RespArgs(64), scratch).bytes().equals(ref.bytes())).toBe(true);
   });
 });
