@@ -346,6 +346,25 @@ describe('properties', () => {
     );
   });
 
+  it('two pending series going stale at once are cancelled in the same order after a restore (found by the property above)', () => {
+    const ss = [
+      { key: 'c', advance: 0, value: 0 },
+      { key: 'a', advance: 0, value: 0.6000000000000001 },
+      { key: 'b', advance: 0, value: 0 },
+      { key: 'c', advance: 0, value: 0.6000000000000001 },
+      { key: 'b', advance: 3, value: 0 },
+    ];
+    const rs = toResults(ss);
+    const expected = run(new AlertEngine(rules), rs);
+    expect(expected.filter((t) => t.change === 'cancelled')).toHaveLength(2);
+    for (let cut = 0; cut <= rs.length; cut++) {
+      const a = new AlertEngine(rules);
+      const first = run(a, rs.slice(0, cut));
+      const b = new AlertEngine(rules, JSON.parse(JSON.stringify(a.snapshot())));
+      expect([...first, ...run(b, rs.slice(cut))]).toEqual(expected);
+    }
+  });
+
   it('notifications alternate firing/resolved per fingerprint and every key is unique', () => {
     fc.assert(
       fc.property(steps, (ss) => {

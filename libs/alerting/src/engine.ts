@@ -300,15 +300,21 @@ export class AlertEngine {
       if (s.lastEnd === null || (s.alert && s.alert.state !== 'resolved')) continue;
       if (clock - s.lastEnd >= rule.forMs) this.transition(s, this.absenceEvaluation(rule, s, true, s.lastEnd + rule.forMs, s.lastEnd, 'event time'), out);
     }
-    for (const fp of [...this.active]) {
+    // The series gone stale, in the order they went stale (then by fingerprint): not the active set's order,
+    // which depends on the engine's history, so an engine restored from a snapshot emits the same sequence.
+    const stale: { s: FingerprintState; afterMs: number; at: number }[] = [];
+    for (const fp of this.active) {
       const s = this.states.get(fp)!;
       const rule = this.rules.get(s.rule);
       if (!rule || rule.kind === 'absence' || rule.staleAfterMs === null || s.lastEnd === null) continue;
       if (clock - s.lastEnd < rule.staleAfterMs) continue;
-      const at = s.lastEnd + rule.staleAfterMs;
+      stale.push({ s, afterMs: rule.staleAfterMs, at: s.lastEnd + rule.staleAfterMs });
+    }
+    stale.sort((x, y) => x.at - y.at || (x.s.fingerprint < y.s.fingerprint ? -1 : x.s.fingerprint > y.s.fingerprint ? 1 : 0));
+    for (const { s, afterMs, at } of stale) {
       s.core = { ...s.core, streak: 0, activeAt: null };
       s.prev = s.core;
-      const summary = `${s.alert!.summary} (no window for ${Math.round(rule.staleAfterMs / 1000)} s)`;
+      const summary = `${s.alert!.summary} (no window for ${Math.round(afterMs / 1000)} s)`;
       this.transition(s, { active: false, ready: false, at, since: s.alert!.startsAt, value: s.alert!.value, summary }, out);
     }
   }
