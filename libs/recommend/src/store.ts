@@ -139,13 +139,20 @@ export async function checkpointOps(store: RecStore, fence: RecFence, ops: reado
 
 /** Redis's sorted-set order: score ascending, ties by member ascending. */
 export function byScoreAsc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
-  // −1, 0 or 1, not the difference of the scores: a comparator's double result is a heap number per comparison
-  return a.stored < b.stored ? -1 : a.stored > b.stored ? 1 : a.item < b.item ? -1 : a.item > b.item ? 1 : 0;
+  return compareScored(a.item, a.stored, b.item, b.stored);
 }
 
 /** ZREVRANGE's order: best first, ties by member descending. */
 export function byScoreDesc(a: { item: string; stored: number }, b: { item: string; stored: number }): number {
   return byScoreAsc(b, a);
+}
+
+/**
+ * Redis's sorted-set order of (a, sa) and (b, sb) as −1, 0 or 1 — not the difference of the scores: a
+ * comparator's double result is a heap number per comparison.
+ */
+function compareScored(a: string, sa: number, b: string, sb: number): number {
+  return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Whether (a, sa) comes before (b, sb) in Redis's sorted-set order: score ascending, ties by member ascending. */
@@ -170,7 +177,7 @@ export function overflow(entries: Map<string, number>, keep: number): string[] {
       scores.push(stored);
     });
     const order = Array.from({ length: items.length }, (_, i) => i);
-    order.sort((x, y) => (before(items[x], scores[x], items[y], scores[y]) ? -1 : before(items[y], scores[y], items[x], scores[x]) ? 1 : 0));
+    order.sort((x, y) => compareScored(items[x], scores[x], items[y], scores[y]));
     const out: string[] = new Array(k);
     for (let i = 0; i < k; i++) out[i] = items[order[i]];
     return out;
